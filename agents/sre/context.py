@@ -1,0 +1,41 @@
+"""What an investigation starts from: the alert, its service and signal, and a time window."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import timedelta
+
+from integrations.telemetry.base import Window
+from integrations.telemetry.scenario import Case
+from storage.models import Alert, Incident, as_utc, utcnow
+
+
+@dataclass(frozen=True, slots=True)
+class AlertContext:
+    service: str
+    signal: str
+    fired_at_s: float
+    name: str
+    summary: str
+    window: Window
+    metric: str | None = None
+
+    @classmethod
+    def from_case(cls, case: Case) -> AlertContext:
+        return cls(service=case.alert.service, signal=case.alert.signal,
+                   fired_at_s=case.alert.fired_at.timestamp(), name=case.alert.name,
+                   summary=case.alert.summary, window=case.window, metric=case.alert.metric)
+
+    @classmethod
+    def from_incident(cls, incident: Incident, alerts: Sequence[Alert], *,
+                      lookback_minutes: int = 120) -> AlertContext:
+        firing = [a for a in alerts if a.status == "firing"] or list(alerts)
+        fired = min((as_utc(a.started_at) for a in firing), default=as_utc(incident.opened_at))
+        end = max(utcnow(), fired + timedelta(minutes=5))
+        first = firing[0] if firing else None
+        return cls(service=incident.service, signal=str(incident.signal),
+                   fired_at_s=fired.timestamp(),
+                   name=(first.labels.get("alertname") if first else None) or incident.title,
+                   summary=incident.title,
+                   window=Window(fired - timedelta(minutes=lookback_minutes), end))

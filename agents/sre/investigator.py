@@ -1,0 +1,436 @@
+"""The SRE investigator: hypotheses tested by targeted queries, followed down the call graph.
+
+From the alert's service it tests a catalogue of explanations (a degraded dependency, resource
+saturation, a change, a traffic surge, a new error pattern, abnormal payloads). A supported
+dependency hypothesis recurses into that dependency with the same catalogue; a cause must be
+anomalous against its own baseline and must start no later than the effect it explains. The
+root cause is the deepest supported node whose own explanations are refuted below it.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+
+from agents.sre.candidates import Candidate, rank, render_summary
+from agents.sre.context import AlertContext
+from agents.sre.report import Hypothesis, Progress, Report, Stats
+from agents.sre.stats import FAMILY_DIRECTION, episode_onset
+from agents.sre.toolbox import BudgetExhausted, FamilyVerdict, Toolbox, hhmm, kind_family
+from integrations.telemetry.base import TelemetrySource, Window
+
+log = logging.getLogger(__name__)
+
+# The families an alert of each signal is about, in order of preference.
+SYMPTOM_FAMILIES: dict[str, tuple[str, ...]] = {
+    "latency": ("latency",),
+    "errors": ("errors", "availability"),
+    "availability": ("availability", "errors"),
+    "saturation": ("other", "cpu", "memory", "disk", "network_delay", "network_loss"),
+    "throughput": ("throughput",),
+    "other": ("latency", "errors", "availability", "other", "throughput", "cpu", "memory"),
+}
+# Degradation that propagates from a callee to its callers.
+DEGRADATION = ("latency", "errors", "availability")
+RESOURCE_KINDS = ("cpu", "memory", "disk", "network_delay", "network_loss", "payload")
+CHANGE_KINDS = {"deploy": "deploy", "config": "config"}
+CHANGE_LOOKBACK_S = 45 * 60
+
+ProgressHook = Callable[[Progress], Awaitable[None]]
+
+
+@dataclass(frozen=True, slots=True)
+class Budget:
+    max_queries: int = 400
+    max_depth: int = 6
+
+
+@dataclass(slots=True)
+class _Run:
+    ctx: AlertContext
+    tools: Toolbox
+    graph: dict[str, set[str]]
+    callers: dict[str, set[str]]
+    tolerance: float
+    hypotheses: list[Hypothesis] = field(default_factory=list)
+    candidates: list[Candidate] = field(default_factory=list)
+    visited: set[str] = field(default_factory=set)
+    notes: list[str] = field(default_factory=list)
+    on_progress: ProgressHook | None = None
+
+    def new(self, *, statement: str, kind: str, service: str, depth: int,
+            parent: Hypothesis | None) -> Hypothesis:
+        h = Hypothesis(id=f"h{len(self.hypotheses) + 1}", statement=statement, kind=kind,
+                       service=service, depth=depth)
+        self.hypotheses.append(h)
+        if parent is not None:
+            parent.children.append(h.id)
+        return h
+
+    def precedes(self, cause: float | None, effect: float | None) -> bool:
+        return cause is not None and (effect is None or cause <= effect + self.tolerance)
+
+    async def progress(self, current: str) -> None:
+        if self.on_progress is None:
+            return
+        done = [h for h in self.hypotheses if h.status != "pending"]
+        await self.on_progress(Progress(
+            tested=len(done), supported=sum(h.status == "supported" for h in done),
+            refuted=sum(h.status == "refuted" for h in done), current=current,
+            queries=self.tools.queries))
+
+
+class Investigator:
+    def __init__(self, source: TelemetrySource, *, budget: Budget | None = None,
+                 topology: dict[str, set[str]] | None = None) -> None:
+        self.source = source
+        self.budget = budget or Budget()
+        self.static_topology = topology or {}
+
+    async def investigate(self, ctx: AlertContext, *,
+                          on_progress: ProgressHook | None = None) -> Report:
+        started = time.perf_counter()
+        window = ctx.window
+        tools = Toolbox(self.source, window, split=ctx.fired_at_s,
+                        max_queries=self.budget.max_queries)
+        services = await self._services(tools, window)
+        graph = await self._topology(tools, window)
+        callers: dict[str, set[str]] = {}
+        for caller, callees in graph.items():
+            for callee in callees:
+                callers.setdefault(callee, set()).add(caller)
+
+        symptom_onset, step = await self._symptom_onset(tools, ctx)
+        run = _Run(ctx, tools, graph, callers, tolerance=max(2 * step, 90.0),
+                   on_progress=on_progress)
+        run.visited.add(ctx.service)
+        # Cut the baseline before the episode began: whatever moves after this is "the change".
+        anchor = symptom_onset if symptom_onset is not None else ctx.fired_at_s
+        earliest = window.start_s + 0.35 * max(ctx.fired_at_s - window.start_s, 0.0)
+        tools.split = max(anchor - max(2 * step, 0.04 * (ctx.fired_at_s - window.start_s)),
+                          earliest)
+
+        root = run.new(statement=f"{ctx.service} {ctx.signal} is abnormal ({ctx.name})",
+                       kind="symptom", service=ctx.service, depth=0, parent=None)
+        try:
+            symptom = await self._test_symptom(run, root)
+            effect_onset = symptom.onset if symptom and symptom.anomalous else symptom_onset
+            await self._explore(run, ctx.service, f"{ctx.service} {ctx.signal}", effect_onset,
+                                depth=0, parent=root, path=list(root.evidence))
+            if not _decisive(run.candidates):
+                await self._widen(run, services, effect_onset)
+        except BudgetExhausted as exc:
+            run.notes.append(str(exc))
+            log.info("investigation stopped early: %s", exc)
+
+        ranked, abstained, confidence_note = rank(run.candidates, symptom_anomalous=bool(
+            symptom and symptom.anomalous))
+        if confidence_note:
+            run.notes.append(confidence_note)
+        summary, next_steps = render_summary(ctx, ranked, abstained, tools.evidence, run.notes)
+        return Report(
+            root_causes=[c.as_root_cause() for c in ranked[:5]],
+            abstained=abstained,
+            summary=summary,
+            hypotheses=run.hypotheses,
+            evidence=tools.evidence,
+            next_steps=next_steps,
+            stats=Stats(elapsed_s=round(time.perf_counter() - started, 3), queries=tools.queries,
+                        services_seen=len(services)),
+            alert={"service": ctx.service, "signal": ctx.signal, "name": ctx.name,
+                   "fired_at": hhmm(ctx.fired_at_s)},
+        )
+
+    # ---- setup ------------------------------------------------------------------------------
+
+    async def _services(self, tools: Toolbox, window: Window) -> list[str]:
+        tools.queries += 1
+        try:
+            return await self.source.services(window)
+        except Exception as exc:
+            tools.record(query="list services", status="error",
+                         finding=f"the service list could not be read: {exc}")
+            return []
+
+    async def _topology(self, tools: Toolbox, window: Window) -> dict[str, set[str]]:
+        graph = {k: set(v) for k, v in self.static_topology.items()}
+        tools.queries += 1
+        try:
+            learned = await self.source.topology(window)
+        except Exception as exc:
+            tools.record(query="call graph", status="error",
+                         finding=f"the call graph could not be read: {exc}")
+            learned = {}
+        for caller, callees in learned.items():
+            graph.setdefault(caller, set()).update(callees)
+        return graph
+
+    async def _symptom_onset(self, tools: Toolbox, ctx: AlertContext) -> tuple[float | None,
+                                                                             float]:
+        """When the alerting signal's episode began, and the sampling step of the data."""
+        result = await tools.fetch_metrics(ctx.service)
+        families = SYMPTOM_FAMILIES.get(ctx.signal, SYMPTOM_FAMILIES["other"])
+        onsets: list[float] = []
+        steps: list[float] = []
+        for series in result.series:
+            if series.t.size > 1:
+                steps.append(float((series.t[-1] - series.t[0]) / (series.t.size - 1)))
+            family = kind_family(series.metric, series.family)
+            if ctx.metric and ctx.metric.lower() not in series.metric.lower():
+                continue
+            if not ctx.metric and family not in families:
+                continue
+            baseline_end = ctx.window.start_s + 0.5 * (ctx.fired_at_s - ctx.window.start_s)
+            onset = episode_onset(series.t, series.v, at=ctx.fired_at_s,
+                                  baseline_end=baseline_end,
+                                  direction=FAMILY_DIRECTION.get(series.family, "both"))
+            if onset is not None:
+                onsets.append(onset)
+        step = sorted(steps)[len(steps) // 2] if steps else 60.0
+        return (min(onsets) if onsets else None), step
+
+    # ---- the catalogue ----------------------------------------------------------------------
+
+    async def _test_symptom(self, run: _Run, root: Hypothesis) -> FamilyVerdict | None:
+        profile = await run.tools.profile(run.ctx.service)
+        families = SYMPTOM_FAMILIES.get(run.ctx.signal, SYMPTOM_FAMILIES["other"])
+        verdict = None
+        if run.ctx.metric:
+            matching = [v for v in profile.families.values()
+                        if run.ctx.metric.lower() in v.metric.lower()]
+            verdict = max(matching, key=lambda v: v.score, default=None)
+        verdict = verdict or profile.best(*families) or profile.best(*profile.families)
+        if verdict is None:
+            root.status = "inconclusive"
+            root.reason = f"no metrics for {run.ctx.service}"
+            root.evidence.append(run.tools.record(
+                query=f"metrics of {run.ctx.service}", status="insufficient_data",
+                service=run.ctx.service,
+                finding=f"no {run.ctx.signal} metrics for {run.ctx.service} in the window"))
+            return None
+        root.evidence.append(run.tools.cite(verdict))
+        root.score = verdict.score
+        if verdict.anomalous:
+            root.status = "supported"
+        else:
+            root.status = "inconclusive"
+            root.reason = f"the alerting signal is within its normal range (z={verdict.score:.1f})"
+        return verdict
+
+    async def _explore(self, run: _Run, service: str, effect: str, effect_onset: float | None,
+                       *, depth: int, parent: Hypothesis, path: list[str]) -> float | None:
+        """Test explanations of `effect` at `service`.
+
+        Returns the onset of the earliest cause found at or below `service` (None if none).
+        """
+        await run.progress(f"explaining {effect}")
+        profile = await run.tools.profile(service)
+        local: list[tuple[str, float, float | None, list[str]]] = []
+        traffic_from_upstream = False
+
+        for family in (*RESOURCE_KINDS, "throughput"):
+            verdict = profile.families.get(family)
+            if verdict is None:
+                continue
+            kind = "traffic" if family == "throughput" else family
+            h = run.new(statement=_statement(kind, service, effect), kind=kind,
+                        service=service, depth=depth, parent=parent)
+            h.evidence.append(run.tools.cite(verdict, effect=(effect, effect_onset)))
+            h.score = verdict.score
+            surged = verdict.anomaly is not None and verdict.anomaly.peak > verdict.anomaly.baseline
+            if verdict.anomalous and run.precedes(verdict.onset, effect_onset) and (
+                    kind != "traffic" or surged):
+                h.status = "supported"
+                if kind == "traffic":
+                    origin = await self._traffic_origin(run, service, verdict, depth, h)
+                    if origin != service:
+                        traffic_from_upstream = True
+                        continue
+                local.append((kind, verdict.score, verdict.onset, h.evidence))
+            else:
+                h.status = "refuted"
+                h.reason = _refutation(verdict, effect)
+
+        for event in await run.tools.changes():
+            kind = CHANGE_KINDS.get(event.kind)
+            if kind is None or event.service != service or effect_onset is None:
+                continue
+            if not effect_onset - CHANGE_LOOKBACK_S <= event.ts <= effect_onset + run.tolerance:
+                continue
+            h = run.new(statement=f"the {kind} of {service} at {hhmm(event.ts)} caused {effect}",
+                        kind=kind, service=service, depth=depth, parent=parent)
+            h.evidence.append(run.tools.cite_event(event, (effect, effect_onset)))
+            degraded = profile.best(*DEGRADATION)
+            # A change is a discrete fact; it weighs as much as the degradation that follows.
+            follows = degraded is not None and degraded.anomalous and (
+                degraded.onset is None or degraded.onset >= event.ts - run.tolerance)
+            h.score = max(8.0, degraded.score) if follows and degraded else 4.0
+            h.status = "supported"
+            local.append((kind, h.score, event.ts, h.evidence))
+
+        degraded = profile.best(*DEGRADATION)
+        if degraded is not None and (degraded.family in ("errors", "availability") or depth == 0):
+            logs = await run.tools.error_logs(service)
+            if logs is not None and (logs.baseline_count or logs.region_count):
+                h = run.new(statement=f"a new or surging error in {service}'s code caused {effect}",
+                            kind="code_error", service=service, depth=depth, parent=parent)
+                h.evidence.append(logs.evidence_id)
+                h.score = logs.score
+                skew = run.tolerance + 120  # logs and metrics clocks may disagree a little
+                if logs.score >= 3.0 and logs.onset is not None and (
+                        effect_onset is None or logs.onset <= effect_onset + skew):
+                    h.status = "supported"
+                    local.append(("code_error", logs.score, logs.onset, h.evidence))
+                else:
+                    h.status = "refuted"
+                    h.reason = "no surge of error logs before the symptom"
+
+        found_below: float | None = None
+        for callee in sorted(run.graph.get(service, ())):
+            if callee in run.visited:
+                continue
+            run.visited.add(callee)
+            callee_profile = await run.tools.profile(callee)
+            verdict = callee_profile.best(*DEGRADATION)
+            h = run.new(statement=f"{callee} (a dependency of {service}) is degraded and "
+                                  f"caused {effect}", kind="dependency", service=callee,
+                        depth=depth + 1, parent=parent)
+            if verdict is None:
+                h.status = "inconclusive"
+                h.reason = f"no latency, error or availability metrics for {callee}"
+                continue
+            h.evidence.append(run.tools.cite(verdict, effect=(effect, effect_onset)))
+            h.score = verdict.score
+            if verdict.anomalous and run.precedes(verdict.onset, effect_onset):
+                h.status = "supported"
+                if depth + 1 <= self.budget.max_depth:
+                    below = await self._explore(
+                        run, callee, f"{callee} {verdict.family}", verdict.onset,
+                        depth=depth + 1, parent=h, path=[*path, *h.evidence])
+                    if below is not None:
+                        found_below = below if found_below is None else min(found_below, below)
+            else:
+                h.status = "refuted"
+                h.reason = _refutation(verdict, effect)
+            await run.progress(f"tested {callee}")
+
+        candidate = _candidate_at(service, profile.best(*DEGRADATION), local, path,
+                                  below=found_below, depth=depth, parent=parent)
+        if candidate is not None:
+            # Saturation that rode in on a surge from upstream is the surge's doing.
+            candidate.explained = candidate.explained or traffic_from_upstream
+            run.candidates.append(candidate)
+            onsets = [o for o in (found_below, candidate.onset) if o is not None]
+            return min(onsets) if onsets else None
+        return found_below
+
+    async def _traffic_origin(self, run: _Run, service: str, verdict: FamilyVerdict,
+                              depth: int, parent: Hypothesis) -> str:
+        """Follow a traffic surge up the callers to where it entered the system."""
+        current, current_onset = service, verdict.onset
+        seen = {service}
+        while True:
+            upstream: tuple[str, FamilyVerdict] | None = None
+            for caller in sorted(run.callers.get(current, ())):
+                if caller in seen:
+                    continue
+                seen.add(caller)
+                profile = await run.tools.profile(caller)
+                v = profile.families.get("throughput")
+                if v is None or not v.anomalous or v.anomaly is None:
+                    continue
+                if v.anomaly.peak <= v.anomaly.baseline or not run.precedes(v.onset,
+                                                                            current_onset):
+                    continue
+                if upstream is None or v.score > upstream[1].score:
+                    upstream = (caller, v)
+            if upstream is None:
+                break
+            caller, v = upstream
+            h = run.new(statement=f"the traffic surge entered at {caller}, upstream of {current}",
+                        kind="traffic", service=caller, depth=depth, parent=parent)
+            h.evidence.append(run.tools.cite(v, effect=(f"{current} traffic", current_onset)))
+            h.status, h.score = "supported", v.score
+            run.candidates.append(Candidate(
+                service=caller, kind="traffic", score=v.score, onset=v.onset,
+                evidence=list(h.evidence), hypothesis_id=h.id, depth=depth))
+            current, current_onset = caller, v.onset
+        return current
+
+    async def _widen(self, run: _Run, services: list[str], effect_onset: float | None) -> None:
+        """Nothing decisive on the call path: look at every other service, with a penalty."""
+        await run.progress("widening the search beyond the call graph")
+        for service in services:
+            if service in run.visited:
+                continue
+            run.visited.add(service)
+            profile = await run.tools.profile(service)
+            best = profile.best(*DEGRADATION, *RESOURCE_KINDS)
+            if best is None or not best.anomalous or not run.precedes(best.onset, effect_onset):
+                continue
+            evidence = run.tools.cite(best, effect=(f"{run.ctx.service} {run.ctx.signal}",
+                                                    effect_onset))
+            kind = best.family if best.family in RESOURCE_KINDS else _fallback_kind(best.family)
+            run.candidates.append(Candidate(
+                service=service, kind=kind, score=best.score, onset=best.onset,
+                evidence=[evidence], reachable=False, fallback=best.family in DEGRADATION))
+
+
+def _decisive(candidates: list[Candidate]) -> bool:
+    strong = [c for c in candidates if not c.fallback and c.score >= 5.0]
+    return bool(strong)
+
+
+def _candidate_at(service: str, degraded: FamilyVerdict | None,
+                  local: list[tuple[str, float, float | None, list[str]]], path: list[str], *,
+                  below: float | None, depth: int, parent: Hypothesis) -> Candidate | None:
+    """The candidate at a node, if any. A cause found below that began earlier than this
+    node's own explanations explains this node away (it is kept, discounted)."""
+    if local:
+        top = max(score for _, score, _, _ in local)
+        # Among the strong local explanations, the earliest is the cause of the others
+        # (payloads before memory, a deploy before the errors, traffic before CPU).
+        strong = [item for item in local if item[1] >= 0.5 * top]
+        kind, _, onset, evidence = min(strong, key=lambda i: (i[2] if i[2] is not None
+                                                               else float("inf"), -i[1]))
+        score = max(top, degraded.score if degraded is not None else 0.0)
+        supporting = [e for item in local for e in item[3]]
+        explained = below is not None and (onset is None or below < onset - 30.0)
+        return Candidate(service=service, kind=kind, score=score, onset=onset,
+                         evidence=list(dict.fromkeys([*path, *evidence, *supporting])),
+                         hypothesis_id=parent.id, explained=explained, depth=depth)
+    if degraded is not None and degraded.anomalous and below is None:
+        return Candidate(service=service, kind=_fallback_kind(degraded.family),
+                         score=degraded.score, onset=degraded.onset,
+                         evidence=list(dict.fromkeys([*path, degraded.evidence_id])),
+                         hypothesis_id=parent.id, depth=depth, fallback=True)
+    return None
+
+
+def _fallback_kind(family: str) -> str:
+    # A degraded leaf with no visible resource or change behind it: a failing dependency for
+    # slowness and unavailability, a code error when it is failing requests.
+    return "code_error" if family == "errors" else "dependency"
+
+
+def _statement(kind: str, service: str, effect: str) -> str:
+    return {
+        "cpu": f"CPU saturation of {service} caused {effect}",
+        "memory": f"memory pressure in {service} caused {effect}",
+        "disk": f"disk saturation of {service} caused {effect}",
+        "network_delay": f"network delay at {service} caused {effect}",
+        "network_loss": f"packet loss at {service} caused {effect}",
+        "payload": f"abnormally large payloads reaching {service} caused {effect}",
+        "traffic": f"a traffic surge at {service} caused {effect}",
+    }.get(kind, f"{kind} at {service} caused {effect}")
+
+
+def _refutation(verdict: FamilyVerdict, effect: str) -> str:
+    anomaly = verdict.anomaly
+    if anomaly is None:
+        return "insufficient data"
+    if not anomaly.anomalous:
+        return f"normal (z={anomaly.score:.1f})"
+    return f"anomalous, but it started at {hhmm(anomaly.onset)}, after {effect}"

@@ -1,0 +1,91 @@
+"""The investigator's typed results: what `nightowl investigate --json` prints and chat renders.
+
+The JSON shape is the output contract in DESIGN.md; fields beyond it (kind, status, links,
+next steps) are additions that scripts can ignore.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, Field
+
+HypothesisStatus = Literal["pending", "supported", "refuted", "inconclusive"]
+EvidenceStatus = Literal["ok", "error", "insufficient_data"]
+
+
+class Evidence(BaseModel):
+    id: str
+    query: str
+    finding: str
+    status: EvidenceStatus = "ok"
+    service: str | None = None
+    signal: str | None = None
+    link: str | None = None
+    # The few numbers behind the finding (baseline, peak, robust z, onset), never raw series.
+    numbers: dict[str, float | str | None] = Field(default_factory=dict)
+
+
+class Hypothesis(BaseModel):
+    id: str
+    statement: str
+    kind: str
+    service: str
+    status: HypothesisStatus = "pending"
+    score: float = 0.0
+    children: list[str] = Field(default_factory=list)
+    evidence: list[str] = Field(default_factory=list)
+    depth: int = 0
+    reason: str = ""
+
+
+class RootCause(BaseModel):
+    service: str
+    kind: str
+    confidence: float
+    summary: str
+    evidence: list[str] = Field(default_factory=list)
+
+
+class Stats(BaseModel):
+    elapsed_s: float = 0.0
+    queries: int = 0
+    llm_calls: int = 0
+    llm_input_tokens: int = 0
+    services_seen: int = 0
+
+
+class Report(BaseModel):
+    root_causes: list[RootCause] = Field(default_factory=list)
+    abstained: bool = False
+    summary: str = ""
+    hypotheses: list[Hypothesis] = Field(default_factory=list)
+    evidence: list[Evidence] = Field(default_factory=list)
+    stats: Stats = Field(default_factory=Stats)
+    next_steps: list[str] = Field(default_factory=list)
+    alert: dict[str, Any] = Field(default_factory=dict)
+
+    def evidence_by_id(self) -> dict[str, Evidence]:
+        return {e.id: e for e in self.evidence}
+
+    def contract(self) -> dict[str, Any]:
+        """Exactly the documented output contract (plus additive fields)."""
+        return self.model_dump(mode="json")
+
+
+class Progress(BaseModel):
+    """What the thread shows while an investigation runs."""
+
+    tested: int = 0
+    supported: int = 0
+    refuted: int = 0
+    current: str = ""
+    queries: int = 0
+
+
+class InvestigationView(BaseModel):
+    investigation_id: int | None = None
+    progress: Progress = Field(default_factory=Progress)
+    report: Report | None = None
+    error: str | None = None
+    note: str | None = None

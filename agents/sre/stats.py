@@ -1,0 +1,190 @@
+"""Robust statistics for anomaly testing: no fixed thresholds on raw values.
+
+Every series is judged against its own baseline with the median and a robust scale (MAD and
+IQR, never the mean and standard deviation that one outlier can move), after a short rolling
+median so that a single-sample spike does not count as an episode. Onset is where the
+sustained excursion that reaches the evaluation region began (a change-point, walking back).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Literal
+
+import numpy as np
+
+from integrations.telemetry.base import FloatArray
+
+Direction = Literal["up", "down", "both"]
+
+# Which way is "bad" for each metric family.
+FAMILY_DIRECTION: dict[str, Direction] = {
+    "cpu": "up", "memory": "up", "disk": "up", "network": "up", "latency": "up",
+    "errors": "up", "throughput": "both", "availability": "down", "other": "both",
+}
+
+ANOMALY_Z = 3.0       # a sustained excursion beyond this many robust sigmas is anomalous
+ONSET_Z = 2.0         # the excursion is traced back while it stays beyond this
+MIN_BASELINE_POINTS = 4
+
+
+@dataclass(frozen=True, slots=True)
+class Baseline:
+    median: float
+    scale: float
+    points: int
+
+
+@dataclass(frozen=True, slots=True)
+class Anomaly:
+    """The verdict on one series: how far it went, from where, and since when."""
+
+    score: float          # directional robust z of the sustained peak (>= 0)
+    baseline: float
+    peak: float           # the value at the sustained peak
+    onset: float | None   # Unix seconds where the excursion began, None if not anomalous
+    points: int           # samples in the evaluation region
+
+    @property
+    def anomalous(self) -> bool:
+        return self.score >= ANOMALY_Z
+
+    def change(self) -> str:
+        if not math.isfinite(self.baseline) or abs(self.baseline) < 1e-12:
+            return f"{_fmt(self.baseline)} → {_fmt(self.peak)}"
+        ratio = self.peak / self.baseline
+        return f"{_fmt(self.baseline)} → {_fmt(self.peak)} ({ratio:.1f}×)"
+
+
+def _fmt(value: float) -> str:
+    if not math.isfinite(value):
+        return "n/a"
+    magnitude = abs(value)
+    if magnitude >= 100:
+        return f"{value:,.0f}"
+    if magnitude >= 1:
+        return f"{value:.2f}".rstrip("0").rstrip(".")
+    return f"{value:.3g}"
+
+
+def robust_baseline(values: FloatArray) -> Baseline | None:
+    clean = values[np.isfinite(values)]
+    if clean.size < MIN_BASELINE_POINTS:
+        return None
+    median = float(np.median(clean))
+    mad = float(np.median(np.abs(clean - median))) * 1.4826
+    q75, q25 = np.percentile(clean, [75, 25])
+    iqr = float(q75 - q25) / 1.349
+    # A flat baseline has zero spread; floor the scale relative to the level (and absolutely)
+    # so that any real move registers without tiny jitter looking infinite.
+    floor = max(0.05 * abs(median), 1e-3 * max(1.0, abs(median)), 1e-6)
+    return Baseline(median, max(mad, iqr, floor), int(clean.size))
+
+
+def rolling_median(values: FloatArray, k: int = 3) -> FloatArray:
+    if values.size < k or k <= 1:
+        return values.copy()
+    pad = k // 2
+    padded = np.pad(values, (pad, pad), mode="edge")
+    windows = np.lib.stride_tricks.sliding_window_view(padded, k)
+    with np.errstate(all="ignore"):
+        import warnings
+
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)
+            return np.asarray(np.nanmedian(windows, axis=1), dtype=np.float64)
+
+
+def directional(z: FloatArray, direction: Direction) -> FloatArray:
+    if direction == "up":
+        return z
+    if direction == "down":
+        return -z
+    return np.abs(z)
+
+
+def analyze(
+    t: FloatArray,
+    v: FloatArray,
+    *,
+    split: float,
+    direction: Direction,
+    baseline_end: float | None = None,
+    baseline: Baseline | None = None,
+    smooth: int = 3,
+) -> Anomaly | None:
+    """Judge the region t >= split against the baseline t < baseline_end (default: split).
+
+    A baseline that ends a while before the split keeps a slow ramp (a leak that began before
+    the symptom) out of the reference. None means insufficient data.
+    """
+    if baseline is None:
+        end = split if baseline_end is None else baseline_end
+        baseline = robust_baseline(v[t < end])
+        if baseline is None and end < split:
+            baseline = robust_baseline(v[t < split])
+    if baseline is None:
+        return None
+    region = t >= split
+    n_region = int(np.isfinite(v[region]).sum())
+    if n_region == 0:
+        return None
+    k = smooth if n_region >= 5 else 1
+    smoothed = rolling_median(v, k)
+    z = directional((smoothed - baseline.median) / baseline.scale, direction)
+    z = np.where(np.isfinite(z), z, -np.inf)
+    region_idx = np.flatnonzero(region)
+    peak_pos = int(region_idx[int(np.argmax(z[region_idx]))])
+    score = float(max(0.0, z[peak_pos]))
+    onset: float | None = None
+    if score >= ANOMALY_Z:
+        start = peak_pos
+        # Walk back from the peak while the excursion holds (one-sample gaps tolerated).
+        while start > 0 and (z[start - 1] >= ONSET_Z or (
+                start > 1 and z[start - 2] >= ONSET_Z and z[start - 1] > 0)):
+            start -= 1
+        onset = float(t[start])
+    return Anomaly(score, baseline.median, float(smoothed[peak_pos]), onset, n_region)
+
+
+def episode_onset(
+    t: FloatArray, v: FloatArray, *, at: float, baseline_end: float, direction: Direction
+) -> float | None:
+    """Start of the anomalous episode that is under way at time `at` (the alert's firing)."""
+    baseline = robust_baseline(v[t < baseline_end])
+    if baseline is None:
+        return None
+    smoothed = rolling_median(v, 3 if t.size >= 5 else 1)
+    z = directional((smoothed - baseline.median) / baseline.scale, direction)
+    z = np.where(np.isfinite(z), z, -np.inf)
+    near = np.flatnonzero((t <= at + 1e-9))
+    if near.size == 0:
+        return None
+    # The episode must be visible at (or just before) the firing time.
+    candidates = [i for i in near[-3:] if z[i] >= ANOMALY_Z]
+    after = np.flatnonzero(t > at)
+    candidates += [i for i in after[:2] if z[i] >= ANOMALY_Z]
+    if not candidates:
+        return None
+    pos = int(min(candidates))
+    while pos > 0 and z[pos - 1] >= ONSET_Z:
+        pos -= 1
+    return float(t[pos])
+
+
+def poisson_surge(base_count: int, base_span: float, now_count: int, now_span: float) -> float:
+    """How surprising `now_count` events are given the baseline rate (a z-like score).
+
+    Uses the Anscombe transform so small counts behave; a zero baseline gets half an event
+    of prior so a brand-new error does not score infinity.
+    """
+    if now_span <= 0 or base_span <= 0:
+        return 0.0
+    expected = max(base_count, 0.5) * now_span / base_span
+    return float(2.0 * (math.sqrt(now_count + 3 / 8) - math.sqrt(expected + 3 / 8)))
+
+
+def squash(score: float, scale: float = 6.0) -> float:
+    """Map an unbounded anomaly score to [0, 1)."""
+    return 1.0 - math.exp(-max(score, 0.0) / scale)

@@ -1,0 +1,318 @@
+"""Targeted queries for the investigator, each turned into compact evidence.
+
+The toolbox asks the telemetry source only what a hypothesis needs (one metrics query per
+service, logs of a service when its error pattern is in question, change events once), keeps
+the answers for the rest of the run, and records every finding as an `Evidence` item with the
+numbers behind it. Raw series never leave this module.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections import Counter
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+import numpy as np
+
+from agents.sre.report import Evidence, EvidenceStatus
+from agents.sre.stats import FAMILY_DIRECTION, Anomaly, analyze, poisson_surge
+from integrations.telemetry.base import (
+    ChangeEvent,
+    MetricsResult,
+    QueryInfo,
+    Series,
+    TelemetrySource,
+    Window,
+)
+
+log = logging.getLogger(__name__)
+
+_PAYLOAD = re.compile(r"payload|body_size|request_size|request_bytes|message_size|msg_size")
+_LOSS = re.compile(r"loss|drop|retrans|reset")
+_MASK = [
+    (re.compile(r"\b[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\b", re.I), "<uuid>"),
+    (re.compile(r"\b0x[0-9a-f]+\b|\b[0-9a-f]{12,}\b", re.I), "<hex>"),
+    (re.compile(r"\b\d+(\.\d+)?(ms|s|b|kb|mb|gb|%)?\b", re.I), "<n>"),
+    (re.compile(r"(['\"]).*?\1"), "<str>"),
+]
+
+
+def kind_family(metric: str, family: str) -> str:
+    """The catalogue's view of a metric: payload and network flavours are told apart by name."""
+    name = metric.lower()
+    if _PAYLOAD.search(name):
+        return "payload"
+    if family == "network":
+        return "network_loss" if _LOSS.search(name) else "network_delay"
+    return family
+
+
+def log_template(message: str) -> str:
+    text = message
+    for pattern, replacement in _MASK:
+        text = pattern.sub(replacement, text)
+    return text[:160]
+
+
+def hhmm(seconds: float | None) -> str:
+    if seconds is None:
+        return "?"
+    return datetime.fromtimestamp(seconds, tz=UTC).strftime("%H:%M")
+
+
+@dataclass(slots=True)
+class FamilyVerdict:
+    service: str
+    family: str              # cpu | memory | disk | network_delay | network_loss | latency | ...
+    metric: str
+    anomaly: Anomaly | None  # None: insufficient data
+    evidence_id: str
+
+    @property
+    def score(self) -> float:
+        return self.anomaly.score if self.anomaly else 0.0
+
+    @property
+    def onset(self) -> float | None:
+        return self.anomaly.onset if self.anomaly else None
+
+    @property
+    def anomalous(self) -> bool:
+        return self.anomaly is not None and self.anomaly.anomalous
+
+
+@dataclass(slots=True)
+class LogVerdict:
+    service: str
+    score: float
+    onset: float | None
+    baseline_count: int
+    region_count: int
+    top_template: str | None
+    new_templates: int
+    evidence_id: str
+
+
+@dataclass(slots=True)
+class ServiceProfile:
+    service: str
+    families: dict[str, FamilyVerdict] = field(default_factory=dict)
+    status: EvidenceStatus = "ok"
+
+    def best(self, *families: str) -> FamilyVerdict | None:
+        found = [self.families[f] for f in families if f in self.families]
+        return max(found, key=lambda v: v.score, default=None)
+
+
+class BudgetExhausted(Exception):
+    """No queries left in this investigation's budget."""
+
+
+class Toolbox:
+    def __init__(self, source: TelemetrySource, window: Window, *, split: float,
+                 max_queries: int) -> None:
+        self.source = source
+        self.window = window
+        self.split = split
+        self.max_queries = max_queries
+        self.queries = 0
+        self.evidence: list[Evidence] = []
+        self._metrics: dict[str, MetricsResult] = {}
+        self._profiles: dict[str, ServiceProfile] = {}
+        self._logs: dict[str, LogVerdict | None] = {}
+        self._events: list[ChangeEvent] | None = None
+
+    @property
+    def baseline_end(self) -> float:
+        # Causes may lead the symptom by many minutes; keep the last 40% before the split
+        # out of the reference so a slow ramp is measured against what came before it.
+        return self.window.start_s + 0.6 * (self.split - self.window.start_s)
+
+    # ---- bookkeeping ------------------------------------------------------------------------
+
+    def _spend(self) -> None:
+        if self.queries >= self.max_queries:
+            raise BudgetExhausted(f"query budget of {self.max_queries} reached")
+        self.queries += 1
+
+    def record(self, *, query: str, finding: str, status: EvidenceStatus = "ok",
+               service: str | None = None, signal: str | None = None, link: str | None = None,
+               numbers: dict[str, float | str | None] | None = None) -> str:
+        evidence_id = f"ev-{len(self.evidence) + 1}"
+        self.evidence.append(Evidence(id=evidence_id, query=query, finding=finding,
+                                      status=status, service=service, signal=signal, link=link,
+                                      numbers=numbers or {}))
+        return evidence_id
+
+    def _error(self, info: QueryInfo, service: str, what: str) -> str:
+        return self.record(query=info.query, status="error", service=service, link=info.link,
+                           finding=f"{what} of {service} could not be read: {info.error}")
+
+    # ---- metrics ----------------------------------------------------------------------------
+
+    async def fetch_metrics(self, service: str) -> MetricsResult:
+        """One query for all of a service's metrics, kept for the rest of the run."""
+        cached = self._metrics.get(service)
+        if cached is not None:
+            return cached
+        self._spend()
+        try:
+            result = await self.source.metrics(service, self.window)
+        except Exception as exc:  # a source must not crash the run, whatever it raises
+            log.warning("metrics query for %s raised", service, exc_info=True)
+            result = MetricsResult(QueryInfo(f"metrics of {service}", "error", str(exc)))
+        self._metrics[service] = result
+        return result
+
+    async def profile(self, service: str) -> ServiceProfile:
+        """Every metric family of a service judged against its own baseline (one query)."""
+        cached = self._profiles.get(service)
+        if cached is not None:
+            return cached
+        result = await self.fetch_metrics(service)
+        profile = ServiceProfile(service)
+        if result.info.status == "error":
+            profile.status = "error"
+            self._error(result.info, service, "metrics")
+        elif not result.series:
+            profile.status = "insufficient_data"
+        for series in result.series:
+            family = kind_family(series.metric, series.family)
+            direction = FAMILY_DIRECTION.get(series.family, "both")
+            if family == "payload":
+                direction = "up"
+            anomaly = analyze(series.t, series.v, split=self.split, direction=direction,
+                              baseline_end=self.baseline_end)
+            current = profile.families.get(family)
+            if current is not None and (anomaly is None or anomaly.score <= current.score):
+                continue
+            profile.families[family] = FamilyVerdict(service, family, series.metric, anomaly, "")
+        self._profiles[service] = profile
+        return profile
+
+    def cite(self, verdict: FamilyVerdict, *, info: QueryInfo | None = None,
+             effect: tuple[str, float | None] | None = None) -> str:
+        """Evidence for one family verdict (recorded once, reused by every hypothesis)."""
+        if verdict.evidence_id:
+            return verdict.evidence_id
+        info = info or self._metrics[verdict.service].info
+        query = f'{info.query} metric="{verdict.metric}"'
+        anomaly = verdict.anomaly
+        if anomaly is None:
+            verdict.evidence_id = self.record(
+                query=query, status="insufficient_data", service=verdict.service,
+                signal=verdict.family, link=info.link,
+                finding=f"{verdict.metric} of {verdict.service}: insufficient data "
+                        f"(too few samples before or after the change)")
+            return verdict.evidence_id
+        if anomaly.anomalous:
+            finding = (f"{verdict.metric} of {verdict.service} {anomaly.change()}, "
+                       f"z={anomaly.score:.1f}, onset {hhmm(anomaly.onset)}")
+            if effect and effect[1] is not None and anomaly.onset is not None:
+                lead = (effect[1] - anomaly.onset) / 60
+                if lead >= 0.5:
+                    finding += f", {lead:.0f} min before {effect[0]}"
+                elif lead <= -0.5:
+                    finding += f", {-lead:.0f} min after {effect[0]}"
+                else:
+                    finding += f", together with {effect[0]}"
+        else:
+            finding = (f"{verdict.metric} of {verdict.service} normal "
+                       f"(baseline {anomaly.change().split(' → ')[0]}, z={anomaly.score:.1f})")
+        verdict.evidence_id = self.record(
+            query=query, finding=finding, service=verdict.service, signal=verdict.family,
+            link=info.link, numbers={"baseline": round(anomaly.baseline, 6),
+                                     "peak": round(anomaly.peak, 6),
+                                     "z": round(anomaly.score, 2),
+                                     "onset": hhmm(anomaly.onset)})
+        return verdict.evidence_id
+
+    # ---- logs -------------------------------------------------------------------------------
+
+    async def error_logs(self, service: str) -> LogVerdict | None:
+        if service in self._logs:
+            return self._logs[service]
+        self._spend()
+        try:
+            result = await self.source.logs(service, self.window, min_level="error")
+        except Exception as exc:
+            log.warning("logs query for %s raised", service, exc_info=True)
+            self._logs[service] = None
+            self.record(query=f"logs of {service}", status="error", service=service,
+                        finding=f"error logs of {service} could not be read: {exc}")
+            return None
+        if result.info.status == "error":
+            self._error(result.info, service, "error logs")
+            self._logs[service] = None
+            return None
+        before = [line for line in result.lines if line.ts < self.split]
+        after = [line for line in result.lines if line.ts >= self.split]
+        base_span = max(self.split - self.window.start_s, 1.0)
+        now_span = max(self.window.end_s - self.split, 1.0)
+        score = poisson_surge(len(before), base_span, len(after), now_span)
+        old = {log_template(line.message) for line in before}
+        counts = Counter(log_template(line.message) for line in after)
+        new = {t for t in counts if t not in old}
+        top = max(counts, key=lambda t: (t in new, counts[t]), default=None)
+        onset = None
+        if after:
+            # Where the surge started: the first line of the dominant template after the split.
+            onset = next((ln.ts for ln in after if log_template(ln.message) == top), after[0].ts)
+        if not result.lines:
+            finding = f"no error-level logs from {service} in the window"
+        else:
+            finding = (f"error logs of {service}: {len(before)} before vs {len(after)} after "
+                       f"{hhmm(self.split)} (surge score {score:.1f})")
+            if top:
+                finding += f"; top pattern{' (new)' if top in new else ''}: \"{top[:90]}\""
+        evidence_id = self.record(
+            query=result.info.query, finding=finding, service=service, signal="logs",
+            link=result.info.link, status="ok" if result.info.status != "error" else "error",
+            numbers={"before": len(before), "after": len(after), "score": round(score, 2),
+                     "new_patterns": len(new)})
+        verdict = LogVerdict(service, score, onset, len(before), len(after), top, len(new),
+                             evidence_id)
+        self._logs[service] = verdict
+        return verdict
+
+    # ---- change events ----------------------------------------------------------------------
+
+    async def changes(self) -> list[ChangeEvent]:
+        if self._events is not None:
+            return self._events
+        self._spend()
+        try:
+            result = await self.source.events(self.window)
+        except Exception as exc:
+            log.warning("events query raised", exc_info=True)
+            self.record(query="change events", status="error",
+                        finding=f"change events could not be read: {exc}")
+            self._events = []
+            return self._events
+        if result.info.status == "error":
+            self._error(result.info, "all services", "change events")
+        self._events = result.events
+        return self._events
+
+    def cite_event(self, event: ChangeEvent, effect: tuple[str, float | None]) -> str:
+        lead = ""
+        if effect[1] is not None:
+            minutes = (effect[1] - event.ts) / 60
+            lead = (f", {minutes:.0f} min before {effect[0]}" if minutes >= 0.5
+                    else f", {-minutes:.0f} min after {effect[0]}" if minutes <= -0.5
+                    else f", as {effect[0]} began")
+        return self.record(query=f'change events{{service="{event.service}"}}',
+                           service=event.service, signal=event.kind,
+                           finding=f"{event.kind} of {event.service} at {hhmm(event.ts)}: "
+                                   f"{event.summary[:120]}{lead}",
+                           numbers={"at": hhmm(event.ts)})
+
+
+def series_summary(series: Series) -> dict[str, float]:
+    clean = series.v[np.isfinite(series.v)]
+    if clean.size == 0:
+        return {}
+    return {"min": float(clean.min()), "median": float(np.median(clean)),
+            "max": float(clean.max())}

@@ -1,0 +1,85 @@
+"""The console chat surface: the same thread as Slack, drawn in a terminal (demo, no keys)."""
+
+from __future__ import annotations
+
+import itertools
+import re
+from collections.abc import Sequence
+from typing import Any, TextIO
+
+from agents.sre.report import InvestigationView
+from bot.slack.blocks import incident_blocks, investigation_blocks
+from bot.surface import MessageRef
+from storage.models import Alert, Incident
+
+_LINK = re.compile(r"<([^|>]+)\|([^>]+)>")
+_DATE = re.compile(r"<!date\^\d+\^[^|]+\|([^>]+)>")
+_USER = re.compile(r"<@([^>]+)>")
+
+
+def mrkdwn_to_text(text: str) -> str:
+    text = _DATE.sub(r"\1", text)
+    text = _LINK.sub(r"\2 (\1)", text)
+    return _USER.sub(r"@\1", text)
+
+
+def blocks_to_lines(blocks: Sequence[dict[str, Any]]) -> list[str]:
+    lines: list[str] = []
+    for block in blocks:
+        kind = block.get("type")
+        if kind == "header":
+            lines.append(block["text"]["text"])
+        elif kind == "section":
+            if "text" in block:
+                lines.extend(mrkdwn_to_text(block["text"]["text"]).splitlines())
+            fields = [mrkdwn_to_text(f["text"]).replace("\n", ": ", 1)
+                      for f in block.get("fields", [])]
+            if fields:
+                lines.append("  ".join(f"[{f}]" for f in fields))
+        elif kind == "context":
+            lines.append(" ".join(mrkdwn_to_text(e.get("text", "")) for e in block["elements"]))
+        elif kind == "actions":
+            lines.append(" ".join(f"[ {e['text']['text']} ]" for e in block["elements"]))
+    return lines
+
+
+class ConsoleSurface:
+    def __init__(self, out: TextIO, *, show_progress: bool = False) -> None:
+        self.out = out
+        self.show_progress = show_progress
+        self._ts = itertools.count(1)
+
+    def _next(self, channel: str) -> MessageRef:
+        return MessageRef(channel, f"console.{next(self._ts)}")
+
+    def _box(self, title: str, lines: list[str], indent: str = "") -> None:
+        width = max([len(title) + 4, *(len(line) + 4 for line in lines), 40])
+        width = min(width, 110)
+        self.out.write(f"{indent}┌─ {title} " + "─" * max(0, width - len(title) - 4) + "\n")
+        for line in lines:
+            self.out.write(f"{indent}│ {line}\n")
+        self.out.write(f"{indent}└" + "─" * (width - 1) + "\n")
+        self.out.flush()
+
+    async def show_incident(self, incident: Incident, alerts: Sequence[Alert]) -> MessageRef:
+        edited = incident.slack_ts is not None
+        ref = (MessageRef(incident.slack_channel or incident.channel, incident.slack_ts)
+               if incident.slack_ts else self._next(incident.channel))
+        verb = "edited" if edited else "posted"
+        self._box(f"{incident.channel} · root message {verb}",
+                  blocks_to_lines(incident_blocks(incident, alerts)))
+        return ref
+
+    async def reply(self, incident: Incident, text: str) -> MessageRef:
+        self._box("thread reply", mrkdwn_to_text(text).splitlines(), indent="    ")
+        return self._next(incident.slack_channel or incident.channel)
+
+    async def show_investigation(
+        self, incident: Incident, view: InvestigationView, *, message: MessageRef | None
+    ) -> MessageRef:
+        if view.report is None and view.error is None and not self.show_progress:
+            return message or self._next(incident.slack_channel or incident.channel)
+        lines = blocks_to_lines(investigation_blocks(view, incident_id=incident.id))
+        title = "thread reply · investigation" + (" (edited)" if message else "")
+        self._box(title, lines, indent="    ")
+        return message or self._next(incident.slack_channel or incident.channel)

@@ -1,0 +1,114 @@
+"""Brings each incident's chat thread up to date with the database, one channel queue each.
+
+Intake and button handlers only write to the database and call `notify`. Per channel, one
+task drains a queue of incident ids (an id already waiting is not queued twice, so an alert
+storm collapses into few messages), and the surface paces its calls. Everything to post is in
+the database (the outbox), so a crash loses nothing: on start, `recover` queues whatever is
+behind.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Awaitable, Callable
+
+from bot.surface import ChatSurface
+from storage.repository import Store
+
+log = logging.getLogger(__name__)
+
+MAX_LINES_PER_REPLY = 10
+
+OnOpened = Callable[[int], Awaitable[None]]
+
+
+class Dispatcher:
+    def __init__(self, store: Store, surface: ChatSurface) -> None:
+        self.store = store
+        self.surface = surface
+        self._queues: dict[str, asyncio.Queue[int]] = {}
+        self._waiting: dict[str, set[int]] = {}
+        self._tasks: dict[str, asyncio.Task[None]] = {}
+        self._busy = 0
+        self._closed = False
+        self.on_rendered_first: OnOpened | None = None
+
+    def depth(self) -> int:
+        return sum(len(w) for w in self._waiting.values()) + self._busy
+
+    def notify(self, incident_id: int, channel: str) -> None:
+        if self._closed:
+            return
+        waiting = self._waiting.setdefault(channel, set())
+        if incident_id in waiting:
+            return
+        waiting.add(incident_id)
+        queue = self._queues.get(channel)
+        if queue is None:
+            queue = self._queues[channel] = asyncio.Queue()
+            self._tasks[channel] = asyncio.create_task(self._drain(channel, queue),
+                                                       name=f"channel:{channel}")
+        queue.put_nowait(incident_id)
+
+    async def recover(self) -> int:
+        """Queue every incident whose thread is behind the database (after a restart)."""
+        ids = await self.store.incidents_to_render()
+        for incident_id in ids:
+            incident = await self.store.incident(incident_id)
+            self.notify(incident_id, incident.channel)
+        if ids:
+            log.info("recovering %d incident thread(s) left behind", len(ids))
+        return len(ids)
+
+    async def idle(self, timeout: float = 30.0) -> None:
+        """Wait until nothing is queued or being rendered (tests, demo, shutdown)."""
+        async with asyncio.timeout(timeout):
+            while self.depth():
+                await asyncio.sleep(0.01)
+
+    async def close(self) -> None:
+        self._closed = True
+        for task in self._tasks.values():
+            task.cancel()
+        for task in self._tasks.values():
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+
+    async def _drain(self, channel: str, queue: asyncio.Queue[int]) -> None:
+        while True:
+            incident_id = await queue.get()
+            self._waiting[channel].discard(incident_id)
+            self._busy += 1
+            try:
+                await self.sync(incident_id)
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                # The outbox still holds the work; the next notify or restart retries it.
+                log.exception("incident %s: updating the chat thread failed", incident_id)
+            finally:
+                self._busy -= 1
+
+    async def sync(self, incident_id: int) -> None:
+        incident = await self.store.incident(incident_id)
+        version = incident.version
+        first = incident.slack_ts is None
+        if first or incident.rendered_version < version:
+            alerts = await self.store.incident_alerts(incident_id)
+            ref = await self.surface.show_incident(incident, alerts)
+            await self.store.mark_rendered(incident_id, version=version, channel=ref.channel,
+                                           ts=ref.ts)
+            if first:
+                incident.slack_channel, incident.slack_ts = ref.channel, ref.ts
+        updates = await self.store.pending_updates(incident_id)
+        if updates:
+            lines = [u.text for u in updates]
+            if len(lines) > MAX_LINES_PER_REPLY:
+                extra = len(lines) - MAX_LINES_PER_REPLY
+                lines = [*lines[:MAX_LINES_PER_REPLY], f"…and {extra} more update(s)."]
+            ref = await self.surface.reply(incident, "\n".join(lines))
+            await self.store.mark_posted([u.id for u in updates if u.id is not None], ref.ts)
+        if first and self.on_rendered_first is not None:
+            await self.on_rendered_first(incident_id)

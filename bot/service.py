@@ -1,0 +1,221 @@
+"""The running service: intake, incident actions and investigations, over one Store.
+
+Built once by `bot.wiring` and handed to the HTTP app, the Bolt app and the CLI. Handlers
+call these methods; the methods write to the database first and then nudge the dispatcher.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Callable, Coroutine, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from agents.sre.investigator import AlertContext, Budget, Investigator
+from agents.sre.report import InvestigationView, Progress, Report
+from bot.dispatcher import Dispatcher
+from bot.metrics import Metrics
+from bot.routing import Router
+from bot.surface import ChatSurface, MessageRef
+from integrations.telemetry.base import TelemetrySource
+from storage.models import Alert, Feedback, Incident, IncidentStatus, utcnow
+from storage.repository import IntakeOutcome, Store
+
+log = logging.getLogger(__name__)
+
+TelemetryFor = Callable[[Incident, Sequence[Alert]], TelemetrySource | None]
+PROGRESS_EDIT_INTERVAL_S = 2.0
+
+
+@dataclass(frozen=True, slots=True)
+class IntakeSummary:
+    alerts: int
+    duplicates: int
+    incidents_created: int
+    incidents_resolved: int
+    incident_ids: list[int]
+
+
+class Service:
+    def __init__(
+        self,
+        *,
+        store: Store,
+        surface: ChatSurface,
+        router: Router,
+        metrics: Metrics,
+        telemetry_for: TelemetryFor | None = None,
+        budget: Budget | None = None,
+        auto_investigate: bool = True,
+    ) -> None:
+        self.store = store
+        self.surface = surface
+        self.router = router
+        self.metrics = metrics
+        self.telemetry_for = telemetry_for
+        self.budget = budget or Budget()
+        self.auto_investigate = auto_investigate
+        self.dispatcher = Dispatcher(store, surface)
+        self.dispatcher.on_rendered_first = self._on_incident_posted
+        self.metrics.queue_depth = lambda: float(self.dispatcher.depth())
+        self._tasks: set[asyncio.Task[Any]] = set()
+
+    # ---- lifecycle -----------------------------------------------------------------------
+
+    async def start(self) -> None:
+        """Recover what a previous process left behind: unposted updates, cut-off runs."""
+        for row in await self.store.interrupted_investigations():
+            row.status = "failed"
+            row.error = "interrupted by a restart"
+            row.finished_at = utcnow()
+            await self.store.save_investigation(row)
+            if row.incident_id is not None:
+                log.info("incident %s: investigation %s was interrupted; running it again",
+                         row.incident_id, row.id)
+                self._spawn(self.investigate(row.incident_id, trigger="resume"))
+        await self.dispatcher.recover()
+
+    async def stop(self) -> None:
+        for task in list(self._tasks):
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        await self.dispatcher.close()
+
+    async def idle(self, timeout: float = 60.0) -> None:
+        """Wait for queued Slack updates and running investigations (tests and the demo)."""
+        async with asyncio.timeout(timeout):
+            while self._tasks or self.dispatcher.depth():
+                if self._tasks:
+                    await asyncio.gather(*list(self._tasks), return_exceptions=True)
+                await self.dispatcher.idle(timeout)
+
+    def _spawn(self, coro: Coroutine[Any, Any, Any]) -> None:
+        task = asyncio.create_task(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    # ---- intake --------------------------------------------------------------------------
+
+    async def ingest(self, alerts: Sequence[Alert]) -> IntakeSummary:
+        outcomes: list[IntakeOutcome] = await self.store.ingest(alerts, self.router.channel_for)
+        touched: dict[int, None] = {}
+        for alert, outcome in zip(alerts, outcomes, strict=True):
+            self.metrics.alerts_received.inc(source=alert.source)
+            if outcome.incident_id is not None and not outcome.duplicate:
+                touched[outcome.incident_id] = None
+        for incident_id in touched:
+            channel = await self._channel_of(incident_id)
+            self.dispatcher.notify(incident_id, channel)
+        return IntakeSummary(
+            alerts=len(outcomes),
+            duplicates=sum(o.duplicate for o in outcomes),
+            incidents_created=sum(o.incident_created for o in outcomes),
+            incidents_resolved=sum(o.incident_resolved for o in outcomes),
+            incident_ids=sorted({o.incident_id for o in outcomes if o.incident_id is not None}),
+        )
+
+    async def _channel_of(self, incident_id: int) -> str:
+        return (await self.store.incident(incident_id)).channel
+
+    # ---- responder actions ---------------------------------------------------------------
+
+    async def acknowledge(self, incident_id: int, user: str) -> None:
+        incident, _ = await self.store.acknowledge(incident_id, user)
+        self.dispatcher.notify(incident_id, incident.channel)
+
+    async def resolve(self, incident_id: int, user: str) -> None:
+        incident, _ = await self.store.resolve(incident_id, user)
+        self.dispatcher.notify(incident_id, incident.channel)
+
+    async def reinvestigate(self, incident_id: int, user: str) -> None:
+        await self.store.audit(actor=user, action="reinvestigate", incident_id=incident_id)
+        self._spawn(self.investigate(incident_id, trigger="reinvestigate"))
+
+    async def record_feedback(self, investigation_id: int, user: str, verdict: str, *,
+                              correct_service: str | None = None,
+                              comment: str | None = None) -> None:
+        row = await self.store.investigation(investigation_id)
+        await self.store.add_feedback(Feedback(
+            investigation_id=investigation_id, incident_id=row.incident_id, user=user,
+            verdict=verdict, correct_service=correct_service, comment=comment))
+        if row.incident_id is not None:
+            text = {"up": f"👍 <@{user}> confirmed the diagnosis.",
+                    "down": f"👎 <@{user}> says the diagnosis is wrong.",
+                    "wrong_cause": f"✏️ <@{user}> says the cause was `{correct_service}`."}
+            await self.store.add_note(row.incident_id, "feedback", text[verdict])
+            self.dispatcher.notify(row.incident_id, await self._channel_of(row.incident_id))
+
+    # ---- investigations ------------------------------------------------------------------
+
+    async def _on_incident_posted(self, incident_id: int) -> None:
+        if self.auto_investigate and self.telemetry_for is not None:
+            self._spawn(self.investigate(incident_id, trigger="auto"))
+
+    async def investigate(self, incident_id: int, *, trigger: str) -> Report | None:
+        """Run the SRE agent on an incident, showing progress in its thread."""
+        incident = await self.store.incident(incident_id)
+        if incident.status == IncidentStatus.RESOLVED and trigger == "auto":
+            return None
+        alerts = await self.store.incident_alerts(incident_id)
+        source = self.telemetry_for(incident, alerts) if self.telemetry_for else None
+        row = await self.store.start_investigation(incident_id, trigger)
+        self.dispatcher.notify(incident_id, incident.channel)
+        view = InvestigationView(investigation_id=row.id)
+        message: MessageRef | None = None
+        try:
+            message = await self.surface.show_investigation(incident, view, message=None)
+        except Exception:
+            log.exception("incident %s: could not post the investigation message", incident_id)
+        last_edit = time.monotonic()
+
+        async def on_progress(progress: Progress) -> None:
+            nonlocal last_edit, message
+            if message is None or time.monotonic() - last_edit < PROGRESS_EDIT_INTERVAL_S:
+                return
+            last_edit = time.monotonic()
+            try:
+                message = await self.surface.show_investigation(
+                    incident, InvestigationView(investigation_id=row.id, progress=progress),
+                    message=message)
+            except Exception:
+                log.warning("incident %s: progress update failed", incident_id, exc_info=True)
+
+        report: Report | None = None
+        try:
+            if source is None:
+                raise RuntimeError("no telemetry source is configured "
+                                   "(set PROMETHEUS_URL and/or LOKI_URL)")
+            investigator = Investigator(source, budget=self.budget)
+            report = await investigator.investigate(AlertContext.from_incident(incident, alerts),
+                                                    on_progress=on_progress)
+            row.status = "done"
+            row.abstained = report.abstained
+            if report.root_causes:
+                row.top_service = report.root_causes[0].service
+                row.top_kind = report.root_causes[0].kind
+                row.confidence = report.root_causes[0].confidence
+            row.queries = report.stats.queries
+            row.result = report.contract()
+            view = InvestigationView(investigation_id=row.id, report=report)
+            self.metrics.investigations.inc(outcome="abstained" if report.abstained else "done")
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:
+            log.exception("incident %s: investigation %s failed", incident_id, row.id)
+            row.status = "failed"
+            row.error = str(exc)[:2000]
+            view = InvestigationView(investigation_id=row.id, error=str(exc)[:500])
+            self.metrics.investigations.inc(outcome="failed")
+        row.finished_at = utcnow()
+        if message is not None:
+            row.slack_ts = message.ts
+        await self.store.save_investigation(row)
+        fresh = await self.store.incident(incident_id)
+        try:
+            await self.surface.show_investigation(fresh, view, message=message)
+        except Exception:
+            log.exception("incident %s: could not post the investigation result", incident_id)
+        self.dispatcher.notify(incident_id, fresh.channel)
+        return report

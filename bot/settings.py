@@ -1,0 +1,87 @@
+"""The one place that reads the environment. `.env.example` lists every variable."""
+
+from __future__ import annotations
+
+from pydantic import AliasChoices, Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+_COMMON = SettingsConfigDict(env_file=".env", env_file_encoding="utf-8", extra="ignore",
+                             populate_by_name=True)
+
+
+def _env(name: str, *more: str) -> AliasChoices:
+    return AliasChoices(name, *more)
+
+
+class SlackSettings(BaseSettings):
+    model_config = _COMMON
+    bot_token: SecretStr | None = Field(None, validation_alias=_env("SLACK_BOT_TOKEN"))
+    signing_secret: SecretStr | None = Field(None, validation_alias=_env("SLACK_SIGNING_SECRET"))
+    app_token: SecretStr | None = Field(None, validation_alias=_env("SLACK_APP_TOKEN"))
+    api_url: str = Field("https://slack.com/api/", validation_alias=_env("SLACK_API_URL"))
+    messages_per_second: float = Field(
+        1.0, validation_alias=_env("NIGHTOWL_SLACK_MESSAGES_PER_SECOND"))
+
+    @property
+    def configured(self) -> bool:
+        return self.bot_token is not None and self.signing_secret is not None
+
+
+class WebhookSettings(BaseSettings):
+    model_config = _COMMON
+    token: SecretStr | None = Field(None, validation_alias=_env("NIGHTOWL_WEBHOOK_TOKEN"))
+    allow_unauthenticated: bool = Field(
+        False, validation_alias=_env("NIGHTOWL_ALLOW_UNAUTHENTICATED_WEBHOOKS"))
+    pagerduty_secret: SecretStr | None = Field(
+        None, validation_alias=_env("NIGHTOWL_PAGERDUTY_WEBHOOK_SECRET"))
+    sentry_secret: SecretStr | None = Field(
+        None, validation_alias=_env("NIGHTOWL_SENTRY_WEBHOOK_SECRET"))
+    grafana_secret: SecretStr | None = Field(
+        None, validation_alias=_env("NIGHTOWL_GRAFANA_WEBHOOK_SECRET"))
+    max_body_bytes: int = Field(1024 * 1024, validation_alias=_env("NIGHTOWL_MAX_BODY_BYTES"))
+
+    def signing_secrets(self) -> dict[str, str]:
+        pairs = {"pagerduty": self.pagerduty_secret, "sentry": self.sentry_secret,
+                 "grafana": self.grafana_secret}
+        return {k: v.get_secret_value() for k, v in pairs.items() if v is not None}
+
+
+class RoutingSettings(BaseSettings):
+    model_config = _COMMON
+    default_channel: str = Field("#incidents", validation_alias=_env("NIGHTOWL_DEFAULT_CHANNEL"))
+    # {"service": {"checkout": "#checkout-oncall"}, "team": {"payments": "#payments"}}:
+    # the first label (in this order) whose value has a channel wins.
+    routes: dict[str, dict[str, str]] = Field(
+        default_factory=dict, validation_alias=_env("NIGHTOWL_ROUTES"))
+
+
+class TelemetrySettings(BaseSettings):
+    model_config = _COMMON
+    prometheus_url: str | None = Field(None, validation_alias=_env("PROMETHEUS_URL"))
+    loki_url: str | None = Field(None, validation_alias=_env("LOKI_URL"))
+    # Static call graph for production telemetry: {"front-end": ["carts", "orders"]}.
+    topology: dict[str, list[str]] = Field(
+        default_factory=dict, validation_alias=_env("NIGHTOWL_TOPOLOGY"))
+
+
+class InvestigationSettings(BaseSettings):
+    model_config = _COMMON
+    max_queries: int = Field(400, validation_alias=_env("NIGHTOWL_INVESTIGATION_MAX_QUERIES"))
+    max_depth: int = Field(6, validation_alias=_env("NIGHTOWL_INVESTIGATION_MAX_DEPTH"))
+    lookback_minutes: int = Field(
+        120, validation_alias=_env("NIGHTOWL_INVESTIGATION_LOOKBACK_MINUTES"))
+    auto_investigate: bool = Field(True, validation_alias=_env("NIGHTOWL_AUTO_INVESTIGATE"))
+
+
+class Settings(BaseSettings):
+    model_config = _COMMON
+    database_url: str = Field("sqlite:///./nightowl.db",
+                              validation_alias=_env("NIGHTOWL_DATABASE_URL"))
+    host: str = Field("127.0.0.1", validation_alias=_env("NIGHTOWL_HOST"))
+    port: int = Field(8080, validation_alias=_env("NIGHTOWL_PORT"))
+    log_level: str = Field("INFO", validation_alias=_env("NIGHTOWL_LOG_LEVEL"))
+    slack: SlackSettings = Field(default_factory=SlackSettings)
+    webhooks: WebhookSettings = Field(default_factory=WebhookSettings)
+    routing: RoutingSettings = Field(default_factory=RoutingSettings)
+    telemetry: TelemetrySettings = Field(default_factory=TelemetrySettings)
+    investigation: InvestigationSettings = Field(default_factory=InvestigationSettings)

@@ -1,0 +1,129 @@
+"""The Bolt app: buttons, the /nightowl command, App Home, and retry de-duplication.
+
+Every handler acknowledges first (Slack wants an answer within 3 s) and then does its work;
+Bolt's async app runs the rest after the HTTP response has gone.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import TYPE_CHECKING, Any
+
+from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncBoltContext, AsyncRespond
+from slack_bolt.response import BoltResponse
+from slack_sdk.web.async_client import AsyncWebClient
+
+from bot.slack.blocks import home_blocks, wrong_cause_modal
+from storage.errors import NotFound
+
+if TYPE_CHECKING:
+    from bot.service import Service
+
+log = logging.getLogger(__name__)
+
+
+def build_bolt_app(service: Service, *, client: AsyncWebClient, signing_secret: str) -> AsyncApp:
+    app = AsyncApp(client=client, signing_secret=signing_secret,
+                   request_verification_enabled=True)
+
+    @app.middleware
+    async def drop_retries(body: dict[str, Any], next: Any) -> BoltResponse | None:
+        # Slack re-sends an event it thinks we missed (X-Slack-Retry-Num); handle each once.
+        event_id = body.get("event_id")
+        if isinstance(event_id, str) and not await service.store.first_sighting(event_id):
+            log.info("slack event %s already handled; ignoring the retry", event_id)
+            return BoltResponse(status=200, body="")
+        return await next()  # type: ignore[no-any-return]
+
+    async def incident_action(action: dict[str, Any], body: dict[str, Any]) -> tuple[int, str]:
+        return int(action["value"]), str(body.get("user", {}).get("id", "unknown"))
+
+    @app.action("incident_ack")
+    async def on_ack(ack: AsyncAck, action: dict[str, Any], body: dict[str, Any]) -> None:
+        await ack()
+        incident_id, user = await incident_action(action, body)
+        await service.acknowledge(incident_id, user)
+
+    @app.action("incident_resolve")
+    async def on_resolve(ack: AsyncAck, action: dict[str, Any], body: dict[str, Any]) -> None:
+        await ack()
+        incident_id, user = await incident_action(action, body)
+        await service.resolve(incident_id, user)
+
+    @app.action("incident_reinvestigate")
+    async def on_reinvestigate(ack: AsyncAck, action: dict[str, Any],
+                               body: dict[str, Any]) -> None:
+        await ack()
+        incident_id, user = await incident_action(action, body)
+        await service.reinvestigate(incident_id, user)
+
+    @app.action("feedback_up")
+    async def on_up(ack: AsyncAck, action: dict[str, Any], body: dict[str, Any],
+                    respond: AsyncRespond) -> None:
+        await ack()
+        await _feedback(service, action, body, "up")
+
+    @app.action("feedback_down")
+    async def on_down(ack: AsyncAck, action: dict[str, Any], body: dict[str, Any]) -> None:
+        await ack()
+        await _feedback(service, action, body, "down")
+
+    @app.action("feedback_wrong_cause")
+    async def on_wrong(ack: AsyncAck, action: dict[str, Any], body: dict[str, Any],
+                       client: AsyncWebClient) -> None:
+        await ack()
+        investigation_id = int(action["value"])
+        try:
+            row = await service.store.investigation(investigation_id)
+        except NotFound:
+            return
+        services = [c["service"] for c in row.result.get("root_causes", [])]
+        services += list(row.result.get("services", []))
+        await client.views_open(trigger_id=body["trigger_id"],
+                                view=wrong_cause_modal(investigation_id, services))
+
+    @app.view("wrong_cause")
+    async def on_wrong_submit(ack: AsyncAck, body: dict[str, Any], view: dict[str, Any]) -> None:
+        values = view.get("state", {}).get("values", {})
+        picked = values.get("service_pick", {}).get("value", {}).get("selected_option") or {}
+        typed = values.get("service_text", {}).get("value", {}).get("value")
+        comment = values.get("comment", {}).get("value", {}).get("value")
+        service_name = (typed or picked.get("value") or "").strip()
+        if not service_name:
+            await ack(response_action="errors",
+                      errors={"service_text": "Pick or type the service that was the cause."})
+            return
+        await ack()
+        investigation_id = int(view["private_metadata"])
+        user = str(body.get("user", {}).get("id", "unknown"))
+        await service.record_feedback(investigation_id, user, "wrong_cause",
+                                      correct_service=service_name, comment=comment)
+
+    @app.command("/nightowl")
+    async def on_command(ack: AsyncAck, command: dict[str, Any], respond: AsyncRespond) -> None:
+        await ack()
+        text = (command.get("text") or "").strip().lower()
+        if text in ("", "incidents", "list", "status"):
+            incidents = await service.store.open_incidents()
+            await respond(blocks=home_blocks(incidents), text="Open incidents",
+                          response_type="ephemeral")
+            return
+        await respond(text="Usage: `/nightowl` (list open incidents)",
+                      response_type="ephemeral")
+
+    @app.event("app_home_opened")
+    async def on_home(event: dict[str, Any], client: AsyncWebClient,
+                      context: AsyncBoltContext) -> None:
+        incidents = await service.store.open_incidents()
+        await client.views_publish(user_id=event["user"],
+                                   view={"type": "home", "blocks": home_blocks(incidents)})
+
+    return app
+
+
+async def _feedback(service: Service, action: dict[str, Any], body: dict[str, Any],
+                    verdict: str) -> None:
+    user = str(body.get("user", {}).get("id", "unknown"))
+    await service.record_feedback(int(action["value"]), user, verdict)
+
+

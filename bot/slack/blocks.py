@@ -1,0 +1,224 @@
+"""Block Kit for incidents and investigations: short, skimmable, evidence one click away."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from agents.sre.report import Evidence, InvestigationView, Report
+from storage.models import Alert, Incident, IncidentStatus, as_utc, utcnow
+
+Block = dict[str, Any]
+
+SEVERITY_ICON = {"critical": "🔴", "high": "🟠", "warning": "🟡", "info": "🔵"}
+STATUS_LABEL = {
+    IncidentStatus.OPEN: "🔥 Open",
+    IncidentStatus.INVESTIGATING: "🔎 Investigating",
+    IncidentStatus.DIAGNOSED: "🧭 Diagnosed",
+    IncidentStatus.RESOLVED: "✅ Resolved",
+}
+SECTION_LIMIT = 2900  # Slack allows 3000 characters in a section's text
+
+
+def _clip(text: str, limit: int = SECTION_LIMIT) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def _plain(text: str) -> dict[str, Any]:
+    return {"type": "plain_text", "text": _clip(text, 150), "emoji": True}
+
+
+def _mrkdwn(text: str) -> dict[str, Any]:
+    return {"type": "mrkdwn", "text": _clip(text)}
+
+
+def slack_date(when: Any) -> str:
+    ts = int(as_utc(when).timestamp())
+    fallback = as_utc(when).strftime("%Y-%m-%d %H:%M UTC")
+    return f"<!date^{ts}^{{date_short_pretty}} {{time}}|{fallback}>"
+
+
+def duration(seconds: float) -> str:
+    minutes = int(seconds // 60)
+    if minutes < 1:
+        return f"{int(seconds)}s"
+    if minutes < 60:
+        return f"{minutes}m"
+    return f"{minutes // 60}h{minutes % 60:02d}m"
+
+
+def incident_text(incident: Incident) -> str:
+    """Notification fallback text (what a phone shows)."""
+    prefix = "RESOLVED " if incident.status == IncidentStatus.RESOLVED else ""
+    return f"{prefix}[{incident.severity.upper()}] {incident.title} ({incident.service})"
+
+
+def incident_blocks(incident: Incident, alerts: Sequence[Alert]) -> list[Block]:
+    resolved = incident.status == IncidentStatus.RESOLVED
+    icon = SEVERITY_ICON.get(str(incident.severity), "⚪")
+    if resolved and incident.resolved_at is not None:
+        took = (as_utc(incident.resolved_at) - as_utc(incident.opened_at)).total_seconds()
+        headline = f"✅ RESOLVED after {duration(took)}: {incident.title}"
+    else:
+        headline = f"{icon} {incident.title}"
+    firing = sum(1 for a in alerts if a.status == "firing")
+    fields = [
+        _mrkdwn(f"*Status*\n{STATUS_LABEL.get(IncidentStatus(incident.status), incident.status)}"),
+        _mrkdwn(f"*Severity*\n{icon} {incident.severity}"),
+        _mrkdwn(f"*Service*\n`{incident.service}`"),
+        _mrkdwn(f"*Since*\n{slack_date(incident.opened_at)}"),
+        _mrkdwn(f"*Alerts*\n{firing} firing / {len(alerts)} total"),
+        _mrkdwn(f"*Source*\n{incident.source}"),
+    ]
+    blocks: list[Block] = [
+        {"type": "header", "text": _plain(headline)},
+        {"type": "section", "fields": fields},
+    ]
+    context = [f"Incident #{incident.id}"]
+    if incident.source_url:
+        context.append(f"<{incident.source_url}|Open in {incident.source}>")
+    if incident.acknowledged_by:
+        context.append(f"👀 acknowledged by <@{incident.acknowledged_by}>")
+    if resolved and incident.resolved_by:
+        who = incident.resolved_by
+        context.append(f"resolved by {'<@' + who + '>' if ' ' not in who else who}")
+    blocks.append({"type": "context", "elements": [_mrkdwn(" · ".join(context))]})
+    if not resolved:
+        value = str(incident.id)
+        buttons: list[Block] = []
+        if not incident.acknowledged_by:
+            buttons.append({"type": "button", "action_id": "incident_ack", "value": value,
+                            "style": "primary", "text": _plain("Acknowledge")})
+        buttons.append({
+            "type": "button", "action_id": "incident_resolve", "value": value,
+            "style": "danger", "text": _plain("Resolve"),
+            "confirm": {"title": _plain("Resolve this incident?"),
+                        "text": _mrkdwn("The alerts may still be firing."),
+                        "confirm": _plain("Resolve"), "deny": _plain("Cancel")},
+        })
+        buttons.append({"type": "button", "action_id": "incident_reinvestigate",
+                        "value": value, "text": _plain("Re-investigate")})
+        blocks.append({"type": "actions", "block_id": f"incident:{incident.id}",
+                       "elements": buttons})
+    return blocks
+
+
+# ---- investigations --------------------------------------------------------------------------
+
+
+def investigation_text(view: InvestigationView) -> str:
+    report = view.report
+    if report is None:
+        return "Investigating…"
+    if report.abstained or not report.root_causes:
+        return "No confident root cause"
+    top = report.root_causes[0]
+    return f"Likely root cause: {top.service} ({top.kind}, {top.confidence:.0%})"
+
+
+def _evidence_line(evidence: Evidence) -> str:
+    marker = {"ok": "•", "error": "⚠️", "insufficient_data": "∅"}[evidence.status]
+    link = f" <{evidence.link}|query>" if evidence.link else ""
+    return f"{marker} {evidence.finding}{link} `{evidence.id}`"
+
+
+def investigation_blocks(view: InvestigationView, *, incident_id: int | None) -> list[Block]:
+    if view.error:
+        return [{"type": "section", "text": _mrkdwn(
+            f"⚠️ The investigation could not finish: {view.error}")}]
+    report = view.report
+    if report is None:
+        p = view.progress
+        line = (f"🔎 *Investigating…* {p.tested} hypotheses tested "
+                f"({p.supported} supported, {p.refuted} refuted), {p.queries} queries")
+        if p.current:
+            line += f"\n_now: {p.current}_"
+        return [{"type": "section", "text": _mrkdwn(line)}]
+    return _report_blocks(view, report, incident_id)
+
+
+def _report_blocks(view: InvestigationView, report: Report, incident_id: int | None) -> list[Block]:
+    evidence = report.evidence_by_id()
+    blocks: list[Block] = []
+    if report.abstained or not report.root_causes:
+        blocks.append({"type": "section", "text": _mrkdwn(
+            "🤷 *No confident root cause.* Nothing I checked was decisive; here is what I "
+            "looked at, so you don't have to start from scratch.")})
+    else:
+        top = report.root_causes[0]
+        blocks.append({"type": "section", "text": _mrkdwn(
+            f"🧭 *Likely root cause:* `{top.service}` — {top.kind.replace('_', ' ')} "
+            f"(confidence *{top.confidence:.0%}*)")})
+    if report.summary:
+        blocks.append({"type": "section", "text": _mrkdwn(report.summary)})
+    if report.root_causes and not report.abstained:
+        chain = [_evidence_line(evidence[e]) for e in report.root_causes[0].evidence
+                 if e in evidence]
+        if chain:
+            blocks.append({"type": "section",
+                           "text": _mrkdwn("*Evidence chain*\n" + "\n".join(chain[:8]))})
+    others = report.root_causes[1:4] if not report.abstained else report.root_causes[:4]
+    rejected = [h for h in report.hypotheses if h.status == "refuted" and h.reason][:4]
+    considered = [f"• `{c.service}` {c.kind} ({c.confidence:.0%}): {c.summary}" for c in others]
+    considered += [f"• ✗ {h.statement}: {h.reason}" for h in rejected]
+    if considered:
+        blocks.append({"type": "section",
+                       "text": _mrkdwn("*Also considered*\n" + "\n".join(considered))})
+    if report.next_steps:
+        blocks.append({"type": "section", "text": _mrkdwn(
+            "*Next steps*\n" + "\n".join(f"{i}. {s}" for i, s in
+                                         enumerate(report.next_steps[:5], 1)))})
+    s = report.stats
+    stats = (f"{len(report.hypotheses)} hypotheses · {s.queries} queries · "
+             f"{s.elapsed_s:.1f}s · {len(report.evidence)} pieces of evidence")
+    if view.note:
+        stats += f" · {view.note}"
+    blocks.append({"type": "context", "elements": [_mrkdwn(stats)]})
+    if view.investigation_id is not None:
+        value = str(view.investigation_id)
+        blocks.append({"type": "actions", "block_id": f"investigation:{value}", "elements": [
+            {"type": "button", "action_id": "feedback_up", "value": value, "text": _plain("👍")},
+            {"type": "button", "action_id": "feedback_down", "value": value,
+             "text": _plain("👎")},
+            {"type": "button", "action_id": "feedback_wrong_cause", "value": value,
+             "text": _plain("Wrong cause…")},
+            *([{"type": "button", "action_id": "incident_reinvestigate",
+                "value": str(incident_id), "text": _plain("Re-investigate")}]
+              if incident_id is not None else []),
+        ]})
+    return blocks[:50]
+
+
+def wrong_cause_modal(investigation_id: int, candidates: Sequence[str]) -> dict[str, Any]:
+    options = [{"text": _plain(c), "value": c[:75]} for c in list(dict.fromkeys(candidates))[:100]]
+    blocks: list[Block] = []
+    if options:
+        blocks.append({"type": "input", "block_id": "service_pick", "optional": True,
+                       "label": _plain("The right service"),
+                       "element": {"type": "static_select", "action_id": "value",
+                                   "options": options}})
+    blocks.append({"type": "input", "block_id": "service_text", "optional": True,
+                   "label": _plain("…or type it"),
+                   "element": {"type": "plain_text_input", "action_id": "value"}})
+    blocks.append({"type": "input", "block_id": "comment", "optional": True,
+                   "label": _plain("What was it really?"),
+                   "element": {"type": "plain_text_input", "action_id": "value",
+                               "multiline": True}})
+    return {"type": "modal", "callback_id": "wrong_cause", "private_metadata":
+            str(investigation_id), "title": _plain("Wrong cause"), "submit": _plain("Send"),
+            "close": _plain("Cancel"), "blocks": blocks}
+
+
+def home_blocks(incidents: Sequence[Incident]) -> list[Block]:
+    if not incidents:
+        return [{"type": "section", "text": _mrkdwn("🦉 *No open incidents.* All quiet.")}]
+    now = utcnow()
+    blocks: list[Block] = [{"type": "header", "text": _plain(f"Open incidents ({len(incidents)})")}]
+    for incident in incidents[:40]:
+        age = duration((now - as_utc(incident.opened_at)).total_seconds())
+        icon = SEVERITY_ICON.get(str(incident.severity), "⚪")
+        status = STATUS_LABEL.get(IncidentStatus(incident.status), incident.status)
+        blocks.append({"type": "section", "text": _mrkdwn(
+            f"{icon} *#{incident.id} {incident.title}*\n`{incident.service}` · {status} · "
+            f"open {age} · {incident.channel}")})
+    return blocks

@@ -1,0 +1,99 @@
+"""The Slack chat surface: Block Kit messages through the Web API, paced per channel."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from slack_sdk.web.async_client import AsyncWebClient
+
+from agents.sre.report import InvestigationView
+from bot.slack.blocks import (
+    incident_blocks,
+    incident_text,
+    investigation_blocks,
+    investigation_text,
+)
+from bot.slack.pacing import ChannelPacer
+from bot.surface import MessageRef
+from storage.models import Alert, Incident
+
+MAX_REPLY_CHARS = 3500  # keep replies well under Slack's 4,000-character text limit
+
+
+class SlackSurface:
+    def __init__(self, client: AsyncWebClient, pacer: ChannelPacer) -> None:
+        self.client = client
+        self.pacer = pacer
+
+    async def show_incident(self, incident: Incident, alerts: Sequence[Alert]) -> MessageRef:
+        blocks = incident_blocks(incident, alerts)
+        text = incident_text(incident)
+        if incident.slack_ts and incident.slack_channel:
+            channel, ts = incident.slack_channel, incident.slack_ts
+            await self._send(channel, "chat.update", channel=channel, ts=ts, text=text,
+                             blocks=blocks)
+            return MessageRef(channel, ts)
+        response = await self._send(
+            incident.channel, "chat.postMessage", channel=incident.channel, text=text,
+            blocks=blocks, unfurl_links=False,
+            metadata={"event_type": "nightowl_incident",
+                      "event_payload": {"incident_id": incident.id}})
+        return MessageRef(str(response["channel"]), str(response["ts"]))
+
+    async def reply(self, incident: Incident, text: str) -> MessageRef:
+        channel, thread = self._thread(incident)
+        ts = ""
+        for chunk in split_text(text, MAX_REPLY_CHARS):
+            response = await self._send(channel, "chat.postMessage", channel=channel,
+                                        thread_ts=thread, text=chunk, unfurl_links=False)
+            ts = str(response["ts"])
+        return MessageRef(channel, ts)
+
+    async def show_investigation(
+        self, incident: Incident, view: InvestigationView, *, message: MessageRef | None
+    ) -> MessageRef:
+        channel, thread = self._thread(incident)
+        blocks = investigation_blocks(view, incident_id=incident.id)
+        text = investigation_text(view)
+        if message is not None:
+            await self._send(message.channel, "chat.update", channel=message.channel,
+                             ts=message.ts, text=text, blocks=blocks)
+            return message
+        response = await self._send(channel, "chat.postMessage", channel=channel,
+                                    thread_ts=thread, text=text, blocks=blocks,
+                                    unfurl_links=False)
+        return MessageRef(channel, str(response["ts"]))
+
+    def _thread(self, incident: Incident) -> tuple[str, str]:
+        if not incident.slack_ts or not incident.slack_channel:
+            raise ValueError(f"incident {incident.id} has no root message yet")
+        return incident.slack_channel, incident.slack_ts
+
+    async def _send(self, channel: str, method: str, **kwargs: Any) -> Any:
+        async def call() -> Any:
+            return await self.client.api_call(method, json=kwargs)
+
+        return await self.pacer.call(channel, method, call)
+
+
+def split_text(text: str, limit: int) -> list[str]:
+    """Split on line boundaries so no message exceeds `limit` characters."""
+    if len(text) <= limit:
+        return [text]
+    chunks: list[str] = []
+    current = ""
+    for line in text.splitlines(keepends=True):
+        while len(line) > limit:
+            if current:
+                chunks.append(current)
+                current = ""
+            chunks.append(line[:limit])
+            line = line[limit:]
+        if len(current) + len(line) > limit:
+            chunks.append(current)
+            current = ""
+        current += line
+    if current:
+        chunks.append(current)
+    return [c.rstrip("\n") for c in chunks]

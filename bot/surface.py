@@ -1,0 +1,32 @@
+"""The chat-surface seam: the same incident thread rendered to Slack or to a terminal."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Protocol
+
+from agents.sre.report import InvestigationView
+from storage.models import Alert, Incident
+
+
+@dataclass(frozen=True, slots=True)
+class MessageRef:
+    channel: str  # the surface's own channel id (Slack answers names with ids)
+    ts: str
+
+
+class ChatSurface(Protocol):
+    async def show_incident(self, incident: Incident, alerts: Sequence[Alert]) -> MessageRef:
+        """Post the incident's root message (no `slack_ts` yet) or edit it in place."""
+        ...
+
+    async def reply(self, incident: Incident, text: str) -> MessageRef:
+        """Post a reply in the incident's thread."""
+        ...
+
+    async def show_investigation(
+        self, incident: Incident, view: InvestigationView, *, message: MessageRef | None
+    ) -> MessageRef:
+        """Post the investigation's message in the thread, or edit it in place."""
+        ...

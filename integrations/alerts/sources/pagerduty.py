@@ -1,0 +1,58 @@
+"""PagerDuty generic webhooks v3 (incident.* events)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from integrations.alerts.base import (
+    make_alert,
+    parse_time,
+    register,
+    require_object,
+    require_str,
+    severity_of,
+)
+from integrations.errors import PayloadError
+from storage.models import Alert, AlertStatus
+
+_STATUS = {"incident.triggered": AlertStatus.FIRING, "incident.reopened": AlertStatus.FIRING,
+           "incident.resolved": AlertStatus.RESOLVED}
+
+
+class PagerDutyNormalizer:
+    source = "pagerduty"
+
+    def normalize(self, payload: Any, *, headers: Mapping[str, str]) -> list[Alert]:
+        body = require_object(payload, "payload")
+        event = require_object(body.get("event"), "event")
+        event_type = require_str(event, "event_type", "event")
+        if event_type not in _STATUS:
+            return []  # acknowledged, annotated, ...: not an alert state change
+        data = require_object(event.get("data"), "event.data")
+        incident_id = require_str(data, "id", "event.data")
+        title = require_str(data, "title", "event.data")
+        service = data.get("service") if isinstance(data.get("service"), dict) else {}
+        priority = data.get("priority") if isinstance(data.get("priority"), dict) else {}
+        labels = {"pagerduty_incident": incident_id,
+                  "urgency": str(data.get("urgency") or ""),
+                  "priority": str(priority.get("summary") or "")}
+        return [make_alert(
+            source=self.source,
+            dedup_key=incident_id,
+            group_key=incident_id,
+            status=_STATUS[event_type],
+            title=title,
+            started_at=parse_time(data.get("created_at") or event.get("occurred_at"),
+                                  "event.data.created_at"),
+            labels={k: v for k, v in labels.items() if v},
+            links={"source": str(data.get("html_url") or "")},
+            service=str(service.get("summary") or "") or None,
+            severity=severity_of(priority.get("summary"), data.get("urgency")),
+            raw=body,
+        )]
+
+
+register(PagerDutyNormalizer())
+
+

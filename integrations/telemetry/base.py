@@ -1,0 +1,154 @@
+"""The telemetry protocol: metrics, logs, traces, change events and topology, one small surface.
+
+Every call returns a result object, never raises for a remote failure: a failed query is a
+result with `status="error"` and a message, so an investigation records it as evidence and
+goes on. Each result names the query it ran and, where the source has a UI, a link to it.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Literal, Protocol
+
+import numpy as np
+import numpy.typing as npt
+
+Status = Literal["ok", "error", "empty"]
+FloatArray = npt.NDArray[np.float64]
+
+# Metric families, recognised by name as DESIGN.md lists them.
+FAMILY_PREFIXES: list[tuple[str, tuple[str, ...]]] = [
+    ("cpu", ("cpu",)),
+    ("memory", ("mem",)),
+    ("disk", ("disk",)),
+    ("network", ("net", "socket")),
+    ("latency", ("latency", "lat_", "duration")),
+    ("errors", ("error", "5xx")),
+    ("throughput", ("request", "throughput", "qps", "lod")),
+    ("availability", ("availability",)),
+]
+
+
+def metric_family(metric: str) -> str:
+    """The family by the name's prefix, else by its first word that has a family's prefix
+    (so `commit_latency_ms` and `http_request_duration_seconds` are latency)."""
+    name = metric.strip().lower()
+    for family, prefixes in FAMILY_PREFIXES:
+        if name.startswith(prefixes):
+            return family
+    words = [w for w in re.split(r"[_\-.:/ ]+", name) if w]
+    for family, prefixes in FAMILY_PREFIXES:
+        if any(w.startswith(prefixes) for w in words[1:]):
+            return family
+    return "other"
+
+
+@dataclass(slots=True)
+class Series:
+    service: str
+    metric: str
+    t: FloatArray  # Unix seconds, ascending
+    v: FloatArray  # NaN where a sample is missing
+
+    @property
+    def family(self) -> str:
+        return metric_family(self.metric)
+
+
+@dataclass(slots=True)
+class QueryInfo:
+    query: str
+    status: Status = "ok"
+    error: str | None = None
+    link: str | None = None
+
+
+@dataclass(slots=True)
+class MetricsResult:
+    info: QueryInfo
+    series: list[Series] = field(default_factory=list)
+
+
+@dataclass(slots=True)
+class LogLine:
+    ts: float
+    service: str
+    level: str
+    message: str
+    attributes: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(slots=True)
+class LogsResult:
+    info: QueryInfo
+    lines: list[LogLine] = field(default_factory=list)
+    truncated: bool = False
+
+
+@dataclass(slots=True)
+class Span:
+    trace_id: str
+    span_id: str
+    parent_id: str | None
+    service: str
+    operation: str
+    start: float
+    duration_ms: float
+    status: str
+
+
+@dataclass(slots=True)
+class TracesResult:
+    info: QueryInfo
+    spans: list[Span] = field(default_factory=list)
+
+
+@dataclass(slots=True)
+class ChangeEvent:
+    ts: float
+    service: str
+    kind: str  # deploy | config | scale | restart | k8s | other
+    summary: str
+
+
+@dataclass(slots=True)
+class EventsResult:
+    info: QueryInfo
+    events: list[ChangeEvent] = field(default_factory=list)
+
+
+@dataclass(frozen=True, slots=True)
+class Window:
+    start: datetime
+    end: datetime
+
+    @property
+    def start_s(self) -> float:
+        return self.start.timestamp()
+
+    @property
+    def end_s(self) -> float:
+        return self.end.timestamp()
+
+
+class TelemetrySource(Protocol):
+    """What the investigator may ask. Implementations: scenario files, Prometheus, Loki, ..."""
+
+    name: str
+
+    async def services(self, window: Window) -> list[str]: ...
+
+    async def topology(self, window: Window) -> dict[str, set[str]]:
+        """Caller → callees."""
+        ...
+
+    async def metrics(self, service: str, window: Window) -> MetricsResult: ...
+
+    async def logs(self, service: str, window: Window, *, min_level: str = "warning",
+                   limit: int = 5000) -> LogsResult: ...
+
+    async def traces(self, service: str, window: Window) -> TracesResult: ...
+
+    async def events(self, window: Window, *, service: str | None = None) -> EventsResult: ...

@@ -1,0 +1,324 @@
+"""A scenario directory served through the telemetry protocol (DESIGN.md, "Scenario directory").
+
+The investigator cannot tell this from production: same calls, same result types. Files are
+read once, at construction; a missing or malformed required file raises `ScenarioError`
+naming the file, and bad rows in optional files are skipped and listed in `warnings`.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import math
+from collections import defaultdict
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from integrations.telemetry.base import (
+    ChangeEvent,
+    EventsResult,
+    LogLine,
+    LogsResult,
+    MetricsResult,
+    QueryInfo,
+    Series,
+    Span,
+    TracesResult,
+    Window,
+)
+from integrations.telemetry.errors import ScenarioError
+
+LEVELS = {"trace": 0, "debug": 1, "info": 2, "notice": 2, "warn": 3, "warning": 3, "error": 4,
+          "err": 4, "critical": 5, "fatal": 5, "panic": 5}
+SIGNALS = ("latency", "errors", "availability", "saturation", "throughput", "other")
+
+
+@dataclass(frozen=True, slots=True)
+class CaseAlert:
+    name: str
+    service: str
+    signal: str
+    severity: str
+    fired_at: datetime
+    summary: str
+    labels: dict[str, str] = field(default_factory=dict)
+    metric: str | None = None  # the alerting metric, when the case names it
+
+
+@dataclass(frozen=True, slots=True)
+class Case:
+    id: str
+    alert: CaseAlert
+    window: Window
+    topology: list[tuple[str, str]]
+
+
+def parse_ts(value: Any, where: str) -> float:
+    """ISO 8601 or Unix seconds → Unix seconds (UTC)."""
+    if isinstance(value, bool) or value is None:
+        raise ScenarioError(f"{where}: not a timestamp: {value!r}")
+    if isinstance(value, int | float):
+        if not math.isfinite(value):
+            raise ScenarioError(f"{where}: not a timestamp: {value!r}")
+        return float(value)
+    text = str(value).strip()
+    try:
+        return float(text)
+    except ValueError:
+        pass
+    try:
+        parsed = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError as exc:
+        raise ScenarioError(f"{where}: not an ISO 8601 or Unix timestamp: {value!r}") from exc
+    if parsed.tzinfo is None:
+        parsed = parsed.replace(tzinfo=UTC)
+    return parsed.timestamp()
+
+
+def _dt(seconds: float) -> datetime:
+    return datetime.fromtimestamp(seconds, tz=UTC)
+
+
+def load_case(directory: Path) -> Case:
+    path = directory / "case.json"
+    if not directory.is_dir():
+        raise ScenarioError(f"{directory}: not a directory")
+    if not path.is_file():
+        raise ScenarioError(f"{path}: missing (every scenario needs case.json)")
+    try:
+        raw = json.loads(path.read_text(encoding="utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise ScenarioError(f"{path}: not valid JSON ({exc})") from exc
+    if not isinstance(raw, dict):
+        raise ScenarioError(f"{path}: must hold a JSON object")
+    alert = raw.get("alert")
+    if not isinstance(alert, dict):
+        raise ScenarioError(f"{path}: missing 'alert' object")
+    for key in ("service", "fired_at"):
+        if not alert.get(key):
+            raise ScenarioError(f"{path}: missing 'alert.{key}'")
+    fired = parse_ts(alert["fired_at"], f"{path}: alert.fired_at")
+    window = raw.get("window") or {}
+    if not isinstance(window, dict):
+        raise ScenarioError(f"{path}: 'window' must be an object with start and end")
+    start = parse_ts(window["start"], f"{path}: window.start") if window.get("start") else (
+        fired - 3600)
+    end = parse_ts(window["end"], f"{path}: window.end") if window.get("end") else fired + 300
+    if end <= start:
+        raise ScenarioError(f"{path}: window.end must be after window.start")
+    signal = str(alert.get("signal") or "other").lower()
+    if signal not in SIGNALS:
+        raise ScenarioError(f"{path}: alert.signal must be one of {', '.join(SIGNALS)}")
+    topology: list[tuple[str, str]] = []
+    for index, edge in enumerate(raw.get("topology") or []):
+        if not isinstance(edge, dict) or not edge.get("caller") or not edge.get("callee"):
+            raise ScenarioError(f"{path}: topology[{index}] needs 'caller' and 'callee'")
+        topology.append((str(edge["caller"]), str(edge["callee"])))
+    labels = alert.get("labels") if isinstance(alert.get("labels"), dict) else {}
+    return Case(
+        id=str(raw.get("id") or directory.name),
+        alert=CaseAlert(
+            name=str(alert.get("name") or "alert"),
+            service=str(alert["service"]),
+            signal=signal,
+            severity=str(alert.get("severity") or "warning"),
+            fired_at=_dt(fired),
+            summary=str(alert.get("summary") or ""),
+            labels={str(k): str(v) for k, v in labels.items()},
+            metric=str(alert["metric"]) if alert.get("metric") else None,
+        ),
+        window=Window(_dt(start), _dt(end)),
+        topology=topology,
+    )
+
+
+def _jsonl(path: Path, warnings: list[str]) -> Iterator[tuple[int, dict[str, Any]]]:
+    if not path.is_file():
+        return
+    with path.open(encoding="utf-8", errors="replace") as handle:
+        for number, line in enumerate(handle, 1):
+            if not line.strip():
+                continue
+            try:
+                item = json.loads(line)
+            except json.JSONDecodeError:
+                warnings.append(f"{path.name}:{number}: not valid JSON, skipped")
+                continue
+            if isinstance(item, dict):
+                yield number, item
+            else:
+                warnings.append(f"{path.name}:{number}: not a JSON object, skipped")
+
+
+class ScenarioSource:
+    name = "scenario"
+
+    def __init__(self, directory: Path) -> None:
+        self.directory = directory
+        self.case = load_case(directory)
+        self.warnings: list[str] = []
+        self._series = self._load_metrics(directory / "metrics.csv")
+        self._logs = self._load_logs(directory / "logs.jsonl")
+        self._spans = self._load_spans(directory / "traces.jsonl")
+        self._events = self._load_events(directory / "events.jsonl")
+
+    # ---- loading ----------------------------------------------------------------------------
+
+    def _load_metrics(self, path: Path) -> dict[str, list[Series]]:
+        if not path.is_file():
+            raise ScenarioError(f"{path}: missing (every scenario needs metrics.csv)")
+        columns: dict[tuple[str, str], tuple[list[float], list[float]]] = defaultdict(
+            lambda: ([], []))
+        iso_cache: dict[str, float] = {}
+        bad = 0
+        with path.open(encoding="utf-8", errors="replace", newline="") as handle:
+            reader = csv.reader(handle)
+            header = next(reader, None)
+            if header is None:
+                raise ScenarioError(f"{path}: empty (expected header timestamp,service,metric,value)")
+            names = [h.strip().lower() for h in header]
+            try:
+                it, isv, im, iv = (names.index(n) for n in ("timestamp", "service", "metric",
+                                                            "value"))
+            except ValueError as exc:
+                raise ScenarioError(
+                    f"{path}: header must be timestamp,service,metric,value, got {header}"
+                ) from exc
+            width = max(it, isv, im, iv) + 1
+            for row in reader:
+                if len(row) < width:
+                    bad += 1
+                    continue
+                raw_ts = row[it]
+                ts = iso_cache.get(raw_ts)
+                if ts is None:
+                    try:
+                        ts = parse_ts(raw_ts, "metrics.csv")
+                    except ScenarioError:
+                        bad += 1
+                        continue
+                    iso_cache[raw_ts] = ts
+                try:
+                    value = float(row[iv]) if row[iv].strip() else math.nan
+                except ValueError:
+                    value = math.nan
+                times, values = columns[(row[isv], row[im])]
+                times.append(ts)
+                values.append(value)
+        if bad:
+            self.warnings.append(f"metrics.csv: {bad} malformed row(s) skipped")
+        by_service: dict[str, list[Series]] = defaultdict(list)
+        for (service, metric), (times, values) in columns.items():
+            t = np.asarray(times, dtype=np.float64)
+            v = np.asarray(values, dtype=np.float64)
+            v[~np.isfinite(v)] = np.nan
+            order = np.argsort(t, kind="stable")
+            by_service[service].append(Series(service, metric, t[order], v[order]))
+        return dict(by_service)
+
+    def _load_logs(self, path: Path) -> dict[str, list[LogLine]]:
+        logs: dict[str, list[LogLine]] = defaultdict(list)
+        for number, item in _jsonl(path, self.warnings):
+            try:
+                ts = parse_ts(item.get("ts"), f"logs.jsonl:{number}")
+            except ScenarioError as exc:
+                self.warnings.append(str(exc))
+                continue
+            service = str(item.get("service") or "unknown")
+            attributes = {k: v for k, v in item.items()
+                          if k not in ("ts", "service", "level", "message")}
+            logs[service].append(LogLine(ts, service, str(item.get("level") or "info").lower(),
+                                         str(item.get("message") or ""), attributes))
+        for lines in logs.values():
+            lines.sort(key=lambda line: line.ts)
+        return dict(logs)
+
+    def _load_spans(self, path: Path) -> list[Span]:
+        spans: list[Span] = []
+        for number, item in _jsonl(path, self.warnings):
+            try:
+                spans.append(Span(
+                    trace_id=str(item["trace_id"]), span_id=str(item["span_id"]),
+                    parent_id=str(item["parent_id"]) if item.get("parent_id") else None,
+                    service=str(item["service"]), operation=str(item.get("operation") or ""),
+                    start=parse_ts(item["start"], f"traces.jsonl:{number}"),
+                    duration_ms=float(item.get("duration_ms") or 0.0),
+                    status=str(item.get("status") or "ok").lower()))
+            except (KeyError, ValueError, TypeError, ScenarioError) as exc:
+                self.warnings.append(f"traces.jsonl:{number}: skipped ({exc})")
+        return spans
+
+    def _load_events(self, path: Path) -> list[ChangeEvent]:
+        events: list[ChangeEvent] = []
+        for number, item in _jsonl(path, self.warnings):
+            try:
+                ts = parse_ts(item.get("ts"), f"events.jsonl:{number}")
+            except ScenarioError as exc:
+                self.warnings.append(str(exc))
+                continue
+            events.append(ChangeEvent(ts, str(item.get("service") or "unknown"),
+                                      str(item.get("kind") or "other").lower(),
+                                      str(item.get("summary") or "")))
+        events.sort(key=lambda e: e.ts)
+        return events
+
+    # ---- the protocol -----------------------------------------------------------------------
+
+    async def services(self, window: Window) -> list[str]:
+        names = set(self._series) | set(self._logs) | {s.service for s in self._spans}
+        for caller, callee in self.case.topology:
+            names.update((caller, callee))
+        return sorted(names)
+
+    async def topology(self, window: Window) -> dict[str, set[str]]:
+        graph: dict[str, set[str]] = defaultdict(set)
+        for caller, callee in self.case.topology:
+            if caller != callee:
+                graph[caller].add(callee)
+        by_id = {(s.trace_id, s.span_id): s.service for s in self._spans}
+        for span in self._spans:
+            if span.parent_id:
+                parent = by_id.get((span.trace_id, span.parent_id))
+                if parent and parent != span.service:
+                    graph[parent].add(span.service)
+        return dict(graph)
+
+    async def metrics(self, service: str, window: Window) -> MetricsResult:
+        query = f'scenario metrics{{service="{service}"}}'
+        series = self._series.get(service)
+        if not series:
+            return MetricsResult(QueryInfo(query, "empty"))
+        lo, hi = window.start_s, window.end_s
+        clipped = []
+        for s in series:
+            mask = (s.t >= lo) & (s.t <= hi)
+            if mask.any():
+                clipped.append(Series(s.service, s.metric, s.t[mask], s.v[mask]))
+        return MetricsResult(QueryInfo(query, "ok" if clipped else "empty"), clipped)
+
+    async def logs(self, service: str, window: Window, *, min_level: str = "warning",
+                   limit: int = 5000) -> LogsResult:
+        floor = LEVELS.get(min_level, 3)
+        query = f'scenario logs{{service="{service}", level>="{min_level}"}}'
+        lines = [line for line in self._logs.get(service, [])
+                 if window.start_s <= line.ts <= window.end_s
+                 and LEVELS.get(line.level, 2) >= floor]
+        status = "ok" if lines else "empty"
+        return LogsResult(QueryInfo(query, status), lines[:limit], truncated=len(lines) > limit)
+
+    async def traces(self, service: str, window: Window) -> TracesResult:
+        query = f'scenario traces{{service="{service}"}}'
+        spans = [s for s in self._spans
+                 if s.service == service and window.start_s <= s.start <= window.end_s]
+        return TracesResult(QueryInfo(query, "ok" if spans else "empty"), spans)
+
+    async def events(self, window: Window, *, service: str | None = None) -> EventsResult:
+        query = "scenario events" + (f'{{service="{service}"}}' if service else "")
+        events = [e for e in self._events if window.start_s <= e.ts <= window.end_s
+                  and (service is None or e.service == service)]
+        return EventsResult(QueryInfo(query, "ok" if events else "empty"), events)

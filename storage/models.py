@@ -1,0 +1,205 @@
+"""The domain, as SQLModel tables.
+
+Every timestamp is an aware UTC datetime (SQLModel's UTCDateTime column refuses naive ones);
+`utcnow()` is the one clock writers use. Enums are stored as their string values, not as
+database enum types, so adding a value never needs a PostgreSQL type migration.
+"""
+
+from __future__ import annotations
+
+import enum
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import JSON, Column, Index, String, UniqueConstraint
+from sqlmodel import Field, SQLModel
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+def as_utc(value: datetime) -> datetime:
+    """Naive values are taken to be UTC already (as every source we read documents)."""
+    if value.tzinfo is None:
+        return value.replace(tzinfo=UTC)
+    return value.astimezone(UTC)
+
+
+class AlertStatus(enum.StrEnum):
+    FIRING = "firing"
+    RESOLVED = "resolved"
+
+
+class Signal(enum.StrEnum):
+    LATENCY = "latency"
+    ERRORS = "errors"
+    AVAILABILITY = "availability"
+    SATURATION = "saturation"
+    THROUGHPUT = "throughput"
+    OTHER = "other"
+
+
+class Severity(enum.StrEnum):
+    CRITICAL = "critical"
+    HIGH = "high"
+    WARNING = "warning"
+    INFO = "info"
+
+    @property
+    def rank(self) -> int:
+        return {"critical": 0, "high": 1, "warning": 2, "info": 3}[self.value]
+
+
+class IncidentStatus(enum.StrEnum):
+    OPEN = "open"
+    INVESTIGATING = "investigating"
+    DIAGNOSED = "diagnosed"
+    RESOLVED = "resolved"
+
+
+def _json_column() -> Any:
+    return Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+
+
+class Alert(SQLModel, table=True):
+    """One notification from one source, normalised. `raw` keeps the source's payload whole."""
+
+    __table_args__ = (
+        UniqueConstraint("source", "dedup_key", name="uq_alert_source_dedup"),
+        Index("ix_alert_incident", "incident_id"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    source: str = Field(max_length=32)
+    dedup_key: str = Field(max_length=255)
+    group_key: str = Field(max_length=255)
+    status: AlertStatus = Field(sa_type=String(16))
+    service: str = Field(default="unknown", max_length=255)
+    signal: Signal = Field(default=Signal.OTHER, sa_type=String(16))
+    severity: Severity = Field(default=Severity.WARNING, sa_type=String(16))
+    title: str = Field(max_length=500)
+    started_at: datetime
+    ended_at: datetime | None = None
+    labels: dict[str, str] = _json_column()
+    annotations: dict[str, str] = _json_column()
+    links: dict[str, str] = _json_column()
+    raw: dict[str, Any] = _json_column()
+    received_at: datetime = Field(default_factory=utcnow)
+    last_seen_at: datetime = Field(default_factory=utcnow)
+    deliveries: int = 1
+    incident_id: int | None = Field(default=None, foreign_key="incident.id")
+
+
+class Incident(SQLModel, table=True):
+    """Alerts grouped by `group_key`; one Slack thread."""
+
+    __table_args__ = (Index("ix_incident_group_status", "group_key", "status"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    group_key: str = Field(max_length=255)
+    source: str = Field(max_length=32)
+    title: str = Field(max_length=500)
+    service: str = Field(default="unknown", max_length=255)
+    signal: Signal = Field(default=Signal.OTHER, sa_type=String(16))
+    severity: Severity = Field(default=Severity.WARNING, sa_type=String(16))
+    status: IncidentStatus = Field(default=IncidentStatus.OPEN, sa_type=String(16))
+    source_url: str | None = Field(default=None, max_length=2000)
+    channel: str = Field(max_length=255)
+    # Where the root message landed: Slack answers with the channel's id, which edits need.
+    slack_channel: str | None = Field(default=None, max_length=64)
+    slack_ts: str | None = Field(default=None, max_length=64)
+    opened_at: datetime = Field(default_factory=utcnow)
+    updated_at: datetime = Field(default_factory=utcnow)
+    acknowledged_by: str | None = Field(default=None, max_length=255)
+    acknowledged_at: datetime | None = None
+    resolved_by: str | None = Field(default=None, max_length=255)
+    resolved_at: datetime | None = None
+    alert_count: int = 0
+    firing_count: int = 0
+    # `version` grows on every visible change; the renderer brings Slack up to it, so a crash
+    # between the database write and the Slack call is repaired on the next drain.
+    version: int = 1
+    rendered_version: int = 0
+
+
+class ThreadUpdate(SQLModel, table=True):
+    """Transactional outbox of thread replies: written with the change, posted later."""
+
+    __table_args__ = (Index("ix_thread_update_pending", "incident_id", "posted_ts"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    incident_id: int = Field(foreign_key="incident.id")
+    kind: str = Field(max_length=32)  # alert_added | alert_resolved | resolved | ack | note
+    text: str
+    created_at: datetime = Field(default_factory=utcnow)
+    posted_ts: str | None = Field(default=None, max_length=64)
+
+
+class DeadLetter(SQLModel, table=True):
+    """An authenticated payload we could not parse, kept whole so nothing is lost."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    source: str = Field(max_length=64)
+    reason: str
+    content_type: str | None = Field(default=None, max_length=255)
+    body: str
+    received_at: datetime = Field(default_factory=utcnow)
+
+
+class AuditEvent(SQLModel, table=True):
+    """Who did what, when: button clicks, commands, automatic actions."""
+
+    __table_args__ = (Index("ix_audit_incident", "incident_id"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    at: datetime = Field(default_factory=utcnow)
+    actor: str = Field(max_length=255)  # a Slack user id, or "nightowl" for automatic actions
+    action: str = Field(max_length=64)
+    incident_id: int | None = Field(default=None, foreign_key="incident.id")
+    detail: dict[str, Any] = _json_column()
+
+
+class SlackEventSeen(SQLModel, table=True):
+    """Slack retries the same event (X-Slack-Retry-Num); its id is recorded to handle it once."""
+
+    event_id: str = Field(primary_key=True, max_length=128)
+    seen_at: datetime = Field(default_factory=utcnow)
+
+
+class Investigation(SQLModel, table=True):
+    """One run of the SRE agent on an incident (or a scenario)."""
+
+    __table_args__ = (Index("ix_investigation_incident", "incident_id"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    incident_id: int | None = Field(default=None, foreign_key="incident.id")
+    status: str = Field(default="running", max_length=32)  # running | done | failed
+    trigger: str = Field(default="auto", max_length=32)  # auto | reinvestigate | cli
+    started_at: datetime = Field(default_factory=utcnow)
+    finished_at: datetime | None = None
+    abstained: bool = False
+    top_service: str | None = Field(default=None, max_length=255)
+    top_kind: str | None = Field(default=None, max_length=32)
+    confidence: float | None = None
+    queries: int = 0
+    llm_calls: int = 0
+    llm_input_tokens: int = 0
+    cost_usd: float = 0.0
+    error: str | None = None
+    slack_ts: str | None = Field(default=None, max_length=64)
+    # The full result in the output contract's shape (hypotheses, evidence, ranked causes).
+    result: dict[str, Any] = _json_column()
+
+
+class Feedback(SQLModel, table=True):
+    """A responder's verdict on an investigation: up, down, or the right cause."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    investigation_id: int = Field(foreign_key="investigation.id")
+    incident_id: int | None = Field(default=None, foreign_key="incident.id")
+    user: str = Field(max_length=255)
+    verdict: str = Field(max_length=16)  # up | down | wrong_cause
+    correct_service: str | None = Field(default=None, max_length=255)
+    comment: str | None = None
+    at: datetime = Field(default_factory=utcnow)

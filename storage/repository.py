@@ -1,0 +1,474 @@
+"""Persistence for the service: one `Store`, async at its surface.
+
+SQLAlchemy sessions are blocking, so each public method runs its work on the store's own
+executor. For SQLite that executor has a single thread: writes are serialised in-process and
+never meet "database is locked"; PostgreSQL gets a small pool.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, ParamSpec, TypeVar
+
+from sqlalchemy import Engine, func
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import Session, col, select
+
+from storage.errors import NotFound
+from storage.models import (
+    Alert,
+    AlertStatus,
+    AuditEvent,
+    DeadLetter,
+    Feedback,
+    Incident,
+    IncidentStatus,
+    Investigation,
+    Severity,
+    SlackEventSeen,
+    ThreadUpdate,
+    as_utc,
+    utcnow,
+)
+
+P = ParamSpec("P")
+T = TypeVar("T")
+
+
+@dataclass(frozen=True, slots=True)
+class IntakeOutcome:
+    """What one alert did to the incidents: the webhook reports these counts."""
+
+    alert_id: int
+    incident_id: int | None
+    incident_created: bool
+    duplicate: bool
+    incident_resolved: bool
+
+
+def _in_executor(method: Callable[..., T]) -> Callable[..., Any]:
+    @functools.wraps(method)
+    async def wrapper(self: Store, *args: Any, **kwargs: Any) -> T:
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(
+            self._executor, functools.partial(method, self, *args, **kwargs)
+        )
+
+    return wrapper
+
+
+class Store:
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        workers = 1 if engine.dialect.name == "sqlite" else 4
+        self._executor = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="store")
+
+    def close(self) -> None:
+        self._executor.shutdown(wait=True)
+        self.engine.dispose()
+
+    def _session(self) -> Session:
+        return Session(self.engine, expire_on_commit=False)
+
+    # ---- alert intake ---------------------------------------------------------------------
+
+    @_in_executor
+    def ingest(
+        self, alerts: Sequence[Alert], route: Callable[[Alert], str]
+    ) -> list[IntakeOutcome]:
+        """Store alerts and fold them into incidents in one transaction.
+
+        A repeated delivery (same source and dedup key, same status) only counts the delivery.
+        A new alert joins the open incident of its group or opens one; a resolved alert may
+        resolve its incident. Visible changes bump `Incident.version` and write outbox rows.
+        """
+        outcomes: list[IntakeOutcome] = []
+        with self._session() as session:
+            for alert in alerts:
+                outcomes.append(self._ingest_one(session, alert, route))
+            session.commit()
+        return outcomes
+
+    def _ingest_one(
+        self, session: Session, alert: Alert, route: Callable[[Alert], str]
+    ) -> IntakeOutcome:
+        now = utcnow()
+        existing = session.exec(
+            select(Alert).where(Alert.source == alert.source, Alert.dedup_key == alert.dedup_key)
+        ).first()
+        if existing is not None:
+            existing.deliveries += 1
+            existing.last_seen_at = now
+            existing.raw = alert.raw
+            if existing.status == alert.status:
+                session.add(existing)
+                assert existing.id is not None
+                return IntakeOutcome(existing.id, existing.incident_id, False, True, False)
+            if alert.status == AlertStatus.RESOLVED:
+                return self._resolve_alert(session, existing, alert, now)
+            # Fired again after resolving: it joins whatever incident its group has open now.
+            existing.status = AlertStatus.FIRING
+            existing.ended_at = None
+            existing.started_at = alert.started_at
+            existing.incident_id = None
+            alert = existing
+
+        if alert.status == AlertStatus.RESOLVED:
+            # A resolve for an alert we never saw firing: keep it, it opens nothing.
+            session.add(alert)
+            session.flush()
+            assert alert.id is not None
+            return IntakeOutcome(alert.id, None, False, False, False)
+
+        incident = session.exec(
+            select(Incident)
+            .where(Incident.group_key == alert.group_key)
+            .where(Incident.status != IncidentStatus.RESOLVED)
+            .order_by(col(Incident.id).desc())
+        ).first()
+        created = incident is None
+        if incident is None:
+            incident = Incident(
+                group_key=alert.group_key,
+                source=alert.source,
+                title=alert.title,
+                service=alert.service,
+                signal=alert.signal,
+                severity=alert.severity,
+                source_url=alert.links.get("source"),
+                channel=route(alert),
+                opened_at=now,
+            )
+            session.add(incident)
+            session.flush()
+        assert incident.id is not None
+        incident.alert_count += 1
+        incident.firing_count += 1
+        incident.updated_at = now
+        if Severity(alert.severity).rank < Severity(incident.severity).rank:
+            incident.severity = alert.severity
+        if not created:
+            incident.version += 1
+            session.add(
+                ThreadUpdate(
+                    incident_id=incident.id,
+                    kind="alert_added",
+                    text=_alert_line("🔥", alert),
+                )
+            )
+        alert.incident_id = incident.id
+        session.add(alert)
+        session.add(incident)
+        session.flush()
+        assert alert.id is not None
+        return IntakeOutcome(alert.id, incident.id, created, False, False)
+
+    def _resolve_alert(
+        self, session: Session, existing: Alert, alert: Alert, now: datetime
+    ) -> IntakeOutcome:
+        existing.status = AlertStatus.RESOLVED
+        existing.ended_at = alert.ended_at or now
+        session.add(existing)
+        assert existing.id is not None
+        incident = session.get(Incident, existing.incident_id) if existing.incident_id else None
+        if incident is None or incident.status == IncidentStatus.RESOLVED:
+            return IntakeOutcome(existing.id, existing.incident_id, False, False, False)
+        assert incident.id is not None
+        incident.firing_count = max(0, incident.firing_count - 1)
+        incident.updated_at = now
+        incident.version += 1
+        resolved = incident.firing_count == 0
+        if resolved:
+            incident.status = IncidentStatus.RESOLVED
+            incident.resolved_at = now
+            incident.resolved_by = f"{existing.source} (alert resolved)"
+            session.add(
+                ThreadUpdate(
+                    incident_id=incident.id,
+                    kind="resolved",
+                    text=f"✅ Resolved by {existing.source}: every alert of this incident "
+                    f"has cleared (after {_duration(incident.opened_at, now)}).",
+                )
+            )
+            session.add(AuditEvent(actor="nightowl", action="resolved_by_alert",
+                                   incident_id=incident.id, detail={"alert_id": existing.id}))
+        else:
+            session.add(
+                ThreadUpdate(
+                    incident_id=incident.id, kind="alert_resolved",
+                    text=_alert_line("✅", existing),
+                )
+            )
+        session.add(incident)
+        return IntakeOutcome(existing.id, incident.id, False, False, resolved)
+
+    @_in_executor
+    def dead_letter(self, *, source: str, reason: str, body: str, content_type: str | None) -> int:
+        with self._session() as session:
+            row = DeadLetter(source=source, reason=reason, body=body, content_type=content_type)
+            session.add(row)
+            session.commit()
+            assert row.id is not None
+            return row.id
+
+    # ---- incidents ------------------------------------------------------------------------
+
+    @_in_executor
+    def incident(self, incident_id: int) -> Incident:
+        with self._session() as session:
+            row = session.get(Incident, incident_id)
+            if row is None:
+                raise NotFound(f"incident {incident_id}")
+            return row
+
+    @_in_executor
+    def incident_alerts(self, incident_id: int) -> list[Alert]:
+        with self._session() as session:
+            return list(
+                session.exec(
+                    select(Alert).where(Alert.incident_id == incident_id).order_by(col(Alert.id))
+                )
+            )
+
+    @_in_executor
+    def open_incidents(self, *, limit: int = 50) -> list[Incident]:
+        with self._session() as session:
+            return list(
+                session.exec(
+                    select(Incident)
+                    .where(Incident.status != IncidentStatus.RESOLVED)
+                    .order_by(col(Incident.opened_at).desc())
+                    .limit(limit)
+                )
+            )
+
+    @_in_executor
+    def counts(self) -> dict[str, int]:
+        with self._session() as session:
+            open_incidents = session.exec(
+                select(func.count()).select_from(Incident)
+                .where(Incident.status != IncidentStatus.RESOLVED)
+            ).one()
+            dead = session.exec(select(func.count()).select_from(DeadLetter)).one()
+            return {"incidents_open": int(open_incidents), "dead_letters": int(dead)}
+
+    @_in_executor
+    def set_status(self, incident_id: int, status: IncidentStatus) -> Incident:
+        with self._session() as session:
+            incident = _get_incident(session, incident_id)
+            if incident.status != IncidentStatus.RESOLVED and incident.status != status:
+                incident.status = status
+                incident.version += 1
+                incident.updated_at = utcnow()
+                session.add(incident)
+                session.commit()
+            return incident
+
+    @_in_executor
+    def acknowledge(self, incident_id: int, user: str) -> tuple[Incident, bool]:
+        """Returns the incident and whether this click changed anything."""
+        with self._session() as session:
+            incident = _get_incident(session, incident_id)
+            session.add(AuditEvent(actor=user, action="acknowledge", incident_id=incident_id))
+            changed = incident.acknowledged_by is None
+            if changed:
+                incident.acknowledged_by = user
+                incident.acknowledged_at = utcnow()
+                incident.version += 1
+                session.add(incident)
+                session.add(ThreadUpdate(incident_id=incident_id, kind="ack",
+                                         text=f"👀 Acknowledged by <@{user}>."))
+            session.commit()
+            return incident, changed
+
+    @_in_executor
+    def resolve(self, incident_id: int, user: str) -> tuple[Incident, bool]:
+        with self._session() as session:
+            incident = _get_incident(session, incident_id)
+            session.add(AuditEvent(actor=user, action="resolve", incident_id=incident_id))
+            changed = incident.status != IncidentStatus.RESOLVED
+            if changed:
+                now = utcnow()
+                incident.status = IncidentStatus.RESOLVED
+                incident.resolved_by = user
+                incident.resolved_at = now
+                incident.version += 1
+                session.add(incident)
+                session.add(ThreadUpdate(
+                    incident_id=incident_id, kind="resolved",
+                    text=f"✅ Resolved by <@{user}> after {_duration(incident.opened_at, now)}."))
+            session.commit()
+            return incident, changed
+
+    @_in_executor
+    def audit(self, *, actor: str, action: str, incident_id: int | None,
+              detail: dict[str, Any] | None = None) -> None:
+        with self._session() as session:
+            session.add(AuditEvent(actor=actor, action=action, incident_id=incident_id,
+                                   detail=detail or {}))
+            session.commit()
+
+    @_in_executor
+    def audit_events(self, incident_id: int) -> list[AuditEvent]:
+        with self._session() as session:
+            return list(session.exec(
+                select(AuditEvent).where(AuditEvent.incident_id == incident_id)
+                .order_by(col(AuditEvent.id))))
+
+    @_in_executor
+    def add_note(self, incident_id: int, kind: str, text: str) -> None:
+        """Queue a thread reply (the renderer posts it)."""
+        with self._session() as session:
+            session.add(ThreadUpdate(incident_id=incident_id, kind=kind, text=text))
+            session.commit()
+
+    # ---- rendering (the outbox) -----------------------------------------------------------
+
+    @_in_executor
+    def incidents_to_render(self) -> list[int]:
+        """Incidents whose Slack view is behind: a new version or unposted thread replies."""
+        with self._session() as session:
+            stale = session.exec(
+                select(Incident.id).where(Incident.version > Incident.rendered_version)
+            ).all()
+            pending = session.exec(
+                select(ThreadUpdate.incident_id).where(col(ThreadUpdate.posted_ts).is_(None))
+                .distinct()
+            ).all()
+            return sorted({i for i in [*stale, *pending] if i is not None})
+
+    @_in_executor
+    def pending_updates(self, incident_id: int) -> list[ThreadUpdate]:
+        with self._session() as session:
+            return list(session.exec(
+                select(ThreadUpdate)
+                .where(ThreadUpdate.incident_id == incident_id)
+                .where(col(ThreadUpdate.posted_ts).is_(None))
+                .order_by(col(ThreadUpdate.id))))
+
+    @_in_executor
+    def mark_posted(self, update_ids: Sequence[int], ts: str) -> None:
+        with self._session() as session:
+            for update_id in update_ids:
+                row = session.get(ThreadUpdate, update_id)
+                if row is not None:
+                    row.posted_ts = ts
+                    session.add(row)
+            session.commit()
+
+    @_in_executor
+    def mark_rendered(self, incident_id: int, *, version: int, channel: str, ts: str) -> None:
+        with self._session() as session:
+            incident = _get_incident(session, incident_id)
+            incident.rendered_version = max(incident.rendered_version, version)
+            if not incident.slack_ts:
+                incident.slack_ts = ts
+                incident.slack_channel = channel
+            session.add(incident)
+            session.commit()
+
+    # ---- Slack bookkeeping ----------------------------------------------------------------
+
+    @_in_executor
+    def first_sighting(self, event_id: str) -> bool:
+        """Record a Slack event id; False when it was seen before (a retry)."""
+        with self._session() as session:
+            session.add(SlackEventSeen(event_id=event_id))
+            try:
+                session.commit()
+            except IntegrityError:
+                session.rollback()
+                return False
+            return True
+
+    # ---- investigations -------------------------------------------------------------------
+
+    @_in_executor
+    def start_investigation(self, incident_id: int | None, trigger: str) -> Investigation:
+        with self._session() as session:
+            row = Investigation(incident_id=incident_id, trigger=trigger)
+            session.add(row)
+            if incident_id is not None:
+                incident = _get_incident(session, incident_id)
+                if incident.status in (IncidentStatus.OPEN, IncidentStatus.DIAGNOSED):
+                    incident.status = IncidentStatus.INVESTIGATING
+                    incident.version += 1
+                    session.add(incident)
+            session.commit()
+            return row
+
+    @_in_executor
+    def save_investigation(self, row: Investigation) -> Investigation:
+        with self._session() as session:
+            merged = session.merge(row)
+            if merged.incident_id is not None and merged.status in ("done", "failed"):
+                incident = _get_incident(session, merged.incident_id)
+                if incident.status == IncidentStatus.INVESTIGATING:
+                    incident.status = IncidentStatus.DIAGNOSED
+                    incident.version += 1
+                    session.add(incident)
+            session.commit()
+            return merged
+
+    @_in_executor
+    def investigation(self, investigation_id: int) -> Investigation:
+        with self._session() as session:
+            row = session.get(Investigation, investigation_id)
+            if row is None:
+                raise NotFound(f"investigation {investigation_id}")
+            return row
+
+    @_in_executor
+    def latest_investigation(self, incident_id: int) -> Investigation | None:
+        with self._session() as session:
+            return session.exec(
+                select(Investigation).where(Investigation.incident_id == incident_id)
+                .order_by(col(Investigation.id).desc())).first()
+
+    @_in_executor
+    def interrupted_investigations(self) -> list[Investigation]:
+        with self._session() as session:
+            return list(session.exec(
+                select(Investigation).where(Investigation.status == "running")))
+
+    @_in_executor
+    def add_feedback(self, feedback: Feedback) -> Feedback:
+        with self._session() as session:
+            session.add(feedback)
+            session.add(AuditEvent(actor=feedback.user, action=f"feedback_{feedback.verdict}",
+                                   incident_id=feedback.incident_id,
+                                   detail={"investigation_id": feedback.investigation_id,
+                                           "correct_service": feedback.correct_service}))
+            session.commit()
+            return feedback
+
+    @_in_executor
+    def feedback_rows(self) -> list[Feedback]:
+        with self._session() as session:
+            return list(session.exec(select(Feedback).order_by(col(Feedback.id))))
+
+
+def _get_incident(session: Session, incident_id: int) -> Incident:
+    incident = session.get(Incident, incident_id)
+    if incident is None:
+        raise NotFound(f"incident {incident_id}")
+    return incident
+
+
+def _alert_line(icon: str, alert: Alert) -> str:
+    return f"{icon} {alert.status}: *{alert.title}* ({alert.service}, {alert.severity})"
+
+
+def _duration(start: datetime, end: datetime) -> str:
+    seconds = max(0, int((as_utc(end) - as_utc(start)).total_seconds()))
+    if seconds < 60:
+        return f"{seconds}s"
+    minutes = seconds // 60
+    if minutes < 60:
+        return f"{minutes}m"
+    return f"{minutes // 60}h{minutes % 60:02d}m"
