@@ -15,12 +15,14 @@ from storage.models import Alert, Incident
 _LINK = re.compile(r"<([^|>]+)\|([^>]+)>")
 _DATE = re.compile(r"<!date\^\d+\^[^|]+\|([^>]+)>")
 _USER = re.compile(r"<@([^>]+)>")
+_EMPHASIS = re.compile(r"[*`_]([^*`_\n]+)[*`_]")
 
 
 def mrkdwn_to_text(text: str) -> str:
     text = _DATE.sub(r"\1", text)
     text = _LINK.sub(r"\2 (\1)", text)
-    return _USER.sub(r"@\1", text)
+    text = _USER.sub(r"@\1", text)
+    return _EMPHASIS.sub(r"\1", text)
 
 
 def blocks_to_lines(blocks: Sequence[dict[str, Any]]) -> list[str]:

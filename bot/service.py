@@ -13,7 +13,8 @@ from collections.abc import Callable, Coroutine, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from agents.sre.investigator import AlertContext, Budget, Investigator
+from agents.sre.context import AlertContext
+from agents.sre.investigator import Budget, Investigator
 from agents.sre.report import InvestigationView, Progress, Report
 from bot.dispatcher import Dispatcher
 from bot.metrics import Metrics
@@ -49,6 +50,7 @@ class Service:
         telemetry_for: TelemetryFor | None = None,
         budget: Budget | None = None,
         auto_investigate: bool = True,
+        lookback_minutes: int = 120,
     ) -> None:
         self.store = store
         self.surface = surface
@@ -57,6 +59,7 @@ class Service:
         self.telemetry_for = telemetry_for
         self.budget = budget or Budget()
         self.auto_investigate = auto_investigate
+        self.lookback_minutes = lookback_minutes
         self.dispatcher = Dispatcher(store, surface)
         self.dispatcher.on_rendered_first = self._on_incident_posted
         self.metrics.queue_depth = lambda: float(self.dispatcher.depth())
@@ -188,8 +191,9 @@ class Service:
                 raise RuntimeError("no telemetry source is configured "
                                    "(set PROMETHEUS_URL and/or LOKI_URL)")
             investigator = Investigator(source, budget=self.budget)
-            report = await investigator.investigate(AlertContext.from_incident(incident, alerts),
-                                                    on_progress=on_progress)
+            context = AlertContext.from_incident(incident, alerts,
+                                                 lookback_minutes=self.lookback_minutes)
+            report = await investigator.investigate(context, on_progress=on_progress)
             row.status = "done"
             row.abstained = report.abstained
             if report.root_causes:

@@ -183,16 +183,19 @@ class Store:
         incident.updated_at = now
         incident.version += 1
         resolved = incident.firing_count == 0
+        first_start = min((as_utc(a.started_at) for a in session.exec(
+            select(Alert).where(Alert.incident_id == incident.id))), default=incident.opened_at)
         if resolved:
             incident.status = IncidentStatus.RESOLVED
-            incident.resolved_at = now
+            # The source knows when the alert ended; our receipt time may lag behind it.
+            incident.resolved_at = existing.ended_at or now
             incident.resolved_by = f"{existing.source} (alert resolved)"
             session.add(
                 ThreadUpdate(
                     incident_id=incident.id,
                     kind="resolved",
                     text=f"✅ Resolved by {existing.source}: every alert of this incident "
-                    f"has cleared (after {_duration(incident.opened_at, now)}).",
+                    f"has cleared (after {_duration(first_start, incident.resolved_at)}).",
                 )
             )
             session.add(AuditEvent(actor="nightowl", action="resolved_by_alert",

@@ -102,14 +102,15 @@ class Investigator:
             for callee in callees:
                 callers.setdefault(callee, set()).add(caller)
 
-        symptom_onset, step = await self._symptom_onset(tools, ctx)
+        symptom_onset, step, data_start = await self._symptom_onset(tools, ctx)
+        tools.data_start = data_start
         run = _Run(ctx, tools, graph, callers, tolerance=max(2 * step, 90.0),
                    on_progress=on_progress)
         run.visited.add(ctx.service)
         # Cut the baseline before the episode began: whatever moves after this is "the change".
         anchor = symptom_onset if symptom_onset is not None else ctx.fired_at_s
-        earliest = window.start_s + 0.35 * max(ctx.fired_at_s - window.start_s, 0.0)
-        tools.split = max(anchor - max(2 * step, 0.04 * (ctx.fired_at_s - window.start_s)),
+        earliest = data_start + 0.35 * max(ctx.fired_at_s - data_start, 0.0)
+        tools.split = max(anchor - max(2 * step, 0.04 * (ctx.fired_at_s - data_start)),
                           earliest)
 
         root = run.new(statement=f"{ctx.service} {ctx.signal} is abnormal ({ctx.name})",
@@ -167,13 +168,16 @@ class Investigator:
             graph.setdefault(caller, set()).update(callees)
         return graph
 
-    async def _symptom_onset(self, tools: Toolbox, ctx: AlertContext) -> tuple[float | None,
-                                                                             float]:
-        """When the alerting signal's episode began, and the sampling step of the data."""
+    async def _symptom_onset(self, tools: Toolbox, ctx: AlertContext
+                             ) -> tuple[float | None, float, float]:
+        """When the alerting signal's episode began, the data's sampling step, and where the
+        data actually starts (a window may reach back further than the telemetry)."""
         result = await tools.fetch_metrics(ctx.service)
         families = SYMPTOM_FAMILIES.get(ctx.signal, SYMPTOM_FAMILIES["other"])
         onsets: list[float] = []
         steps: list[float] = []
+        firsts = [float(s.t[0]) for s in result.series if s.t.size]
+        data_start = max(ctx.window.start_s, min(firsts)) if firsts else ctx.window.start_s
         for series in result.series:
             if series.t.size > 1:
                 steps.append(float((series.t[-1] - series.t[0]) / (series.t.size - 1)))
@@ -182,14 +186,14 @@ class Investigator:
                 continue
             if not ctx.metric and family not in families:
                 continue
-            baseline_end = ctx.window.start_s + 0.5 * (ctx.fired_at_s - ctx.window.start_s)
+            baseline_end = data_start + 0.5 * (ctx.fired_at_s - data_start)
             onset = episode_onset(series.t, series.v, at=ctx.fired_at_s,
                                   baseline_end=baseline_end,
                                   direction=FAMILY_DIRECTION.get(series.family, "both"))
             if onset is not None:
                 onsets.append(onset)
         step = sorted(steps)[len(steps) // 2] if steps else 60.0
-        return (min(onsets) if onsets else None), step
+        return (min(onsets) if onsets else None), step, data_start
 
     # ---- the catalogue ----------------------------------------------------------------------
 

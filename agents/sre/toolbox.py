@@ -62,6 +62,15 @@ def hhmm(seconds: float | None) -> str:
     return datetime.fromtimestamp(seconds, tz=UTC).strftime("%H:%M")
 
 
+def relative(lead_s: float, effect: str) -> str:
+    """'4 min before X', '30 s after X', 'together with X'."""
+    size = abs(lead_s)
+    if size < 20:
+        return f"together with {effect}"
+    amount = f"{size:.0f} s" if size < 90 else f"{size / 60:.0f} min"
+    return f"{amount} {'before' if lead_s > 0 else 'after'} {effect}"
+
+
 @dataclass(slots=True)
 class FamilyVerdict:
     service: str
@@ -118,17 +127,18 @@ class Toolbox:
         self.split = split
         self.max_queries = max_queries
         self.queries = 0
+        self.data_start = window.start_s  # the first sample actually seen (set by the caller)
         self.evidence: list[Evidence] = []
         self._metrics: dict[str, MetricsResult] = {}
         self._profiles: dict[str, ServiceProfile] = {}
         self._logs: dict[str, LogVerdict | None] = {}
         self._events: list[ChangeEvent] | None = None
 
-    @property
-    def baseline_end(self) -> float:
+    def baseline_end(self, series: Series) -> float:
         # Causes may lead the symptom by many minutes; keep the last 40% before the split
         # out of the reference so a slow ramp is measured against what came before it.
-        return self.window.start_s + 0.6 * (self.split - self.window.start_s)
+        first = float(series.t[0]) if series.t.size else self.window.start_s
+        return first + 0.6 * max(self.split - first, 0.0)
 
     # ---- bookkeeping ------------------------------------------------------------------------
 
@@ -184,7 +194,7 @@ class Toolbox:
             if family == "payload":
                 direction = "up"
             anomaly = analyze(series.t, series.v, split=self.split, direction=direction,
-                              baseline_end=self.baseline_end)
+                              baseline_end=self.baseline_end(series))
             current = profile.families.get(family)
             if current is not None and (anomaly is None or anomaly.score <= current.score):
                 continue
@@ -211,13 +221,7 @@ class Toolbox:
             finding = (f"{verdict.metric} of {verdict.service} {anomaly.change()}, "
                        f"z={anomaly.score:.1f}, onset {hhmm(anomaly.onset)}")
             if effect and effect[1] is not None and anomaly.onset is not None:
-                lead = (effect[1] - anomaly.onset) / 60
-                if lead >= 0.5:
-                    finding += f", {lead:.0f} min before {effect[0]}"
-                elif lead <= -0.5:
-                    finding += f", {-lead:.0f} min after {effect[0]}"
-                else:
-                    finding += f", together with {effect[0]}"
+                finding += ", " + relative(effect[1] - anomaly.onset, effect[0])
         else:
             finding = (f"{verdict.metric} of {verdict.service} normal "
                        f"(baseline {anomaly.change().split(' → ')[0]}, z={anomaly.score:.1f})")
@@ -249,7 +253,7 @@ class Toolbox:
             return None
         before = [line for line in result.lines if line.ts < self.split]
         after = [line for line in result.lines if line.ts >= self.split]
-        base_span = max(self.split - self.window.start_s, 1.0)
+        base_span = max(self.split - max(self.window.start_s, self.data_start), 1.0)
         now_span = max(self.window.end_s - self.split, 1.0)
         score = poisson_surge(len(before), base_span, len(after), now_span)
         old = {log_template(line.message) for line in before}
@@ -297,12 +301,7 @@ class Toolbox:
         return self._events
 
     def cite_event(self, event: ChangeEvent, effect: tuple[str, float | None]) -> str:
-        lead = ""
-        if effect[1] is not None:
-            minutes = (effect[1] - event.ts) / 60
-            lead = (f", {minutes:.0f} min before {effect[0]}" if minutes >= 0.5
-                    else f", {-minutes:.0f} min after {effect[0]}" if minutes <= -0.5
-                    else f", as {effect[0]} began")
+        lead = "" if effect[1] is None else ", " + relative(effect[1] - event.ts, effect[0])
         return self.record(query=f'change events{{service="{event.service}"}}',
                            service=event.service, signal=event.kind,
                            finding=f"{event.kind} of {event.service} at {hhmm(event.ts)}: "

@@ -56,8 +56,9 @@ def incident_text(incident: Incident) -> str:
 def incident_blocks(incident: Incident, alerts: Sequence[Alert]) -> list[Block]:
     resolved = incident.status == IncidentStatus.RESOLVED
     icon = SEVERITY_ICON.get(str(incident.severity), "⚪")
+    since = min((as_utc(a.started_at) for a in alerts), default=as_utc(incident.opened_at))
     if resolved and incident.resolved_at is not None:
-        took = (as_utc(incident.resolved_at) - as_utc(incident.opened_at)).total_seconds()
+        took = (as_utc(incident.resolved_at) - since).total_seconds()
         headline = f"✅ RESOLVED after {duration(took)}: {incident.title}"
     else:
         headline = f"{icon} {incident.title}"
@@ -66,7 +67,7 @@ def incident_blocks(incident: Incident, alerts: Sequence[Alert]) -> list[Block]:
         _mrkdwn(f"*Status*\n{STATUS_LABEL.get(IncidentStatus(incident.status), incident.status)}"),
         _mrkdwn(f"*Severity*\n{icon} {incident.severity}"),
         _mrkdwn(f"*Service*\n`{incident.service}`"),
-        _mrkdwn(f"*Since*\n{slack_date(incident.opened_at)}"),
+        _mrkdwn(f"*Since*\n{slack_date(since)}"),
         _mrkdwn(f"*Alerts*\n{firing} firing / {len(alerts)} total"),
         _mrkdwn(f"*Source*\n{incident.source}"),
     ]
@@ -158,7 +159,9 @@ def _report_blocks(view: InvestigationView, report: Report, incident_id: int | N
             blocks.append({"type": "section",
                            "text": _mrkdwn("*Evidence chain*\n" + "\n".join(chain[:8]))})
     others = report.root_causes[1:4] if not report.abstained else report.root_causes[:4]
-    rejected = [h for h in report.hypotheses if h.status == "refuted" and h.reason][:4]
+    # The refuted explanations worth showing are the ones that looked suspicious.
+    rejected = sorted((h for h in report.hypotheses if h.status == "refuted" and h.reason),
+                      key=lambda h: -h.score)[:4]
     considered = [f"• `{c.service}` {c.kind} ({c.confidence:.0%}): {c.summary}" for c in others]
     considered += [f"• ✗ {h.statement}: {h.reason}" for h in rejected]
     if considered:

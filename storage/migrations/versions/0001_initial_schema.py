@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-11-22 21:41:03.857296
+Create Date: 2026-11-22 21:55:27.556736
 """
 
 from collections.abc import Sequence
@@ -40,6 +40,7 @@ def upgrade() -> None:
     sa.Column('status', sa.String(length=16), nullable=False),
     sa.Column('source_url', sqlmodel.sql.sqltypes.AutoString(length=2000), nullable=True),
     sa.Column('channel', sqlmodel.sql.sqltypes.AutoString(length=255), nullable=False),
+    sa.Column('slack_channel', sqlmodel.sql.sqltypes.AutoString(length=64), nullable=True),
     sa.Column('slack_ts', sqlmodel.sql.sqltypes.AutoString(length=64), nullable=True),
     sa.Column('opened_at', sqlmodel.sql.sqltypes.UTCDateTime(), nullable=False),
     sa.Column('updated_at', sqlmodel.sql.sqltypes.UTCDateTime(), nullable=False),

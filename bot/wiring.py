@@ -1,0 +1,118 @@
+"""Builds everything from Settings, once, at the entry point, and hands it down."""
+
+from __future__ import annotations
+
+import logging
+import sys
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import TextIO
+
+from slack_bolt.async_app import AsyncApp
+from slack_sdk.web.async_client import AsyncWebClient
+from starlette.applications import Starlette
+
+from agents.sre.investigator import Budget
+from bot.console import ConsoleSurface
+from bot.errors import StartupError
+from bot.http import build_http_app
+from bot.metrics import Metrics
+from bot.routing import Router
+from bot.service import Service, TelemetryFor
+from bot.settings import Settings
+from bot.slack.app import build_bolt_app
+from bot.slack.pacing import ChannelPacer
+from bot.slack.surface import SlackSurface
+from bot.surface import ChatSurface
+from integrations.alerts.auth import WebhookAuth
+from integrations.telemetry.base import TelemetrySource
+from integrations.telemetry.composite import CompositeSource
+from integrations.telemetry.loki import LokiSource
+from integrations.telemetry.prometheus import PrometheusSource
+from storage.db import make_engine, upgrade
+from storage.models import Alert, Incident
+from storage.repository import Store
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Wiring:
+    settings: Settings
+    store: Store
+    service: Service
+    app: Starlette
+    bolt: AsyncApp | None
+    slack_client: AsyncWebClient | None
+
+
+def webhook_auth(settings: Settings) -> WebhookAuth:
+    token = settings.webhooks.token.get_secret_value() if settings.webhooks.token else None
+    return WebhookAuth(token=token, signing_secrets=settings.webhooks.signing_secrets(),
+                       allow_unauthenticated=settings.webhooks.allow_unauthenticated)
+
+
+def check_serve_settings(settings: Settings) -> None:
+    if settings.webhooks.token is None and not settings.webhooks.allow_unauthenticated:
+        raise StartupError(
+            "NIGHTOWL_WEBHOOK_TOKEN is not set: webhooks would accept anyone. Set it (and "
+            "configure your alert sources to send it as a Bearer token), or set "
+            "NIGHTOWL_ALLOW_UNAUTHENTICATED_WEBHOOKS=true for a trusted network.")
+    if (settings.slack.bot_token is None) != (settings.slack.signing_secret is None):
+        missing = "SLACK_SIGNING_SECRET" if settings.slack.signing_secret is None \
+            else "SLACK_BOT_TOKEN"
+        raise StartupError(f"Slack is half configured: set {missing} too (or neither).")
+
+
+def production_telemetry(settings: Settings) -> TelemetryFor | None:
+    prometheus = (PrometheusSource(settings.telemetry.prometheus_url)
+                  if settings.telemetry.prometheus_url else None)
+    loki = LokiSource(settings.telemetry.loki_url) if settings.telemetry.loki_url else None
+    if prometheus is None and loki is None:
+        return None
+    topology = {k: set(v) for k, v in settings.telemetry.topology.items()}
+    source: TelemetrySource = CompositeSource(metrics=prometheus, logs=loki, topology=topology)
+
+    def telemetry_for(incident: Incident, alerts: Sequence[Alert]) -> TelemetrySource:
+        return source
+
+    return telemetry_for
+
+
+def build(settings: Settings, *, telemetry_for: TelemetryFor | None = None,
+          console: TextIO | None = None, migrate: bool = True) -> Wiring:
+    engine = make_engine(settings.database_url)
+    if migrate:
+        upgrade(engine)
+    store = Store(engine)
+    metrics = Metrics()
+    bolt: AsyncApp | None = None
+    client: AsyncWebClient | None = None
+    surface: ChatSurface
+    if settings.slack.configured:
+        assert settings.slack.bot_token is not None and settings.slack.signing_secret is not None
+        client = AsyncWebClient(token=settings.slack.bot_token.get_secret_value(),
+                                base_url=settings.slack.api_url)
+        surface = SlackSurface(client, ChannelPacer(
+            per_second=settings.slack.messages_per_second, metrics=metrics))
+    else:
+        log.warning("Slack is not configured (set SLACK_BOT_TOKEN and SLACK_SIGNING_SECRET): "
+                    "incident threads are printed on the console")
+        surface = ConsoleSurface(console or sys.stdout)
+    service = Service(
+        store=store, surface=surface, metrics=metrics,
+        router=Router(settings.routing.routes, settings.routing.default_channel),
+        telemetry_for=telemetry_for or production_telemetry(settings),
+        budget=Budget(max_queries=settings.investigation.max_queries,
+                      max_depth=settings.investigation.max_depth),
+        auto_investigate=settings.investigation.auto_investigate,
+        lookback_minutes=settings.investigation.lookback_minutes,
+    )
+    if client is not None:
+        assert settings.slack.signing_secret is not None
+        bolt = build_bolt_app(service, client=client,
+                              signing_secret=settings.slack.signing_secret.get_secret_value())
+    app = build_http_app(service, auth=webhook_auth(settings),
+                         max_body_bytes=settings.webhooks.max_body_bytes,
+                         bolt=bolt if settings.slack.app_token is None else None)
+    return Wiring(settings, store, service, app, bolt, client)

@@ -1,0 +1,59 @@
+"""The HTTP boundary for telemetry sources: the only place that retries."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import Any
+
+import httpx
+
+log = logging.getLogger(__name__)
+
+RETRIES = 2
+
+
+class QueryFailed(Exception):
+    """A query failed after retries; the message is safe to show (no credentials)."""
+
+
+async def get_json(client: httpx.AsyncClient, path: str, params: dict[str, Any]) -> Any:
+    delay = 0.2
+    for attempt in range(RETRIES + 1):
+        try:
+            response = await client.get(path, params=params)
+        except httpx.TimeoutException as exc:
+            error = f"timed out after {client.timeout.read}s"
+            retry = True
+            cause: Exception = exc
+        except httpx.TransportError as exc:
+            error = f"cannot reach {client.base_url.host}: {type(exc).__name__}"
+            retry = True
+            cause = exc
+        else:
+            if response.status_code >= 500 or response.status_code == 429:
+                error = f"HTTP {response.status_code}"
+                retry = True
+                cause = QueryFailed(error)
+            elif response.status_code >= 400:
+                raise QueryFailed(f"HTTP {response.status_code}: {_reason(response)}")
+            else:
+                try:
+                    return response.json()
+                except ValueError as exc:
+                    raise QueryFailed("the answer is not JSON") from exc
+        if not retry or attempt == RETRIES:
+            raise QueryFailed(error) from cause
+        await asyncio.sleep(delay)
+        delay *= 2
+    raise AssertionError("unreachable")
+
+
+def _reason(response: httpx.Response) -> str:
+    try:
+        body = response.json()
+    except ValueError:
+        return response.text[:200]
+    if isinstance(body, dict):
+        return str(body.get("error") or body.get("message") or body)[:200]
+    return str(body)[:200]

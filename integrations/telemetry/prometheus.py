@@ -1,0 +1,147 @@
+"""Prometheus over its HTTP API (PromQL `query_range`).
+
+One query per service: every series carrying the service label, aggregated by metric name
+(gauges averaged across instances, counters turned into per-second rates and summed).
+Histogram buckets are skipped: their `_sum`/`_count` rates carry the signal at a fraction
+of the series.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from typing import Any
+from urllib.parse import urlencode
+
+import httpx
+import numpy as np
+
+from integrations.telemetry.base import (
+    EventsResult,
+    LogsResult,
+    MetricsResult,
+    QueryInfo,
+    Series,
+    TracesResult,
+    Window,
+)
+from integrations.telemetry.http import QueryFailed, get_json
+
+COUNTER_SUFFIXES = ("_total", "_count", "_sum")
+MAX_POINTS = 300
+
+
+class PrometheusSource:
+    name = "prometheus"
+
+    def __init__(self, base_url: str, *, service_label: str = "service",
+                 client: httpx.AsyncClient | None = None, timeout: float = 10.0) -> None:
+        self.base_url = base_url.rstrip("/")
+        self.service_label = service_label
+        self.client = client or httpx.AsyncClient(base_url=self.base_url, timeout=timeout)
+
+    async def aclose(self) -> None:
+        await self.client.aclose()
+
+    def link(self, expr: str, window: Window) -> str:
+        span = max(60, int(window.end_s - window.start_s))
+        params = {"g0.expr": expr, "g0.tab": "0", "g0.range_input": f"{span}s",
+                  "g0.end_input": window.end.strftime("%Y-%m-%d %H:%M:%S")}
+        return f"{self.base_url}/graph?{urlencode(params)}"
+
+    def step(self, window: Window) -> int:
+        return max(15, int((window.end_s - window.start_s) / MAX_POINTS))
+
+    async def services(self, window: Window) -> list[str]:
+        try:
+            body = await get_json(self.client, f"/api/v1/label/{self.service_label}/values",
+                                  {"start": window.start_s, "end": window.end_s})
+        except QueryFailed:
+            return []
+        return sorted(str(v) for v in body.get("data", []))
+
+    async def topology(self, window: Window) -> dict[str, set[str]]:
+        return {}
+
+    async def query_range(self, expr: str, window: Window) -> tuple[QueryInfo, list[Any]]:
+        info = QueryInfo(expr, link=self.link(expr, window))
+        try:
+            body = await get_json(self.client, "/api/v1/query_range", {
+                "query": expr, "start": window.start_s, "end": window.end_s,
+                "step": self.step(window)})
+        except QueryFailed as exc:
+            info.status, info.error = "error", str(exc)
+            return info, []
+        if body.get("status") != "success":
+            info.status, info.error = "error", str(body.get("error", "query failed"))
+            return info, []
+        result = body.get("data", {}).get("result", [])
+        if not result:
+            info.status = "empty"
+        return info, result
+
+    async def metrics(self, service: str, window: Window) -> MetricsResult:
+        expr = f'{{{self.service_label}="{_escape(service)}"}}'
+        info, result = await self.query_range(expr, window)
+        grouped: dict[str, list[tuple[np.ndarray, np.ndarray]]] = defaultdict(list)
+        for item in result:
+            name = str(item.get("metric", {}).get("__name__", ""))
+            if not name or name.endswith("_bucket"):
+                continue
+            values = item.get("values") or []
+            if len(values) < 2:
+                continue
+            t = np.array([float(p[0]) for p in values])
+            v = np.array([_float(p[1]) for p in values])
+            if name.endswith(COUNTER_SUFFIXES):
+                t, v = t[1:], _rate(t, v)
+            grouped[name].append((t, v))
+        series = []
+        for name, parts in sorted(grouped.items()):
+            t, v = _align(parts, sum_up=name.endswith(COUNTER_SUFFIXES))
+            series.append(Series(service, name.removesuffix("_total"), t, v))
+        return MetricsResult(info, series)
+
+    async def logs(self, service: str, window: Window, *, min_level: str = "warning",
+                   limit: int = 5000) -> LogsResult:
+        return LogsResult(QueryInfo("prometheus has no logs", "empty"))
+
+    async def traces(self, service: str, window: Window) -> TracesResult:
+        return TracesResult(QueryInfo("prometheus has no traces", "empty"))
+
+    async def events(self, window: Window, *, service: str | None = None) -> EventsResult:
+        return EventsResult(QueryInfo("prometheus has no change events", "empty"))
+
+
+def _escape(value: str) -> str:
+    return value.replace("\\", "\\\\").replace('"', '\\"')
+
+
+def _float(value: Any) -> float:
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        return float("nan")
+
+
+def _rate(t: np.ndarray, v: np.ndarray) -> np.ndarray:
+    delta = np.diff(v)
+    delta = np.where(delta < 0, v[1:], delta)  # a counter reset starts again from zero
+    dt = np.diff(t)
+    return np.asarray(np.where(dt > 0, delta / np.where(dt > 0, dt, 1), np.nan), dtype=float)
+
+
+def _align(parts: list[tuple[np.ndarray, np.ndarray]], *, sum_up: bool
+           ) -> tuple[np.ndarray, np.ndarray]:
+    times = np.unique(np.concatenate([t for t, _ in parts]))
+    stacked = np.full((len(parts), times.size), np.nan)
+    for row, (t, v) in enumerate(parts):
+        stacked[row, np.searchsorted(times, t)] = v
+    with np.errstate(all="ignore"):
+        import warnings
+
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)
+            merged = np.nansum(stacked, axis=0) if sum_up else np.nanmean(stacked, axis=0)
+    if sum_up:
+        merged[np.all(np.isnan(stacked), axis=0)] = np.nan
+    return times, np.asarray(merged, dtype=float)

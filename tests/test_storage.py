@@ -1,0 +1,119 @@
+"""Incident grouping, de-duplication, lifecycle and the outbox, on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+from sqlalchemy import inspect
+
+from storage.db import upgrade
+from storage.models import Alert, AlertStatus, IncidentStatus, Severity, Signal
+from storage.repository import Store
+
+T0 = datetime(2026, 11, 22, 21, 0, tzinfo=UTC)
+
+
+def alert(key: str, *, group: str = "g1", status: str = "firing", service: str = "checkout",
+          severity: Severity = Severity.WARNING, at: datetime = T0) -> Alert:
+    return Alert(source="alertmanager", dedup_key=key, group_key=group,
+                 status=AlertStatus(status), service=service, signal=Signal.LATENCY,
+                 severity=severity, title=f"alert {key}", started_at=at,
+                 labels={"alertname": key}, raw={"fingerprint": key})
+
+
+def route(_: Alert) -> str:
+    return "#incidents"
+
+
+async def test_migrations_are_idempotent(store: Store) -> None:
+    upgrade(store.engine)  # already at head: nothing to do, nothing breaks
+    tables = set(inspect(store.engine).get_table_names())
+    assert {"alert", "incident", "auditevent", "deadletter", "threadupdate", "investigation",
+            "feedback", "alembic_version"} <= tables
+
+
+async def test_grouping_dedup_and_resolution(store: Store) -> None:
+    (first,) = await store.ingest([alert("a")], route)
+    assert first.incident_created and not first.duplicate
+    incident_id = first.incident_id
+    assert incident_id is not None
+
+    (repeat,) = await store.ingest([alert("a")], route)
+    assert repeat.duplicate and repeat.incident_id == incident_id
+
+    (second,) = await store.ingest([alert("b", severity=Severity.CRITICAL)], route)
+    assert second.incident_id == incident_id and not second.incident_created
+
+    (other,) = await store.ingest([alert("c", group="g2")], route)
+    assert other.incident_id != incident_id
+
+    incident = await store.incident(incident_id)
+    assert incident.alert_count == 2 and incident.firing_count == 2
+    assert incident.severity == Severity.CRITICAL  # the worst alert wins
+    updates = await store.pending_updates(incident_id)
+    assert [u.kind for u in updates] == ["alert_added"]  # the first alert is the root message
+
+    (partial,) = await store.ingest([alert("a", status="resolved")], route)
+    assert not partial.incident_resolved
+    (last,) = await store.ingest([alert("b", status="resolved")], route)
+    assert last.incident_resolved
+    incident = await store.incident(incident_id)
+    assert incident.status == IncidentStatus.RESOLVED and incident.firing_count == 0
+    kinds = [u.kind for u in await store.pending_updates(incident_id)]
+    assert kinds == ["alert_added", "alert_resolved", "resolved"]
+    alerts = await store.incident_alerts(incident_id)
+    assert alerts[0].deliveries == 3 and alerts[0].raw == {"fingerprint": "a"}
+
+    # Firing again after resolution opens a new incident for the group.
+    (again,) = await store.ingest([alert("a", at=T0 + timedelta(hours=1))], route)
+    assert again.incident_created and again.incident_id not in (incident_id, None)
+
+
+async def test_resolve_for_unknown_alert_opens_nothing(store: Store) -> None:
+    (outcome,) = await store.ingest([alert("ghost", status="resolved")], route)
+    assert outcome.incident_id is None and not outcome.incident_created
+    assert await store.open_incidents() == []
+
+
+async def test_actions_are_audited_and_idempotent(store: Store) -> None:
+    (first,) = await store.ingest([alert("a")], route)
+    assert first.incident_id is not None
+    incident, changed = await store.acknowledge(first.incident_id, "U1")
+    assert changed and incident.acknowledged_by == "U1"
+    _, changed = await store.acknowledge(first.incident_id, "U2")
+    assert not changed  # the first acknowledgement stands
+    incident, changed = await store.resolve(first.incident_id, "U2")
+    assert changed and incident.status == IncidentStatus.RESOLVED and incident.resolved_by == "U2"
+    actions = [(e.actor, e.action) for e in await store.audit_events(first.incident_id)]
+    assert actions == [("U1", "acknowledge"), ("U2", "acknowledge"), ("U2", "resolve")]
+    assert (await store.counts())["incidents_open"] == 0
+
+
+async def test_outbox_rendering_bookkeeping(store: Store) -> None:
+    (first,) = await store.ingest([alert("a")], route)
+    assert first.incident_id is not None
+    assert await store.incidents_to_render() == [first.incident_id]
+    incident = await store.incident(first.incident_id)
+    await store.mark_rendered(first.incident_id, version=incident.version, channel="C1",
+                              ts="1.000")
+    assert await store.incidents_to_render() == []
+    await store.ingest([alert("b")], route)
+    assert await store.incidents_to_render() == [first.incident_id]
+    updates = await store.pending_updates(first.incident_id)
+    await store.mark_posted([u.id for u in updates if u.id], "2.000")
+    assert await store.pending_updates(first.incident_id) == []
+    refreshed = await store.incident(first.incident_id)
+    assert refreshed.slack_channel == "C1" and refreshed.slack_ts == "1.000"
+
+
+async def test_slack_event_ids_are_seen_once(store: Store) -> None:
+    assert await store.first_sighting("Ev1")
+    assert not await store.first_sighting("Ev1")
+    assert await store.first_sighting("Ev2")
+
+
+async def test_dead_letters_keep_the_body(store: Store) -> None:
+    dead_id = await store.dead_letter(source="generic", reason="malformed JSON", body="{oops",
+                                      content_type="application/json")
+    assert dead_id > 0
+    assert (await store.counts())["dead_letters"] == 1
