@@ -20,6 +20,8 @@ from storage.repository import Store
 log = logging.getLogger(__name__)
 
 MAX_LINES_PER_REPLY = 10
+RETRY_BASE_S = 2.0
+RETRY_MAX_S = 300.0
 
 OnOpened = Callable[[int], Awaitable[None]]
 
@@ -32,6 +34,7 @@ class Dispatcher:
         self._waiting: dict[str, set[int]] = {}
         self._tasks: dict[str, asyncio.Task[None]] = {}
         self._busy = 0
+        self._failures: dict[int, int] = {}
         self._closed = False
         self.on_rendered_first: OnOpened | None = None
 
@@ -86,8 +89,15 @@ class Dispatcher:
             except asyncio.CancelledError:
                 raise
             except Exception:
-                # The outbox still holds the work; the next notify or restart retries it.
-                log.exception("incident %s: updating the chat thread failed", incident_id)
+                # The outbox still holds the work: try again later, with backoff.
+                attempt = self._failures.get(incident_id, 0) + 1
+                self._failures[incident_id] = attempt
+                delay = min(RETRY_BASE_S * 2 ** (attempt - 1), RETRY_MAX_S)
+                log.exception("incident %s: updating the chat thread failed (attempt %d); "
+                              "retrying in %.0fs", incident_id, attempt, delay)
+                asyncio.get_running_loop().call_later(delay, self.notify, incident_id, channel)
+            else:
+                self._failures.pop(incident_id, None)
             finally:
                 self._busy -= 1
 

@@ -70,11 +70,12 @@ class SlackSurface:
             raise ValueError(f"incident {incident.id} has no root message yet")
         return incident.slack_channel, incident.slack_ts
 
-    async def _send(self, channel: str, method: str, **kwargs: Any) -> Any:
+    async def _send(self, lane: str, method: str, /, **kwargs: Any) -> Any:
+        """One Web API call, paced in `lane` (the channel the message goes to)."""
         async def call() -> Any:
             return await self.client.api_call(method, json=kwargs)
 
-        return await self.pacer.call(channel, method, call)
+        return await self.pacer.call(lane, method, call)
 
 
 def split_text(text: str, limit: int) -> list[str]:
