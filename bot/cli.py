@@ -42,7 +42,7 @@ def _serve(args: argparse.Namespace) -> int:
 
             handler = AsyncSocketModeHandler(wiring.bolt,
                                              settings.slack.app_token.get_secret_value())
-            tasks.append(asyncio.create_task(handler.start_async()))
+            tasks.append(asyncio.create_task(handler.start_async()))  # type: ignore[no-untyped-call]
             log.info("Slack: Socket Mode")
         elif wiring.bolt is not None:
             log.info("Slack: HTTP mode at /slack/events")

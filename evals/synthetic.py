@@ -15,6 +15,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -222,7 +223,7 @@ class CaseBuilder:
 
     # ---- the case -----------------------------------------------------------------------------
 
-    def build(self, family: str | None) -> tuple[dict[str, object], dict[str, object]]:
+    def build(self, family: str | None) -> tuple[dict[str, Any], dict[str, Any]]:
         rng = self.rng
         fault_at = float(self.t0 + rng.uniform(28, 40) * 60)
         if family is None:
@@ -245,7 +246,7 @@ class CaseBuilder:
                   "throughput": "request rate"}[signal]
         show_topology = self.rng.random() < 0.7
         return {
-            "id": f"syn-{self.index:04d}-{int(self.rng.integers(1e9)):09d}",
+            "id": f"syn-{self.index:04d}-{int(self.rng.integers(10**9)):09d}",
             "alert": {"name": name, "service": service, "signal": signal,
                       "severity": str(self.rng.choice(["critical", "high", "warning"])),
                       "fired_at": _iso(fired), "summary": f"{metric} of {service} is abnormal",
@@ -266,7 +267,7 @@ class CaseBuilder:
                 and self.topo.layer[s] >= min_layer and self.topo.callers(s)]
         return str(self.rng.choice(pool))
 
-    def _control(self, fired: float) -> tuple[dict[str, object], dict[str, object]]:
+    def _control(self, fired: float) -> tuple[dict[str, Any], dict[str, Any]]:
         service = self._pick_service(min_layer=0)
         signal = str(self.rng.choice(["latency", "errors"]))
         metric = "latency_p99_ms" if signal == "latency" else "error_rate"
@@ -339,7 +340,7 @@ class CaseBuilder:
         message = ("NullPointerException in OrderMapper.toDto line 88" if kind == "deploy"
                    else "connection pool exhausted: max_connections=20")
         for ts in self._poisson(at, self.t[-1], rate_per_min=float(self.rng.uniform(8, 25))):
-            self.log(ts, root, "error", message, trace_id=f"{self.rng.integers(1e12):x}")
+            self.log(ts, root, "error", message, trace_id=f"{self.rng.integers(10**12):x}")
         self.propagate(root, at + 20, latency_x=1.8, errors=0.1)
         # Unrelated noise: another service deployed quietly an hour earlier.
         other = self._pick_service(min_layer=0)
@@ -358,7 +359,7 @@ class CaseBuilder:
         self.bump(root, "error_rate", self.sig.ramp(at, 60) * float(self.rng.uniform(0.05, 0.25)))
         for ts in self._poisson(at, self.t[-1], rate_per_min=float(self.rng.uniform(10, 30))):
             self.log(ts, root, "error", f"KeyError: 'currency' in PriceFormatter.render "
-                     f"(order {int(self.rng.integers(1e6))})")
+                     f"(order {int(self.rng.integers(10**6))})")
         self.propagate(root, at + 20, latency_x=1.3, errors=0.08)
         return root, "code_error", self._alert_on(root), "errors", []
 
@@ -454,8 +455,8 @@ def _traces(builder: CaseBuilder, count: int) -> list[dict[str, object]]:
     for n in range(count):
         ts = float(rng.uniform(builder.t[0], builder.t[-1]))
         i = min(int((ts - builder.t[0]) // STEP_S), builder.t.size - 1)
-        trace_id = f"{n:04x}{int(rng.integers(1e12)):012x}"
-        stack = [(topo.services[0], None, ts)]
+        trace_id = f"{n:04x}{int(rng.integers(10**12)):012x}"
+        stack: list[tuple[str, str | None, float]] = [(topo.services[0], None, ts)]
         counter = 0
         while stack and counter < 40:
             service, parent, start = stack.pop()

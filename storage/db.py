@@ -20,7 +20,7 @@ MIGRATIONS_DIR = Path(__file__).parent / "migrations"
 
 
 def normalize_url(url: str) -> str:
-    """Accept the URLs people paste (`postgres://`, `postgresql://`) and pick the psycopg 3 driver."""
+    """Accept the URLs people paste (`postgres://`, `postgresql://`); use the psycopg 3 driver."""
     for prefix in ("postgres://", "postgresql://"):
         if url.startswith(prefix):
             return "postgresql+psycopg://" + url[len(prefix) :]

@@ -9,11 +9,11 @@ from __future__ import annotations
 
 import asyncio
 import functools
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Coroutine, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, ParamSpec, TypeVar
+from typing import Any, Concatenate, ParamSpec, TypeVar
 
 from sqlalchemy import Engine, func
 from sqlalchemy.exc import IntegrityError
@@ -51,15 +51,17 @@ class IntakeOutcome:
     incident_resolved: bool
 
 
-def _in_executor(method: Callable[..., T]) -> Callable[..., Any]:
+def _in_executor(
+    method: Callable[Concatenate[Store, P], T],
+) -> Callable[Concatenate[Store, P], Coroutine[Any, Any, T]]:
     @functools.wraps(method)
-    async def wrapper(self: Store, *args: Any, **kwargs: Any) -> T:
+    async def wrapper(self: Store, *args: P.args, **kwargs: P.kwargs) -> T:
         loop = asyncio.get_running_loop()
         return await loop.run_in_executor(
             self._executor, functools.partial(method, self, *args, **kwargs)
         )
 
-    return wrapper
+    return wrapper  # type: ignore[return-value]
 
 
 class Store:

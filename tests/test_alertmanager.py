@@ -56,7 +56,7 @@ def fake_slack() -> Iterator[tuple[FakeSlack, str]]:
 @pytest.fixture
 async def nightowl(sqlite_store: Store, fake_slack: tuple[FakeSlack, str]
                    ) -> AsyncIterator[tuple[str, Service]]:
-    slack, url = fake_slack
+    _slack, url = fake_slack
     metrics = Metrics()
     surface = SlackSurface(AsyncWebClient(token="xoxb-t", base_url=f"{url}/api/"),
                            ChannelPacer(per_second=20, metrics=metrics))

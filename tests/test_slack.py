@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
@@ -36,7 +37,8 @@ class Harness:
     slack_url: str
 
     async def alert(self, name: str = "HighLatency", status: str = "firing",
-                    fingerprint: str = "f1", group: str = "g1", team: str = "web") -> httpx.Response:
+                    fingerprint: str = "f1", group: str = "g1",
+                    team: str = "web") -> httpx.Response:
         payload = {"version": "4", "groupKey": group, "status": status, "alerts": [{
             "status": status, "labels": {"alertname": name, "service": "checkout", "team": team},
             "annotations": {"summary": f"{name} on checkout"},
@@ -143,8 +145,8 @@ async def test_event_retries_are_handled_once(harness: Harness) -> None:
                                         "channel": "D1", "tab": "home"}}
     body = json.dumps(event)
     assert (await harness.signed(body, "application/json")).status_code == 200
-    retry = await harness.signed(body, "application/json", **{"X-Slack-Retry-Num": "1",
-                                                              "X-Slack-Retry-Reason": "http_timeout"})
+    retry_headers = {"X-Slack-Retry-Num": "1", "X-Slack-Retry-Reason": "http_timeout"}
+    retry = await harness.signed(body, "application/json", **retry_headers)
     assert retry.status_code == 200
     await harness.service.idle()
     import asyncio
@@ -190,7 +192,7 @@ async def test_per_channel_pacing(harness: Harness) -> None:
     await harness.service.idle()
     posts = harness.slack.of("chat.postMessage")
     assert len(posts) == 10
-    gaps = [b.at - a.at for a, b in zip(posts, posts[1:], strict=False)]
+    gaps = [b.at - a.at for a, b in itertools.pairwise(posts)]
     assert min(gaps) >= 1 / 20 * 0.9  # 20 messages/s configured for this test
 
 

@@ -258,9 +258,10 @@ class Investigator:
                 h.reason = _refutation(verdict, effect)
 
         for event in await run.tools.changes():
-            kind = CHANGE_KINDS.get(event.kind)
-            if kind is None or event.service != service or effect_onset is None:
+            change = CHANGE_KINDS.get(event.kind)
+            if change is None or event.service != service or effect_onset is None:
                 continue
+            kind = change
             if not effect_onset - CHANGE_LOOKBACK_S <= event.ts <= effect_onset + run.tolerance:
                 continue
             h = run.new(statement=f"the {kind} of {service} at {hhmm(event.ts)} caused {effect}",

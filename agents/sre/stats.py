@@ -158,7 +158,7 @@ def episode_onset(
     smoothed = rolling_median(v, 3 if t.size >= 5 else 1)
     z = directional((smoothed - baseline.median) / baseline.scale, direction)
     z = np.where(np.isfinite(z), z, -np.inf)
-    near = np.flatnonzero((t <= at + 1e-9))
+    near = np.flatnonzero(t <= at + 1e-9)
     if near.size == 0:
         return None
     # The episode must be visible at (or just before) the firing time.

@@ -32,7 +32,8 @@ log = logging.getLogger(__name__)
 _PAYLOAD = re.compile(r"payload|body_size|request_size|request_bytes|message_size|msg_size")
 _LOSS = re.compile(r"loss|drop|retrans|reset")
 _MASK = [
-    (re.compile(r"\b[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\b", re.I), "<uuid>"),
+    (re.compile(r"\b[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\b", re.I),
+     "<uuid>"),
     (re.compile(r"\b0x[0-9a-f]+\b|\b[0-9a-f]{12,}\b", re.I), "<hex>"),
     (re.compile(r"\b\d+(\.\d+)?(ms|s|b|kb|mb|gb|%)?\b", re.I), "<n>"),
     (re.compile(r"(['\"]).*?\1"), "<str>"),
@@ -273,7 +274,7 @@ class Toolbox:
                 finding += f"; top pattern{' (new)' if top in new else ''}: \"{top[:90]}\""
         evidence_id = self.record(
             query=result.info.query, finding=finding, service=service, signal="logs",
-            link=result.info.link, status="ok" if result.info.status != "error" else "error",
+            link=result.info.link,
             numbers={"before": len(before), "after": len(after), "score": round(score, 2),
                      "new_patterns": len(new)})
         verdict = LogVerdict(service, score, onset, len(before), len(after), top, len(new),

@@ -19,7 +19,6 @@ from typing import Any, TextIO
 
 import httpx
 import uvicorn
-
 from pydantic import SecretStr
 
 from bot.settings import Settings, SlackSettings, WebhookSettings

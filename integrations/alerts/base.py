@@ -51,6 +51,15 @@ def require_object(value: Any, where: str) -> JSONObject:
     return value
 
 
+def as_object(value: Any) -> JSONObject:
+    """An optional nested object: itself if it is one, else empty."""
+    return value if isinstance(value, dict) else {}
+
+
+def as_list(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else []
+
+
 def require_str(obj: Mapping[str, Any], key: str, where: str) -> str:
     value = obj.get(key)
     if not isinstance(value, str) or not value.strip():
@@ -165,7 +174,7 @@ def service_of(labels: Mapping[str, str], *fallbacks: Any) -> str:
 
 
 def tags_to_labels(tags: Iterable[Any]) -> dict[str, str]:
-    """`["service:checkout", "env:prod", "team"]` → {"service": "checkout", "env": "prod", "team": ""}."""
+    """`["service:checkout", "team"]` → {"service": "checkout", "team": ""}."""
     labels: dict[str, str] = {}
     for tag in tags:
         if not isinstance(tag, str):

@@ -119,7 +119,8 @@ def load_case(directory: Path) -> Case:
         if not isinstance(edge, dict) or not edge.get("caller") or not edge.get("callee"):
             raise ScenarioError(f"{path}: topology[{index}] needs 'caller' and 'callee'")
         topology.append((str(edge["caller"]), str(edge["callee"])))
-    labels = alert.get("labels") if isinstance(alert.get("labels"), dict) else {}
+    raw_labels = alert.get("labels")
+    labels: dict[str, Any] = raw_labels if isinstance(raw_labels, dict) else {}
     return Case(
         id=str(raw.get("id") or directory.name),
         alert=CaseAlert(
@@ -180,7 +181,8 @@ class ScenarioSource:
             reader = csv.reader(handle)
             header = next(reader, None)
             if header is None:
-                raise ScenarioError(f"{path}: empty (expected header timestamp,service,metric,value)")
+                raise ScenarioError(
+                    f"{path}: empty (expected header timestamp,service,metric,value)")
             names = [h.strip().lower() for h in header]
             try:
                 it, isv, im, iv = (names.index(n) for n in ("timestamp", "service", "metric",
@@ -308,8 +310,8 @@ class ScenarioSource:
         lines = [line for line in self._logs.get(service, [])
                  if window.start_s <= line.ts <= window.end_s
                  and LEVELS.get(line.level, 2) >= floor]
-        status = "ok" if lines else "empty"
-        return LogsResult(QueryInfo(query, status), lines[:limit], truncated=len(lines) > limit)
+        return LogsResult(QueryInfo(query, "ok" if lines else "empty"), lines[:limit],
+                          truncated=len(lines) > limit)
 
     async def traces(self, service: str, window: Window) -> TracesResult:
         query = f'scenario traces{{service="{service}"}}'

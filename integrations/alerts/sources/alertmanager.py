@@ -27,7 +27,8 @@ class AlertmanagerNormalizer:
         if not isinstance(items, list) or not items:
             raise PayloadError("missing required field 'alerts' (a non-empty list)")
         group_key = body.get("groupKey") or stable_key(body.get("groupLabels") or {})
-        external_url = body.get("externalURL") if isinstance(body.get("externalURL"), str) else ""
+        external = body.get("externalURL")
+        external_url = external if isinstance(external, str) else ""
         alerts = []
         for index, item in enumerate(items):
             where = f"alerts[{index}]"

@@ -40,7 +40,8 @@ class DatadogNormalizer:
         else:
             raise PayloadError(f"'transition' has an unknown value {transition!r}")
         tags = body.get("tags")
-        tag_list = tags.split(",") if isinstance(tags, str) else tags if isinstance(tags, list) else []
+        tag_list = (tags.split(",") if isinstance(tags, str)
+                    else tags if isinstance(tags, list) else [])
         labels = tags_to_labels(tag_list)
         for key in ("hostname", "alert_metric", "alert_scope", "org_id", "priority"):
             if body.get(key):

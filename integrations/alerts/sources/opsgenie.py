@@ -6,6 +6,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from integrations.alerts.base import (
+    as_list,
     make_alert,
     parse_time,
     register,
@@ -35,7 +36,7 @@ class OpsgenieNormalizer:
         alert_id = str(alert.get("alias") or alert.get("alertId") or "")
         if not alert_id:
             raise PayloadError("missing required field 'alert.alertId' (or 'alert.alias')")
-        tags = alert.get("tags") if isinstance(alert.get("tags"), list) else []
+        tags = as_list(alert.get("tags"))
         labels = tags_to_labels(tags) | str_map(alert.get("details"))
         if alert.get("entity"):
             labels.setdefault("entity", str(alert["entity"]))

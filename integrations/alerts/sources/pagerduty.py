@@ -6,6 +6,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from integrations.alerts.base import (
+    as_object,
     make_alert,
     parse_time,
     register,
@@ -13,7 +14,6 @@ from integrations.alerts.base import (
     require_str,
     severity_of,
 )
-from integrations.errors import PayloadError
 from storage.models import Alert, AlertStatus
 
 _STATUS = {"incident.triggered": AlertStatus.FIRING, "incident.reopened": AlertStatus.FIRING,
@@ -32,8 +32,8 @@ class PagerDutyNormalizer:
         data = require_object(event.get("data"), "event.data")
         incident_id = require_str(data, "id", "event.data")
         title = require_str(data, "title", "event.data")
-        service = data.get("service") if isinstance(data.get("service"), dict) else {}
-        priority = data.get("priority") if isinstance(data.get("priority"), dict) else {}
+        service = as_object(data.get("service"))
+        priority = as_object(data.get("priority"))
         labels = {"pagerduty_incident": incident_id,
                   "urgency": str(data.get("urgency") or ""),
                   "priority": str(priority.get("summary") or "")}

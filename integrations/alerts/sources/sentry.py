@@ -6,6 +6,8 @@ from collections.abc import Mapping
 from typing import Any
 
 from integrations.alerts.base import (
+    as_list,
+    as_object,
     make_alert,
     parse_time,
     register,
@@ -26,11 +28,11 @@ class SentryNormalizer:
         resource = headers.get("sentry-hook-resource", "")
         action = require_str(body, "action", "payload")
         data = require_object(body.get("data"), "data")
-        if resource == "issue" or "issue" in data and resource == "":
+        if resource == "issue" or ("issue" in data and resource == ""):
             return self._issue(body, action, require_object(data.get("issue"), "data.issue"))
-        if resource == "event_alert" or "event" in data and resource == "":
+        if resource == "event_alert" or ("event" in data and resource == ""):
             return self._event(body, data)
-        if resource == "metric_alert" or "metric_alert" in data and resource == "":
+        if resource == "metric_alert" or ("metric_alert" in data and resource == ""):
             return self._metric(body, action, data)
         if resource in ("installation", "uninstall", "comment", "seer", "preprod_artifact"):
             return []
@@ -42,7 +44,7 @@ class SentryNormalizer:
         issue_id = str(issue.get("id") or "")
         if not issue_id:
             raise PayloadError("missing required field 'data.issue.id'")
-        project = issue.get("project") if isinstance(issue.get("project"), dict) else {}
+        project = as_object(issue.get("project"))
         return [make_alert(
             source=self.source,
             dedup_key=f"issue:{issue_id}",
@@ -66,7 +68,7 @@ class SentryNormalizer:
         issue_id = str(event.get("issue_id") or event.get("event_id") or "")
         if not issue_id:
             raise PayloadError("missing required field 'data.event.issue_id'")
-        tags = event.get("tags") if isinstance(event.get("tags"), list) else []
+        tags = as_list(event.get("tags"))
         labels = {str(t[0]): str(t[1]) for t in tags if isinstance(t, list) and len(t) == 2}
         rule = data.get("triggered_rule")
         if rule:
@@ -92,11 +94,11 @@ class SentryNormalizer:
         alert_id = str(alert.get("id") or "")
         if not alert_id:
             raise PayloadError("missing required field 'data.metric_alert.id'")
-        rule = alert.get("alert_rule") if isinstance(alert.get("alert_rule"), dict) else {}
+        rule = as_object(alert.get("alert_rule"))
         title = str(data.get("description_title") or rule.get("name") or alert.get("title") or "")
         if not title:
             raise PayloadError("missing required field 'data.description_title'")
-        projects = rule.get("projects") if isinstance(rule.get("projects"), list) else []
+        projects = as_list(rule.get("projects"))
         return [make_alert(
             source=self.source,
             dedup_key=f"metric:{alert_id}",
