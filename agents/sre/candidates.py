@@ -15,13 +15,13 @@ from dataclasses import dataclass, field
 
 from agents.sre.context import AlertContext
 from agents.sre.report import Evidence, RootCause
-from agents.sre.stats import squash
 from agents.sre.toolbox import hhmm
 
 EXPLAINED_FACTOR = 0.35   # a node whose degradation is explained by a dependency below it
 OFF_PATH_FACTOR = 0.3     # anomalous, but not connected to the alert by the call graph
 FALLBACK_FACTOR = 0.75    # degraded with no local cause found
-ABSTAIN_STRENGTH = 0.45   # below this weighted strength nothing is decisive
+ABSTAIN_STRENGTH = 0.4    # below this weighted strength nothing is decisive
+STRONG_Z = 100.0          # an anomaly this strong counts as full strength
 # Logistic calibration: confidence = 1 / (1 + exp(-(A * raw + B))).
 CALIBRATION_A = 6.0
 CALIBRATION_B = -3.2
@@ -43,7 +43,9 @@ class Candidate:
     confidence: float = 0.0
 
     def strength(self) -> float:
-        value = squash(self.score)
+        # Logarithmic in z: a 500-sigma move outranks a 10-sigma one without either
+        # saturating, and noise (z of 3 to 5) stays well below a real fault.
+        value = min(1.0, math.log1p(max(self.score, 0.0)) / math.log1p(STRONG_Z))
         if self.explained:
             value *= EXPLAINED_FACTOR
         if not self.reachable:

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from agents.sre.candidates import Candidate, rank, render_summary
 from agents.sre.context import AlertContext
 from agents.sre.report import Hypothesis, Progress, Report, Stats
-from agents.sre.stats import FAMILY_DIRECTION, episode_onset
+from agents.sre.stats import FAMILY_DIRECTION, episode_onset, squash
 from agents.sre.toolbox import BudgetExhausted, FamilyVerdict, Toolbox, hhmm, kind_family
 from integrations.telemetry.base import TelemetrySource, Window
 
@@ -119,7 +119,8 @@ class Investigator:
             symptom = await self._test_symptom(run, root)
             effect_onset = symptom.onset if symptom and symptom.anomalous else symptom_onset
             await self._explore(run, ctx.service, f"{ctx.service} {ctx.signal}", effect_onset,
-                                depth=0, parent=root, path=list(root.evidence))
+                                depth=0, parent=root, path=list(root.evidence),
+                                effect_verdict=symptom)
             if not _decisive(run.candidates):
                 await self._widen(run, services, effect_onset)
         except BudgetExhausted as exc:
@@ -224,10 +225,12 @@ class Investigator:
         return verdict
 
     async def _explore(self, run: _Run, service: str, effect: str, effect_onset: float | None,
-                       *, depth: int, parent: Hypothesis, path: list[str]) -> float | None:
+                       *, depth: int, parent: Hypothesis, path: list[str],
+                       effect_verdict: FamilyVerdict | None = None
+                       ) -> tuple[float, float] | None:
         """Test explanations of `effect` at `service`.
 
-        Returns the onset of the earliest cause found at or below `service` (None if none).
+        Returns the earliest cause found at or below `service` as (onset, score), or None.
         """
         await run.progress(f"explaining {effect}")
         profile = await run.tools.profile(service)
@@ -292,7 +295,7 @@ class Investigator:
                     h.status = "refuted"
                     h.reason = "no surge of error logs before the symptom"
 
-        found_below: float | None = None
+        found_below: tuple[float, float] | None = None
         for callee in sorted(run.graph.get(service, ())):
             if callee in run.visited:
                 continue
@@ -308,27 +311,37 @@ class Investigator:
                 continue
             h.evidence.append(run.tools.cite(verdict, effect=(effect, effect_onset)))
             h.score = verdict.score
-            if verdict.anomalous and run.precedes(verdict.onset, effect_onset):
+            too_small = _too_small(verdict, effect_verdict)
+            if verdict.anomalous and run.precedes(verdict.onset, effect_onset) and not too_small:
                 h.status = "supported"
                 if depth + 1 <= self.budget.max_depth:
                     below = await self._explore(
                         run, callee, f"{callee} {verdict.family}", verdict.onset,
-                        depth=depth + 1, parent=h, path=[*path, *h.evidence])
-                    if below is not None:
-                        found_below = below if found_below is None else min(found_below, below)
+                        depth=depth + 1, parent=h, path=[*path, *h.evidence],
+                        effect_verdict=verdict)
+                    if below is not None and (found_below is None or below < found_below):
+                        found_below = below
+            elif too_small:
+                h.status = "refuted"
+                h.reason = (f"it moved, but by too little to explain {effect} "
+                            f"({too_small})")
             else:
                 h.status = "refuted"
                 h.reason = _refutation(verdict, effect)
             await run.progress(f"tested {callee}")
 
-        candidate = _candidate_at(service, profile.best(*DEGRADATION), local, path,
+        degraded = profile.best(*DEGRADATION)
+        if degraded is not None:
+            run.tools.cite(degraded)
+        candidate = _candidate_at(service, degraded, local, path,
                                   below=found_below, depth=depth, parent=parent)
         if candidate is not None:
             # Saturation that rode in on a surge from upstream is the surge's doing.
             candidate.explained = candidate.explained or traffic_from_upstream
             run.candidates.append(candidate)
-            onsets = [o for o in (found_below, candidate.onset) if o is not None]
-            return min(onsets) if onsets else None
+            mine = (candidate.onset if candidate.onset is not None else float("inf"),
+                    candidate.score)
+            return mine if found_below is None or mine < found_below else found_below
         return found_below
 
     async def _traffic_origin(self, run: _Run, service: str, verdict: FamilyVerdict,
@@ -383,16 +396,47 @@ class Investigator:
                 evidence=[evidence], reachable=False, fallback=best.family in DEGRADATION))
 
 
+MIN_LATENCY_SHARE = 0.1
+
+
+def _too_small(cause: FamilyVerdict, effect: FamilyVerdict | None) -> str:
+    """Latency adds up along a call chain: a dependency that got 1 ms slower cannot explain a
+    caller that got a second slower. Returns why it is too small, or '' when it is not."""
+    if effect is None or cause.family != "latency" or effect.family != "latency":
+        return ""
+    if cause.anomaly is None or effect.anomaly is None:
+        return ""
+    cause_delta = cause.anomaly.peak - cause.anomaly.baseline
+    effect_delta = effect.anomaly.peak - effect.anomaly.baseline
+    if effect_delta <= 0 or cause_delta >= MIN_LATENCY_SHARE * effect_delta:
+        return ""
+    return f"+{cause_delta:.3g} against +{effect_delta:.3g}"
+
+
 def _decisive(candidates: list[Candidate]) -> bool:
     strong = [c for c in candidates if not c.fallback and c.score >= 5.0]
     return bool(strong)
 
 
+def _explains(below: tuple[float, float] | None, onset: float | None, score: float) -> bool:
+    """Does a cause found deeper explain this node? Only if it began no later than this
+    node's own explanation and is of comparable strength: a faint wobble downstream does not
+    explain a twenty-fold latency jump here."""
+    if below is None:
+        return False
+    below_onset, below_score = below
+    earlier = onset is None or below_onset < onset - 30.0
+    # Compared on the squashed scale: z-scores of different metrics are not commensurable
+    # (an error rate rising from ~0 reaches z in the hundreds), their saturation is.
+    return earlier and squash(below_score) >= 0.8 * squash(score)
+
+
 def _candidate_at(service: str, degraded: FamilyVerdict | None,
                   local: list[tuple[str, float, float | None, list[str]]], path: list[str], *,
-                  below: float | None, depth: int, parent: Hypothesis) -> Candidate | None:
-    """The candidate at a node, if any. A cause found below that began earlier than this
-    node's own explanations explains this node away (it is kept, discounted)."""
+                  below: tuple[float, float] | None, depth: int,
+                  parent: Hypothesis) -> Candidate | None:
+    """The candidate at a node, if any. A cause found below that explains this node's
+    degradation makes it a discounted candidate rather than none at all."""
     if local:
         top = max(score for _, score, _, _ in local)
         # Among the strong local explanations, the earliest is the cause of the others
@@ -402,15 +446,18 @@ def _candidate_at(service: str, degraded: FamilyVerdict | None,
                                                                else float("inf"), -i[1]))
         score = max(top, degraded.score if degraded is not None else 0.0)
         supporting = [e for item in local for e in item[3]]
-        explained = below is not None and (onset is None or below < onset - 30.0)
+        # Compare like with like: the deeper cause's strength against this node's own
+        # degradation (both metric z-scores), not against a log-surge or event score.
+        explained = _explains(below, onset, degraded.score if degraded is not None else score)
         return Candidate(service=service, kind=kind, score=score, onset=onset,
                          evidence=list(dict.fromkeys([*path, *evidence, *supporting])),
                          hypothesis_id=parent.id, explained=explained, depth=depth)
-    if degraded is not None and degraded.anomalous and below is None:
+    if degraded is not None and degraded.anomalous:
         return Candidate(service=service, kind=_fallback_kind(degraded.family),
                          score=degraded.score, onset=degraded.onset,
                          evidence=list(dict.fromkeys([*path, degraded.evidence_id])),
-                         hypothesis_id=parent.id, depth=depth, fallback=True)
+                         hypothesis_id=parent.id, depth=depth, fallback=True,
+                         explained=_explains(below, degraded.onset, degraded.score))
     return None
 
 

@@ -77,8 +77,11 @@ def robust_baseline(values: FloatArray) -> Baseline | None:
     q75, q25 = np.percentile(clean, [75, 25])
     iqr = float(q75 - q25) / 1.349
     # A flat baseline has zero spread; floor the scale relative to the level (and absolutely)
-    # so that any real move registers without tiny jitter looking infinite.
-    floor = max(0.05 * abs(median), 1e-3 * max(1.0, abs(median)), 1e-6)
+    # so that any real move registers without tiny jitter looking infinite. A sparse series
+    # (mostly zero with rare blips, like a request count of a quiet endpoint) takes its rare
+    # excursions as its spread, so one more blip is not a thousand-sigma event.
+    rare = float(np.percentile(np.abs(clean - median), 99)) / 3.0
+    floor = max(0.05 * abs(median), rare, 1e-6)
     return Baseline(median, max(mad, iqr, floor), int(clean.size))
 
 

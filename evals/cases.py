@@ -1,0 +1,87 @@
+"""Suites of labelled cases: a folder of scenario directories, each with `truth.json`."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from evals.errors import SuiteError
+from integrations.telemetry.errors import ScenarioError
+from integrations.telemetry.scenario import load_case
+
+KINDS = {"cpu", "memory", "disk", "network_delay", "network_loss", "deploy", "config",
+         "traffic", "code_error", "dependency", "payload", "none"}
+
+
+@dataclass(frozen=True, slots=True)
+class Truth:
+    service: str
+    kind: str
+    also_correct: tuple[str, ...] = ()
+    notes: str = ""
+
+    @property
+    def control(self) -> bool:
+        return self.kind == "none"
+
+    def matches(self, service: str) -> bool:
+        return service == self.service or service in self.also_correct
+
+
+@dataclass(frozen=True, slots=True)
+class LabelledCase:
+    path: Path
+    truth: Truth
+    group: str = ""  # e.g. the traffic regime or the fault family, for per-group figures
+
+
+@dataclass
+class Suite:
+    name: str
+    cases: list[LabelledCase] = field(default_factory=list)
+    credit: str = ""
+
+
+def load_truth(path: Path) -> Truth:
+    file = path / "truth.json"
+    if not file.is_file():
+        raise SuiteError(f"case {path.name}: missing {file}")
+    try:
+        raw = json.loads(file.read_text())
+        root = raw["root_cause"]
+        kind = str(root.get("kind") or "")
+        service = str(root.get("service") or "")
+    except (json.JSONDecodeError, KeyError, TypeError, AttributeError) as exc:
+        raise SuiteError(f"case {path.name}: {file} is malformed ({exc}); expected "
+                         '{"root_cause": {"service": ..., "kind": ...}}') from exc
+    if kind not in KINDS:
+        raise SuiteError(f"case {path.name}: {file}: unknown kind {kind!r} "
+                         f"(one of {', '.join(sorted(KINDS))})")
+    if kind != "none" and not service:
+        raise SuiteError(f"case {path.name}: {file}: root_cause.service is empty")
+    also = raw.get("also_correct") or []
+    return Truth(service, kind, tuple(str(a) for a in also if isinstance(a, str)),
+                 str(raw.get("notes") or ""))
+
+
+def load_suite(path: Path, *, name: str | None = None) -> Suite:
+    if not path.is_dir():
+        raise SuiteError(f"suite {path}: not a directory")
+    dirs = sorted(p for p in path.iterdir() if p.is_dir() and not p.name.startswith("."))
+    if (path / "case.json").is_file():
+        dirs = [path]  # a single case given as a suite
+    if not dirs:
+        raise SuiteError(f"suite {path}: holds no case directories")
+    suite = Suite(name or path.name)
+    for case_dir in dirs:
+        try:
+            load_case(case_dir)
+        except ScenarioError as exc:
+            raise SuiteError(f"case {case_dir.name}: {exc}") from exc
+        if not (case_dir / "metrics.csv").is_file():
+            raise SuiteError(f"case {case_dir.name}: missing {case_dir / 'metrics.csv'}")
+        truth = load_truth(case_dir)
+        group = truth.kind if truth.kind != "none" else "control"
+        suite.cases.append(LabelledCase(case_dir, truth, group))
+    return suite
