@@ -1,0 +1,177 @@
+"""`nightowl eval`: plugged into the CLI through the `nightowl.commands` entry point."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from evals.cases import Suite, load_suite
+from evals.errors import EvalError
+from evals.report import html_report, table, write_json
+from evals.runner import METHODS, run_suite
+from evals.scoring import score
+
+CACHE = Path(".cache") / "evals"
+PETSHOP = Path(__file__).resolve().parents[2] / "shared" / "datasets" / "petshop"
+
+
+def register(sub: Any) -> None:
+    parser = sub.add_parser("eval", help="score the investigator on labelled incidents",
+                            description="Run nightowl and the baselines (BARO, NSigma, random) "
+                                        "on labelled suites. `nightowl eval export INCIDENT_ID "
+                                        "DIR` turns a corrected production incident into a case.")
+    parser.add_argument("action", nargs="*", help="'export INCIDENT_ID DIR' (optional)")
+    parser.add_argument("--suite", action="append", default=[],
+                        help="synthetic | petshop | PATH (repeatable; default synthetic)")
+    parser.add_argument("--json", action="store_true", help="print one JSON object per suite")
+    parser.add_argument("--out", type=Path, help="write results.json and report.html here")
+    parser.add_argument("--jobs", type=int, default=1, help="worker processes")
+    parser.add_argument("--count", type=int, default=130, help="synthetic cases to generate")
+    parser.add_argument("--seed", type=int, default=7, help="synthetic suite seed")
+    parser.add_argument("--petshop", type=Path, default=PETSHOP, help="PetShop dataset folder")
+    parser.add_argument("--online", action="store_true",
+                        help="summarise responders' feedback from the database instead")
+    parser.set_defaults(func=main)
+
+
+def resolve_suites(args: argparse.Namespace) -> list[Suite]:
+    from evals.petshop import convert
+    from evals.synthetic import generate_suite
+
+    suites = []
+    for name in args.suite or ["synthetic"]:
+        if name == "synthetic":
+            folder = CACHE / f"synthetic-seed{args.seed}-n{args.count}"
+            generate_suite(folder, seed=args.seed, count=args.count)
+            suites.append(load_suite(folder, name="synthetic"))
+        elif name == "petshop":
+            suites.append(convert(args.petshop, CACHE / "petshop-test", split="test"))
+        else:
+            suites.append(load_suite(Path(name)))
+    return suites
+
+
+def _progress(label: str) -> Any:
+    started = time.monotonic()
+
+    def show(done: int, total: int) -> None:
+        if not sys.stderr.isatty() and done not in (total,) and done % 20:
+            return
+        filled = int(30 * done / total)
+        sys.stderr.write(f"\r{label:<12} [{'#' * filled}{'.' * (30 - filled)}] {done}/{total} "
+                         f"{time.monotonic() - started:5.1f}s")
+        if done == total:
+            sys.stderr.write("\n")
+        sys.stderr.flush()
+
+    return show
+
+
+def evaluate(args: argparse.Namespace) -> int:
+    try:
+        suites = resolve_suites(args)
+    except EvalError as exc:
+        print(f"nightowl eval: {exc}", file=sys.stderr)
+        return 2
+    outputs = []
+    for suite in suites:
+        started = time.monotonic()
+        results = run_suite(suite, jobs=args.jobs, progress=_progress(suite.name))
+        figures = {m: score([r.outcomes[m] for r in results]) for m in METHODS}
+        outputs.append({"suite": suite.name, "cases": len(suite.cases), "credit": suite.credit,
+                        "wall_s": round(time.monotonic() - started, 2), "methods": figures})
+        if args.json:
+            print(json.dumps(outputs[-1], default=str))
+        else:
+            print(table(suite.name, figures))
+            print(f"({len(suite.cases)} cases in {outputs[-1]['wall_s']}s with "
+                  f"{args.jobs} job(s){'; ' + suite.credit if suite.credit else ''})\n")
+    if args.out:
+        args.out.mkdir(parents=True, exist_ok=True)
+        write_json(args.out / "results.json", outputs)
+        html_report(args.out / "report.html", outputs)
+        if not args.json:
+            print(f"wrote {args.out / 'results.json'} and {args.out / 'report.html'}")
+    return 0
+
+
+def online(args: argparse.Namespace) -> int:
+    from bot.settings import Settings
+    from evals.online import summarise
+    from storage.db import make_engine, upgrade
+    from storage.repository import Store
+
+    engine = make_engine(Settings().database_url)
+    upgrade(engine)
+    store = Store(engine)
+    try:
+        summary = asyncio.run(summarise(store))
+    finally:
+        store.close()
+    if args.json:
+        print(json.dumps(summary))
+        return 0
+    if not summary["rated_investigations"]:
+        print("No feedback yet: responders rate diagnoses with 👍 / 👎 / Wrong cause… in Slack.")
+        return 0
+    print(f"{summary['rated_investigations']} rated investigations, "
+          f"accuracy {summary['accuracy']:.0%}")
+    for section in ("by_day", "by_service", "by_alert"):
+        print(f"\n{section.replace('_', ' ')}:")
+        for key, row in summary[section].items():
+            print(f"  {key:<40} {row['accuracy']:>6.0%} of {row['rated']}")
+    return 0
+
+
+def export(args: argparse.Namespace) -> int:
+    from bot.settings import Settings
+    from bot.wiring import production_telemetry
+    from evals.online import export_case
+    from storage.db import make_engine, upgrade
+    from storage.repository import Store
+
+    if len(args.action) != 3 or not args.action[1].isdigit():
+        print("usage: nightowl eval export INCIDENT_ID DIR", file=sys.stderr)
+        return 2
+    settings = Settings()
+    telemetry_for = production_telemetry(settings)
+    if telemetry_for is None:
+        print("nightowl eval export: no telemetry configured (set PROMETHEUS_URL and/or "
+              "LOKI_URL) to fetch the incident's data", file=sys.stderr)
+        return 2
+    engine = make_engine(settings.database_url)
+    upgrade(engine)
+    store = Store(engine)
+
+    async def go() -> Path:
+        incident = await store.incident(int(args.action[1]))
+        alerts = await store.incident_alerts(incident.id or 0)
+        return await export_case(store, int(args.action[1]), Path(args.action[2]),
+                                 telemetry_for(incident, alerts))
+
+    try:
+        path = asyncio.run(go())
+    except (ValueError, LookupError) as exc:
+        print(f"nightowl eval export: {exc}", file=sys.stderr)
+        return 2
+    finally:
+        store.close()
+    print(f"wrote labelled case {path}")
+    return 0
+
+
+def main(args: argparse.Namespace) -> int:
+    if args.action:
+        if args.action[0] == "export":
+            return export(args)
+        print(f"nightowl eval: unknown action {args.action[0]!r} (did you mean export?)",
+              file=sys.stderr)
+        return 2
+    if args.online:
+        return online(args)
+    return evaluate(args)
