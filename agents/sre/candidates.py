@@ -5,7 +5,7 @@ explained by something deeper, when it is off the alert's call path, or when it 
 degraded leaf with no visible cause of its own. Confidence is that strength shared among the
 competitors (a clear winner is more certain than one of three equals), mapped through a
 logistic curve whose two parameters were fitted on the synthetic suite's development seed
-(`nightowl eval calibrate`), never on the test data.
+(`python -m evals.calibrate`: synthetic seed 3 plus PetShop train), never on test data.
 """
 
 from __future__ import annotations
@@ -22,9 +22,10 @@ OFF_PATH_FACTOR = 0.3     # anomalous, but not connected to the alert by the cal
 FALLBACK_FACTOR = 0.75    # degraded with no local cause found
 ABSTAIN_STRENGTH = 0.4    # below this weighted strength nothing is decisive
 STRONG_Z = 100.0          # an anomaly this strong counts as full strength
+PERSISTENT = 0.5          # abnormal in at least half the samples since onset: not a blip
 # Logistic calibration: confidence = 1 / (1 + exp(-(A * raw + B))).
-CALIBRATION_A = 6.0
-CALIBRATION_B = -3.2
+CALIBRATION_A = 9.70
+CALIBRATION_B = -3.11
 
 
 @dataclass(slots=True)
@@ -39,6 +40,7 @@ class Candidate:
     reachable: bool = True
     fallback: bool = False
     depth: int = 0
+    persistence: float = 1.0
     weight: float = 0.0
     confidence: float = 0.0
 
@@ -52,6 +54,8 @@ class Candidate:
             value *= OFF_PATH_FACTOR
         if self.fallback:
             value *= FALLBACK_FACTOR
+        # A blip that is already over is a weak explanation of an incident still going on.
+        value *= min(1.0, self.persistence / PERSISTENT)
         # Deeper supported nodes win ties: they explain more of the chain.
         return value * (1.0 + 0.01 * self.depth)
 

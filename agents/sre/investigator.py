@@ -37,6 +37,7 @@ DEGRADATION = ("latency", "errors", "availability")
 RESOURCE_KINDS = ("cpu", "memory", "disk", "network_delay", "network_loss", "payload")
 CHANGE_KINDS = {"deploy": "deploy", "config": "config"}
 CHANGE_LOOKBACK_S = 45 * 60
+TRANSIENT = 0.35  # below this share of abnormal samples since onset, an episode is a blip
 
 ProgressHook = Callable[[Progress], Awaitable[None]]
 
@@ -57,6 +58,8 @@ class _Run:
     hypotheses: list[Hypothesis] = field(default_factory=list)
     candidates: list[Candidate] = field(default_factory=list)
     visited: set[str] = field(default_factory=set)
+    # What exploring a service found (earliest cause at or below it), for other branches.
+    explored: dict[str, tuple[float, float]] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
     on_progress: ProgressHook | None = None
 
@@ -217,7 +220,11 @@ class Investigator:
             return None
         root.evidence.append(run.tools.cite(verdict))
         root.score = verdict.score
-        if verdict.anomalous:
+        if verdict.anomalous and _persistence(verdict) < TRANSIENT:
+            root.status = "inconclusive"
+            root.reason = (f"a transient blip: only {_persistence(verdict):.0%} of the samples "
+                           f"since {hhmm(verdict.onset)} are abnormal")
+        elif verdict.anomalous:
             root.status = "supported"
         else:
             root.status = "inconclusive"
@@ -234,7 +241,7 @@ class Investigator:
         """
         await run.progress(f"explaining {effect}")
         profile = await run.tools.profile(service)
-        local: list[tuple[str, float, float | None, list[str]]] = []
+        local: list[Explanation] = []
         traffic_from_upstream = False
 
         for family in (*RESOURCE_KINDS, "throughput"):
@@ -255,7 +262,8 @@ class Investigator:
                     if origin != service:
                         traffic_from_upstream = True
                         continue
-                local.append((kind, verdict.score, verdict.onset, h.evidence))
+                local.append(Explanation(kind, verdict.score, verdict.onset, h.evidence,
+                                         _persistence(verdict)))
             else:
                 h.status = "refuted"
                 h.reason = _refutation(verdict, effect)
@@ -276,7 +284,7 @@ class Investigator:
                 degraded.onset is None or degraded.onset >= event.ts - run.tolerance)
             h.score = max(8.0, degraded.score) if follows and degraded else 4.0
             h.status = "supported"
-            local.append((kind, h.score, event.ts, h.evidence))
+            local.append(Explanation(kind, h.score, event.ts, h.evidence))
 
         degraded = profile.best(*DEGRADATION)
         if degraded is not None and (degraded.family in ("errors", "availability") or depth == 0):
@@ -290,7 +298,7 @@ class Investigator:
                 if logs.score >= 3.0 and logs.onset is not None and (
                         effect_onset is None or logs.onset <= effect_onset + skew):
                     h.status = "supported"
-                    local.append(("code_error", logs.score, logs.onset, h.evidence))
+                    local.append(Explanation("code_error", logs.score, logs.onset, h.evidence))
                 else:
                     h.status = "refuted"
                     h.reason = "no surge of error logs before the symptom"
@@ -298,6 +306,19 @@ class Investigator:
         found_below: tuple[float, float] | None = None
         for callee in sorted(run.graph.get(service, ())):
             if callee in run.visited:
+                # Examined on another branch: its finding still explains this caller.
+                known = run.explored.get(callee)
+                verdict = (await run.tools.profile(callee)).best(*DEGRADATION)
+                if known is not None and verdict is not None and verdict.anomalous and \
+                        run.precedes(verdict.onset, effect_onset) and \
+                        not _too_small(verdict, effect_verdict):
+                    h = run.new(statement=f"{callee} (a dependency of {service}, examined "
+                                          f"above) caused {effect}", kind="dependency",
+                                service=callee, depth=depth + 1, parent=parent)
+                    h.evidence.append(run.tools.cite(verdict, effect=(effect, effect_onset)))
+                    h.status, h.score = "supported", verdict.score
+                    if found_below is None or known < found_below:
+                        found_below = known
                 continue
             run.visited.add(callee)
             callee_profile = await run.tools.profile(callee)
@@ -335,14 +356,17 @@ class Investigator:
             run.tools.cite(degraded)
         candidate = _candidate_at(service, degraded, local, path,
                                   below=found_below, depth=depth, parent=parent)
+        result = found_below
         if candidate is not None:
             # Saturation that rode in on a surge from upstream is the surge's doing.
             candidate.explained = candidate.explained or traffic_from_upstream
             run.candidates.append(candidate)
             mine = (candidate.onset if candidate.onset is not None else float("inf"),
                     candidate.score)
-            return mine if found_below is None or mine < found_below else found_below
-        return found_below
+            result = mine if found_below is None or mine < found_below else found_below
+        if result is not None:
+            run.explored[service] = result
+        return result
 
     async def _traffic_origin(self, run: _Run, service: str, verdict: FamilyVerdict,
                               depth: int, parent: Hypothesis) -> str:
@@ -393,10 +417,26 @@ class Investigator:
             kind = best.family if best.family in RESOURCE_KINDS else _fallback_kind(best.family)
             run.candidates.append(Candidate(
                 service=service, kind=kind, score=best.score, onset=best.onset,
-                evidence=[evidence], reachable=False, fallback=best.family in DEGRADATION))
+                evidence=[evidence], reachable=False, fallback=best.family in DEGRADATION,
+                persistence=_persistence(best)))
 
 
 MIN_LATENCY_SHARE = 0.1
+
+
+@dataclass(slots=True)
+class Explanation:
+    """A supported local explanation at one node."""
+
+    kind: str
+    score: float
+    onset: float | None
+    evidence: list[str]
+    persistence: float = 1.0
+
+
+def _persistence(verdict: FamilyVerdict) -> float:
+    return verdict.anomaly.persistence if verdict.anomaly is not None else 1.0
 
 
 def _too_small(cause: FamilyVerdict, effect: FamilyVerdict | None) -> str:
@@ -432,32 +472,35 @@ def _explains(below: tuple[float, float] | None, onset: float | None, score: flo
 
 
 def _candidate_at(service: str, degraded: FamilyVerdict | None,
-                  local: list[tuple[str, float, float | None, list[str]]], path: list[str], *,
+                  local: list[Explanation], path: list[str], *,
                   below: tuple[float, float] | None, depth: int,
                   parent: Hypothesis) -> Candidate | None:
     """The candidate at a node, if any. A cause found below that explains this node's
     degradation makes it a discounted candidate rather than none at all."""
     if local:
-        top = max(score for _, score, _, _ in local)
+        top = max(item.score for item in local)
         # Among the strong local explanations, the earliest is the cause of the others
         # (payloads before memory, a deploy before the errors, traffic before CPU).
-        strong = [item for item in local if item[1] >= 0.5 * top]
-        kind, _, onset, evidence = min(strong, key=lambda i: (i[2] if i[2] is not None
-                                                               else float("inf"), -i[1]))
+        strong = [item for item in local if item.score >= 0.5 * top]
+        pick = min(strong, key=lambda i: (i.onset if i.onset is not None else float("inf"),
+                                          -i.score))
         score = max(top, degraded.score if degraded is not None else 0.0)
-        supporting = [e for item in local for e in item[3]]
+        supporting = [e for item in local for e in item.evidence]
         # Compare like with like: the deeper cause's strength against this node's own
         # degradation (both metric z-scores), not against a log-surge or event score.
-        explained = _explains(below, onset, degraded.score if degraded is not None else score)
-        return Candidate(service=service, kind=kind, score=score, onset=onset,
-                         evidence=list(dict.fromkeys([*path, *evidence, *supporting])),
-                         hypothesis_id=parent.id, explained=explained, depth=depth)
+        explained = _explains(below, pick.onset,
+                              degraded.score if degraded is not None else score)
+        return Candidate(service=service, kind=pick.kind, score=score, onset=pick.onset,
+                         evidence=list(dict.fromkeys([*path, *pick.evidence, *supporting])),
+                         hypothesis_id=parent.id, explained=explained, depth=depth,
+                         persistence=max(item.persistence for item in strong))
     if degraded is not None and degraded.anomalous:
         return Candidate(service=service, kind=_fallback_kind(degraded.family),
                          score=degraded.score, onset=degraded.onset,
                          evidence=list(dict.fromkeys([*path, degraded.evidence_id])),
                          hypothesis_id=parent.id, depth=depth, fallback=True,
-                         explained=_explains(below, degraded.onset, degraded.score))
+                         explained=_explains(below, degraded.onset, degraded.score),
+                         persistence=_persistence(degraded))
     return None
 
 

@@ -45,6 +45,9 @@ class Anomaly:
     peak: float           # the value at the sustained peak
     onset: float | None   # Unix seconds where the excursion began, None if not anomalous
     points: int           # samples in the evaluation region
+    # Share of the samples from the onset on that are still beyond ONSET_Z: a real fault
+    # persists until someone fixes it, a blip that tripped an alert has already passed.
+    persistence: float = 1.0
 
     @property
     def anomalous(self) -> bool:
@@ -141,6 +144,7 @@ def analyze(
     peak_pos = int(region_idx[int(np.argmax(z[region_idx]))])
     score = float(max(0.0, z[peak_pos]))
     onset: float | None = None
+    persistence = 1.0
     if score >= ANOMALY_Z:
         start = peak_pos
         # Walk back from the peak while the excursion holds (one-sample gaps tolerated).
@@ -148,7 +152,10 @@ def analyze(
                 start > 1 and z[start - 2] >= ONSET_Z and z[start - 1] > 0)):
             start -= 1
         onset = float(t[start])
-    return Anomaly(score, baseline.median, float(smoothed[peak_pos]), onset, n_region)
+        tail = z[start:]
+        persistence = float(np.mean(tail >= ONSET_Z)) if tail.size else 1.0
+    return Anomaly(score, baseline.median, float(smoothed[peak_pos]), onset, n_region,
+                   persistence)
 
 
 def episode_onset(
