@@ -87,7 +87,7 @@ def bocpd_onset(signal: np.ndarray, *, hazard: float = 1 / 100) -> int | None:
 
 
 def _lgamma(values: np.ndarray | float) -> np.ndarray:
-    return np.vectorize(math.lgamma)(values)
+    return np.asarray(np.vectorize(math.lgamma)(values), dtype=float)
 
 
 def system_onset(source: ScenarioSource) -> tuple[float, list[Series], np.ndarray,

@@ -151,8 +151,10 @@ def export(args: argparse.Namespace) -> int:
     async def go() -> Path:
         incident = await store.incident(int(args.action[1]))
         alerts = await store.incident_alerts(incident.id or 0)
-        return await export_case(store, int(args.action[1]), Path(args.action[2]),
-                                 telemetry_for(incident, alerts))
+        source = telemetry_for(incident, alerts)
+        if source is None:
+            raise LookupError("no telemetry source for this incident")
+        return await export_case(store, int(args.action[1]), Path(args.action[2]), source)
 
     try:
         path = asyncio.run(go())

@@ -34,7 +34,8 @@ async def summarise(store: Store) -> dict[str, Any]:
         by_alert[name].append(correct)
 
     def table(groups: dict[str, list[bool]]) -> dict[str, dict[str, float | int]]:
-        return {k: {"rated": len(v), "accuracy": sum(v) / len(v)} for k, v in sorted(groups.items())}
+        return {k: {"rated": len(v), "accuracy": sum(v) / len(v)}
+                for k, v in sorted(groups.items())}
 
     total = [f.verdict == CONFIRMED for f in latest.values()]
     return {"rated_investigations": len(total),

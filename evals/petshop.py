@@ -16,6 +16,7 @@ import hashlib
 import json
 import math
 from pathlib import Path
+from typing import Any
 
 from evals.cases import LabelledCase, Suite, load_truth
 from evals.errors import SuiteError
@@ -69,13 +70,14 @@ def convert_issue(issue: Path, baseline: Path, graph: Path, out: Path) -> Path:
     base_rows = base_rows[-BASELINE_POINTS:]
     step = 300.0
     out.mkdir(parents=True, exist_ok=True)
-    with (out / "metrics.csv").open("w") as handle:
-        handle.write("timestamp,service,metric,value\n")
+    with (out / "metrics.csv").open("w", newline="") as handle:
+        writer = csv.writer(handle)  # component names may hold commas; let csv quote them
+        writer.writerow(["timestamp", "service", "metric", "value"])
         for offset, row in enumerate(base_rows):
             ts = first_ts - step * (len(base_rows) - offset)
-            _write_row(handle, ts, base_columns, row)
+            _write_row(writer, ts, base_columns, row)
         for row in rows:
-            _write_row(handle, float(row[0]), columns, row)
+            _write_row(writer, float(row[0]), columns, row)
     edges = _graph(graph)
     command = str(target.get("metadata", {}).get("reproducibility", {}).get("command", ""))
     case = {
@@ -95,9 +97,8 @@ def convert_issue(issue: Path, baseline: Path, graph: Path, out: Path) -> Path:
     return out
 
 
-def _write_row(handle: object, ts: float, columns: list[tuple[str, str, str]],
+def _write_row(writer: Any, ts: float, columns: list[tuple[str, str, str]],
                row: list[str]) -> None:
-    lines = []
     for (component, metric, statistic), value in zip(columns, row[1:], strict=False):
         if not value:
             continue
@@ -106,8 +107,7 @@ def _write_row(handle: object, ts: float, columns: list[tuple[str, str, str]],
         except ValueError:
             continue
         if math.isfinite(number):
-            lines.append(f"{ts:.0f},{component},{_metric(metric, statistic)},{number:.6g}\n")
-    handle.writelines(lines)  # type: ignore[attr-defined]
+            writer.writerow([f"{ts:.0f}", component, _metric(metric, statistic), f"{number:.6g}"])
 
 
 def _graph(path: Path) -> list[tuple[str, str]]:

@@ -37,9 +37,9 @@ def run_case(case: LabelledCase) -> CaseResult:
     try:
         source = ScenarioSource(case.path)
     except Exception as exc:
-        for method in METHODS:
-            outcomes[method] = blank()
-            outcomes[method].error = f"could not load the scenario: {exc}"
+        for label in METHODS:
+            outcomes[label] = blank()
+            outcomes[label].error = f"could not load the scenario: {exc}"
         return CaseResult(case, outcomes)
     load_s = time.perf_counter() - started
 
