@@ -1,0 +1,84 @@
+"""The statistics on signals whose answer is known."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from agents.sre.stats import analyze, episode_onset, poisson_surge, robust_baseline, squash
+
+T = np.arange(120, dtype=float) * 30.0
+
+
+def noisy(level: float = 10.0, sigma: float = 1.0, seed: int = 0) -> np.ndarray:
+    return np.random.default_rng(seed).normal(level, sigma, T.size)
+
+
+def test_robust_baseline_ignores_outliers() -> None:
+    values = noisy()
+    values[5] = 1e6  # one absurd sample does not move the median or the MAD
+    baseline = robust_baseline(values)
+    assert baseline is not None
+    assert 9.5 < baseline.median < 10.5 and 0.5 < baseline.scale < 2.0
+    assert robust_baseline(np.array([1.0, np.nan, 2.0])) is None  # too few samples
+
+
+def test_step_change_is_found_with_its_onset() -> None:
+    values = noisy()
+    values[80:] += 10
+    anomaly = analyze(T, values, split=T[70], direction="up")
+    assert anomaly is not None and anomaly.anomalous
+    assert anomaly.score > 5 and anomaly.onset == T[80] and anomaly.persistence > 0.9
+
+
+def test_direction_matters() -> None:
+    values = noisy()
+    values[80:] -= 10
+    up = analyze(T, values, split=T[70], direction="up")
+    down = analyze(T, values, split=T[70], direction="down")
+    assert up is not None and not up.anomalous
+    assert down is not None and down.anomalous
+
+
+def test_single_spike_is_smoothed_away_and_a_blip_is_not_persistent() -> None:
+    values = noisy()
+    values[90] += 30
+    spike = analyze(T, values, split=T[70], direction="up")
+    assert spike is not None and not spike.anomalous
+    values[90:92] += 30  # two samples survive the rolling median, but then it is over
+    blip = analyze(T, values, split=T[70], direction="up")
+    assert blip is not None and blip.anomalous and blip.persistence < 0.35
+
+
+def test_flat_and_sparse_series() -> None:
+    flat = np.zeros(T.size)
+    flat[100:] = 1.0  # errors appearing from nothing are anomalous
+    anomaly = analyze(T, flat, split=T[90], direction="up")
+    assert anomaly is not None and anomaly.anomalous
+    sparse = np.zeros(T.size)
+    sparse[[3, 17, 40, 61]] = 1.0  # a quiet counter with rare blips
+    sparse[100] = 1.0
+    quiet = analyze(T, sparse, split=T[90], direction="up", smooth=1)
+    assert quiet is not None and quiet.score <= 5
+    assert analyze(T, np.full(T.size, np.nan), split=T[90], direction="up") is None
+
+
+def test_slow_ramp_is_measured_against_what_came_before_it() -> None:
+    values = noisy(50, 1)
+    values[50:] += np.linspace(0, 40, T.size - 50)  # a leak starting well before the split
+    anomaly = analyze(T, values, split=T[80], direction="up", baseline_end=T[45])
+    assert anomaly is not None and anomaly.anomalous and anomaly.onset is not None
+    assert anomaly.onset <= T[80]
+
+
+def test_episode_onset_at_alert_time() -> None:
+    values = noisy()
+    values[85:] += 8
+    onset = episode_onset(T, values, at=T[95], baseline_end=T[60], direction="up")
+    assert onset is not None and T[82] <= onset <= T[86]
+    assert episode_onset(T, noisy(), at=T[95], baseline_end=T[60], direction="up") is None
+
+
+def test_counts_and_squash() -> None:
+    assert poisson_surge(10, 3600, 10, 3600) < 1
+    assert poisson_surge(0, 3600, 50, 600) > 10
+    assert squash(0) == 0 and 0.99 < squash(100) < 1
