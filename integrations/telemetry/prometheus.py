@@ -1,9 +1,10 @@
 """Prometheus over its HTTP API (PromQL `query_range`).
 
-One query per service: every series carrying the service label, aggregated by metric name
-(gauges averaged across instances, counters turned into per-second rates and summed).
-Histogram buckets are skipped: their `_sum`/`_count` rates carry the signal at a fraction
-of the series.
+One query per service: the raw samples of every series carrying the service label (a range
+vector, so counters are differentiated from real samples, not from step-aligned lookups),
+put on one time grid and aggregated by metric name: gauges averaged across instances,
+counters turned into per-second rates and summed. Histogram buckets are skipped: their
+`_sum`/`_count` rates carry the signal at a fraction of the series.
 """
 
 from __future__ import annotations
@@ -62,12 +63,13 @@ class PrometheusSource:
     async def topology(self, window: Window) -> dict[str, set[str]]:
         return {}
 
-    async def query_range(self, expr: str, window: Window) -> tuple[QueryInfo, list[Any]]:
+    async def raw(self, expr: str, window: Window) -> tuple[QueryInfo, list[Any]]:
+        """Raw samples of `expr` over the window (an instant query of a range vector)."""
+        span = max(1, int(window.end_s - window.start_s))
         info = QueryInfo(expr, link=self.link(expr, window))
         try:
-            body = await get_json(self.client, "/api/v1/query_range", {
-                "query": expr, "start": window.start_s, "end": window.end_s,
-                "step": self.step(window)})
+            body = await get_json(self.client, "/api/v1/query", {
+                "query": f"{expr}[{span}s]", "time": window.end_s})
         except QueryFailed as exc:
             info.status, info.error = "error", str(exc)
             return info, []
@@ -81,7 +83,8 @@ class PrometheusSource:
 
     async def metrics(self, service: str, window: Window) -> MetricsResult:
         expr = f'{{{self.service_label}="{_escape(service)}"}}'
-        info, result = await self.query_range(expr, window)
+        info, result = await self.raw(expr, window)
+        grid = float(self.step(window))
         grouped: dict[str, list[tuple[np.ndarray, np.ndarray]]] = defaultdict(list)
         for item in result:
             name = str(item.get("metric", {}).get("__name__", ""))
@@ -94,7 +97,7 @@ class PrometheusSource:
             v = np.array([_float(p[1]) for p in values])
             if name.endswith(COUNTER_SUFFIXES):
                 t, v = t[1:], _rate(t, v)
-            grouped[name].append((t, v))
+            grouped[name].append(_bucket(t, v, window.start_s, grid))
         series = []
         for name, parts in sorted(grouped.items()):
             t, v = _align(parts, sum_up=name.endswith(COUNTER_SUFFIXES))
@@ -128,6 +131,18 @@ def _rate(t: np.ndarray, v: np.ndarray) -> np.ndarray:
     delta = np.where(delta < 0, v[1:], delta)  # a counter reset starts again from zero
     dt = np.diff(t)
     return np.asarray(np.where(dt > 0, delta / np.where(dt > 0, dt, 1), np.nan), dtype=float)
+
+
+def _bucket(t: np.ndarray, v: np.ndarray, start: float, step: float
+            ) -> tuple[np.ndarray, np.ndarray]:
+    """Average samples into grid cells, so instances scraped at different offsets line up."""
+    cells = np.floor((t - start) / step).astype(np.int64)
+    keys, inverse = np.unique(cells, return_inverse=True)
+    sums = np.bincount(inverse, weights=np.nan_to_num(v), minlength=keys.size)
+    counts = np.bincount(inverse, weights=np.isfinite(v).astype(float), minlength=keys.size)
+    with np.errstate(all="ignore"):
+        means = np.where(counts > 0, sums / np.where(counts > 0, counts, 1), np.nan)
+    return start + keys * step, means
 
 
 def _align(parts: list[tuple[np.ndarray, np.ndarray]], *, sum_up: bool
