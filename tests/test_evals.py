@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import filecmp
+import itertools
 import json
 from pathlib import Path
 
@@ -114,7 +115,7 @@ def test_petshop_converter_on_one_real_issue(tmp_path: Path) -> None:
     times = sorted({float(r[0]) for r in rows[1:]})
     assert len(times) == 144 + 5  # 12 hours of normal operation, then the issue window
     assert times[-1] == float(case["window"]["end"])
-    assert all(b - a == 300 for a, b in zip(times, times[1:], strict=False))
+    assert all(b - a == 300 for a, b in itertools.pairwise(times))
     source = ScenarioSource(out)
     assert truth["root_cause"]["service"] in source._series
 
@@ -126,7 +127,7 @@ def test_suite_errors_name_the_case_and_file(tmp_path: Path,
     bad.mkdir()
     (bad / "case.json").write_text((good / "case.json").read_text())
     (bad / "metrics.csv").write_text("timestamp,service,metric,value\n")
-    with pytest.raises(SuiteError, match="case case-b: missing .*truth.json"):
+    with pytest.raises(SuiteError, match=r"case case-b: missing .*truth\.json"):
         load_suite(tmp_path / "suite")
     assert cli(["eval", "--suite", str(tmp_path / "suite")]) == 2
     assert "case-b" in capsys.readouterr().err
