@@ -103,14 +103,10 @@ class Service:
 
     async def ingest(self, alerts: Sequence[Alert]) -> IntakeSummary:
         outcomes: list[IntakeOutcome] = await self.store.ingest(alerts, self.router.channel_for)
-        touched: dict[int, None] = {}
         for alert, outcome in zip(alerts, outcomes, strict=True):
             self.metrics.alerts_received.inc(source=alert.source)
-            if outcome.incident_id is not None and not outcome.duplicate:
-                touched[outcome.incident_id] = None
-        for incident_id in touched:
-            channel = await self._channel_of(incident_id)
-            self.dispatcher.notify(incident_id, channel)
+            if outcome.incident_id is not None and outcome.channel and not outcome.duplicate:
+                self.dispatcher.notify(outcome.incident_id, outcome.channel)
         return IntakeSummary(
             alerts=len(outcomes),
             duplicates=sum(o.duplicate for o in outcomes),

@@ -128,15 +128,18 @@ def _iso(seconds: float) -> str:
 
 
 class CaseBuilder:
-    def __init__(self, seed: int, index: int) -> None:
+    def __init__(self, seed: int, index: int, *, services: int | None = None,
+                 window_min: int = WINDOW_MIN) -> None:
         self.rng = np.random.default_rng([seed, index])
         self.index = index
-        self.n = int(self.rng.integers(10, 61))
+        drawn = int(self.rng.integers(10, 61))
+        self.n = services or drawn
+        self.window_min = window_min
         self.topo = make_topology(self.rng, self.n)
         day = int(self.rng.integers(0, 300))
         self.t0 = datetime(2025, 1, 1, tzinfo=UTC).timestamp() + day * 86400 + int(
             self.rng.integers(0, 86400 - 3600 * 2))
-        self.t = self.t0 + np.arange(0, WINDOW_MIN * 60, STEP_S, dtype=float)
+        self.t = self.t0 + np.arange(0, window_min * 60, STEP_S, dtype=float)
         self.sig = Signals(self.t)
         self.levels: dict[str, dict[str, float]] = {}
         self._baseline()
@@ -225,7 +228,8 @@ class CaseBuilder:
 
     def build(self, family: str | None) -> tuple[dict[str, Any], dict[str, Any]]:
         rng = self.rng
-        fault_at = float(self.t0 + rng.uniform(28, 40) * 60)
+        # The fault lands in the second half of the window, as an alert would find it.
+        fault_at = float(self.t0 + (self.window_min - rng.uniform(20, 32)) * 60)
         if family is None:
             return self._control(fault_at)
         inject: Callable[[float], tuple[str, str, str, str, list[str]]] = getattr(
@@ -474,8 +478,10 @@ def _traces(builder: CaseBuilder, count: int) -> list[dict[str, object]]:
     return spans
 
 
-def generate_case(seed: int, index: int, family: str | None, out: Path) -> Path:
-    builder = CaseBuilder(seed, index)
+def generate_case(seed: int, index: int, family: str | None, out: Path, *,
+                  services: int | None = None, window_min: int = WINDOW_MIN,
+                  traces: int = 60) -> Path:
+    builder = CaseBuilder(seed, index, services=services, window_min=window_min)
     case, truth = builder.build(family)
     out.mkdir(parents=True, exist_ok=True)
     (out / "case.json").write_text(json.dumps(case, indent=1))
@@ -490,7 +496,8 @@ def generate_case(seed: int, index: int, family: str | None, out: Path) -> Path:
     logs = sorted(builder.sig.logs, key=lambda item: str(item["ts"]))
     (out / "logs.jsonl").write_text("".join(json.dumps(line) + "\n" for line in logs))
     (out / "events.jsonl").write_text("".join(json.dumps(e) + "\n" for e in builder.sig.events))
-    (out / "traces.jsonl").write_text("".join(json.dumps(s) + "\n" for s in _traces(builder, 60)))
+    (out / "traces.jsonl").write_text("".join(json.dumps(s) + "\n"
+                                              for s in _traces(builder, traces)))
     return out
 
 
@@ -508,7 +515,7 @@ def plan(count: int) -> list[str | None]:
 def generate_suite(out: Path, *, seed: int = 7, count: int = 130) -> list[Path]:
     """Write `count` cases under `out` (reused if already generated with the same seed)."""
     stamp = out / ".generated"
-    wanted = json.dumps({"seed": seed, "count": count, "version": 1})
+    wanted = json.dumps({"seed": seed, "count": count, "version": 2})
     if stamp.is_file() and stamp.read_text() == wanted:
         return sorted(p for p in out.iterdir() if p.is_dir())
     paths = [generate_case(seed, i, family, out / f"case-{i:04d}")

@@ -49,6 +49,7 @@ class IntakeOutcome:
     incident_created: bool
     duplicate: bool
     incident_resolved: bool
+    channel: str | None = None
 
 
 def _in_executor(
@@ -168,7 +169,7 @@ class Store:
         session.add(incident)
         session.flush()
         assert alert.id is not None
-        return IntakeOutcome(alert.id, incident.id, created, False, False)
+        return IntakeOutcome(alert.id, incident.id, created, False, False, incident.channel)
 
     def _resolve_alert(
         self, session: Session, existing: Alert, alert: Alert, now: datetime
@@ -210,7 +211,7 @@ class Store:
                 )
             )
         session.add(incident)
-        return IntakeOutcome(existing.id, incident.id, False, False, resolved)
+        return IntakeOutcome(existing.id, incident.id, False, False, resolved, incident.channel)
 
     @_in_executor
     def dead_letter(self, *, source: str, reason: str, body: str, content_type: str | None) -> int:

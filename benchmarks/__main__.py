@@ -1,0 +1,16 @@
+"""`python -m benchmarks [name ...]`: run the benchmarks and print their figures."""
+
+from __future__ import annotations
+
+import sys
+
+from benchmarks import alert_storm, investigation
+
+BENCHMARKS = {"alert_storm": alert_storm.main, "investigation": investigation.main}
+
+if __name__ == "__main__":
+    names = sys.argv[1:] or list(BENCHMARKS)
+    for name in names:
+        print(f"== {name}")
+        BENCHMARKS[name]()
+        print()

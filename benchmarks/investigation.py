@@ -1,0 +1,56 @@
+"""Investigation speed and memory on a 50-service, 2-hour scenario with logs and traces.
+
+Each run is a fresh `nightowl investigate DIR --json` process, so the figures include loading
+the scenario from disk; memory is the process's peak resident set size.
+Target: under 2 s median, under 300 MB.
+"""
+
+from __future__ import annotations
+
+import json
+import resource
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from evals.synthetic import generate_case
+
+RUNS = 7
+
+
+def main() -> None:
+    with tempfile.TemporaryDirectory() as tmp:
+        case = generate_case(2026, 3, "cpu", Path(tmp) / "case", services=50, window_min=120,
+                             traces=400)
+        rows = sum(1 for _ in (case / "metrics.csv").open()) - 1
+        logs = sum(1 for _ in (case / "logs.jsonl").open())
+        spans = sum(1 for _ in (case / "traces.jsonl").open())
+        print(f"scenario: 50 services, 120 min, {rows} metric samples, {logs} log lines, "
+              f"{spans} spans")
+        walls, peaks, inner = [], [], []
+        for _ in range(RUNS):
+            before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+            started = time.perf_counter()
+            out = subprocess.run([sys.executable, "-m", "bot.cli", "--log-level", "ERROR",
+                                  "investigate", str(case), "--json"], capture_output=True,
+                                 text=True, check=True)
+            walls.append(time.perf_counter() - started)
+            peaks.append(max(before, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss))
+            report = json.loads(out.stdout)
+            inner.append(report["stats"]["elapsed_s"])
+        truth = json.loads((case / "truth.json").read_text())["root_cause"]
+        top = report["root_causes"][0] if report["root_causes"] else {}
+        print(f"process wall time (start, load, investigate, print): median "
+              f"{statistics.median(walls):.2f}s, max {max(walls):.2f}s over {RUNS} runs")
+        print(f"investigation alone: median {statistics.median(inner):.3f}s, "
+              f"{report['stats']['queries']} queries")
+        print(f"peak RSS: {max(peaks) / 1024:.0f} MB")
+        print(f"answer: {top.get('service')} / {top.get('kind')} "
+              f"(truth {truth['service']} / {truth['kind']})")
+
+
+if __name__ == "__main__":
+    main()
