@@ -113,11 +113,17 @@ def _rank(series: list[Series], scores: np.ndarray) -> list[str]:
     return [name for name, _ in sorted(best.items(), key=lambda kv: (-kv[1], kv[0]))]
 
 
-def baro(source: ScenarioSource) -> list[str]:
+def _split(source: ScenarioSource) -> tuple[list[Series], np.ndarray, np.ndarray]:
+    """Every series, cut at the detected onset into a reference and an anomalous part."""
     onset, series, times, matrix = system_onset(source)
     before, after = matrix[times < onset], matrix[times >= onset]
     if before.shape[0] < 2 or after.shape[0] == 0:
         before, after = matrix[: matrix.shape[0] // 2], matrix[matrix.shape[0] // 2:]
+    return series, before, after
+
+
+def baro(source: ScenarioSource) -> list[str]:
+    series, before, after = _split(source)
     med = np.nanmedian(before, axis=0)
     iqr = np.nanpercentile(before, 75, axis=0) - np.nanpercentile(before, 25, axis=0)
     scores = np.nanmax(np.abs(after - med) / (iqr + 1e-9), axis=0)
@@ -125,10 +131,7 @@ def baro(source: ScenarioSource) -> list[str]:
 
 
 def nsigma(source: ScenarioSource) -> list[str]:
-    onset, series, times, matrix = system_onset(source)
-    before, after = matrix[times < onset], matrix[times >= onset]
-    if before.shape[0] < 2 or after.shape[0] == 0:
-        before, after = matrix[: matrix.shape[0] // 2], matrix[matrix.shape[0] // 2:]
+    series, before, after = _split(source)
     mean = np.nanmean(before, axis=0)
     std = np.nanstd(before, axis=0)
     scores = np.nanmax(np.abs(after - mean) / (std + 1e-9), axis=0)

@@ -6,6 +6,7 @@ import os
 import shutil
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -13,6 +14,8 @@ from sqlalchemy import create_engine, text
 
 from storage.db import make_engine, upgrade
 from storage.repository import Store
+from tests.fakes.server import ServerThread
+from tests.fakes.slack import FakeSlack
 
 IN_CI = os.environ.get("CI") == "true"
 PG_URL = os.environ.get("NIGHTOWL_TEST_POSTGRES_URL",
@@ -46,10 +49,11 @@ def _postgres_available() -> bool:
         return False
 
 
-@pytest.fixture(scope="session")
-def postgres_url() -> Iterator[str]:
+@contextmanager
+def postgres_schema() -> Iterator[str]:
+    """A fresh schema in the test database, dropped afterwards; yields its URL."""
     require(_postgres_available(), f"PostgreSQL not reachable at {PG_URL}")
-    schema = f"nightowl_test_{uuid.uuid4().hex[:10]}"
+    schema = f"t_{uuid.uuid4().hex[:12]}"
     admin = create_engine(PG_URL, isolation_level="AUTOCOMMIT")
     with admin.connect() as conn:
         conn.execute(text(f'CREATE SCHEMA "{schema}"'))
@@ -67,17 +71,16 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str
     if request.param == "sqlite":
         yield f"sqlite:///{tmp_path}/nightowl.db"
         return
-    require(_postgres_available(), f"PostgreSQL not reachable at {PG_URL}")
-    schema = f"t_{uuid.uuid4().hex[:12]}"
-    admin = create_engine(PG_URL, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE SCHEMA "{schema}"'))
-    try:
-        yield f"{PG_URL}?options=-csearch_path%3D{schema}"
-    finally:
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
-        admin.dispose()
+    with postgres_schema() as url:
+        yield url
+
+
+@pytest.fixture
+def fake_slack() -> Iterator[tuple[FakeSlack, str]]:
+    """The fake Slack Web API on loopback, and its base URL."""
+    slack = FakeSlack()
+    with ServerThread(slack.app()) as server:
+        yield slack, server.url
 
 
 @pytest.fixture

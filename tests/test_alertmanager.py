@@ -5,8 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import socket
-import subprocess
 from collections.abc import AsyncIterator, Iterator, Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -28,7 +26,7 @@ from integrations.telemetry.scenario import ScenarioSource, load_case
 from storage.models import Alert, Incident
 from storage.repository import Store
 from tests.conftest import require_binary
-from tests.fakes.server import ServerThread
+from tests.fakes.process import free_port, ready_process
 from tests.fakes.service import serving
 from tests.fakes.slack import FakeSlack
 
@@ -36,21 +34,8 @@ TOKEN = "am-token"
 SCENARIO = "frontend-latency"
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 def telemetry(incident: Incident, alerts: Sequence[Alert]) -> TelemetrySource:
     return ScenarioSource(SCENARIOS / alerts[0].labels["scenario"])
-
-
-@pytest.fixture
-def fake_slack() -> Iterator[tuple[FakeSlack, str]]:
-    slack = FakeSlack()
-    with ServerThread(slack.app()) as server:
-        yield slack, server.url
 
 
 @pytest.fixture
@@ -80,27 +65,11 @@ def alertmanager(tmp_path: Path, nightowl: tuple[str, Service]) -> Iterator[str]
             "url": f"{base}/webhooks/alertmanager", "send_resolved": True,
             "http_config": {"authorization": {"type": "Bearer", "credentials": TOKEN}}}]}],
     }))
-    process = subprocess.Popen(
-        [binary, f"--config.file={config}", f"--storage.path={tmp_path / 'data'}",
-         f"--web.listen-address=127.0.0.1:{port}", "--cluster.listen-address=",
-         "--log.level=warn"], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    url = f"http://127.0.0.1:{port}"
-    try:
-        for _ in range(200):
-            try:
-                if httpx.get(f"{url}/-/ready", timeout=1).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            if process.poll() is not None:
-                raise RuntimeError(process.stderr.read().decode() if process.stderr else "")
-            import time
-
-            time.sleep(0.05)
+    command = [binary, f"--config.file={config}", f"--storage.path={tmp_path / 'data'}",
+               f"--web.listen-address=127.0.0.1:{port}", "--cluster.listen-address=",
+               "--log.level=warn"]
+    with ready_process(command, f"http://127.0.0.1:{port}") as url:
         yield url
-    finally:
-        process.terminate()
-        process.wait(timeout=10)
 
 
 async def wait_for(condition: object, timeout: float = 30.0) -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import itertools
 import json
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from urllib.parse import urlencode
 
@@ -21,7 +21,6 @@ from bot.slack.pacing import ChannelPacer
 from bot.slack.surface import SlackSurface, split_text
 from integrations.alerts.auth import WebhookAuth
 from storage.repository import Store
-from tests.fakes.server import ServerThread
 from tests.fakes.signing import action_body, slack_headers
 from tests.fakes.slack import FakeSlack
 
@@ -54,13 +53,6 @@ class Harness:
     async def click(self, action_id: str, value: str, user: str = "U42") -> httpx.Response:
         return await self.signed(action_body(action_id, value, user=user),
                                  "application/x-www-form-urlencoded")
-
-
-@pytest.fixture
-def fake_slack() -> Iterator[tuple[FakeSlack, str]]:
-    slack = FakeSlack()
-    with ServerThread(slack.app()) as server:
-        yield slack, server.url
 
 
 @pytest.fixture

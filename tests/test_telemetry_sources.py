@@ -3,13 +3,10 @@
 from __future__ import annotations
 
 import asyncio
-import socket
 import subprocess
-import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
-import httpx
 import numpy as np
 import pytest
 from starlette.applications import Starlette
@@ -24,18 +21,13 @@ from integrations.telemetry.composite import CompositeSource
 from integrations.telemetry.loki import LokiSource
 from integrations.telemetry.prometheus import PrometheusSource
 from tests.conftest import require_binary
+from tests.fakes.process import free_port, ready_process
 from tests.fakes.server import ServerThread
 
 NOW = datetime.now(UTC).replace(second=0, microsecond=0)
 START = NOW - timedelta(hours=2)
 FAULT = NOW - timedelta(minutes=30)
 STEP = 30
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def openmetrics() -> str:
@@ -75,26 +67,11 @@ def prometheus(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
                    timeout=120)
     (root / "prometheus.yml").write_text("global:\n  scrape_interval: 1h\n")
     port = free_port()
-    process = subprocess.Popen(
-        [binary, f"--config.file={root / 'prometheus.yml'}", f"--storage.tsdb.path={data}",
-         f"--web.listen-address=127.0.0.1:{port}", "--storage.tsdb.retention.time=30d"],
-        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            try:
-                if httpx.get(f"{url}/-/ready", timeout=1).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            if process.poll() is not None:
-                raise RuntimeError(process.stderr.read().decode() if process.stderr else "")
-            time.sleep(0.1)
+    command = [binary, f"--config.file={root / 'prometheus.yml'}",
+               f"--storage.tsdb.path={data}", f"--web.listen-address=127.0.0.1:{port}",
+               "--storage.tsdb.retention.time=30d"]
+    with ready_process(command, f"http://127.0.0.1:{port}") as url:
         yield url
-    finally:
-        process.terminate()
-        process.wait(timeout=20)
 
 
 WINDOW = Window(START, NOW)
