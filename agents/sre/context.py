@@ -32,7 +32,9 @@ class AlertContext:
                       lookback_minutes: int = 120) -> AlertContext:
         firing = [a for a in alerts if a.status == "firing"] or list(alerts)
         fired = min((as_utc(a.started_at) for a in firing), default=as_utc(incident.opened_at))
-        end = max(utcnow(), fired + timedelta(minutes=5))
+        # Up to now, but a re-investigation days later still looks at the hour after firing,
+        # not at days of telemetry.
+        end = min(max(utcnow(), fired + timedelta(minutes=5)), fired + timedelta(minutes=60))
         first = firing[0] if firing else None
         return cls(service=incident.service, signal=str(incident.signal),
                    fired_at_s=fired.timestamp(),
