@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
 from collections import defaultdict
 from pathlib import Path
@@ -98,7 +97,3 @@ async def export_case(store: Store, incident_id: int, out: Path,
         "notes": f"exported from incident {incident_id}; cause named by {corrections[-1].user}"
                  f"{'; kind not confirmed' if truth_service not in kinds else ''}"}, indent=1))
     return out
-
-
-def run(coro: Any) -> Any:
-    return asyncio.run(coro)

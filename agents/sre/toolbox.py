@@ -14,8 +14,6 @@ from collections import Counter
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
-import numpy as np
-
 from agents.sre.report import Evidence, EvidenceStatus
 from agents.sre.stats import FAMILY_DIRECTION, Anomaly, analyze, poisson_surge
 from integrations.telemetry.base import (
@@ -308,11 +306,3 @@ class Toolbox:
                            finding=f"{event.kind} of {event.service} at {hhmm(event.ts)}: "
                                    f"{event.summary[:120]}{lead}",
                            numbers={"at": hhmm(event.ts)})
-
-
-def series_summary(series: Series) -> dict[str, float]:
-    clean = series.v[np.isfinite(series.v)]
-    if clean.size == 0:
-        return {}
-    return {"min": float(clean.min()), "median": float(np.median(clean)),
-            "max": float(clean.max())}

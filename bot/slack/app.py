@@ -9,7 +9,7 @@ from __future__ import annotations
 import logging
 from typing import TYPE_CHECKING, Any
 
-from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncBoltContext, AsyncRespond
+from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncRespond
 from slack_bolt.response import BoltResponse
 from slack_sdk.web.async_client import AsyncWebClient
 
@@ -58,8 +58,7 @@ def build_bolt_app(service: Service, *, client: AsyncWebClient, signing_secret: 
         await service.reinvestigate(incident_id, user)
 
     @app.action("feedback_up")
-    async def on_up(ack: AsyncAck, action: dict[str, Any], body: dict[str, Any],
-                    respond: AsyncRespond) -> None:
+    async def on_up(ack: AsyncAck, action: dict[str, Any], body: dict[str, Any]) -> None:
         await ack()
         await _feedback(service, action, body, "up")
 
@@ -112,8 +111,7 @@ def build_bolt_app(service: Service, *, client: AsyncWebClient, signing_secret: 
                       response_type="ephemeral")
 
     @app.event("app_home_opened")
-    async def on_home(event: dict[str, Any], client: AsyncWebClient,
-                      context: AsyncBoltContext) -> None:
+    async def on_home(event: dict[str, Any], client: AsyncWebClient) -> None:
         incidents = await service.store.open_incidents()
         await client.views_publish(user_id=event["user"],
                                    view={"type": "home", "blocks": home_blocks(incidents)})
