@@ -112,6 +112,12 @@ def html_report(path: Path, suites: list[dict[str, Any]]) -> None:
                           {m: [f["by_group"].get(g, {}).get("acc@1") for g in groups]
                            for m, f in figures.items()}))
         body.append(_reliability(figures["nightowl"].get("reliability", [])))
+        slowest = max((f.get("p95_s") or 0.0) for f in figures.values()) or 1.0
+        body.append(_bars(f"Seconds per case: median and p95 (scale: {slowest:.2f} s)",
+                          ["median", "p95"],
+                          {m: [(f.get("median_s") or 0.0) / slowest,
+                               (f.get("p95_s") or 0.0) / slowest]
+                           for m, f in figures.items()}))
         failures = [x for f in figures.values() for x in f.get("failures", [])]
         if failures:
             body.append("<h3>Failures</h3><ul>" + "".join(
