@@ -446,7 +446,7 @@ def _too_small(cause: FamilyVerdict, effect: FamilyVerdict | None) -> str:
         return ""
     if cause.anomaly is None or effect.anomaly is None:
         return ""
-    cause_delta = cause.anomaly.peak - cause.anomaly.baseline
+    cause_delta = max(cause.max_rise, cause.anomaly.peak - cause.anomaly.baseline)
     effect_delta = effect.anomaly.peak - effect.anomaly.baseline
     if effect_delta <= 0 or cause_delta >= MIN_LATENCY_SHARE * effect_delta:
         return ""

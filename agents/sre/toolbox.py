@@ -77,6 +77,10 @@ class FamilyVerdict:
     metric: str
     anomaly: Anomaly | None  # None: insufficient data
     evidence_id: str
+    # The largest anomalous rise among all the family's metrics (p50, p99, average, ...):
+    # whether a dependency can account for its caller's slowdown must not hinge on which
+    # statistic happened to have the highest z-score.
+    max_rise: float = 0.0
 
     @property
     def score(self) -> float:
@@ -195,9 +199,15 @@ class Toolbox:
             anomaly = analyze(series.t, series.v, split=self.split, direction=direction,
                               baseline_end=self.baseline_end(series))
             current = profile.families.get(family)
-            if current is not None and (anomaly is None or anomaly.score <= current.score):
-                continue
-            profile.families[family] = FamilyVerdict(service, family, series.metric, anomaly, "")
+            rise = (anomaly.peak - anomaly.baseline
+                    if anomaly is not None and anomaly.anomalous else 0.0)
+            if current is not None:
+                current.max_rise = max(current.max_rise, rise)
+                if anomaly is None or anomaly.score <= current.score:
+                    continue
+            verdict = FamilyVerdict(service, family, series.metric, anomaly, "")
+            verdict.max_rise = max(rise, current.max_rise if current is not None else 0.0)
+            profile.families[family] = verdict
         self._profiles[service] = profile
         return profile
 
