@@ -186,9 +186,10 @@ class Store:
         incident.updated_at = now
         incident.version += 1
         resolved = incident.firing_count == 0
-        first_start = min((as_utc(a.started_at) for a in session.exec(
-            select(Alert).where(Alert.incident_id == incident.id))), default=incident.opened_at)
         if resolved:
+            first_start = min((as_utc(a.started_at) for a in session.exec(
+                select(Alert).where(Alert.incident_id == incident.id))),
+                default=incident.opened_at)
             incident.status = IncidentStatus.RESOLVED
             # The source knows when the alert ended; our receipt time may lag behind it.
             incident.resolved_at = existing.ended_at or now

@@ -8,6 +8,15 @@ from typing import Any
 
 import httpx
 
+from integrations.telemetry.base import (
+    EventsResult,
+    LogsResult,
+    MetricsResult,
+    QueryInfo,
+    TracesResult,
+    Window,
+)
+
 log = logging.getLogger(__name__)
 
 RETRIES = 2
@@ -57,3 +66,42 @@ def _reason(response: httpx.Response) -> str:
     if isinstance(body, dict):
         return str(body.get("error") or body.get("message") or body)[:200]
     return str(body)[:200]
+
+
+class HttpSource:
+    """What every HTTP telemetry adapter shares: a base URL, an injectable client, the label
+    that names a service, and an honest "empty" answer for the signals it does not carry."""
+
+    name = "http"
+
+    def __init__(self, base_url: str, *, service_label: str = "service",
+                 client: httpx.AsyncClient | None = None, timeout: float = 10.0) -> None:
+        self.base_url = base_url.rstrip("/")
+        self.service_label = service_label
+        self.client = client or httpx.AsyncClient(base_url=self.base_url, timeout=timeout)
+
+    async def aclose(self) -> None:
+        await self.client.aclose()
+
+    async def label_values(self, path: str, params: dict[str, Any]) -> list[str]:
+        try:
+            body = await get_json(self.client, path, params)
+        except QueryFailed:
+            return []
+        return sorted(str(v) for v in body.get("data", []))
+
+    async def topology(self, window: Window) -> dict[str, set[str]]:
+        return {}
+
+    async def metrics(self, service: str, window: Window) -> MetricsResult:
+        return MetricsResult(QueryInfo(f"{self.name} has no metrics", "empty"))
+
+    async def logs(self, service: str, window: Window, *, min_level: str = "warning",
+                   limit: int = 5000) -> LogsResult:
+        return LogsResult(QueryInfo(f"{self.name} has no logs", "empty"))
+
+    async def traces(self, service: str, window: Window) -> TracesResult:
+        return TracesResult(QueryInfo(f"{self.name} has no traces", "empty"))
+
+    async def events(self, window: Window, *, service: str | None = None) -> EventsResult:
+        return EventsResult(QueryInfo(f"{self.name} has no change events", "empty"))

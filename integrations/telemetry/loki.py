@@ -5,18 +5,13 @@ from __future__ import annotations
 import json
 from typing import Any
 
-import httpx
-
 from integrations.telemetry.base import (
-    EventsResult,
     LogLine,
     LogsResult,
-    MetricsResult,
     QueryInfo,
-    TracesResult,
     Window,
 )
-from integrations.telemetry.http import QueryFailed, get_json
+from integrations.telemetry.http import HttpSource, QueryFailed, get_json
 
 LEVEL_FILTERS = {
     "error": "(?i)(error|fatal|panic|exception|critical)",
@@ -24,32 +19,13 @@ LEVEL_FILTERS = {
 }
 
 
-class LokiSource:
+class LokiSource(HttpSource):
     name = "loki"
 
-    def __init__(self, base_url: str, *, service_label: str = "service",
-                 client: httpx.AsyncClient | None = None, timeout: float = 10.0) -> None:
-        self.base_url = base_url.rstrip("/")
-        self.service_label = service_label
-        self.client = client or httpx.AsyncClient(base_url=self.base_url, timeout=timeout)
-
-    async def aclose(self) -> None:
-        await self.client.aclose()
-
     async def services(self, window: Window) -> list[str]:
-        try:
-            body = await get_json(self.client, f"/loki/api/v1/label/{self.service_label}/values",
-                                  {"start": int(window.start_s * 1e9),
-                                   "end": int(window.end_s * 1e9)})
-        except QueryFailed:
-            return []
-        return sorted(str(v) for v in body.get("data", []))
-
-    async def topology(self, window: Window) -> dict[str, set[str]]:
-        return {}
-
-    async def metrics(self, service: str, window: Window) -> MetricsResult:
-        return MetricsResult(QueryInfo("loki has no metrics", "empty"))
+        return await self.label_values(f"/loki/api/v1/label/{self.service_label}/values",
+                                       {"start": int(window.start_s * 1e9),
+                                        "end": int(window.end_s * 1e9)})
 
     def logql(self, service: str, min_level: str) -> str:
         selector = f'{{{self.service_label}="{service}"}}'
@@ -78,11 +54,6 @@ class LokiSource:
             info.status = "empty"
         return LogsResult(info, lines[:limit], truncated=len(lines) >= limit)
 
-    async def traces(self, service: str, window: Window) -> TracesResult:
-        return TracesResult(QueryInfo("loki has no traces", "empty"))
-
-    async def events(self, window: Window, *, service: str | None = None) -> EventsResult:
-        return EventsResult(QueryInfo("loki has no change events", "empty"))
 
 
 def _line(ts: float, service: str, text: str, labels: dict[str, Any], default: str) -> LogLine:

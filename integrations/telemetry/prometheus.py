@@ -13,35 +13,22 @@ from collections import defaultdict
 from typing import Any
 from urllib.parse import urlencode
 
-import httpx
 import numpy as np
 
 from integrations.telemetry.base import (
-    EventsResult,
-    LogsResult,
     MetricsResult,
     QueryInfo,
     Series,
-    TracesResult,
     Window,
 )
-from integrations.telemetry.http import QueryFailed, get_json
+from integrations.telemetry.http import HttpSource, QueryFailed, get_json
 
 COUNTER_SUFFIXES = ("_total", "_count", "_sum")
 MAX_POINTS = 300
 
 
-class PrometheusSource:
+class PrometheusSource(HttpSource):
     name = "prometheus"
-
-    def __init__(self, base_url: str, *, service_label: str = "service",
-                 client: httpx.AsyncClient | None = None, timeout: float = 10.0) -> None:
-        self.base_url = base_url.rstrip("/")
-        self.service_label = service_label
-        self.client = client or httpx.AsyncClient(base_url=self.base_url, timeout=timeout)
-
-    async def aclose(self) -> None:
-        await self.client.aclose()
 
     def link(self, expr: str, window: Window) -> str:
         span = max(60, int(window.end_s - window.start_s))
@@ -53,15 +40,8 @@ class PrometheusSource:
         return max(15, int((window.end_s - window.start_s) / MAX_POINTS))
 
     async def services(self, window: Window) -> list[str]:
-        try:
-            body = await get_json(self.client, f"/api/v1/label/{self.service_label}/values",
-                                  {"start": window.start_s, "end": window.end_s})
-        except QueryFailed:
-            return []
-        return sorted(str(v) for v in body.get("data", []))
-
-    async def topology(self, window: Window) -> dict[str, set[str]]:
-        return {}
+        return await self.label_values(f"/api/v1/label/{self.service_label}/values",
+                                       {"start": window.start_s, "end": window.end_s})
 
     async def raw(self, expr: str, window: Window) -> tuple[QueryInfo, list[Any]]:
         """Raw samples of `expr` over the window (an instant query of a range vector)."""
@@ -104,15 +84,6 @@ class PrometheusSource:
             series.append(Series(service, name.removesuffix("_total"), t, v))
         return MetricsResult(info, series)
 
-    async def logs(self, service: str, window: Window, *, min_level: str = "warning",
-                   limit: int = 5000) -> LogsResult:
-        return LogsResult(QueryInfo("prometheus has no logs", "empty"))
-
-    async def traces(self, service: str, window: Window) -> TracesResult:
-        return TracesResult(QueryInfo("prometheus has no traces", "empty"))
-
-    async def events(self, window: Window, *, service: str | None = None) -> EventsResult:
-        return EventsResult(QueryInfo("prometheus has no change events", "empty"))
 
 
 def _escape(value: str) -> str:
