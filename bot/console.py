@@ -76,6 +76,15 @@ class ConsoleSurface:
         self._box("thread reply", mrkdwn_to_text(text).splitlines(), indent="    ")
         return self._next(incident.slack_channel or incident.channel)
 
+    async def post(self, channel: str, text: str, blocks: Sequence[dict[str, Any]],
+                   ) -> MessageRef:
+        self._box(f"{channel} · message", blocks_to_lines(blocks) or [mrkdwn_to_text(text)])
+        return self._next(channel)
+
+    async def upload(self, channel: str, *, filename: str, content: bytes, title: str,
+                     comment: str) -> None:
+        self._box(f"{channel} · file", [f"{title}: {filename} ({len(content):,} bytes)"])
+
     async def show_investigation(
         self, incident: Incident, view: InvestigationView, *, message: MessageRef | None
     ) -> MessageRef:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Any, Protocol
 
 from agents.sre.report import InvestigationView
 from storage.models import Alert, Incident
@@ -29,4 +29,14 @@ class ChatSurface(Protocol):
         self, incident: Incident, view: InvestigationView, *, message: MessageRef | None
     ) -> MessageRef:
         """Post the investigation's message in the thread, or edit it in place."""
+        ...
+
+    async def post(self, channel: str, text: str, blocks: Sequence[dict[str, Any]],
+                   ) -> MessageRef:
+        """Post a message to a channel, outside any incident (findings, digests, ops)."""
+        ...
+
+    async def upload(self, channel: str, *, filename: str, content: bytes, title: str,
+                     comment: str) -> None:
+        """Upload a file (e.g. the digest's chart) to a channel."""
         ...

@@ -188,6 +188,9 @@ class Investigation(SQLModel, table=True):
     cost_usd: float = 0.0
     error: str | None = None
     slack_ts: str | None = Field(default=None, max_length=64)
+    # Checkpoint written as the run goes (hypotheses tested so far), so a restart can show
+    # where it was and resume in the same Slack message.
+    progress: dict[str, Any] = _json_column()
     # The full result in the output contract's shape (hypotheses, evidence, ranked causes).
     result: dict[str, Any] = _json_column()
 
@@ -203,3 +206,89 @@ class Feedback(SQLModel, table=True):
     correct_service: str | None = Field(default=None, max_length=255)
     comment: str | None = None
     at: datetime = Field(default_factory=utcnow)
+
+
+class JobRun(SQLModel, table=True):
+    """One run of a background job: the history `nightowl jobs` shows."""
+
+    __table_args__ = (Index("ix_jobrun_job_started", "job", "started_at"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    job: str = Field(max_length=64)
+    trigger: str = Field(default="schedule", max_length=16)  # schedule | manual | retry
+    outcome: str = Field(default="running", max_length=16)  # running|ok|failed|interrupted
+    started_at: datetime = Field(default_factory=utcnow)
+    finished_at: datetime | None = None
+    items: int = 0
+    summary: str | None = None
+    error: str | None = None
+    holder: str = Field(default="", max_length=255)  # host:pid of the process that ran it
+
+
+class Finding(SQLModel, table=True):
+    """An error signature a background scan flagged: new, or surging against its baseline.
+
+    One row per (source, signature), however many scans see it, so it is posted once.
+    """
+
+    __table_args__ = (UniqueConstraint("source", "signature", name="uq_finding_signature"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    source: str = Field(max_length=32)  # sentry | logs
+    signature: str = Field(max_length=64)
+    service: str = Field(default="unknown", max_length=255)
+    kind: str = Field(max_length=16)  # new | surging
+    severity: Severity = Field(default=Severity.WARNING, sa_type=String(16))
+    title: str = Field(max_length=500)
+    example: str = ""
+    count: int = 0
+    baseline_per_hour: float = 0.0
+    link: str | None = Field(default=None, max_length=2000)
+    first_seen: datetime = Field(default_factory=utcnow)
+    last_seen: datetime = Field(default_factory=utcnow)
+    channel: str = Field(max_length=255)
+    posted_ts: str | None = Field(default=None, max_length=64)
+    incident_id: int | None = Field(default=None, foreign_key="incident.id")
+
+
+class Lease(SQLModel, table=True):
+    """A named lock held in the database with an expiry (SQLite's stand-in for advisory
+    locks): the scheduler's leadership and each running job."""
+
+    name: str = Field(primary_key=True, max_length=128)
+    holder: str = Field(max_length=255)
+    expires_at: datetime
+
+
+class LLMCall(SQLModel, table=True):
+    """One request to a model (or one refused before it was sent): the spend ledger."""
+
+    __table_args__ = (Index("ix_llmcall_at", "at"), Index("ix_llmcall_agent_at", "agent", "at"))
+
+    id: int | None = Field(default=None, primary_key=True)
+    at: datetime = Field(default_factory=utcnow)
+    agent: str = Field(max_length=32)  # sre | chat | ...
+    tier: str = Field(default="", max_length=32)
+    model: str = Field(max_length=255)  # provider:model
+    incident_id: int | None = Field(default=None, foreign_key="incident.id")
+    investigation_id: int | None = Field(default=None, foreign_key="investigation.id")
+    input_tokens: int = 0
+    output_tokens: int = 0
+    cached_input_tokens: int = 0
+    cache_write_tokens: int = 0
+    cost_usd: float = 0.0
+    latency_ms: int = 0
+    # ok | error | timeout | rate_limited | overloaded | refused_cap | refused_paused | open_circuit
+    status: str = Field(default="ok", max_length=32)
+    finish_reason: str | None = Field(default=None, max_length=32)
+    fallback: bool = False  # served by a model after the tier's first choice
+    error: str | None = None
+
+
+class Control(SQLModel, table=True):
+    """Operator switches that every replica must see at once (e.g. the model stop button)."""
+
+    key: str = Field(primary_key=True, max_length=64)
+    value: str = Field(max_length=255)
+    updated_by: str = Field(default="", max_length=255)
+    updated_at: datetime = Field(default_factory=utcnow)

@@ -52,11 +52,15 @@ class IntakeOutcome:
     channel: str | None = None
 
 
-def _in_executor(
-    method: Callable[Concatenate[Store, P], T],
-) -> Callable[Concatenate[Store, P], Coroutine[Any, Any, T]]:
+R = TypeVar("R", bound="Repository")
+
+
+def in_executor(
+    method: Callable[Concatenate[R, P], T],
+) -> Callable[Concatenate[R, P], Coroutine[Any, Any, T]]:
+    """Run a blocking repository method on the repository's executor."""
     @functools.wraps(method)
-    async def wrapper(self: Store, *args: P.args, **kwargs: P.kwargs) -> T:
+    async def wrapper(self: R, *args: P.args, **kwargs: P.kwargs) -> T:
         loop = asyncio.get_running_loop()
         return await loop.run_in_executor(
             self._executor, functools.partial(method, self, *args, **kwargs)
@@ -65,22 +69,33 @@ def _in_executor(
     return wrapper  # type: ignore[return-value]
 
 
-class Store:
-    def __init__(self, engine: Engine) -> None:
+class Repository:
+    """A set of blocking queries over one engine, run on a shared executor."""
+
+    def __init__(self, engine: Engine, executor: ThreadPoolExecutor | None = None) -> None:
         self.engine = engine
         workers = 1 if engine.dialect.name == "sqlite" else 4
-        self._executor = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="store")
+        self._executor = executor or ThreadPoolExecutor(max_workers=workers,
+                                                        thread_name_prefix="store")
+
+    def _session(self) -> Session:
+        return Session(self.engine, expire_on_commit=False)
+
+
+class Store(Repository):
+    """The service's own queries: intake, incidents, threads, investigations, feedback.
+
+    Background work (job runs, findings, reports) and the model ledger have their own
+    repositories sharing this store's executor (`storage.background`, `storage.ledger`).
+    """
 
     def close(self) -> None:
         self._executor.shutdown(wait=True)
         self.engine.dispose()
 
-    def _session(self) -> Session:
-        return Session(self.engine, expire_on_commit=False)
-
     # ---- alert intake ---------------------------------------------------------------------
 
-    @_in_executor
+    @in_executor
     def ingest(
         self, alerts: Sequence[Alert], route: Callable[[Alert], str]
     ) -> list[IntakeOutcome]:
@@ -214,7 +229,7 @@ class Store:
         session.add(incident)
         return IntakeOutcome(existing.id, incident.id, False, False, resolved, incident.channel)
 
-    @_in_executor
+    @in_executor
     def dead_letter(self, *, source: str, reason: str, body: str, content_type: str | None) -> int:
         with self._session() as session:
             row = DeadLetter(source=source, reason=reason, body=body, content_type=content_type)
@@ -225,7 +240,7 @@ class Store:
 
     # ---- incidents ------------------------------------------------------------------------
 
-    @_in_executor
+    @in_executor
     def incident(self, incident_id: int) -> Incident:
         with self._session() as session:
             row = session.get(Incident, incident_id)
@@ -233,7 +248,7 @@ class Store:
                 raise NotFound(f"incident {incident_id}")
             return row
 
-    @_in_executor
+    @in_executor
     def incident_alerts(self, incident_id: int) -> list[Alert]:
         with self._session() as session:
             return list(
@@ -242,7 +257,7 @@ class Store:
                 )
             )
 
-    @_in_executor
+    @in_executor
     def open_incidents(self, *, limit: int = 50) -> list[Incident]:
         with self._session() as session:
             return list(
@@ -254,7 +269,7 @@ class Store:
                 )
             )
 
-    @_in_executor
+    @in_executor
     def counts(self) -> dict[str, int]:
         with self._session() as session:
             open_incidents = session.exec(
@@ -264,7 +279,7 @@ class Store:
             dead = session.exec(select(func.count()).select_from(DeadLetter)).one()
             return {"incidents_open": int(open_incidents), "dead_letters": int(dead)}
 
-    @_in_executor
+    @in_executor
     def set_status(self, incident_id: int, status: IncidentStatus) -> Incident:
         with self._session() as session:
             incident = _get_incident(session, incident_id)
@@ -276,7 +291,7 @@ class Store:
                 session.commit()
             return incident
 
-    @_in_executor
+    @in_executor
     def acknowledge(self, incident_id: int, user: str) -> tuple[Incident, bool]:
         """Returns the incident and whether this click changed anything."""
         with self._session() as session:
@@ -293,7 +308,7 @@ class Store:
             session.commit()
             return incident, changed
 
-    @_in_executor
+    @in_executor
     def resolve(self, incident_id: int, user: str) -> tuple[Incident, bool]:
         with self._session() as session:
             incident = _get_incident(session, incident_id)
@@ -312,7 +327,7 @@ class Store:
             session.commit()
             return incident, changed
 
-    @_in_executor
+    @in_executor
     def audit(self, *, actor: str, action: str, incident_id: int | None,
               detail: dict[str, Any] | None = None) -> None:
         with self._session() as session:
@@ -320,14 +335,14 @@ class Store:
                                    detail=detail or {}))
             session.commit()
 
-    @_in_executor
+    @in_executor
     def audit_events(self, incident_id: int) -> list[AuditEvent]:
         with self._session() as session:
             return list(session.exec(
                 select(AuditEvent).where(AuditEvent.incident_id == incident_id)
                 .order_by(col(AuditEvent.id))))
 
-    @_in_executor
+    @in_executor
     def add_note(self, incident_id: int, kind: str, text: str) -> None:
         """Queue a thread reply (the renderer posts it)."""
         with self._session() as session:
@@ -336,7 +351,7 @@ class Store:
 
     # ---- rendering (the outbox) -----------------------------------------------------------
 
-    @_in_executor
+    @in_executor
     def incidents_to_render(self) -> list[int]:
         """Incidents whose Slack view is behind: a new version or unposted thread replies."""
         with self._session() as session:
@@ -349,7 +364,7 @@ class Store:
             ).all()
             return sorted({i for i in [*stale, *pending] if i is not None})
 
-    @_in_executor
+    @in_executor
     def pending_updates(self, incident_id: int) -> list[ThreadUpdate]:
         with self._session() as session:
             return list(session.exec(
@@ -358,7 +373,7 @@ class Store:
                 .where(col(ThreadUpdate.posted_ts).is_(None))
                 .order_by(col(ThreadUpdate.id))))
 
-    @_in_executor
+    @in_executor
     def mark_posted(self, update_ids: Sequence[int], ts: str) -> None:
         with self._session() as session:
             for update_id in update_ids:
@@ -368,7 +383,7 @@ class Store:
                     session.add(row)
             session.commit()
 
-    @_in_executor
+    @in_executor
     def mark_rendered(self, incident_id: int, *, version: int, channel: str, ts: str) -> None:
         with self._session() as session:
             incident = _get_incident(session, incident_id)
@@ -381,7 +396,7 @@ class Store:
 
     # ---- Slack bookkeeping ----------------------------------------------------------------
 
-    @_in_executor
+    @in_executor
     def first_sighting(self, event_id: str) -> bool:
         """Record a Slack event id; False when it was seen before (a retry)."""
         with self._session() as session:
@@ -395,7 +410,7 @@ class Store:
 
     # ---- investigations -------------------------------------------------------------------
 
-    @_in_executor
+    @in_executor
     def start_investigation(self, incident_id: int | None, trigger: str) -> Investigation:
         with self._session() as session:
             row = Investigation(incident_id=incident_id, trigger=trigger)
@@ -409,7 +424,7 @@ class Store:
             session.commit()
             return row
 
-    @_in_executor
+    @in_executor
     def save_investigation(self, row: Investigation) -> Investigation:
         with self._session() as session:
             merged = session.merge(row)
@@ -422,7 +437,7 @@ class Store:
             session.commit()
             return merged
 
-    @_in_executor
+    @in_executor
     def investigation(self, investigation_id: int) -> Investigation:
         with self._session() as session:
             row = session.get(Investigation, investigation_id)
@@ -430,20 +445,20 @@ class Store:
                 raise NotFound(f"investigation {investigation_id}")
             return row
 
-    @_in_executor
+    @in_executor
     def latest_investigation(self, incident_id: int) -> Investigation | None:
         with self._session() as session:
             return session.exec(
                 select(Investigation).where(Investigation.incident_id == incident_id)
                 .order_by(col(Investigation.id).desc())).first()
 
-    @_in_executor
+    @in_executor
     def interrupted_investigations(self) -> list[Investigation]:
         with self._session() as session:
             return list(session.exec(
                 select(Investigation).where(Investigation.status == "running")))
 
-    @_in_executor
+    @in_executor
     def add_feedback(self, feedback: Feedback) -> Feedback:
         with self._session() as session:
             session.add(feedback)
@@ -454,7 +469,7 @@ class Store:
             session.commit()
             return feedback
 
-    @_in_executor
+    @in_executor
     def feedback_rows(self) -> list[Feedback]:
         with self._session() as session:
             return list(session.exec(select(Feedback).order_by(col(Feedback.id))))

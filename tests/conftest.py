@@ -80,6 +80,7 @@ def fake_slack() -> Iterator[tuple[FakeSlack, str]]:
     """The fake Slack Web API on loopback, and its base URL."""
     slack = FakeSlack()
     with ServerThread(slack.app()) as server:
+        slack.base_url = server.url
         yield slack, server.url
 
 

@@ -65,6 +65,27 @@ class SlackSurface:
                                     unfurl_links=False)
         return MessageRef(channel, str(response["ts"]))
 
+    async def post(self, channel: str, text: str, blocks: Sequence[dict[str, Any]],
+                   ) -> MessageRef:
+        response = await self._send(channel, "chat.postMessage", channel=channel, text=text,
+                                    blocks=list(blocks), unfurl_links=False)
+        return MessageRef(str(response["channel"]), str(response["ts"]))
+
+    async def upload(self, channel: str, *, filename: str, content: bytes, title: str,
+                     comment: str) -> None:
+        # files_upload_v2 wants a channel id; a name is resolved by posting the comment first.
+        if not channel.startswith(("C", "G", "D")):
+            ref = await self.post(channel, comment, [
+                {"type": "context", "elements": [{"type": "mrkdwn", "text": comment}]}])
+            channel, comment = ref.channel, ""
+
+        async def call() -> Any:
+            return await self.client.files_upload_v2(
+                channel=channel, content=content, filename=filename, title=title,
+                initial_comment=comment or None)
+
+        await self.pacer.call(channel, "files.upload", call)
+
     def _thread(self, incident: Incident) -> tuple[str, str]:
         if not incident.slack_ts or not incident.slack_channel:
             raise ValueError(f"incident {incident.id} has no root message yet")

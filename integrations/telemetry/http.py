@@ -27,6 +27,15 @@ class QueryFailed(Exception):
 
 
 async def get_json(client: httpx.AsyncClient, path: str, params: dict[str, Any]) -> Any:
+    response = await get(client, path, params)
+    try:
+        return response.json()
+    except ValueError as exc:
+        raise QueryFailed("the answer is not JSON") from exc
+
+
+async def get(client: httpx.AsyncClient, path: str, params: dict[str, Any]) -> httpx.Response:
+    """GET with retries on timeouts, transport errors, 429 and 5xx; 4xx fails at once."""
     delay = 0.2
     for attempt in range(RETRIES + 1):
         try:
@@ -47,10 +56,7 @@ async def get_json(client: httpx.AsyncClient, path: str, params: dict[str, Any])
             elif response.status_code >= 400:
                 raise QueryFailed(f"HTTP {response.status_code}: {_reason(response)}")
             else:
-                try:
-                    return response.json()
-                except ValueError as exc:
-                    raise QueryFailed("the answer is not JSON") from exc
+                return response
         if not retry or attempt == RETRIES:
             raise QueryFailed(error) from cause
         await asyncio.sleep(delay)

@@ -32,6 +32,8 @@ class FakeSlack:
     channels: dict[str, str] = field(default_factory=dict)
     failures: dict[str, list[tuple[int, int]]] = field(default_factory=dict)
     lock: threading.Lock = field(default_factory=threading.Lock)
+    uploads: dict[str, bytes] = field(default_factory=dict)  # file id -> bytes received
+    base_url: str = ""  # set by the test fixture: upload URLs point back at this server
 
     def __post_init__(self) -> None:
         self._ts = itertools.count(1)
@@ -76,7 +78,13 @@ class FakeSlack:
                                     headers={"Retry-After": str(retry_after)})
             return JSONResponse(self.answer(method, args))
 
-        return Starlette(routes=[Route("/api/{method}", handle, methods=["POST", "GET"])])
+        async def upload(request: Request) -> JSONResponse:
+            with self.lock:
+                self.uploads[request.path_params["file_id"]] = await request.body()
+            return JSONResponse({"ok": True})
+
+        return Starlette(routes=[Route("/api/{method}", handle, methods=["POST", "GET"]),
+                                 Route("/upload/{file_id}", upload, methods=["POST"])])
 
     def answer(self, method: str, args: dict[str, Any]) -> dict[str, Any]:
         if method == "auth.test":
@@ -87,6 +95,16 @@ class FakeSlack:
             ts = args.get("ts") or f"{1700000000 + next(self._ts)}.000100"
             return {"ok": True, "channel": channel, "ts": ts,
                     "message": {"text": args.get("text", ""), "ts": ts}}
+        if method == "files.getUploadURLExternal":
+            file_id = f"F{next(self._ids):07d}"
+            return {"ok": True, "file_id": file_id,
+                    "upload_url": f"{self.base_url.rstrip('/')}/upload/{file_id}"}
+        if method == "files.completeUploadExternal":
+            files = args.get("files")
+            if isinstance(files, str):
+                files = json.loads(files)
+            return {"ok": True, "files": [{"id": f["id"], "title": f.get("title", "")}
+                                          for f in files or []]}
         if method == "views.publish" or method == "views.open":
             return {"ok": True, "view": {"id": "V1", **(args.get("view") or {})}}
         return {"ok": True}

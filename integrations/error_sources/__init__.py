@@ -1,0 +1,1 @@
+"""Error sources for background scans (Sentry, logs) and log-template mining."""

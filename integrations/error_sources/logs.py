@@ -1,0 +1,101 @@
+"""Error logs from any telemetry source, grouped into signatures by template mining."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable
+
+from integrations.error_sources.base import ScanResult, ScanWindow, SignatureCount
+from integrations.error_sources.templates import TemplateMiner, signature_of
+from integrations.errors import RemoteError
+from integrations.telemetry.base import TelemetrySource, Window
+
+log = logging.getLogger(__name__)
+
+MAX_EXAMPLE_CHARS = 300
+
+
+class SignatureCounter:
+    """Feeds (timestamp, message) of one service through a miner and counts each template
+    before and after the window's split."""
+
+    def __init__(self, service: str, split_ts: float) -> None:
+        self.service = service
+        self.split_ts = split_ts
+        self.miner = TemplateMiner()
+        self.baseline: list[int] = []
+        self.recent: list[int] = []
+        self.examples: dict[int, str] = {}
+
+    def add(self, ts: float, message: str) -> None:
+        cluster = self.miner.add(message)
+        if cluster >= len(self.baseline):
+            grow = cluster + 1 - len(self.baseline)
+            self.baseline.extend([0] * grow)
+            self.recent.extend([0] * grow)
+        if ts >= self.split_ts:
+            self.recent[cluster] += 1
+            # Keep the newest example of a recent signature: that is what a responder reads.
+            self.examples[cluster] = message
+        else:
+            self.baseline[cluster] += 1
+            self.examples.setdefault(cluster, message)
+
+    def add_all(self, lines: Iterable[tuple[float, str]]) -> None:
+        add = self.add
+        for ts, message in lines:
+            add(ts, message)
+
+    def counts(self) -> list[SignatureCount]:
+        # Templates can merge as the miner learns: sum clusters that ended with one template.
+        merged: dict[str, SignatureCount] = {}
+        for cluster in self.miner.clusters:
+            template = cluster.template
+            signature = signature_of(self.service, template)
+            entry = merged.get(signature)
+            if entry is None:
+                entry = merged[signature] = SignatureCount(
+                    source="logs", signature=signature, service=self.service,
+                    title=template[:200],
+                    example=self.examples.get(cluster.id, "")[:MAX_EXAMPLE_CHARS],
+                    baseline=0, recent=0)
+            entry.baseline += self.baseline[cluster.id]
+            entry.recent += self.recent[cluster.id]
+        return list(merged.values())
+
+
+class LogErrorSource:
+    """Reads error-level lines of every service from a telemetry source (Loki, scenario logs)."""
+
+    name = "logs"
+
+    def __init__(self, telemetry: TelemetrySource, *, max_lines_per_service: int = 50_000,
+                 services: list[str] | None = None) -> None:
+        self.telemetry = telemetry
+        self.max_lines = max_lines_per_service
+        self.only = services
+
+    async def scan(self, window: ScanWindow) -> ScanResult:
+        span = Window(window.start, window.end)
+        services = self.only or await self.telemetry.services(span)
+        signatures: list[SignatureCount] = []
+        failures: list[str] = []
+        lines_read = 0
+        truncated = False
+        for service in services:
+            result = await self.telemetry.logs(service, span, min_level="error",
+                                               limit=self.max_lines)
+            if result.info.status == "error":
+                failures.append(f"{service}: {result.info.error}")
+                continue
+            counter = SignatureCounter(service, window.split.timestamp())
+            counter.add_all((line.ts, line.message) for line in result.lines
+                            if line.level in ("error", "fatal", "critical", "panic"))
+            lines_read += len(result.lines)
+            truncated = truncated or result.truncated
+            signatures.extend(counter.counts())
+        if failures and len(failures) == len(services):
+            raise RemoteError(f"{self.telemetry.name}: every log query failed: {failures[0]}")
+        for failure in failures:
+            log.warning("log scan: %s", failure)
+        return ScanResult("logs", signatures, lines_read=lines_read, truncated=truncated)

@@ -1,0 +1,223 @@
+"""The daily digest: yesterday's incidents, how fast they were handled, and what was right.
+
+One message per configured channel (Block Kit), plus a chart of the last 14 days uploaded
+with it. A day with nothing to report gets one short line instead of an empty table.
+"""
+
+from __future__ import annotations
+
+import statistics
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from scheduler.chart import Day, render_history
+from scheduler.jobs.base import Announcer, Clock, JobOutcome
+from storage.background import BackgroundStore
+from storage.models import Finding, Incident, as_utc
+
+HISTORY_DAYS = 14
+# Spend by agent for the window, in USD (from the model ledger when a gateway is configured).
+SpendLookup = Callable[[datetime, datetime], Awaitable[dict[str, float]]]
+
+
+@dataclass(frozen=True, slots=True)
+class Durations:
+    count: int
+    median_s: float | None
+    worst_s: float | None
+
+    @classmethod
+    def of(cls, seconds: Sequence[float]) -> Durations:
+        if not seconds:
+            return cls(0, None, None)
+        return cls(len(seconds), statistics.median(seconds), max(seconds))
+
+
+@dataclass
+class Digest:
+    channel: str
+    day: datetime  # local midnight starting the day covered
+    opened: list[Incident]
+    resolved: list[Incident]
+    still_open: list[Incident]
+    ack: Durations
+    diagnosis: Durations
+    resolution: Durations
+    confirmed: int
+    judged: int
+    noisiest: list[tuple[str, str, int]]
+    findings: list[Finding]
+    spend: dict[str, float] = field(default_factory=dict)
+    history: list[Day] = field(default_factory=list)
+
+    @property
+    def empty(self) -> bool:
+        return not (self.opened or self.resolved or self.still_open or self.findings)
+
+
+def _seconds(start: datetime, end: datetime | None) -> float | None:
+    if end is None:
+        return None
+    return max(0.0, (as_utc(end) - as_utc(start)).total_seconds())
+
+
+def human(seconds: float | None) -> str:
+    if seconds is None:
+        return "–"
+    if seconds < 60:
+        return f"{seconds:.0f}s"
+    if seconds < 3600:
+        return f"{seconds / 60:.0f}m"
+    return f"{seconds / 3600:.1f}h"
+
+
+async def build_digest(store: BackgroundStore, *, channel: str, scope: Sequence[str],
+                       now: datetime, timezone: str = "UTC",
+                       spend: SpendLookup | None = None) -> Digest:
+    tz = ZoneInfo(timezone)
+    today = now.astimezone(tz).replace(hour=0, minute=0, second=0, microsecond=0)
+    start, end = today - timedelta(days=1), today
+    touching = await store.incidents_touching(scope, start, end)
+
+    def within(value: datetime | None) -> bool:
+        return value is not None and start <= as_utc(value) < end
+
+    opened = [i for i in touching if within(i.opened_at)]
+    resolved = [i for i in touching if within(i.resolved_at)]
+    still_open = [i for i in touching
+                  if i.resolved_at is None or as_utc(i.resolved_at) >= end]
+    ids = [i.id for i in touching if i.id is not None]
+    diagnosed = await store.first_diagnoses(ids)
+    feedback = await store.feedback_for(ids)
+    latest: dict[int, str] = {}
+    for row in feedback:  # the last word of anyone on an incident counts
+        if row.incident_id is not None:
+            latest[row.incident_id] = row.verdict
+    digest = Digest(
+        channel=channel, day=start, opened=opened, resolved=resolved, still_open=still_open,
+        ack=Durations.of([s for i in opened if (s := _seconds(i.opened_at,
+                                                               i.acknowledged_at)) is not None]),
+        diagnosis=Durations.of([s for i in opened if i.id is not None and (
+            s := _seconds(i.opened_at, diagnosed.get(i.id))) is not None]),
+        resolution=Durations.of([s for i in resolved if (
+            s := _seconds(i.opened_at, i.resolved_at)) is not None]),
+        confirmed=sum(v == "up" for v in latest.values()), judged=len(latest),
+        noisiest=await store.noisiest_alerts(scope, start, end),
+        findings=await store.findings_between(start, end, scope),
+        spend=await spend(start, end) if spend is not None else {},
+    )
+    digest.history = await _history(store, scope, end, tz)
+    return digest
+
+
+async def _history(store: BackgroundStore, scope: Sequence[str], end: datetime,
+                   tz: ZoneInfo) -> list[Day]:
+    start = end - timedelta(days=HISTORY_DAYS)
+    incidents = await store.incidents_touching(scope, start, end)
+    days: list[Day] = []
+    for n in range(HISTORY_DAYS):
+        day_start = start + timedelta(days=n)
+        day_end = day_start + timedelta(days=1)
+        opened = sum(1 for i in incidents if day_start <= as_utc(i.opened_at) < day_end)
+        ttrs = [s / 60 for i in incidents
+                if i.resolved_at is not None and day_start <= as_utc(i.resolved_at) < day_end
+                and (s := _seconds(i.opened_at, i.resolved_at)) is not None]
+        days.append(Day(day_start.astimezone(tz).strftime("%m-%d"), opened,
+                        statistics.median(ttrs) if ttrs else None))
+    return days
+
+
+def digest_message(digest: Digest) -> tuple[str, list[dict[str, Any]]]:
+    day = digest.day.strftime("%a %d %b")
+    title = f"🦉 Daily digest · {day}"
+    if digest.empty:
+        text = f"{title}: no incidents and no new error findings. Quiet day."
+        return text, [{"type": "section", "text": {"type": "mrkdwn", "text": text}}]
+    confirmed = (f"{digest.confirmed}/{digest.judged} confirmed" if digest.judged
+                 else "no feedback")
+    blocks: list[dict[str, Any]] = [
+        {"type": "header", "text": {"type": "plain_text", "text": title}},
+        {"type": "section", "fields": [
+            {"type": "mrkdwn", "text": f"*Opened*\n{len(digest.opened)}"},
+            {"type": "mrkdwn", "text": f"*Resolved*\n{len(digest.resolved)}"},
+            {"type": "mrkdwn", "text": f"*Still open*\n{len(digest.still_open)}"},
+            {"type": "mrkdwn", "text": f"*Diagnosis*\n{confirmed}"},
+        ]},
+        {"type": "section", "text": {"type": "mrkdwn", "text": "\n".join([
+            "*Time to…*  median · worst",
+            f"• acknowledge: {human(digest.ack.median_s)} · {human(digest.ack.worst_s)}",
+            f"• diagnosis: {human(digest.diagnosis.median_s)} · "
+            f"{human(digest.diagnosis.worst_s)}",
+            f"• resolve: {human(digest.resolution.median_s)} · "
+            f"{human(digest.resolution.worst_s)}",
+        ])}},
+    ]
+    if digest.noisiest:
+        lines = [f"• {title} ({service}): {count}×" for title, service, count
+                 in digest.noisiest]
+        blocks.append({"type": "section", "text": {
+            "type": "mrkdwn", "text": "*Noisiest alerts*\n" + "\n".join(lines)}})
+    if digest.findings:
+        lines = [f"• {'🆕' if f.kind == 'new' else '📈'} {f.service}: `{f.title[:80]}`"
+                 for f in digest.findings[:8]]
+        more = len(digest.findings) - 8
+        if more > 0:
+            lines.append(f"…and {more} more")
+        blocks.append({"type": "section", "text": {
+            "type": "mrkdwn", "text": "*New error findings*\n" + "\n".join(lines)}})
+    if digest.spend:
+        total = sum(digest.spend.values())
+        parts = ", ".join(f"{agent} ${cost:.2f}" for agent, cost in sorted(digest.spend.items()))
+        blocks.append({"type": "context", "elements": [
+            {"type": "mrkdwn", "text": f"Model spend ${total:.2f} ({parts})"}]})
+    if digest.still_open:
+        oldest = ", ".join(f"#{i.id} {i.title[:40]}" for i in digest.still_open[:3])
+        blocks.append({"type": "context", "elements": [
+            {"type": "mrkdwn", "text": f"Still open: {oldest}"}]})
+    text = (f"{title}: {len(digest.opened)} opened, {len(digest.resolved)} resolved, "
+            f"{len(digest.still_open)} still open")
+    return text, blocks
+
+
+class DigestJob:
+    name = "digest"
+
+    def __init__(self, *, store: BackgroundStore, announcer: Announcer,
+                 channels: Mapping[str, Sequence[str]], clock: Clock, timezone: str = "UTC",
+                 spend: SpendLookup | None = None) -> None:
+        self.store = store
+        self.announcer = announcer
+        self.channels = channels
+        self.clock = clock
+        self.timezone = timezone
+        self.spend = spend
+
+    async def run(self, *, trigger: str = "schedule") -> JobOutcome:
+        if trigger != "manual" and await self._posted_today():
+            return JobOutcome(items=0, summary="already posted today")
+        for channel, scope in self.channels.items():
+            await self.post(channel, scope)
+        return JobOutcome(items=len(self.channels),
+                          summary=f"digest posted to {len(self.channels)} channel(s)")
+
+    async def _posted_today(self) -> bool:
+        midnight = self.clock().astimezone(ZoneInfo(self.timezone)).replace(
+            hour=0, minute=0, second=0, microsecond=0)
+        return any(run.outcome == "ok" and run.items > 0 and as_utc(run.started_at) >= midnight
+                   for run in await self.store.runs(self.name, limit=10))
+
+    async def post(self, channel: str, scope: Sequence[str]) -> Digest:
+        digest = await build_digest(self.store, channel=channel, scope=scope, now=self.clock(),
+                                    timezone=self.timezone, spend=self.spend)
+        text, blocks = digest_message(digest)
+        await self.announcer.post(channel, text, blocks)
+        if not digest.empty:
+            png = render_history(digest.history, title="Incidents per day and median time "
+                                                       f"to resolve, last {HISTORY_DAYS} days")
+            await self.announcer.upload(channel, filename="nightowl-digest.png", content=png,
+                                        title=f"Last {HISTORY_DAYS} days",
+                                        comment="Incidents and time to resolve")
+        return digest
