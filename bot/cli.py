@@ -15,6 +15,7 @@ from pathlib import Path
 from bot.errors import StartupError
 from bot.logs import configure
 from bot.settings import Settings
+from scheduler.errors import SchedulerError
 from storage.errors import StorageError
 
 log = logging.getLogger("nightowl")
@@ -32,6 +33,10 @@ def _serve(args: argparse.Namespace) -> int:
         settings.port = args.port
     check_serve_settings(settings)
     wiring = build(settings)
+    if settings.scheduler.enabled:
+        from bot.background import build_background
+
+        wiring.service.add_companion(build_background(settings, wiring.service).scheduler)
 
     async def run() -> None:
         server = uvicorn.Server(uvicorn.Config(wiring.app, host=settings.host,
@@ -125,6 +130,10 @@ def parser() -> argparse.ArgumentParser:
     upgrade.add_argument("revision", nargs="?", default="head")
     upgrade.set_defaults(func=_db_upgrade)
 
+    from bot.cli_jobs import register as register_jobs
+
+    register_jobs(sub)
+
     for entry in entry_points(group="nightowl.commands"):
         try:
             entry.load()(sub)
@@ -140,7 +149,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     configure(args.log_level or default)
     try:
         code: int = args.func(args)
-    except (StartupError, StorageError) as exc:
+    except (StartupError, StorageError, SchedulerError) as exc:
         print(f"nightowl: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:

@@ -23,3 +23,8 @@ class Router:
             if table and isinstance(value, str) and value in table:
                 return table[value]
         return self.default_channel
+
+    def channel_for_service(self, service: str) -> str:
+        """Where a finding about `service` goes (the same routes as its alerts)."""
+        table = self.routes.get("service") or {}
+        return table.get(service, self.default_channel)

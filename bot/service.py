@@ -11,7 +11,7 @@ import logging
 import time
 from collections.abc import Callable, Coroutine, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 from agents.sre.context import AlertContext
 from agents.sre.investigator import Budget, Investigator
@@ -21,13 +21,19 @@ from bot.metrics import Metrics
 from bot.routing import Router
 from bot.surface import ChatSurface, MessageRef
 from integrations.telemetry.base import TelemetrySource
-from storage.models import Alert, Feedback, Incident, IncidentStatus, utcnow
+from storage.models import Alert, Feedback, Incident, IncidentStatus, Investigation, utcnow
 from storage.repository import IntakeOutcome, Store
 
 log = logging.getLogger(__name__)
 
 TelemetryFor = Callable[[Incident, Sequence[Alert]], TelemetrySource | None]
 PROGRESS_EDIT_INTERVAL_S = 2.0
+
+
+class Companion(Protocol):
+    async def start(self) -> None: ...
+
+    async def stop(self) -> None: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,23 +70,32 @@ class Service:
         self.dispatcher.on_rendered_first = self._on_incident_posted
         self.metrics.queue_depth = lambda: float(self.dispatcher.depth())
         self._tasks: set[asyncio.Task[Any]] = set()
+        self._companions: list[Companion] = []
 
     # ---- lifecycle -----------------------------------------------------------------------
+
+    def add_companion(self, companion: Companion) -> None:
+        """Something that starts and stops with the service (the scheduler)."""
+        self._companions.append(companion)
 
     async def start(self) -> None:
         """Recover what a previous process left behind: unposted updates, cut-off runs."""
         for row in await self.store.interrupted_investigations():
-            row.status = "failed"
-            row.error = "interrupted by a restart"
-            row.finished_at = utcnow()
-            await self.store.save_investigation(row)
-            if row.incident_id is not None:
-                log.info("incident %s: investigation %s was interrupted; running it again",
-                         row.incident_id, row.id)
-                self._spawn(self.investigate(row.incident_id, trigger="resume"))
+            if row.incident_id is None:  # a CLI run: nothing to resume it into
+                row.status, row.error, row.finished_at = "failed", "interrupted", utcnow()
+                await self.store.save_investigation(row)
+                continue
+            log.info("incident %s: investigation %s was cut off after %s hypotheses; "
+                     "resuming it in the same thread message", row.incident_id, row.id,
+                     row.progress.get("tested", 0))
+            self._spawn(self.investigate(row.incident_id, trigger=row.trigger, resume=row))
         await self.dispatcher.recover()
+        for companion in self._companions:
+            await companion.start()
 
     async def stop(self) -> None:
+        for companion in reversed(self._companions):
+            await companion.stop()
         for task in list(self._tasks):
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
@@ -152,28 +167,44 @@ class Service:
         if self.auto_investigate and self.telemetry_for is not None:
             self._spawn(self.investigate(incident_id, trigger="auto"))
 
-    async def investigate(self, incident_id: int, *, trigger: str) -> Report | None:
-        """Run the SRE agent on an incident, showing progress in its thread."""
+    async def investigate(self, incident_id: int, *, trigger: str,
+                          resume: Investigation | None = None) -> Report | None:
+        """Run the SRE agent on an incident, showing progress in its thread.
+
+        `resume` is a run a previous process left `running`: it continues in the same row and
+        the same thread message. The statistical engine is deterministic and its queries are
+        cheap, so resuming re-tests from the start rather than replaying half a tree.
+        """
         incident = await self.store.incident(incident_id)
-        if incident.status == IncidentStatus.RESOLVED and trigger == "auto":
+        if incident.status == IncidentStatus.RESOLVED and trigger == "auto" and resume is None:
             return None
         alerts = await self.store.incident_alerts(incident_id)
         source = self.telemetry_for(incident, alerts) if self.telemetry_for else None
-        row = await self.store.start_investigation(incident_id, trigger)
+        row = resume or await self.store.start_investigation(incident_id, trigger)
         self.dispatcher.notify(incident_id, incident.channel)
-        view = InvestigationView(investigation_id=row.id)
+        view = InvestigationView(investigation_id=row.id, note="resumed after a restart"
+                                 if resume is not None else None)
         message: MessageRef | None = None
+        if resume is not None and resume.slack_ts and incident.slack_channel:
+            message = MessageRef(incident.slack_channel, resume.slack_ts)
         try:
-            message = await self.surface.show_investigation(incident, view, message=None)
+            message = await self.surface.show_investigation(incident, view, message=message)
+            if row.slack_ts != message.ts:
+                row.slack_ts = message.ts  # so a restart edits this message, not a new one
+                row = await self.store.save_investigation(row)
         except Exception:
             log.exception("incident %s: could not post the investigation message", incident_id)
         last_edit = time.monotonic()
 
         async def on_progress(progress: Progress) -> None:
-            nonlocal last_edit, message
-            if message is None or time.monotonic() - last_edit < PROGRESS_EDIT_INTERVAL_S:
+            nonlocal last_edit, message, row
+            if time.monotonic() - last_edit < PROGRESS_EDIT_INTERVAL_S:
                 return
             last_edit = time.monotonic()
+            row.progress = progress.model_dump()
+            row = await self.store.save_investigation(row)
+            if message is None:
+                return
             try:
                 message = await self.surface.show_investigation(
                     incident, InvestigationView(investigation_id=row.id, progress=progress),

@@ -5,6 +5,8 @@ from __future__ import annotations
 from pydantic import AliasChoices, Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from storage.models import Severity
+
 _COMMON = SettingsConfigDict(env_file=".env", env_file_encoding="utf-8", extra="ignore",
                              populate_by_name=True)
 
@@ -73,6 +75,41 @@ class InvestigationSettings(BaseSettings):
     auto_investigate: bool = Field(True, validation_alias=_env("NIGHTOWL_AUTO_INVESTIGATE"))
 
 
+class SchedulerSettings(BaseSettings):
+    model_config = _COMMON
+    # `serve` runs the schedule (one replica at a time holds the database lock).
+    enabled: bool = Field(True, validation_alias=_env("NIGHTOWL_SCHEDULER_ENABLED"))
+    timezone: str = Field("UTC", validation_alias=_env("NIGHTOWL_TIMEZONE"))
+    lease_seconds: float = Field(30.0, validation_alias=_env("NIGHTOWL_SCHEDULER_LEASE_SECONDS"))
+    ops_channel: str | None = Field(None, validation_alias=_env("NIGHTOWL_OPS_CHANNEL"))
+    failure_threshold: int = Field(3, validation_alias=_env("NIGHTOWL_JOB_FAILURE_THRESHOLD"))
+    error_scan_schedule: str = Field("every 5m",
+                                     validation_alias=_env("NIGHTOWL_ERROR_SCAN_SCHEDULE"))
+    error_scan_recent_minutes: int = Field(
+        15, validation_alias=_env("NIGHTOWL_ERROR_SCAN_RECENT_MINUTES"))
+    error_scan_baseline_hours: float = Field(
+        6.0, validation_alias=_env("NIGHTOWL_ERROR_SCAN_BASELINE_HOURS"))
+    error_scan_incident_severity: Severity = Field(
+        Severity.HIGH, validation_alias=_env("NIGHTOWL_ERROR_SCAN_INCIDENT_SEVERITY"))
+    digest_schedule: str = Field("cron 0 8 * * *",
+                                 validation_alias=_env("NIGHTOWL_DIGEST_SCHEDULE"))
+    # {"#eng-managers": ["*"], "#payments-leads": ["#payments-oncall"]}: where each digest
+    # goes and the incident channels it covers ("*" = all).
+    digest_channels: dict[str, list[str]] = Field(
+        default_factory=dict, validation_alias=_env("NIGHTOWL_DIGEST_CHANNELS"))
+
+
+class SentrySettings(BaseSettings):
+    model_config = _COMMON
+    auth_token: SecretStr | None = Field(None, validation_alias=_env("SENTRY_AUTH_TOKEN"))
+    api_url: str = Field("https://sentry.io", validation_alias=_env("SENTRY_API_URL"))
+    org: str | None = Field(None, validation_alias=_env("SENTRY_ORG"))
+
+    @property
+    def configured(self) -> bool:
+        return self.auth_token is not None and bool(self.org)
+
+
 class Settings(BaseSettings):
     model_config = _COMMON
     database_url: str = Field("sqlite:///./nightowl.db",
@@ -85,3 +122,5 @@ class Settings(BaseSettings):
     routing: RoutingSettings = Field(default_factory=RoutingSettings)
     telemetry: TelemetrySettings = Field(default_factory=TelemetrySettings)
     investigation: InvestigationSettings = Field(default_factory=InvestigationSettings)
+    scheduler: SchedulerSettings = Field(default_factory=SchedulerSettings)
+    sentry: SentrySettings = Field(default_factory=SentrySettings)
