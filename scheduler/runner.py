@@ -111,7 +111,7 @@ class JobRunner:
                         "recovers; the schedule keeps running.")
 
     async def _report_recovery(self, name: str) -> None:
-        runs = await self.store.runs(name, limit=self.failure_threshold + 2)
+        runs = await self.store.runs(name, limit=100)
         failed = 0
         for run in runs[1:]:
             if run.outcome != "failed":

@@ -1,0 +1,92 @@
+"""Builds the background side from Settings: job runner, jobs, and the schedule."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from bot.service import Service
+from bot.settings import Settings
+from integrations.error_sources.base import ErrorSource
+from integrations.error_sources.logs import LogErrorSource
+from integrations.error_sources.sentry import SentrySource
+from integrations.telemetry.base import TelemetrySource
+from integrations.telemetry.loki import LokiSource
+from scheduler.jobs.base import Clock, Job
+from scheduler.jobs.digest import DigestJob
+from scheduler.jobs.error_scan import ErrorScanJob, ScanPolicy
+from scheduler.runner import JobRunner
+from scheduler.schedule import parse_schedule
+from scheduler.service import Scheduler
+from storage.background import BackgroundStore
+from storage.locks import process_holder
+from storage.models import Alert, utcnow
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Background:
+    store: BackgroundStore
+    runner: JobRunner
+    scheduler: Scheduler
+
+
+def error_sources(settings: Settings, logs: TelemetrySource | None = None) -> list[ErrorSource]:
+    sources: list[ErrorSource] = []
+    if settings.sentry.configured:
+        assert settings.sentry.auth_token is not None and settings.sentry.org is not None
+        sources.append(SentrySource(settings.sentry.api_url, org=settings.sentry.org,
+                                    token=settings.sentry.auth_token.get_secret_value()))
+    if logs is None and settings.telemetry.loki_url:
+        logs = LokiSource(settings.telemetry.loki_url)
+    if logs is not None:
+        sources.append(LogErrorSource(logs))
+    return sources
+
+
+def build_background(settings: Settings, service: Service, *,
+                     sources: Sequence[ErrorSource] | None = None,
+                     clock: Clock = utcnow) -> Background:
+    config = settings.scheduler
+    store = BackgroundStore.beside(service.store)
+
+    async def open_incident(alert: Alert) -> int | None:
+        summary = await service.ingest([alert])
+        return summary.incident_ids[0] if summary.incident_ids else None
+
+    jobs: dict[str, Job] = {}
+    sources = list(sources) if sources is not None else error_sources(settings)
+    if sources:
+        from datetime import timedelta
+
+        jobs["error_scan"] = ErrorScanJob(
+            sources=sources, store=store, announcer=service.surface,
+            route=service.router.channel_for_service, open_incident=open_incident,
+            clock=clock, policy=ScanPolicy(
+                recent=timedelta(minutes=config.error_scan_recent_minutes),
+                baseline=timedelta(hours=config.error_scan_baseline_hours),
+                incident_severity=config.error_scan_incident_severity))
+    else:
+        log.info("error scan off: no error source (set SENTRY_AUTH_TOKEN and SENTRY_ORG, "
+                 "or LOKI_URL)")
+    if config.digest_channels:
+        jobs["digest"] = DigestJob(store=store, announcer=service.surface,
+                                   channels=config.digest_channels, clock=clock,
+                                   timezone=config.timezone)
+    runner = JobRunner(jobs=jobs, store=store, engine=service.store.engine,
+                       holder=process_holder(), announcer=service.surface,
+                       ops_channel=config.ops_channel,
+                       failure_threshold=config.failure_threshold,
+                       lease_seconds=config.lease_seconds)
+    schedules = {}
+    for name, spec, variable in (
+            ("error_scan", config.error_scan_schedule, "NIGHTOWL_ERROR_SCAN_SCHEDULE"),
+            ("digest", config.digest_schedule, "NIGHTOWL_DIGEST_SCHEDULE")):
+        trigger = parse_schedule(spec, timezone=config.timezone, setting=variable)
+        if trigger is not None and name in jobs:
+            schedules[name] = trigger
+    scheduler = Scheduler(runner=runner, engine=service.store.engine, schedules=schedules,
+                          lease_seconds=config.lease_seconds)
+    return Background(store, runner, scheduler)

@@ -1,0 +1,111 @@
+"""`nightowl jobs` and `nightowl digest`: the background side from the command line."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+from typing import Any
+
+from bot.settings import Settings
+
+
+def _background(settings: Settings) -> tuple[Any, Any]:
+    from bot.background import build_background
+    from bot.wiring import build
+
+    wiring = build(settings)
+    return wiring, build_background(settings, wiring.service)
+
+
+def _when(value: Any) -> str:
+    return value.strftime("%Y-%m-%d %H:%M:%S %Z") if value is not None else "–"
+
+
+def jobs_list(args: argparse.Namespace) -> int:
+    settings = Settings()
+    wiring, background = _background(settings)
+
+    async def show() -> None:
+        next_runs = background.scheduler.next_runs()
+        names = sorted(set(background.runner.jobs) | set(next_runs))
+        if not names:
+            print("No jobs configured. The error scan needs SENTRY_AUTH_TOKEN + SENTRY_ORG or "
+                  "LOKI_URL; the digest needs NIGHTOWL_DIGEST_CHANNELS.")
+            return
+        print(f"{'job':<12} {'schedule':<34} {'next run':<26} recent runs")
+        for name in names:
+            trigger = background.scheduler.schedules.get(name)
+            runs = await background.store.runs(name, limit=args.runs)
+            recent = ", ".join(f"{r.outcome}@{r.started_at:%m-%d %H:%M}" for r in runs) or "none"
+            print(f"{name:<12} {trigger or 'off'!s:<34} {_when(next_runs.get(name)):<26} "
+                  f"{recent}")
+        last = await background.store.runs(limit=1)
+        if last and last[0].error:
+            print(f"\nlast error ({last[0].job}): {last[0].error}")
+
+    try:
+        asyncio.run(show())
+    finally:
+        wiring.store.close()
+    return 0
+
+
+def jobs_run(args: argparse.Namespace) -> int:
+    settings = Settings()
+    wiring, background = _background(settings)
+
+    async def run() -> int:
+        if args.name not in background.runner.jobs:
+            configured = ", ".join(background.runner.jobs) or "none"
+            print(f"nightowl jobs run: no job named {args.name!r} (configured: {configured})",
+                  file=sys.stderr)
+            return 2
+        result = await background.runner.run(args.name, trigger="manual")
+        await wiring.service.idle()
+        if result is None:
+            print(f"{args.name} is running in another process right now; nothing done")
+            return 1
+        print(f"{args.name}: {result.outcome}: {result.summary or result.error or ''}")
+        return 0 if result.outcome == "ok" else 1
+
+    try:
+        return asyncio.run(run())
+    finally:
+        wiring.store.close()
+
+
+def digest(args: argparse.Namespace) -> int:
+    from bot.console import ConsoleSurface
+    from scheduler.jobs.digest import DigestJob
+    from storage.models import utcnow
+
+    settings = Settings()
+    wiring, background = _background(settings)
+    scope = settings.scheduler.digest_channels.get(args.channel, [args.channel])
+    announcer = ConsoleSurface(sys.stdout) if args.print else wiring.service.surface
+    job = DigestJob(store=background.store, announcer=announcer,
+                    channels={args.channel: scope}, clock=utcnow,
+                    timezone=settings.scheduler.timezone)
+    try:
+        asyncio.run(job.post(args.channel, scope))
+    finally:
+        wiring.store.close()
+    return 0
+
+
+def register(sub: Any) -> None:
+    jobs = sub.add_parser("jobs", help="background jobs: list them, or run one now")
+    jobs.add_argument("--runs", type=int, default=5, help="recent runs to show per job")
+    jobs.set_defaults(func=jobs_list)
+    jobs_sub = jobs.add_subparsers(dest="jobs_command", metavar="ACTION")
+    run = jobs_sub.add_parser("run", help="run a job now (waits if it is running elsewhere)")
+    run.add_argument("name", help="error_scan or digest")
+    run.set_defaults(func=jobs_run)
+
+    dig = sub.add_parser("digest", help="build yesterday's digest for a channel")
+    dig.add_argument("--channel", required=True, help="digest channel (NIGHTOWL_DIGEST_CHANNELS "
+                                                      "says which incidents it covers)")
+    dig.add_argument("--print", action="store_true",
+                     help="print it here instead of posting it")
+    dig.set_defaults(func=digest)
