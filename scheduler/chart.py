@@ -62,8 +62,11 @@ def render_history(days: Sequence[Day], *, title: str) -> bytes:
         draw.line(points, fill=LINE, width=3)
     for x, y in points:
         draw.ellipse([(x - 4, y - 4), (x + 4, y + 4)], fill=LINE)
-    draw.text((left, bottom + 26), "■ incidents opened", fill=BAR, font=small)
-    draw.text((left + 160, bottom + 26), "● median time to resolve", fill=LINE, font=small)
+    legend_y = bottom + 30
+    draw.rectangle([(left, legend_y), (left + 10, legend_y + 10)], fill=BAR)
+    draw.text((left + 16, legend_y - 2), "incidents opened", fill=INK, font=small)
+    draw.ellipse([(left + 160, legend_y), (left + 170, legend_y + 10)], fill=LINE)
+    draw.text((left + 176, legend_y - 2), "median time to resolve", fill=INK, font=small)
     out = io.BytesIO()
     image.save(out, format="PNG", optimize=True)
     return out.getvalue()

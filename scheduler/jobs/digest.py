@@ -196,28 +196,29 @@ class DigestJob:
         self.spend = spend
 
     async def run(self, *, trigger: str = "schedule") -> JobOutcome:
-        if trigger != "manual" and await self._posted_today():
-            return JobOutcome(items=0, summary="already posted today")
+        covered = (self.clock().astimezone(ZoneInfo(self.timezone)) - timedelta(days=1)
+                   ).strftime("%Y-%m-%d")
+        stamp = f"digest of {covered}"
+        # A retry after a crash, or a second replica's catch-up run, must not post it twice.
+        if trigger != "manual" and any(
+                run.outcome == "ok" and (run.summary or "").startswith(stamp)
+                for run in await self.store.runs(self.name, limit=10)):
+            return JobOutcome(items=0, summary=f"{stamp} was already posted")
         for channel, scope in self.channels.items():
             await self.post(channel, scope)
         return JobOutcome(items=len(self.channels),
-                          summary=f"digest posted to {len(self.channels)} channel(s)")
-
-    async def _posted_today(self) -> bool:
-        midnight = self.clock().astimezone(ZoneInfo(self.timezone)).replace(
-            hour=0, minute=0, second=0, microsecond=0)
-        return any(run.outcome == "ok" and run.items > 0 and as_utc(run.started_at) >= midnight
-                   for run in await self.store.runs(self.name, limit=10))
+                          summary=f"{stamp} posted to {len(self.channels)} channel(s)")
 
     async def post(self, channel: str, scope: Sequence[str]) -> Digest:
         digest = await build_digest(self.store, channel=channel, scope=scope, now=self.clock(),
                                     timezone=self.timezone, spend=self.spend)
         text, blocks = digest_message(digest)
-        await self.announcer.post(channel, text, blocks)
+        posted = await self.announcer.post(channel, text, blocks)
         if not digest.empty:
             png = render_history(digest.history, title="Incidents per day and median time "
                                                        f"to resolve, last {HISTORY_DAYS} days")
-            await self.announcer.upload(channel, filename="nightowl-digest.png", content=png,
+            # Slack answers with the channel's id, which file uploads require.
+            await self.announcer.upload(posted.channel, filename="nightowl-digest.png", content=png,
                                         title=f"Last {HISTORY_DAYS} days",
                                         comment="Incidents and time to resolve")
         return digest
