@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import sys
 
-from benchmarks import alert_storm, investigation
+from benchmarks import alert_storm, error_scan, investigation
 
-BENCHMARKS = {"alert_storm": alert_storm.main, "investigation": investigation.main}
+BENCHMARKS = {"alert_storm": alert_storm.main, "investigation": investigation.main,
+              "error_scan": error_scan.main}
 
 if __name__ == "__main__":
     names = sys.argv[1:] or list(BENCHMARKS)

@@ -2,9 +2,10 @@
 
 Two stages keep it fast on millions of lines:
 
-1. **Masking**: numbers, ids, hex, UUIDs, IPs, emails, quoted values and URLs' query strings
-   become `<*>` with one compiled regex. Most lines of the same template are then identical
-   strings, so a dictionary answers them without touching the tree.
+1. **Masking**: tokens that hold values (numbers, ids, hex, UUIDs, IPs, durations, emails)
+   become `<*>`. Most lines of the same template are then identical strings, so a dictionary
+   answers them without touching the tree; values the mask misses (a word-only id, a host
+   name) are generalised by Drain below.
 2. **Drain** (He et al., 2017) for what is left: messages with the same token count and the
    same first token land in one leaf; in the leaf, the cluster whose template shares the
    largest fraction of tokens (≥ `similarity`) absorbs the message, and the tokens that differ
@@ -21,23 +22,23 @@ from dataclasses import dataclass, field
 
 WILDCARD = "<*>"
 
-_MASK = re.compile(
-    r"""
-      [0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}  # uuid
-    | \b[\w.+-]+@[\w-]+\.[\w.-]+\b                                             # email
-    | \b\d{1,3}(?:\.\d{1,3}){3}(?::\d+)?\b                                     # ipv4[:port]
-    | \b0x[0-9a-fA-F]+\b                                                       # 0x hex
-    | \b(?=[0-9a-fA-F]*\d)(?=[0-9a-fA-F]*[a-fA-F])[0-9a-fA-F]{8,}\b            # hex ids
-    | "[^"\s]{0,80}"|'[^'\s]{0,80}'                                            # quoted values
-    | (?<==)[^\s,;&)\]}]+                                                      # key=value
-    | [-+]?\b\d+(?:[.,:]\d+)*(?:ms|s|m|h|kb|mb|gb|b|%)?\b                       # numbers
-    """,
-    re.VERBOSE,
-)
+# A token holding a digit or an "@" is a value (a number, id, hex, UUID, IP, duration, email);
+# `key=value` keeps its key. Token-wise masking with C-level string methods is several times
+# faster than one big regex over the line, and the scan's throughput rests on it.
+_VALUE = re.compile(r"[\d@]")
+
+
+def _mask_token(token: str) -> str:
+    if token.isalpha() or _VALUE.search(token) is None:
+        return token
+    key, eq, _ = token.partition("=")
+    if eq and key and _VALUE.search(key) is None:
+        return f"{key}={WILDCARD}"
+    return WILDCARD
 
 
 def mask(message: str) -> str:
-    return _MASK.sub(WILDCARD, message)
+    return " ".join([_mask_token(token) for token in message.split()])
 
 
 def signature_of(service: str, template: str) -> str:
@@ -66,7 +67,7 @@ class TemplateMiner:
     _leaves: dict[tuple[int, str], list[int]] = field(default_factory=dict)
 
     def add(self, message: str) -> int:
-        masked = _MASK.sub(WILDCARD, message)
+        masked = mask(message)
         hit = self._cache.get(masked)
         if hit is not None:
             self.clusters[hit].size += 1
