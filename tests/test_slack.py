@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import itertools
 import json
 from collections.abc import AsyncIterator
@@ -108,11 +109,20 @@ async def test_buttons_are_acknowledged_and_recorded(harness: Harness) -> None:
     await harness.service.idle()
     response = await harness.click("incident_ack", "1", user="U42")
     assert response.status_code == 200
-    await harness.service.idle()
-    edit = harness.slack.of("chat.update")[-1]
-    assert "acknowledged by <@U42>" in json.dumps(edit.args["blocks"])
+
+    async def edited_with(text: str) -> bool:
+        # Bolt acks first and runs the handler after, so wait for the edit to land.
+        for _ in range(100):
+            await harness.service.idle()
+            if any(text in json.dumps(c.args.get("blocks")) for c in harness.slack.of(
+                    "chat.update")):
+                return True
+            await asyncio.sleep(0.05)
+        return False
+
+    assert await edited_with("acknowledged by <@U42>")
     assert (await harness.click("incident_resolve", "1", user="U7")).status_code == 200
-    await harness.service.idle()
+    assert await edited_with("RESOLVED")
     events = await harness.service.store.audit_events(1)
     assert [(e.actor, e.action) for e in events] == [("U42", "acknowledge"), ("U7", "resolve")]
     incident = await harness.service.store.incident(1)

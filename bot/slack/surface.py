@@ -16,6 +16,7 @@ from bot.slack.blocks import (
 )
 from bot.slack.pacing import ChannelPacer
 from bot.surface import MessageRef
+from integrations.redaction import redact
 from storage.models import Alert, Incident
 
 MAX_REPLY_CHARS = 3500  # keep replies well under Slack's 4,000-character text limit
@@ -92,11 +93,28 @@ class SlackSurface:
         return incident.slack_channel, incident.slack_ts
 
     async def _send(self, lane: str, method: str, /, **kwargs: Any) -> Any:
-        """One Web API call, paced in `lane` (the channel the message goes to)."""
+        """One Web API call, paced in `lane` (the channel the message goes to).
+
+        Every text and block is redacted here, the one door to Slack: log lines and alert
+        annotations quoted as evidence can carry credentials."""
+        for key in ("text", "blocks"):
+            if key in kwargs:
+                kwargs[key] = scrub(kwargs[key])
+
         async def call() -> Any:
             return await self.client.api_call(method, json=kwargs)
 
         return await self.pacer.call(lane, method, call)
+
+
+def scrub(value: Any) -> Any:
+    if isinstance(value, str):
+        return redact(value)
+    if isinstance(value, list):
+        return [scrub(v) for v in value]
+    if isinstance(value, dict):
+        return {k: scrub(v) for k, v in value.items()}
+    return value
 
 
 def split_text(text: str, limit: int) -> list[str]:
