@@ -1,0 +1,1 @@
+"""Model gateway: providers behind one protocol, tiers with fallback, prices, caps, ledger."""

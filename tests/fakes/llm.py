@@ -1,0 +1,113 @@
+"""Local servers that speak the Anthropic Messages and OpenAI Chat Completions wire formats,
+with scripted replies: text, tool calls, 429/529 with retry headers, 5xx, slow answers."""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+from starlette.routing import Route
+
+
+@dataclass
+class Step:
+    kind: str  # text | tool | status | slow
+    text: str = ""
+    tool: str = ""
+    arguments: dict[str, Any] = field(default_factory=dict)
+    status: int = 200
+    seconds: float = 0.0
+
+
+def text(value: str) -> Step:
+    return Step("text", text=value)
+
+
+def tool(name: str, **arguments: Any) -> Step:
+    return Step("tool", tool=name, arguments=arguments)
+
+
+def status(code: int) -> Step:
+    return Step("status", status=code)
+
+
+def slow(seconds: float, value: str = "late") -> Step:
+    return Step("slow", text=value, seconds=seconds)
+
+
+@dataclass
+class FakeModelServer:
+    """`script` is consumed one step per request; when empty, it answers "ok"."""
+
+    script: list[Step] = field(default_factory=list)
+    requests: list[dict[str, Any]] = field(default_factory=list)
+    input_tokens: int = 120
+
+    def __post_init__(self) -> None:
+        self._ids = itertools.count(1)
+
+    def _next(self) -> Step:
+        return self.script.pop(0) if self.script else text("ok")
+
+    async def _common(self, request: Request) -> tuple[dict[str, Any], Step | JSONResponse]:
+        body = json.loads(await request.body())
+        self.requests.append(body)
+        step = self._next()
+        if step.kind == "slow":
+            await asyncio.sleep(step.seconds)
+        if step.kind == "status":
+            error = {429: "rate_limit_error", 529: "overloaded_error"}.get(step.status,
+                                                                          "api_error")
+            return body, JSONResponse({"type": "error", "error": {"type": error,
+                                                                  "message": error}},
+                                      status_code=step.status,
+                                      headers={"retry-after-ms": "10", "retry-after": "0"})
+        return body, step
+
+    def app(self) -> Starlette:
+        async def messages(request: Request) -> JSONResponse:
+            body, step = await self._common(request)
+            if isinstance(step, JSONResponse):
+                return step
+            content: list[dict[str, Any]] = []
+            if step.kind == "tool":
+                content.append({"type": "tool_use", "id": f"toolu_{next(self._ids)}",
+                                "name": step.tool, "input": step.arguments})
+            else:
+                content.append({"type": "text", "text": step.text})
+            return JSONResponse({
+                "id": f"msg_{next(self._ids)}", "type": "message", "role": "assistant",
+                "model": body["model"], "content": content,
+                "stop_reason": "tool_use" if step.kind == "tool" else "end_turn",
+                "stop_sequence": None,
+                "usage": {"input_tokens": self.input_tokens, "output_tokens": 30,
+                          "cache_read_input_tokens": 100, "cache_creation_input_tokens": 0}})
+
+        async def completions(request: Request) -> JSONResponse:
+            body, step = await self._common(request)
+            if isinstance(step, JSONResponse):
+                return step
+            message: dict[str, Any] = {"role": "assistant", "content": None}
+            if step.kind == "tool":
+                message["tool_calls"] = [{"id": f"call_{next(self._ids)}", "type": "function",
+                                          "function": {"name": step.tool,
+                                                       "arguments": json.dumps(step.arguments)}}]
+            else:
+                message["content"] = step.text
+            return JSONResponse({
+                "id": f"chatcmpl-{next(self._ids)}", "object": "chat.completion",
+                "created": 1700000000, "model": body["model"],
+                "choices": [{"index": 0, "message": message,
+                             "finish_reason": "tool_calls" if step.kind == "tool" else "stop"}],
+                "usage": {"prompt_tokens": self.input_tokens, "completion_tokens": 30,
+                          "total_tokens": self.input_tokens + 30,
+                          "prompt_tokens_details": {"cached_tokens": 0}}})
+
+        return Starlette(routes=[Route("/v1/messages", messages, methods=["POST"]),
+                                 Route("/v1/chat/completions", completions, methods=["POST"])])
