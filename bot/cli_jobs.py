@@ -94,7 +94,53 @@ def digest(args: argparse.Namespace) -> int:
     return 0
 
 
+def spend(args: argparse.Namespace) -> int:
+    from collections import defaultdict
+    from datetime import timedelta
+
+    from storage.db import make_engine
+    from storage.ledger import MODELS_PAUSED, Ledger
+    from storage.models import utcnow
+    from storage.repository import Store
+
+    store = Store(make_engine(Settings().database_url))
+    ledger = Ledger.beside(store)
+
+    async def show() -> None:
+        since = (utcnow() - timedelta(days=args.days - 1)).replace(hour=0, minute=0, second=0,
+                                                                   microsecond=0)
+        rows: dict[tuple[str, str, str], list[float]] = defaultdict(lambda: [0, 0, 0, 0, 0])
+        for call in await ledger.calls(since):
+            entry = rows[(call.at.strftime("%Y-%m-%d"), call.agent, call.model)]
+            entry[0] += 1
+            entry[1] += call.input_tokens
+            entry[2] += call.output_tokens
+            entry[3] += call.cost_usd
+            entry[4] += call.status != "ok"
+        paused = await ledger.control(MODELS_PAUSED) == "true"
+        print(f"model calls {'PAUSED' if paused else 'enabled'}; spend since {since:%Y-%m-%d}")
+        if not rows:
+            print("no model calls recorded")
+            return
+        print(f"{'day':<11} {'agent':<8} {'model':<32} {'calls':>6} {'in tok':>9} "
+              f"{'out tok':>8} {'cost $':>9} {'failed':>6}")
+        for (day, agent, model), (n, tin, tout, cost, failed) in sorted(rows.items()):
+            print(f"{day:<11} {agent:<8} {model:<32} {n:>6.0f} {tin:>9,.0f} {tout:>8,.0f} "
+                  f"{cost:>9.4f} {failed:>6.0f}")
+        print(f"total ${sum(v[3] for v in rows.values()):.4f}")
+
+    try:
+        asyncio.run(show())
+    finally:
+        store.close()
+    return 0
+
+
 def register(sub: Any) -> None:
+    cost = sub.add_parser("spend", help="model spend by day, agent and model")
+    cost.add_argument("--days", type=int, default=7, help="how many days back (default 7)")
+    cost.set_defaults(func=spend)
+
     jobs = sub.add_parser("jobs", help="background jobs: list them, or run one now")
     jobs.add_argument("--runs", type=int, default=5, help="recent runs to show per job")
     jobs.set_defaults(func=jobs_list)

@@ -21,6 +21,7 @@ from bot.metrics import Metrics
 from bot.routing import Router
 from bot.surface import ChatSurface, MessageRef
 from integrations.telemetry.base import TelemetrySource
+from storage.ledger import MODELS_PAUSED, Ledger
 from storage.models import Alert, Feedback, Incident, IncidentStatus, Investigation, utcnow
 from storage.repository import IntakeOutcome, Store
 
@@ -160,6 +161,13 @@ class Service:
                     "wrong_cause": f"✏️ <@{user}> says the cause was `{correct_service}`."}
             await self.store.add_note(row.incident_id, "feedback", text[verdict])
             self.dispatcher.notify(row.incident_id, await self._channel_of(row.incident_id))
+
+    async def set_models_paused(self, paused: bool, user: str) -> None:
+        """The stop button: recorded in the database, so every replica stops at once."""
+        await Ledger.beside(self.store).set_control(MODELS_PAUSED, "true" if paused else "false",
+                                                    by=user)
+        await self.store.audit(actor=user, action="models_paused" if paused
+                               else "models_resumed", incident_id=None)
 
     # ---- investigations ------------------------------------------------------------------
 

@@ -110,6 +110,28 @@ class SentrySettings(BaseSettings):
         return self.auth_token is not None and bool(self.org)
 
 
+class ModelSettings(BaseSettings):
+    model_config = _COMMON
+    # Read under the names the official SDKs use.
+    anthropic_api_key: SecretStr | None = Field(None, validation_alias=_env("ANTHROPIC_API_KEY"))
+    anthropic_base_url: str | None = Field(None, validation_alias=_env("ANTHROPIC_BASE_URL"))
+    openai_api_key: SecretStr | None = Field(None, validation_alias=_env("OPENAI_API_KEY"))
+    openai_base_url: str | None = Field(None, validation_alias=_env("OPENAI_BASE_URL"))
+    planner: str = Field("", validation_alias=_env("NIGHTOWL_MODELS_PLANNER"))
+    worker: str = Field("", validation_alias=_env("NIGHTOWL_MODELS_WORKER"))
+    summarizer: str = Field("", validation_alias=_env("NIGHTOWL_MODELS_SUMMARIZER"))
+    timeout_seconds: float = Field(60.0, validation_alias=_env("NIGHTOWL_LLM_TIMEOUT_SECONDS"))
+    daily_cap_usd: float | None = Field(None, validation_alias=_env("NIGHTOWL_LLM_DAILY_CAP_USD"))
+    # {"sre": 20, "chat": 5}
+    agent_caps_usd: dict[str, float] = Field(
+        default_factory=dict, validation_alias=_env("NIGHTOWL_LLM_AGENT_CAPS_USD"))
+    paused: bool = Field(False, validation_alias=_env("NIGHTOWL_MODELS_PAUSED"))
+    prices_file: str | None = Field(None, validation_alias=_env("NIGHTOWL_PRICES_FILE"))
+    # Extra regular expressions to mask before text goes to a model or Slack.
+    redact_patterns: list[str] = Field(default_factory=list,
+                                       validation_alias=_env("NIGHTOWL_REDACT_PATTERNS"))
+
+
 class Settings(BaseSettings):
     model_config = _COMMON
     database_url: str = Field("sqlite:///./nightowl.db",
@@ -124,3 +146,4 @@ class Settings(BaseSettings):
     investigation: InvestigationSettings = Field(default_factory=InvestigationSettings)
     scheduler: SchedulerSettings = Field(default_factory=SchedulerSettings)
     sentry: SentrySettings = Field(default_factory=SentrySettings)
+    models: ModelSettings = Field(default_factory=ModelSettings)

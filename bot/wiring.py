@@ -17,6 +17,7 @@ from bot.console import ConsoleSurface
 from bot.errors import StartupError
 from bot.http import build_http_app
 from bot.metrics import Metrics
+from bot.models import build_gateway
 from bot.routing import Router
 from bot.service import Service, TelemetryFor
 from bot.settings import Settings
@@ -25,6 +26,7 @@ from bot.slack.pacing import ChannelPacer
 from bot.slack.surface import SlackSurface
 from bot.surface import ChatSurface
 from integrations.alerts.auth import WebhookAuth
+from integrations.llm.gateway import Gateway
 from integrations.telemetry.base import TelemetrySource
 from integrations.telemetry.composite import CompositeSource
 from integrations.telemetry.loki import LokiSource
@@ -44,6 +46,7 @@ class Wiring:
     app: Starlette
     bolt: AsyncApp | None
     slack_client: AsyncWebClient | None
+    gateway: Gateway | None = None
 
 
 def webhook_auth(settings: Settings) -> WebhookAuth:
@@ -85,6 +88,7 @@ def build(settings: Settings, *, telemetry_for: TelemetryFor | None = None,
     if migrate:
         upgrade(engine)
     store = Store(engine)
+    gateway = build_gateway(settings, store)  # validates model settings at start
     metrics = Metrics()
     bolt: AsyncApp | None = None
     client: AsyncWebClient | None = None
@@ -115,4 +119,4 @@ def build(settings: Settings, *, telemetry_for: TelemetryFor | None = None,
     app = build_http_app(service, auth=webhook_auth(settings),
                          max_body_bytes=settings.webhooks.max_body_bytes,
                          bolt=bolt if settings.slack.app_token is None else None)
-    return Wiring(settings, store, service, app, bolt, client)
+    return Wiring(settings, store, service, app, bolt, client, gateway)

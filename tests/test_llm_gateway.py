@@ -141,3 +141,21 @@ async def test_secrets_never_reach_the_model(rig: Rig, store: Store) -> None:
     sent = str(rig.anthropic.requests[0])
     assert "S3cr3tPass" not in sent and "xoxb-1234567890" not in sent
     assert "[REDACTED:url-password]" in sent
+
+
+def test_misconfigured_models_fail_at_start_naming_the_setting(store: Store) -> None:
+    from bot.errors import StartupError
+    from bot.models import build_gateway
+    from bot.settings import ModelSettings, Settings
+
+    def settings(**models: object) -> Settings:
+        return Settings(models=ModelSettings(**models))  # type: ignore[arg-type]
+
+    assert build_gateway(settings(), store) is None  # no provider: statistics only
+    with pytest.raises(StartupError, match="NIGHTOWL_MODELS_PLANNER: 'opus' is not"):
+        build_gateway(settings(anthropic_api_key="k", planner="opus"), store)
+    with pytest.raises(StartupError, match="OPENAI_API_KEY is not set"):
+        build_gateway(settings(anthropic_api_key="k", worker="openai:gpt-5-mini"), store)
+    gateway = build_gateway(settings(anthropic_api_key="k"), store)
+    assert gateway is not None
+    assert gateway.tiers["summarizer"] == ["anthropic:claude-haiku-4-5"]

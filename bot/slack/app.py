@@ -107,7 +107,16 @@ def build_bolt_app(service: Service, *, client: AsyncWebClient, signing_secret: 
             await respond(blocks=home_blocks(incidents), text="Open incidents",
                           response_type="ephemeral")
             return
-        await respond(text="Usage: `/nightowl` (list open incidents)",
+        if text in ("pause", "resume"):
+            user = str(command.get("user_id", "unknown"))
+            await service.set_models_paused(text == "pause", user)
+            verb = "paused: no model calls until `/nightowl resume`" if text == "pause" \
+                else "resumed"
+            await respond(text=f"Model calls {verb} (set by <@{user}>).",
+                          response_type="in_channel")
+            return
+        await respond(text="Usage: `/nightowl` (list open incidents), `/nightowl pause` "
+                           "(stop every model call at once), `/nightowl resume`",
                       response_type="ephemeral")
 
     @app.event("app_home_opened")
