@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import datetime
 
 from bot.service import Service
 from bot.settings import Settings
@@ -20,6 +21,7 @@ from scheduler.runner import JobRunner
 from scheduler.schedule import parse_schedule
 from scheduler.service import Scheduler
 from storage.background import BackgroundStore
+from storage.ledger import Ledger
 from storage.locks import process_holder
 from storage.models import Alert, utcnow
 
@@ -72,9 +74,22 @@ def build_background(settings: Settings, service: Service, *,
         log.info("error scan off: no error source (set SENTRY_AUTH_TOKEN and SENTRY_ORG, "
                  "or LOKI_URL)")
     if config.digest_channels:
+        spend = None
+        if settings.models.anthropic_api_key or settings.models.openai_api_key \
+                or settings.models.openai_base_url:
+            ledger = Ledger.beside(service.store)
+
+            async def spend_by_agent(since: datetime, until: datetime) -> dict[str, float]:
+                totals: dict[str, float] = {}
+                for call in await ledger.calls(since):
+                    if call.at < until:
+                        totals[call.agent] = totals.get(call.agent, 0.0) + call.cost_usd
+                return totals
+
+            spend = spend_by_agent
         jobs["digest"] = DigestJob(store=store, announcer=service.surface,
                                    channels=config.digest_channels, clock=clock,
-                                   timezone=config.timezone)
+                                   timezone=config.timezone, spend=spend)
     runner = JobRunner(jobs=jobs, store=store, engine=service.store.engine,
                        holder=process_holder(), announcer=service.surface,
                        ops_channel=config.ops_channel,
