@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from bot.service import Service
 from bot.settings import Settings
@@ -61,8 +61,6 @@ def build_background(settings: Settings, service: Service, *,
     jobs: dict[str, Job] = {}
     sources = list(sources) if sources is not None else error_sources(settings)
     if sources:
-        from datetime import timedelta
-
         jobs["error_scan"] = ErrorScanJob(
             sources=sources, store=store, announcer=service.surface,
             route=service.router.channel_for_service, open_incident=open_incident,
