@@ -155,8 +155,3 @@ class Scheduler:
             return {job.id: job.next_run_time for job in store.get_all_jobs()}
         finally:
             store.shutdown()
-
-    async def idle(self, timeout: float = 30.0) -> None:
-        async with asyncio.timeout(timeout):
-            while self._retries:
-                await asyncio.gather(*list(self._retries), return_exceptions=True)

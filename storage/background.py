@@ -14,7 +14,6 @@ from storage.models import (
     Feedback,
     Finding,
     Incident,
-    IncidentStatus,
     Investigation,
     JobRun,
     utcnow,
@@ -177,12 +176,3 @@ class BackgroundStore(Repository):
             if "*" not in scope:
                 query = query.where(col(Incident.channel).in_(list(scope)))
             return [(t, s, int(n)) for t, s, n in session.exec(query)]
-
-    @in_executor
-    def open_incident_count(self, scope: ChannelScope) -> int:
-        with self._session() as session:
-            query = select(func.count()).select_from(Incident).where(
-                Incident.status != IncidentStatus.RESOLVED)
-            if "*" not in scope:
-                query = query.where(col(Incident.channel).in_(list(scope)))
-            return int(session.exec(query).one())
