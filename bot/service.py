@@ -13,6 +13,7 @@ from collections.abc import Callable, Coroutine, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+from agents.sre.assist import ModelAssist
 from agents.sre.context import AlertContext
 from agents.sre.investigator import Budget, Investigator
 from agents.sre.report import InvestigationView, Progress, Report
@@ -20,6 +21,7 @@ from bot.dispatcher import Dispatcher
 from bot.metrics import Metrics
 from bot.routing import Router
 from bot.surface import ChatSurface, MessageRef
+from integrations.llm.base import ModelClient
 from integrations.telemetry.base import TelemetrySource
 from storage.ledger import MODELS_PAUSED, Ledger
 from storage.models import Alert, Feedback, Incident, IncidentStatus, Investigation, utcnow
@@ -58,6 +60,7 @@ class Service:
         budget: Budget | None = None,
         auto_investigate: bool = True,
         lookback_minutes: int = 120,
+        model: ModelClient | None = None,
     ) -> None:
         self.store = store
         self.surface = surface
@@ -67,6 +70,7 @@ class Service:
         self.budget = budget or Budget()
         self.auto_investigate = auto_investigate
         self.lookback_minutes = lookback_minutes
+        self.model = model  # None: the statistical engine alone
         self.dispatcher = Dispatcher(store, surface)
         self.dispatcher.on_rendered_first = self._on_incident_posted
         self.metrics.queue_depth = lambda: float(self.dispatcher.depth())
@@ -225,7 +229,9 @@ class Service:
             if source is None:
                 raise RuntimeError("no telemetry source is configured "
                                    "(set PROMETHEUS_URL and/or LOKI_URL)")
-            investigator = Investigator(source, budget=self.budget)
+            assist = (ModelAssist(self.model, incident_id=incident_id, investigation_id=row.id)
+                      if self.model is not None else None)
+            investigator = Investigator(source, budget=self.budget, assist=assist)
             context = AlertContext.from_incident(incident, alerts,
                                                  lookback_minutes=self.lookback_minutes)
             report = await investigator.investigate(context, on_progress=on_progress)

@@ -111,6 +111,7 @@ def build(settings: Settings, *, telemetry_for: TelemetryFor | None = None,
                       max_depth=settings.investigation.max_depth),
         auto_investigate=settings.investigation.auto_investigate,
         lookback_minutes=settings.investigation.lookback_minutes,
+        model=gateway,
     )
     if client is not None:
         assert settings.slack.signing_secret is not None

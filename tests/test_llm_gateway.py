@@ -9,8 +9,8 @@ from dataclasses import dataclass
 import pytest
 
 from integrations.llm.anthropic_provider import AnthropicProvider
-from integrations.llm.base import Request, Tool
-from integrations.llm.gateway import Caps, Gateway, ModelUnavailable, user
+from integrations.llm.base import ModelUnavailable, Request, Tool
+from integrations.llm.gateway import Caps, Gateway, user
 from integrations.llm.openai_provider import OpenAIProvider
 from integrations.llm.prices import PriceTable
 from storage.ledger import Ledger

@@ -14,6 +14,7 @@ import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
+from agents.sre.assist import ModelAssist, Proposal, brief
 from agents.sre.candidates import Candidate, rank, render_summary
 from agents.sre.context import AlertContext
 from agents.sre.report import Hypothesis, Progress, Report, Stats
@@ -87,10 +88,12 @@ class _Run:
 
 class Investigator:
     def __init__(self, source: TelemetrySource, *, budget: Budget | None = None,
-                 topology: dict[str, set[str]] | None = None) -> None:
+                 topology: dict[str, set[str]] | None = None,
+                 assist: ModelAssist | None = None) -> None:
         self.source = source
         self.budget = budget or Budget()
         self.static_topology = topology or {}
+        self.assist = assist  # None: the statistical engine alone
 
     async def investigate(self, ctx: AlertContext, *,
                           on_progress: ProgressHook | None = None) -> Report:
@@ -126,6 +129,10 @@ class Investigator:
                                 effect_verdict=symptom)
             if not _decisive(run.candidates):
                 await self._widen(run, services, effect_onset)
+            if self.assist is not None:
+                await run.progress("asking the model for hypotheses beyond the catalogue")
+                lab = _Lab(run, services, effect_onset, root)
+                await self.assist.extend(self._brief(run, services), lab)
         except BudgetExhausted as exc:
             run.notes.append(str(exc))
             log.info("investigation stopped early: %s", exc)
@@ -135,7 +142,7 @@ class Investigator:
         if confidence_note:
             run.notes.append(confidence_note)
         summary, next_steps = render_summary(ctx, ranked, abstained, tools.evidence, run.notes)
-        return Report(
+        report = Report(
             root_causes=[c.as_root_cause() for c in ranked[:5]],
             abstained=abstained,
             summary=summary,
@@ -147,6 +154,43 @@ class Investigator:
             alert={"service": ctx.service, "signal": ctx.signal, "name": ctx.name,
                    "fired_at": hhmm(ctx.fired_at_s)},
         )
+        if self.assist is not None:
+            await run.progress("writing the summary")
+            await self._narrate(report, run, services)
+        return report
+
+    # ---- with a model -----------------------------------------------------------------------
+
+    def _brief(self, run: _Run, services: list[str], report: Report | None = None) -> str:
+        ctx = run.ctx
+        return brief(alert=f"{ctx.name} on {ctx.service} ({ctx.signal}), fired at "
+                           f"{hhmm(ctx.fired_at_s)} UTC: {ctx.summary}"[:300],
+                     hypotheses=run.hypotheses, evidence=run.tools.evidence,
+                     services_total=len(set(services) | run.visited),
+                     ranked=report.root_causes if report else (),
+                     abstained=report.abstained if report else False)
+
+    async def _narrate(self, report: Report, run: _Run, services: list[str]) -> None:
+        """The model's summary replaces the statistical one only when some claim survives
+        the citation check; the ranking itself is always the engine's."""
+        assert self.assist is not None
+        supported = {h.service for h in report.hypotheses
+                     if h.status == "supported" and h.kind != "symptom"}
+        if not report.abstained:
+            supported |= {c.service for c in report.root_causes[:3]}
+        checked = await self.assist.summarise(
+            self._brief(run, services, report), report.evidence_by_id(),
+            services=set(services) | run.visited | {h.service for h in report.hypotheses},
+            supported=supported)
+        if checked is not None and checked.claims:
+            report.claims = checked.claims
+            report.summary = checked.text()
+        use = self.assist.use
+        if use.unavailable:
+            report.summary += f" (Continued without a model: {use.unavailable}.)"
+        report.model = use
+        report.stats.llm_calls = use.calls
+        report.stats.llm_input_tokens = use.input_tokens
 
     # ---- setup ------------------------------------------------------------------------------
 
@@ -419,6 +463,84 @@ class Investigator:
                 service=service, kind=kind, score=best.score, onset=best.onset,
                 evidence=[evidence], reachable=False, fallback=best.family in DEGRADATION,
                 persistence=_persistence(best)))
+
+
+class _Lab:
+    """The model's access to a run: it proposes, the toolbox tests, the engine's rules judge."""
+
+    def __init__(self, run: _Run, services: list[str], effect_onset: float | None,
+                 root: Hypothesis) -> None:
+        self.run, self.effect_onset, self.root = run, effect_onset, root
+        self._services = set(services) | run.visited | set(run.graph)
+
+    def services(self) -> set[str]:
+        return self._services
+
+    def flagged(self) -> set[str]:
+        run = self.run
+        return ({c.service for c in run.candidates}
+                | {h.service for h in run.hypotheses if h.status == "supported"})
+
+    async def read_logs(self, service: str, contains: str | None) -> tuple[str, str]:
+        return await self.run.tools.sample_logs(service, contains=contains)
+
+    async def read_traces(self, service: str) -> tuple[str, str]:
+        return await self.run.tools.trace_summary(service)
+
+    async def test(self, proposal: Proposal) -> tuple[Hypothesis, bool]:
+        run = self.run
+        for h in run.hypotheses:
+            if (h.service, h.kind) == (proposal.service, proposal.kind) and \
+                    h.status != "pending":
+                return h, True
+        h = run.new(statement=proposal.statement, kind=proposal.kind,
+                    service=proposal.service, depth=self.root.depth + 1, parent=self.root)
+        h.origin = "model"
+        effect = f"{run.ctx.service} {run.ctx.signal}"
+        onset: float | None = None
+        if proposal.check == "metric":
+            assert proposal.family is not None
+            verdict = (await run.tools.profile(proposal.service)).families.get(proposal.family)
+            if verdict is None:
+                h.status, h.reason = "inconclusive", f"no {proposal.family} metrics"
+            else:
+                h.evidence.append(run.tools.cite(verdict, effect=(effect, self.effect_onset)))
+                h.score, onset = verdict.score, verdict.onset
+                if not (verdict.anomalous and run.precedes(verdict.onset, self.effect_onset)):
+                    h.status, h.reason = "refuted", _refutation(verdict, effect)
+                elif _persistence(verdict) < TRANSIENT:
+                    h.status, h.reason = "refuted", "a transient blip"
+                else:
+                    h.status = "supported"
+        elif proposal.check == "error_logs":
+            logs = await run.tools.error_logs(proposal.service)
+            if logs is None:
+                h.status, h.reason = "inconclusive", "the error logs could not be read"
+            else:
+                h.evidence.append(logs.evidence_id)
+                h.score, onset = logs.score, logs.onset
+                if logs.score >= 3.0 and run.precedes(logs.onset, self.effect_onset):
+                    h.status = "supported"
+                else:
+                    h.status, h.reason = "refuted", "no surge of error logs before the symptom"
+        else:
+            events = [e for e in await run.tools.changes() if e.service == proposal.service
+                      and self.effect_onset is not None
+                      and self.effect_onset - CHANGE_LOOKBACK_S <= e.ts
+                      <= self.effect_onset + run.tolerance]
+            for event in events[:3]:
+                h.evidence.append(run.tools.cite_event(event, (effect, self.effect_onset)))
+            if events:
+                h.status, h.score, onset = "supported", 6.0, events[0].ts
+            else:
+                h.status, h.reason = "refuted", "no change events shortly before the symptom"
+        if h.status == "supported":
+            run.candidates.append(Candidate(
+                service=proposal.service, kind=proposal.kind, score=h.score, onset=onset,
+                evidence=list(h.evidence), hypothesis_id=h.id, depth=h.depth,
+                reachable=proposal.service in run.visited))
+        await run.progress(f"tested the model's hypothesis: {proposal.statement[:80]}")
+        return h, False
 
 
 MIN_LATENCY_SHARE = 0.1

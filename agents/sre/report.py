@@ -37,6 +37,7 @@ class Hypothesis(BaseModel):
     evidence: list[str] = Field(default_factory=list)
     depth: int = 0
     reason: str = ""
+    origin: Literal["catalogue", "model"] = "catalogue"
 
 
 class RootCause(BaseModel):
@@ -45,6 +46,26 @@ class RootCause(BaseModel):
     confidence: float
     summary: str
     evidence: list[str] = Field(default_factory=list)
+
+
+class Claim(BaseModel):
+    """One sentence of a model-written summary and the evidence it rests on."""
+
+    text: str
+    evidence: list[str] = Field(default_factory=list)
+
+
+class ModelUse(BaseModel):
+    """What a model contributed to a run, and what went wrong with it."""
+
+    models: list[str] = Field(default_factory=list)
+    calls: int = 0
+    input_tokens: int = 0
+    output_tokens: int = 0
+    cost_usd: float = 0.0
+    proposed: int = 0          # hypotheses the model proposed and the tools tested
+    unavailable: str | None = None  # why the run went on without a model, if it did
+    problems: list[str] = Field(default_factory=list)
 
 
 class Stats(BaseModel):
@@ -64,6 +85,9 @@ class Report(BaseModel):
     stats: Stats = Field(default_factory=Stats)
     next_steps: list[str] = Field(default_factory=list)
     alert: dict[str, Any] = Field(default_factory=dict)
+    # With a model: its summary as cited claims, and what it cost. Absent without one.
+    claims: list[Claim] = Field(default_factory=list)
+    model: ModelUse | None = None
 
     def evidence_by_id(self) -> dict[str, Evidence]:
         return {e.id: e for e in self.evidence}

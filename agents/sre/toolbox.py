@@ -18,6 +18,7 @@ from agents.sre.report import Evidence, EvidenceStatus
 from agents.sre.stats import FAMILY_DIRECTION, Anomaly, analyze, poisson_surge
 from integrations.telemetry.base import (
     ChangeEvent,
+    LogLine,
     MetricsResult,
     QueryInfo,
     Series,
@@ -135,6 +136,7 @@ class Toolbox:
         self._metrics: dict[str, MetricsResult] = {}
         self._profiles: dict[str, ServiceProfile] = {}
         self._logs: dict[str, LogVerdict | None] = {}
+        self._log_lines: dict[str, list[LogLine]] = {}
         self._events: list[ChangeEvent] | None = None
 
     def baseline_end(self, series: Series) -> float:
@@ -260,6 +262,7 @@ class Toolbox:
             self._error(result.info, service, "error logs")
             self._logs[service] = None
             return None
+        self._log_lines[service] = result.lines
         before = [line for line in result.lines if line.ts < self.split]
         after = [line for line in result.lines if line.ts >= self.split]
         base_span = max(self.split - max(self.window.start_s, self.data_start), 1.0)
@@ -290,6 +293,67 @@ class Toolbox:
         self._logs[service] = verdict
         return verdict
 
+    async def sample_logs(self, service: str, *, contains: str | None = None,
+                          limit: int = 8) -> tuple[str, str]:
+        """A few error lines of a service since the change, one per pattern, most frequent
+        first: what a model may read, instead of the whole log. Returns (evidence id, text)."""
+        if service not in self._logs:
+            await self.error_logs(service)
+        lines = [ln for ln in self._log_lines.get(service, []) if ln.ts >= self.split]
+        if contains:
+            lines = [ln for ln in lines if contains.lower() in ln.message.lower()]
+        by_template: dict[str, list[LogLine]] = {}
+        for line in lines:
+            by_template.setdefault(log_template(line.message), []).append(line)
+        ranked = sorted(by_template.values(), key=len, reverse=True)[:limit]
+        shown = [f"{hhmm(group[0].ts)} ×{len(group)} {group[0].message[:200]}" for group in ranked]
+        where = f" containing \"{contains[:40]}\"" if contains else ""
+        finding = (f"{len(lines)} error lines of {service}{where} since {hhmm(self.split)}, "
+                   f"{len(by_template)} patterns")
+        if shown:
+            finding += "; most frequent: " + shown[0][:160]
+        evidence_id = self.record(query=f"error log lines of {service}{where}", finding=finding,
+                                  service=service, signal="logs",
+                                  numbers={"lines": len(lines), "patterns": len(by_template)})
+        return evidence_id, "\n".join(shown) or "(no error lines)"
+
+    async def trace_summary(self, service: str, *, limit: int = 5) -> tuple[str, str]:
+        """Per operation of a service: span count, p95 before and after the change, errors.
+        Returns (evidence id, text)."""
+        self._spend()
+        try:
+            result = await self.source.traces(service, self.window)
+        except Exception as exc:
+            log.warning("traces query for %s raised", service, exc_info=True)
+            evidence_id = self.record(query=f"traces of {service}", status="error",
+                                      service=service,
+                                      finding=f"traces of {service} could not be read: {exc}")
+            return evidence_id, f"error: {exc}"
+        if result.info.status == "error":
+            evidence_id = self._error(result.info, service, "traces")
+            return evidence_id, f"error: {result.info.error}"
+        ops: dict[str, tuple[list[float], list[float], int]] = {}
+        for span in result.spans:
+            if span.service != service:
+                continue
+            before, after, errors = ops.setdefault(span.operation, ([], [], 0))
+            (before if span.start < self.split else after).append(span.duration_ms)
+            if span.start >= self.split and span.status == "error":
+                ops[span.operation] = (before, after, errors + 1)
+        rows = []
+        for operation, (before, after, errors) in ops.items():
+            p_before, p_after = _p95(before), _p95(after)
+            rows.append((p_after - p_before, operation, len(after), p_before, p_after, errors))
+        rows.sort(reverse=True)
+        shown = [f"{op}: {n} spans, p95 {b:.0f} → {a:.0f} ms, {e} errors"
+                 for _, op, n, b, a, e in rows[:limit]]
+        finding = (f"traces of {service}: {len(ops)} operations"
+                   + (f"; slowest change: {shown[0]}" if shown else ", no spans"))
+        evidence_id = self.record(query=result.info.query or f"traces of {service}",
+                                  finding=finding[:300], service=service, signal="traces",
+                                  link=result.info.link, numbers={"operations": len(ops)})
+        return evidence_id, "\n".join(shown) or "(no spans)"
+
     # ---- change events ----------------------------------------------------------------------
 
     async def changes(self) -> list[ChangeEvent]:
@@ -316,3 +380,10 @@ class Toolbox:
                            finding=f"{event.kind} of {event.service} at {hhmm(event.ts)}: "
                                    f"{event.summary[:120]}{lead}",
                            numbers={"at": hhmm(event.ts)})
+
+
+def _p95(values: list[float]) -> float:
+    if not values:
+        return 0.0
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(0.95 * len(ordered)))]

@@ -176,6 +176,16 @@ def _report_blocks(view: InvestigationView, report: Report, incident_id: int | N
              f"{s.elapsed_s:.1f}s · {len(report.evidence)} pieces of evidence")
     if view.note:
         stats += f" · {view.note}"
+    model = report.model
+    if model is not None and model.calls:
+        stats += (f" · 🤖 {', '.join(model.models)}: {model.calls} calls, "
+                  f"${model.cost_usd:.3f}")
+        if report.claims:
+            stats += " (summary checked against the evidence)"
+        if model.problems:
+            stats += f", {len(model.problems)} problems set aside"
+    if model is not None and model.unavailable:
+        stats += " · ⚠️ no model this time (see the summary)"
     blocks.append({"type": "context", "elements": [_mrkdwn(stats)]})
     if view.investigation_id is not None:
         value = str(view.investigation_id)

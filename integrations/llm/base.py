@@ -67,6 +67,7 @@ class Response:
     tool_calls: tuple[ToolCall, ...] = ()
     finish_reason: str = "stop"  # stop | tool_use | length | other
     usage: Usage = field(default_factory=Usage)
+    cost_usd: float = 0.0  # filled in by the gateway from the price table
 
 
 class ProviderError(Exception):
@@ -77,6 +78,23 @@ class ProviderError(Exception):
         super().__init__(message)
         self.status = status  # timeout | rate_limited | overloaded | error | auth | bad_request
         self.retryable = retryable
+
+
+class ModelUnavailable(Exception):
+    """No model answered. `reason` is paused | cap | failed | unconfigured."""
+
+    def __init__(self, reason: str, detail: str) -> None:
+        super().__init__(detail)
+        self.reason = reason
+
+
+class ModelClient(Protocol):
+    """What agents call: the gateway, or anything that answers like it. Raises
+    `ModelUnavailable` when no model may or can answer."""
+
+    async def complete(self, tier: str, request: Request, *, agent: str,
+                       incident_id: int | None = None,
+                       investigation_id: int | None = None) -> Response: ...
 
 
 class LLMProvider(Protocol):

@@ -19,6 +19,7 @@ from datetime import datetime
 from integrations.llm.base import (
     LLMProvider,
     Message,
+    ModelUnavailable,
     ProviderError,
     Request,
     Response,
@@ -30,14 +31,6 @@ from storage.ledger import MODELS_PAUSED, Ledger
 from storage.models import LLMCall, utcnow
 
 log = logging.getLogger(__name__)
-
-
-class ModelUnavailable(Exception):
-    """No model answered. `reason` is paused | cap | failed | unconfigured."""
-
-    def __init__(self, reason: str, detail: str) -> None:
-        super().__init__(detail)
-        self.reason = reason
 
 
 @dataclass(frozen=True, slots=True)
@@ -155,7 +148,7 @@ class Gateway:
             row.finish_reason = response.finish_reason
             row.latency_ms = int((time.perf_counter() - started) * 1000)
             await self.ledger.record(row)
-            return response
+            return replace(response, cost_usd=row.cost_usd)
         raise ModelUnavailable("failed", "; ".join(errors) or "no model answered")
 
     async def _refuse(self, row: LLMCall, status: str, why: str) -> None:

@@ -14,13 +14,20 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
+from integrations.llm.anthropic_provider import AnthropicProvider
+from integrations.llm.base import LLMProvider
+from integrations.llm.gateway import Caps, Gateway
+from integrations.llm.openai_provider import OpenAIProvider
+from integrations.llm.prices import PriceTable
+from storage.ledger import Ledger
+from storage.repository import Store
+
 
 @dataclass
 class Step:
     kind: str  # text | tool | status | slow
     text: str = ""
-    tool: str = ""
-    arguments: dict[str, Any] = field(default_factory=dict)
+    calls: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
     status: int = 200
     seconds: float = 0.0
 
@@ -30,7 +37,12 @@ def text(value: str) -> Step:
 
 
 def tool(name: str, **arguments: Any) -> Step:
-    return Step("tool", tool=name, arguments=arguments)
+    return Step("tool", calls=[(name, arguments)])
+
+
+def tools(*calls: tuple[str, dict[str, Any]]) -> Step:
+    """Several tool calls in one answer."""
+    return Step("tool", calls=list(calls))
 
 
 def status(code: int) -> Step:
@@ -47,17 +59,26 @@ class FakeModelServer:
 
     script: list[Step] = field(default_factory=list)
     requests: list[dict[str, Any]] = field(default_factory=list)
-    input_tokens: int = 120
+    # Reported input tokens: a fixed number, or None to count them from the request body
+    # (about four characters a token, as tokenizers average on English and JSON).
+    input_tokens: int | None = 120
+    counted: list[int] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         self._ids = itertools.count(1)
+
+    def _tokens(self) -> int:
+        return self.input_tokens if self.input_tokens is not None else self.counted[-1]
 
     def _next(self) -> Step:
         return self.script.pop(0) if self.script else text("ok")
 
     async def _common(self, request: Request) -> tuple[dict[str, Any], Step | JSONResponse]:
-        body = json.loads(await request.body())
+        raw = await request.body()
+        body = json.loads(raw)
         self.requests.append(body)
+        prompt = {k: body.get(k) for k in ("system", "messages", "tools")}
+        self.counted.append(len(json.dumps(prompt, ensure_ascii=False)) // 4)
         step = self._next()
         if step.kind == "slow":
             await asyncio.sleep(step.seconds)
@@ -77,8 +98,9 @@ class FakeModelServer:
                 return step
             content: list[dict[str, Any]] = []
             if step.kind == "tool":
-                content.append({"type": "tool_use", "id": f"toolu_{next(self._ids)}",
-                                "name": step.tool, "input": step.arguments})
+                content.extend({"type": "tool_use", "id": f"toolu_{next(self._ids)}",
+                                "name": name, "input": arguments}
+                               for name, arguments in step.calls)
             else:
                 content.append({"type": "text", "text": step.text})
             return JSONResponse({
@@ -86,7 +108,7 @@ class FakeModelServer:
                 "model": body["model"], "content": content,
                 "stop_reason": "tool_use" if step.kind == "tool" else "end_turn",
                 "stop_sequence": None,
-                "usage": {"input_tokens": self.input_tokens, "output_tokens": 30,
+                "usage": {"input_tokens": self._tokens(), "output_tokens": 30,
                           "cache_read_input_tokens": 100, "cache_creation_input_tokens": 0}})
 
         async def completions(request: Request) -> JSONResponse:
@@ -96,8 +118,9 @@ class FakeModelServer:
             message: dict[str, Any] = {"role": "assistant", "content": None}
             if step.kind == "tool":
                 message["tool_calls"] = [{"id": f"call_{next(self._ids)}", "type": "function",
-                                          "function": {"name": step.tool,
-                                                       "arguments": json.dumps(step.arguments)}}]
+                                          "function": {"name": name,
+                                                       "arguments": json.dumps(arguments)}}
+                                         for name, arguments in step.calls]
             else:
                 message["content"] = step.text
             return JSONResponse({
@@ -105,9 +128,26 @@ class FakeModelServer:
                 "created": 1700000000, "model": body["model"],
                 "choices": [{"index": 0, "message": message,
                              "finish_reason": "tool_calls" if step.kind == "tool" else "stop"}],
-                "usage": {"prompt_tokens": self.input_tokens, "completion_tokens": 30,
-                          "total_tokens": self.input_tokens + 30,
+                "usage": {"prompt_tokens": self._tokens(), "completion_tokens": 30,
+                          "total_tokens": self._tokens() + 30,
                           "prompt_tokens_details": {"cached_tokens": 0}}})
 
         return Starlette(routes=[Route("/v1/messages", messages, methods=["POST"]),
                                  Route("/v1/chat/completions", completions, methods=["POST"])])
+
+
+def gateway_for(store: Store, *, anthropic_url: str | None = None,
+                openai_url: str | None = None, tiers: dict[str, list[str]] | None = None,
+                caps: Caps | None = None) -> Gateway:
+    """The real gateway and SDKs, pointed at local fake model servers."""
+    providers: dict[str, LLMProvider] = {}
+    if anthropic_url:
+        providers["anthropic"] = AnthropicProvider(api_key="sk-ant-test", base_url=anthropic_url,
+                                                   max_retries=0)
+    if openai_url:
+        providers["openai"] = OpenAIProvider(api_key="sk-test", base_url=f"{openai_url}/v1",
+                                             max_retries=0)
+    default = "anthropic:claude-haiku-4-5" if anthropic_url else "openai:gpt-5-mini"
+    tiers = tiers or {t: [default] for t in ("planner", "worker", "summarizer")}
+    return Gateway(providers=providers, tiers=tiers, ledger=Ledger.beside(store),
+                   prices=PriceTable.load(), caps=caps, timeout=10)
