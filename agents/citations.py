@@ -17,7 +17,7 @@ from agents.sre.report import Claim, Evidence
 
 _CAUSAL = re.compile(r"\b(caus\w*|root cause|because|due to|triggered|responsible|blame\w*|"
                      r"led to|result(ed)? (of|from))\b", re.I)
-_ID = re.compile(r"\bev-\d+\b")
+_ID = re.compile(r"\b(?:ev|q)-\d+\b")  # an investigation's evidence, or a chat answer's
 
 
 @dataclass(slots=True)

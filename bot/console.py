@@ -72,8 +72,10 @@ class ConsoleSurface:
                   blocks_to_lines(incident_blocks(incident, alerts)))
         return ref
 
-    async def reply(self, incident: Incident, text: str) -> MessageRef:
-        self._box("thread reply", mrkdwn_to_text(text).splitlines(), indent="    ")
+    async def reply(self, incident: Incident, text: str,
+                    blocks: Sequence[dict[str, Any]] | None = None) -> MessageRef:
+        lines = blocks_to_lines(blocks) if blocks else mrkdwn_to_text(text).splitlines()
+        self._box("thread reply", lines, indent="    ")
         return self._next(incident.slack_channel or incident.channel)
 
     async def post(self, channel: str, text: str, blocks: Sequence[dict[str, Any]],

@@ -23,6 +23,11 @@ class SlackSettings(BaseSettings):
     api_url: str = Field("https://slack.com/api/", validation_alias=_env("SLACK_API_URL"))
     messages_per_second: float = Field(
         1.0, validation_alias=_env("NIGHTOWL_SLACK_MESSAGES_PER_SECOND"))
+    # Thread chat: questions each person may ask in any window of this many seconds.
+    chat_questions_per_user: int = Field(
+        6, ge=1, validation_alias=_env("NIGHTOWL_CHAT_QUESTIONS_PER_USER"))
+    chat_window_seconds: float = Field(
+        300.0, gt=0, validation_alias=_env("NIGHTOWL_CHAT_WINDOW_SECONDS"))
 
     @property
     def configured(self) -> bool:

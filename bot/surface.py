@@ -21,8 +21,9 @@ class ChatSurface(Protocol):
         """Post the incident's root message (no `slack_ts` yet) or edit it in place."""
         ...
 
-    async def reply(self, incident: Incident, text: str) -> MessageRef:
-        """Post a reply in the incident's thread."""
+    async def reply(self, incident: Incident, text: str,
+                    blocks: Sequence[dict[str, Any]] | None = None) -> MessageRef:
+        """Post a reply in the incident's thread (`text` is the fallback when `blocks`)."""
         ...
 
     async def show_investigation(

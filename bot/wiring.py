@@ -13,6 +13,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 from starlette.applications import Starlette
 
 from agents.sre.investigator import Budget
+from bot.chat import ThreadChatHandler
 from bot.console import ConsoleSurface
 from bot.errors import StartupError
 from bot.http import build_http_app
@@ -116,7 +117,10 @@ def build(settings: Settings, *, telemetry_for: TelemetryFor | None = None,
     if client is not None:
         assert settings.slack.signing_secret is not None
         bolt = build_bolt_app(service, client=client,
-                              signing_secret=settings.slack.signing_secret.get_secret_value())
+                              signing_secret=settings.slack.signing_secret.get_secret_value(),
+                              chat=ThreadChatHandler(
+                                  service, per_user=settings.slack.chat_questions_per_user,
+                                  per_seconds=settings.slack.chat_window_seconds))
     app = build_http_app(service, auth=webhook_auth(settings),
                          max_body_bytes=settings.webhooks.max_body_bytes,
                          bolt=bolt if settings.slack.app_token is None else None)

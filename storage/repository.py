@@ -249,6 +249,13 @@ class Store(Repository):
             return row
 
     @in_executor
+    def incident_by_thread(self, channel: str, ts: str) -> Incident | None:
+        """The incident whose root message is `ts` in `channel` (a Slack thread's parent)."""
+        with self._session() as session:
+            return session.exec(select(Incident).where(
+                Incident.slack_channel == channel, Incident.slack_ts == ts)).first()
+
+    @in_executor
     def incident_alerts(self, incident_id: int) -> list[Alert]:
         with self._session() as session:
             return list(

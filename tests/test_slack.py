@@ -18,8 +18,9 @@ from bot.metrics import Metrics
 from bot.routing import Router
 from bot.service import Service
 from bot.slack.app import build_bolt_app
+from bot.slack.blocks import split_text
 from bot.slack.pacing import ChannelPacer
-from bot.slack.surface import SlackSurface, split_text
+from bot.slack.surface import SlackSurface
 from integrations.alerts.auth import WebhookAuth
 from storage.repository import Store
 from tests.fakes.signing import action_body, slack_headers

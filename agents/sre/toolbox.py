@@ -125,14 +125,17 @@ class BudgetExhausted(Exception):
 
 class Toolbox:
     def __init__(self, source: TelemetrySource, window: Window, *, split: float,
-                 max_queries: int) -> None:
+                 max_queries: int, id_prefix: str = "ev",
+                 evidence: list[Evidence] | None = None) -> None:
         self.source = source
+        # Thread chat numbers its own evidence apart, in one list across its toolboxes.
+        self.id_prefix = id_prefix
         self.window = window
         self.split = split
         self.max_queries = max_queries
         self.queries = 0
         self.data_start = window.start_s  # the first sample actually seen (set by the caller)
-        self.evidence: list[Evidence] = []
+        self.evidence: list[Evidence] = evidence if evidence is not None else []
         self._metrics: dict[str, MetricsResult] = {}
         self._profiles: dict[str, ServiceProfile] = {}
         self._logs: dict[str, LogVerdict | None] = {}
@@ -155,7 +158,7 @@ class Toolbox:
     def record(self, *, query: str, finding: str, status: EvidenceStatus = "ok",
                service: str | None = None, signal: str | None = None, link: str | None = None,
                numbers: dict[str, float | str | None] | None = None) -> str:
-        evidence_id = f"ev-{len(self.evidence) + 1}"
+        evidence_id = f"{self.id_prefix}-{len(self.evidence) + 1}"
         self.evidence.append(Evidence(id=evidence_id, query=query, finding=finding,
                                       status=status, service=service, signal=signal, link=link,
                                       numbers=numbers or {}))

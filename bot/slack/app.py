@@ -13,16 +13,19 @@ from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncRespond
 from slack_bolt.response import BoltResponse
 from slack_sdk.web.async_client import AsyncWebClient
 
+from agents.chat.intents import parse
 from bot.slack.blocks import home_blocks, wrong_cause_modal
 from storage.errors import NotFound
 
 if TYPE_CHECKING:
+    from bot.chat import ThreadChatHandler
     from bot.service import Service
 
 log = logging.getLogger(__name__)
 
 
-def build_bolt_app(service: Service, *, client: AsyncWebClient, signing_secret: str) -> AsyncApp:
+def build_bolt_app(service: Service, *, client: AsyncWebClient, signing_secret: str,
+                   chat: ThreadChatHandler | None = None) -> AsyncApp:
     app = AsyncApp(client=client, signing_secret=signing_secret,
                    request_verification_enabled=True)
 
@@ -118,6 +121,37 @@ def build_bolt_app(service: Service, *, client: AsyncWebClient, signing_secret: 
         await respond(text="Usage: `/nightowl` (list open incidents), `/nightowl pause` "
                            "(stop every model call at once), `/nightowl resume`",
                       response_type="ephemeral")
+
+    @app.event("app_mention")
+    async def on_mention(event: dict[str, Any], say: Any) -> None:
+        if chat is None:
+            return
+        incident = await chat.incident_of(str(event.get("channel", "")), event.get("thread_ts"))
+        if incident is None:
+            await say(text="I answer questions in incident threads: mention me in the thread "
+                           "of the incident you're asking about.",
+                      thread_ts=event.get("thread_ts") or event.get("ts"))
+            return
+        await chat.handle(incident, user=str(event.get("user", "unknown")),
+                          question=str(event.get("text", "")))
+
+    @app.event("message")
+    async def on_thread_reply(event: dict[str, Any], context: dict[str, Any]) -> None:
+        """A reply in an incident thread that asks one of the known questions, without an
+        @mention. Bots, edits and chatter between people are left alone."""
+        if chat is None or event.get("subtype") or event.get("bot_id"):
+            return
+        thread_ts, text = event.get("thread_ts"), str(event.get("text", ""))
+        if not thread_ts or thread_ts == event.get("ts"):
+            return
+        bot_user = context.get("bot_user_id")
+        if bot_user and f"<@{bot_user}>" in text:
+            return  # app_mention answers it
+        if parse(text) is None and not text.lower().startswith(("nightowl", "@nightowl")):
+            return
+        incident = await chat.incident_of(str(event.get("channel", "")), thread_ts)
+        if incident is not None:
+            await chat.handle(incident, user=str(event.get("user", "unknown")), question=text)
 
     @app.event("app_home_opened")
     async def on_home(event: dict[str, Any], client: AsyncWebClient) -> None:

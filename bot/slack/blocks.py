@@ -235,3 +235,45 @@ def home_blocks(incidents: Sequence[Incident]) -> list[Block]:
             f"{icon} *#{incident.id} {incident.title}*\n`{incident.service}` · {status} · "
             f"open {age} · {incident.channel}")})
     return blocks
+
+
+# ---- thread chat -----------------------------------------------------------------------------
+
+SECTION_CHARS = 2900  # Block Kit allows 3,000 characters in a section's text
+BLOCKS_PER_MESSAGE = 45  # of Block Kit's 50
+
+
+def answer_messages(text: str, *, footer: str | None = None) -> list[tuple[str, list[Block]]]:
+    """A chat answer as Slack messages: sections split on line boundaries within Block Kit's
+    limits, as many messages as it takes; the footer (context) goes on the last one."""
+    chunks = [c for c in split_text(text, SECTION_CHARS) if c.strip()]
+    sections: list[Block] = [{"type": "section", "text": _mrkdwn(c)} for c in chunks]
+    messages: list[tuple[str, list[Block]]] = []
+    for start in range(0, max(len(sections), 1), BLOCKS_PER_MESSAGE):
+        fallback = " ".join(chunks[start:start + BLOCKS_PER_MESSAGE])[:300] or text[:300]
+        messages.append((fallback, sections[start:start + BLOCKS_PER_MESSAGE]))
+    if footer:
+        messages[-1][1].append({"type": "context", "elements": [_mrkdwn(footer)]})
+    return messages
+
+
+def split_text(text: str, limit: int) -> list[str]:
+    """Split on line boundaries so no message exceeds `limit` characters."""
+    if len(text) <= limit:
+        return [text]
+    chunks: list[str] = []
+    current = ""
+    for line in text.splitlines(keepends=True):
+        while len(line) > limit:
+            if current:
+                chunks.append(current)
+                current = ""
+            chunks.append(line[:limit])
+            line = line[limit:]
+        if len(current) + len(line) > limit:
+            chunks.append(current)
+            current = ""
+        current += line
+    if current:
+        chunks.append(current)
+    return [c.rstrip("\n") for c in chunks]

@@ -13,6 +13,7 @@ from bot.slack.blocks import (
     incident_text,
     investigation_blocks,
     investigation_text,
+    split_text,
 )
 from bot.slack.pacing import ChannelPacer
 from bot.surface import MessageRef
@@ -42,8 +43,14 @@ class SlackSurface:
                       "event_payload": {"incident_id": incident.id}})
         return MessageRef(str(response["channel"]), str(response["ts"]))
 
-    async def reply(self, incident: Incident, text: str) -> MessageRef:
+    async def reply(self, incident: Incident, text: str,
+                    blocks: Sequence[dict[str, Any]] | None = None) -> MessageRef:
         channel, thread = self._thread(incident)
+        if blocks:
+            response = await self._send(channel, "chat.postMessage", channel=channel,
+                                        thread_ts=thread, text=text[:MAX_REPLY_CHARS],
+                                        blocks=list(blocks), unfurl_links=False)
+            return MessageRef(channel, str(response["ts"]))
         ts = ""
         for chunk in split_text(text, MAX_REPLY_CHARS):
             response = await self._send(channel, "chat.postMessage", channel=channel,
@@ -115,25 +122,3 @@ def scrub(value: Any) -> Any:
     if isinstance(value, dict):
         return {k: scrub(v) for k, v in value.items()}
     return value
-
-
-def split_text(text: str, limit: int) -> list[str]:
-    """Split on line boundaries so no message exceeds `limit` characters."""
-    if len(text) <= limit:
-        return [text]
-    chunks: list[str] = []
-    current = ""
-    for line in text.splitlines(keepends=True):
-        while len(line) > limit:
-            if current:
-                chunks.append(current)
-                current = ""
-            chunks.append(line[:limit])
-            line = line[limit:]
-        if len(current) + len(line) > limit:
-            chunks.append(current)
-            current = ""
-        current += line
-    if current:
-        chunks.append(current)
-    return [c.rstrip("\n") for c in chunks]

@@ -1,0 +1,1 @@
+"""Thread chat: answers to responders' questions in an incident thread."""

@@ -1,0 +1,268 @@
+"""The lookups behind thread chat: what changed, error logs, why not X.
+
+They use the investigation's toolbox (the same queries, the same statistics) and record every
+finding as evidence with a `q-N` id, so an answer cites what it read exactly as a root-cause
+analysis does. Each returns a few lines of Slack mrkdwn, never a raw dump.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+
+from agents.sre.context import AlertContext
+from agents.sre.report import Evidence, Report
+from agents.sre.toolbox import Toolbox, hhmm, log_template
+from integrations.telemetry.base import TelemetrySource, Window
+
+MAX_QUERIES = 30
+# Words people use for a kind of service, for "why not the database?".
+ALIASES = {
+    "database": ("postgres", "mysql", "mongo", "db", "database", "sql", "maria", "cassandra"),
+    "db": ("postgres", "mysql", "mongo", "db", "database", "sql", "maria", "cassandra"),
+    "cache": ("redis", "memcache", "cache"),
+    "queue": ("kafka", "rabbit", "sqs", "queue", "nats"),
+    "network": (),
+}
+
+
+@dataclass
+class Thread:
+    """What a question in an incident thread is asked against."""
+
+    incident_id: int
+    ctx: AlertContext
+    report: Report | None
+    source: TelemetrySource | None
+    now: float  # "the last hour" ends here: now, or the end of an old incident's window
+    services: list[str] = field(default_factory=list)
+
+
+class NotAnswerable(Exception):
+    """The question names something we cannot look up; the message says why."""
+
+
+class Lookups:
+    def __init__(self, thread: Thread) -> None:
+        self.thread = thread
+        self.evidence: list[Evidence] = []
+
+    def _toolbox(self, start: float, end: float, split: float) -> Toolbox:
+        if self.thread.source is None:
+            raise NotAnswerable("no telemetry source is configured (set PROMETHEUS_URL "
+                                "and/or LOKI_URL)")
+        window = Window(datetime.fromtimestamp(start, tz=UTC),
+                        datetime.fromtimestamp(end, tz=UTC))
+        return Toolbox(self.thread.source, window, split=split, max_queries=MAX_QUERIES,
+                       id_prefix="q", evidence=self.evidence)
+
+    def known_services(self) -> list[str]:
+        names = set(self.thread.services)
+        report = self.thread.report
+        if report is not None:
+            names |= {h.service for h in report.hypotheses}
+        names.add(self.thread.ctx.service)
+        return sorted(names)
+
+    def resolve(self, name: str) -> list[str]:
+        """Services a name refers to: exact, then a unique prefix or substring, then a kind."""
+        known = self.known_services()
+        lowered = name.lower().strip()
+        if lowered in known:
+            return [lowered]
+        exact = [s for s in known if s.lower() == lowered]
+        if exact:
+            return exact
+        partial = [s for s in known if lowered in s.lower() or s.lower() in lowered]
+        if partial:
+            return partial[:3]
+        words = ALIASES.get(lowered.rstrip("s"), ())
+        return [s for s in known if any(w in s.lower() for w in words)][:3]
+
+    def one_service(self, name: str) -> str:
+        found = self.resolve(name)
+        if not found:
+            shown = ", ".join(f"`{s}`" for s in self.known_services()[:15])
+            raise NotAnswerable(f"I don't know a service called `{name}`. I know: {shown}.")
+        return found[0]
+
+    # ---- what changed ------------------------------------------------------------------------
+
+    async def what_changed(self, service_name: str, minutes: int) -> str:
+        service = self.one_service(service_name)
+        now = self.thread.now
+        split = now - minutes * 60
+        start = now - max(3 * minutes, minutes + 60) * 60
+        tools = self._toolbox(start, now, split)
+        lines = [f"*What changed in `{service}` since {hhmm(split)} UTC "
+                 f"(the last {_span(minutes)}):*"]
+        events = [e for e in await tools.changes() if e.service == service and e.ts >= split]
+        for event in events[:8]:
+            evidence_id = tools.cite_event(event, (service, None))
+            lines.append(f"• {event.kind} at {hhmm(event.ts)}: {event.summary[:150]} "
+                         f"`{evidence_id}`")
+        profile = await tools.profile(service)
+        moved = sorted((v for v in profile.families.values()
+                        if v.anomalous and v.onset is not None and v.onset >= split - 120),
+                       key=lambda v: -v.score)
+        for verdict in moved[:6]:
+            evidence_id = tools.cite(verdict)
+            lines.append(f"• {self._finding(evidence_id)} `{evidence_id}`")
+        if profile.status == "error":
+            failed = [e for e in self.evidence if e.status == "error"]
+            lines.extend(f"• ⚠️ {e.finding} `{e.id}`" for e in failed[-1:])
+        elif not events and not moved:
+            checked = len(profile.families)
+            evidence_id = tools.record(
+                query=f"metrics and change events of {service}", service=service,
+                finding=f"no deploys or config changes of {service}, and all {checked} of its "
+                        f"metric families are within their normal range")
+            lines.append(f"• Nothing: {self._finding(evidence_id)} `{evidence_id}`")
+        return "\n".join(lines)
+
+    # ---- error logs --------------------------------------------------------------------------
+
+    async def logs(self, service_name: str, since: tuple[int, int] | None, *,
+                   errors_only: bool = True) -> str:
+        service = self.one_service(service_name)
+        now = self.thread.now
+        start = _since(now, since) if since else self.thread.ctx.fired_at_s - 15 * 60
+        tools = self._toolbox(start, now, start)
+        level = "error" if errors_only else "warning"
+        query = f"{level} logs of {service} since {hhmm(start)}"
+        assert tools.source is not None
+        try:
+            result = await tools.source.logs(service, tools.window, min_level=level)
+        except Exception as exc:
+            evidence_id = tools.record(query=query, status="error", service=service,
+                                       finding=f"logs of {service} could not be read: {exc}")
+            return f"⚠️ {self._finding(evidence_id)} `{evidence_id}`"
+        if result.info.status == "error":
+            evidence_id = tools.record(query=result.info.query, status="error", service=service,
+                                       link=result.info.link,
+                                       finding=f"logs of {service} could not be read: "
+                                               f"{result.info.error}")
+            return f"⚠️ {self._finding(evidence_id)} `{evidence_id}`"
+        lines_in = [ln for ln in result.lines if ln.ts >= start]
+        groups: dict[str, list[float]] = {}
+        samples: dict[str, str] = {}
+        for line in lines_in:
+            template = log_template(line.message)
+            groups.setdefault(template, []).append(line.ts)
+            samples.setdefault(template, line.message)
+        counts = Counter({t: len(v) for t, v in groups.items()})
+        more = " (truncated)" if result.truncated else ""
+        evidence_id = tools.record(
+            query=result.info.query or query, service=service, signal="logs",
+            link=result.info.link,
+            finding=f"{len(lines_in)}{more} {level}-level lines of {service} since "
+                    f"{hhmm(start)} in {len(groups)} patterns",
+            numbers={"lines": len(lines_in), "patterns": len(groups)})
+        head = (f"*{level.capitalize()} logs of `{service}` since {hhmm(start)} UTC:* "
+                f"{len(lines_in)}{more} lines, {len(groups)} patterns `{evidence_id}`")
+        if not lines_in:
+            return head
+        rows = [head]
+        for template, count in counts.most_common(6):
+            stamps = groups[template]
+            rows.append(f"• ×{count} ({hhmm(min(stamps))}–{hhmm(max(stamps))}) "
+                        f"`{_one_line(samples[template])[:220]}`")
+        if len(groups) > 6:
+            rows.append(f"_…and {len(groups) - 6} more patterns_")
+        if result.info.link:
+            rows.append(f"<{result.info.link}|Open the query>")
+        return "\n".join(rows)
+
+    # ---- why not X ---------------------------------------------------------------------------
+
+    async def why_not(self, target: str) -> str:
+        services = self.resolve(target) or [self.one_service(target)]  # raises when unknown
+        report = self.thread.report
+        parts: list[str] = []
+        for service in services:
+            parts.append(await self._why_not_one(service, report))
+        return "\n\n".join(parts)
+
+    async def _why_not_one(self, service: str, report: Report | None) -> str:
+        if report is not None:
+            for rank, cause in enumerate(report.root_causes, 1):
+                if cause.service == service and rank == 1 and not report.abstained:
+                    return (f"*`{service}` is the likely root cause* ({cause.confidence:.0%}): "
+                            f"{cause.summary} `{'`, `'.join(cause.evidence[-3:])}`")
+            tested = [h for h in report.hypotheses if h.service == service]
+            if tested:
+                by_id = report.evidence_by_id()
+                lines = [f"*Why not `{service}`?* I tested {len(tested)} "
+                         f"hypotheses about it:"]
+                for h in sorted(tested, key=lambda h: h.status != "supported")[:6]:
+                    icon = {"supported": "✓", "refuted": "✗"}.get(h.status, "?")
+                    why = f": {h.reason}" if h.reason else ""
+                    cited = "".join(f" `{e}`" for e in h.evidence[:2])
+                    finding = by_id[h.evidence[0]].finding if h.evidence and \
+                        h.evidence[0] in by_id else ""
+                    lines.append(f"{icon} {h.statement}{why}. {finding[:160]}{cited}")
+                ranked = [c for c in report.root_causes if c.service == service]
+                if ranked and report.root_causes:
+                    top = report.root_causes[0]
+                    lines.append(f"It ranks below `{top.service}` ({ranked[0].confidence:.0%} "
+                                 f"against {top.confidence:.0%}).")
+                return "\n".join(lines)
+        # Not tested: it was off the alert's path. Look now, over the incident's window.
+        ctx = self.thread.ctx
+        tools = self._toolbox(ctx.window.start_s, ctx.window.end_s, ctx.fired_at_s - 10 * 60)
+        profile = await tools.profile(service)
+        moved = sorted((v for v in profile.families.values() if v.anomalous),
+                       key=lambda v: -v.score)
+        lines = [f"*Why not `{service}`?* The investigation did not test it: it is not on the "
+                 f"call path below `{ctx.service}`. Looking at it now:"]
+        for verdict in moved[:4]:
+            evidence_id = tools.cite(verdict)
+            lines.append(f"• {self._finding(evidence_id)} `{evidence_id}`")
+        if not moved:
+            evidence_id = tools.record(
+                query=f"metrics of {service}", service=service,
+                status="ok" if profile.status == "ok" else profile.status,
+                finding=f"{service}: {len(profile.families)} metric families, none abnormal "
+                        f"around {hhmm(ctx.fired_at_s)}")
+            lines.append(f"• {self._finding(evidence_id)} `{evidence_id}`")
+        return "\n".join(lines)
+
+    def _finding(self, evidence_id: str) -> str:
+        return next(e.finding for e in self.evidence if e.id == evidence_id)
+
+
+def summary_text(report: Report | None) -> str:
+    if report is None:
+        return "There is no finished investigation in this thread yet."
+    if report.abstained or not report.root_causes:
+        head = "*No confident root cause.*"
+    else:
+        top = report.root_causes[0]
+        head = f"*Likely root cause:* `{top.service}` ({top.kind}, {top.confidence:.0%})"
+    return f"{head}\n{report.summary}"
+
+
+def _span(minutes: int) -> str:
+    if minutes % 60 == 0:
+        hours = minutes // 60
+        return "hour" if hours == 1 else f"{hours} hours"
+    return f"{minutes} minutes"
+
+
+def _since(now: float, hhmm_utc: tuple[int, int]) -> float:
+    """The latest hh:mm UTC at or before `now` (yesterday's, when today's is still ahead)."""
+    day = datetime.fromtimestamp(now, tz=UTC)
+    at = day.replace(hour=hhmm_utc[0], minute=hhmm_utc[1], second=0, microsecond=0)
+    if at.timestamp() > now:
+        at -= timedelta(days=1)
+    return at.timestamp()
+
+
+_SPACE = re.compile(r"\s+")
+
+
+def _one_line(text: str) -> str:
+    return _SPACE.sub(" ", text).replace("`", "'").strip()
+
