@@ -177,8 +177,10 @@ class ThreadChat:
         used = list(dict.fromkeys(e for c in checked.claims for e in c.evidence))
         lines.append("*Evidence*")
         lines += [f"`{e}` {evidence[e].finding[:200]}" for e in used[:10]]
-        if answer.problems:
-            lines.append(f"_{len(answer.problems)} unsupported claims were removed._")
+        removed = len(claims) - len(checked.claims)
+        if removed:
+            lines.append(f"_{removed} claim{'s' if removed > 1 else ''} without supporting "
+                         f"evidence {'were' if removed > 1 else 'was'} removed._")
         answer.text = "\n".join(lines)
         return answer
 

@@ -194,8 +194,8 @@ class Lookups:
             tested = [h for h in report.hypotheses if h.service == service]
             if tested:
                 by_id = report.evidence_by_id()
-                lines = [f"*Why not `{service}`?* I tested {len(tested)} "
-                         f"hypotheses about it:"]
+                count = f"{len(tested)} hypothes{'i' if len(tested) == 1 else 'e'}s"
+                lines = [f"*Why not `{service}`?* I tested {count} about it:"]
                 for h in sorted(tested, key=lambda h: h.status != "supported")[:6]:
                     icon = {"supported": "✓", "refuted": "✗"}.get(h.status, "?")
                     why = f": {h.reason}" if h.reason else ""
