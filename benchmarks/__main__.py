@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import sys
 
-from benchmarks import alert_storm, error_scan, investigation
+from benchmarks import alert_storm, context, error_scan, investigation
 
 BENCHMARKS = {"alert_storm": alert_storm.main, "investigation": investigation.main,
-              "error_scan": error_scan.main}
+              "error_scan": error_scan.main, "context": context.main}
 
 if __name__ == "__main__":
     names = sys.argv[1:] or list(BENCHMARKS)

@@ -16,6 +16,8 @@ from agents.sre.assist import ModelAssist
 from agents.sre.context import AlertContext
 from agents.sre.investigator import Investigator
 from agents.sre.report import Claim, Evidence, Report
+from benchmarks.context import measure
+from evals.synthetic import generate_case
 from integrations.llm.gateway import Caps
 from integrations.telemetry.scenario import ScenarioSource, load_case
 from storage.ledger import Ledger
@@ -192,3 +194,17 @@ def test_citation_check_rules() -> None:
     assert checked.claims == [Claim(text="cart ran out of CPU", evidence=["ev-1"]),
                               Claim(text="postgres was fine", evidence=["ev-2"])]
     assert len(checked.problems) == 2
+
+
+async def test_model_context_stays_bounded_as_the_system_grows(
+        sqlite_store: Store, tmp_path: Path) -> None:
+    """What the context benchmark prints, asserted on one incident per size."""
+    server = FakeModelServer(input_tokens=None)
+    with ServerThread(server.app()) as running:
+        sizes = {}
+        for size in (10, 200):
+            case = generate_case(4242, 0, "cpu", tmp_path / str(size), services=size)
+            sizes[size] = await measure(case, sqlite_store, server, running.url)
+    (ours10, naive10, _), (ours200, naive200, _) = sizes[10], sizes[200]
+    assert ours200 <= 1.5 * ours10
+    assert naive200 >= 10 * naive10 and naive200 > 20 * ours200
