@@ -24,9 +24,11 @@ log = logging.getLogger("nightowl")
 def _serve(args: argparse.Namespace) -> int:
     import uvicorn
 
+    from bot.tracing import configure_tracing
     from bot.wiring import build, check_serve_settings
 
     settings = Settings()
+    configure_tracing()
     if args.host:
         settings.host = args.host
     if args.port:

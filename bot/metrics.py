@@ -5,6 +5,8 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Callable
 
+from storage.models import LLMCall
+
 
 class Counter:
     def __init__(self, name: str, help_text: str, labelnames: tuple[str, ...] = ()) -> None:
@@ -59,6 +61,15 @@ class Metrics:
                                     ("method", "error"))
         self.investigations = Counter("nightowl_investigations_total",
                                       "Investigations finished", ("outcome",))
+        self.model_calls = Counter("nightowl_model_calls_total",
+                                   "Model calls by agent, model and status (ok, timeout, "
+                                   "rate_limited, refused_cap, refused_paused, ...)",
+                                   ("agent", "model", "status"))
+        self.model_tokens = Counter("nightowl_model_tokens_total", "Model tokens by direction",
+                                    ("agent", "model", "direction"))
+        self.model_cost = Counter("nightowl_model_cost_usd_total",
+                                  "Model spend in US dollars (from the price table)",
+                                  ("agent", "model"))
         self.incidents_open = 0.0
         self.queue_depth: Callable[[], float] = lambda: 0.0
         self._gauges = [
@@ -68,10 +79,22 @@ class Metrics:
                   lambda: self.queue_depth()),
         ]
 
+    def record_model_call(self, call: LLMCall) -> None:
+        """The gateway's hook: every call, answered, failed or refused."""
+        self.model_calls.inc(agent=call.agent, model=call.model, status=call.status)
+        for direction, tokens in (("input", call.input_tokens), ("output", call.output_tokens),
+                                  ("cached_input", call.cached_input_tokens)):
+            if tokens:
+                self.model_tokens.inc(tokens, agent=call.agent, model=call.model,
+                                      direction=direction)
+        if call.cost_usd:
+            self.model_cost.inc(call.cost_usd, agent=call.agent, model=call.model)
+
     def render(self) -> str:
         lines: list[str] = []
         for counter in (self.alerts_received, self.alerts_rejected, self.dead_letters,
-                        self.slack_calls, self.slack_errors, self.investigations):
+                        self.slack_calls, self.slack_errors, self.investigations,
+                        self.model_calls, self.model_tokens, self.model_cost):
             lines.extend(counter.render())
         for gauge in self._gauges:
             lines.extend(gauge.render())

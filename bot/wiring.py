@@ -91,6 +91,8 @@ def build(settings: Settings, *, telemetry_for: TelemetryFor | None = None,
     store = Store(engine)
     gateway = build_gateway(settings, store)  # validates model settings at start
     metrics = Metrics()
+    if gateway is not None:
+        gateway.on_call = metrics.record_model_call
     bolt: AsyncApp | None = None
     client: AsyncWebClient | None = None
     surface: ChatSurface

@@ -27,6 +27,7 @@ from integrations.llm.base import (
     ToolCall,
     ToolResult,
 )
+from integrations.llm.spans import record_failure, tool_span
 
 log = logging.getLogger(__name__)
 
@@ -128,8 +129,13 @@ class ThreadChat:
                 answer.problems.append("the model answered without citing evidence")
                 break
             messages.append(Message("assistant", response.text, tool_calls=response.tool_calls))
-            results = [ToolResult(call.id, *(await self._tool(call, lookups)))
-                       for call in response.tool_calls]
+            results = []
+            for call in response.tool_calls:
+                with tool_span(call.name, call.id, agent=AGENT) as span:
+                    content, is_error = await self._tool(call, lookups)
+                    if is_error:
+                        record_failure(span, "invalid_call", content)
+                results.append(ToolResult(call.id, content, is_error))
             messages.append(Message("user", tool_results=tuple(results)))
         answer.text = ("I couldn't back an answer to that with evidence. "
                        f"These questions I can answer:\n{_usage()}")

@@ -32,6 +32,7 @@ from integrations.llm.base import (
     ToolCall,
     ToolResult,
 )
+from integrations.llm.spans import record_failure, tool_span
 
 log = logging.getLogger(__name__)
 
@@ -157,6 +158,14 @@ class ModelAssist:
         return added
 
     async def _run(self, call: ToolCall, lab: Lab, added: list[Hypothesis]) -> tuple[str, bool]:
+        with tool_span(call.name, call.id, agent=AGENT) as span:
+            content, is_error = await self._dispatch(call, lab, added)
+            if is_error:
+                record_failure(span, "invalid_call", content)
+            return content, is_error
+
+    async def _dispatch(self, call: ToolCall, lab: Lab,
+                        added: list[Hypothesis]) -> tuple[str, bool]:
         try:
             if call.name == "finish":
                 return "ok", False

@@ -26,6 +26,7 @@ from integrations.llm.base import (
     ToolResult,
 )
 from integrations.llm.prices import PriceTable
+from integrations.llm.spans import model_span, record_failure, record_response
 from integrations.redaction import Redactor
 from storage.ledger import MODELS_PAUSED, Ledger
 from storage.models import LLMCall, utcnow
@@ -81,6 +82,8 @@ class Gateway:
         self.paused_by_setting = paused_by_setting
         self.clock = clock
         self._breakers: dict[str, Breaker] = {}
+        # Told of every call, answered, failed or refused (the service's /metrics counters).
+        self.on_call: Callable[[LLMCall], None] | None = None
         self._threshold, self._cooldown = breaker_threshold, breaker_cooldown
 
     def breaker(self, model: str) -> Breaker:
@@ -110,8 +113,7 @@ class Gateway:
         request = self._redacted(request)
         errors: list[str] = []
         for index, model in enumerate(models):
-            provider_name, _, model_name = model.partition(":")
-            provider = self.providers.get(provider_name)
+            provider = self.providers.get(model.partition(":")[0])
             breaker = self.breaker(model)
             row = LLMCall(agent=agent, tier=tier, model=model, incident_id=incident_id,
                           investigation_id=investigation_id, fallback=index > 0)
@@ -120,13 +122,26 @@ class Gateway:
                 continue
             if not breaker.allows(self.clock()):
                 row.status, row.error = "open_circuit", "circuit open after repeated failures"
-                await self.ledger.record(row)
+                await self._record(row)
                 errors.append(f"{model}: circuit open")
                 continue
-            started = time.perf_counter()
+            answer = await self._attempt(model, provider, request, row)
+            if answer is None:
+                errors.append(f"{model}: {row.error}")
+                continue
+            return answer
+        raise ModelUnavailable("failed", "; ".join(errors) or "no model answered")
+
+    async def _attempt(self, model: str, provider: LLMProvider, request: Request,
+                       row: LLMCall) -> Response | None:
+        """One model's try: a span, the breaker, the ledger row. None when it failed."""
+        breaker = self.breaker(model)
+        started = time.perf_counter()
+        with model_span(model, request, agent=row.agent, tier=row.tier,
+                        fallback=row.fallback) as span:
             try:
                 response = await asyncio.wait_for(
-                    provider.complete(model_name, request, timeout=self.timeout),
+                    provider.complete(model.partition(":")[2], request, timeout=self.timeout),
                     timeout=self.timeout + 5)
             except (ProviderError, TimeoutError) as exc:
                 status = exc.status if isinstance(exc, ProviderError) else "timeout"
@@ -134,11 +149,11 @@ class Gateway:
                 breaker.failure(self.clock(), hard=hard)
                 row.status, row.error = status, str(exc)[:500] or status
                 row.latency_ms = int((time.perf_counter() - started) * 1000)
-                await self.ledger.record(row)
+                record_failure(span, status, row.error)
+                await self._record(row)
                 log.warning("model %s failed (%s); trying the next one of %s", model, status,
-                            tier)
-                errors.append(f"{model}: {row.error}")
-                continue
+                            row.tier)
+                return None
             breaker.success()
             usage = response.usage
             row.input_tokens, row.output_tokens = usage.input_tokens, usage.output_tokens
@@ -147,13 +162,19 @@ class Gateway:
             row.cost_usd = self.prices.cost(model, usage)
             row.finish_reason = response.finish_reason
             row.latency_ms = int((time.perf_counter() - started) * 1000)
-            await self.ledger.record(row)
-            return replace(response, cost_usd=row.cost_usd)
-        raise ModelUnavailable("failed", "; ".join(errors) or "no model answered")
+            response = replace(response, cost_usd=row.cost_usd)
+            record_response(span, response)
+            await self._record(row)
+            return response
+
+    async def _record(self, row: LLMCall) -> None:
+        await self.ledger.record(row)
+        if self.on_call is not None:
+            self.on_call(row)
 
     async def _refuse(self, row: LLMCall, status: str, why: str) -> None:
         row.status, row.error = status, why
-        await self.ledger.record(row)
+        await self._record(row)
         log.info("model call refused for %s: %s", row.agent, why)
 
     async def _over_cap(self, agent: str) -> str | None:
