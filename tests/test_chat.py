@@ -194,6 +194,12 @@ async def test_free_form_question_with_a_model_cites_evidence(
     with ServerThread(server.app()) as running:
         model = gateway_for(sqlite_store, anthropic_url=running.url)
         async for chat in chat_rig(sqlite_store, fake_slack, model=model):
+            # The investigation used the model too (which said nothing useful): the thread
+            # shows what it cost and that the statistical summary stands.
+            shown = [b["elements"][0]["text"] for c in chat.slack.of("chat.update")
+                     for b in c.args.get("blocks", []) if b["type"] == "context"]
+            assert any("anthropic:claude-haiku-4-5: 2 calls" in t and "problems set aside" in t
+                       for t in shown)
             server.requests.clear()
             server.script = [
                 tool("what_changed", service="cart", minutes=90),
