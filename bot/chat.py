@@ -20,6 +20,7 @@ if TYPE_CHECKING:
     from bot.service import Service
 
 log = logging.getLogger(__name__)
+LIVE_FOR_S = 24 * 3600
 
 
 class RateLimiter:
@@ -93,5 +94,10 @@ class ThreadChatHandler:
             except Exception:
                 log.warning("incident %s: could not list services for chat", incident.id,
                             exc_info=True)
+        # "The last hour" is the last hour for a live incident; for one that fired more than
+        # a day ago the questions are about the incident, so its window's end stands in.
+        now = time.time()
+        if now - ctx.fired_at_s > LIVE_FOR_S:
+            now = ctx.window.end_s
         return Thread(incident_id=incident.id, ctx=ctx, report=report, source=source,
-                      now=min(time.time(), ctx.window.end_s), services=services)
+                      now=now, services=services)
