@@ -21,8 +21,9 @@ import httpx
 import uvicorn
 from pydantic import SecretStr
 
+from bot.chat import ThreadChatHandler
 from bot.settings import Settings, SlackSettings, WebhookSettings
-from bot.wiring import build
+from bot.wiring import Wiring, build
 from integrations.telemetry.base import TelemetrySource
 from integrations.telemetry.scenario import Case, ScenarioSource, load_case
 from storage.models import Alert, Incident
@@ -61,6 +62,23 @@ def scenario_telemetry(incident: Incident, alerts: Sequence[Alert]) -> Telemetry
     return None
 
 
+async def ask_in_thread(wiring: Wiring, out: TextIO) -> None:
+    """A responder's questions in the newest incident's thread (no model: the commands)."""
+    incidents = await wiring.store.open_incidents()
+    if not incidents:
+        return
+    incident = max(incidents, key=lambda i: i.id or 0)
+    assert incident.id is not None
+    row = await wiring.store.latest_investigation(incident.id)
+    causes = (row.result.get("root_causes") if row is not None else None) or []
+    suspect = causes[0]["service"] if causes else incident.service
+    chat = ThreadChatHandler(wiring.service)
+    for question in (f"@nightowl what changed in {suspect} in the last 90 minutes?",
+                     "@nightowl why not the database?"):
+        out.write(f"▶ A responder asks in incident #{incident.id}'s thread: {question}\n")
+        await chat.handle(incident, user="U0DEMO", question=question)
+
+
 async def run_demo(out: TextIO, *, scenarios: Sequence[str] | None = None) -> int:
     names = list(scenarios or sorted(p.name for p in SCENARIOS.iterdir() if p.is_dir()))
     token = secrets.token_urlsafe(24)
@@ -91,6 +109,7 @@ async def run_demo(out: TextIO, *, scenarios: Sequence[str] | None = None) -> in
                 out.write(f"  webhook answered {response.status_code} "
                           f"{json.dumps(response.json())}\n")
                 await wiring.service.idle(timeout=120)
+            await ask_in_thread(wiring, out)
             out.write("▶ Alertmanager sends the same notification again (a repeat)\n")
             await http.post("/webhooks/alertmanager", json=alertmanager_payload(
                 load_case(SCENARIOS / names[0]), status="firing", scenario=names[0]))
