@@ -168,9 +168,7 @@ class ThreadChat:
         supported: set[str] = set()
         if report is not None:
             evidence |= report.evidence_by_id()
-            supported = {h.service for h in report.hypotheses if h.status == "supported"}
-            if not report.abstained:
-                supported |= {c.service for c in report.root_causes[:3]}
+            supported = report.supported_services()
         checked = check_claims(claims, evidence, services=lookups.known_services(),
                                supported=supported)
         answer.problems = [*answer.problems, *problems, *checked.problems]

@@ -187,10 +187,10 @@ class Lookups:
 
     async def _why_not_one(self, service: str, report: Report | None) -> str:
         if report is not None:
-            for rank, cause in enumerate(report.root_causes, 1):
-                if cause.service == service and rank == 1 and not report.abstained:
-                    return (f"*`{service}` is the likely root cause* ({cause.confidence:.0%}): "
-                            f"{cause.summary} `{'`, `'.join(cause.evidence[-3:])}`")
+            top = report.root_causes[0] if report.root_causes else None
+            if top is not None and top.service == service and not report.abstained:
+                return (f"*`{service}` is the likely root cause* ({top.confidence:.0%}): "
+                        f"{top.summary} `{'`, `'.join(top.evidence[-3:])}`")
             tested = [h for h in report.hypotheses if h.service == service]
             if tested:
                 by_id = report.evidence_by_id()

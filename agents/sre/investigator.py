@@ -174,14 +174,10 @@ class Investigator:
         """The model's summary replaces the statistical one only when some claim survives
         the citation check; the ranking itself is always the engine's."""
         assert self.assist is not None
-        supported = {h.service for h in report.hypotheses
-                     if h.status == "supported" and h.kind != "symptom"}
-        if not report.abstained:
-            supported |= {c.service for c in report.root_causes[:3]}
         checked = await self.assist.summarise(
             self._brief(run, services, report), report.evidence_by_id(),
             services=set(services) | run.visited | {h.service for h in report.hypotheses},
-            supported=supported)
+            supported=report.supported_services())
         if checked is not None and checked.claims:
             report.claims = checked.claims
             report.summary = checked.text()

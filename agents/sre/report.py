@@ -92,6 +92,15 @@ class Report(BaseModel):
     def evidence_by_id(self) -> dict[str, Evidence]:
         return {e.id: e for e in self.evidence}
 
+    def supported_services(self) -> set[str]:
+        """The services a model's claim may blame: a test supported them, or they rank among
+        the top causes of a run that did not abstain."""
+        supported = {h.service for h in self.hypotheses
+                     if h.status == "supported" and h.kind != "symptom"}
+        if not self.abstained:
+            supported |= {c.service for c in self.root_causes[:3]}
+        return supported
+
     def contract(self) -> dict[str, Any]:
         """Exactly the documented output contract (plus additive fields)."""
         return self.model_dump(mode="json")
