@@ -94,7 +94,8 @@ class Alert(SQLModel, table=True):
 class Incident(SQLModel, table=True):
     """Alerts grouped by `group_key`; one Slack thread."""
 
-    __table_args__ = (Index("ix_incident_group_status", "group_key", "status"),)
+    __table_args__ = (Index("ix_incident_group_status", "group_key", "status"),
+                      Index("ix_incident_thread", "slack_channel", "slack_ts"))
 
     id: int | None = Field(default=None, primary_key=True)
     group_key: str = Field(max_length=255)
