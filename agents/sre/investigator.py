@@ -18,7 +18,7 @@ from agents.sre.assist import ModelAssist, Proposal, brief
 from agents.sre.candidates import Candidate, rank, render_summary
 from agents.sre.context import AlertContext
 from agents.sre.report import Hypothesis, Progress, Report, Stats
-from agents.sre.stats import FAMILY_DIRECTION, episode_onset, squash
+from agents.sre.stats import FAMILY_DIRECTION, ceiling_of, episode_onset, squash
 from agents.sre.toolbox import BudgetExhausted, FamilyVerdict, Toolbox, hhmm, kind_family
 from integrations.telemetry.base import TelemetrySource, Window
 
@@ -56,6 +56,7 @@ class _Run:
     graph: dict[str, set[str]]
     callers: dict[str, set[str]]
     tolerance: float
+    lag: float  # how long a synchronous caller may take to show its callee's degradation
     hypotheses: list[Hypothesis] = field(default_factory=list)
     candidates: list[Candidate] = field(default_factory=list)
     visited: set[str] = field(default_factory=set)
@@ -111,6 +112,7 @@ class Investigator:
         symptom_onset, step, data_start = await self._symptom_onset(tools, ctx)
         tools.data_start = data_start
         run = _Run(ctx, tools, graph, callers, tolerance=max(2 * step, 90.0),
+                   lag=max(step, 90.0),
                    on_progress=on_progress)
         run.visited.add(ctx.service)
         # Cut the baseline before the episode began: whatever moves after this is "the change".
@@ -233,7 +235,8 @@ class Investigator:
             baseline_end = data_start + 0.5 * (ctx.fired_at_s - data_start)
             onset = episode_onset(series.t, series.v, at=ctx.fired_at_s,
                                   baseline_end=baseline_end,
-                                  direction=FAMILY_DIRECTION.get(series.family, "both"))
+                                  direction=FAMILY_DIRECTION.get(series.family, "both"),
+                                  ceiling=ceiling_of(series.family, series.v))
             if onset is not None:
                 onsets.append(onset)
         step = sorted(steps)[len(steps) // 2] if steps else 60.0
@@ -246,9 +249,11 @@ class Investigator:
         families = SYMPTOM_FAMILIES.get(run.ctx.signal, SYMPTOM_FAMILIES["other"])
         verdict = None
         if run.ctx.metric:
-            matching = [v for v in profile.families.values()
-                        if run.ctx.metric.lower() in v.metric.lower()]
-            verdict = max(matching, key=lambda v: v.score, default=None)
+            verdict = profile.metrics.get(run.ctx.metric)
+            if verdict is None:
+                matching = [v for v in profile.metrics.values()
+                            if run.ctx.metric.lower() in v.metric.lower()]
+                verdict = max(matching, key=lambda v: v.score, default=None)
         verdict = verdict or profile.best(*families) or profile.best(*profile.families)
         if verdict is None:
             root.status = "inconclusive"
@@ -318,7 +323,7 @@ class Investigator:
             h = run.new(statement=f"the {kind} of {service} at {hhmm(event.ts)} caused {effect}",
                         kind=kind, service=service, depth=depth, parent=parent)
             h.evidence.append(run.tools.cite_event(event, (effect, effect_onset)))
-            degraded = profile.best(*DEGRADATION)
+            degraded = profile.degradation(DEGRADATION, run.ctx.metric)
             # A change is a discrete fact; it weighs as much as the degradation that follows.
             follows = degraded is not None and degraded.anomalous and (
                 degraded.onset is None or degraded.onset >= event.ts - run.tolerance)
@@ -326,7 +331,7 @@ class Investigator:
             h.status = "supported"
             local.append(Explanation(kind, h.score, event.ts, h.evidence))
 
-        degraded = profile.best(*DEGRADATION)
+        degraded = profile.degradation(DEGRADATION, run.ctx.metric)
         if degraded is not None and (degraded.family in ("errors", "availability") or depth == 0):
             logs = await run.tools.error_logs(service)
             if logs is not None and (logs.baseline_count or logs.region_count):
@@ -348,10 +353,12 @@ class Investigator:
             if callee in run.visited:
                 # Examined on another branch: its finding still explains this caller.
                 known = run.explored.get(callee)
-                verdict = (await run.tools.profile(callee)).best(*DEGRADATION)
+                verdict = (await run.tools.profile(callee)).degradation(
+                    DEGRADATION, run.ctx.metric)
                 if known is not None and verdict is not None and verdict.anomalous and \
                         run.precedes(verdict.onset, effect_onset) and \
-                        not _too_small(verdict, effect_verdict):
+                        not _too_small(verdict, effect_verdict) and \
+                        not run.tools.held_before(verdict, effect_onset, run.lag):
                     h = run.new(statement=f"{callee} (a dependency of {service}, examined "
                                           f"above) caused {effect}", kind="dependency",
                                 service=callee, depth=depth + 1, parent=parent)
@@ -362,7 +369,7 @@ class Investigator:
                 continue
             run.visited.add(callee)
             callee_profile = await run.tools.profile(callee)
-            verdict = callee_profile.best(*DEGRADATION)
+            verdict = callee_profile.degradation(DEGRADATION, run.ctx.metric)
             h = run.new(statement=f"{callee} (a dependency of {service}) is degraded and "
                                   f"caused {effect}", kind="dependency", service=callee,
                         depth=depth + 1, parent=parent)
@@ -373,7 +380,9 @@ class Investigator:
             h.evidence.append(run.tools.cite(verdict, effect=(effect, effect_onset)))
             h.score = verdict.score
             too_small = _too_small(verdict, effect_verdict)
-            if verdict.anomalous and run.precedes(verdict.onset, effect_onset) and not too_small:
+            stale = run.tools.held_before(verdict, effect_onset, run.lag)
+            if verdict.anomalous and run.precedes(verdict.onset, effect_onset) and \
+                    not too_small and not stale:
                 h.status = "supported"
                 if depth + 1 <= self.budget.max_depth:
                     below = await self._explore(
@@ -386,12 +395,14 @@ class Investigator:
                 h.status = "refuted"
                 h.reason = (f"it moved, but by too little to explain {effect} "
                             f"({too_small})")
+            elif stale and verdict.anomalous:
+                h.status, h.reason = "refuted", stale
             else:
                 h.status = "refuted"
                 h.reason = _refutation(verdict, effect)
             await run.progress(f"tested {callee}")
 
-        degraded = profile.best(*DEGRADATION)
+        degraded = profile.degradation(DEGRADATION, run.ctx.metric)
         if degraded is not None:
             run.tools.cite(degraded)
         candidate = _candidate_at(service, degraded, local, path,
@@ -450,7 +461,8 @@ class Investigator:
             run.visited.add(service)
             profile = await run.tools.profile(service)
             best = profile.best(*DEGRADATION, *RESOURCE_KINDS)
-            if best is None or not best.anomalous or not run.precedes(best.onset, effect_onset):
+            if best is None or not best.anomalous or not run.precedes(best.onset, effect_onset) \
+                    or run.tools.held_before(best, effect_onset, run.lag):
                 continue
             evidence = run.tools.cite(best, effect=(f"{run.ctx.service} {run.ctx.signal}",
                                                     effect_onset))
@@ -564,7 +576,9 @@ def _too_small(cause: FamilyVerdict, effect: FamilyVerdict | None) -> str:
         return ""
     if cause.anomaly is None or effect.anomaly is None:
         return ""
-    cause_delta = max(cause.max_rise, cause.anomaly.peak - cause.anomaly.baseline)
+    cause_delta = cause.anomaly.peak - cause.anomaly.baseline
+    if cause.metric != effect.metric:  # unlike statistics: give the cause its best rise
+        cause_delta = max(cause.max_rise, cause_delta)
     effect_delta = effect.anomaly.peak - effect.anomaly.baseline
     if effect_delta <= 0 or cause_delta >= MIN_LATENCY_SHARE * effect_delta:
         return ""

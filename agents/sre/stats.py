@@ -27,6 +27,9 @@ FAMILY_DIRECTION: dict[str, Direction] = {
 ANOMALY_Z = 3.0       # a sustained excursion beyond this many robust sigmas is anomalous
 ONSET_Z = 2.0         # the excursion is traced back while it stays beyond this
 MIN_BASELINE_POINTS = 4
+# One or two samples since the change (a sparse series: an hourly job, a rarely-called
+# endpoint) cannot tell an episode from a blip; such a series is insufficient data.
+MIN_REGION_POINTS = 3
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,7 +74,20 @@ def _fmt(value: float) -> str:
     return f"{value:.3g}"
 
 
-def robust_baseline(values: FloatArray) -> Baseline | None:
+def ceiling_of(family: str, values: FloatArray) -> float | None:
+    """The bound a ratio metric cannot exceed: availability is 100 (%) or 1. Its noise is
+    measured on the distance to that bound, the error ratio: 99.9 -> 99.0 is a tenfold
+    rise in failures, not a 1% dip."""
+    if family != "availability":
+        return None
+    clean = values[np.isfinite(values)]
+    if clean.size == 0 or float(clean.min()) < 0:
+        return None
+    top = float(clean.max())
+    return 1.0 if top <= 1.0 else 100.0 if top <= 100.0 else None
+
+
+def robust_baseline(values: FloatArray, ceiling: float | None = None) -> Baseline | None:
     clean = values[np.isfinite(values)]
     if clean.size < MIN_BASELINE_POINTS:
         return None
@@ -84,7 +100,8 @@ def robust_baseline(values: FloatArray) -> Baseline | None:
     # (mostly zero with rare blips, like a request count of a quiet endpoint) takes its rare
     # excursions as its spread, so one more blip is not a thousand-sigma event.
     rare = float(np.percentile(np.abs(clean - median), 99)) / 3.0
-    floor = max(0.05 * abs(median), rare, 1e-6)
+    level = abs(median) if ceiling is None else abs(ceiling - median)
+    floor = max(0.05 * level, rare, 1e-6 if ceiling is None else 1e-4 * ceiling)
     return Baseline(median, max(mad, iqr, floor), int(clean.size))
 
 
@@ -119,6 +136,7 @@ def analyze(
     baseline_end: float | None = None,
     baseline: Baseline | None = None,
     smooth: int = 3,
+    ceiling: float | None = None,
 ) -> Anomaly | None:
     """Judge the region t >= split against the baseline t < baseline_end (default: split).
 
@@ -127,14 +145,14 @@ def analyze(
     """
     if baseline is None:
         end = split if baseline_end is None else baseline_end
-        baseline = robust_baseline(v[t < end])
+        baseline = robust_baseline(v[t < end], ceiling)
         if baseline is None and end < split:
-            baseline = robust_baseline(v[t < split])
+            baseline = robust_baseline(v[t < split], ceiling)
     if baseline is None:
         return None
     region = t >= split
     n_region = int(np.isfinite(v[region]).sum())
-    if n_region == 0:
+    if n_region < MIN_REGION_POINTS:
         return None
     k = smooth if n_region >= 5 else 1
     smoothed = rolling_median(v, k)
@@ -159,10 +177,11 @@ def analyze(
 
 
 def episode_onset(
-    t: FloatArray, v: FloatArray, *, at: float, baseline_end: float, direction: Direction
+    t: FloatArray, v: FloatArray, *, at: float, baseline_end: float, direction: Direction,
+    ceiling: float | None = None,
 ) -> float | None:
     """Start of the anomalous episode that is under way at time `at` (the alert's firing)."""
-    baseline = robust_baseline(v[t < baseline_end])
+    baseline = robust_baseline(v[t < baseline_end], ceiling)
     if baseline is None:
         return None
     smoothed = rolling_median(v, 3 if t.size >= 5 else 1)

@@ -15,7 +15,19 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 from agents.sre.report import Evidence, EvidenceStatus
-from agents.sre.stats import FAMILY_DIRECTION, Anomaly, analyze, poisson_surge
+import numpy as np
+
+from agents.sre.stats import (
+    ANOMALY_Z,
+    FAMILY_DIRECTION,
+    Anomaly,
+    analyze,
+    ceiling_of,
+    directional,
+    poisson_surge,
+    robust_baseline,
+    rolling_median,
+)
 from integrations.telemetry.base import (
     ChangeEvent,
     LogLine,
@@ -112,11 +124,24 @@ class LogVerdict:
 class ServiceProfile:
     service: str
     families: dict[str, FamilyVerdict] = field(default_factory=dict)
+    # Every metric's own verdict, by metric name: the alert's statistic is compared like
+    # with like along the call chain (average with average, p99 with p99).
+    metrics: dict[str, FamilyVerdict] = field(default_factory=dict)
     status: EvidenceStatus = "ok"
 
     def best(self, *families: str) -> FamilyVerdict | None:
         found = [self.families[f] for f in families if f in self.families]
         return max(found, key=lambda v: v.score, default=None)
+
+    def degradation(self, families: tuple[str, ...], metric: str | None) -> FamilyVerdict | None:
+        """The strongest degradation among `families`, reading the family of `metric` (the
+        alert's own statistic) through that metric alone when this service has it: a p99
+        wobble must not stand in for an average that did not move."""
+        own = self.metrics.get(metric) if metric else None
+        if own is None:
+            return self.best(*families)
+        others = [self.families[f] for f in families if f in self.families and f != own.family]
+        return max([own, *others], key=lambda v: v.score)
 
 
 class BudgetExhausted(Exception):
@@ -202,19 +227,57 @@ class Toolbox:
             if family == "payload":
                 direction = "up"
             anomaly = analyze(series.t, series.v, split=self.split, direction=direction,
-                              baseline_end=self.baseline_end(series))
+                              baseline_end=self.baseline_end(series),
+                              ceiling=ceiling_of(series.family, series.v))
             current = profile.families.get(family)
             rise = (anomaly.peak - anomaly.baseline
                     if anomaly is not None and anomaly.anomalous else 0.0)
+            own = FamilyVerdict(service, family, series.metric, anomaly, "", max_rise=rise)
+            profile.metrics.setdefault(series.metric, own)
             if current is not None:
                 current.max_rise = max(current.max_rise, rise)
                 if anomaly is None or anomaly.score <= current.score:
                     continue
-            verdict = FamilyVerdict(service, family, series.metric, anomaly, "")
-            verdict.max_rise = max(rise, current.max_rise if current is not None else 0.0)
-            profile.families[family] = verdict
+            own.max_rise = max(rise, current.max_rise if current is not None else 0.0)
+            profile.families[family] = own
         self._profiles[service] = profile
         return profile
+
+    def held_before(self, verdict: FamilyVerdict, effect_onset: float | None,
+                    lag: float) -> str:
+        """Why `verdict`'s anomaly is a condition that predates the effect, or '' if it is not.
+
+        A dependency explains its caller's degradation by getting worse when the caller did.
+        One that was already as bad `lag` before the caller began to suffer, and got no worse
+        after, was a standing condition the caller had been living with: a constant cannot
+        explain a change. (Telemetry spliced from another period shows exactly this.)
+        """
+        if effect_onset is None or verdict.anomaly is None or not verdict.anomalous:
+            return ""
+        result = self._metrics.get(verdict.service)
+        series = next((s for s in result.series if s.metric == verdict.metric), None) \
+            if result is not None else None
+        if series is None or series.t.size < 3:
+            return ""
+        t, v = series.t, series.v
+        baseline = robust_baseline(v[t < self.baseline_end(series)],
+                                   ceiling_of(series.family, v))
+        if baseline is None:
+            return ""
+        direction = "up" if verdict.family == "payload" else \
+            FAMILY_DIRECTION.get(series.family, "both")
+        k = 3 if int(np.isfinite(v[t >= self.split]).sum()) >= 5 else 1
+        z = directional((rolling_median(v, k) - baseline.median) / baseline.scale, direction)
+        before = np.flatnonzero((t <= effect_onset - lag) & np.isfinite(z))
+        after = np.flatnonzero((t > effect_onset - lag) & np.isfinite(z))
+        if before.size == 0 or after.size == 0:
+            return ""
+        z_before = float(z[before[-1]])
+        rise = float(np.max(z[after])) - z_before
+        if z_before < ANOMALY_Z or rise >= ANOMALY_Z:
+            return ""
+        return (f"it was already this abnormal at {hhmm(float(t[before[-1]]))} (z={z_before:.1f}), "
+                f"before the effect began, and got no worse with it")
 
     def cite(self, verdict: FamilyVerdict, *, info: QueryInfo | None = None,
              effect: tuple[str, float | None] | None = None) -> str:
