@@ -22,6 +22,8 @@ OFF_PATH_FACTOR = 0.3     # anomalous, but not connected to the alert by the cal
 FALLBACK_FACTOR = 0.75    # degraded with no local cause found
 ABSTAIN_STRENGTH = 0.4    # below this weighted strength nothing is decisive
 STRONG_Z = 100.0          # an anomaly this strong counts as full strength
+UNCOUPLED = 0.5           # share of the strength that hangs on the path's co-movement
+CORROBORATION = 0.1       # per degraded service upstream that the candidate also explains
 PERSISTENT = 0.5          # abnormal in at least half the samples since onset: not a blip
 # Logistic calibration: confidence = 1 / (1 + exp(-(A * raw + B))).
 CALIBRATION_A = 9.70
@@ -41,6 +43,13 @@ class Candidate:
     fallback: bool = False
     depth: int = 0
     persistence: float = 1.0
+    # Other degraded services this candidate would also explain (its degraded callers, or
+    # for a traffic surge its degraded callees), the alerting one aside: a real fault hurts
+    # everything that calls it, a mere view of it does not.
+    corroboration: int = 0
+    # The weakest correlation along the call path from the alert down to this candidate:
+    # a dependency whose series does not move with its caller's is a bystander.
+    coupling: float = 1.0
     weight: float = 0.0
     confidence: float = 0.0
 
@@ -56,6 +65,8 @@ class Candidate:
             value *= FALLBACK_FACTOR
         # A blip that is already over is a weak explanation of an incident still going on.
         value *= min(1.0, self.persistence / PERSISTENT)
+        value *= 1.0 + CORROBORATION * min(self.corroboration, 5)
+        value *= 1.0 - UNCOUPLED + UNCOUPLED * min(max(self.coupling, 0.0), 1.0)
         # Deeper supported nodes win ties: they explain more of the chain.
         return value * (1.0 + 0.01 * self.depth)
 

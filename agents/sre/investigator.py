@@ -135,6 +135,7 @@ class Investigator:
                 await run.progress("asking the model for hypotheses beyond the catalogue")
                 lab = _Lab(run, services, effect_onset, root)
                 await self.assist.extend(self._brief(run, services), lab)
+            await self._corroborate(run)
         except BudgetExhausted as exc:
             run.notes.append(str(exc))
             log.info("investigation stopped early: %s", exc)
@@ -278,7 +279,7 @@ class Investigator:
 
     async def _explore(self, run: _Run, service: str, effect: str, effect_onset: float | None,
                        *, depth: int, parent: Hypothesis, path: list[str],
-                       effect_verdict: FamilyVerdict | None = None
+                       effect_verdict: FamilyVerdict | None = None, coupling: float = 1.0
                        ) -> tuple[float, float] | None:
         """Test explanations of `effect` at `service`.
 
@@ -299,8 +300,9 @@ class Investigator:
             h.evidence.append(run.tools.cite(verdict, effect=(effect, effect_onset)))
             h.score = verdict.score
             surged = verdict.anomaly is not None and verdict.anomaly.peak > verdict.anomaly.baseline
+            faint = kind == "traffic" and _faint_surge(verdict, effect_verdict)
             if verdict.anomalous and run.precedes(verdict.onset, effect_onset) and (
-                    kind != "traffic" or surged):
+                    kind != "traffic" or surged) and not faint:
                 h.status = "supported"
                 if kind == "traffic":
                     origin = await self._traffic_origin(run, service, verdict, depth, h)
@@ -309,6 +311,8 @@ class Investigator:
                         continue
                 local.append(Explanation(kind, verdict.score, verdict.onset, h.evidence,
                                          _persistence(verdict)))
+            elif faint and verdict.anomalous:
+                h.status, h.reason = "refuted", faint
             else:
                 h.status = "refuted"
                 h.reason = _refutation(verdict, effect)
@@ -358,7 +362,7 @@ class Investigator:
                 if known is not None and verdict is not None and verdict.anomalous and \
                         run.precedes(verdict.onset, effect_onset) and \
                         not _too_small(verdict, effect_verdict) and \
-                        not run.tools.held_before(verdict, effect_onset, run.lag):
+                        not run.tools.held_before(verdict, _when(effect_onset, run), run.lag):
                     h = run.new(statement=f"{callee} (a dependency of {service}, examined "
                                           f"above) caused {effect}", kind="dependency",
                                 service=callee, depth=depth + 1, parent=parent)
@@ -380,15 +384,18 @@ class Investigator:
             h.evidence.append(run.tools.cite(verdict, effect=(effect, effect_onset)))
             h.score = verdict.score
             too_small = _too_small(verdict, effect_verdict)
-            stale = run.tools.held_before(verdict, effect_onset, run.lag)
+            stale = run.tools.held_before(verdict, _when(effect_onset, run), run.lag)
             if verdict.anomalous and run.precedes(verdict.onset, effect_onset) and \
                     not too_small and not stale:
                 h.status = "supported"
                 if depth + 1 <= self.budget.max_depth:
+                    link = run.tools.co_movement(verdict, effect_verdict) \
+                        if effect_verdict is not None else None
                     below = await self._explore(
                         run, callee, f"{callee} {verdict.family}", verdict.onset,
                         depth=depth + 1, parent=h, path=[*path, *h.evidence],
-                        effect_verdict=verdict)
+                        effect_verdict=verdict,
+                        coupling=coupling if link is None else min(coupling, max(link, 0.0)))
                     if below is not None and (found_below is None or below < found_below):
                         found_below = below
             elif too_small:
@@ -409,6 +416,7 @@ class Investigator:
                                   below=found_below, depth=depth, parent=parent)
         result = found_below
         if candidate is not None:
+            candidate.coupling = coupling
             # Saturation that rode in on a surge from upstream is the surge's doing.
             candidate.explained = candidate.explained or traffic_from_upstream
             run.candidates.append(candidate)
@@ -418,6 +426,35 @@ class Investigator:
         if result is not None:
             run.explored[service] = result
         return result
+
+    async def _corroborate(self, run: _Run) -> None:
+        """Count, for each candidate, the other degraded services it would also explain. A
+        failing service shows in every caller, even those the alert never named; a second
+        view of the same failure (a load balancer seen from one client) does not."""
+        degraded: dict[str, bool] = {}
+
+        async def is_degraded(service: str) -> bool:
+            if service not in degraded:
+                verdict = (await run.tools.profile(service)).degradation(
+                    DEGRADATION, run.ctx.metric)
+                degraded[service] = verdict is not None and verdict.anomalous
+            return degraded[service]
+
+        reach: dict[tuple[str, bool], int] = {}
+        for candidate in run.candidates:
+            # A surge of traffic spreads down to the callees, a failure up to the callers.
+            down = candidate.kind == "traffic"
+            edges = run.graph if down else run.callers
+            key = (candidate.service, down)
+            if key not in reach:
+                seen, frontier = {candidate.service}, [candidate.service]
+                while frontier:
+                    for neighbour in sorted(edges.get(frontier.pop(), ())):
+                        if neighbour not in seen and await is_degraded(neighbour):
+                            seen.add(neighbour)
+                            frontier.append(neighbour)
+                reach[key] = len(seen - {candidate.service, run.ctx.service})
+            candidate.corroboration = reach[key]
 
     async def _traffic_origin(self, run: _Run, service: str, verdict: FamilyVerdict,
                               depth: int, parent: Hypothesis) -> str:
@@ -462,7 +499,7 @@ class Investigator:
             profile = await run.tools.profile(service)
             best = profile.best(*DEGRADATION, *RESOURCE_KINDS)
             if best is None or not best.anomalous or not run.precedes(best.onset, effect_onset) \
-                    or run.tools.held_before(best, effect_onset, run.lag):
+                    or run.tools.held_before(best, _when(effect_onset, run), run.lag):
                 continue
             evidence = run.tools.cite(best, effect=(f"{run.ctx.service} {run.ctx.signal}",
                                                     effect_onset))
@@ -583,6 +620,24 @@ def _too_small(cause: FamilyVerdict, effect: FamilyVerdict | None) -> str:
     if effect_delta <= 0 or cause_delta >= MIN_LATENCY_SHARE * effect_delta:
         return ""
     return f"+{cause_delta:.3g} against +{effect_delta:.3g}"
+
+
+def _when(effect_onset: float | None, run: _Run) -> float:
+    # An effect whose onset could not be placed was at least under way when the alert fired.
+    return effect_onset if effect_onset is not None else run.ctx.fired_at_s
+
+
+def _faint_surge(surge: FamilyVerdict, effect: FamilyVerdict | None) -> str:
+    """A barely-anomalous rise in requests does not explain a violent degradation: traffic
+    that drowns a service moves as far out of its normal range as the damage it does
+    (compared on the squashed scale, as z-scores of different metrics are not commensurable).
+    Returns why it is too faint, or '' when it is not."""
+    if effect is None or not effect.anomalous or surge.anomaly is None:
+        return ""
+    if squash(surge.score) >= 0.5 * squash(effect.score):
+        return ""
+    return (f"requests rose only {surge.anomaly.change()} (z={surge.score:.1f}), too little "
+            f"to explain {effect.metric} at z={effect.score:.1f}")
 
 
 def _decisive(candidates: list[Candidate]) -> bool:

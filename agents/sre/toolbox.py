@@ -254,9 +254,7 @@ class Toolbox:
         """
         if effect_onset is None or verdict.anomaly is None or not verdict.anomalous:
             return ""
-        result = self._metrics.get(verdict.service)
-        series = next((s for s in result.series if s.metric == verdict.metric), None) \
-            if result is not None else None
+        series = self._series(verdict)
         if series is None or series.t.size < 3:
             return ""
         t, v = series.t, series.v
@@ -278,6 +276,34 @@ class Toolbox:
             return ""
         return (f"it was already this abnormal at {hhmm(float(t[before[-1]]))} (z={z_before:.1f}), "
                 f"before the effect began, and got no worse with it")
+
+    def _series(self, verdict: FamilyVerdict) -> Series | None:
+        result = self._metrics.get(verdict.service)
+        if result is None:
+            return None
+        return next((s for s in result.series if s.metric == verdict.metric), None)
+
+    def co_movement(self, cause: FamilyVerdict, effect: FamilyVerdict) -> float | None:
+        """Correlation of two verdicts' series since the split, each turned so that "worse" is
+        up: a dependency that drives its caller's degradation rises and falls with it. None
+        when there are too few common samples to say."""
+        a, b = self._series(cause), self._series(effect)
+        if a is None or b is None:
+            return None
+        common, ia, ib = np.intersect1d(a.t, b.t, return_indices=True)
+        keep = common >= self.split
+        x, y = a.v[ia[keep]], b.v[ib[keep]]
+        finite = np.isfinite(x) & np.isfinite(y)
+        x, y = x[finite], y[finite]
+        if x.size < 4:
+            return None
+        if FAMILY_DIRECTION.get(a.family) == "down":
+            x = -x
+        if FAMILY_DIRECTION.get(b.family) == "down":
+            y = -y
+        if float(np.std(x)) == 0.0 or float(np.std(y)) == 0.0:
+            return 0.0  # a constant cannot follow a change
+        return float(np.corrcoef(x, y)[0, 1])
 
     def cite(self, verdict: FamilyVerdict, *, info: QueryInfo | None = None,
              effect: tuple[str, float | None] | None = None) -> str:
