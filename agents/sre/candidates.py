@@ -26,8 +26,8 @@ UNCOUPLED = 0.5           # share of the strength that hangs on the path's co-mo
 CORROBORATION = 0.1       # per degraded service upstream that the candidate also explains
 PERSISTENT = 0.5          # abnormal in at least half the samples since onset: not a blip
 # Logistic calibration: confidence = 1 / (1 + exp(-(A * raw + B))).
-CALIBRATION_A = 9.70
-CALIBRATION_B = -3.11
+CALIBRATION_A = 8.35
+CALIBRATION_B = 0.69
 
 
 @dataclass(slots=True)

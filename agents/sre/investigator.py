@@ -459,7 +459,7 @@ class Investigator:
     async def _traffic_origin(self, run: _Run, service: str, verdict: FamilyVerdict,
                               depth: int, parent: Hypothesis) -> str:
         """Follow a traffic surge up the callers to where it entered the system."""
-        current, current_onset = service, verdict.onset
+        current, current_onset, current_verdict = service, verdict.onset, verdict
         seen = {service}
         while True:
             upstream: tuple[str, FamilyVerdict] | None = None
@@ -474,6 +474,10 @@ class Investigator:
                 if v.anomaly.peak <= v.anomaly.baseline or not run.precedes(v.onset,
                                                                             current_onset):
                     continue
+                if _gain(v) < 0.5 * _gain(current_verdict):
+                    # A caller whose traffic rose 20% cannot carry a callee's tripling: the
+                    # surge entered below it (or through another caller).
+                    continue
                 if upstream is None or v.score > upstream[1].score:
                     upstream = (caller, v)
             if upstream is None:
@@ -486,7 +490,7 @@ class Investigator:
             run.candidates.append(Candidate(
                 service=caller, kind="traffic", score=v.score, onset=v.onset,
                 evidence=list(h.evidence), hypothesis_id=h.id, depth=depth))
-            current, current_onset = caller, v.onset
+            current, current_onset, current_verdict = caller, v.onset, v
         return current
 
     async def _widen(self, run: _Run, services: list[str], effect_onset: float | None) -> None:
@@ -620,6 +624,14 @@ def _too_small(cause: FamilyVerdict, effect: FamilyVerdict | None) -> str:
     if effect_delta <= 0 or cause_delta >= MIN_LATENCY_SHARE * effect_delta:
         return ""
     return f"+{cause_delta:.3g} against +{effect_delta:.3g}"
+
+
+def _gain(verdict: FamilyVerdict) -> float:
+    """Relative rise of a verdict's series (0.5 for +50%)."""
+    anomaly = verdict.anomaly
+    if anomaly is None or anomaly.baseline <= 0:
+        return 0.0
+    return max(anomaly.peak / anomaly.baseline - 1.0, 0.0)
 
 
 def _when(effect_onset: float | None, run: _Run) -> float:
