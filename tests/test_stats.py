@@ -4,7 +4,14 @@ from __future__ import annotations
 
 import numpy as np
 
-from agents.sre.stats import analyze, episode_onset, poisson_surge, robust_baseline, squash
+from agents.sre.stats import (
+    analyze,
+    ceiling_of,
+    episode_onset,
+    poisson_surge,
+    robust_baseline,
+    squash,
+)
 
 T = np.arange(120, dtype=float) * 30.0
 
@@ -82,3 +89,22 @@ def test_counts_and_squash() -> None:
     assert poisson_surge(10, 3600, 10, 3600) < 1
     assert poisson_surge(0, 3600, 50, 600) > 10
     assert squash(0) == 0 and 0.99 < squash(100) < 1
+
+
+def test_availability_is_scaled_on_its_error_ratio() -> None:
+    values = np.full(T.size, 100.0)
+    values[100:] = 97.0  # 3% of requests failing
+    assert ceiling_of("availability", values) == 100.0
+    assert ceiling_of("availability", values / 100) == 1.0
+    assert ceiling_of("latency", values) is None
+    plain = analyze(T, values, split=T[90], direction="down")
+    bounded = analyze(T, values, split=T[90], direction="down", ceiling=100.0)
+    assert plain is not None and not plain.anomalous  # 3 points against a 5% level floor
+    assert bounded is not None and bounded.anomalous and bounded.score > 100
+
+
+def test_one_or_two_samples_since_the_split_are_insufficient() -> None:
+    values = noisy()
+    values[-2:] += 50
+    assert analyze(T, values, split=T[-2], direction="up") is None
+    assert analyze(T, values, split=T[-3], direction="up") is not None

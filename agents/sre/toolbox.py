@@ -14,9 +14,9 @@ from collections import Counter
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
-from agents.sre.report import Evidence, EvidenceStatus
 import numpy as np
 
+from agents.sre.report import Evidence, EvidenceStatus
 from agents.sre.stats import (
     ANOMALY_Z,
     FAMILY_DIRECTION,

@@ -1,0 +1,133 @@
+"""The investigator's rules of evidence, each on a small hand-built incident whose answer is
+known: like-for-like statistics, standing conditions, corroboration and co-movement."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+
+from agents.sre.context import AlertContext
+from agents.sre.investigator import Investigator
+from agents.sre.report import Report
+from integrations.telemetry.scenario import ScenarioSource
+
+STEP = 60.0
+T0 = 1_750_000_000.0
+N = 120                  # two hours of one-minute samples
+FAULT = 100              # the fault begins at sample 100
+FIRED = T0 + STEP * 103
+
+
+def _series(level: float, seed: int, *, sigma: float = 0.02) -> np.ndarray:
+    return level * (1 + np.random.default_rng(seed).normal(0, sigma, N))
+
+
+def write_case(path: Path, metrics: dict[tuple[str, str], np.ndarray],
+               edges: list[tuple[str, str]], *, alert: str = "front",
+               metric: str = "latency_avg", signal: str = "latency") -> Path:
+    path.mkdir(parents=True)
+    rows = ["timestamp,service,metric,value"]
+    for (service, name), values in metrics.items():
+        rows += [f"{T0 + STEP * i:.0f},{service},{name},{v:.6g}"
+                 for i, v in enumerate(values) if np.isfinite(v)]
+    (path / "metrics.csv").write_text("\n".join(rows) + "\n")
+    (path / "case.json").write_text(json.dumps({
+        "id": "case", "window": {"start": T0, "end": T0 + STEP * (N - 1)},
+        "alert": {"name": "Slow", "service": alert, "signal": signal, "metric": metric,
+                  "fired_at": FIRED, "summary": f"{metric} of {alert}"},
+        "topology": [{"caller": a, "callee": b} for a, b in edges]}))
+    return path
+
+
+async def investigate(path: Path) -> Report:
+    source = ScenarioSource(path)
+    return await Investigator(source).investigate(AlertContext.from_case(source.case))
+
+
+def statuses(report: Report, service: str) -> list[tuple[str, str]]:
+    return [(h.status, h.reason or "") for h in report.hypotheses
+            if h.service == service and h.kind == "dependency"]
+
+
+async def test_a_standing_condition_does_not_explain_a_new_degradation(tmp_path: Path) -> None:
+    front = _series(100, 1)
+    front[FAULT:] += 80
+    culprit = _series(20, 2)
+    culprit[FAULT:] += 80                  # got worse exactly when the caller did
+    standing = _series(30, 3)
+    standing[FAULT - 8:] += 300            # was already this bad eight minutes earlier
+    case = write_case(tmp_path / "case", {
+        ("front", "latency_avg"): front, ("culprit", "latency_avg"): culprit,
+        ("standing", "latency_avg"): standing,
+    }, [("front", "culprit"), ("front", "standing")])
+    report = await investigate(case)
+    assert report.root_causes[0].service == "culprit"
+    [(status, reason)] = statuses(report, "standing")
+    assert status == "refuted" and "already this abnormal" in reason
+
+
+async def test_the_alerts_statistic_is_compared_like_with_like(tmp_path: Path) -> None:
+    front = _series(100, 1)
+    front[FAULT:] += 60
+    noisy_tail = _series(20, 2)
+    tail = _series(40, 3)
+    tail[FAULT:] *= 12                     # its p99 went wild, its average did not move
+    slow = _series(20, 4)
+    slow[FAULT:] += 60
+    case = write_case(tmp_path / "case", {
+        ("front", "latency_avg"): front,
+        ("tails", "latency_avg"): noisy_tail, ("tails", "latency_p99"): tail,
+        ("slow", "latency_avg"): slow, ("slow", "latency_p99"): _series(80, 5) + 0.0,
+    }, [("front", "tails"), ("front", "slow")])
+    report = await investigate(case)
+    assert report.root_causes[0].service == "slow"
+    assert all(status != "supported" for status, _ in statuses(report, "tails"))
+
+
+async def test_a_failure_seen_by_every_caller_beats_one_view_of_it(tmp_path: Path) -> None:
+    # "search" fails; "a-lb" is the load balancer in front of it as seen from "front" alone,
+    # and degrades a little more. "lister" also calls search, and suffers too.
+    front, search, lb, lister = (_series(100, 1), _series(30, 2), _series(30, 3),
+                                 _series(50, 4))
+    front[FAULT:] += 50
+    search[FAULT:] += 45
+    lb[FAULT:] += 55
+    lister[FAULT:] += 45
+    case = write_case(tmp_path / "case", {
+        ("front", "latency_avg"): front, ("search", "latency_avg"): search,
+        ("a-lb", "latency_avg"): lb, ("lister", "latency_avg"): lister,
+    }, [("front", "search"), ("front", "a-lb"), ("lister", "search")])
+    report = await investigate(case)
+    assert [c.service for c in report.root_causes[:2]] == ["search", "a-lb"]
+
+
+async def test_a_bystander_that_does_not_move_with_its_caller_is_discounted(
+        tmp_path: Path) -> None:
+    front = _series(100, 1)
+    front[FAULT:] += 40
+    culprit = _series(20, 2)
+    culprit[FAULT:] += 15
+    bystander = _series(20, 3)
+    for start in range(FAULT - 1, N, 8):   # bursts of its own, out of step with front
+        bystander[start:start + 4] += 300 if start < FAULT else 200
+    case = write_case(tmp_path / "case", {
+        ("front", "latency_avg"): front, ("culprit", "latency_avg"): culprit,
+        ("a-bystander", "latency_avg"): bystander,
+    }, [("front", "culprit"), ("front", "a-bystander")])
+    report = await investigate(case)
+    assert report.root_causes[0].service == "culprit"
+
+
+async def test_availability_dips_are_judged_on_the_error_ratio(tmp_path: Path) -> None:
+    front = np.full(N, 100.0)
+    front[FAULT:] = 97.0                   # 3% of requests failing: an outage, not noise
+    backend = np.full(N, 100.0)
+    backend[FAULT:] = 94.0
+    case = write_case(tmp_path / "case", {
+        ("front", "availability"): front, ("backend", "availability"): backend,
+    }, [("front", "backend")], metric="availability", signal="availability")
+    report = await investigate(case)
+    assert not report.abstained
+    assert report.root_causes[0].service == "backend"
