@@ -21,6 +21,7 @@ from agents.sre.stats import (
     ANOMALY_Z,
     FAMILY_DIRECTION,
     Anomaly,
+    Direction,
     analyze,
     ceiling_of,
     directional,
@@ -30,6 +31,7 @@ from agents.sre.stats import (
 )
 from integrations.telemetry.base import (
     ChangeEvent,
+    FloatArray,
     LogLine,
     MetricsResult,
     QueryInfo,
@@ -66,6 +68,11 @@ def log_template(message: str) -> str:
     for pattern, replacement in _MASK:
         text = pattern.sub(replacement, text)
     return text[:160]
+
+
+def _direction(series: Series, family: str) -> Direction:
+    # Payload sizes are bad when they grow, whatever the metric's generic family says.
+    return "up" if family == "payload" else FAMILY_DIRECTION.get(series.family, "both")
 
 
 def hhmm(seconds: float | None) -> str:
@@ -166,6 +173,7 @@ class Toolbox:
         self._logs: dict[str, LogVerdict | None] = {}
         self._log_lines: dict[str, list[LogLine]] = {}
         self._events: list[ChangeEvent] | None = None
+        self._z: dict[tuple[str, str], FloatArray | None] = {}
 
     def baseline_end(self, series: Series) -> float:
         # Causes may lead the symptom by many minutes; keep the last 40% before the split
@@ -223,10 +231,8 @@ class Toolbox:
             profile.status = "insufficient_data"
         for series in result.series:
             family = kind_family(series.metric, series.family)
-            direction = FAMILY_DIRECTION.get(series.family, "both")
-            if family == "payload":
-                direction = "up"
-            anomaly = analyze(series.t, series.v, split=self.split, direction=direction,
+            anomaly = analyze(series.t, series.v, split=self.split,
+                              direction=_direction(series, family),
                               baseline_end=self.baseline_end(series),
                               ceiling=ceiling_of(series.family, series.v))
             current = profile.families.get(family)
@@ -255,17 +261,10 @@ class Toolbox:
         if effect_onset is None or verdict.anomaly is None or not verdict.anomalous:
             return ""
         series = self._series(verdict)
-        if series is None or series.t.size < 3:
+        z = self._z_scores(series, verdict.family) if series is not None else None
+        if series is None or z is None:
             return ""
-        t, v = series.t, series.v
-        baseline = robust_baseline(v[t < self.baseline_end(series)],
-                                   ceiling_of(series.family, v))
-        if baseline is None:
-            return ""
-        direction = "up" if verdict.family == "payload" else \
-            FAMILY_DIRECTION.get(series.family, "both")
-        k = 3 if int(np.isfinite(v[t >= self.split]).sum()) >= 5 else 1
-        z = directional((rolling_median(v, k) - baseline.median) / baseline.scale, direction)
+        t = series.t
         before = np.flatnonzero((t <= effect_onset - lag) & np.isfinite(z))
         after = np.flatnonzero((t > effect_onset - lag) & np.isfinite(z))
         if before.size == 0 or after.size == 0:
@@ -276,6 +275,22 @@ class Toolbox:
             return ""
         return (f"it was already this abnormal at {hhmm(float(t[before[-1]]))} (z={z_before:.1f}), "
                 f"before the effect began, and got no worse with it")
+
+    def _z_scores(self, series: Series, family: str) -> FloatArray | None:
+        """The series as smoothed directional z-scores against its baseline, the way
+        `analyze` sees it (computed once per series and kept for the run)."""
+        key = (series.service, series.metric)
+        if key not in self._z:
+            t, v = series.t, series.v
+            baseline = robust_baseline(v[t < self.baseline_end(series)],
+                                       ceiling_of(series.family, v)) if t.size >= 3 else None
+            if baseline is None:
+                self._z[key] = None
+            else:
+                k = 3 if int(np.isfinite(v[t >= self.split]).sum()) >= 5 else 1
+                self._z[key] = directional((rolling_median(v, k) - baseline.median)
+                                           / baseline.scale, _direction(series, family))
+        return self._z[key]
 
     def _series(self, verdict: FamilyVerdict) -> Series | None:
         result = self._metrics.get(verdict.service)
