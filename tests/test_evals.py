@@ -15,6 +15,7 @@ from bot.cli import main as cli
 from evals.cases import Truth, load_suite
 from evals.errors import SuiteError
 from evals.petshop import CREDIT, convert_issue
+from evals.petshop_injected import make_case
 from evals.scoring import Outcome, expected_calibration_error, score
 from evals.synthetic import FAMILIES, generate_case, plan
 from integrations.telemetry.scenario import ScenarioSource
@@ -118,6 +119,26 @@ def test_petshop_converter_on_one_real_issue(tmp_path: Path) -> None:
     assert all(b - a == 300 for a, b in itertools.pairwise(times))
     source = ScenarioSource(out)
     assert truth["root_cause"]["service"] in source._series
+
+
+def test_injected_faults_show_at_the_root_and_reach_the_alert(tmp_path: Path) -> None:
+    if not (PETSHOP / "low_traffic" / "noissue").is_dir():
+        pytest.skip("the PetShop dataset is not beside the checkout")
+    rng = np.random.default_rng(5)
+    for regime in ("low", "shifted_up"):
+        out = make_case(rng, regime, PETSHOP, tmp_path / regime)
+        case = json.loads((out / "case.json").read_text())
+        root = json.loads((out / "truth.json").read_text())["root_cause"]["service"]
+        source = ScenarioSource(out)
+        fired = float(case["alert"]["fired_at"])
+        for service, metric in ((root, case["alert"]["metric"]),
+                                ("PetSite", case["alert"]["metric"])):
+            series = next(s for s in source._series[service] if s.metric == metric)
+            before = series.v[series.t < fired - 600]
+            during = series.v[(series.t >= fired) & (series.t <= fired + 300)]
+            # The fault moved the root and the alerting service away from their past.
+            assert abs(float(np.nanmax(np.abs(during - np.nanmedian(before))))) > \
+                3 * float(np.nanstd(before)), (regime, service)
 
 
 def test_suite_errors_name_the_case_and_file(tmp_path: Path,

@@ -301,8 +301,10 @@ class Investigator:
             h.score = verdict.score
             surged = verdict.anomaly is not None and verdict.anomaly.peak > verdict.anomaly.baseline
             faint = kind == "traffic" and _faint_surge(verdict, effect_verdict)
+            # Load or saturation the service was already coping with does not explain a change.
+            stale = run.tools.held_before(verdict, _when(effect_onset, run), run.lag)
             if verdict.anomalous and run.precedes(verdict.onset, effect_onset) and (
-                    kind != "traffic" or surged) and not faint:
+                    kind != "traffic" or surged) and not faint and not stale:
                 h.status = "supported"
                 if kind == "traffic":
                     origin = await self._traffic_origin(run, service, verdict, depth, h)
@@ -313,6 +315,8 @@ class Investigator:
                                          _persistence(verdict)))
             elif faint and verdict.anomalous:
                 h.status, h.reason = "refuted", faint
+            elif stale and verdict.anomalous:
+                h.status, h.reason = "refuted", stale
             else:
                 h.status = "refuted"
                 h.reason = _refutation(verdict, effect)

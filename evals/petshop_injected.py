@@ -1,0 +1,216 @@
+"""A development suite on PetShop's real normal telemetry: faults injected at every node.
+
+Every root cause in PetShop's `train/` split is the same service, so tuning on it can only
+teach "blame PetSearch", and `test/` must never be tuned on. This suite keeps what makes
+PetShop hard (real CloudWatch noise at 5-minute resolution, five samples per incident, a
+41-component call graph with lambdas, queues and load balancers seen from their clients, a
+normal period recorded apart from the incident) and puts the fault anywhere:
+
+- a window of the regime's `noissue/` period, with the baseline taken from another stretch of
+  it (as the converter does for real issues); in the `shifted` regimes the baseline comes from
+  the other traffic level, as in PetShop's temporal regimes, which borrow a normal period;
+- a latency or availability fault at one node from the third sample on, spreading to every
+  transitive caller up to `PetSite` with a random attenuation per hop, and to the load
+  balancer through which `PetSite` reaches the faulty service (its client-side view);
+- the alert on `PetSite`, the statistic it would be raised on.
+
+It is a model of fault propagation, not ground truth about PetShop: it tests that the rules
+hold on real noise and a real topology away from the one labelled service, never a figure to
+report as PetShop accuracy.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import defaultdict
+from pathlib import Path
+
+import numpy as np
+
+from evals.cases import LabelledCase, Suite, load_truth
+from evals.errors import SuiteError
+from evals.petshop import BASELINE_POINTS, CREDIT, _graph, _metric, _read_wide
+
+ENTRY = "PetSite"
+STEP = 300.0
+WINDOW_POINTS = 5
+FAULT_FROM = 2  # the fault shows from the third sample, as in PetShop's issue windows
+# Which load balancer `PetSite` (and `petlistadoptions`) reaches a service through: X-Ray
+# records the call from the client's side under the balancer's name.
+BALANCERS = {
+    "PetSearch_AWS::ECS::Fargate": ("servi-searc.us-west-2.elb.amazonaws.com_remote",
+                                    "Servi-searc.us-west-2.elb.amazonaws.com_remote"),
+    "petlistadoptions_AWS::ECS::Fargate": ("servi-lista.us-west-2.elb.amazonaws.com_remote",),
+}
+# Tail statistics move more than the mean when only part of the requests are hit.
+LATENCY_SHAPE = {"Average": 1.0, "p50": 0.5, "p90": 1.5, "p95": 2.0, "p99": 3.0}
+REGIMES = {  # name: (baseline from, incident window from)
+    "low": ("low_traffic", "low_traffic"),
+    "high": ("high_traffic", "high_traffic"),
+    "shifted_up": ("low_traffic", "high_traffic"),
+    "shifted_down": ("high_traffic", "low_traffic"),
+}
+
+Table = dict[tuple[str, str, str], np.ndarray]
+
+
+def _load(path: Path) -> tuple[np.ndarray, Table]:
+    columns, rows = _read_wide(path)
+    ts = np.array([float(r[0]) for r in rows])
+    table: Table = {}
+    for i, column in enumerate(columns):
+        values = np.full(len(rows), np.nan)
+        for j, row in enumerate(rows):
+            cell = row[i + 1] if i + 1 < len(row) else ""
+            try:
+                values[j] = float(cell) if cell else np.nan
+            except ValueError:
+                continue
+        table[column] = values
+    return ts, table
+
+
+def _median(table: Table, node: str, metric: str, statistic: str) -> float:
+    values = table.get((node, metric, statistic))
+    if values is None or not np.isfinite(values).any():
+        return float("nan")
+    return float(np.nanmedian(values))
+
+
+def _spread(table: Table, node: str, metric: str) -> float:
+    values = table.get((node, metric, "Average"))
+    if values is None or not np.isfinite(values).any():
+        return 0.0
+    return float(np.nanstd(values))
+
+
+def _paths_up(callers: dict[str, set[str]], root: str) -> dict[str, list[str]]:
+    """Each transitive caller of `root` that leads to the entry, with one shortest path."""
+    paths: dict[str, list[str]] = {root: [root]}
+    frontier = [root]
+    while frontier:
+        node = frontier.pop(0)
+        for caller in sorted(callers.get(node, ())):
+            if caller not in paths:
+                paths[caller] = [*paths[node], caller]
+                frontier.append(caller)
+    return paths
+
+
+def _eligible(edges: list[tuple[str, str]], table: Table) -> list[str]:
+    callers: dict[str, set[str]] = defaultdict(set)
+    for a, b in edges:
+        callers[b].add(a)
+    out = []
+    for node in sorted({n for e in edges for n in e}):
+        if node == ENTRY or ENTRY not in _paths_up(callers, node):
+            continue
+        if not _median(table, node, "requests", "Sum") >= 5:
+            continue
+        if not _median(table, node, "latency", "Average") > 0:
+            continue
+        out.append(node)
+    return out
+
+
+def make_case(rng: np.random.Generator, regime: str, dataset: Path, out: Path) -> Path:
+    base_name, window_name = REGIMES[regime]
+    root_dir = dataset / "dataset" if (dataset / "dataset").is_dir() else dataset
+    _, base = _load(root_dir / base_name / "noissue" / "metrics.csv")
+    _, window = _load(root_dir / window_name / "noissue" / "metrics.csv")
+    edges = _graph(root_dir / window_name / "graph.csv")
+    callers: dict[str, set[str]] = defaultdict(set)
+    for a, b in edges:
+        callers[b].add(a)
+    length = len(next(iter(window.values())))
+    # Baseline and window from different stretches, like a normal period recorded apart.
+    base_at = int(rng.integers(0, length - BASELINE_POINTS - WINDOW_POINTS))
+    window_at = int(rng.integers(0, length - WINDOW_POINTS))
+    if base_name == window_name:
+        while abs(window_at - base_at) < BASELINE_POINTS + 24:
+            window_at = int(rng.integers(0, length - WINDOW_POINTS))
+    nodes = _eligible(edges, window)
+    root = str(rng.choice(nodes))
+    kind = "latency" if rng.random() < 0.6 else "availability"
+    paths = _paths_up(callers, root)
+    last = FAULT_FROM + 1 + int(rng.random() < 0.5)  # the fault lasts two or three samples
+    intensity = np.zeros(WINDOW_POINTS)
+    intensity[FAULT_FROM:last + 1] = 1.0
+    intensity[FAULT_FROM] = rng.uniform(0.6, 1.0)  # the fault began between two samples
+
+    incident = {key: values[window_at:window_at + WINDOW_POINTS].copy()
+                for key, values in window.items()}
+    # Attenuation from the root to each affected node: per hop, the share of the caller's
+    # requests that reach the callee, times a random factor (not every request is hit).
+    reach: dict[str, float] = {root: 1.0}
+    for node in sorted(paths, key=lambda n: len(paths[n])):  # every transitive caller
+        child, parent = paths[node][-2:] if len(paths[node]) > 1 else (node, node)
+        if parent not in reach:
+            share = _median(window, child, "requests", "Sum") / max(
+                _median(window, parent, "requests", "Sum"), 1.0)
+            reach[parent] = reach[child] * float(np.clip(share, 0.2, 1.5)) * rng.uniform(0.4, 1)
+    for balancer in BALANCERS.get(root, ()):
+        reach[balancer] = rng.uniform(1.0, 3.0)
+    # A fault must stand out of the root's noise, and reach the alert strongly enough to
+    # page someone: otherwise the label would be a guess.
+    family = "latency" if kind == "latency" else "availability"
+    floor = max(4 * _spread(base, root, family),
+                4 * _spread(base, ENTRY, family) / max(reach.get(ENTRY, 1.0), 1e-3))
+    if kind == "latency":
+        delay = max(0.02, floor,
+                    rng.uniform(2.0, 10.0) * _median(window, root, "latency", "Average"))
+        for node, factor in reach.items():
+            for statistic, shape in LATENCY_SHAPE.items():
+                series = incident.get((node, "latency", statistic))
+                if series is not None:
+                    series += intensity * delay * factor * shape
+        metric = ("latency", "Average")
+    else:
+        drop = max(rng.uniform(2.0, 15.0), floor)
+        for node, factor in reach.items():
+            series = incident.get((node, "availability", "Average"))
+            if series is not None:
+                series[:] = np.maximum(series - intensity * drop * factor, 0.0)
+        metric = ("availability", "Average")
+
+    out.mkdir(parents=True, exist_ok=True)
+    start = 1.7e9 + float(rng.integers(0, 10_000)) * STEP
+    with (out / "metrics.csv").open("w") as handle:
+        handle.write("timestamp,service,metric,value\n")
+        blocks = ((base, base_at, BASELINE_POINTS, start),
+                  (incident, 0, WINDOW_POINTS, start + BASELINE_POINTS * STEP))
+        for table, at, count, t0 in blocks:
+            for (node, name, statistic), values in sorted(table.items()):
+                for k in range(count):
+                    value = values[at + k]
+                    if np.isfinite(value):
+                        quoted = f'"{node}"' if "," in node else node
+                        handle.write(f"{t0 + k * STEP:.0f},{quoted},"
+                                     f"{_metric(name, statistic)},{value:.6g}\n")
+    fired = start + (BASELINE_POINTS + FAULT_FROM) * STEP
+    case = {
+        "id": out.name,
+        "alert": {"name": f"{metric[0]} {metric[1]}".title().replace(" ", ""),
+                  "service": ENTRY, "signal": metric[0], "metric": _metric(*metric),
+                  "severity": "critical", "fired_at": fired,
+                  "summary": f"{metric[0]} ({metric[1]}) of {ENTRY} is abnormal"},
+        "window": {"start": start, "end": start + (BASELINE_POINTS + WINDOW_POINTS) * STEP},
+        "topology": [{"caller": a, "callee": b} for a, b in edges],
+    }
+    (out / "case.json").write_text(json.dumps(case, indent=1))
+    (out / "truth.json").write_text(json.dumps({
+        "root_cause": {"service": root, "kind": "dependency"}, "also_correct": [],
+        "notes": f"{CREDIT} (normal periods); {kind} fault injected by nightowl, {regime}"}))
+    return out
+
+
+def generate(dataset: Path, out: Path, *, seed: int = 11, per_regime: int = 15) -> Suite:
+    if not dataset.is_dir():
+        raise SuiteError(f"PetShop dataset not found at {dataset}")
+    suite = Suite(f"petshop-injected-seed{seed}", credit=CREDIT + " (normal periods)")
+    for r, regime in enumerate(REGIMES):
+        rng = np.random.default_rng([seed, r])
+        for i in range(per_regime):
+            target = make_case(rng, regime, dataset, out / f"{regime}-{i:02d}")
+            suite.cases.append(LabelledCase(target, load_truth(target), regime))
+    return suite
