@@ -19,6 +19,9 @@ from agents.sre.toolbox import hhmm
 
 EXPLAINED_FACTOR = 0.35   # a node whose degradation is explained by a dependency below it
 OFF_PATH_FACTOR = 0.3     # anomalous, but not connected to the alert by the call graph
+# Downstream of the alert in the call graph, but a service between them too noisy (or too
+# sparse) to confirm the link: connected, yet less certain than a confirmed path.
+UNCONFIRMED_PATH_FACTOR = 0.6
 FALLBACK_FACTOR = 0.75    # degraded with no local cause found
 ABSTAIN_STRENGTH = 0.4    # below this weighted strength nothing is decisive
 STRONG_Z = 100.0          # an anomaly this strong counts as full strength
@@ -40,6 +43,7 @@ class Candidate:
     hypothesis_id: str | None = None
     explained: bool = False
     reachable: bool = True
+    connected: bool = False  # off the confirmed path, yet downstream of the alert
     fallback: bool = False
     depth: int = 0
     persistence: float = 1.0
@@ -60,7 +64,7 @@ class Candidate:
         if self.explained:
             value *= EXPLAINED_FACTOR
         if not self.reachable:
-            value *= OFF_PATH_FACTOR
+            value *= UNCONFIRMED_PATH_FACTOR if self.connected else OFF_PATH_FACTOR
         if self.fallback:
             value *= FALLBACK_FACTOR
         # A blip that is already over is a weak explanation of an incident still going on.
@@ -84,7 +88,9 @@ class Candidate:
             "code_error": "a surge of errors", "dependency": "degraded with no visible "
             "resource cause",
         }.get(self.kind, self.kind)
-        where = "" if self.reachable else " (not on the alert's call path)"
+        where = "" if self.reachable else (
+            " (downstream of the alert, through services that did not confirm it)"
+            if self.connected else " (not on the alert's call path)")
         return f"{self.service}: {words} from {hhmm(self.onset)}{where}"
 
 

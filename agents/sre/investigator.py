@@ -130,7 +130,7 @@ class Investigator:
                                 depth=0, parent=root, path=list(root.evidence),
                                 effect_verdict=symptom)
             if not _decisive(run.candidates):
-                await self._widen(run, services, effect_onset)
+                await self._widen(run, services, effect_onset, symptom)
             if self.assist is not None:
                 await run.progress("asking the model for hypotheses beyond the catalogue")
                 lab = _Lab(run, services, effect_onset, root)
@@ -301,13 +301,17 @@ class Investigator:
             h.score = verdict.score
             surged = verdict.anomaly is not None and verdict.anomaly.peak > verdict.anomaly.baseline
             faint = kind == "traffic" and _faint_surge(verdict, effect_verdict)
-            # Load or saturation the service was already coping with does not explain a change.
-            stale = run.tools.held_before(verdict, _when(effect_onset, run), run.lag)
+            # Load the service was already coping with when the damage arrived does not explain
+            # it. (Not applied to resources: a steady oversized payload or a full disk can do
+            # damage that accumulates, like a queue filling.)
+            stale = run.tools.held_before(verdict, _when(effect_onset, run, effect_verdict),
+                                          run.lag) if kind == "traffic" else ""
             if verdict.anomalous and run.precedes(verdict.onset, effect_onset) and (
                     kind != "traffic" or surged) and not faint and not stale:
                 h.status = "supported"
                 if kind == "traffic":
-                    origin = await self._traffic_origin(run, service, verdict, depth, h)
+                    origin = await self._traffic_origin(
+                        run, service, verdict, depth, h, _when(effect_onset, run, effect_verdict))
                     if origin != service:
                         traffic_from_upstream = True
                         continue
@@ -461,8 +465,9 @@ class Investigator:
             candidate.corroboration = reach[key]
 
     async def _traffic_origin(self, run: _Run, service: str, verdict: FamilyVerdict,
-                              depth: int, parent: Hypothesis) -> str:
-        """Follow a traffic surge up the callers to where it entered the system."""
+                              depth: int, parent: Hypothesis, effect_time: float) -> str:
+        """Follow a traffic surge up the callers to where it entered the system (a caller
+        that was already sending that much before the damage began is not where it did)."""
         current, current_onset, current_verdict = service, verdict.onset, verdict
         seen = {service}
         while True:
@@ -477,6 +482,8 @@ class Investigator:
                     continue
                 if v.anomaly.peak <= v.anomaly.baseline or not run.precedes(v.onset,
                                                                             current_onset):
+                    continue
+                if run.tools.held_before(v, effect_time, run.lag):
                     continue
                 if _gain(v) < 0.5 * _gain(current_verdict):
                     # A caller whose traffic rose 20% cannot carry a callee's tripling: the
@@ -497,9 +504,16 @@ class Investigator:
             current, current_onset, current_verdict = caller, v.onset, v
         return current
 
-    async def _widen(self, run: _Run, services: list[str], effect_onset: float | None) -> None:
+    async def _widen(self, run: _Run, services: list[str], effect_onset: float | None,
+                     symptom: FamilyVerdict | None) -> None:
         """Nothing decisive on the call path: look at every other service, with a penalty."""
         await run.progress("widening the search beyond the call graph")
+        downstream, frontier = set(), [run.ctx.service]
+        while frontier:
+            for callee in run.graph.get(frontier.pop(), ()):
+                if callee not in downstream:
+                    downstream.add(callee)
+                    frontier.append(callee)
         for service in services:
             if service in run.visited:
                 continue
@@ -514,7 +528,8 @@ class Investigator:
             kind = best.family if best.family in RESOURCE_KINDS else _fallback_kind(best.family)
             run.candidates.append(Candidate(
                 service=service, kind=kind, score=best.score, onset=best.onset,
-                evidence=[evidence], reachable=False, fallback=best.family in DEGRADATION,
+                evidence=[evidence], reachable=False, connected=service in downstream,
+                fallback=best.family in DEGRADATION,
                 persistence=_persistence(best)))
 
 
@@ -638,8 +653,14 @@ def _gain(verdict: FamilyVerdict) -> float:
     return max(anomaly.peak / anomaly.baseline - 1.0, 0.0)
 
 
-def _when(effect_onset: float | None, run: _Run) -> float:
-    # An effect whose onset could not be placed was at least under way when the alert fired.
+def _when(effect_onset: float | None, run: _Run, effect: FamilyVerdict | None = None
+          ) -> float:
+    """When the effect a cause must meet arrived: its onset, or with `effect`, the bulk of its
+    rise where that can be timed; an effect that could not be placed was under way when the
+    alert fired."""
+    rise = run.tools.rise_time(effect) if effect is not None else None
+    if rise is not None:
+        return rise
     return effect_onset if effect_onset is not None else run.ctx.fired_at_s
 
 

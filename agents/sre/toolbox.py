@@ -276,6 +276,24 @@ class Toolbox:
         return (f"it was already this abnormal at {hhmm(float(t[before[-1]]))} (z={z_before:.1f}), "
                 f"before the effect began, and got no worse with it")
 
+    def rise_time(self, verdict: FamilyVerdict | None) -> float | None:
+        """When the bulk of `verdict`'s episode arrived: the first sample since the split at
+        half its peak excursion or more. A degradation that creeps a little (a spliced or
+        stale baseline) and then jumps is timed by the jump, which is what a cause must meet."""
+        if verdict is None or verdict.anomaly is None or not verdict.anomalous:
+            return None
+        series = self._series(verdict)
+        z = self._z_scores(series, verdict.family) if series is not None else None
+        if series is None or z is None:
+            return None
+        region = np.flatnonzero((series.t >= self.split) & np.isfinite(z))
+        if region.size == 0:
+            return None
+        peak = float(np.max(z[region]))
+        if peak < ANOMALY_Z:
+            return None
+        return float(series.t[region[np.argmax(z[region] >= max(ANOMALY_Z, 0.5 * peak))]])
+
     def _z_scores(self, series: Series, family: str) -> FloatArray | None:
         """The series as smoothed directional z-scores against its baseline, the way
         `analyze` sees it (computed once per series and kept for the run)."""
