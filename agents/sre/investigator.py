@@ -689,7 +689,7 @@ def _explains(below: tuple[float, float] | None, onset: float | None, score: flo
     if below is None:
         return False
     below_onset, below_score = below
-    earlier = onset is None or below_onset < onset - 30.0
+    earlier = onset is None or below_onset <= onset
     # Compared on the squashed scale: z-scores of different metrics are not commensurable
     # (an error rate rising from ~0 reaches z in the hundreds), their saturation is.
     return earlier and squash(below_score) >= 0.8 * squash(score)
