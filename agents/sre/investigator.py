@@ -130,7 +130,7 @@ class Investigator:
                                 depth=0, parent=root, path=list(root.evidence),
                                 effect_verdict=symptom)
             if not _decisive(run.candidates):
-                await self._widen(run, services, effect_onset, symptom)
+                await self._widen(run, services, effect_onset)
             if self.assist is not None:
                 await run.progress("asking the model for hypotheses beyond the catalogue")
                 lab = _Lab(run, services, effect_onset, root)
@@ -504,9 +504,12 @@ class Investigator:
             current, current_onset, current_verdict = caller, v.onset, v
         return current
 
-    async def _widen(self, run: _Run, services: list[str], effect_onset: float | None,
-                     symptom: FamilyVerdict | None) -> None:
-        """Nothing decisive on the call path: look at every other service, with a penalty."""
+    async def _widen(self, run: _Run, services: list[str], effect_onset: float | None) -> None:
+        """Nothing decisive on the call path: look at every other service, with a penalty.
+
+        A service downstream of the alert that degraded with it, as strongly, explains the
+        alerting service better than "degraded with no visible cause" does, even when a noisy
+        service between them could not confirm the link."""
         await run.progress("widening the search beyond the call graph")
         downstream, frontier = set(), [run.ctx.service]
         while frontier:
@@ -531,6 +534,11 @@ class Investigator:
                 evidence=[evidence], reachable=False, connected=service in downstream,
                 fallback=best.family in DEGRADATION,
                 persistence=_persistence(best)))
+        below = [(c.onset, c.score) for c in run.candidates if c.connected and c.onset is not None]
+        for candidate in run.candidates:
+            if candidate.service == run.ctx.service and candidate.fallback and any(
+                    _explains(b, candidate.onset, candidate.score) for b in below):
+                candidate.explained = True
 
 
 class _Lab:
