@@ -1,9 +1,11 @@
 """Fit the confidence calibration (two logistic parameters) on a development suite.
 
 `python -m evals.calibrate --seed 3` runs the investigator on a synthetic suite generated with
-a development seed (never the evaluation seed) and on PetShop's train split (never its test
-split), and prints the parameters for `agents/sre/candidates.py`. Real data keeps the fit
-honest: synthetic faults alone are easier than production and would make it overconfident.
+a development seed (never the evaluation seed), on PetShop's train split (never its test
+split) and on the faults injected into PetShop's normal periods (`evals/petshop_injected.py`),
+and prints the parameters for `agents/sre/candidates.py`. Real noise keeps the fit honest:
+synthetic faults alone are easier than production and would make it overconfident, and the
+train split alone (one root cause, always found) says nothing about being wrong.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from agents.sre import candidates
 from evals.cases import load_suite
 from evals.cli import PETSHOP
 from evals.petshop import convert
+from evals.petshop_injected import generate
 from evals.runner import run_suite
 from evals.synthetic import generate_suite
 
@@ -59,6 +62,9 @@ def main() -> None:
         # Weight the real cases up to match the synthetic ones in number.
         repeat = max(1, len(results) // max(1, len(train.cases)))
         results += run_suite(train, jobs=args.jobs) * repeat
+        injected = generate(args.petshop, Path(".cache") / "evals" / "petshop-injected-seed11",
+                            seed=11)
+        results += run_suite(injected, jobs=args.jobs)
     pairs = [(raw_of(o.confidence), o.rank_of_truth() == 1)
              for r in results if not (o := r.outcomes["nightowl"]).truth.control
              and not o.abstained and o.confidence is not None]

@@ -29,8 +29,8 @@ UNCOUPLED = 0.5           # share of the strength that hangs on the path's co-mo
 CORROBORATION = 0.1       # per other degraded service the candidate also explains
 PERSISTENT = 0.5          # abnormal in at least half the samples since onset: not a blip
 # Logistic calibration: confidence = 1 / (1 + exp(-(A * raw + B))).
-CALIBRATION_A = 8.35
-CALIBRATION_B = 0.69
+CALIBRATION_A = 10.71
+CALIBRATION_B = -1.51
 
 
 @dataclass(slots=True)
