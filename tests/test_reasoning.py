@@ -1,5 +1,6 @@
 """The investigator's rules of evidence, each on a small hand-built incident whose answer is
-known: like-for-like statistics, standing conditions, corroboration and co-movement."""
+known: like-for-like statistics, standing conditions (of dependencies and of load),
+corroboration, co-movement, and causes behind a hop too noisy to confirm them."""
 
 from __future__ import annotations
 
@@ -131,3 +132,42 @@ async def test_availability_dips_are_judged_on_the_error_ratio(tmp_path: Path) -
     report = await investigate(case)
     assert not report.abstained
     assert report.root_causes[0].service == "backend"
+
+
+async def test_load_already_flowing_before_the_damage_does_not_explain_it(
+        tmp_path: Path) -> None:
+    """A baseline from a quieter period: requests sit 50% above it from the start of the
+    incident window, and ten minutes later a dependency fails. The load is not the cause."""
+    front = _series(100, 1)
+    front[FAULT - 10:] += 4                # creeps a little with the extra load
+    front[FAULT:] += 80                    # then the dependency's failure arrives
+    requests = _series(500, 2)
+    requests[FAULT - 10:] *= 1.5
+    db = _series(20, 3)
+    db[FAULT:] += 80
+    case = write_case(tmp_path / "case", {
+        ("front", "latency_avg"): front, ("front", "requests"): requests,
+        ("db", "latency_avg"): db,
+    }, [("front", "db")])
+    report = await investigate(case)
+    assert report.root_causes[0].service == "db"
+    [traffic] = [h for h in report.hypotheses if h.kind == "traffic" and h.service == "front"]
+    assert traffic.status == "refuted" and "already this abnormal" in (traffic.reason or "")
+
+
+async def test_a_cause_behind_a_noisy_hop_explains_the_alerting_service(tmp_path: Path) -> None:
+    """front → orchestrator → worker. The orchestrator's latency swings so widely that it
+    cannot confirm the worker's failure; the worker still beats "front is degraded with no
+    visible cause", because the call graph connects them and it failed with front."""
+    front = _series(100, 1)
+    front[FAULT:] += 60
+    orchestrator = 2000 * (1 + np.random.default_rng(2).uniform(-0.5, 0.5, N))
+    worker = _series(300, 3)
+    worker[FAULT:] += 900
+    case = write_case(tmp_path / "case", {
+        ("front", "latency_avg"): front, ("orchestrator", "latency_avg"): orchestrator,
+        ("worker", "latency_avg"): worker,
+    }, [("front", "orchestrator"), ("orchestrator", "worker")])
+    report = await investigate(case)
+    assert report.root_causes[0].service == "worker"
+    assert "downstream of the alert" in report.root_causes[0].summary
