@@ -304,14 +304,15 @@ class Investigator:
             # Load the service was already coping with when the damage arrived does not explain
             # it. (Not applied to resources: a steady oversized payload or a full disk can do
             # damage that accumulates, like a queue filling.)
-            stale = run.tools.held_before(verdict, _when(effect_onset, run, effect_verdict),
-                                          run.lag) if kind == "traffic" else ""
+            damage_at = _when(effect_onset, run, effect_verdict)
+            stale = run.tools.held_before(verdict, damage_at, run.lag) \
+                if kind == "traffic" else ""
             if verdict.anomalous and run.precedes(verdict.onset, effect_onset) and (
                     kind != "traffic" or surged) and not faint and not stale:
                 h.status = "supported"
                 if kind == "traffic":
-                    origin = await self._traffic_origin(
-                        run, service, verdict, depth, h, _when(effect_onset, run, effect_verdict))
+                    origin = await self._traffic_origin(run, service, verdict, depth, h,
+                                                        damage_at)
                     if origin != service:
                         traffic_from_upstream = True
                         continue
