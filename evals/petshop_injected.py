@@ -113,6 +113,13 @@ def _eligible(edges: list[tuple[str, str]], table: Table) -> list[str]:
     return out
 
 
+def _live(table: Table, node: str, span: slice) -> bool:
+    requests = table.get((node, "requests", "Sum"))
+    latency = table.get((node, "latency", "Average"))
+    return requests is not None and latency is not None and bool(
+        np.all(requests[span] > 0) and np.all(np.isfinite(latency[span])))
+
+
 def make_case(rng: np.random.Generator, regime: str, dataset: Path, out: Path) -> Path:
     base_name, window_name = REGIMES[regime]
     root_dir = dataset / "dataset" if (dataset / "dataset").is_dir() else dataset
@@ -129,9 +136,16 @@ def make_case(rng: np.random.Generator, regime: str, dataset: Path, out: Path) -
     if base_name == window_name:
         while abs(window_at - base_at) < BASELINE_POINTS + 24:
             window_at = int(rng.integers(0, length - WINDOW_POINTS))
-    nodes = _eligible(edges, window)
+    # The root must be live in the incident window itself: a fault at a node that served no
+    # requests then (no samples) would show at the alert and nowhere else.
+    nodes = [n for n in _eligible(edges, window)
+             if _live(window, n, slice(window_at, window_at + WINDOW_POINTS))]
     root = str(rng.choice(nodes))
     kind = "latency" if rng.random() < 0.6 else "availability"
+    if kind == "availability" and not _median(window, root, "availability", "Average") >= 90:
+        # Already failing most calls in normal operation (X-Ray counts the state machine's
+        # lambdas so): a drop there is invisible at the root, so the label would be a guess.
+        kind = "latency"
     paths = _paths_up(callers, root)
     last = FAULT_FROM + 1 + int(rng.random() < 0.5)  # the fault lasts two or three samples
     intensity = np.zeros(WINDOW_POINTS)
