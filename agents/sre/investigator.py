@@ -130,7 +130,7 @@ class Investigator:
                                 depth=0, parent=root, path=list(root.evidence),
                                 effect_verdict=symptom)
             if not _decisive(run.candidates):
-                await self._widen(run, services, effect_onset)
+                await self._widen(run, services, effect_onset, symptom)
             if self.assist is not None:
                 await run.progress("asking the model for hypotheses beyond the catalogue")
                 lab = _Lab(run, services, effect_onset, root)
@@ -369,9 +369,11 @@ class Investigator:
                 verdict = (await run.tools.profile(callee)).degradation(
                     DEGRADATION, run.ctx.metric)
                 if known is not None and verdict is not None and verdict.anomalous and \
-                        run.precedes(verdict.onset, effect_onset) and \
+                        run.precedes(verdict.onset, _bulk(effect_onset, run,
+                                                          effect_verdict)) and \
                         not _too_small(verdict, effect_verdict) and \
-                        not run.tools.held_before(verdict, _when(effect_onset, run), run.lag):
+                        not run.tools.held_before(verdict, _began(effect_onset, run,
+                                                                  effect_verdict), run.lag):
                     h = run.new(statement=f"{callee} (a dependency of {service}, examined "
                                           f"above) caused {effect}", kind="dependency",
                                 service=callee, depth=depth + 1, parent=parent)
@@ -393,8 +395,10 @@ class Investigator:
             h.evidence.append(run.tools.cite(verdict, effect=(effect, effect_onset)))
             h.score = verdict.score
             too_small = _too_small(verdict, effect_verdict)
-            stale = run.tools.held_before(verdict, _when(effect_onset, run), run.lag)
-            if verdict.anomalous and run.precedes(verdict.onset, effect_onset) and \
+            stale = run.tools.held_before(verdict, _began(effect_onset, run, effect_verdict),
+                                          run.lag)
+            if verdict.anomalous and run.precedes(verdict.onset, _bulk(effect_onset, run,
+                                                                       effect_verdict)) and \
                     not too_small and not stale:
                 h.status = "supported"
                 if depth + 1 <= self.budget.max_depth:
@@ -505,7 +509,8 @@ class Investigator:
             current, current_onset, current_verdict = caller, v.onset, v
         return current
 
-    async def _widen(self, run: _Run, services: list[str], effect_onset: float | None) -> None:
+    async def _widen(self, run: _Run, services: list[str], effect_onset: float | None,
+                     symptom: FamilyVerdict | None) -> None:
         """Nothing decisive on the call path: look at every other service, with a penalty.
 
         A service downstream of the alert that degraded with it, as strongly, explains the
@@ -524,8 +529,9 @@ class Investigator:
             run.visited.add(service)
             profile = await run.tools.profile(service)
             best = profile.best(*DEGRADATION, *RESOURCE_KINDS)
-            if best is None or not best.anomalous or not run.precedes(best.onset, effect_onset) \
-                    or run.tools.held_before(best, _when(effect_onset, run), run.lag):
+            began = _began(effect_onset, run, symptom)
+            if best is None or not best.anomalous or not run.precedes(best.onset, began) \
+                    or run.tools.held_before(best, began, run.lag):
                 continue
             evidence = run.tools.cite(best, effect=(f"{run.ctx.service} {run.ctx.signal}",
                                                     effect_onset))
@@ -671,6 +677,21 @@ def _when(effect_onset: float | None, run: _Run, effect: FamilyVerdict | None = 
     if rise is not None:
         return rise
     return effect_onset if effect_onset is not None else run.ctx.fired_at_s
+
+
+def _began(effect_onset: float | None, run: _Run, effect: FamilyVerdict | None) -> float:
+    """When the effect began: its onset, or the step where it left its recent level if that
+    came first (its onset, measured from a baseline the window does not sit on, can be late)."""
+    times = [x for x in (effect_onset, run.tools.departure(effect)) if x is not None]
+    return min(times) if times else run.ctx.fired_at_s
+
+
+def _bulk(effect_onset: float | None, run: _Run, effect: FamilyVerdict | None
+          ) -> float | None:
+    """The latest a cause may begin: the effect's onset, or the bulk of its rise when that
+    came later (an unrelated blip just before the episode can pull the onset early)."""
+    times = [x for x in (effect_onset, run.tools.rise_time(effect)) if x is not None]
+    return max(times) if times and effect_onset is not None else effect_onset
 
 
 def _faint_surge(surge: FamilyVerdict, effect: FamilyVerdict | None) -> str:

@@ -26,6 +26,9 @@ FAMILY_DIRECTION: dict[str, Direction] = {
 
 ANOMALY_Z = 3.0       # a sustained excursion beyond this many robust sigmas is anomalous
 ONSET_Z = 2.0         # the excursion is traced back while it stays beyond this
+# ...and beyond this share of its peak: a 70-sigma jump did not begin at the 3-sigma wobble
+# just before it (at coarse resolution that wobble is a whole sample, minutes early).
+ONSET_SHARE = 0.1
 MIN_BASELINE_POINTS = 4
 # One or two samples since the change (a sparse series: an hourly job, a rarely-called
 # endpoint) cannot tell an episode from a blip; such a series is insufficient data.
@@ -105,6 +108,21 @@ def robust_baseline(values: FloatArray, ceiling: float | None = None) -> Baselin
     return Baseline(median, max(mad, iqr, floor), int(clean.size))
 
 
+def step_noise(values: FloatArray, ceiling: float | None = None) -> Baseline | None:
+    """The baseline's sample-to-sample noise alone (MAD and IQR), without the floors that keep
+    anomaly scores modest: a step is told from noise by how far the series usually wanders,
+    not by its rarest excursions."""
+    clean = values[np.isfinite(values)]
+    if clean.size < MIN_BASELINE_POINTS:
+        return None
+    median = float(np.median(clean))
+    mad = float(np.median(np.abs(clean - median))) * 1.4826
+    q75, q25 = np.percentile(clean, [75, 25])
+    level = abs(median) if ceiling is None else abs(ceiling - median)
+    floor = max(0.005 * level, 1e-9 if ceiling is None else 1e-4 * ceiling)
+    return Baseline(median, max(mad, float(q75 - q25) / 1.349, floor), int(clean.size))
+
+
 def rolling_median(values: FloatArray, k: int = 3) -> FloatArray:
     if values.size < k or k <= 1:
         return values.copy()
@@ -165,9 +183,10 @@ def analyze(
     persistence = 1.0
     if score >= ANOMALY_Z:
         start = peak_pos
+        floor = max(ONSET_Z, ONSET_SHARE * score)
         # Walk back from the peak while the excursion holds (one-sample gaps tolerated).
-        while start > 0 and (z[start - 1] >= ONSET_Z or (
-                start > 1 and z[start - 2] >= ONSET_Z and z[start - 1] > 0)):
+        while start > 0 and (z[start - 1] >= floor or (
+                start > 1 and z[start - 2] >= floor and z[start - 1] > 0)):
             start -= 1
         onset = float(t[start])
         tail = z[start:]
