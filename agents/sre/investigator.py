@@ -130,7 +130,7 @@ class Investigator:
                                 depth=0, parent=root, path=list(root.evidence),
                                 effect_verdict=symptom)
             if not _decisive(run.candidates):
-                await self._widen(run, services, effect_onset, symptom)
+                await self._widen(run, services, effect_onset)
             if self.assist is not None:
                 await run.progress("asking the model for hypotheses beyond the catalogue")
                 lab = _Lab(run, services, effect_onset, root)
@@ -509,8 +509,7 @@ class Investigator:
             current, current_onset, current_verdict = caller, v.onset, v
         return current
 
-    async def _widen(self, run: _Run, services: list[str], effect_onset: float | None,
-                     symptom: FamilyVerdict | None) -> None:
+    async def _widen(self, run: _Run, services: list[str], effect_onset: float | None) -> None:
         """Nothing decisive on the call path: look at every other service, with a penalty.
 
         A service downstream of the alert that degraded with it, as strongly, explains the
@@ -529,9 +528,8 @@ class Investigator:
             run.visited.add(service)
             profile = await run.tools.profile(service)
             best = profile.best(*DEGRADATION, *RESOURCE_KINDS)
-            began = _began(effect_onset, run, symptom)
-            if best is None or not best.anomalous or not run.precedes(best.onset, began) \
-                    or run.tools.held_before(best, began, run.lag):
+            if best is None or not best.anomalous or not run.precedes(best.onset, effect_onset) \
+                    or run.tools.held_before(best, _when(effect_onset, run), run.lag):
                 continue
             evidence = run.tools.cite(best, effect=(f"{run.ctx.service} {run.ctx.signal}",
                                                     effect_onset))
@@ -680,9 +678,10 @@ def _when(effect_onset: float | None, run: _Run, effect: FamilyVerdict | None = 
 
 
 def _began(effect_onset: float | None, run: _Run, effect: FamilyVerdict | None) -> float:
-    """When the effect began: its onset, or the step where it left its recent level if that
-    came first (its onset, measured from a baseline the window does not sit on, can be late)."""
-    times = [x for x in (effect_onset, run.tools.departure(effect)) if x is not None]
+    """The earliest the effect can be said to have begun (where it first crossed ONSET_Z):
+    a dependency must already have been this bad before that to be a standing condition."""
+    since = effect.anomaly.since if effect is not None and effect.anomaly is not None else None
+    times = [x for x in (effect_onset, since) if x is not None]
     return min(times) if times else run.ctx.fired_at_s
 
 
@@ -690,8 +689,8 @@ def _bulk(effect_onset: float | None, run: _Run, effect: FamilyVerdict | None
           ) -> float | None:
     """The latest a cause may begin: the effect's onset, or the bulk of its rise when that
     came later (an unrelated blip just before the episode can pull the onset early)."""
-    times = [x for x in (effect_onset, run.tools.rise_time(effect)) if x is not None]
-    return max(times) if times and effect_onset is not None else effect_onset
+    rise = run.tools.rise_time(effect)
+    return effect_onset if effect_onset is None or rise is None else max(effect_onset, rise)
 
 
 def _faint_surge(surge: FamilyVerdict, effect: FamilyVerdict | None) -> str:

@@ -54,6 +54,9 @@ class Anomaly:
     # Share of the samples from the onset on that are still beyond ONSET_Z: a real fault
     # persists until someone fixes it, a blip that tripped an alert has already passed.
     persistence: float = 1.0
+    # Where the excursion first crossed ONSET_Z, however small against its peak: the
+    # earliest the episode can be said to have begun.
+    since: float | None = None
 
     @property
     def anomalous(self) -> bool:
@@ -181,18 +184,23 @@ def analyze(
     score = float(max(0.0, z[peak_pos]))
     onset: float | None = None
     persistence = 1.0
+    since: float | None = None
     if score >= ANOMALY_Z:
-        start = peak_pos
-        floor = max(ONSET_Z, ONSET_SHARE * score)
-        # Walk back from the peak while the excursion holds (one-sample gaps tolerated).
-        while start > 0 and (z[start - 1] >= floor or (
-                start > 1 and z[start - 2] >= floor and z[start - 1] > 0)):
-            start -= 1
+        start = _walk_back(z, peak_pos, max(ONSET_Z, ONSET_SHARE * score))
         onset = float(t[start])
+        since = float(t[_walk_back(z, start, ONSET_Z)])
         tail = z[start:]
         persistence = float(np.mean(tail >= ONSET_Z)) if tail.size else 1.0
     return Anomaly(score, baseline.median, float(smoothed[peak_pos]), onset, n_region,
-                   persistence)
+                   persistence, since)
+
+
+def _walk_back(z: FloatArray, start: int, floor: float) -> int:
+    """Back from `start` while the excursion holds above `floor` (one-sample gaps tolerated)."""
+    while start > 0 and (z[start - 1] >= floor or (
+            start > 1 and z[start - 2] >= floor and z[start - 1] > 0)):
+        start -= 1
+    return start
 
 
 def episode_onset(

@@ -28,7 +28,6 @@ from agents.sre.stats import (
     poisson_surge,
     robust_baseline,
     rolling_median,
-    step_noise,
 )
 from integrations.telemetry.base import (
     ChangeEvent,
@@ -294,32 +293,6 @@ class Toolbox:
         if peak < ANOMALY_Z:
             return None
         return float(series.t[region[np.argmax(z[region] >= max(ANOMALY_Z, 0.5 * peak))]])
-
-    def departure(self, verdict: FamilyVerdict | None) -> float | None:
-        """When `verdict`'s series left the level it held just before: the first sample since
-        the split that stands ANOMALY_Z above the two samples before it, with the bulk of what
-        follows staying there. Unlike the onset, which is measured from the baseline, this
-        finds the step in a series whose whole window sits off its baseline (a normal period
-        recorded at another traffic level), where the onset lands wherever the series happens
-        to cross the threshold."""
-        if verdict is None or verdict.anomaly is None or not verdict.anomalous:
-            return None
-        series = self._series(verdict)
-        if series is None:
-            return None
-        finite = np.isfinite(series.v)
-        t, v = series.t[finite], series.v[finite]
-        noise = step_noise(v[t < self.baseline_end(series)], ceiling_of(series.family, v))
-        if noise is None:
-            return None
-        z = directional(v / noise.scale, _direction(series, verdict.family))
-        for k in np.flatnonzero(t >= self.split):
-            if k == 0:
-                continue
-            level = float(np.median(z[max(0, k - 2):k]))
-            if z[k] - level >= ANOMALY_Z and float(np.median(z[k:] - level)) >= ANOMALY_Z:
-                return float(t[k])
-        return None
 
     def _z_scores(self, series: Series, family: str) -> FloatArray | None:
         """The series as smoothed directional z-scores against its baseline, the way
