@@ -60,8 +60,9 @@ class _Run:
     hypotheses: list[Hypothesis] = field(default_factory=list)
     candidates: list[Candidate] = field(default_factory=list)
     visited: set[str] = field(default_factory=set)
-    # What exploring a service found (earliest cause at or below it), for other branches.
-    explored: dict[str, tuple[float, float]] = field(default_factory=dict)
+    # What exploring a service found (every cause at or below it, as (onset, score)), for
+    # other branches that reach it too.
+    explored: dict[str, list[tuple[float, float]]] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
     on_progress: ProgressHook | None = None
 
@@ -280,10 +281,10 @@ class Investigator:
     async def _explore(self, run: _Run, service: str, effect: str, effect_onset: float | None,
                        *, depth: int, parent: Hypothesis, path: list[str],
                        effect_verdict: FamilyVerdict | None = None, coupling: float = 1.0
-                       ) -> tuple[float, float] | None:
+                       ) -> list[tuple[float, float]]:
         """Test explanations of `effect` at `service`.
 
-        Returns the earliest cause found at or below `service` as (onset, score), or None.
+        Returns every cause found at or below `service` as (onset, score).
         """
         await run.progress(f"explaining {effect}")
         profile = await run.tools.profile(service)
@@ -361,14 +362,14 @@ class Investigator:
                     h.status = "refuted"
                     h.reason = "no surge of error logs before the symptom"
 
-        found_below: tuple[float, float] | None = None
+        found_below: list[tuple[float, float]] = []
         for callee in sorted(run.graph.get(service, ())):
             if callee in run.visited:
                 # Examined on another branch: its finding still explains this caller.
                 known = run.explored.get(callee)
                 verdict = (await run.tools.profile(callee)).degradation(
                     DEGRADATION, run.ctx.metric)
-                if known is not None and verdict is not None and verdict.anomalous and \
+                if known and verdict is not None and verdict.anomalous and \
                         run.precedes(verdict.onset, _bulk(effect_onset, run,
                                                           effect_verdict)) and \
                         not _too_small(verdict, effect_verdict) and \
@@ -379,8 +380,7 @@ class Investigator:
                                 service=callee, depth=depth + 1, parent=parent)
                     h.evidence.append(run.tools.cite(verdict, effect=(effect, effect_onset)))
                     h.status, h.score = "supported", verdict.score
-                    if found_below is None or known < found_below:
-                        found_below = known
+                    found_below.extend(known)
                 continue
             run.visited.add(callee)
             callee_profile = await run.tools.profile(callee)
@@ -409,8 +409,7 @@ class Investigator:
                         depth=depth + 1, parent=h, path=[*path, *h.evidence],
                         effect_verdict=verdict,
                         coupling=coupling if link is None else min(coupling, max(link, 0.0)))
-                    if below is not None and (found_below is None or below < found_below):
-                        found_below = below
+                    found_below.extend(below)
             elif too_small:
                 h.status = "refuted"
                 h.reason = (f"it moved, but by too little to explain {effect} "
@@ -427,16 +426,15 @@ class Investigator:
             run.tools.cite(degraded)
         candidate = _candidate_at(service, degraded, local, path,
                                   below=found_below, depth=depth, parent=parent)
-        result = found_below
+        result = list(found_below)
         if candidate is not None:
             candidate.coupling = coupling
             # Saturation that rode in on a surge from upstream is the surge's doing.
             candidate.explained = candidate.explained or traffic_from_upstream
             run.candidates.append(candidate)
-            mine = (candidate.onset if candidate.onset is not None else float("inf"),
-                    candidate.score)
-            result = mine if found_below is None or mine < found_below else found_below
-        if result is not None:
+            result.append((candidate.onset if candidate.onset is not None else float("inf"),
+                           candidate.score))
+        if result:
             run.explored[service] = result
         return result
 
@@ -541,8 +539,8 @@ class Investigator:
                 persistence=_persistence(best)))
         below = [(c.onset, c.score) for c in run.candidates if c.connected and c.onset is not None]
         for candidate in run.candidates:
-            if candidate.service == run.ctx.service and candidate.fallback and any(
-                    _explains(b, candidate.onset, candidate.score) for b in below):
+            if candidate.service == run.ctx.service and candidate.fallback and \
+                    _explains(below, candidate.onset, candidate.score):
                 candidate.explained = True
 
 
@@ -711,22 +709,21 @@ def _decisive(candidates: list[Candidate]) -> bool:
     return bool(strong)
 
 
-def _explains(below: tuple[float, float] | None, onset: float | None, score: float) -> bool:
-    """Does a cause found deeper explain this node? Only if it began no later than this
+def _explains(below: list[tuple[float, float]], onset: float | None, score: float) -> bool:
+    """Does a cause found deeper explain this node? Only one that began no later than this
     node's own explanation and is of comparable strength: a faint wobble downstream does not
-    explain a twenty-fold latency jump here."""
-    if below is None:
-        return False
-    below_onset, below_score = below
-    earlier = onset is None or below_onset <= onset
+    explain a twenty-fold latency jump here (however early it began, while a strong cause
+    beside it did)."""
     # Compared on the squashed scale: z-scores of different metrics are not commensurable
     # (an error rate rising from ~0 reaches z in the hundreds), their saturation is.
-    return earlier and squash(below_score) >= 0.8 * squash(score)
+    return any((onset is None or below_onset <= onset)
+               and squash(below_score) >= 0.8 * squash(score)
+               for below_onset, below_score in below)
 
 
 def _candidate_at(service: str, degraded: FamilyVerdict | None,
                   local: list[Explanation], path: list[str], *,
-                  below: tuple[float, float] | None, depth: int,
+                  below: list[tuple[float, float]], depth: int,
                   parent: Hypothesis) -> Candidate | None:
     """The candidate at a node, if any. A cause found below that explains this node's
     degradation makes it a discounted candidate rather than none at all."""
