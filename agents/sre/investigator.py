@@ -373,6 +373,7 @@ class Investigator:
                         run.precedes(verdict.onset, _bulk(effect_onset, run,
                                                           effect_verdict)) and \
                         not _too_small(verdict, effect_verdict) and \
+                        not await _small_share(run, callee, service, effect_onset) and \
                         not run.tools.held_before(verdict, _began(effect_onset, run,
                                                                   effect_verdict), run.lag):
                     h = run.new(statement=f"{callee} (a dependency of {service}, examined "
@@ -394,7 +395,8 @@ class Investigator:
                 continue
             h.evidence.append(run.tools.cite(verdict, effect=(effect, effect_onset)))
             h.score = verdict.score
-            too_small = _too_small(verdict, effect_verdict)
+            too_small = _too_small(verdict, effect_verdict) or \
+                await _small_share(run, callee, service, effect_onset)
             stale = run.tools.held_before(verdict, _began(effect_onset, run, effect_verdict),
                                           run.lag)
             if verdict.anomalous and run.precedes(verdict.onset, _bulk(effect_onset, run,
@@ -623,6 +625,7 @@ class _Lab:
 
 
 MIN_LATENCY_SHARE = 0.1
+MIN_TRAFFIC_SHARE = 0.01
 
 
 @dataclass(slots=True)
@@ -654,6 +657,22 @@ def _too_small(cause: FamilyVerdict, effect: FamilyVerdict | None) -> str:
     if effect_delta <= 0 or cause_delta >= MIN_LATENCY_SHARE * effect_delta:
         return ""
     return f"+{cause_delta:.3g} against +{effect_delta:.3g}"
+
+
+async def _small_share(run: _Run, callee: str, caller: str, since: float | None) -> str:
+    """A dependency that served a sliver of its caller's requests during the episode cannot
+    account for the caller's degradation, however badly it failed (a load balancer left with
+    two requests in five minutes, all of them errors). Compared on the caller's own request
+    metric, when the dependency reports it too. Returns why it is too small, or ''."""
+    traffic = (await run.tools.profile(caller)).families.get("throughput")
+    if traffic is None:
+        return ""
+    mine = run.tools.volume(callee, traffic.metric, since)
+    theirs = run.tools.volume(caller, traffic.metric, since)
+    if mine is None or theirs is None or theirs <= 0 or mine >= MIN_TRAFFIC_SHARE * theirs:
+        return ""
+    return (f"{traffic.metric} {mine:.3g} against {theirs:.3g} at {caller}, "
+            f"under {MIN_TRAFFIC_SHARE:.0%} of its traffic")
 
 
 def _gain(verdict: FamilyVerdict) -> float:

@@ -316,6 +316,18 @@ class Toolbox:
             return None
         return next((s for s in result.series if s.metric == verdict.metric), None)
 
+    def volume(self, service: str, metric: str, since: float | None = None) -> float | None:
+        """The median of a service's `metric` from `since` (default: the split) on, its traffic
+        during the episode; None when it has no such series."""
+        result = self._metrics.get(service)
+        series = next((s for s in result.series if s.metric == metric), None) \
+            if result is not None else None
+        if series is None:
+            return None
+        start = self.split if since is None else since
+        values = series.v[(series.t >= start) & np.isfinite(series.v)]
+        return float(np.median(values)) if values.size else None
+
     def co_movement(self, cause: FamilyVerdict, effect: FamilyVerdict) -> float | None:
         """Correlation of two verdicts' series since the split, each turned so that "worse" is
         up: a dependency that drives its caller's degradation rises and falls with it. None
