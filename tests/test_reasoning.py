@@ -171,3 +171,60 @@ async def test_a_cause_behind_a_noisy_hop_explains_the_alerting_service(tmp_path
     report = await investigate(case)
     assert report.root_causes[0].service == "worker"
     assert "downstream of the alert" in report.root_causes[0].summary
+
+
+async def test_a_dependency_that_served_a_sliver_of_the_traffic_does_not_explain_it(
+        tmp_path: Path) -> None:
+    """A load balancer that front barely uses (three requests a minute against a thousand)
+    fails every one of them when front slows down; the database behind most calls is the
+    cause, not the sliver with the loudest anomaly."""
+    front = _series(100, 1)
+    front[FAULT:] += 60
+    sliver = np.full(N, 100.0)
+    sliver[FAULT:] = 0.0                   # availability: every one of its calls fails
+    db = _series(20, 3)
+    db[FAULT:] += 60
+    case = write_case(tmp_path / "case", {
+        ("front", "latency_avg"): front, ("front", "requests"): _series(1000, 4),
+        ("sliver", "availability"): sliver, ("sliver", "requests"): _series(3, 5),
+        ("db", "latency_avg"): db, ("db", "requests"): _series(900, 6),
+    }, [("front", "sliver"), ("front", "db")])
+    report = await investigate(case)
+    assert report.root_causes[0].service == "db"
+    [(status, reason)] = statuses(report, "sliver")
+    assert status == "refuted" and "of its traffic" in reason
+
+
+async def test_a_jump_did_not_begin_at_the_wobble_before_it(tmp_path: Path) -> None:
+    """front → search → table. Search wobbles a few sigma for three minutes, then jumps with
+    the table. Its episode began at the jump, so the table (which jumped then too) explains it."""
+    front = _series(100, 1)
+    front[FAULT:] += 60
+    search = _series(20, 2)
+    search[FAULT - 3:FAULT] += 4.0         # about four sigma: a wobble, not the episode
+    search[FAULT:] += 60
+    table = _series(40, 3)                 # a smaller z than search's: only the timing decides
+    table[FAULT:] += 55
+    case = write_case(tmp_path / "case", {
+        ("front", "latency_avg"): front, ("search", "latency_avg"): search,
+        ("table", "latency_avg"): table,
+    }, [("front", "search"), ("search", "table")])
+    report = await investigate(case)
+    assert report.root_causes[0].service == "table"
+
+
+async def test_a_cause_may_meet_the_bulk_of_an_effect_pulled_early_by_a_blip(
+        tmp_path: Path) -> None:
+    """Front blips for two minutes just before a dependency fails; smoothed, the blip and the
+    failure read as one episode that began before the dependency did. The dependency still
+    explains front: it began with the bulk of front's rise."""
+    front = _series(100, 1)
+    front[FAULT - 3:FAULT - 1] += 20       # the blip
+    front[FAULT:] += 120                   # the failure
+    db = _series(20, 2)
+    db[FAULT:] += 120
+    case = write_case(tmp_path / "case", {
+        ("front", "latency_avg"): front, ("db", "latency_avg"): db,
+    }, [("front", "db")])
+    report = await investigate(case)
+    assert report.root_causes[0].service == "db"
