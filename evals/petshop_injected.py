@@ -9,9 +9,10 @@ normal period recorded apart from the incident) and puts the fault anywhere:
 - a window of the regime's `noissue/` period, with the baseline taken from another stretch of
   it (as the converter does for real issues); in the `shifted` regimes the baseline comes from
   the other traffic level, as in PetShop's temporal regimes, which borrow a normal period;
-- a latency or availability fault at one node from the third sample on, spreading to every
-  transitive caller up to `PetSite` with a random attenuation per hop, and to the load
-  balancer through which `PetSite` reaches the faulty service (its client-side view);
+- a latency or availability fault, or a request overload, at one node from the third
+  sample on, spreading to every transitive caller up to `PetSite` with a random attenuation
+  per hop, and to the load balancer through which `PetSite` reaches the faulty service (its
+  client-side view);
 - the alert on `PetSite`, the statistic it would be raised on.
 
 It is a model of fault propagation, not ground truth about PetShop: it tests that the rules
@@ -127,8 +128,10 @@ def make_case(rng: np.random.Generator, regime: str, dataset: Path, out: Path) -
     _, window = _load(root_dir / window_name / "noissue" / "metrics.csv")
     edges = _graph(root_dir / window_name / "graph.csv")
     callers: dict[str, set[str]] = defaultdict(set)
+    callees: dict[str, set[str]] = defaultdict(set)
     for a, b in edges:
         callers[b].add(a)
+        callees[a].add(b)
     length = len(next(iter(window.values())))
     # Baseline and window from different stretches, like a normal period recorded apart.
     base_at = int(rng.integers(0, length - BASELINE_POINTS - WINDOW_POINTS))
@@ -141,7 +144,8 @@ def make_case(rng: np.random.Generator, regime: str, dataset: Path, out: Path) -
     nodes = [n for n in _eligible(edges, window)
              if _live(window, n, slice(window_at, window_at + WINDOW_POINTS))]
     root = str(rng.choice(nodes))
-    kind = "latency" if rng.random() < 0.6 else "availability"
+    draw = rng.random()
+    kind = "latency" if draw < 0.6 else "availability" if draw < 0.85 else "overload"
     if kind == "availability" and not _median(window, root, "availability", "Average") >= 90:
         # Already failing most calls in normal operation (X-Ray counts the state machine's
         # lambdas so): a drop there is invisible at the root, so the label would be a guess.
@@ -167,12 +171,20 @@ def make_case(rng: np.random.Generator, regime: str, dataset: Path, out: Path) -
         reach[balancer] = rng.uniform(1.0, 3.0)
     # A fault must stand out of the root's noise, and reach the alert strongly enough to
     # page someone: otherwise the label would be a guess.
-    family = "latency" if kind == "latency" else "availability"
+    family = "availability" if kind == "availability" else "latency"
     floor = max(4 * _spread(base, root, family),
                 4 * _spread(base, ENTRY, family) / max(reach.get(ENTRY, 1.0), 1e-3))
-    if kind == "latency":
-        delay = max(0.02, floor,
-                    rng.uniform(2.0, 10.0) * _median(window, root, "latency", "Average"))
+    if kind in ("latency", "overload"):
+        severity = rng.uniform(2.0, 10.0)
+        delay = max(0.02, floor, severity * _median(window, root, "latency", "Average"))
+        if kind == "overload":
+            # Requests flood in at the root (a load test, a retry storm from outside) and go
+            # on to everything it calls; the root slows under them, and its callers with it.
+            load = 1.0 + severity / 4.0
+            for node in _paths_up(callees, root):
+                series = incident.get((node, "requests", "Sum"))
+                if series is not None:
+                    series *= 1.0 + (load - 1.0) * intensity
         for node, factor in reach.items():
             for statistic, shape in LATENCY_SHAPE.items():
                 series = incident.get((node, "latency", statistic))
@@ -213,7 +225,8 @@ def make_case(rng: np.random.Generator, regime: str, dataset: Path, out: Path) -
     }
     (out / "case.json").write_text(json.dumps(case, indent=1))
     (out / "truth.json").write_text(json.dumps({
-        "root_cause": {"service": root, "kind": "dependency"}, "also_correct": [],
+        "root_cause": {"service": root, "kind": "traffic" if kind == "overload"
+                       else "dependency"}, "also_correct": [],
         "notes": f"{CREDIT} (normal periods); {kind} fault injected by nightowl, {regime}"}))
     return out
 

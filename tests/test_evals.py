@@ -141,6 +141,25 @@ def test_injected_faults_show_at_the_root_and_reach_the_alert(tmp_path: Path) ->
                 3 * float(np.nanstd(before)), (regime, service)
 
 
+def test_an_injected_overload_floods_the_root_with_requests(tmp_path: Path) -> None:
+    if not (PETSHOP / "low_traffic" / "noissue").is_dir():
+        pytest.skip("the PetShop dataset is not beside the checkout")
+    rng = np.random.default_rng(3)
+    for i in range(40):  # about one case in seven is an overload
+        out = make_case(rng, "high", PETSHOP, tmp_path / f"case-{i}")
+        truth = json.loads((out / "truth.json").read_text())["root_cause"]
+        if truth["kind"] == "traffic":
+            break
+    else:
+        pytest.fail("no overload case in 40 draws")
+    fired = float(json.loads((out / "case.json").read_text())["alert"]["fired_at"])
+    series = next(s for s in ScenarioSource(out)._series[truth["service"]]
+                  if s.metric == "requests_Sum")
+    before = series.v[series.t < fired - 600]
+    during = series.v[(series.t >= fired) & (series.t <= fired + 300)]
+    assert float(np.nanmax(during)) > 1.4 * float(np.nanmedian(before))
+
+
 def test_suite_errors_name_the_case_and_file(tmp_path: Path,
                                              capsys: pytest.CaptureFixture[str]) -> None:
     good = generate_case(1, 0, "cpu", tmp_path / "suite" / "case-a")
