@@ -228,3 +228,20 @@ async def test_a_cause_may_meet_the_bulk_of_an_effect_pulled_early_by_a_blip(
     }, [("front", "db")])
     report = await investigate(case)
     assert report.root_causes[0].service == "db"
+
+
+async def test_a_cause_behind_a_noisy_hop_meets_the_bulk_of_the_alert(tmp_path: Path) -> None:
+    """As above, but front blipped just before the worker failed, so its onset reads early.
+    The worker still explains front: it began with the bulk of front's rise."""
+    front = _series(100, 1)
+    front[FAULT - 3:FAULT - 1] += 20
+    front[FAULT:] += 60
+    orchestrator = 2000 * (1 + np.random.default_rng(2).uniform(-0.5, 0.5, N))
+    worker = _series(300, 3)
+    worker[FAULT:] += 900
+    case = write_case(tmp_path / "case", {
+        ("front", "latency_avg"): front, ("orchestrator", "latency_avg"): orchestrator,
+        ("worker", "latency_avg"): worker,
+    }, [("front", "orchestrator"), ("orchestrator", "worker")])
+    report = await investigate(case)
+    assert report.root_causes[0].service == "worker"

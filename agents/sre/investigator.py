@@ -427,7 +427,9 @@ class Investigator:
         if degraded is not None:
             run.tools.cite(degraded)
         candidate = _candidate_at(service, degraded, local, path,
-                                  below=found_below, depth=depth, parent=parent)
+                                  below=found_below, depth=depth, parent=parent,
+                                  bulk=_bulk(degraded.onset, run, degraded)
+                                  if degraded is not None else None)
         result = list(found_below)
         if candidate is not None:
             candidate.coupling = coupling
@@ -522,13 +524,16 @@ class Investigator:
                 if callee not in downstream:
                     downstream.add(callee)
                     frontier.append(callee)
+        symptom = (await run.tools.profile(run.ctx.service)).degradation(DEGRADATION,
+                                                                          run.ctx.metric)
+        latest = _bulk(effect_onset, run, symptom)
         for service in services:
             if service in run.visited:
                 continue
             run.visited.add(service)
             profile = await run.tools.profile(service)
             best = profile.best(*DEGRADATION, *RESOURCE_KINDS)
-            if best is None or not best.anomalous or not run.precedes(best.onset, effect_onset) \
+            if best is None or not best.anomalous or not run.precedes(best.onset, latest) \
                     or run.tools.held_before(best, _when(effect_onset, run), run.lag):
                 continue
             evidence = run.tools.cite(best, effect=(f"{run.ctx.service} {run.ctx.signal}",
@@ -541,8 +546,8 @@ class Investigator:
                 persistence=_persistence(best)))
         below = [(c.onset, c.score) for c in run.candidates if c.connected and c.onset is not None]
         for candidate in run.candidates:
-            if candidate.service == run.ctx.service and candidate.fallback and \
-                    _explains(below, candidate.onset, candidate.score):
+            if candidate.service == run.ctx.service and candidate.fallback and _explains(
+                    below, _bulk(candidate.onset, run, symptom), candidate.score):
                 candidate.explained = True
 
 
@@ -743,7 +748,7 @@ def _explains(below: list[tuple[float, float]], onset: float | None, score: floa
 def _candidate_at(service: str, degraded: FamilyVerdict | None,
                   local: list[Explanation], path: list[str], *,
                   below: list[tuple[float, float]], depth: int,
-                  parent: Hypothesis) -> Candidate | None:
+                  parent: Hypothesis, bulk: float | None = None) -> Candidate | None:
     """The candidate at a node, if any. A cause found below that explains this node's
     degradation makes it a discounted candidate rather than none at all."""
     if local:
@@ -768,7 +773,7 @@ def _candidate_at(service: str, degraded: FamilyVerdict | None,
                          score=degraded.score, onset=degraded.onset,
                          evidence=list(dict.fromkeys([*path, degraded.evidence_id])),
                          hypothesis_id=parent.id, depth=depth, fallback=True,
-                         explained=_explains(below, degraded.onset, degraded.score),
+                         explained=_explains(below, bulk or degraded.onset, degraded.score),
                          persistence=_persistence(degraded))
     return None
 
