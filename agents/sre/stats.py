@@ -111,21 +111,6 @@ def robust_baseline(values: FloatArray, ceiling: float | None = None) -> Baselin
     return Baseline(median, max(mad, iqr, floor), int(clean.size))
 
 
-def step_noise(values: FloatArray, ceiling: float | None = None) -> Baseline | None:
-    """The baseline's sample-to-sample noise alone (MAD and IQR), without the floors that keep
-    anomaly scores modest: a step is told from noise by how far the series usually wanders,
-    not by its rarest excursions."""
-    clean = values[np.isfinite(values)]
-    if clean.size < MIN_BASELINE_POINTS:
-        return None
-    median = float(np.median(clean))
-    mad = float(np.median(np.abs(clean - median))) * 1.4826
-    q75, q25 = np.percentile(clean, [75, 25])
-    level = abs(median) if ceiling is None else abs(ceiling - median)
-    floor = max(0.005 * level, 1e-9 if ceiling is None else 1e-4 * ceiling)
-    return Baseline(median, max(mad, float(q75 - q25) / 1.349, floor), int(clean.size))
-
-
 def rolling_median(values: FloatArray, k: int = 3) -> FloatArray:
     if values.size < k or k <= 1:
         return values.copy()
