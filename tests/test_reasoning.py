@@ -155,20 +155,24 @@ async def test_load_already_flowing_before_the_damage_does_not_explain_it(
     assert traffic.status == "refuted" and "already this abnormal" in (traffic.reason or "")
 
 
+def noisy_hop_case(path: Path, front: np.ndarray) -> Path:
+    """front → orchestrator → worker, the orchestrator's latency swinging by ±50%."""
+    orchestrator = 2000 * (1 + np.random.default_rng(2).uniform(-0.5, 0.5, N))
+    worker = _series(300, 3)
+    worker[FAULT:] += 900
+    return write_case(path, {
+        ("front", "latency_avg"): front, ("orchestrator", "latency_avg"): orchestrator,
+        ("worker", "latency_avg"): worker,
+    }, [("front", "orchestrator"), ("orchestrator", "worker")])
+
+
 async def test_a_cause_behind_a_noisy_hop_explains_the_alerting_service(tmp_path: Path) -> None:
     """front → orchestrator → worker. The orchestrator's latency swings so widely that it
     cannot confirm the worker's failure; the worker still beats "front is degraded with no
     visible cause", because the call graph connects them and it failed with front."""
     front = _series(100, 1)
     front[FAULT:] += 60
-    orchestrator = 2000 * (1 + np.random.default_rng(2).uniform(-0.5, 0.5, N))
-    worker = _series(300, 3)
-    worker[FAULT:] += 900
-    case = write_case(tmp_path / "case", {
-        ("front", "latency_avg"): front, ("orchestrator", "latency_avg"): orchestrator,
-        ("worker", "latency_avg"): worker,
-    }, [("front", "orchestrator"), ("orchestrator", "worker")])
-    report = await investigate(case)
+    report = await investigate(noisy_hop_case(tmp_path / "case", front))
     assert report.root_causes[0].service == "worker"
     assert "downstream of the alert" in report.root_causes[0].summary
 
@@ -236,12 +240,5 @@ async def test_a_cause_behind_a_noisy_hop_meets_the_bulk_of_the_alert(tmp_path: 
     front = _series(100, 1)
     front[FAULT - 3:FAULT - 1] += 20
     front[FAULT:] += 60
-    orchestrator = 2000 * (1 + np.random.default_rng(2).uniform(-0.5, 0.5, N))
-    worker = _series(300, 3)
-    worker[FAULT:] += 900
-    case = write_case(tmp_path / "case", {
-        ("front", "latency_avg"): front, ("orchestrator", "latency_avg"): orchestrator,
-        ("worker", "latency_avg"): worker,
-    }, [("front", "orchestrator"), ("orchestrator", "worker")])
-    report = await investigate(case)
+    report = await investigate(noisy_hop_case(tmp_path / "case", front))
     assert report.root_causes[0].service == "worker"
