@@ -27,8 +27,8 @@ def register(sub: Any) -> None:
                                         "DIR` turns a corrected production incident into a case.")
     parser.add_argument("action", nargs="*", help="'export INCIDENT_ID DIR' (optional)")
     parser.add_argument("--suite", action="append", default=[],
-                        help="synthetic | petshop | petshop-injected | PATH (repeatable; "
-                             "default synthetic)")
+                        help="synthetic | petshop | petshop-crossed | petshop-injected | PATH "
+                             "(repeatable; default synthetic)")
     parser.add_argument("--json", action="store_true", help="print one JSON object per suite")
     parser.add_argument("--out", type=Path, help="write results.json and report.html here")
     parser.add_argument("--jobs", type=int, default=1, help="worker processes")
@@ -41,7 +41,7 @@ def register(sub: Any) -> None:
 
 
 def resolve_suites(args: argparse.Namespace) -> list[Suite]:
-    from evals.petshop import convert
+    from evals.petshop import convert, convert_crossed
     from evals.petshop_injected import generate
     from evals.synthetic import generate_suite
 
@@ -53,6 +53,8 @@ def resolve_suites(args: argparse.Namespace) -> list[Suite]:
             suites.append(load_suite(folder, name="synthetic"))
         elif name == "petshop":
             suites.append(convert(args.petshop, CACHE / "petshop-test", split="test"))
+        elif name == "petshop-crossed":  # a development suite: see evals/petshop.py
+            suites.append(convert_crossed(args.petshop, CACHE / "petshop-crossed"))
         elif name == "petshop-injected":  # a development suite: see evals/petshop_injected.py
             suites.append(generate(args.petshop, CACHE / f"petshop-injected-seed{args.seed}",
                                    seed=args.seed))

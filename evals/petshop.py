@@ -122,12 +122,45 @@ def _graph(path: Path) -> list[tuple[str, str]]:
     return edges
 
 
-def convert(dataset: Path, out: Path, *, split: str = "test",
-            regimes: tuple[str, ...] = REGIMES) -> Suite:
-    """Convert (or reuse) every issue of the split; one suite, grouped by traffic regime."""
+# The other traffic level's normal period, for the crossed development suite (the temporal
+# regimes borrow low_traffic's by default, so their other level is high_traffic's).
+OTHER_LEVEL = {"low_traffic": "high_traffic", "high_traffic": "low_traffic",
+               "temporal_traffic1": "high_traffic", "temporal_traffic2": "high_traffic"}
+
+
+def _dataset_root(dataset: Path) -> Path:
     root = dataset / "dataset" if (dataset / "dataset").is_dir() else dataset
     if not root.is_dir():
         raise SuiteError(f"PetShop dataset not found at {dataset}")
+    return root
+
+
+def convert_crossed(dataset: Path, out: Path) -> Suite:
+    """A development suite: the real faults of the `train/` split, each against the normal
+    period of the other traffic level. The temporal regimes ship no normal period and borrow
+    one, so their incidents sit on a baseline recorded at another load; this puts every real
+    fault in that position, without touching `test/`."""
+    root = _dataset_root(dataset)
+    suite = Suite("petshop-crossed", credit=CREDIT)
+    for regime in REGIMES:
+        other = OTHER_LEVEL[regime]
+        baseline = root / other / "noissue" / "metrics.csv"
+        if not baseline.is_file():
+            raise SuiteError(f"PetShop normal period missing: {baseline}")
+        for issue in sorted((root / regime / "train").glob("issue_*"),
+                            key=lambda p: int(p.name.split("_")[1])):
+            target = out / f"{regime}-vs-{other}" / issue.name
+            if not (target / ".converted").is_file():
+                convert_issue(issue, baseline, root / regime / "graph.csv", target)
+                (target / ".converted").write_text("1")
+            suite.cases.append(LabelledCase(target, load_truth(target), f"{regime} vs {other}"))
+    return suite
+
+
+def convert(dataset: Path, out: Path, *, split: str = "test",
+            regimes: tuple[str, ...] = REGIMES) -> Suite:
+    """Convert (or reuse) every issue of the split; one suite, grouped by traffic regime."""
+    root = _dataset_root(dataset)
     suite = Suite(f"petshop-{split}", credit=CREDIT)
     for regime in regimes:
         folder = root / regime

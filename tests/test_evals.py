@@ -14,7 +14,7 @@ import pytest
 from bot.cli import main as cli
 from evals.cases import Truth, load_suite
 from evals.errors import SuiteError
-from evals.petshop import CREDIT, convert_issue
+from evals.petshop import CREDIT, REGIMES, convert_crossed, convert_issue
 from evals.petshop_injected import make_case
 from evals.scoring import Outcome, expected_calibration_error, score
 from evals.synthetic import FAMILIES, generate_case, plan
@@ -119,6 +119,24 @@ def test_petshop_converter_on_one_real_issue(tmp_path: Path) -> None:
     assert all(b - a == 300 for a, b in itertools.pairwise(times))
     source = ScenarioSource(out)
     assert truth["root_cause"]["service"] in source._series
+
+
+def test_the_crossed_suite_puts_train_faults_on_the_other_levels_baseline(
+        tmp_path: Path) -> None:
+    if not (PETSHOP / "high_traffic" / "noissue").is_dir():
+        pytest.skip("the PetShop dataset is not beside the checkout")
+    suite = convert_crossed(PETSHOP, tmp_path / "crossed")
+    assert len(suite.cases) == sum(
+        len(list((PETSHOP / regime / "train").glob("issue_*"))) for regime in REGIMES)
+    assert all("/test/" not in case.truth.notes for case in suite.cases)
+    case = next(c for c in suite.cases if c.group == "low_traffic vs high_traffic")
+    with (case.path / "metrics.csv").open() as handle:
+        first = next(r for r in csv.reader(handle) if r[1:3] == ["PetSite", "requests_Sum"])
+    with (PETSHOP / "high_traffic" / "noissue" / "metrics.csv").open() as handle:
+        rows = list(csv.reader(handle))
+    column = next(i for i in range(1, len(rows[0]))
+                  if (rows[0][i], rows[1][i], rows[2][i]) == ("PetSite", "requests", "Sum"))
+    assert float(first[3]) == pytest.approx(float(rows[-144][column]), rel=1e-5)
 
 
 def test_injected_faults_show_at_the_root_and_reach_the_alert(tmp_path: Path) -> None:

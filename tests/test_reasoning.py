@@ -242,3 +242,45 @@ async def test_a_cause_behind_a_noisy_hop_meets_the_bulk_of_the_alert(tmp_path: 
     front[FAULT:] += 60
     report = await investigate(noisy_hop_case(tmp_path / "case", front))
     assert report.root_causes[0].service == "worker"
+
+
+async def test_a_view_of_a_failing_service_yields_to_the_service(tmp_path: Path) -> None:
+    """front calls search, and also reaches it through a load balancer that the service map
+    shows as a separate leaf. Both fail in lockstep, the balancer a little louder; search, whose
+    own dependency was examined and found clean, is the cause, the balancer a view of it."""
+    front, search, lb, table = (_series(100, 1), _series(30, 2), _series(30, 3),
+                                _series(10, 4))
+    front[FAULT:] += 50
+    search[FAULT:] += 45
+    lb[FAULT:] += 55
+    case = write_case(tmp_path / "case", {
+        ("front", "latency_avg"): front, ("search", "latency_avg"): search,
+        ("a-lb", "latency_avg"): lb, ("table", "latency_avg"): table,
+    }, [("front", "search"), ("front", "a-lb"), ("search", "table")])
+    report = await investigate(case)
+    assert [c.service for c in report.root_causes[:2]] == ["search", "a-lb"]
+    assert "lockstep with search" in report.root_causes[1].summary
+
+
+async def test_a_barely_degraded_dependency_does_not_explain_a_violent_failure(
+        tmp_path: Path) -> None:
+    """search starts failing 3% of its calls (far out of its normal range); the parameter
+    store it calls gets twice the requests (search's retries) and a few sigma slower a minute
+    later. That wobble cannot explain search's failure: search is the cause."""
+    front = np.full(N, 100.0)
+    front[FAULT:] = 98.0
+    search = np.full(N, 100.0)
+    search[FAULT:] = 97.0
+    params = _series(20, 2)
+    params[FAULT + 1:] += 3.5              # under four sigma
+    calls = _series(30, 3)
+    calls[FAULT:] *= 2.0
+    case = write_case(tmp_path / "case", {
+        ("front", "availability"): front, ("search", "availability"): search,
+        ("params", "latency_avg"): params, ("params", "requests"): calls,
+    }, [("front", "search"), ("search", "params")], metric="availability",
+        signal="availability")
+    report = await investigate(case)
+    assert report.root_causes[0].service == "search"
+    [(status, reason)] = statuses(report, "params")
+    assert status == "refuted" and "z=" in reason

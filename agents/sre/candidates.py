@@ -27,6 +27,7 @@ ABSTAIN_STRENGTH = 0.4    # below this weighted strength nothing is decisive
 STRONG_Z = 100.0          # an anomaly this strong counts as full strength
 UNCOUPLED = 0.5           # share of the strength that hangs on the path's co-movement
 CORROBORATION = 0.1       # per other degraded service the candidate also explains
+TWIN_FACTOR = 0.9         # a leaf that is probably another view of a sibling service
 PERSISTENT = 0.5          # abnormal in at least half the samples since onset: not a blip
 # Logistic calibration: confidence = 1 / (1 + exp(-(A * raw + B))).
 CALIBRATION_A = 10.71
@@ -54,6 +55,8 @@ class Candidate:
     # The weakest correlation along the call path from the alert down to this candidate:
     # a dependency whose series does not move with its caller's is a bystander.
     coupling: float = 1.0
+    # A leaf failing in lockstep with a sibling service: probably a second view of it.
+    twin_of: str | None = None
     weight: float = 0.0
     confidence: float = 0.0
 
@@ -71,6 +74,8 @@ class Candidate:
         value *= min(1.0, self.persistence / PERSISTENT)
         value *= 1.0 + CORROBORATION * min(self.corroboration, 5)
         value *= 1.0 - UNCOUPLED + UNCOUPLED * min(max(self.coupling, 0.0), 1.0)
+        if self.twin_of:
+            value *= TWIN_FACTOR
         # Deeper supported nodes win ties: they explain more of the chain.
         return value * (1.0 + 0.01 * self.depth)
 
@@ -91,6 +96,8 @@ class Candidate:
         where = "" if self.reachable else (
             " (downstream of the alert, through services that did not confirm it)"
             if self.connected else " (not on the alert's call path)")
+        if self.twin_of:
+            where += f" (fails in lockstep with {self.twin_of}: probably a view of it)"
         return f"{self.service}: {words} from {hhmm(self.onset)}{where}"
 
 

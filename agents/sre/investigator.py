@@ -137,6 +137,7 @@ class Investigator:
                 lab = _Lab(run, services, effect_onset, root)
                 await self.assist.extend(self._brief(run, services), lab)
             await self._corroborate(run)
+            await self._twins(run)
         except BudgetExhausted as exc:
             run.notes.append(str(exc))
             log.info("investigation stopped early: %s", exc)
@@ -373,6 +374,7 @@ class Investigator:
                         run.precedes(verdict.onset, _bulk(effect_onset, run,
                                                           effect_verdict)) and \
                         not _too_small(verdict, effect_verdict) and \
+                        not _faint_link(verdict, effect_verdict) and \
                         not await _small_share(run, callee, service, effect_onset) and \
                         not run.tools.held_before(verdict, _began(effect_onset, run,
                                                                   effect_verdict), run.lag):
@@ -396,6 +398,7 @@ class Investigator:
             h.evidence.append(run.tools.cite(verdict, effect=(effect, effect_onset)))
             h.score = verdict.score
             too_small = _too_small(verdict, effect_verdict) or \
+                _faint_link(verdict, effect_verdict) or \
                 await _small_share(run, callee, service, effect_onset)
             stale = run.tools.held_before(verdict, _began(effect_onset, run, effect_verdict),
                                           run.lag)
@@ -470,6 +473,36 @@ class Investigator:
                             frontier.append(neighbour)
                 reach[key] = len(seen - {candidate.service, run.ctx.service})
             candidate.corroboration = reach[key]
+
+    async def _twins(self, run: _Run) -> None:
+        """Mark a leaf that fails in lockstep with a sibling service as a likely second view of
+        it. Service maps often hold both a service and its callers' client-side view of it (a
+        load balancer, a remote endpoint) with no edge between them; the view is a leaf, the
+        service has dependencies of its own that were examined and found clean."""
+        pool = [c for c in run.candidates
+                if c.fallback and c.kind == "dependency" and not c.explained and c.reachable]
+        for leaf in pool:
+            if run.graph.get(leaf.service):
+                continue
+            for other in pool:
+                if other.service == leaf.service or not run.graph.get(other.service):
+                    continue
+                if not run.callers.get(leaf.service, set()) & run.callers.get(other.service,
+                                                                              set()):
+                    continue
+                if leaf.onset is None or other.onset is None or \
+                        abs(leaf.onset - other.onset) > run.lag:
+                    continue
+                a = (await run.tools.profile(leaf.service)).degradation(DEGRADATION,
+                                                                      run.ctx.metric)
+                b = (await run.tools.profile(other.service)).degradation(DEGRADATION,
+                                                                       run.ctx.metric)
+                if a is None or b is None:
+                    continue
+                link = run.tools.co_movement(a, b)
+                if link is not None and link >= TWIN_CORRELATION:
+                    leaf.twin_of = other.service
+                    break
 
     async def _traffic_origin(self, run: _Run, service: str, verdict: FamilyVerdict,
                               depth: int, parent: Hypothesis, effect_time: float) -> str:
@@ -631,6 +664,8 @@ class _Lab:
 
 MIN_LATENCY_SHARE = 0.1
 MIN_TRAFFIC_SHARE = 0.01
+FAINT_LINK = 0.5
+TWIN_CORRELATION = 0.8
 
 
 @dataclass(slots=True)
@@ -662,6 +697,18 @@ def _too_small(cause: FamilyVerdict, effect: FamilyVerdict | None) -> str:
     if effect_delta <= 0 or cause_delta >= MIN_LATENCY_SHARE * effect_delta:
         return ""
     return f"+{cause_delta:.3g} against +{effect_delta:.3g}"
+
+
+def _faint_link(cause: FamilyVerdict, effect: FamilyVerdict | None) -> str:
+    """A dependency barely out of its normal range does not explain a caller driven far out
+    of its own (a 3-sigma wobble below a failure at z=200). Compared on the squashed scale,
+    as z-scores of different metrics are not commensurable. Returns why, or ''."""
+    if effect is None or not effect.anomalous:
+        return ""
+    if squash(cause.score) >= FAINT_LINK * squash(effect.score):
+        return ""
+    return (f"{cause.metric} at z={cause.score:.1f} against {effect.metric} at "
+            f"z={effect.score:.1f}")
 
 
 async def _small_share(run: _Run, callee: str, caller: str, since: float | None) -> str:
