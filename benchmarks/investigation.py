@@ -8,7 +8,6 @@ Target: under 2 s median, under 300 MB.
 from __future__ import annotations
 
 import json
-import os
 import statistics
 import subprocess
 import sys
@@ -21,17 +20,26 @@ from evals.synthetic import generate_case
 RUNS = 7
 
 
-def _run(command: list[str]) -> tuple[str, int]:
-    """Run one process; its stdout and its own peak RSS in KiB. (RUSAGE_CHILDREN would report
-    the largest child this process ever waited for, another benchmark's server included.)"""
-    with tempfile.TemporaryFile() as out:
-        child = subprocess.Popen(command, stdout=out, stderr=subprocess.DEVNULL)
-        _, status, usage = os.wait4(child.pid, 0)
-        child.returncode = os.waitstatus_to_exitcode(status)
-        if child.returncode != 0:
-            raise subprocess.CalledProcessError(child.returncode, command)
-        out.seek(0)
-        return out.read().decode(), usage.ru_maxrss
+# Runs the CLI and reports the process's own high-water mark on exit. Not getrusage: on Linux
+# a child's ru_maxrss starts at its parent's RSS at fork (and survives exec), so after the
+# other benchmarks it reported the runner's size; VmHWM belongs to the new process alone.
+PEAK_WRAPPER = """
+import atexit, runpy, sys
+def peak():
+    with open("/proc/self/status") as status:
+        sys.stderr.write(next(l for l in status if l.startswith("VmHWM:")))
+atexit.register(peak)
+sys.argv = ["nightowl", *sys.argv[1:]]
+runpy.run_module("bot.cli", run_name="__main__")
+"""
+
+
+def _run(arguments: list[str]) -> tuple[str, int]:
+    """One `nightowl` process: its stdout and its peak RSS in KiB."""
+    out = subprocess.run([sys.executable, "-c", PEAK_WRAPPER, *arguments],
+                         capture_output=True, text=True, check=True)
+    line = next(x for x in out.stderr.splitlines() if x.startswith("VmHWM:"))
+    return out.stdout, int(line.split()[1])
 
 
 def main() -> None:
@@ -46,8 +54,7 @@ def main() -> None:
         walls, peaks, inner = [], [], []
         for _ in range(RUNS):
             started = time.perf_counter()
-            stdout, peak = _run([sys.executable, "-m", "bot.cli", "--log-level", "ERROR",
-                                 "investigate", str(case), "--json"])
+            stdout, peak = _run(["--log-level", "ERROR", "investigate", str(case), "--json"])
             walls.append(time.perf_counter() - started)
             peaks.append(peak)
             report = json.loads(stdout)
