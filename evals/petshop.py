@@ -135,6 +135,10 @@ def _dataset_root(dataset: Path) -> Path:
     return root
 
 
+def _issues(split: Path) -> list[Path]:
+    return sorted(split.glob("issue_*"), key=lambda p: int(p.name.split("_")[1]))
+
+
 def convert_crossed(dataset: Path, out: Path) -> Suite:
     """A development suite: the real faults of the `train/` split, each against the normal
     period of the other traffic level. The temporal regimes ship no normal period and borrow
@@ -147,8 +151,7 @@ def convert_crossed(dataset: Path, out: Path) -> Suite:
         baseline = root / other / "noissue" / "metrics.csv"
         if not baseline.is_file():
             raise SuiteError(f"PetShop normal period missing: {baseline}")
-        for issue in sorted((root / regime / "train").glob("issue_*"),
-                            key=lambda p: int(p.name.split("_")[1])):
+        for issue in _issues(root / regime / "train"):
             target = out / f"{regime}-vs-{other}" / issue.name
             if not (target / ".converted").is_file():
                 convert_issue(issue, baseline, root / regime / "graph.csv", target)
@@ -169,8 +172,7 @@ def convert(dataset: Path, out: Path, *, split: str = "test",
         baseline = folder / "noissue" / "metrics.csv"
         if not baseline.is_file():
             baseline = root / "low_traffic" / "noissue" / "metrics.csv"
-        issues = sorted((folder / split).glob("issue_*"), key=lambda p: int(p.name.split("_")[1]))
-        for issue in issues:
+        for issue in _issues(folder / split):
             target = out / regime / issue.name
             stamp = target / ".converted"
             if not stamp.is_file():
