@@ -87,20 +87,26 @@ async def test_the_alerts_statistic_is_compared_like_with_like(tmp_path: Path) -
     assert all(status != "supported" for status, _ in statuses(report, "tails"))
 
 
-async def test_a_failure_seen_by_every_caller_beats_one_view_of_it(tmp_path: Path) -> None:
-    # "search" fails; "a-lb" is the load balancer in front of it as seen from "front" alone,
-    # and degrades a little more. "lister" also calls search, and suffers too.
-    front, search, lb, lister = (_series(100, 1), _series(30, 2), _series(30, 3),
-                                 _series(50, 4))
+def balancer_case(path: Path, name: str, other: np.ndarray,
+                  edge: tuple[str, str]) -> Path:
+    """front calls "search" (which fails) and "a-lb", the load balancer in front of it as
+    front sees it, a leaf that degrades a little more; plus one more service and edge."""
+    front, search, lb = _series(100, 1), _series(30, 2), _series(30, 3)
     front[FAULT:] += 50
     search[FAULT:] += 45
     lb[FAULT:] += 55
-    lister[FAULT:] += 45
-    case = write_case(tmp_path / "case", {
+    return write_case(path, {
         ("front", "latency_avg"): front, ("search", "latency_avg"): search,
-        ("a-lb", "latency_avg"): lb, ("lister", "latency_avg"): lister,
-    }, [("front", "search"), ("front", "a-lb"), ("lister", "search")])
-    report = await investigate(case)
+        ("a-lb", "latency_avg"): lb, (name, "latency_avg"): other,
+    }, [("front", "search"), ("front", "a-lb"), edge])
+
+
+async def test_a_failure_seen_by_every_caller_beats_one_view_of_it(tmp_path: Path) -> None:
+    # "lister" also calls search, and suffers too.
+    lister = _series(50, 4)
+    lister[FAULT:] += 45
+    report = await investigate(balancer_case(tmp_path / "case", "lister", lister,
+                                             ("lister", "search")))
     assert [c.service for c in report.root_causes[:2]] == ["search", "a-lb"]
 
 
@@ -248,16 +254,8 @@ async def test_a_view_of_a_failing_service_yields_to_the_service(tmp_path: Path)
     """front calls search, and also reaches it through a load balancer that the service map
     shows as a separate leaf. Both fail in lockstep, the balancer a little louder; search, whose
     own dependency was examined and found clean, is the cause, the balancer a view of it."""
-    front, search, lb, table = (_series(100, 1), _series(30, 2), _series(30, 3),
-                                _series(10, 4))
-    front[FAULT:] += 50
-    search[FAULT:] += 45
-    lb[FAULT:] += 55
-    case = write_case(tmp_path / "case", {
-        ("front", "latency_avg"): front, ("search", "latency_avg"): search,
-        ("a-lb", "latency_avg"): lb, ("table", "latency_avg"): table,
-    }, [("front", "search"), ("front", "a-lb"), ("search", "table")])
-    report = await investigate(case)
+    report = await investigate(balancer_case(tmp_path / "case", "table", _series(10, 4),
+                                             ("search", "table")))
     assert [c.service for c in report.root_causes[:2]] == ["search", "a-lb"]
     assert "lockstep with search" in report.root_causes[1].summary
 
