@@ -199,6 +199,17 @@ async def test_per_channel_pacing(harness: Harness) -> None:
     assert min(gaps) >= 1 / 20 * 0.9  # 20 messages/s configured for this test
 
 
+async def test_a_channel_is_one_lane_by_name_or_by_id(harness: Harness) -> None:
+    # The root message goes to the routed name (#incidents), the reply to the id Slack
+    # answered with: Slack limits the channel, so they are paced together.
+    await harness.alert()
+    await harness.alert(name="HighErrorRate", fingerprint="f2")
+    await harness.service.idle()
+    root, reply = harness.slack.of("chat.postMessage")
+    assert root.args["channel"] == "#incidents" and reply.args["channel"] != "#incidents"
+    assert reply.at - root.at >= 1 / 20 * 0.9
+
+
 def test_long_text_is_split_on_lines() -> None:
     text = "\n".join(f"line {i} " + "x" * 50 for i in range(200))
     chunks = split_text(text, 3500)

@@ -26,11 +26,27 @@ class ChannelPacer:
         self.metrics = metrics
         self._locks: defaultdict[str, asyncio.Lock] = defaultdict(asyncio.Lock)
         self._next_at: dict[str, float] = {}
+        self._ids: dict[str, str] = {}  # channel name -> the id Slack answered with
+
+    def same_channel(self, name: str, channel_id: str) -> None:
+        """`name` (#alerts) and `channel_id` (C0123) are one channel: pace them as one lane.
+        Slack limits a channel however it is addressed, and an incident's first message goes
+        to the routed name while its edits and replies use the id."""
+        if not name or not channel_id or name == channel_id or self._ids.get(name) == channel_id:
+            return
+        self._ids[name] = channel_id
+        self._next_at[channel_id] = max(self._next_at.get(channel_id, 0.0),
+                                        self._next_at.get(name, 0.0))
+        if channel_id not in self._locks:
+            self._locks[channel_id] = self._locks[name]
+
+    def _lane(self, channel: str) -> str:
+        return self._ids.get(channel, channel)
 
     async def call(self, channel: str, method: str, send: Callable[[], Awaitable[T]]) -> T:
-        async with self._locks[channel]:
+        async with self._locks[self._lane(channel)]:
             for attempt in range(MAX_RATE_LIMIT_RETRIES + 1):
-                wait = self._next_at.get(channel, 0.0) - time.monotonic()
+                wait = self._next_at.get(self._lane(channel), 0.0) - time.monotonic()
                 if wait > 0:
                     await asyncio.sleep(wait)
                 self.metrics.slack_calls.inc(method=method)
@@ -44,8 +60,8 @@ class ChannelPacer:
                     retry_after = float(exc.response.headers.get("Retry-After", "1") or 1)
                     log.warning("slack %s rate-limited in %s; retrying in %.1fs",
                                 method, channel, retry_after)
-                    self._next_at[channel] = time.monotonic() + retry_after
+                    self._next_at[self._lane(channel)] = time.monotonic() + retry_after
                     continue
-                self._next_at[channel] = time.monotonic() + self.interval
+                self._next_at[self._lane(channel)] = time.monotonic() + self.interval
                 return result
         raise AssertionError("unreachable")

@@ -111,7 +111,11 @@ class SlackSurface:
         async def call() -> Any:
             return await self.client.api_call(method, json=kwargs)
 
-        return await self.pacer.call(lane, method, call)
+        response = await self.pacer.call(lane, method, call)
+        answered = response.get("channel") if hasattr(response, "get") else None
+        if isinstance(answered, str):
+            self.pacer.same_channel(lane, answered)
+        return response
 
 
 def scrub(value: Any) -> Any:
