@@ -15,7 +15,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Concatenate, ParamSpec, TypeVar
 
-from sqlalchemy import Engine, func
+from sqlalchemy import Engine, bindparam, func
+from sqlalchemy import select as core_select
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
@@ -69,6 +70,15 @@ def in_executor(
     return wrapper  # type: ignore[return-value]
 
 
+# The repeat-delivery path, built once: statement construction costs more than the queries.
+_ALERTS = Alert.__table__  # type: ignore[attr-defined]
+_SEEN = core_select(_ALERTS.c.id, _ALERTS.c.incident_id, _ALERTS.c.status).where(
+    _ALERTS.c.source == bindparam("source"), _ALERTS.c.dedup_key == bindparam("dedup_key"))
+_REPEAT = _ALERTS.update().where(_ALERTS.c.id == bindparam("alert_id")).values(
+    deliveries=_ALERTS.c.deliveries + 1, last_seen_at=bindparam("now"),
+    raw=bindparam("raw", type_=_ALERTS.c.raw.type))
+
+
 class Repository:
     """A set of blocking queries over one engine, run on a shared executor."""
 
@@ -116,17 +126,22 @@ class Store(Repository):
         self, session: Session, alert: Alert, route: Callable[[Alert], str]
     ) -> IntakeOutcome:
         now = utcnow()
-        existing = session.exec(
-            select(Alert).where(Alert.source == alert.source, Alert.dedup_key == alert.dedup_key)
-        ).first()
+        # Most of a source's traffic repeats what it already said (Alertmanager re-sends a
+        # firing group every group_interval): a repeat is counted with two plain statements,
+        # not loaded and flushed through the ORM.
+        seen = session.execute(_SEEN, {"source": alert.source,
+                                       "dedup_key": alert.dedup_key}).first()
+        if seen is not None and seen.status == alert.status:
+            session.execute(_REPEAT, {"alert_id": seen.id, "now": now, "raw": alert.raw})
+            loaded = session.identity_map.get(session.identity_key(Alert, seen.id))
+            if loaded is not None:  # seen earlier in this transaction: do not let it go stale
+                session.expire(loaded)
+            return IntakeOutcome(seen.id, seen.incident_id, False, True, False)
+        existing = session.get(Alert, seen.id) if seen is not None else None
         if existing is not None:
             existing.deliveries += 1
             existing.last_seen_at = now
             existing.raw = alert.raw
-            if existing.status == alert.status:
-                session.add(existing)
-                assert existing.id is not None
-                return IntakeOutcome(existing.id, existing.incident_id, False, True, False)
             if alert.status == AlertStatus.RESOLVED:
                 return self._resolve_alert(session, existing, alert, now)
             # Fired again after resolving: it joins whatever incident its group has open now.

@@ -69,6 +69,21 @@ async def test_grouping_dedup_and_resolution(store: Store) -> None:
     assert again.incident_created and again.incident_id not in (incident_id, None)
 
 
+async def test_repeats_within_one_payload_are_all_counted(store: Store) -> None:
+    # One delivery may carry an alert, its repeat and its resolution: the repeat is counted
+    # by a plain UPDATE, which must not leave the alert loaded earlier in the transaction
+    # stale for the resolution that follows.
+    outcomes = await store.ingest([alert("a"), alert("a"), alert("a", status="resolved")],
+                                  route)
+    assert [o.duplicate for o in outcomes] == [False, True, False]
+    assert outcomes[2].incident_resolved
+    incident_id = outcomes[0].incident_id
+    assert incident_id is not None
+    (stored,) = await store.incident_alerts(incident_id)
+    assert stored.deliveries == 3 and stored.status == AlertStatus.RESOLVED
+    assert stored.last_seen_at >= stored.received_at
+
+
 async def test_resolve_for_unknown_alert_opens_nothing(store: Store) -> None:
     (outcome,) = await store.ingest([alert("ghost", status="resolved")], route)
     assert outcome.incident_id is None and not outcome.incident_created
