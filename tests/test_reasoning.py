@@ -282,3 +282,30 @@ async def test_a_barely_degraded_dependency_does_not_explain_a_violent_failure(
     assert report.root_causes[0].service == "search"
     [(status, reason)] = statuses(report, "params")
     assert status == "refuted" and "z=" in reason
+
+
+async def test_a_surge_is_traced_to_its_entry_against_a_baseline_at_another_load(
+        tmp_path: Path) -> None:
+    """The baseline was recorded at a lower load: five minutes into the window requests are
+    already higher everywhere, by 45% at the front but threefold at the store (the share of
+    its calls that scales with load is larger). Then a load test hits the front: requests
+    step up 80% at both, and the store slows under them. Against the baseline the front's
+    rise (2.6x) looks too small to carry the store's (5.4x); as steps at the same moment they
+    are the same, and the surge entered at the front."""
+    front_requests = _series(500, 1)
+    front_requests[FAULT - 5:] *= 1.45
+    front_requests[FAULT:] *= 1.8
+    store_requests = _series(100, 2)
+    store_requests[FAULT - 5:] *= 3.0
+    store_requests[FAULT:] *= 1.8
+    store = _series(20, 3)
+    store[FAULT:] += 60
+    front = _series(100, 4)
+    front[FAULT:] += 60
+    case = write_case(tmp_path / "case", {
+        ("front", "latency_avg"): front, ("front", "requests"): front_requests,
+        ("store", "latency_avg"): store, ("store", "requests"): store_requests,
+    }, [("front", "store")])
+    report = await investigate(case)
+    top = report.root_causes[0]
+    assert (top.service, top.kind) == ("front", "traffic")

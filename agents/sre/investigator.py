@@ -525,10 +525,8 @@ class Investigator:
                     continue
                 if run.tools.held_before(v, effect_time, run.lag):
                     continue
-                if _gain(v) < 0.5 * _gain(current_verdict):
-                    # A caller whose traffic rose 20% cannot carry a callee's tripling: the
-                    # surge entered below it (or through another caller).
-                    continue
+                if not _carries(v, current_verdict, run.tools):
+                    continue  # the surge entered below it (or through another caller)
                 if upstream is None or v.score > upstream[1].score:
                     upstream = (caller, v)
             if upstream is None:
@@ -727,12 +725,27 @@ async def _small_share(run: _Run, callee: str, caller: str, since: float | None)
             f"under {MIN_TRAFFIC_SHARE:.0%} of its traffic")
 
 
-def _gain(verdict: FamilyVerdict) -> float:
-    """Relative rise of a verdict's series (0.5 for +50%)."""
+def _gain(verdict: FamilyVerdict, reference: float | None = None) -> float:
+    """Relative rise of a verdict's series (0.5 for +50%), from its baseline or `reference`."""
     anomaly = verdict.anomaly
-    if anomaly is None or anomaly.baseline <= 0:
+    if anomaly is None:
         return 0.0
-    return max(anomaly.peak / anomaly.baseline - 1.0, 0.0)
+    base = anomaly.baseline if reference is None else reference
+    return max(anomaly.peak / base - 1.0, 0.0) if base > 0 else 0.0
+
+
+def _carries(caller: FamilyVerdict, callee: FamilyVerdict, tools: Toolbox) -> bool:
+    """Can the caller's surge carry the callee's? Only one of comparable relative size: a
+    caller whose traffic rose 20% cannot carry a callee's tripling. Sizes are compared from
+    the baselines and, failing that, as steps at the instant the caller's surge arrived: a
+    baseline recorded at another load (stale, or borrowed) distorts ratios to it unevenly, as
+    the share of each service's requests that scales with load differs, while the ratio of
+    two steps taken at the same moment holds."""
+    if _gain(caller) >= 0.5 * _gain(callee):
+        return True
+    step = tools.rise_time(caller)
+    return _gain(caller, tools.level_before(caller, step)) >= \
+        0.5 * _gain(callee, tools.level_before(callee, step))
 
 
 def _when(effect_onset: float | None, run: _Run, effect: FamilyVerdict | None = None

@@ -294,6 +294,14 @@ class Toolbox:
             return None
         return float(series.t[region[np.argmax(z[region] >= max(ANOMALY_Z, 0.5 * peak))]])
 
+    def level_before(self, verdict: FamilyVerdict, at: float | None) -> float | None:
+        """The series' own level just before `at` (the median of the two samples before it)."""
+        series = self._series(verdict)
+        if at is None or series is None:
+            return None
+        before = series.v[(series.t < at) & np.isfinite(series.v)][-2:]
+        return float(np.median(before)) if before.size else None
+
     def _z_scores(self, series: Series, family: str) -> FloatArray | None:
         """The series as smoothed directional z-scores against its baseline, the way
         `analyze` sees it (computed once per series and kept for the run)."""
