@@ -13,6 +13,9 @@ normal period recorded apart from the incident) and puts the fault anywhere:
   sample on, spreading to every transitive caller up to `PetSite` with a random attenuation
   per hop, and to the load balancer through which `PetSite` reaches the faulty service (its
   client-side view);
+- and, on a random stream of its own, a few load tests at `PetSite` itself per regime:
+  requests rise there and at everything it calls, and one node slows under them (the
+  bottleneck, with its callers); the label is `PetSite`, a traffic surge;
 - the alert on `PetSite`, the statistic it would be raised on.
 
 It is a model of fault propagation, not ground truth about PetShop: it tests that the rules
@@ -121,7 +124,11 @@ def _live(table: Table, node: str, span: slice) -> bool:
         np.all(requests[span] > 0) and np.all(np.isfinite(latency[span])))
 
 
-def make_case(rng: np.random.Generator, regime: str, dataset: Path, out: Path) -> Path:
+def make_case(rng: np.random.Generator, regime: str, dataset: Path, out: Path, *,
+              load_at_entry: bool = False) -> Path:
+    """One case. With `load_at_entry`, a load test at `ENTRY` itself: requests rise at it and
+    everything it calls, and the node drawn as the root is only where the load hurts (the
+    bottleneck, slowing with its callers); the label is the entry, a traffic surge."""
     base_name, window_name = REGIMES[regime]
     root_dir = dataset / "dataset" if (dataset / "dataset").is_dir() else dataset
     _, base = _load(root_dir / base_name / "noissue" / "metrics.csv")
@@ -146,6 +153,8 @@ def make_case(rng: np.random.Generator, regime: str, dataset: Path, out: Path) -
     root = str(rng.choice(nodes))
     draw = rng.random()
     kind = "latency" if draw < 0.6 else "availability" if draw < 0.85 else "overload"
+    if load_at_entry:
+        kind = "overload"
     if kind == "availability" and not _median(window, root, "availability", "Average") >= 90:
         # Already failing most calls in normal operation (X-Ray counts the state machine's
         # lambdas so): a drop there is invisible at the root, so the label would be a guess.
@@ -181,7 +190,7 @@ def make_case(rng: np.random.Generator, regime: str, dataset: Path, out: Path) -
             # Requests flood in at the root (a load test, a retry storm from outside) and go
             # on to everything it calls; the root slows under them, and its callers with it.
             load = 1.0 + severity / 4.0
-            for node in _paths_up(callees, root):
+            for node in _paths_up(callees, ENTRY if load_at_entry else root):
                 series = incident.get((node, "requests", "Sum"))
                 if series is not None:
                     series *= 1.0 + (load - 1.0) * intensity
@@ -225,13 +234,16 @@ def make_case(rng: np.random.Generator, regime: str, dataset: Path, out: Path) -
     }
     (out / "case.json").write_text(json.dumps(case, indent=1))
     (out / "truth.json").write_text(json.dumps({
-        "root_cause": {"service": root, "kind": "traffic" if kind == "overload"
-                       else "dependency"}, "also_correct": [],
-        "notes": f"{CREDIT} (normal periods); {kind} fault injected by nightowl, {regime}"}))
+        "root_cause": {"service": ENTRY if load_at_entry else root,
+                       "kind": "traffic" if kind == "overload" else "dependency"},
+        "also_correct": [],
+        "notes": f"{CREDIT} (normal periods); {kind} fault injected by nightowl, {regime}"
+                 + (f", load test at {ENTRY} slowing {root}" if load_at_entry else "")}))
     return out
 
 
-def generate(dataset: Path, out: Path, *, seed: int = 11, per_regime: int = 15) -> Suite:
+def generate(dataset: Path, out: Path, *, seed: int = 11, per_regime: int = 15,
+             entry_loads: int = 4) -> Suite:
     if not dataset.is_dir():
         raise SuiteError(f"PetShop dataset not found at {dataset}")
     suite = Suite(f"petshop-injected-seed{seed}", credit=CREDIT + " (normal periods)")
@@ -240,4 +252,11 @@ def generate(dataset: Path, out: Path, *, seed: int = 11, per_regime: int = 15) 
         for i in range(per_regime):
             target = make_case(rng, regime, dataset, out / f"{regime}-{i:02d}")
             suite.cases.append(LabelledCase(target, load_truth(target), regime))
+        # Load tests at the entry, on their own random stream: the cases above stay as
+        # they were when these were added.
+        rng = np.random.default_rng([seed, r, 1])
+        for i in range(entry_loads):
+            target = make_case(rng, regime, dataset, out / f"{regime}-entry-{i:02d}",
+                               load_at_entry=True)
+            suite.cases.append(LabelledCase(target, load_truth(target), f"{regime} entry load"))
     return suite
