@@ -309,3 +309,30 @@ async def test_a_surge_is_traced_to_its_entry_against_a_baseline_at_another_load
     report = await investigate(case)
     top = report.root_causes[0]
     assert (top.service, top.kind) == ("front", "traffic")
+
+
+async def test_traffic_that_quadrupled_is_not_too_faint_for_any_slowdown(
+        tmp_path: Path) -> None:
+    """A load test at the front: its requests nearly triple, and a small notification
+    service it calls gets four times its usual requests and slows tenfold under them. That
+    service's request count is spiky (bursts to 250 now and then), so its surge scores only
+    z=3, faint beside its latency's z in the hundreds; but a service whose traffic doubled
+    or more can be saturated by it whatever its noise. The surge is traced to the front."""
+    front_requests = _series(500, 1)
+    front_requests[FAULT:] *= 2.8
+    notify_requests = _series(60, 2)
+    notify_requests[[7, 31, 55, 79]] = 250           # bursts in normal operation
+    notify_requests[FAULT:] = 255 * (1 + np.random.default_rng(3).normal(0, 0.02, N - FAULT))
+    notify = _series(20, 4)
+    notify[FAULT:] *= 10
+    front = _series(100, 5)
+    front[FAULT:] += 60
+    case = write_case(tmp_path / "case", {
+        ("front", "latency_avg"): front, ("front", "requests"): front_requests,
+        ("notify", "latency_avg"): notify, ("notify", "requests"): notify_requests,
+    }, [("front", "notify")])
+    report = await investigate(case)
+    top = report.root_causes[0]
+    assert (top.service, top.kind) == ("front", "traffic")
+    [surge] = [h for h in report.hypotheses if h.kind == "traffic" and h.service == "notify"]
+    assert surge.status == "supported"

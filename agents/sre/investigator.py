@@ -38,6 +38,9 @@ DEGRADATION = ("latency", "errors", "availability")
 RESOURCE_KINDS = ("cpu", "memory", "disk", "network_delay", "network_loss", "payload")
 CHANGE_KINDS = {"deploy": "deploy", "config": "config"}
 CHANGE_LOOKBACK_S = 45 * 60
+# Traffic that at least doubled can account for any slowdown, however noisy its series (a
+# saturated queue's latency grows without bound): its z-score alone would call it faint.
+SATURATING_GAIN = 1.0
 TRANSIENT = 0.35  # below this share of abnormal samples since onset, an episode is a blip
 
 ProgressHook = Callable[[Progress], Awaitable[None]]
@@ -782,7 +785,7 @@ def _faint_surge(surge: FamilyVerdict, effect: FamilyVerdict | None) -> str:
     Returns why it is too faint, or '' when it is not."""
     if effect is None or not effect.anomalous or surge.anomaly is None:
         return ""
-    if squash(surge.score) >= 0.5 * squash(effect.score):
+    if squash(surge.score) >= 0.5 * squash(effect.score) or _gain(surge) >= SATURATING_GAIN:
         return ""
     return (f"requests rose only {surge.anomaly.change()} (z={surge.score:.1f}), too little "
             f"to explain {effect.metric} at z={effect.score:.1f}")
