@@ -336,3 +336,23 @@ async def test_traffic_that_quadrupled_is_not_too_faint_for_any_slowdown(
     assert (top.service, top.kind) == ("front", "traffic")
     [surge] = [h for h in report.hypotheses if h.kind == "traffic" and h.service == "notify"]
     assert surge.status == "supported"
+
+
+async def test_a_surge_passed_down_a_chain_is_blamed_where_it_entered(tmp_path: Path) -> None:
+    """Requests double at the front and at everything below it, front -> api -> db, and the
+    db slows under them (the front a little). The front's series are noisy, the api's and
+    the db's steady, so theirs score far higher; traced up from the db, the surge passes
+    through the api on its way from the front, and the api only passed it on."""
+    metrics = {}
+    for i, (service, noise, slowdown) in enumerate((("front", 0.15, 10.0), ("api", 0.01, 60.0),
+                                                    ("db", 0.01, 60.0))):
+        requests = _series(400, 10 + i, sigma=noise)
+        requests[FAULT:] *= 2.0
+        latency = _series(20, 20 + i, sigma=noise)
+        latency[FAULT:] += slowdown
+        metrics[(service, "requests")] = requests
+        metrics[(service, "latency_avg")] = latency
+    case = write_case(tmp_path / "case", metrics, [("front", "api"), ("api", "db")])
+    report = await investigate(case)
+    top = report.root_causes[0]
+    assert (top.service, top.kind) == ("front", "traffic")

@@ -513,6 +513,7 @@ class Investigator:
         that was already sending that much before the damage began is not where it did)."""
         current, current_onset, current_verdict = service, verdict.onset, verdict
         seen = {service}
+        passed_on: Candidate | None = None  # the last hop, until the surge is traced above it
         while True:
             upstream: tuple[str, FamilyVerdict] | None = None
             for caller in sorted(run.callers.get(current, ())):
@@ -539,9 +540,11 @@ class Investigator:
                         kind="traffic", service=caller, depth=depth, parent=parent)
             h.evidence.append(run.tools.cite(v, effect=(f"{current} traffic", current_onset)))
             h.status, h.score = "supported", v.score
-            run.candidates.append(Candidate(
-                service=caller, kind="traffic", score=v.score, onset=v.onset,
-                evidence=list(h.evidence), hypothesis_id=h.id, depth=depth))
+            if passed_on is not None:
+                passed_on.explained = True  # it only passed on what entered above it
+            passed_on = Candidate(service=caller, kind="traffic", score=v.score, onset=v.onset,
+                                  evidence=list(h.evidence), hypothesis_id=h.id, depth=depth)
+            run.candidates.append(passed_on)
             current, current_onset, current_verdict = caller, v.onset, v
         return current
 
