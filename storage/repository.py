@@ -75,7 +75,8 @@ _ALERTS = Alert.__table__  # type: ignore[attr-defined]
 _SEEN = core_select(_ALERTS.c.id, _ALERTS.c.incident_id, _ALERTS.c.status).where(
     _ALERTS.c.source == bindparam("source"), _ALERTS.c.dedup_key == bindparam("dedup_key"))
 _REPEAT = _ALERTS.update().where(_ALERTS.c.id == bindparam("alert_id")).values(
-    deliveries=_ALERTS.c.deliveries + 1, last_seen_at=bindparam("now"),
+    deliveries=_ALERTS.c.deliveries + 1,
+    last_seen_at=bindparam("now", type_=_ALERTS.c.last_seen_at.type),
     raw=bindparam("raw", type_=_ALERTS.c.raw.type))
 
 
