@@ -284,6 +284,17 @@ async def test_a_barely_degraded_dependency_does_not_explain_a_violent_failure(
     assert status == "refuted" and "z=" in reason
 
 
+async def load_test(path: Path, front_requests: np.ndarray, callee: str,
+                    callee_requests: np.ndarray, callee_latency: np.ndarray) -> Report:
+    """The front, slowing from the fault on, and one callee: the load-test cases below."""
+    front = _series(100, 4)
+    front[FAULT:] += 60
+    return await investigate(write_case(path / "case", {
+        ("front", "latency_avg"): front, ("front", "requests"): front_requests,
+        (callee, "latency_avg"): callee_latency, (callee, "requests"): callee_requests,
+    }, [("front", callee)]))
+
+
 async def test_a_surge_is_traced_to_its_entry_against_a_baseline_at_another_load(
         tmp_path: Path) -> None:
     """The baseline was recorded at a lower load: five minutes into the window requests are
@@ -300,13 +311,7 @@ async def test_a_surge_is_traced_to_its_entry_against_a_baseline_at_another_load
     store_requests[FAULT:] *= 1.8
     store = _series(20, 3)
     store[FAULT:] += 60
-    front = _series(100, 4)
-    front[FAULT:] += 60
-    case = write_case(tmp_path / "case", {
-        ("front", "latency_avg"): front, ("front", "requests"): front_requests,
-        ("store", "latency_avg"): store, ("store", "requests"): store_requests,
-    }, [("front", "store")])
-    report = await investigate(case)
+    report = await load_test(tmp_path, front_requests, "store", store_requests, store)
     top = report.root_causes[0]
     assert (top.service, top.kind) == ("front", "traffic")
 
@@ -325,13 +330,7 @@ async def test_traffic_that_quadrupled_is_not_too_faint_for_any_slowdown(
     notify_requests[FAULT:] = 255 * (1 + np.random.default_rng(3).normal(0, 0.02, N - FAULT))
     notify = _series(20, 4)
     notify[FAULT:] *= 10
-    front = _series(100, 5)
-    front[FAULT:] += 60
-    case = write_case(tmp_path / "case", {
-        ("front", "latency_avg"): front, ("front", "requests"): front_requests,
-        ("notify", "latency_avg"): notify, ("notify", "requests"): notify_requests,
-    }, [("front", "notify")])
-    report = await investigate(case)
+    report = await load_test(tmp_path, front_requests, "notify", notify_requests, notify)
     top = report.root_causes[0]
     assert (top.service, top.kind) == ("front", "traffic")
     [surge] = [h for h in report.hypotheses if h.kind == "traffic" and h.service == "notify"]
