@@ -33,7 +33,7 @@ import numpy as np
 
 from evals.cases import LabelledCase, Suite, load_truth
 from evals.errors import SuiteError
-from evals.petshop import BASELINE_POINTS, CREDIT, _graph, _metric, _read_wide
+from evals.petshop import BASELINE_POINTS, CREDIT, _dataset_root, _graph, _metric, _read_wide
 
 ENTRY = "PetSite"
 STEP = 300.0
@@ -130,7 +130,7 @@ def make_case(rng: np.random.Generator, regime: str, dataset: Path, out: Path, *
     everything it calls, and the node drawn as the root is only where the load hurts (the
     bottleneck, slowing with its callers); the label is the entry, a traffic surge."""
     base_name, window_name = REGIMES[regime]
-    root_dir = dataset / "dataset" if (dataset / "dataset").is_dir() else dataset
+    root_dir = _dataset_root(dataset)
     _, base = _load(root_dir / base_name / "noissue" / "metrics.csv")
     _, window = _load(root_dir / window_name / "noissue" / "metrics.csv")
     edges = _graph(root_dir / window_name / "graph.csv")
