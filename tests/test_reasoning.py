@@ -355,3 +355,68 @@ async def test_a_surge_passed_down_a_chain_is_blamed_where_it_entered(tmp_path: 
     report = await investigate(case)
     top = report.root_causes[0]
     assert (top.service, top.kind) == ("front", "traffic")
+
+
+async def test_a_surge_still_below_a_baseline_from_a_higher_load_is_a_surge(
+        tmp_path: Path) -> None:
+    """The baseline was recorded at more than twice today's load: from ten minutes into the
+    window requests run at 45% of it everywhere. Then a load test doubles them at the front
+    and at the store, and the store slows under them. Against the baseline the doubled
+    traffic is still "low"; measured from its own level just before, it doubled when the
+    damage arrived, and the surge entered at the front."""
+    front_requests = _series(1000, 1)
+    front_requests[FAULT - 10:] *= 0.45
+    front_requests[FAULT:] *= 2.0
+    store_requests = _series(200, 2)
+    store_requests[FAULT - 10:] *= 0.45
+    store_requests[FAULT:] *= 2.0
+    store = _series(20, 3)
+    store[FAULT:] += 60
+    report = await load_test(tmp_path, front_requests, "store", store_requests, store)
+    top = report.root_causes[0]
+    assert (top.service, top.kind) == ("front", "traffic")
+    [surge] = [h for h in report.hypotheses
+               if h.statement.startswith("a traffic surge at front caused")]
+    assert surge.status == "supported"
+    [evidence] = [e for e in report.evidence if e.id == surge.evidence[0]]
+    assert "a step from its level just before" in evidence.finding
+
+
+async def test_a_surge_after_a_dip_was_not_already_there(tmp_path: Path) -> None:
+    """Requests sit 20% under a baseline from another load (11 sigmas below it), then a load
+    test lifts them 60%, to 13 sigmas above it. Read without its sign, the front's traffic
+    was "already as abnormal" before the damage; it was abnormal the other way."""
+    front_requests = _series(1000, 1)
+    front_requests[FAULT - 10:] *= 0.78
+    front_requests[FAULT:] *= 1.62
+    store_requests = _series(200, 2)
+    store_requests[FAULT - 10:] *= 0.78
+    store_requests[FAULT:] *= 1.62
+    store = _series(20, 3)
+    store[FAULT:] += 60
+    report = await load_test(tmp_path, front_requests, "store", store_requests, store)
+    top = report.root_causes[0]
+    assert (top.service, top.kind) == ("front", "traffic")
+
+
+async def test_a_bottleneck_slowed_by_its_share_of_a_surge_is_not_the_cause(
+        tmp_path: Path) -> None:
+    """A load test at the front: its requests rise 2.5 times. The bottleneck it calls gets
+    60% more requests, a rise its spiky request count barely shows (z about 3, faint beside
+    its sevenfold slowdown), and a service whose traffic rose 60% is not saturated by it on
+    its own account. But it is the front's surge arriving: a share that large of a surge
+    strong enough to explain the damage is judged as that surge, and the cause is the
+    front's traffic, not the bottleneck."""
+    front_requests = _series(500, 1)
+    front_requests[FAULT:] *= 2.5
+    bottleneck_requests = _series(60, 2, sigma=0.25)
+    bottleneck_requests[FAULT:] *= 1.6
+    bottleneck = _series(15, 4)
+    bottleneck[FAULT:] *= 7
+    report = await load_test(tmp_path, front_requests, "bottleneck", bottleneck_requests,
+                             bottleneck)
+    top = report.root_causes[0]
+    assert (top.service, top.kind) == ("front", "traffic")
+    [share] = [h for h in report.hypotheses
+               if h.kind == "traffic" and h.service == "bottleneck"]
+    assert share.status == "supported"

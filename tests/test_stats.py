@@ -46,6 +46,17 @@ def test_direction_matters() -> None:
     assert down is not None and down.anomalous
 
 
+def test_a_two_sided_excursion_begins_where_it_crossed_the_baseline() -> None:
+    """Traffic that sat below its baseline (recorded at another load) and then surged far
+    above it: the surge began at the step up, not in the dip before it."""
+    values = noisy()
+    values[72:] -= 6    # below the baseline from the split on
+    values[80:] += 16   # then a surge, well above it
+    anomaly = analyze(T, values, split=T[70], direction="both")
+    assert anomaly is not None and anomaly.anomalous and anomaly.peak > anomaly.baseline
+    assert anomaly.onset == T[80] and anomaly.persistence > 0.9
+
+
 def test_single_spike_is_smoothed_away_and_a_blip_is_not_persistent() -> None:
     values = noisy()
     values[90] += 30

@@ -18,7 +18,7 @@ from agents.sre.assist import ModelAssist, Proposal, brief
 from agents.sre.candidates import Candidate, rank, render_summary
 from agents.sre.context import AlertContext
 from agents.sre.report import Hypothesis, Progress, Report, Stats
-from agents.sre.stats import FAMILY_DIRECTION, ceiling_of, episode_onset, squash
+from agents.sre.stats import FAMILY_DIRECTION, ONSET_Z, ceiling_of, episode_onset, squash
 from agents.sre.toolbox import BudgetExhausted, FamilyVerdict, Toolbox, hhmm, kind_family
 from integrations.telemetry.base import TelemetrySource, Window
 
@@ -284,38 +284,61 @@ class Investigator:
 
     async def _explore(self, run: _Run, service: str, effect: str, effect_onset: float | None,
                        *, depth: int, parent: Hypothesis, path: list[str],
-                       effect_verdict: FamilyVerdict | None = None, coupling: float = 1.0
+                       effect_verdict: FamilyVerdict | None = None, coupling: float = 1.0,
+                       surge_above: FamilyVerdict | None = None
                        ) -> list[tuple[float, float]]:
         """Test explanations of `effect` at `service`.
 
+        `surge_above` is a traffic surge found to explain a caller on the way here.
         Returns every cause found at or below `service` as (onset, score).
         """
         await run.progress(f"explaining {effect}")
         profile = await run.tools.profile(service)
         local: list[Explanation] = []
         traffic_from_upstream = False
+        surge_here: FamilyVerdict | None = None
 
         for family in (*RESOURCE_KINDS, "throughput"):
             verdict = profile.families.get(family)
             if verdict is None:
                 continue
             kind = "traffic" if family == "throughput" else family
+            damage_at = _when(effect_onset, run, effect_verdict)
+            surged = verdict.anomalous and verdict.anomaly is not None and \
+                verdict.anomaly.peak > verdict.anomaly.baseline
+            share = False  # this service's traffic rose as part of `surge_above`
+            if kind == "traffic" and not surged:
+                # Requests below (or within) a baseline recorded at a higher load can still
+                # have doubled when the damage arrived; and a share of a surge already found
+                # upstream need only stand out from this service's own noise, not be a surge
+                # in its own right (a bottleneck slows under a fraction more load).
+                step = run.tools.step_surge(verdict, damage_at, run.lag)
+                if step is None and surge_above is not None:
+                    step = run.tools.step_surge(verdict, damage_at, run.lag, min_score=ONSET_Z)
+                    if step is not None and _gain(step) < 0.5 * _gain(surge_above):
+                        step = None
+                    share = step is not None
+                verdict = step or verdict
+                surged = (verdict.anomalous and bool(verdict.basis)) or share
+            if kind == "traffic" and surged and surge_above is not None:
+                share = _gain(verdict) >= 0.5 * _gain(surge_above)
             h = run.new(statement=_statement(kind, service, effect), kind=kind,
                         service=service, depth=depth, parent=parent)
             h.evidence.append(run.tools.cite(verdict, effect=(effect, effect_onset)))
             h.score = verdict.score
-            surged = verdict.anomaly is not None and verdict.anomaly.peak > verdict.anomaly.baseline
-            faint = kind == "traffic" and _faint_surge(verdict, effect_verdict)
+            # A share of an upstream surge is as faint or as strong as the surge itself.
+            faint = kind == "traffic" and _faint_surge(
+                surge_above if share and surge_above is not None else verdict, effect_verdict)
             # Load the service was already coping with when the damage arrived does not explain
             # it. (Not applied to resources: a steady oversized payload or a full disk can do
             # damage that accumulates, like a queue filling.)
-            damage_at = _when(effect_onset, run, effect_verdict)
             stale = run.tools.held_before(verdict, damage_at, run.lag) \
-                if kind == "traffic" else ""
-            if verdict.anomalous and run.precedes(verdict.onset, effect_onset) and (
-                    kind != "traffic" or surged) and not faint and not stale:
+                if kind == "traffic" and not verdict.basis else ""
+            if (verdict.anomalous or share) and run.precedes(verdict.onset, effect_onset) \
+                    and (kind != "traffic" or surged) and not faint and not stale:
                 h.status = "supported"
                 if kind == "traffic":
+                    surge_here = surge_above if share else verdict
                     origin = await self._traffic_origin(run, service, verdict, depth, h,
                                                         damage_at)
                     if origin != service:
@@ -416,7 +439,8 @@ class Investigator:
                         run, callee, f"{callee} {verdict.family}", verdict.onset,
                         depth=depth + 1, parent=h, path=[*path, *h.evidence],
                         effect_verdict=verdict,
-                        coupling=coupling if link is None else min(coupling, max(link, 0.0)))
+                        coupling=coupling if link is None else min(coupling, max(link, 0.0)),
+                        surge_above=surge_here or surge_above)
                     found_below.extend(below)
             elif too_small:
                 h.status = "refuted"
@@ -522,12 +546,16 @@ class Investigator:
                 seen.add(caller)
                 profile = await run.tools.profile(caller)
                 v = profile.families.get("throughput")
-                if v is None or not v.anomalous or v.anomaly is None:
+                if v is None:
                     continue
-                if v.anomaly.peak <= v.anomaly.baseline or not run.precedes(v.onset,
-                                                                            current_onset):
+                if not v.anomalous or v.anomaly is None or v.anomaly.peak <= v.anomaly.baseline:
+                    step = run.tools.step_surge(v, current_onset, run.lag)
+                    if step is None:
+                        continue
+                    v = step
+                if v.anomaly is None or not run.precedes(v.onset, current_onset):
                     continue
-                if run.tools.held_before(v, effect_time, run.lag):
+                if not v.basis and run.tools.held_before(v, effect_time, run.lag):
                     continue
                 if not _carries(v, current_verdict, run.tools):
                     continue  # the surge entered below it (or through another caller)
@@ -700,7 +728,7 @@ def _too_small(cause: FamilyVerdict, effect: FamilyVerdict | None) -> str:
     effect_delta = effect.anomaly.peak - effect.anomaly.baseline
     if effect_delta <= 0 or cause_delta >= MIN_LATENCY_SHARE * effect_delta:
         return ""
-    return f"+{cause_delta:.3g} against +{effect_delta:.3g}"
+    return f"{cause_delta:+.3g} against {effect_delta:+.3g}"
 
 
 def _faint_link(cause: FamilyVerdict, effect: FamilyVerdict | None) -> str:

@@ -162,10 +162,14 @@ def analyze(
         return None
     k = smooth if n_region >= 5 else 1
     smoothed = rolling_median(v, k)
-    z = directional((smoothed - baseline.median) / baseline.scale, direction)
+    signed = (smoothed - baseline.median) / baseline.scale
+    z = directional(signed, direction)
     z = np.where(np.isfinite(z), z, -np.inf)
     region_idx = np.flatnonzero(region)
     peak_pos = int(region_idx[int(np.argmax(z[region_idx]))])
+    if direction == "both":
+        # An excursion is one-sided: a surge that follows a dip did not begin in the dip.
+        z = np.where(np.isfinite(signed), signed * np.sign(signed[peak_pos] or 1.0), -np.inf)
     score = float(max(0.0, z[peak_pos]))
     onset: float | None = None
     persistence = 1.0

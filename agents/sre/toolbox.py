@@ -42,6 +42,9 @@ from integrations.telemetry.base import (
 
 log = logging.getLogger(__name__)
 
+# A step up in requests, measured from their own level just before, counts as a surge from
+# +50%: load tests and retry storms multiply traffic, while normal drift moves it by percents.
+STEP_GAIN = 0.5
 _PAYLOAD = re.compile(r"payload|body_size|request_size|request_bytes|message_size|msg_size")
 _LOSS = re.compile(r"loss|drop|retrans|reset")
 _MASK = [
@@ -101,6 +104,9 @@ class FamilyVerdict:
     # whether a dependency can account for its caller's slowdown must not hinge on which
     # statistic happened to have the highest z-score.
     max_rise: float = 0.0
+    # Set when the anomaly is a step measured from the series' own level just before it
+    # rather than from its baseline (see `Toolbox.step_surge`): says what it was measured from.
+    basis: str = ""
 
     @property
     def score(self) -> float:
@@ -261,7 +267,7 @@ class Toolbox:
         if effect_onset is None or verdict.anomaly is None or not verdict.anomalous:
             return ""
         series = self._series(verdict)
-        z = self._z_scores(series, verdict.family) if series is not None else None
+        z = self._z_scores(series, verdict) if series is not None else None
         if series is None or z is None:
             return ""
         t = series.t
@@ -283,7 +289,7 @@ class Toolbox:
         if verdict is None or verdict.anomaly is None or not verdict.anomalous:
             return None
         series = self._series(verdict)
-        z = self._z_scores(series, verdict.family) if series is not None else None
+        z = self._z_scores(series, verdict) if series is not None else None
         if series is None or z is None:
             return None
         region = np.flatnonzero((series.t >= self.split) & np.isfinite(z))
@@ -302,11 +308,50 @@ class Toolbox:
         before = series.v[(series.t < at) & np.isfinite(series.v)][-2:]
         return float(np.median(before)) if before.size else None
 
-    def _z_scores(self, series: Series, family: str) -> FloatArray | None:
+    def step_surge(self, verdict: FamilyVerdict, at: float | None, lag: float, *,
+                   min_score: float = ANOMALY_Z) -> FamilyVerdict | None:
+        """Requests that stepped up at `at` (or up to `lag` before it), measured from their own
+        level just before: the surge a baseline recorded at a higher load hides. Traffic that
+        sat at half its baseline and then doubled is still "normal" against that baseline, yet
+        it is the change that met the damage. A step counts when the new level holds (the
+        mean of the two samples from the step on, so one spike does not make a step) at least
+        STEP_GAIN above the old one and `min_score` of the baseline's own noise; the returned
+        verdict is re-based on the level before."""
+        if at is None or verdict.family != "throughput":
+            return None
+        series = self._series(verdict)
+        if series is None:
+            return None
+        t, v = series.t, series.v
+        noise = robust_baseline(v[t < self.baseline_end(series)], ceiling_of(series.family, v))
+        if noise is None:
+            return None
+        best: FamilyVerdict | None = None
+        for start in t[(t >= at - lag) & (t <= at) & (t >= self.split)]:
+            before = self.level_before(verdict, float(start))
+            since = v[(t >= start) & np.isfinite(v)][:2]
+            if before is None or before <= 0 or since.size < 2:
+                continue
+            level = float(np.mean(since))
+            score = (level - before) / noise.scale
+            if level < (1.0 + STEP_GAIN) * before or score < min_score:
+                continue
+            if best is None or score > best.score:
+                anomaly = Anomaly(score, before, level, float(start), int(since.size),
+                                  since=float(start))
+                best = FamilyVerdict(verdict.service, verdict.family, verdict.metric, anomaly,
+                                     "", basis=f"a step from its level just before; its "
+                                               f"baseline, recorded at another load, is "
+                                               f"{noise.median:.4g}")
+        return best
+
+    def _z_scores(self, series: Series, verdict: FamilyVerdict) -> FloatArray | None:
         """The series as smoothed directional z-scores against its baseline, the way
-        `analyze` sees it (computed once per series and kept for the run)."""
+        `analyze` sees it. A two-sided series is read on the side its excursion went: traffic
+        that sat below a baseline recorded at another load and then surged was not already
+        abnormal in the way it is now."""
         key = (series.service, series.metric)
-        if key not in self._z:
+        if key not in self._z:  # the signed scores, computed once per series for the run
             t, v = series.t, series.v
             baseline = robust_baseline(v[t < self.baseline_end(series)],
                                        ceiling_of(series.family, v)) if t.size >= 3 else None
@@ -314,9 +359,14 @@ class Toolbox:
                 self._z[key] = None
             else:
                 k = 3 if int(np.isfinite(v[t >= self.split]).sum()) >= 5 else 1
-                self._z[key] = directional((rolling_median(v, k) - baseline.median)
-                                           / baseline.scale, _direction(series, family))
-        return self._z[key]
+                self._z[key] = (rolling_median(v, k) - baseline.median) / baseline.scale
+        signed = self._z[key]
+        if signed is None:
+            return None
+        direction = _direction(series, verdict.family)
+        if direction == "both" and verdict.anomaly is not None:
+            direction = "up" if verdict.anomaly.peak >= verdict.anomaly.baseline else "down"
+        return directional(signed, direction)
 
     def _series(self, verdict: FamilyVerdict) -> Series | None:
         result = self._metrics.get(verdict.service)
@@ -376,6 +426,8 @@ class Toolbox:
         if anomaly.anomalous:
             finding = (f"{verdict.metric} of {verdict.service} {anomaly.change()}, "
                        f"z={anomaly.score:.1f}, onset {hhmm(anomaly.onset)}")
+            if verdict.basis:
+                finding += f" ({verdict.basis})"
             if effect and effect[1] is not None and anomaly.onset is not None:
                 finding += ", " + relative(effect[1] - anomaly.onset, effect[0])
         else:
