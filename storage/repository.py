@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import logging
 from collections.abc import Callable, Coroutine, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -18,6 +19,7 @@ from typing import Any, Concatenate, ParamSpec, TypeVar
 from sqlalchemy import Engine, bindparam, func
 from sqlalchemy import select as core_select
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm.attributes import set_committed_value
 from sqlmodel import Session, col, select
 
 from storage.errors import NotFound
@@ -37,6 +39,7 @@ from storage.models import (
     utcnow,
 )
 
+log = logging.getLogger(__name__)
 P = ParamSpec("P")
 T = TypeVar("T")
 
@@ -54,6 +57,35 @@ class IntakeOutcome:
 
 
 R = TypeVar("R", bound="Repository")
+INTAKE_BATCH = 64  # deliveries per intake transaction, at most
+
+
+@dataclass(slots=True)
+class _Delivery:
+    """One webhook's alerts, waiting for the intake's next transaction."""
+
+    alerts: Sequence[Alert]
+    route: Callable[[Alert], str]
+    pending: asyncio.Future[list[IntakeOutcome]]
+
+    def settle(self, result: list[IntakeOutcome] | BaseException) -> None:
+        loop = self.pending.get_loop()
+        if loop.is_closed():  # its caller is gone with its event loop
+            return
+        if isinstance(result, BaseException):
+            loop.call_soon_threadsafe(_fail, self.pending, result)
+        else:
+            loop.call_soon_threadsafe(_succeed, self.pending, result)
+
+
+def _succeed(pending: asyncio.Future[list[IntakeOutcome]], result: list[IntakeOutcome]) -> None:
+    if not pending.done():  # the caller may have given up (a cancelled request)
+        pending.set_result(result)
+
+
+def _fail(pending: asyncio.Future[list[IntakeOutcome]], error: BaseException) -> None:
+    if not pending.done():
+        pending.set_exception(error)
 
 
 def in_executor(
@@ -100,28 +132,75 @@ class Store(Repository):
     repositories sharing this store's executor (`storage.background`, `storage.ledger`).
     """
 
+    def __init__(self, engine: Engine, executor: ThreadPoolExecutor | None = None) -> None:
+        super().__init__(engine, executor)
+        self._intake: list[_Delivery] = []
+        self._intake_writer: asyncio.Task[None] | None = None
+
     def close(self) -> None:
         self._executor.shutdown(wait=True)
         self.engine.dispose()
 
     # ---- alert intake ---------------------------------------------------------------------
 
-    @in_executor
-    def ingest(
+    async def ingest(
         self, alerts: Sequence[Alert], route: Callable[[Alert], str]
     ) -> list[IntakeOutcome]:
-        """Store alerts and fold them into incidents in one transaction.
+        """Store alerts and fold them into incidents, durably, before returning.
 
         A repeated delivery (same source and dedup key, same status) only counts the delivery.
         A new alert joins the open incident of its group or opens one; a resolved alert may
         resolve its incident. Visible changes bump `Incident.version` and write outbox rows.
+
+        Deliveries that arrive while a write is under way are written together, in one
+        transaction, when it ends (group commit): in an alert storm the cost of a transaction
+        is paid once per batch rather than once per webhook. Every caller still returns only
+        after its alerts are committed, and a delivery that cannot be stored fails alone.
         """
-        outcomes: list[IntakeOutcome] = []
-        with self._session() as session:
-            for alert in alerts:
-                outcomes.append(self._ingest_one(session, alert, route))
-            session.commit()
-        return outcomes
+        loop = asyncio.get_running_loop()
+        pending: asyncio.Future[list[IntakeOutcome]] = loop.create_future()
+        self._intake.append(_Delivery(alerts, route, pending))
+        writer = self._intake_writer
+        if writer is None or writer.done() or writer.get_loop() is not loop:
+            self._intake_writer = loop.create_task(self._write_intake())
+        return await pending
+
+    async def _write_intake(self) -> None:
+        loop = asyncio.get_running_loop()
+        while self._intake:
+            batch = self._intake[:INTAKE_BATCH]
+            del self._intake[:INTAKE_BATCH]
+            try:
+                results = await loop.run_in_executor(self._executor, self._ingest_batch, batch)
+            except Exception as exc:  # the executor itself failed (it was shut down)
+                results = [exc] * len(batch)
+            for delivery, result in zip(batch, results, strict=True):
+                delivery.settle(result)
+
+    def _ingest_batch(self, batch: list[_Delivery]) -> list[list[IntakeOutcome] | BaseException]:
+        """One transaction for the batch; if it fails, each delivery in a transaction of its
+        own, so one bad delivery (or a conflict) fails alone."""
+        if len(batch) > 1:
+            try:
+                with self._session() as session:
+                    done = [[self._ingest_one(session, alert, d.route) for alert in d.alerts]
+                            for d in batch]
+                    session.commit()
+                return list(done)
+            except Exception:
+                log.warning("intake: a batch of %d deliveries failed; retrying one by one",
+                            len(batch), exc_info=True)
+        results: list[list[IntakeOutcome] | BaseException] = []
+        for delivery in batch:
+            try:
+                with self._session() as session:
+                    outcomes = [self._ingest_one(session, alert, delivery.route)
+                                for alert in delivery.alerts]
+                    session.commit()
+                results.append(outcomes)
+            except Exception as exc:
+                results.append(exc)
+        return results
 
     def _ingest_one(
         self, session: Session, alert: Alert, route: Callable[[Alert], str]
@@ -135,8 +214,13 @@ class Store(Repository):
         if seen is not None and seen.status == alert.status:
             session.execute(_REPEAT, {"alert_id": seen.id, "now": now, "raw": alert.raw})
             loaded = session.identity_map.get(session.identity_key(Alert, seen.id))
-            if loaded is not None:  # seen earlier in this transaction: do not let it go stale
-                session.expire(loaded)
+            if loaded is not None:
+                # Seen earlier in this transaction (a payload or batch may carry an alert and
+                # its repeat): keep the loaded row true to the database without expiring it,
+                # as its first caller still reads it once the session has closed.
+                set_committed_value(loaded, "deliveries", loaded.deliveries + 1)
+                set_committed_value(loaded, "last_seen_at", now)
+                set_committed_value(loaded, "raw", alert.raw)
             return IntakeOutcome(seen.id, seen.incident_id, False, True, False)
         existing = session.get(Alert, seen.id) if seen is not None else None
         if existing is not None:

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import inspect
+from sqlalchemy import event, inspect
 
 from storage.db import upgrade
 from storage.models import Alert, AlertStatus, IncidentStatus, Severity, Signal
@@ -82,6 +83,43 @@ async def test_repeats_within_one_payload_are_all_counted(store: Store) -> None:
     (stored,) = await store.incident_alerts(incident_id)
     assert stored.deliveries == 3 and stored.status == AlertStatus.RESOLVED
     assert stored.last_seen_at >= stored.received_at
+
+
+async def test_concurrent_deliveries_are_committed_together_and_each_answered(
+        store: Store) -> None:
+    """Fifty webhooks at once, half of them repeats: written in a few transactions (group
+    commit), yet every caller gets its own outcome and nothing is lost or counted twice."""
+    commits = []
+    event.listen(store.engine, "commit", lambda _conn: commits.append(1))
+    sent = [alert(f"k{i % 25}") for i in range(50)]
+    results = await asyncio.gather(*(store.ingest([a], route) for a in sent))
+    assert all(a.source == "alertmanager" for a in sent)  # the callers' rows stay readable
+    outcomes = [o for (o,) in results]
+    assert len(commits) < 10
+    assert sum(o.incident_created for o in outcomes) == 1
+    assert sum(o.duplicate for o in outcomes) == 25
+    assert len({o.alert_id for o in outcomes}) == 25 and len({o.incident_id for o in outcomes}) == 1
+    incident_id = outcomes[0].incident_id
+    assert incident_id is not None
+    assert (await store.incident(incident_id)).alert_count == 25
+    stored = await store.incident_alerts(incident_id)
+    assert sorted(a.deliveries for a in stored) == [2] * 25
+
+
+async def test_a_delivery_that_cannot_be_stored_fails_alone(store: Store) -> None:
+    """One delivery in a batch breaks its transaction (a payload that is not JSON); the
+    others in the batch are written all the same, and only its caller sees the error."""
+    broken = alert("broken")
+    broken.raw = {"not json": {1, 2}}
+    results = await asyncio.gather(
+        *(store.ingest([a], route) for a in (alert("a"), broken, alert("b"))),
+        return_exceptions=True)
+    assert isinstance(results[1], Exception)
+    good = [r for r in results if not isinstance(r, BaseException)]
+    assert [o.incident_created for (o,) in good] == [True, False]
+    incident_id = good[0][0].incident_id
+    assert incident_id is not None
+    assert {a.dedup_key for a in await store.incident_alerts(incident_id)} == {"a", "b"}
 
 
 async def test_resolve_for_unknown_alert_opens_nothing(store: Store) -> None:
