@@ -12,7 +12,7 @@ import functools
 import logging
 from collections.abc import Callable, Coroutine, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Concatenate, ParamSpec, TypeVar
 
@@ -57,6 +57,24 @@ class IntakeOutcome:
 
 
 R = TypeVar("R", bound="Repository")
+
+
+@dataclass(slots=True)
+class _Transaction:
+    """What one intake transaction has written so far, flushed or not."""
+
+    alerts: dict[tuple[str, str], Alert] = field(default_factory=dict)  # (source, dedup_key)
+    incidents: dict[str, Incident] = field(default_factory=dict)  # the open one per group
+
+    def forget_if_closed(self, incident_id: int | None, session: Session) -> None:
+        incident = session.get(Incident, incident_id) if incident_id is not None else None
+        if incident is not None and incident.status == IncidentStatus.RESOLVED:
+            self.incidents.pop(incident.group_key, None)
+
+
+def _id(row: Alert) -> int:
+    assert row.id is not None, "read after the transaction's flush"
+    return row.id
 INTAKE_BATCH = 64  # deliveries per intake transaction, at most
 
 
@@ -182,73 +200,95 @@ class Store(Repository):
         own, so one bad delivery (or a conflict) fails alone."""
         if len(batch) > 1:
             try:
-                with self._session() as session:
-                    done = [[self._ingest_one(session, alert, d.route) for alert in d.alerts]
-                            for d in batch]
-                    session.commit()
-                return list(done)
+                return list(self._ingest_all(batch))
             except Exception:
                 log.warning("intake: a batch of %d deliveries failed; retrying one by one",
                             len(batch), exc_info=True)
         results: list[list[IntakeOutcome] | BaseException] = []
         for delivery in batch:
             try:
-                with self._session() as session:
-                    outcomes = [self._ingest_one(session, alert, delivery.route)
-                                for alert in delivery.alerts]
-                    session.commit()
-                results.append(outcomes)
+                results.extend(self._ingest_all([delivery]))
             except Exception as exc:
                 results.append(exc)
         return results
 
-    def _ingest_one(
-        self, session: Session, alert: Alert, route: Callable[[Alert], str]
-    ) -> IntakeOutcome:
+    def _ingest_all(self, batch: list[_Delivery]) -> list[list[IntakeOutcome]]:
+        with self._session() as session:
+            txn = _Transaction()
+            later = [[self._ingest_one(session, txn, alert, d.route) for alert in d.alerts]
+                     for d in batch]
+            session.commit()  # flushes every new row at once; their ids are known from here
+        return [[outcome() for outcome in outcomes] for outcomes in later]
+
+    def _ingest_one(self, session: Session, txn: _Transaction, alert: Alert,
+                    route: Callable[[Alert], str]) -> Callable[[], IntakeOutcome]:
+        """Fold one alert in; returns how to read its outcome once the transaction is flushed.
+
+        New rows are not flushed one by one: the transaction's lookups run without autoflush,
+        reading what it has written so far from `txn`, and the commit inserts them together.
+        """
         now = utcnow()
-        # Most of a source's traffic repeats what it already said (Alertmanager re-sends a
-        # firing group every group_interval): a repeat is counted with two plain statements,
-        # not loaded and flushed through the ORM.
-        seen = session.execute(_SEEN, {"source": alert.source,
-                                       "dedup_key": alert.dedup_key}).first()
-        if seen is not None and seen.status == alert.status:
-            session.execute(_REPEAT, {"alert_id": seen.id, "now": now, "raw": alert.raw})
-            loaded = session.identity_map.get(session.identity_key(Alert, seen.id))
-            if loaded is not None:
-                # Seen earlier in this transaction (a payload or batch may carry an alert and
-                # its repeat): keep the loaded row true to the database without expiring it,
-                # as its first caller still reads it once the session has closed.
-                set_committed_value(loaded, "deliveries", loaded.deliveries + 1)
-                set_committed_value(loaded, "last_seen_at", now)
-                set_committed_value(loaded, "raw", alert.raw)
-            return IntakeOutcome(seen.id, seen.incident_id, False, True, False)
-        existing = session.get(Alert, seen.id) if seen is not None else None
+        existing = txn.alerts.get((alert.source, alert.dedup_key))
+        if existing is None:
+            # Most of a source's traffic repeats what it already said (Alertmanager re-sends
+            # a firing group every group_interval): a repeat is counted with two plain
+            # statements, not loaded and flushed through the ORM.
+            with session.no_autoflush:
+                seen = session.execute(_SEEN, {"source": alert.source,
+                                               "dedup_key": alert.dedup_key}).first()
+            if seen is not None and seen.status == alert.status:
+                with session.no_autoflush:
+                    session.execute(_REPEAT, {"alert_id": seen.id, "now": now,
+                                              "raw": alert.raw})
+                loaded = session.identity_map.get(session.identity_key(Alert, seen.id))
+                if loaded is not None:
+                    # Loaded earlier in this transaction (to resolve its incident): keep it
+                    # true to the database, or a later change to it would write stale counts.
+                    set_committed_value(loaded, "deliveries", loaded.deliveries + 1)
+                    set_committed_value(loaded, "last_seen_at", now)
+                    set_committed_value(loaded, "raw", alert.raw)
+                repeat = IntakeOutcome(seen.id, seen.incident_id, False, True, False)
+                return lambda: repeat
+            existing = session.get(Alert, seen.id) if seen is not None else None
         if existing is not None:
+            txn.alerts[(alert.source, alert.dedup_key)] = existing
             existing.deliveries += 1
             existing.last_seen_at = now
             existing.raw = alert.raw
+            if existing.status == alert.status:  # a repeat of a row this transaction wrote
+                found = existing
+                return lambda: IntakeOutcome(_id(found), found.incident_id, False, True, False)
             if alert.status == AlertStatus.RESOLVED:
-                return self._resolve_alert(session, existing, alert, now)
+                if existing.id is None:  # written earlier in this transaction (rare)
+                    session.flush()
+                resolved = self._resolve_alert(session, existing, alert, now)
+                txn.forget_if_closed(resolved.incident_id, session)
+                return lambda: resolved
             # Fired again after resolving: it joins whatever incident its group has open now.
             existing.status = AlertStatus.FIRING
             existing.ended_at = None
             existing.started_at = alert.started_at
             existing.incident_id = None
             alert = existing
+        txn.alerts[(alert.source, alert.dedup_key)] = alert
 
         if alert.status == AlertStatus.RESOLVED:
             # A resolve for an alert we never saw firing: keep it, it opens nothing.
             session.add(alert)
-            session.flush()
-            assert alert.id is not None
-            return IntakeOutcome(alert.id, None, False, False, False)
+            orphan = alert
+            return lambda: IntakeOutcome(_id(orphan), None, False, False, False)
 
-        incident = session.exec(
-            select(Incident)
-            .where(Incident.group_key == alert.group_key)
-            .where(Incident.status != IncidentStatus.RESOLVED)
-            .order_by(col(Incident.id).desc())
-        ).first()
+        incident = txn.incidents.get(alert.group_key)
+        if incident is None:
+            with session.no_autoflush:
+                incident = session.exec(
+                    select(Incident)
+                    .where(Incident.group_key == alert.group_key)
+                    .where(Incident.status != IncidentStatus.RESOLVED)
+                    .order_by(col(Incident.id).desc())
+                ).first()
+            if incident is not None and incident.status == IncidentStatus.RESOLVED:
+                incident = None  # closed earlier in this transaction, not yet flushed
         created = incident is None
         if incident is None:
             incident = Incident(
@@ -263,7 +303,8 @@ class Store(Repository):
                 opened_at=now,
             )
             session.add(incident)
-            session.flush()
+            session.flush()  # its id goes on the alert and the thread's rows
+        txn.incidents[alert.group_key] = incident
         assert incident.id is not None
         incident.alert_count += 1
         incident.firing_count += 1
@@ -282,9 +323,8 @@ class Store(Repository):
         alert.incident_id = incident.id
         session.add(alert)
         session.add(incident)
-        session.flush()
-        assert alert.id is not None
-        return IntakeOutcome(alert.id, incident.id, created, False, False, incident.channel)
+        joined, incident_id, channel = alert, incident.id, incident.channel
+        return lambda: IntakeOutcome(_id(joined), incident_id, created, False, False, channel)
 
     def _resolve_alert(
         self, session: Session, existing: Alert, alert: Alert, now: datetime

@@ -106,6 +106,19 @@ async def test_concurrent_deliveries_are_committed_together_and_each_answered(
     assert sorted(a.deliveries for a in stored) == [2] * 25
 
 
+async def test_an_incident_resolved_within_a_batch_is_not_joined_again(store: Store) -> None:
+    """In one batch: an alert fires, resolves (closing its incident), and a second alert of
+    the same group fires. The second opens a new incident; the closed one stays closed."""
+    results = await asyncio.gather(*(store.ingest([a], route) for a in (
+        alert("a"), alert("a", status="resolved"), alert("b"))))
+    (first,), (resolution,), (second,) = results
+    assert first.incident_created and resolution.incident_resolved
+    assert second.incident_created and second.incident_id != first.incident_id
+    assert first.incident_id is not None and second.incident_id is not None
+    assert (await store.incident(first.incident_id)).status == IncidentStatus.RESOLVED
+    assert (await store.incident(second.incident_id)).firing_count == 1
+
+
 async def test_a_delivery_that_cannot_be_stored_fails_alone(store: Store) -> None:
     """One delivery in a batch breaks its transaction (a payload that is not JSON); the
     others in the batch are written all the same, and only its caller sees the error."""
