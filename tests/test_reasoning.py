@@ -295,6 +295,22 @@ async def load_test(path: Path, front_requests: np.ndarray, callee: str,
     }, [("front", callee)]))
 
 
+async def stepped_load_test(path: Path, *, level: float, since: int, shift: float,
+                            step: float, store_shift: float | None = None) -> Report:
+    """A load test on a baseline recorded at another load: from `since` samples before the
+    fault, requests run at `shift` times the baseline (the store's at `store_shift`), then
+    step up `step` times at the front and at the store, and the store slows under them."""
+    front_requests = _series(level, 1)
+    front_requests[FAULT - since:] *= shift
+    front_requests[FAULT:] *= step
+    store_requests = _series(level / 5, 2)
+    store_requests[FAULT - since:] *= shift if store_shift is None else store_shift
+    store_requests[FAULT:] *= step
+    store = _series(20, 3)
+    store[FAULT:] += 60
+    return await load_test(path, front_requests, "store", store_requests, store)
+
+
 async def test_a_surge_is_traced_to_its_entry_against_a_baseline_at_another_load(
         tmp_path: Path) -> None:
     """The baseline was recorded at a lower load: five minutes into the window requests are
@@ -303,15 +319,8 @@ async def test_a_surge_is_traced_to_its_entry_against_a_baseline_at_another_load
     step up 80% at both, and the store slows under them. Against the baseline the front's
     rise (2.6x) looks too small to carry the store's (5.4x); as steps at the same moment they
     are the same, and the surge entered at the front."""
-    front_requests = _series(500, 1)
-    front_requests[FAULT - 5:] *= 1.45
-    front_requests[FAULT:] *= 1.8
-    store_requests = _series(100, 2)
-    store_requests[FAULT - 5:] *= 3.0
-    store_requests[FAULT:] *= 1.8
-    store = _series(20, 3)
-    store[FAULT:] += 60
-    report = await load_test(tmp_path, front_requests, "store", store_requests, store)
+    report = await stepped_load_test(tmp_path, level=500, since=5, shift=1.45, store_shift=3.0,
+                                     step=1.8)
     top = report.root_causes[0]
     assert (top.service, top.kind) == ("front", "traffic")
 
@@ -364,15 +373,7 @@ async def test_a_surge_still_below_a_baseline_from_a_higher_load_is_a_surge(
     and at the store, and the store slows under them. Against the baseline the doubled
     traffic is still "low"; measured from its own level just before, it doubled when the
     damage arrived, and the surge entered at the front."""
-    front_requests = _series(1000, 1)
-    front_requests[FAULT - 10:] *= 0.45
-    front_requests[FAULT:] *= 2.0
-    store_requests = _series(200, 2)
-    store_requests[FAULT - 10:] *= 0.45
-    store_requests[FAULT:] *= 2.0
-    store = _series(20, 3)
-    store[FAULT:] += 60
-    report = await load_test(tmp_path, front_requests, "store", store_requests, store)
+    report = await stepped_load_test(tmp_path, level=1000, since=10, shift=0.45, step=2.0)
     top = report.root_causes[0]
     assert (top.service, top.kind) == ("front", "traffic")
     [surge] = [h for h in report.hypotheses
@@ -386,15 +387,7 @@ async def test_a_surge_after_a_dip_was_not_already_there(tmp_path: Path) -> None
     """Requests sit 20% under a baseline from another load (11 sigmas below it), then a load
     test lifts them 60%, to 13 sigmas above it. Read without its sign, the front's traffic
     was "already as abnormal" before the damage; it was abnormal the other way."""
-    front_requests = _series(1000, 1)
-    front_requests[FAULT - 10:] *= 0.78
-    front_requests[FAULT:] *= 1.62
-    store_requests = _series(200, 2)
-    store_requests[FAULT - 10:] *= 0.78
-    store_requests[FAULT:] *= 1.62
-    store = _series(20, 3)
-    store[FAULT:] += 60
-    report = await load_test(tmp_path, front_requests, "store", store_requests, store)
+    report = await stepped_load_test(tmp_path, level=1000, since=10, shift=0.78, step=1.62)
     top = report.root_causes[0]
     assert (top.service, top.kind) == ("front", "traffic")
 
