@@ -66,15 +66,12 @@ class _Transaction:
     alerts: dict[tuple[str, str], Alert] = field(default_factory=dict)  # (source, dedup_key)
     incidents: dict[str, Incident] = field(default_factory=dict)  # the open one per group
 
-    def forget_if_closed(self, incident_id: int | None, session: Session) -> None:
-        incident = session.get(Incident, incident_id) if incident_id is not None else None
-        if incident is not None and incident.status == IncidentStatus.RESOLVED:
-            self.incidents.pop(incident.group_key, None)
-
 
 def _id(row: Alert) -> int:
     assert row.id is not None, "read after the transaction's flush"
     return row.id
+
+
 INTAKE_BATCH = 64  # deliveries per intake transaction, at most
 
 
@@ -262,7 +259,8 @@ class Store(Repository):
                 if existing.id is None:  # written earlier in this transaction (rare)
                     session.flush()
                 resolved = self._resolve_alert(session, existing, alert, now)
-                txn.forget_if_closed(resolved.incident_id, session)
+                if resolved.incident_resolved:  # the group has no open incident now
+                    txn.incidents.pop(existing.group_key, None)
                 return lambda: resolved
             # Fired again after resolving: it joins whatever incident its group has open now.
             existing.status = AlertStatus.FIRING
