@@ -298,12 +298,12 @@ class Investigator:
         traffic_from_upstream = False
         surge_here: FamilyVerdict | None = None
 
+        damage_at = _when(effect_onset, run, effect_verdict)
         for family in (*RESOURCE_KINDS, "throughput"):
             verdict = profile.families.get(family)
             if verdict is None:
                 continue
             kind = "traffic" if family == "throughput" else family
-            damage_at = _when(effect_onset, run, effect_verdict)
             surged = verdict.anomalous and verdict.anomaly is not None and \
                 verdict.anomaly.peak > verdict.anomaly.baseline
             share = False  # this service's traffic rose as part of `surge_above`

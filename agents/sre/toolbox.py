@@ -21,6 +21,7 @@ from agents.sre.stats import (
     ANOMALY_Z,
     FAMILY_DIRECTION,
     Anomaly,
+    Baseline,
     Direction,
     analyze,
     ceiling_of,
@@ -323,7 +324,7 @@ class Toolbox:
         if series is None:
             return None
         t, v = series.t, series.v
-        noise = robust_baseline(v[t < self.baseline_end(series)], ceiling_of(series.family, v))
+        noise = self._baseline(series)
         if noise is None:
             return None
         best: FamilyVerdict | None = None
@@ -353,8 +354,7 @@ class Toolbox:
         key = (series.service, series.metric)
         if key not in self._z:  # the signed scores, computed once per series for the run
             t, v = series.t, series.v
-            baseline = robust_baseline(v[t < self.baseline_end(series)],
-                                       ceiling_of(series.family, v)) if t.size >= 3 else None
+            baseline = self._baseline(series) if t.size >= 3 else None
             if baseline is None:
                 self._z[key] = None
             else:
@@ -367,6 +367,12 @@ class Toolbox:
         if direction == "both" and verdict.anomaly is not None:
             direction = "up" if verdict.anomaly.peak >= verdict.anomaly.baseline else "down"
         return directional(signed, direction)
+
+    def _baseline(self, series: Series) -> Baseline | None:
+        """The series' reference level and noise, from the part of the window before the
+        baseline ends (as `analyze` takes it)."""
+        t, v = series.t, series.v
+        return robust_baseline(v[t < self.baseline_end(series)], ceiling_of(series.family, v))
 
     def _series(self, verdict: FamilyVerdict) -> Series | None:
         result = self._metrics.get(verdict.service)
