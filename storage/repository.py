@@ -61,10 +61,14 @@ R = TypeVar("R", bound="Repository")
 
 @dataclass(slots=True)
 class _Transaction:
-    """What one intake transaction has written so far, flushed or not."""
+    """What one intake transaction knows: read once for the whole batch, then kept true to
+    what the transaction writes, flushed or not."""
 
     alerts: dict[tuple[str, str], Alert] = field(default_factory=dict)  # (source, dedup_key)
-    incidents: dict[str, Incident] = field(default_factory=dict)  # the open one per group
+    # The open incident per group; None where the group has none (from the batch's read on).
+    incidents: dict[str, Incident | None] = field(default_factory=dict)
+    # The batch's alerts already stored before it began: (id, incident_id, status).
+    seen: dict[tuple[str, str], Any] = field(default_factory=dict)
 
 
 def _id(row: Alert) -> int:
@@ -117,10 +121,16 @@ def in_executor(
     return wrapper  # type: ignore[return-value]
 
 
-# The repeat-delivery path, built once: statement construction costs more than the queries.
+# The intake's statements, built once: statement construction costs more than the queries.
 _ALERTS = Alert.__table__  # type: ignore[attr-defined]
-_SEEN = core_select(_ALERTS.c.id, _ALERTS.c.incident_id, _ALERTS.c.status).where(
-    _ALERTS.c.source == bindparam("source"), _ALERTS.c.dedup_key == bindparam("dedup_key"))
+_SEEN = core_select(_ALERTS.c.id, _ALERTS.c.incident_id, _ALERTS.c.status, _ALERTS.c.source,
+                    _ALERTS.c.dedup_key).where(
+    _ALERTS.c.dedup_key.in_(bindparam("keys", expanding=True)))
+_OPEN = (select(Incident)
+         .where(col(Incident.group_key).in_(bindparam("groups", expanding=True)))
+         .where(Incident.status != IncidentStatus.RESOLVED)
+         .order_by(col(Incident.id)))
+_LOOKUP_CHUNK = 500  # keys per IN list, well under every database's limit on parameters
 _REPEAT = _ALERTS.update().where(_ALERTS.c.id == bindparam("alert_id")).values(
     deliveries=_ALERTS.c.deliveries + 1,
     last_seen_at=bindparam("now", type_=_ALERTS.c.last_seen_at.type),
@@ -212,10 +222,30 @@ class Store(Repository):
     def _ingest_all(self, batch: list[_Delivery]) -> list[list[IntakeOutcome]]:
         with self._session() as session:
             txn = _Transaction()
+            self._read_ahead(session, txn, [alert for d in batch for alert in d.alerts])
             later = [[self._ingest_one(session, txn, alert, d.route) for alert in d.alerts]
                      for d in batch]
             session.commit()  # flushes every new row at once; their ids are known from here
         return [[outcome() for outcome in outcomes] for outcomes in later]
+
+    @staticmethod
+    def _read_ahead(session: Session, txn: _Transaction, alerts: list[Alert]) -> None:
+        """What the batch needs from the database, in two queries for the whole batch rather
+        than two per alert: which of its alerts are already stored, and each of its groups'
+        open incident (the newest, should there be more than one)."""
+        keys = sorted({a.dedup_key for a in alerts})
+        groups = sorted({a.group_key for a in alerts})
+        wanted = {(a.source, a.dedup_key) for a in alerts}
+        with session.no_autoflush:
+            for i in range(0, len(keys), _LOOKUP_CHUNK):
+                for row in session.execute(_SEEN, {"keys": keys[i:i + _LOOKUP_CHUNK]}):
+                    if (row.source, row.dedup_key) in wanted:
+                        txn.seen[(row.source, row.dedup_key)] = row
+            txn.incidents.update(dict.fromkeys(groups))
+            for i in range(0, len(groups), _LOOKUP_CHUNK):
+                for incident in session.exec(_OPEN, params={  # type: ignore[call-overload]
+                        "groups": groups[i:i + _LOOKUP_CHUNK]}):
+                    txn.incidents[incident.group_key] = incident  # ascending ids: newest last
 
     def _ingest_one(self, session: Session, txn: _Transaction, alert: Alert,
                     route: Callable[[Alert], str]) -> Callable[[], IntakeOutcome]:
@@ -228,11 +258,10 @@ class Store(Repository):
         existing = txn.alerts.get((alert.source, alert.dedup_key))
         if existing is None:
             # Most of a source's traffic repeats what it already said (Alertmanager re-sends
-            # a firing group every group_interval): a repeat is counted with two plain
-            # statements, not loaded and flushed through the ORM.
-            with session.no_autoflush:
-                seen = session.execute(_SEEN, {"source": alert.source,
-                                               "dedup_key": alert.dedup_key}).first()
+            # a firing group every group_interval): a repeat is counted with one plain
+            # statement, not loaded and flushed through the ORM. (A row this transaction
+            # changes is in `txn.alerts` from then on, so `seen` stays true for the rest.)
+            seen = txn.seen.get((alert.source, alert.dedup_key))
             if seen is not None and seen.status == alert.status:
                 with session.no_autoflush:
                     session.execute(_REPEAT, {"alert_id": seen.id, "now": now,
@@ -260,7 +289,7 @@ class Store(Repository):
                     session.flush()
                 resolved = self._resolve_alert(session, existing, alert, now)
                 if resolved.incident_resolved:  # the group has no open incident now
-                    txn.incidents.pop(existing.group_key, None)
+                    txn.incidents[existing.group_key] = None
                 return lambda: resolved
             # Fired again after resolving: it joins whatever incident its group has open now.
             existing.status = AlertStatus.FIRING
@@ -277,16 +306,8 @@ class Store(Repository):
             return lambda: IntakeOutcome(_id(orphan), None, False, False, False)
 
         incident = txn.incidents.get(alert.group_key)
-        if incident is None:
-            with session.no_autoflush:
-                incident = session.exec(
-                    select(Incident)
-                    .where(Incident.group_key == alert.group_key)
-                    .where(Incident.status != IncidentStatus.RESOLVED)
-                    .order_by(col(Incident.id).desc())
-                ).first()
-            if incident is not None and incident.status == IncidentStatus.RESOLVED:
-                incident = None  # closed earlier in this transaction, not yet flushed
+        if incident is not None and incident.status == IncidentStatus.RESOLVED:
+            incident = None  # closed earlier in this transaction
         created = incident is None
         if incident is None:
             incident = Incident(

@@ -106,6 +106,23 @@ async def test_concurrent_deliveries_are_committed_together_and_each_answered(
     assert sorted(a.deliveries for a in stored) == [2] * 25
 
 
+async def test_a_batch_reads_the_database_once_not_once_per_alert(store: Store) -> None:
+    """Forty new alerts in forty groups, some already open, arriving together: the batch
+    looks up stored alerts and open incidents in a couple of queries for all of them, and
+    every alert still lands in its own group's incident."""
+    opened = await asyncio.gather(*(store.ingest([alert(f"old{i}", group=f"g{i}")], route)
+                                    for i in range(0, 40, 2)))
+    selects: list[str] = []
+    event.listen(store.engine, "before_cursor_execute",
+                 lambda _c, _cur, sql, *_: selects.append(sql)
+                 if sql.lstrip().upper().startswith("SELECT") else None)
+    results = await asyncio.gather(*(store.ingest([alert(f"new{i}", group=f"g{i}")], route)
+                                     for i in range(40)))
+    assert len(selects) <= 12  # a few batches of two reads each, never 40 or 80
+    joined = {o.incident_id for (o,) in results[0::2]}
+    assert joined == {o.incident_id for (o,) in opened}
+    assert all(o.incident_created for (o,) in results[1::2])
+
 async def test_an_incident_resolved_within_a_batch_is_not_joined_again(store: Store) -> None:
     """In one batch: an alert fires, resolves (closing its incident), and a second alert of
     the same group fires. The second opens a new incident; the closed one stays closed."""

@@ -205,6 +205,9 @@ def make_alert(
     labels = labels or {}
     annotations = annotations or {}
     texts = [title, labels.get("alertname", ""), annotations.get("summary", "")]
+    # The receipt times are given rather than left to the model's default factories: in an
+    # alert storm pydantic's inspection of those factories costs more than the rest of this.
+    now = utc_now()
     return Alert(
         source=source,
         dedup_key=truncate(dedup_key, 255),
@@ -220,6 +223,8 @@ def make_alert(
         annotations=annotations,
         links={k: v for k, v in (links or {}).items() if v},
         raw=raw,
+        received_at=now,
+        last_seen_at=now,
     )
 
 
