@@ -16,6 +16,8 @@ normal period recorded apart from the incident) and puts the fault anywhere:
 - and, on a random stream of its own, a few load tests at `PetSite` itself per regime:
   requests rise there and at everything it calls, and one node slows under them (the
   bottleneck, with its callers); the label is `PetSite`, a traffic surge;
+- and, on another stream, a few availability drops as small as PetShop's real ones (an error
+  rate of a few percent: 1 to 4 points), where the first faults drop 2 to 15;
 - the alert on `PetSite`, the statistic it would be raised on.
 
 It is a model of fault propagation, not ground truth about PetShop: it tests that the rules
@@ -125,10 +127,12 @@ def _live(table: Table, node: str, span: slice) -> bool:
 
 
 def make_case(rng: np.random.Generator, regime: str, dataset: Path, out: Path, *,
-              load_at_entry: bool = False) -> Path:
+              load_at_entry: bool = False, small_drop: bool = False) -> Path:
     """One case. With `load_at_entry`, a load test at `ENTRY` itself: requests rise at it and
     everything it calls, and the node drawn as the root is only where the load hurts (the
-    bottleneck, slowing with its callers); the label is the entry, a traffic surge."""
+    bottleneck, slowing with its callers); the label is the entry, a traffic surge. With
+    `small_drop`, an availability fault as small as PetShop's own (1 to 4 points, as from an
+    error rate of a few percent), where the node's availability allows one."""
     base_name, window_name = REGIMES[regime]
     root_dir = _dataset_root(dataset)
     _, base = _load(root_dir / base_name / "noissue" / "metrics.csv")
@@ -155,6 +159,8 @@ def make_case(rng: np.random.Generator, regime: str, dataset: Path, out: Path, *
     kind = "latency" if draw < 0.6 else "availability" if draw < 0.85 else "overload"
     if load_at_entry:
         kind = "overload"
+    if small_drop:
+        kind = "availability"
     if kind == "availability" and not _median(window, root, "availability", "Average") >= 90:
         # Already failing most calls in normal operation (X-Ray counts the state machine's
         # lambdas so): a drop there is invisible at the root, so the label would be a guess.
@@ -201,7 +207,7 @@ def make_case(rng: np.random.Generator, regime: str, dataset: Path, out: Path, *
                     series += intensity * delay * factor * shape
         metric = ("latency", "Average")
     else:
-        drop = max(rng.uniform(2.0, 15.0), floor)
+        drop = max(rng.uniform(1.0, 4.0) if small_drop else rng.uniform(2.0, 15.0), floor)
         for node, factor in reach.items():
             series = incident.get((node, "availability", "Average"))
             if series is not None:
@@ -243,7 +249,7 @@ def make_case(rng: np.random.Generator, regime: str, dataset: Path, out: Path, *
 
 
 def generate(dataset: Path, out: Path, *, seed: int = 11, per_regime: int = 15,
-             entry_loads: int = 4) -> Suite:
+             entry_loads: int = 4, small_drops: int = 4) -> Suite:
     if not dataset.is_dir():
         raise SuiteError(f"PetShop dataset not found at {dataset}")
     suite = Suite(f"petshop-injected-seed{seed}", credit=CREDIT + " (normal periods)")
@@ -259,4 +265,10 @@ def generate(dataset: Path, out: Path, *, seed: int = 11, per_regime: int = 15,
             target = make_case(rng, regime, dataset, out / f"{regime}-entry-{i:02d}",
                                load_at_entry=True)
             suite.cases.append(LabelledCase(target, load_truth(target), f"{regime} entry load"))
+        # Small availability drops, on a stream of their own for the same reason.
+        rng = np.random.default_rng([seed, r, 2])
+        for i in range(small_drops):
+            target = make_case(rng, regime, dataset, out / f"{regime}-drop-{i:02d}",
+                               small_drop=True)
+            suite.cases.append(LabelledCase(target, load_truth(target), f"{regime} small drop"))
     return suite

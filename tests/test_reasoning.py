@@ -413,3 +413,35 @@ async def test_a_bottleneck_slowed_by_its_share_of_a_surge_is_not_the_cause(
     [share] = [h for h in report.hypotheses
                if h.kind == "traffic" and h.service == "bottleneck"]
     assert share.status == "supported"
+
+
+async def test_a_spike_of_requests_that_subsided_does_not_drive_a_lasting_slowdown(
+        tmp_path: Path) -> None:
+    """The store's request count spikes for two minutes as its latency jumps, then falls back
+    to normal while the store stays just as slow for the next twenty minutes. Load that has
+    subsided cannot be keeping it slow: the store is failing on its own."""
+    front_requests = _series(500, 1)
+    store_requests = _series(100, 2, sigma=0.05)
+    store_requests[FAULT - 1:FAULT + 1] *= 2.2
+    store = _series(20, 3)
+    store[FAULT:] += 60
+    report = await load_test(tmp_path, front_requests, "store", store_requests, store)
+    top = report.root_causes[0]
+    assert (top.service, top.kind) == ("store", "dependency")
+    [traffic] = [h for h in report.hypotheses if h.kind == "traffic" and h.service == "store"]
+    assert traffic.status == "refuted" and "back to normal" in (traffic.reason or "")
+
+
+async def test_a_noisy_dependency_that_slowed_more_than_its_caller_explains_it(
+        tmp_path: Path) -> None:
+    """The front's latency is steady, so its 60 ms rise is twelve of its sigmas; the hub it
+    calls swings widely, so its 160 ms rise is only about six of its own. Less unusual as the
+    hub's rise is, it accounts for all of the front's: the hub leads, not "the front is
+    degraded with no visible cause" (with a confidence as modest as its evidence)."""
+    front = _series(100, 1, sigma=0.005)
+    front[FAULT:] += 60
+    hub = _series(200, 2, sigma=0.15)
+    hub[FAULT:] += 160
+    report = await investigate(write_case(tmp_path / "case", {
+        ("front", "latency_avg"): front, ("hub", "latency_avg"): hub}, [("front", "hub")]))
+    assert [c.service for c in report.root_causes[:2]] == ["hub", "front"]

@@ -334,6 +334,8 @@ class Investigator:
             # damage that accumulates, like a queue filling.)
             stale = run.tools.held_before(verdict, damage_at, run.lag) \
                 if kind == "traffic" and not verdict.basis else ""
+            if kind == "traffic" and not share and not stale:
+                stale = run.tools.load_lull(verdict, effect_verdict, damage_at)
             if (verdict.anomalous or share) and run.precedes(verdict.onset, effect_onset) \
                     and (kind != "traffic" or surged) and not faint and not stale:
                 h.status = "supported"
@@ -441,6 +443,9 @@ class Investigator:
                         effect_verdict=verdict,
                         coupling=coupling if link is None else min(coupling, max(link, 0.0)),
                         surge_above=surge_here or surge_above)
+                    if effect_verdict is not None and _covers(verdict, effect_verdict):
+                        # As strong as the effect for `_explains`, whatever its own noise.
+                        below = [(o, max(s, effect_verdict.score)) for o, s in below]
                     found_below.extend(below)
             elif too_small:
                 h.status = "refuted"
@@ -729,6 +734,17 @@ def _too_small(cause: FamilyVerdict, effect: FamilyVerdict | None) -> str:
     if effect_delta <= 0 or cause_delta >= MIN_LATENCY_SHARE * effect_delta:
         return ""
     return f"{cause_delta:+.3g} against {effect_delta:+.3g}"
+
+
+def _covers(cause: FamilyVerdict, effect: FamilyVerdict) -> bool:
+    """Did a dependency's latency rise by at least as much as its caller's? Then it accounts
+    for the whole of the caller's slowdown, however noisy its own baseline (z-scores compare
+    how unusual two moves are; seconds added up along a call chain compare what they did)."""
+    if cause.family != "latency" or effect.family != "latency" or \
+            cause.anomaly is None or effect.anomaly is None:
+        return False
+    effect_delta = effect.anomaly.peak - effect.anomaly.baseline
+    return effect_delta > 0 and cause.anomaly.peak - cause.anomaly.baseline >= effect_delta
 
 
 def _faint_link(cause: FamilyVerdict, effect: FamilyVerdict | None) -> str:

@@ -20,6 +20,7 @@ from agents.sre.report import Evidence, EvidenceStatus
 from agents.sre.stats import (
     ANOMALY_Z,
     FAMILY_DIRECTION,
+    ONSET_Z,
     Anomaly,
     Baseline,
     Direction,
@@ -282,6 +283,38 @@ class Toolbox:
             return ""
         return (f"it was already this abnormal at {hhmm(float(t[before[-1]]))} (z={z_before:.1f}), "
                 f"before the effect began, and got no worse with it")
+
+    def load_lull(self, surge: FamilyVerdict, effect: FamilyVerdict | None,
+                  since: float) -> str:
+        """Why a surge of requests does not drive `effect`, or '' when it may: a sample from
+        `since` on where the requests were back within their normal range while the effect
+        was still at least half as bad as at its worst. A service slowed by load recovers when
+        the load subsides; damage that stays at full strength without it has another cause
+        (a noisy request count that spiked once next to a fault is a bystander)."""
+        if effect is None or surge.basis or surge.anomaly is None or \
+                surge.anomaly.peak <= surge.anomaly.baseline:
+            return ""
+        load, damage = self._series(surge), self._series(effect)
+        if load is None or damage is None:
+            return ""
+        load_base, damage_base = self._baseline(load), self._baseline(damage)
+        if load_base is None or damage_base is None:
+            return ""
+        common, il, idm = np.intersect1d(load.t, damage.t, return_indices=True)
+        z_load = (load.v[il] - load_base.median) / load_base.scale
+        z_damage = directional((damage.v[idm] - damage_base.median) / damage_base.scale,
+                               _direction(damage, effect.family))
+        episode = (common >= self.split) & np.isfinite(z_damage)
+        if not episode.any():
+            return ""
+        worst = float(np.max(z_damage[episode]))
+        for k in np.flatnonzero((common >= since) & np.isfinite(z_load) & episode):
+            if z_load[k] < ONSET_Z and z_damage[k] >= max(ANOMALY_Z, 0.5 * worst):
+                return (f"requests were back to normal at {hhmm(float(common[k]))} "
+                        f"({load.v[il[k]]:.3g} against a baseline of {load_base.median:.3g}) "
+                        f"while {effect.metric} stayed at {damage.v[idm[k]]:.3g} "
+                        f"(z={z_damage[k]:.1f})")
+        return ""
 
     def rise_time(self, verdict: FamilyVerdict | None) -> float | None:
         """When the bulk of `verdict`'s episode arrived: the first sample since the split at
