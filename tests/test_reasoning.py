@@ -445,3 +445,25 @@ async def test_a_noisy_dependency_that_slowed_more_than_its_caller_explains_it(
     report = await investigate(write_case(tmp_path / "case", {
         ("front", "latency_avg"): front, ("hub", "latency_avg"): hub}, [("front", "hub")]))
     assert [c.service for c in report.root_causes[:2]] == ["hub", "front"]
+
+
+async def test_a_view_of_a_service_is_explained_by_what_explains_the_service(
+        tmp_path: Path) -> None:
+    """The front calls the service and, through a load balancer, sees it again (the balancer
+    is a leaf: no edge leads on from it). The service slows because its database did; the
+    balancer's view of it moves in lockstep, on a far steadier baseline. The database is the
+    cause, and the view is explained as the service is: it ranks below the service, not as
+    the runner-up with the most unusual numbers."""
+    front = _series(100, 1)
+    front[FAULT:] += 60
+    service = _series(40, 2)
+    service[FAULT:] += 60
+    view = _series(45, 3, sigma=0.002)
+    view[FAULT:] += 60 + 0.5 * (service[FAULT:] - 100)
+    db = _series(20, 4, sigma=0.15)
+    db[FAULT:] += 60
+    report = await investigate(write_case(tmp_path / "case", {
+        ("front", "latency_avg"): front, ("service", "latency_avg"): service,
+        ("view", "latency_avg"): view, ("db", "latency_avg"): db,
+    }, [("front", "service"), ("front", "view"), ("service", "db")]))
+    assert [c.service for c in report.root_causes[:2]] == ["db", "service"]

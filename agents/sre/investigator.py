@@ -510,13 +510,14 @@ class Investigator:
         """Mark a leaf that fails in lockstep with a sibling service as a likely second view of
         it. Service maps often hold both a service and its callers' client-side view of it (a
         load balancer, a remote endpoint) with no edge between them; the view is a leaf, the
-        service has dependencies of its own that were examined and found clean."""
-        pool = [c for c in run.candidates
-                if c.fallback and c.kind == "dependency" and not c.explained and c.reachable]
-        for leaf in pool:
+        service has dependencies of its own, examined. Where they explain the service, they
+        explain its view too."""
+        services = [c for c in run.candidates
+                    if c.fallback and c.kind == "dependency" and c.reachable]
+        for leaf in [c for c in services if not c.explained]:
             if run.graph.get(leaf.service):
                 continue
-            for other in pool:
+            for other in services:
                 if other.service == leaf.service or not run.graph.get(other.service):
                     continue
                 if not run.callers.get(leaf.service, set()) & run.callers.get(other.service,
@@ -534,6 +535,7 @@ class Investigator:
                 link = run.tools.co_movement(a, b)
                 if link is not None and link >= TWIN_CORRELATION:
                     leaf.twin_of = other.service
+                    leaf.explained = other.explained
                     break
 
     async def _traffic_origin(self, run: _Run, service: str, verdict: FamilyVerdict,
