@@ -18,6 +18,8 @@ normal period recorded apart from the incident) and puts the fault anywhere:
   bottleneck, with its callers); the label is `PetSite`, a traffic surge;
 - and, on another stream, a few availability drops as small as PetShop's real ones (an error
   rate of a few percent: 1 to 4 points), where the first faults drop 2 to 15;
+- and, on a fourth, a few faults while the load changes: from a random sample of the
+  incident window on, the telemetry comes from the other traffic level's normal period;
 - the alert on `PetSite`, the statistic it would be raised on.
 
 It is a model of fault propagation, not ground truth about PetShop: it tests that the rules
@@ -127,12 +129,16 @@ def _live(table: Table, node: str, span: slice) -> bool:
 
 
 def make_case(rng: np.random.Generator, regime: str, dataset: Path, out: Path, *,
-              load_at_entry: bool = False, small_drop: bool = False) -> Path:
+              load_at_entry: bool = False, small_drop: bool = False,
+              load_change_at: int | None = None) -> Path:
     """One case. With `load_at_entry`, a load test at `ENTRY` itself: requests rise at it and
     everything it calls, and the node drawn as the root is only where the load hurts (the
     bottleneck, slowing with its callers); the label is the entry, a traffic surge. With
     `small_drop`, an availability fault as small as PetShop's own (1 to 4 points, as from an
-    error rate of a few percent), where the node's availability allows one."""
+    error rate of a few percent), where the node's availability allows one. With
+    `load_change_at`, the load changes during the incident: from that sample on, the window
+    comes from the other traffic level's normal period (PetShop's temporal regimes vary their
+    traffic over time), whatever the fault."""
     base_name, window_name = REGIMES[regime]
     root_dir = _dataset_root(dataset)
     _, base = _load(root_dir / base_name / "noissue" / "metrics.csv")
@@ -173,6 +179,14 @@ def make_case(rng: np.random.Generator, regime: str, dataset: Path, out: Path, *
 
     incident = {key: values[window_at:window_at + WINDOW_POINTS].copy()
                 for key, values in window.items()}
+    if load_change_at is not None:
+        other_name = "high_traffic" if window_name == "low_traffic" else "low_traffic"
+        _, other = _load(root_dir / other_name / "noissue" / "metrics.csv")
+        other_at = int(rng.integers(0, len(next(iter(other.values()))) - WINDOW_POINTS))
+        for key, values in incident.items():
+            if key in other:
+                values[load_change_at:] = other[key][other_at + load_change_at:
+                                                     other_at + WINDOW_POINTS]
     # Attenuation from the root to each affected node: per hop, the share of the caller's
     # requests that reach the callee, times a random factor (not every request is hit).
     reach: dict[str, float] = {root: 1.0}
@@ -249,7 +263,7 @@ def make_case(rng: np.random.Generator, regime: str, dataset: Path, out: Path, *
 
 
 def generate(dataset: Path, out: Path, *, seed: int = 11, per_regime: int = 15,
-             entry_loads: int = 4, small_drops: int = 4) -> Suite:
+             entry_loads: int = 4, small_drops: int = 4, load_changes: int = 4) -> Suite:
     if not dataset.is_dir():
         raise SuiteError(f"PetShop dataset not found at {dataset}")
     suite = Suite(f"petshop-injected-seed{seed}", credit=CREDIT + " (normal periods)")
@@ -271,4 +285,11 @@ def generate(dataset: Path, out: Path, *, seed: int = 11, per_regime: int = 15,
             target = make_case(rng, regime, dataset, out / f"{regime}-drop-{i:02d}",
                                small_drop=True)
             suite.cases.append(LabelledCase(target, load_truth(target), f"{regime} small drop"))
+        # Faults while the load changes (from any sample but the first), on a fourth stream.
+        rng = np.random.default_rng([seed, r, 3])
+        for i in range(load_changes):
+            at = int(rng.integers(1, WINDOW_POINTS))
+            target = make_case(rng, regime, dataset, out / f"{regime}-load-change-{i:02d}",
+                               load_change_at=at)
+            suite.cases.append(LabelledCase(target, load_truth(target), f"{regime} load change"))
     return suite

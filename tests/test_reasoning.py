@@ -27,17 +27,19 @@ def _series(level: float, seed: int, *, sigma: float = 0.02) -> np.ndarray:
 
 def write_case(path: Path, metrics: dict[tuple[str, str], np.ndarray],
                edges: list[tuple[str, str]], *, alert: str = "front",
-               metric: str = "latency_avg", signal: str = "latency") -> Path:
+               metric: str = "latency_avg", signal: str = "latency",
+               step: float = STEP) -> Path:
     path.mkdir(parents=True)
     rows = ["timestamp,service,metric,value"]
     for (service, name), values in metrics.items():
-        rows += [f"{T0 + STEP * i:.0f},{service},{name},{v:.6g}"
+        rows += [f"{T0 + step * i:.0f},{service},{name},{v:.6g}"
                  for i, v in enumerate(values) if np.isfinite(v)]
     (path / "metrics.csv").write_text("\n".join(rows) + "\n")
     (path / "case.json").write_text(json.dumps({
-        "id": "case", "window": {"start": T0, "end": T0 + STEP * (N - 1)},
+        "id": "case", "window": {"start": T0, "end": T0 + step * (N - 1)},
         "alert": {"name": "Slow", "service": alert, "signal": signal, "metric": metric,
-                  "fired_at": FIRED, "summary": f"{metric} of {alert}"},
+                  "fired_at": T0 + step * (FIRED - T0) / STEP,
+                  "summary": f"{metric} of {alert}"},
         "topology": [{"caller": a, "callee": b} for a, b in edges]}))
     return path
 
@@ -467,3 +469,22 @@ async def test_a_view_of_a_service_is_explained_by_what_explains_the_service(
         ("view", "latency_avg"): view, ("db", "latency_avg"): db,
     }, [("front", "service"), ("front", "view"), ("service", "db")]))
     assert [c.service for c in report.root_causes[:2]] == ["db", "service"]
+
+
+async def test_a_dependency_that_degraded_two_samples_after_its_caller_did_not_cause_it(
+        tmp_path: Path) -> None:
+    """Five-minute samples. The front slows when the store does; a second dependency slows
+    far more, but ten minutes later. A cause may land one sample after its effect (both are
+    smoothed), not two: the late one is refuted, however loud."""
+    front = _series(100, 1)
+    front[FAULT:] += 60
+    store = _series(20, 2)
+    store[FAULT:] += 60
+    late = _series(20, 3)
+    late[FAULT + 2:] += 600
+    report = await investigate(write_case(tmp_path / "case", {
+        ("front", "latency_avg"): front, ("store", "latency_avg"): store,
+        ("late", "latency_avg"): late}, [("front", "store"), ("front", "late")], step=300.0))
+    assert report.root_causes[0].service == "store"
+    [(status, _)] = statuses(report, "late")
+    assert status == "refuted"

@@ -115,7 +115,9 @@ class Investigator:
 
         symptom_onset, step, data_start = await self._symptom_onset(tools, ctx)
         tools.data_start = data_start
-        run = _Run(ctx, tools, graph, callers, tolerance=max(2 * step, 90.0),
+        # A cause may show up to one sample after its effect (both are smoothed, and sampled
+        # apart), never two: at five-minute resolution, ten minutes late is after the fact.
+        run = _Run(ctx, tools, graph, callers, tolerance=max(1.5 * step, 120.0),
                    lag=max(step, 90.0),
                    on_progress=on_progress)
         run.visited.add(ctx.service)
