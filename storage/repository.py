@@ -123,8 +123,10 @@ def in_executor(
 
 # The intake's statements, built once: statement construction costs more than the queries.
 _ALERTS = Alert.__table__  # type: ignore[attr-defined]
-_SEEN = core_select(_ALERTS.c.id, _ALERTS.c.incident_id, _ALERTS.c.status, _ALERTS.c.source,
+# By source and key, so the lookup walks the (source, dedup_key) unique index.
+_SEEN = core_select(_ALERTS.c.id, _ALERTS.c.incident_id, _ALERTS.c.status,
                     _ALERTS.c.dedup_key).where(
+    _ALERTS.c.source == bindparam("source"),
     _ALERTS.c.dedup_key.in_(bindparam("keys", expanding=True)))
 _OPEN = (select(Incident)
          .where(col(Incident.group_key).in_(bindparam("groups", expanding=True)))
@@ -233,14 +235,17 @@ class Store(Repository):
         """What the batch needs from the database, in two queries for the whole batch rather
         than two per alert: which of its alerts are already stored, and each of its groups'
         open incident (the newest, should there be more than one)."""
-        keys = sorted({a.dedup_key for a in alerts})
+        by_source: dict[str, set[str]] = {}
+        for a in alerts:
+            by_source.setdefault(a.source, set()).add(a.dedup_key)
         groups = sorted({a.group_key for a in alerts})
-        wanted = {(a.source, a.dedup_key) for a in alerts}
         with session.no_autoflush:
-            for i in range(0, len(keys), _LOOKUP_CHUNK):
-                for row in session.execute(_SEEN, {"keys": keys[i:i + _LOOKUP_CHUNK]}):
-                    if (row.source, row.dedup_key) in wanted:
-                        txn.seen[(row.source, row.dedup_key)] = row
+            for source, wanted in by_source.items():
+                keys = sorted(wanted)
+                for i in range(0, len(keys), _LOOKUP_CHUNK):
+                    for row in session.execute(_SEEN, {"source": source,
+                                                       "keys": keys[i:i + _LOOKUP_CHUNK]}):
+                        txn.seen[(source, row.dedup_key)] = row
             txn.incidents.update(dict.fromkeys(groups))
             for i in range(0, len(groups), _LOOKUP_CHUNK):
                 for incident in session.exec(_OPEN, params={  # type: ignore[call-overload]
@@ -288,8 +293,10 @@ class Store(Repository):
                 if existing.id is None:  # written earlier in this transaction (rare)
                     session.flush()
                 resolved = self._resolve_alert(session, existing, alert, now)
-                if resolved.incident_resolved:  # the group has no open incident now
-                    txn.incidents[existing.group_key] = None
+                current = txn.incidents.get(existing.group_key)
+                if resolved.incident_resolved and (current is None or
+                                                   current.id == resolved.incident_id):
+                    txn.incidents[existing.group_key] = None  # the group has none open now
                 return lambda: resolved
             # Fired again after resolving: it joins whatever incident its group has open now.
             existing.status = AlertStatus.FIRING
