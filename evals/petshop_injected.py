@@ -130,7 +130,7 @@ def _live(table: Table, node: str, span: slice) -> bool:
 
 def make_case(rng: np.random.Generator, regime: str, dataset: Path, out: Path, *,
               load_at_entry: bool = False, small_drop: bool = False,
-              load_change_at: int | None = None) -> Path:
+              load_change_at: int | None = None, load_drift: bool = False) -> Path:
     """One case. With `load_at_entry`, a load test at `ENTRY` itself: requests rise at it and
     everything it calls, and the node drawn as the root is only where the load hurts (the
     bottleneck, slowing with its callers); the label is the entry, a traffic surge. With
@@ -138,7 +138,10 @@ def make_case(rng: np.random.Generator, regime: str, dataset: Path, out: Path, *
     error rate of a few percent), where the node's availability allows one. With
     `load_change_at`, the load changes during the incident: from that sample on, the window
     comes from the other traffic level's normal period (PetShop's temporal regimes vary their
-    traffic over time), whatever the fault."""
+    traffic over time), whatever the fault. With `load_drift`, every request count of the
+    window is scaled by a level between 0.75 and 1.2 that drifts by up to 5% a sample, as in
+    the temporal regimes' own `train/` windows (0.75 to 1.18 times the borrowed baseline,
+    moving by up to 15% from one sample to the next)."""
     base_name, window_name = REGIMES[regime]
     root_dir = _dataset_root(dataset)
     _, base = _load(root_dir / base_name / "noissue" / "metrics.csv")
@@ -187,6 +190,13 @@ def make_case(rng: np.random.Generator, regime: str, dataset: Path, out: Path, *
             if key in other:
                 values[load_change_at:] = other[key][other_at + load_change_at:
                                                      other_at + WINDOW_POINTS]
+    if load_drift:
+        level = rng.uniform(0.75, 1.2)
+        slope = rng.uniform(-0.05, 0.05)
+        factors = level * (1.0 + slope * (np.arange(WINDOW_POINTS) - FAULT_FROM))
+        for (_, metric_name, _), values in incident.items():
+            if metric_name == "requests":
+                values *= factors
     # Attenuation from the root to each affected node: per hop, the share of the caller's
     # requests that reach the callee, times a random factor (not every request is hit).
     reach: dict[str, float] = {root: 1.0}
@@ -263,7 +273,8 @@ def make_case(rng: np.random.Generator, regime: str, dataset: Path, out: Path, *
 
 
 def generate(dataset: Path, out: Path, *, seed: int = 11, per_regime: int = 15,
-             entry_loads: int = 4, small_drops: int = 4, load_changes: int = 4) -> Suite:
+             entry_loads: int = 4, small_drops: int = 4, load_changes: int = 4,
+             load_drifts: int = 4) -> Suite:
     if not dataset.is_dir():
         raise SuiteError(f"PetShop dataset not found at {dataset}")
     suite = Suite(f"petshop-injected-seed{seed}", credit=CREDIT + " (normal periods)")
@@ -292,4 +303,10 @@ def generate(dataset: Path, out: Path, *, seed: int = 11, per_regime: int = 15,
             target = make_case(rng, regime, dataset, out / f"{regime}-load-change-{i:02d}",
                                load_change_at=at)
             suite.cases.append(LabelledCase(target, load_truth(target), f"{regime} load change"))
+        # Faults while the whole window runs at another load, drifting, on a fifth stream.
+        rng = np.random.default_rng([seed, r, 4])
+        for i in range(load_drifts):
+            target = make_case(rng, regime, dataset, out / f"{regime}-load-drift-{i:02d}",
+                               load_drift=True)
+            suite.cases.append(LabelledCase(target, load_truth(target), f"{regime} load drift"))
     return suite

@@ -434,6 +434,30 @@ async def test_a_spike_of_requests_that_subsided_does_not_drive_a_lasting_slowdo
     assert traffic.status == "refuted" and "back to normal" in (traffic.reason or "")
 
 
+async def test_damage_that_came_and_went_under_steady_load_has_another_cause(
+        tmp_path: Path) -> None:
+    """Traffic drifts up from twenty minutes before the fault to half again its baseline
+    (a baseline recorded at a lower load). The store fails for eight minutes and the front
+    with it, then both recover while the requests are higher than ever. Load the front was
+    already taking without harm, and went on taking after the harm was over, did not do it."""
+    drift = np.ones(N)
+    drift[FAULT - 20:] = np.linspace(1.0, 1.5, N - FAULT + 20)
+    front_requests = _series(500, 1) * drift
+    store_requests = _series(100, 2) * drift
+    store = _series(20, 3)
+    store[FAULT:FAULT + 8] += 60
+    front = _series(100, 4)
+    front[FAULT:FAULT + 8] += 60
+    report = await investigate(write_case(tmp_path / "case", {
+        ("front", "latency_avg"): front, ("front", "requests"): front_requests,
+        ("store", "latency_avg"): store, ("store", "requests"): store_requests,
+    }, [("front", "store")]))
+    top = report.root_causes[0]
+    assert (top.service, top.kind) == ("store", "dependency")
+    [traffic] = [h for h in report.hypotheses if h.kind == "traffic" and h.service == "front"]
+    assert traffic.status == "refuted" and "came and went on its own" in (traffic.reason or "")
+
+
 async def test_a_noisy_dependency_that_slowed_more_than_its_caller_explains_it(
         tmp_path: Path) -> None:
     """The front's latency is steady, so its 60 ms rise is twelve of its sigmas; the hub it

@@ -337,7 +337,7 @@ class Investigator:
             stale = run.tools.held_before(verdict, damage_at, run.lag) \
                 if kind == "traffic" and not verdict.basis else ""
             if kind == "traffic" and not share and not stale:
-                stale = run.tools.load_lull(verdict, effect_verdict, damage_at)
+                stale = run.tools.load_lull(verdict, effect_verdict, damage_at, run.lag)
             if (verdict.anomalous or share) and run.precedes(verdict.onset, effect_onset) \
                     and (kind != "traffic" or surged) and not faint and not stale:
                 h.status = "supported"

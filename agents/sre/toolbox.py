@@ -285,12 +285,18 @@ class Toolbox:
                 f"before the effect began, and got no worse with it")
 
     def load_lull(self, surge: FamilyVerdict, effect: FamilyVerdict | None,
-                  since: float) -> str:
-        """Why a surge of requests does not drive `effect`, or '' when it may: a sample from
-        `since` on where the requests were back within their normal range while the effect
-        was still at least half as bad as at its worst. A service slowed by load recovers when
-        the load subsides; damage that stays at full strength without it has another cause
-        (a noisy request count that spiked once next to a fault is a bystander)."""
+                  since: float, lag: float) -> str:
+        """Why a surge of requests does not drive `effect`, or '' when it may. Load drives a
+        slowdown only while it lasts, so either of these refutes it:
+
+        - a sample from `since` on where the requests were back within their normal range
+          while the effect was still at least half as bad as at its worst (a noisy request
+          count that spiked once next to a fault is a bystander);
+        - load that was already out of its normal range (2 sigmas) `lag` before the damage,
+          with no damage then, and still at least as high once the damage was over (under a
+          quarter of its worst): the damage came and went on its own. A baseline recorded at
+          another load makes every request count look surged, drifting as load does.
+        """
         if effect is None or surge.basis or surge.anomaly is None or \
                 surge.anomaly.peak <= surge.anomaly.baseline:
             return ""
@@ -314,6 +320,21 @@ class Toolbox:
                         f"({load.v[il[k]]:.3g} against a baseline of {load_base.median:.3g}) "
                         f"while {effect.metric} stayed at {damage.v[idm[k]]:.3g} "
                         f"(z={z_damage[k]:.1f})")
+        valid = np.isfinite(z_load) & np.isfinite(z_damage)
+        before = np.flatnonzero(valid & (common <= since - lag))
+        during = np.flatnonzero(valid & (common >= since) & (z_damage >= ANOMALY_Z))
+        if before.size == 0 or during.size == 0:
+            return ""
+        b, d = before[-1], during[0]
+        if z_load[b] < ONSET_Z or z_damage[b] >= ONSET_Z:
+            return ""
+        over = max(ONSET_Z, 0.25 * worst)  # back to a quarter of its worst, or to normal
+        for k in np.flatnonzero(valid & (common > common[during[-1]])):
+            if z_damage[k] < over and load.v[il[k]] >= load.v[il[d]]:
+                return (f"requests were already {load.v[il[b]]:.3g} at {hhmm(float(common[b]))} "
+                        f"(baseline {load_base.median:.3g}) with no damage, and still "
+                        f"{load.v[il[k]]:.3g} at {hhmm(float(common[k]))} once {effect.metric} "
+                        f"had recovered: the damage came and went on its own")
         return ""
 
     def rise_time(self, verdict: FamilyVerdict | None) -> float | None:
