@@ -334,10 +334,9 @@ class Investigator:
             # Load the service was already coping with when the damage arrived does not explain
             # it. (Not applied to resources: a steady oversized payload or a full disk can do
             # damage that accumulates, like a queue filling.)
-            stale = run.tools.held_before(verdict, damage_at, run.lag) \
-                if kind == "traffic" and not verdict.basis else ""
+            stale = _coping(run, verdict, damage_at) if kind == "traffic" else ""
             if kind == "traffic" and not share and not stale:
-                stale = run.tools.load_lull(verdict, effect_verdict, damage_at, run.lag)
+                stale = run.tools.load_lull(verdict, effect_verdict, damage_at)
             if (verdict.anomalous or share) and run.precedes(verdict.onset, effect_onset) \
                     and (kind != "traffic" or surged) and not faint and not stale:
                 h.status = "supported"
@@ -564,7 +563,7 @@ class Investigator:
                     v = step
                 if v.anomaly is None or not run.precedes(v.onset, current_onset):
                     continue
-                if not v.basis and run.tools.held_before(v, effect_time, run.lag):
+                if _coping(run, v, effect_time):
                     continue
                 if not _carries(v, current_verdict, run.tools):
                     continue  # the surge entered below it (or through another caller)
@@ -794,12 +793,22 @@ def _carries(caller: FamilyVerdict, callee: FamilyVerdict, tools: Toolbox) -> bo
     the baselines and, failing that, as steps at the instant the caller's surge arrived: a
     baseline recorded at another load (stale, or borrowed) distorts ratios to it unevenly, as
     the share of each service's requests that scales with load differs, while the ratio of
-    two steps taken at the same moment holds."""
+    two steps taken at the same moment holds. Both steps are measured alike, from the level
+    just before to the mean of the two samples from the step on, whether a verdict's own
+    peak was smoothed or its surge was itself found as such a step."""
     if _gain(caller) >= 0.5 * _gain(callee):
         return True
     step = tools.rise_time(caller)
-    return _gain(caller, tools.level_before(caller, step)) >= \
-        0.5 * _gain(callee, tools.level_before(callee, step))
+    return tools.step_gain(caller, step) >= 0.5 * tools.step_gain(callee, step)
+
+
+def _coping(run: _Run, surge: FamilyVerdict, damage_at: float) -> str:
+    """Why a traffic surge is load the service was already coping with when the damage
+    arrived, or '' (a step measured from the level just before is a change by construction)."""
+    if surge.basis:
+        return ""
+    return run.tools.held_before(surge, damage_at, run.lag) or \
+        run.tools.coped_with(surge, damage_at, run.lag)
 
 
 def _when(effect_onset: float | None, run: _Run, effect: FamilyVerdict | None = None

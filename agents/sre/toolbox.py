@@ -47,6 +47,9 @@ log = logging.getLogger(__name__)
 # A step up in requests, measured from their own level just before, counts as a surge from
 # +50%: load tests and retry storms multiply traffic, while normal drift moves it by percents.
 STEP_GAIN = 0.5
+# Load already out of its normal range before the damage, and borne without harm, must rise
+# by a quarter more with the damage to be what caused it (see `Toolbox.coped_with`).
+COPED_GAIN = 0.25
 _PAYLOAD = re.compile(r"payload|body_size|request_size|request_bytes|message_size|msg_size")
 _LOSS = re.compile(r"loss|drop|retrans|reset")
 _MASK = [
@@ -285,18 +288,12 @@ class Toolbox:
                 f"before the effect began, and got no worse with it")
 
     def load_lull(self, surge: FamilyVerdict, effect: FamilyVerdict | None,
-                  since: float, lag: float) -> str:
-        """Why a surge of requests does not drive `effect`, or '' when it may. Load drives a
-        slowdown only while it lasts, so either of these refutes it:
-
-        - a sample from `since` on where the requests were back within their normal range
-          while the effect was still at least half as bad as at its worst (a noisy request
-          count that spiked once next to a fault is a bystander);
-        - load that was already out of its normal range (2 sigmas) `lag` before the damage,
-          with no damage then, and still at least as high once the damage was over (under a
-          quarter of its worst): the damage came and went on its own. A baseline recorded at
-          another load makes every request count look surged, drifting as load does.
-        """
+                  since: float) -> str:
+        """Why a surge of requests does not drive `effect`, or '' when it may: a sample from
+        `since` on where the requests were back within their normal range while the effect
+        was still at least half as bad as at its worst. A service slowed by load recovers when
+        the load subsides; damage that stays at full strength without it has another cause
+        (a noisy request count that spiked once next to a fault is a bystander)."""
         if effect is None or surge.basis or surge.anomaly is None or \
                 surge.anomaly.peak <= surge.anomaly.baseline:
             return ""
@@ -320,22 +317,32 @@ class Toolbox:
                         f"({load.v[il[k]]:.3g} against a baseline of {load_base.median:.3g}) "
                         f"while {effect.metric} stayed at {damage.v[idm[k]]:.3g} "
                         f"(z={z_damage[k]:.1f})")
-        valid = np.isfinite(z_load) & np.isfinite(z_damage)
-        before = np.flatnonzero(valid & (common <= since - lag))
-        during = np.flatnonzero(valid & (common >= since) & (z_damage >= ANOMALY_Z))
-        if before.size == 0 or during.size == 0:
-            return ""
-        b, d = before[-1], during[0]
-        if z_load[b] < ONSET_Z or z_damage[b] >= ONSET_Z:
-            return ""
-        over = max(ONSET_Z, 0.25 * worst)  # back to a quarter of its worst, or to normal
-        for k in np.flatnonzero(valid & (common > common[during[-1]])):
-            if z_damage[k] < over and load.v[il[k]] >= load.v[il[d]]:
-                return (f"requests were already {load.v[il[b]]:.3g} at {hhmm(float(common[b]))} "
-                        f"(baseline {load_base.median:.3g}) with no damage, and still "
-                        f"{load.v[il[k]]:.3g} at {hhmm(float(common[k]))} once {effect.metric} "
-                        f"had recovered: the damage came and went on its own")
         return ""
+
+    def coped_with(self, surge: FamilyVerdict, since: float, lag: float) -> str:
+        """Why a surge is load the service was already coping with, or '' when it may be the
+        cause. Requests already out of their normal range (2 sigmas) `lag` before the damage,
+        with no damage yet, must rise by COPED_GAIN more as the damage arrives (by one sample
+        after `since`) to be what caused it. A baseline recorded at a lower load puts every
+        request count a few of its narrow sigmas up, and load drifting over the day adds a
+        few more as it goes: three more sigmas is not a surge that broke the service."""
+        if surge.basis or surge.anomaly is None or surge.anomaly.peak <= surge.anomaly.baseline:
+            return ""
+        series = self._series(surge)
+        z = self._z_scores(series, surge) if series is not None else None
+        if series is None or z is None:
+            return ""
+        t, v = series.t, series.v
+        before = np.flatnonzero((t <= since - lag) & np.isfinite(z) & np.isfinite(v))
+        if before.size == 0 or z[before[-1]] < ONSET_Z or v[before[-1]] <= 0:
+            return ""
+        coping = float(v[before[-1]])
+        arrived = v[(t >= since) & (t <= since + lag) & np.isfinite(v)]
+        if arrived.size == 0 or float(np.max(arrived)) >= (1.0 + COPED_GAIN) * coping:
+            return ""
+        return (f"requests were already {coping:.3g} at {hhmm(float(t[before[-1]]))} (baseline "
+                f"{surge.anomaly.baseline:.3g}) with no damage, and rose only to "
+                f"{float(np.max(arrived)):.3g} as it arrived: load the service was coping with")
 
     def rise_time(self, verdict: FamilyVerdict | None) -> float | None:
         """When the bulk of `verdict`'s episode arrived: the first sample since the split at
@@ -362,6 +369,16 @@ class Toolbox:
             return None
         before = series.v[(series.t < at) & np.isfinite(series.v)][-2:]
         return float(np.median(before)) if before.size else None
+
+    def step_gain(self, verdict: FamilyVerdict, at: float | None) -> float:
+        """Relative step of the series at `at` (0.5 for +50%): the mean of the two samples
+        from `at` on against its own level just before; 0 when it cannot be measured."""
+        series = self._series(verdict)
+        before = self.level_before(verdict, at)
+        if series is None or at is None or before is None or before <= 0:
+            return 0.0
+        since = series.v[(series.t >= at) & np.isfinite(series.v)][:2]
+        return max(float(np.mean(since)) / before - 1.0, 0.0) if since.size else 0.0
 
     def step_surge(self, verdict: FamilyVerdict, at: float | None, lag: float, *,
                    min_score: float = ANOMALY_Z) -> FamilyVerdict | None:
