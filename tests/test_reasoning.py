@@ -482,6 +482,37 @@ async def test_a_short_surge_is_compared_step_for_step_with_its_callees(
     assert (top.service, top.kind) == ("front", "traffic")
 
 
+async def test_a_surge_is_traced_past_a_caller_passed_over_one_hop_below(
+        tmp_path: Path) -> None:
+    """A load test at the front doubles the requests everywhere. The store is called by the
+    front directly and through the catalogue, whose steadier count gives the higher z-score:
+    the surge is followed up through the catalogue, and from there to the front, which
+    the walk had looked at (and passed over) one hop below. The catalogue only passed the
+    surge on: as a traffic candidate it is explained, below the store it loaded."""
+    front_requests = _series(500, 1, sigma=0.08)
+    catalogue_requests = _series(200, 2, sigma=0.005)
+    store_requests = _series(700, 3)
+    for series in (front_requests, catalogue_requests, store_requests):
+        series[FAULT:] *= 2.0
+    store = _series(20, 4)
+    store[FAULT:] *= 6
+    catalogue = _series(60, 5)
+    catalogue[FAULT:] += 100
+    front = _series(100, 6)
+    front[FAULT:] += 100
+    report = await investigate(write_case(tmp_path / "case", {
+        ("front", "latency_avg"): front, ("front", "requests"): front_requests,
+        ("catalogue", "latency_avg"): catalogue, ("catalogue", "requests"): catalogue_requests,
+        ("store", "latency_avg"): store, ("store", "requests"): store_requests,
+    }, [("front", "catalogue"), ("front", "store"), ("catalogue", "store")]))
+    top = report.root_causes[0]
+    assert (top.service, top.kind) == ("front", "traffic")
+    walked = [h.statement for h in report.hypotheses if h.kind == "traffic"]
+    assert walked.count("the traffic surge entered at front, upstream of catalogue") == 2
+    ranks = {(c.service, c.kind): i for i, c in enumerate(report.root_causes)}
+    assert ranks[("catalogue", "traffic")] > ranks[("store", "dependency")]
+
+
 async def test_a_noisy_dependency_that_slowed_more_than_its_caller_explains_it(
         tmp_path: Path) -> None:
     """The front's latency is steady, so its 60 ms rise is twelve of its sigmas; the hub it

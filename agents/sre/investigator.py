@@ -549,9 +549,8 @@ class Investigator:
         while True:
             upstream: tuple[str, FamilyVerdict] | None = None
             for caller in sorted(run.callers.get(current, ())):
-                if caller in seen:
-                    continue
-                seen.add(caller)
+                if caller in seen:  # only the path walked so far: a caller passed over at one
+                    continue        # hop may still be where the surge entered the next
                 profile = await run.tools.profile(caller)
                 v = profile.families.get("throughput")
                 if v is None:
@@ -572,6 +571,7 @@ class Investigator:
             if upstream is None:
                 break
             caller, v = upstream
+            seen.add(caller)
             h = run.new(statement=f"the traffic surge entered at {caller}, upstream of {current}",
                         kind="traffic", service=caller, depth=depth, parent=parent)
             h.evidence.append(run.tools.cite(v, effect=(f"{current} traffic", current_onset)))
