@@ -31,7 +31,9 @@ from __future__ import annotations
 
 import json
 from collections import defaultdict
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -272,41 +274,40 @@ def make_case(rng: np.random.Generator, regime: str, dataset: Path, out: Path, *
     return out
 
 
+Options = Callable[[np.random.Generator], dict[str, Any]]
+
+
+def _later_groups(entry_loads: int, small_drops: int, load_changes: int,
+                  load_drifts: int) -> list[tuple[int, str, str, int, Options]]:
+    """The groups added after the first cases of each regime: (random stream, folder name,
+    label, count, the options of `make_case`). Each has a stream of its own, so the cases
+    drawn before it stay as they were when it was added."""
+    return [
+        (1, "entry", "entry load", entry_loads, lambda rng: {"load_at_entry": True}),
+        (2, "drop", "small drop", small_drops, lambda rng: {"small_drop": True}),
+        (3, "load-change", "load change", load_changes,  # from any sample but the first
+         lambda rng: {"load_change_at": int(rng.integers(1, WINDOW_POINTS))}),
+        (4, "load-drift", "load drift", load_drifts, lambda rng: {"load_drift": True}),
+    ]
+
+
 def generate(dataset: Path, out: Path, *, seed: int = 11, per_regime: int = 15,
              entry_loads: int = 4, small_drops: int = 4, load_changes: int = 4,
              load_drifts: int = 4) -> Suite:
     if not dataset.is_dir():
         raise SuiteError(f"PetShop dataset not found at {dataset}")
     suite = Suite(f"petshop-injected-seed{seed}", credit=CREDIT + " (normal periods)")
+    groups = _later_groups(entry_loads, small_drops, load_changes, load_drifts)
     for r, regime in enumerate(REGIMES):
         rng = np.random.default_rng([seed, r])
         for i in range(per_regime):
             target = make_case(rng, regime, dataset, out / f"{regime}-{i:02d}")
             suite.cases.append(LabelledCase(target, load_truth(target), regime))
-        # Load tests at the entry, on their own random stream: the cases above stay as
-        # they were when these were added.
-        rng = np.random.default_rng([seed, r, 1])
-        for i in range(entry_loads):
-            target = make_case(rng, regime, dataset, out / f"{regime}-entry-{i:02d}",
-                               load_at_entry=True)
-            suite.cases.append(LabelledCase(target, load_truth(target), f"{regime} entry load"))
-        # Small availability drops, on a stream of their own for the same reason.
-        rng = np.random.default_rng([seed, r, 2])
-        for i in range(small_drops):
-            target = make_case(rng, regime, dataset, out / f"{regime}-drop-{i:02d}",
-                               small_drop=True)
-            suite.cases.append(LabelledCase(target, load_truth(target), f"{regime} small drop"))
-        # Faults while the load changes (from any sample but the first), on a fourth stream.
-        rng = np.random.default_rng([seed, r, 3])
-        for i in range(load_changes):
-            at = int(rng.integers(1, WINDOW_POINTS))
-            target = make_case(rng, regime, dataset, out / f"{regime}-load-change-{i:02d}",
-                               load_change_at=at)
-            suite.cases.append(LabelledCase(target, load_truth(target), f"{regime} load change"))
-        # Faults while the whole window runs at another load, drifting, on a fifth stream.
-        rng = np.random.default_rng([seed, r, 4])
-        for i in range(load_drifts):
-            target = make_case(rng, regime, dataset, out / f"{regime}-load-drift-{i:02d}",
-                               load_drift=True)
-            suite.cases.append(LabelledCase(target, load_truth(target), f"{regime} load drift"))
+        for stream, name, label, count, options in groups:
+            rng = np.random.default_rng([seed, r, stream])
+            for i in range(count):
+                target = make_case(rng, regime, dataset, out / f"{regime}-{name}-{i:02d}",
+                                   **options(rng))
+                suite.cases.append(LabelledCase(target, load_truth(target),
+                                                f"{regime} {label}"))
     return suite
