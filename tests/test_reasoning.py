@@ -287,14 +287,16 @@ async def test_a_barely_degraded_dependency_does_not_explain_a_violent_failure(
 
 
 async def load_test(path: Path, front_requests: np.ndarray, callee: str,
-                    callee_requests: np.ndarray, callee_latency: np.ndarray) -> Report:
-    """The front, slowing from the fault on, and one callee: the load-test cases below."""
+                    callee_requests: np.ndarray, callee_latency: np.ndarray, *,
+                    slow: slice = slice(FAULT, None), step: float = STEP) -> Report:
+    """The front, slower by 60 over `slow` (from the fault on), and one callee: the
+    load-test cases below."""
     front = _series(100, 4)
-    front[FAULT:] += 60
+    front[slow] += 60
     return await investigate(write_case(path / "case", {
         ("front", "latency_avg"): front, ("front", "requests"): front_requests,
         (callee, "latency_avg"): callee_latency, (callee, "requests"): callee_requests,
-    }, [("front", callee)]))
+    }, [("front", callee)], step=step))
 
 
 async def stepped_load_test(path: Path, *, level: float, since: int, shift: float,
@@ -446,12 +448,8 @@ async def test_load_the_service_was_already_coping_with_does_not_explain_it(
     store_requests = _series(100, 2) * drift
     store = _series(20, 3)
     store[FAULT:FAULT + 8] += 60
-    front = _series(100, 4)
-    front[FAULT:FAULT + 8] += 60
-    report = await investigate(write_case(tmp_path / "case", {
-        ("front", "latency_avg"): front, ("front", "requests"): front_requests,
-        ("store", "latency_avg"): store, ("store", "requests"): store_requests,
-    }, [("front", "store")]))
+    report = await load_test(tmp_path, front_requests, "store", store_requests, store,
+                             slow=slice(FAULT, FAULT + 8))
     top = report.root_causes[0]
     assert (top.service, top.kind) == ("store", "dependency")
     [traffic] = [h for h in report.hypotheses if h.kind == "traffic" and h.service == "front"]
@@ -472,12 +470,8 @@ async def test_a_short_surge_is_compared_step_for_step_with_its_callees(
     store_requests[at - 2:at + 2] = (22, 26, 64, 111)
     store = _series(20, 3)
     store[at:at + 2] *= 8
-    front = _series(100, 4)
-    front[at:at + 2] += 60
-    report = await investigate(write_case(tmp_path / "case", {
-        ("front", "latency_avg"): front, ("front", "requests"): front_requests,
-        ("store", "latency_avg"): store, ("store", "requests"): store_requests,
-    }, [("front", "store")], step=300.0))
+    report = await load_test(tmp_path, front_requests, "store", store_requests, store,
+                             slow=slice(at, at + 2), step=300.0)
     top = report.root_causes[0]
     assert (top.service, top.kind) == ("front", "traffic")
 
