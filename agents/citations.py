@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from agents.sre.report import Claim, Evidence
+from integrations.redaction import clip
 
 _CAUSAL = re.compile(r"\b(caus\w*|root cause|because|due to|triggered|responsible|blame\w*|"
                      r"led to|result(ed)? (of|from))\b", re.I)
@@ -46,7 +47,7 @@ def parse_claims(raw: Any) -> tuple[list[Claim], list[str]]:
             cited = _ID.findall(cited)
         if not isinstance(cited, list):
             cited = []
-        text = " ".join(item["text"].split())[:600]
+        text = clip(" ".join(item["text"].split()), 600)
         # Ids written inline in the text count too ("… (ev-3)").
         ids = [str(e) for e in cited if isinstance(e, str | int)] + _ID.findall(text)
         text = _ID.sub("", text).replace("()", "").replace("[]", "").strip(" ,;")

@@ -13,7 +13,7 @@ from agents.chat.lookups import Thread
 from agents.sre.context import AlertContext
 from agents.sre.report import Report
 from bot.slack.blocks import answer_messages
-from integrations.redaction import redact
+from integrations.redaction import clip
 from storage.models import Incident
 
 if TYPE_CHECKING:
@@ -64,7 +64,7 @@ class ThreadChatHandler:
             return
         await self.service.store.audit(actor=user, action="chat_question",
                                        incident_id=incident.id,
-                                       detail={"question": redact(question[:500])})
+                                       detail={"question": clip(question, 500)})
         try:
             answer = await self.agent.answer(question, await self._thread(incident))
         except Exception:

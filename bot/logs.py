@@ -3,30 +3,23 @@
 from __future__ import annotations
 
 import logging
-import re
 import sys
 
-# Tokens that must never reach a log line even if an exception message carries them.
-_SECRETS = re.compile(
-    r"(xox[abposr]-[A-Za-z0-9-]{8,}|xapp-[A-Za-z0-9-]{8,}|sk-ant-[A-Za-z0-9_-]{8,}"
-    r"|sk-[A-Za-z0-9_-]{16,}|gh[pousr]_[A-Za-z0-9]{20,}|github_pat_[A-Za-z0-9_]{20,}"
-    r"|AKIA[0-9A-Z]{16}|(?i:bearer)\s+[A-Za-z0-9._~+/-]{8,}=*)")
+from integrations.redaction import redact
 
 
-class RedactSecrets(logging.Filter):
-    def filter(self, record: logging.LogRecord) -> bool:
-        message = record.getMessage()
-        cleaned = _SECRETS.sub("[redacted]", message)
-        if cleaned != message:
-            record.msg, record.args = cleaned, None
-        return True
+class RedactingFormatter(logging.Formatter):
+    """Masks secrets in the whole formatted line, the traceback included: an exception's
+    message or a remote error body can carry a credential (the same redactor as Slack's)."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        return redact(super().format(record))
 
 
 def configure(level: str = "INFO", *, stream: object = None) -> None:
     handler = logging.StreamHandler(stream or sys.stderr)  # type: ignore[arg-type]
-    handler.setFormatter(logging.Formatter(
+    handler.setFormatter(RedactingFormatter(
         "%(asctime)s %(levelname)-7s %(name)s: %(message)s", "%Y-%m-%dT%H:%M:%S"))
-    handler.addFilter(RedactSecrets())
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level.upper())

@@ -2,17 +2,18 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 from bot.errors import StartupError
 from bot.settings import Settings
+from integrations import redaction
 from integrations.errors import ConfigurationError
 from integrations.llm.anthropic_provider import AnthropicProvider
 from integrations.llm.base import LLMProvider
 from integrations.llm.gateway import Caps, Gateway
 from integrations.llm.openai_provider import OpenAIProvider
 from integrations.llm.prices import PriceTable
-from integrations.redaction import Redactor
 from storage.ledger import Ledger
 from storage.repository import Store
 
@@ -24,6 +25,16 @@ DEFAULT_TIERS = {
 TIER_SETTINGS = {"planner": "NIGHTOWL_MODELS_PLANNER", "worker": "NIGHTOWL_MODELS_WORKER",
                  "summarizer": "NIGHTOWL_MODELS_SUMMARIZER"}
 KEYS = {"anthropic": "ANTHROPIC_API_KEY", "openai": "OPENAI_API_KEY"}
+
+
+def configure_redaction(settings: Settings) -> redaction.Redactor:
+    """The process-wide redactor with `NIGHTOWL_REDACT_PATTERNS`: every sink (Slack, models,
+    logs, PRs, cases) uses it from now on."""
+    try:
+        return redaction.configure(extra=settings.models.redact_patterns)
+    except re.error as exc:
+        raise StartupError(f"NIGHTOWL_REDACT_PATTERNS: a pattern does not compile: {exc}") \
+            from exc
 
 
 def build_gateway(settings: Settings, store: Store) -> Gateway | None:
@@ -62,7 +73,7 @@ def build_gateway(settings: Settings, store: Store) -> Gateway | None:
     except ConfigurationError as exc:
         raise StartupError(str(exc)) from exc
     return Gateway(providers=providers, tiers=tiers, ledger=Ledger.beside(store),
-                   prices=prices, redactor=Redactor(extra=config.redact_patterns),
+                   prices=prices, redactor=configure_redaction(settings),
                    caps=Caps(daily_usd=config.daily_cap_usd,
                              per_agent_daily_usd=config.agent_caps_usd),
                    timeout=config.timeout_seconds, paused_by_setting=config.paused)

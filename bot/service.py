@@ -22,15 +22,26 @@ from bot.metrics import Metrics
 from bot.routing import Router
 from bot.surface import ChatSurface, MessageRef
 from integrations.llm.base import ModelClient
+from integrations.redaction import clip
 from integrations.telemetry.base import TelemetrySource
 from storage.ledger import MODELS_PAUSED, Ledger
-from storage.models import Alert, Feedback, Incident, IncidentStatus, Investigation, utcnow
+from storage.models import (
+    Alert,
+    Feedback,
+    Incident,
+    IncidentStatus,
+    Investigation,
+    as_utc,
+    utcnow,
+)
 from storage.repository import IntakeOutcome, Store
 
 log = logging.getLogger(__name__)
 
 TelemetryFor = Callable[[Incident, Sequence[Alert]], TelemetrySource | None]
 PROGRESS_EDIT_INTERVAL_S = 2.0
+# A run still marked running after this long was cut off without its process noticing.
+STUCK_RUN_S = 1800.0
 
 
 class Companion(Protocol):
@@ -61,6 +72,7 @@ class Service:
         auto_investigate: bool = True,
         lookback_minutes: int = 120,
         model: ModelClient | None = None,
+        reinvestigate_cooldown_s: float = 120.0,
     ) -> None:
         self.store = store
         self.surface = surface
@@ -71,6 +83,8 @@ class Service:
         self.auto_investigate = auto_investigate
         self.lookback_minutes = lookback_minutes
         self.model = model  # None: the statistical engine alone
+        self.reinvestigate_cooldown_s = reinvestigate_cooldown_s
+        self._reinvestigating: dict[int, asyncio.Lock] = {}
         self.dispatcher = Dispatcher(store, surface)
         self.dispatcher.on_rendered_first = self._on_incident_posted
         self.metrics.queue_depth = lambda: float(self.dispatcher.depth())
@@ -148,9 +162,24 @@ class Service:
         incident, _ = await self.store.resolve(incident_id, user)
         self.dispatcher.notify(incident_id, incident.channel)
 
-    async def reinvestigate(self, incident_id: int, user: str) -> None:
-        await self.store.audit(actor=user, action="reinvestigate", incident_id=incident_id)
-        self._spawn(self.investigate(incident_id, trigger="reinvestigate"))
+    async def reinvestigate(self, incident_id: int, user: str) -> str | None:
+        """Start a new investigation, unless one is running or started within the cooldown
+        (five clicks in a second are one investigation). Returns why not, or None."""
+        lock = self._reinvestigating.setdefault(incident_id, asyncio.Lock())
+        async with lock:  # the check and the new row together, so clicks cannot interleave
+            latest = await self.store.latest_investigation(incident_id)
+            if latest is not None:
+                age = (utcnow() - as_utc(latest.started_at)).total_seconds()
+                if latest.status == "running" and age < STUCK_RUN_S:
+                    return "An investigation of this incident is already running."
+                if age < self.reinvestigate_cooldown_s:
+                    wait = int(self.reinvestigate_cooldown_s - age) + 1
+                    return (f"This incident was investigated {int(age)}s ago; you can "
+                            f"re-investigate it in {wait}s.")
+            await self.store.audit(actor=user, action="reinvestigate", incident_id=incident_id)
+            row = await self.store.start_investigation(incident_id, "reinvestigate")
+        self._spawn(self.investigate(incident_id, trigger="reinvestigate", started=row))
+        return None
 
     async def record_feedback(self, investigation_id: int, user: str, verdict: str, *,
                               correct_service: str | None = None,
@@ -180,7 +209,8 @@ class Service:
             self._spawn(self.investigate(incident_id, trigger="auto"))
 
     async def investigate(self, incident_id: int, *, trigger: str,
-                          resume: Investigation | None = None) -> Report | None:
+                          resume: Investigation | None = None,
+                          started: Investigation | None = None) -> Report | None:
         """Run the SRE agent on an incident, showing progress in its thread.
 
         `resume` is a run a previous process left `running`: it continues in the same row and
@@ -192,7 +222,7 @@ class Service:
             return None
         alerts = await self.store.incident_alerts(incident_id)
         source = self.telemetry_for(incident, alerts) if self.telemetry_for else None
-        row = resume or await self.store.start_investigation(incident_id, trigger)
+        row = resume or started or await self.store.start_investigation(incident_id, trigger)
         self.dispatcher.notify(incident_id, incident.channel)
         view = InvestigationView(investigation_id=row.id, note="resumed after a restart"
                                  if resume is not None else None)
@@ -250,8 +280,8 @@ class Service:
         except Exception as exc:
             log.exception("incident %s: investigation %s failed", incident_id, row.id)
             row.status = "failed"
-            row.error = str(exc)[:2000]
-            view = InvestigationView(investigation_id=row.id, error=str(exc)[:500])
+            row.error = clip(str(exc), 2000)
+            view = InvestigationView(investigation_id=row.id, error=clip(str(exc), 500))
             self.metrics.investigations.inc(outcome="failed")
         row.finished_at = utcnow()
         if message is not None:

@@ -137,6 +137,21 @@ class ModelSettings(BaseSettings):
                                        validation_alias=_env("NIGHTOWL_REDACT_PATTERNS"))
 
 
+class AuthorizationSettings(BaseSettings):
+    """Who may press what (docs/hardening.md). Empty means the defaults: members of the
+    incident's channel; workspace admins for pause/resume."""
+
+    model_config = _COMMON
+    # {"resolve": ["S0123"], "open_pr": ["S0456"], "approve_containment": ["S0789"]}
+    action_groups: dict[str, list[str]] = Field(
+        default_factory=dict, validation_alias=_env("NIGHTOWL_ACTION_GROUPS"))
+    admin_group: str | None = Field(None, validation_alias=_env("NIGHTOWL_ADMIN_GROUP"))
+    cache_seconds: float = Field(300.0, ge=0,
+                                 validation_alias=_env("NIGHTOWL_AUTHZ_CACHE_SECONDS"))
+    reinvestigate_cooldown_seconds: float = Field(
+        120.0, ge=0, validation_alias=_env("NIGHTOWL_REINVESTIGATE_COOLDOWN_SECONDS"))
+
+
 class Settings(BaseSettings):
     model_config = _COMMON
     database_url: str = Field("sqlite:///./nightowl.db",
@@ -152,3 +167,4 @@ class Settings(BaseSettings):
     scheduler: SchedulerSettings = Field(default_factory=SchedulerSettings)
     sentry: SentrySettings = Field(default_factory=SentrySettings)
     models: ModelSettings = Field(default_factory=ModelSettings)
+    authorization: AuthorizationSettings = Field(default_factory=AuthorizationSettings)

@@ -18,11 +18,12 @@ from bot.console import ConsoleSurface
 from bot.errors import StartupError
 from bot.http import build_http_app
 from bot.metrics import Metrics
-from bot.models import build_gateway
+from bot.models import build_gateway, configure_redaction
 from bot.routing import Router
 from bot.service import Service, TelemetryFor
 from bot.settings import Settings
 from bot.slack.app import build_bolt_app
+from bot.slack.authorization import Authorizer
 from bot.slack.pacing import ChannelPacer
 from bot.slack.surface import SlackSurface
 from bot.surface import ChatSurface
@@ -48,6 +49,8 @@ class Wiring:
     bolt: AsyncApp | None
     slack_client: AsyncWebClient | None
     gateway: Gateway | None = None
+    # Who may press what; handlers other packages add to the Bolt app ask it too.
+    authorizer: Authorizer | None = None
 
 
 def webhook_auth(settings: Settings) -> WebhookAuth:
@@ -85,6 +88,7 @@ def production_telemetry(settings: Settings) -> TelemetryFor | None:
 
 def build(settings: Settings, *, telemetry_for: TelemetryFor | None = None,
           console: TextIO | None = None, migrate: bool = True) -> Wiring:
+    configure_redaction(settings)  # before anything can log, post or prompt
     engine = make_engine(settings.database_url)
     if migrate:
         upgrade(engine)
@@ -115,10 +119,16 @@ def build(settings: Settings, *, telemetry_for: TelemetryFor | None = None,
         auto_investigate=settings.investigation.auto_investigate,
         lookback_minutes=settings.investigation.lookback_minutes,
         model=gateway,
+        reinvestigate_cooldown_s=settings.authorization.reinvestigate_cooldown_seconds,
     )
+    authorizer: Authorizer | None = None
     if client is not None:
         assert settings.slack.signing_secret is not None
-        bolt = build_bolt_app(service, client=client,
+        authz = settings.authorization
+        authorizer = Authorizer(client, audit=store, action_groups=authz.action_groups,
+                                admin_group=authz.admin_group,
+                                cache_seconds=authz.cache_seconds)
+        bolt = build_bolt_app(service, client=client, authorizer=authorizer,
                               signing_secret=settings.slack.signing_secret.get_secret_value(),
                               chat=ThreadChatHandler(
                                   service, per_user=settings.slack.chat_questions_per_user,
@@ -126,4 +136,4 @@ def build(settings: Settings, *, telemetry_for: TelemetryFor | None = None,
     app = build_http_app(service, auth=webhook_auth(settings),
                          max_body_bytes=settings.webhooks.max_body_bytes,
                          bolt=bolt if settings.slack.app_token is None else None)
-    return Wiring(settings, store, service, app, bolt, client, gateway)
+    return Wiring(settings, store, service, app, bolt, client, gateway, authorizer)

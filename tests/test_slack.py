@@ -61,6 +61,7 @@ class Harness:
 async def harness(sqlite_store: Store, fake_slack: tuple[FakeSlack, str]
                   ) -> AsyncIterator[Harness]:
     slack, url = fake_slack
+    slack.default_members = ["U1", "U7", "U42"]  # the responders in every channel
     metrics = Metrics()
     client = AsyncWebClient(token="xoxb-test-token", base_url=f"{url}/api/")
     surface = SlackSurface(client, ChannelPacer(per_second=20, metrics=metrics))

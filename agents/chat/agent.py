@@ -28,6 +28,7 @@ from integrations.llm.base import (
     ToolResult,
 )
 from integrations.llm.spans import record_failure, tool_span
+from integrations.redaction import clip
 
 log = logging.getLogger(__name__)
 
@@ -111,7 +112,7 @@ class ThreadChat:
                             hypotheses=report.hypotheses, evidence=report.evidence,
                             services_total=len(lookups.known_services()),
                             ranked=report.root_causes, abstained=report.abstained)
-        messages = [Message("user", f"{context}\n\nQuestion: {question[:1000]}")]
+        messages = [Message("user", f"{context}\n\nQuestion: {clip(question, 1000)}")]
         answer = Answer("")
         for _ in range(MAX_TURNS):
             try:
@@ -180,7 +181,7 @@ class ThreadChat:
         lines = [f"• {c.text} {' '.join(f'`{e}`' for e in c.evidence)}" for c in checked.claims]
         used = list(dict.fromkeys(e for c in checked.claims for e in c.evidence))
         lines.append("*Evidence*")
-        lines += [f"`{e}` {evidence[e].finding[:200]}" for e in used[:10]]
+        lines += [f"`{e}` {clip(evidence[e].finding, 200)}" for e in used[:10]]
         removed = len(claims) - len(checked.claims)
         if removed:
             lines.append(f"_{removed} claim{'s' if removed > 1 else ''} without supporting "

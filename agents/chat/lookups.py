@@ -15,6 +15,7 @@ from datetime import UTC, datetime, timedelta
 from agents.sre.context import AlertContext
 from agents.sre.report import Evidence, Report
 from agents.sre.toolbox import Toolbox, hhmm, log_template
+from integrations.redaction import clip
 from integrations.telemetry.base import TelemetrySource, Window
 
 MAX_QUERIES = 30
@@ -101,7 +102,7 @@ class Lookups:
         events = [e for e in await tools.changes() if e.service == service and e.ts >= split]
         for event in events[:8]:
             evidence_id = tools.cite_event(event, (service, None))
-            lines.append(f"• {event.kind} at {hhmm(event.ts)}: {event.summary[:150]} "
+            lines.append(f"• {event.kind} at {hhmm(event.ts)}: {clip(event.summary, 150)} "
                          f"`{evidence_id}`")
         profile = await tools.profile(service)
         moved = sorted((v for v in profile.families.values()
@@ -168,7 +169,7 @@ class Lookups:
         for template, count in counts.most_common(6):
             stamps = groups[template]
             rows.append(f"• ×{count} ({hhmm(min(stamps))}–{hhmm(max(stamps))}) "
-                        f"`{_one_line(samples[template])[:220]}`")
+                        f"`{clip(_one_line(samples[template]), 220)}`")
         if len(groups) > 6:
             rows.append(f"_…and {len(groups) - 6} more patterns_")
         if result.info.link:
@@ -202,7 +203,7 @@ class Lookups:
                     cited = "".join(f" `{e}`" for e in h.evidence[:2])
                     finding = by_id[h.evidence[0]].finding if h.evidence and \
                         h.evidence[0] in by_id else ""
-                    lines.append(f"{icon} {h.statement}{why}. {finding[:160]}{cited}")
+                    lines.append(f"{icon} {h.statement}{why}. {clip(finding, 160)}{cited}")
                 ranked = [c for c in report.root_causes if c.service == service]
                 if ranked and report.root_causes:
                     top = report.root_causes[0]

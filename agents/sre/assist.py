@@ -33,6 +33,7 @@ from integrations.llm.base import (
     ToolResult,
 )
 from integrations.llm.spans import record_failure, tool_span
+from integrations.redaction import clip
 
 log = logging.getLogger(__name__)
 
@@ -151,7 +152,7 @@ class ModelAssist:
             for call in response.tool_calls:
                 finished = finished or call.name == "finish"
                 content, is_error = await self._run(call, lab, added)
-                results.append(ToolResult(call.id, content[:MAX_RESULT_CHARS], is_error))
+                results.append(ToolResult(call.id, clip(content, MAX_RESULT_CHARS), is_error))
             messages.append(Message("user", tool_results=tuple(results)))
             if finished or self._proposals >= self.max_proposals:
                 return added
@@ -318,20 +319,20 @@ def brief(*, alert: str, hypotheses: Sequence[Hypothesis], evidence: Sequence[Ev
     cited: list[str] = []
     for h in shown:
         reason = f" ({h.reason})" if h.reason else ""
-        lines.append(f"- {h.id} [{h.status}] {h.statement}{reason} "
-                     f"[{', '.join(h.evidence)}]"[:240])
+        lines.append(clip(f"- {h.id} [{h.status}] {h.statement}{reason} "
+                          f"[{', '.join(h.evidence)}]", 240))
         cited.extend(e for e in h.evidence if e not in cited)
     if ranked:
         lines.append("Ranked root causes" + (" (too weak: no confident root cause)"
                                              if abstained else "") + ":")
         for cause in ranked[:3]:
-            lines.append(f"- {cause.summary}, confidence {cause.confidence:.0%} "
-                         f"[{', '.join(cause.evidence[-4:])}]"[:240])
+            lines.append(clip(f"- {cause.summary}, confidence {cause.confidence:.0%} "
+                              f"[{', '.join(cause.evidence[-4:])}]", 240))
             cited.extend(e for e in cause.evidence[-4:] if e not in cited)
     extra = [e.id for e in evidence if e.signal in ("logs", "traces") and e.id not in cited]
     lines.append("Evidence:")
     for evidence_id in [*cited, *extra][:BRIEF_EVIDENCE]:
         e = by_id.get(evidence_id)
         if e is not None:
-            lines.append(f"- {e.id} ({e.status}) {e.finding}"[:220])
+            lines.append(clip(f"- {e.id} ({e.status}) {e.finding}", 220))
     return "\n".join(lines)

@@ -20,6 +20,7 @@ from agents.sre.context import AlertContext
 from agents.sre.report import Hypothesis, Progress, Report, Stats
 from agents.sre.stats import FAMILY_DIRECTION, ONSET_Z, ceiling_of, episode_onset, squash
 from agents.sre.toolbox import BudgetExhausted, FamilyVerdict, Toolbox, hhmm, kind_family
+from integrations.redaction import clip
 from integrations.telemetry.base import TelemetrySource, Window
 
 log = logging.getLogger(__name__)
@@ -173,8 +174,8 @@ class Investigator:
 
     def _brief(self, run: _Run, services: list[str], report: Report | None = None) -> str:
         ctx = run.ctx
-        return brief(alert=f"{ctx.name} on {ctx.service} ({ctx.signal}), fired at "
-                           f"{hhmm(ctx.fired_at_s)} UTC: {ctx.summary}"[:300],
+        return brief(alert=clip(f"{ctx.name} on {ctx.service} ({ctx.signal}), fired at "
+                                f"{hhmm(ctx.fired_at_s)} UTC: {ctx.summary}", 300),
                      hypotheses=run.hypotheses, evidence=run.tools.evidence,
                      services_total=len(set(services) | run.visited),
                      ranked=report.root_causes if report else (),
@@ -698,7 +699,7 @@ class _Lab:
                 service=proposal.service, kind=proposal.kind, score=h.score, onset=onset,
                 evidence=list(h.evidence), hypothesis_id=h.id, depth=h.depth,
                 reachable=proposal.service in run.visited))
-        await run.progress(f"tested the model's hypothesis: {proposal.statement[:80]}")
+        await run.progress(f"tested the model's hypothesis: {clip(proposal.statement, 80)}")
         return h, False
 
 

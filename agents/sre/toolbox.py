@@ -31,6 +31,7 @@ from agents.sre.stats import (
     robust_baseline,
     rolling_median,
 )
+from integrations.redaction import clip
 from integrations.telemetry.base import (
     ChangeEvent,
     FloatArray,
@@ -556,7 +557,7 @@ class Toolbox:
             finding = (f"error logs of {service}: {len(before)} before vs {len(after)} after "
                        f"{hhmm(self.split)} (surge score {score:.1f})")
             if top:
-                finding += f"; top pattern{' (new)' if top in new else ''}: \"{top[:90]}\""
+                finding += f"; top pattern{' (new)' if top in new else ''}: \"{clip(top, 90)}\""
         evidence_id = self.record(
             query=result.info.query, finding=finding, service=service, signal="logs",
             link=result.info.link,
@@ -580,8 +581,9 @@ class Toolbox:
         for line in lines:
             by_template.setdefault(log_template(line.message), []).append(line)
         ranked = sorted(by_template.values(), key=len, reverse=True)[:limit]
-        shown = [f"{hhmm(group[0].ts)} ×{len(group)} {group[0].message[:200]}" for group in ranked]
-        where = f" containing \"{contains[:40]}\"" if contains else ""
+        shown = [f"{hhmm(group[0].ts)} ×{len(group)} {clip(group[0].message, 200)}"
+                 for group in ranked]
+        where = f" containing \"{clip(contains, 40)}\"" if contains else ""
         finding = (f"{len(lines)} error lines of {service}{where} since {hhmm(self.split)}, "
                    f"{len(by_template)} patterns")
         if shown:
@@ -624,7 +626,7 @@ class Toolbox:
         finding = (f"traces of {service}: {len(ops)} operations"
                    + (f"; slowest change: {shown[0]}" if shown else ", no spans"))
         evidence_id = self.record(query=result.info.query or f"traces of {service}",
-                                  finding=finding[:300], service=service, signal="traces",
+                                  finding=clip(finding, 300), service=service, signal="traces",
                                   link=result.info.link, numbers={"operations": len(ops)})
         return evidence_id, "\n".join(shown) or "(no spans)"
 
@@ -652,7 +654,7 @@ class Toolbox:
         return self.record(query=f'change events{{service="{event.service}"}}',
                            service=event.service, signal=event.kind,
                            finding=f"{event.kind} of {event.service} at {hhmm(event.ts)}: "
-                                   f"{event.summary[:120]}{lead}",
+                                   f"{clip(event.summary, 120)}{lead}",
                            numbers={"at": hhmm(event.ts)})
 
 

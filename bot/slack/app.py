@@ -6,6 +6,8 @@ Bolt's async app runs the rest after the HTTP response has gone.
 
 from __future__ import annotations
 
+import hashlib
+import json
 import logging
 from typing import TYPE_CHECKING, Any
 
@@ -14,8 +16,19 @@ from slack_bolt.response import BoltResponse
 from slack_sdk.web.async_client import AsyncWebClient
 
 from agents.chat.intents import parse
+from bot.slack.authorization import (
+    ACKNOWLEDGE,
+    FEEDBACK,
+    PAUSE,
+    REINVESTIGATE,
+    RESOLVE,
+    RESUME,
+    Authorizer,
+)
 from bot.slack.blocks import home_blocks, wrong_cause_modal
+from integrations.redaction import redact_data
 from storage.errors import NotFound
+from storage.models import Incident
 
 if TYPE_CHECKING:
     from bot.chat import ThreadChatHandler
@@ -25,64 +38,113 @@ log = logging.getLogger(__name__)
 
 
 def build_bolt_app(service: Service, *, client: AsyncWebClient, signing_secret: str,
-                   chat: ThreadChatHandler | None = None) -> AsyncApp:
+                   chat: ThreadChatHandler | None = None,
+                   authorizer: Authorizer | None = None) -> AsyncApp:
+    """The Bolt app. Every handler that changes something asks `authorizer` first
+    (bot/slack/authorization.py); register new handlers here so they share it."""
     app = AsyncApp(client=client, signing_secret=signing_secret,
                    request_verification_enabled=True)
+    authorizer = authorizer or Authorizer(client, audit=service.store)
 
     @app.middleware
     async def drop_retries(body: dict[str, Any], next: Any) -> BoltResponse | None:
-        # Slack re-sends an event it thinks we missed (X-Slack-Retry-Num); handle each once.
-        event_id = body.get("event_id")
-        if isinstance(event_id, str) and not await service.store.first_sighting(event_id):
-            log.info("slack event %s already handled; ignoring the retry", event_id)
+        # Slack re-sends an event it thinks we missed (X-Slack-Retry-Num), and a captured
+        # signed click can be replayed within the 5 minutes the signature stays valid: each
+        # event and each click is handled once, by its own identity.
+        identity = _identity(body)
+        if identity is not None and not await service.store.first_sighting(identity):
+            log.info("slack payload %s already handled; ignoring the repeat", identity)
             return BoltResponse(status=200, body="")
         return await next()  # type: ignore[no-any-return]
 
-    async def incident_action(action: dict[str, Any], body: dict[str, Any]) -> tuple[int, str]:
-        return int(action["value"]), str(body.get("user", {}).get("id", "unknown"))
+    async def incident_action(action: dict[str, Any], body: dict[str, Any]
+                              ) -> tuple[Incident, str] | None:
+        try:
+            incident = await service.store.incident(int(action["value"]))
+        except (NotFound, ValueError, KeyError):
+            return None
+        return incident, str(body.get("user", {}).get("id", "unknown"))
+
+    async def allowed(what: str, incident: Incident, user: str, body: dict[str, Any],
+                      respond: AsyncRespond) -> bool:
+        channel = incident.slack_channel or str((body.get("channel") or {}).get("id", ""))
+        decision = await authorizer.check(what, user_id=user, channel=channel,
+                                          incident_id=incident.id, respond=respond)
+        return decision.allowed
 
     @app.action("incident_ack")
-    async def on_ack(ack: AsyncAck, action: dict[str, Any], body: dict[str, Any]) -> None:
+    async def on_ack(ack: AsyncAck, action: dict[str, Any], body: dict[str, Any],
+                     respond: AsyncRespond) -> None:
         await ack()
-        incident_id, user = await incident_action(action, body)
-        await service.acknowledge(incident_id, user)
+        found = await incident_action(action, body)
+        if found and await allowed(ACKNOWLEDGE, *found, body, respond):
+            await service.acknowledge(found[0].id or 0, found[1])
 
     @app.action("incident_resolve")
-    async def on_resolve(ack: AsyncAck, action: dict[str, Any], body: dict[str, Any]) -> None:
+    async def on_resolve(ack: AsyncAck, action: dict[str, Any], body: dict[str, Any],
+                         respond: AsyncRespond) -> None:
         await ack()
-        incident_id, user = await incident_action(action, body)
-        await service.resolve(incident_id, user)
+        found = await incident_action(action, body)
+        if found and await allowed(RESOLVE, *found, body, respond):
+            await service.resolve(found[0].id or 0, found[1])
 
     @app.action("incident_reinvestigate")
-    async def on_reinvestigate(ack: AsyncAck, action: dict[str, Any],
-                               body: dict[str, Any]) -> None:
+    async def on_reinvestigate(ack: AsyncAck, action: dict[str, Any], body: dict[str, Any],
+                               respond: AsyncRespond) -> None:
         await ack()
-        incident_id, user = await incident_action(action, body)
-        await service.reinvestigate(incident_id, user)
+        found = await incident_action(action, body)
+        if found and await allowed(REINVESTIGATE, *found, body, respond):
+            refusal = await service.reinvestigate(found[0].id or 0, found[1])
+            if refusal:
+                await respond(text=f"⏳ {refusal}", response_type="ephemeral",
+                              replace_original=False)
+
+    async def feedback_allowed(investigation_id: int, user: str, body: dict[str, Any],
+                               respond: AsyncRespond) -> bool:
+        try:
+            row = await service.store.investigation(investigation_id)
+            if row.incident_id is None:
+                return False
+            incident = await service.store.incident(row.incident_id)
+        except NotFound:
+            return False
+        return await allowed(FEEDBACK, incident, user, body, respond)
 
     @app.action("feedback_up")
-    async def on_up(ack: AsyncAck, action: dict[str, Any], body: dict[str, Any]) -> None:
+    async def on_up(ack: AsyncAck, action: dict[str, Any], body: dict[str, Any],
+                    respond: AsyncRespond) -> None:
         await ack()
-        await _feedback(service, action, body, "up")
+        await _feedback(action, body, "up", respond)
 
     @app.action("feedback_down")
-    async def on_down(ack: AsyncAck, action: dict[str, Any], body: dict[str, Any]) -> None:
+    async def on_down(ack: AsyncAck, action: dict[str, Any], body: dict[str, Any],
+                      respond: AsyncRespond) -> None:
         await ack()
-        await _feedback(service, action, body, "down")
+        await _feedback(action, body, "down", respond)
+
+    async def _feedback(action: dict[str, Any], body: dict[str, Any], verdict: str,
+                        respond: AsyncRespond) -> None:
+        user = str(body.get("user", {}).get("id", "unknown"))
+        investigation_id = _int(action.get("value"))
+        if investigation_id is None or not await feedback_allowed(investigation_id, user,
+                                                                  body, respond):
+            return
+        await service.record_feedback(investigation_id, user, verdict)
 
     @app.action("feedback_wrong_cause")
     async def on_wrong(ack: AsyncAck, action: dict[str, Any], body: dict[str, Any],
-                       client: AsyncWebClient) -> None:
+                       client: AsyncWebClient, respond: AsyncRespond) -> None:
         await ack()
-        investigation_id = int(action["value"])
-        try:
-            row = await service.store.investigation(investigation_id)
-        except NotFound:
+        user = str(body.get("user", {}).get("id", "unknown"))
+        investigation_id = _int(action.get("value"))
+        if investigation_id is None or not await feedback_allowed(investigation_id, user,
+                                                                  body, respond):
             return
+        row = await service.store.investigation(investigation_id)
         services = [c["service"] for c in row.result.get("root_causes", [])]
         services += list(row.result.get("services", []))
         await client.views_open(trigger_id=body["trigger_id"],
-                                view=wrong_cause_modal(investigation_id, services))
+                                view=redact_data(wrong_cause_modal(investigation_id, services)))
 
     @app.view("wrong_cause")
     async def on_wrong_submit(ack: AsyncAck, body: dict[str, Any], view: dict[str, Any]) -> None:
@@ -95,9 +157,29 @@ def build_bolt_app(service: Service, *, client: AsyncWebClient, signing_secret: 
             await ack(response_action="errors",
                       errors={"service_text": "Pick or type the service that was the cause."})
             return
-        await ack()
-        investigation_id = int(view["private_metadata"])
+        investigation_id = _int(view.get("private_metadata"))
         user = str(body.get("user", {}).get("id", "unknown"))
+        if investigation_id is None:
+            await ack()
+            return
+        try:
+            row = await service.store.investigation(investigation_id)
+            incident = (await service.store.incident(row.incident_id)
+                        if row.incident_id is not None else None)
+        except NotFound:
+            incident = None
+        decision = (await authorizer.authorize(FEEDBACK, user_id=user,
+                                               channel=incident.slack_channel or "")
+                    if incident is not None else None)
+        if decision is None or not decision.allowed:
+            reason = decision.reason if decision else "that investigation no longer exists"
+            await ack(response_action="errors", errors={"service_text": reason[:150]})
+            if incident is not None and decision is not None:
+                await authorizer.refuse(decision, action=FEEDBACK, user_id=user,
+                                        channel=incident.slack_channel or "",
+                                        incident_id=incident.id)
+            return
+        await ack()
         await service.record_feedback(investigation_id, user, "wrong_cause",
                                       correct_service=service_name, comment=comment)
 
@@ -105,13 +187,18 @@ def build_bolt_app(service: Service, *, client: AsyncWebClient, signing_secret: 
     async def on_command(ack: AsyncAck, command: dict[str, Any], respond: AsyncRespond) -> None:
         await ack()
         text = (command.get("text") or "").strip().lower()
+        user = str(command.get("user_id", "unknown"))
         if text in ("", "incidents", "list", "status"):
-            incidents = await service.store.open_incidents()
-            await respond(blocks=home_blocks(incidents), text="Open incidents",
+            incidents = await visible_incidents(user)
+            await respond(blocks=redact_data(home_blocks(incidents)), text="Open incidents",
                           response_type="ephemeral")
             return
         if text in ("pause", "resume"):
-            user = str(command.get("user_id", "unknown"))
+            decision = await authorizer.check(
+                PAUSE if text == "pause" else RESUME, user_id=user,
+                channel=str(command.get("channel_id", "")), respond=respond)
+            if not decision.allowed:
+                return
             await service.set_models_paused(text == "pause", user)
             verb = "paused: no model calls until `/nightowl resume`" if text == "pause" \
                 else "resumed"
@@ -121,6 +208,14 @@ def build_bolt_app(service: Service, *, client: AsyncWebClient, signing_secret: 
         await respond(text="Usage: `/nightowl` (list open incidents), `/nightowl pause` "
                            "(stop every model call at once), `/nightowl resume`",
                       response_type="ephemeral")
+
+    async def visible_incidents(user: str) -> list[Incident]:
+        """Open incidents of the channels `user` is in, and no others."""
+        channels = await authorizer.visible_channels(user)
+        incidents = await service.store.open_incidents(limit=200)
+        return [i for i in incidents
+                if (i.slack_channel and i.slack_channel in channels) or i.channel in channels
+                or f"#{i.channel}" in channels][:50]
 
     @app.event("app_mention")
     async def on_mention(event: dict[str, Any], say: Any) -> None:
@@ -155,16 +250,34 @@ def build_bolt_app(service: Service, *, client: AsyncWebClient, signing_secret: 
 
     @app.event("app_home_opened")
     async def on_home(event: dict[str, Any], client: AsyncWebClient) -> None:
-        incidents = await service.store.open_incidents()
-        await client.views_publish(user_id=event["user"],
-                                   view={"type": "home", "blocks": home_blocks(incidents)})
+        incidents = await visible_incidents(str(event.get("user", "")))
+        await client.views_publish(user_id=event["user"], view=redact_data(
+            {"type": "home", "blocks": home_blocks(incidents)}))
 
     return app
 
 
-async def _feedback(service: Service, action: dict[str, Any], body: dict[str, Any],
-                    verdict: str) -> None:
-    user = str(body.get("user", {}).get("id", "unknown"))
-    await service.record_feedback(int(action["value"]), user, verdict)
+def _int(value: Any) -> int | None:
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        return None
+
+
+def _identity(body: dict[str, Any]) -> str | None:
+    """What makes a Slack payload the same payload: an event's id, or a click's user, action,
+    message and time (a replayed click repeats all of them; a second click does not)."""
+    event_id = body.get("event_id")
+    if isinstance(event_id, str) and event_id:
+        return event_id[:128]
+    if body.get("type") in ("block_actions", "view_submission"):
+        user = (body.get("user") or {}).get("id", "")
+        actions = [(a.get("action_id"), a.get("value"), a.get("action_ts"))
+                   for a in body.get("actions") or [] if isinstance(a, dict)]
+        view = body.get("view") or {}
+        blob = json.dumps([body.get("type"), user, body.get("trigger_id"), actions,
+                           view.get("id"), view.get("hash")], sort_keys=True, default=str)
+        return "payload:" + hashlib.sha256(blob.encode()).hexdigest()
+    return None
 
 

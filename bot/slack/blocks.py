@@ -6,6 +6,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from agents.sre.report import Evidence, InvestigationView, Report
+from integrations.redaction import clip, redact
 from storage.models import Alert, Incident, IncidentStatus, as_utc, utcnow
 
 Block = dict[str, Any]
@@ -21,7 +22,8 @@ SECTION_LIMIT = 2900  # Slack allows 3000 characters in a section's text
 
 
 def _clip(text: str, limit: int = SECTION_LIMIT) -> str:
-    return text if len(text) <= limit else text[: limit - 1] + "…"
+    # Masked before it is cut: a cut secret no longer has the shape the redactor knows.
+    return clip(text, limit)
 
 
 def _plain(text: str) -> dict[str, Any]:
@@ -203,7 +205,8 @@ def _report_blocks(view: InvestigationView, report: Report, incident_id: int | N
 
 
 def wrong_cause_modal(investigation_id: int, candidates: Sequence[str]) -> dict[str, Any]:
-    options = [{"text": _plain(c), "value": c[:75]} for c in list(dict.fromkeys(candidates))[:100]]
+    options = [{"text": _plain(c), "value": clip(c, 75, ellipsis="")}
+               for c in list(dict.fromkeys(candidates))[:100]]
     blocks: list[Block] = []
     if options:
         blocks.append({"type": "input", "block_id": "service_pick", "optional": True,
@@ -246,7 +249,7 @@ BLOCKS_PER_MESSAGE = 45  # of Block Kit's 50
 def answer_messages(text: str, *, footer: str | None = None) -> list[tuple[str, list[Block]]]:
     """A chat answer as Slack messages: sections split on line boundaries within Block Kit's
     limits, as many messages as it takes; the footer (context) goes on the last one."""
-    chunks = [c for c in split_text(text, SECTION_CHARS) if c.strip()]
+    chunks = [c for c in split_text(redact(text), SECTION_CHARS) if c.strip()]
     sections: list[Block] = [{"type": "section", "text": _mrkdwn(c)} for c in chunks]
     messages: list[tuple[str, list[Block]]] = []
     for start in range(0, max(len(sections), 1), BLOCKS_PER_MESSAGE):
@@ -258,7 +261,8 @@ def answer_messages(text: str, *, footer: str | None = None) -> list[tuple[str, 
 
 
 def split_text(text: str, limit: int) -> list[str]:
-    """Split on line boundaries so no message exceeds `limit` characters."""
+    """Split on line boundaries so no message exceeds `limit` characters (masked first)."""
+    text = redact(text)
     if len(text) <= limit:
         return [text]
     chunks: list[str] = []

@@ -17,7 +17,7 @@ from bot.slack.blocks import (
 )
 from bot.slack.pacing import ChannelPacer
 from bot.surface import MessageRef
-from integrations.redaction import redact
+from integrations.redaction import clip, redact_data
 from storage.models import Alert, Incident
 
 MAX_REPLY_CHARS = 3500  # keep replies well under Slack's 4,000-character text limit
@@ -48,7 +48,7 @@ class SlackSurface:
         channel, thread = self._thread(incident)
         if blocks:
             response = await self._send(channel, "chat.postMessage", channel=channel,
-                                        thread_ts=thread, text=text[:MAX_REPLY_CHARS],
+                                        thread_ts=thread, text=clip(text, MAX_REPLY_CHARS),
                                         blocks=list(blocks), unfurl_links=False)
             return MessageRef(channel, str(response["ts"]))
         ts = ""
@@ -119,10 +119,5 @@ class SlackSurface:
 
 
 def scrub(value: Any) -> Any:
-    if isinstance(value, str):
-        return redact(value)
-    if isinstance(value, list):
-        return [scrub(v) for v in value]
-    if isinstance(value, dict):
-        return {k: scrub(v) for k, v in value.items()}
-    return value
+    """Every string inside a message or view, masked (the last pass before Slack)."""
+    return redact_data(value)

@@ -14,6 +14,7 @@ from datetime import UTC, datetime
 from typing import Any, Protocol
 
 from integrations.errors import PayloadError
+from integrations.redaction import clip
 from storage.models import Alert, AlertStatus, Severity, Signal
 
 JSONObject = dict[str, Any]
@@ -216,7 +217,7 @@ def make_alert(
         service=truncate(service or service_of(labels), 255),
         signal=signal or signal_of(labels.get("signal"), *texts),
         severity=severity or severity_of(labels.get("severity"), labels.get("priority")),
-        title=truncate(title, 500),
+        title=clip(title, 500),  # masked before it is cut, like every text we keep
         started_at=started_at,
         ended_at=ended_at,
         labels=labels,

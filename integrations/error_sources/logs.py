@@ -8,6 +8,7 @@ from collections.abc import Iterable
 from integrations.error_sources.base import ScanResult, ScanWindow, SignatureCount
 from integrations.error_sources.templates import TemplateMiner, signature_of
 from integrations.errors import RemoteError
+from integrations.redaction import clip
 from integrations.telemetry.base import TelemetrySource, Window
 
 log = logging.getLogger(__name__)
@@ -56,8 +57,8 @@ class SignatureCounter:
             if entry is None:
                 entry = merged[signature] = SignatureCount(
                     source="logs", signature=signature, service=self.service,
-                    title=template[:200],
-                    example=self.examples.get(cluster.id, "")[:MAX_EXAMPLE_CHARS],
+                    title=clip(template, 200),
+                    example=clip(self.examples.get(cluster.id, ""), MAX_EXAMPLE_CHARS),
                     baseline=0, recent=0)
             entry.baseline += self.baseline[cluster.id]
             entry.recent += self.recent[cluster.id]

@@ -16,6 +16,7 @@ import httpx
 
 from integrations.error_sources.base import ScanResult, ScanWindow, SignatureCount
 from integrations.errors import RemoteError
+from integrations.redaction import clip
 from integrations.telemetry.http import QueryFailed, get
 
 _NEXT = re.compile(r'<[^>]*[?&]cursor=([^&>]+)[^>]*>;\s*rel="next";\s*results="true"')
@@ -90,8 +91,8 @@ def _issue(issue: Any, window: ScanWindow, period: str) -> SignatureCount | None
     return SignatureCount(
         source="sentry", signature=f"sentry-{issue['id']}",
         service=str(project.get("slug") or "unknown"),
-        title=str(issue.get("title") or issue.get("culprit") or issue["id"])[:200],
-        example=str(issue.get("culprit") or "")[:300],
+        title=clip(str(issue.get("title") or issue.get("culprit") or issue["id"]), 200),
+        example=clip(str(issue.get("culprit") or ""), 300),
         baseline=baseline, recent=recent, level=str(issue.get("level") or "error"),
         first_seen=first_seen, link=issue.get("permalink"))
 

@@ -27,7 +27,7 @@ from integrations.llm.base import (
 )
 from integrations.llm.prices import PriceTable
 from integrations.llm.spans import model_span, record_failure, record_response
-from integrations.redaction import Redactor
+from integrations.redaction import Redactor, active
 from storage.ledger import MODELS_PAUSED, Ledger
 from storage.models import LLMCall, utcnow
 
@@ -77,7 +77,7 @@ class Gateway:
         self.ledger = ledger
         self.prices = prices
         self.caps = caps or Caps()
-        self.redactor = redactor or Redactor()
+        self.redactor = redactor  # None: the process-wide one, custom patterns included
         self.timeout = timeout
         self.paused_by_setting = paused_by_setting
         self.clock = clock
@@ -191,7 +191,7 @@ class Gateway:
         return None
 
     def _redacted(self, request: Request) -> Request:
-        redact = self.redactor.redact
+        redact = (self.redactor or active()).redact
         messages = tuple(replace(m, text=redact(m.text), tool_results=tuple(
             ToolResult(r.call_id, redact(r.content), r.is_error) for r in m.tool_results))
             for m in request.messages)

@@ -19,7 +19,7 @@ from typing import Any
 from agents.sre.stats import poisson_surge
 from integrations.error_sources.base import ErrorSource, ScanWindow, SignatureCount
 from integrations.errors import RemoteError
-from integrations.redaction import redact
+from integrations.redaction import clip, redact
 from scheduler.jobs.base import Announcer, Clock, JobOutcome, OpenIncident
 from storage.background import BackgroundStore
 from storage.models import Alert, AlertStatus, Finding, Severity, Signal
@@ -100,7 +100,7 @@ class ErrorScanJob:
                 kind, severity, per_hour = verdict
                 _, is_new = await self.store.record_finding(Finding(
                     source=sig.source, signature=sig.signature, service=sig.service,
-                    kind=kind, severity=severity, title=redact(sig.title)[:500],
+                    kind=kind, severity=severity, title=clip(sig.title, 500),
                     example=redact(sig.example),
                     count=sig.recent, baseline_per_hour=per_hour, link=sig.link,
                     first_seen=window.end, last_seen=window.end,

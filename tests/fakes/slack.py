@@ -34,6 +34,12 @@ class FakeSlack:
     lock: threading.Lock = field(default_factory=threading.Lock)
     uploads: dict[str, bytes] = field(default_factory=dict)  # file id -> bytes received
     base_url: str = ""  # set by the test fixture: upload URLs point back at this server
+    # Who is where: channel id or name -> user ids (`conversations.members`,
+    # `users.conversations`); a channel not listed has `default_members`.
+    members: dict[str, list[str]] = field(default_factory=dict)
+    default_members: list[str] = field(default_factory=list)
+    usergroups: dict[str, list[str]] = field(default_factory=dict)  # S... -> user ids
+    admins: set[str] = field(default_factory=set)  # workspace admins (`users.info`)
 
     def __post_init__(self) -> None:
         self._ts = itertools.count(1)
@@ -63,11 +69,14 @@ class FakeSlack:
             content_type = request.headers.get("content-type", "")
             if "json" in content_type:
                 args = json.loads(raw or b"{}")
-            else:
+            else:  # form-encoded; GET methods send their arguments in the query string
                 args = dict(parse_qsl(raw.decode()))
-                for key in ("blocks", "view", "metadata"):
-                    if isinstance(args.get(key), str):
-                        args[key] = json.loads(args[key])
+            if not isinstance(args, dict):
+                args = {}
+            args = {**dict(request.query_params), **args}
+            for key in ("blocks", "view", "metadata"):
+                if isinstance(args.get(key), str):
+                    args[key] = json.loads(args[key])
             with self.lock:
                 self.calls.append(Call(method, args, time.monotonic()))
                 queued = self.failures.get(method)
@@ -105,6 +114,35 @@ class FakeSlack:
                 files = json.loads(files)
             return {"ok": True, "files": [{"id": f["id"], "title": f.get("title", "")}
                                           for f in files or []]}
+        if method == "conversations.members":
+            channel = str(args.get("channel", ""))
+            names = [n for n, i in self.channels.items() if i == channel]
+            found = next((self.members[c] for c in [channel, *names] if c in self.members),
+                         self.default_members)
+            return {"ok": True, "members": list(found),
+                    "response_metadata": {"next_cursor": ""}}
+        if method == "users.conversations":
+            user = str(args.get("user", ""))
+            known = set(self.members) | set(self.channels)
+            listed = []
+            for channel in sorted(known):
+                members = self.members.get(channel, self.default_members)
+                if user in members:
+                    name = channel.lstrip("#") if channel.startswith("#") else None
+                    listed.append({"id": self.channel_id(channel), **({"name": name}
+                                                                      if name else {})})
+            return {"ok": True, "channels": listed, "response_metadata": {"next_cursor": ""}}
+        if method == "usergroups.users.list":
+            group = str(args.get("usergroup", ""))
+            if group not in self.usergroups:
+                return {"ok": False, "error": "no_such_subteam"}
+            return {"ok": True, "users": list(self.usergroups[group])}
+        if method == "users.info":
+            user = str(args.get("user", ""))
+            return {"ok": True, "user": {"id": user, "is_admin": user in self.admins,
+                                         "is_owner": False}}
+        if method == "chat.postEphemeral":
+            return {"ok": True, "message_ts": f"{1700000000 + next(self._ts)}.000200"}
         if method == "views.publish" or method == "views.open":
             return {"ok": True, "view": {"id": "V1", **(args.get("view") or {})}}
         return {"ok": True}

@@ -16,6 +16,7 @@ from integrations.alerts.base import (
     utc_now,
 )
 from integrations.errors import PayloadError
+from integrations.redaction import clip
 from storage.models import Alert, AlertStatus
 
 _RESOLVED = {"recovered", "ok", "resolved"}
@@ -56,7 +57,7 @@ class DatadogNormalizer:
             title=title.removeprefix("[Triggered] ").removeprefix("[Recovered] "),
             started_at=parse_time(when, "date", default=utc_now()),
             labels=labels,
-            annotations={"body": str(body.get("body") or "")[:4000]},
+            annotations={"body": clip(str(body.get("body") or ""), 4000)},
             links={"source": str(body.get("link") or "")},
             severity=severity_of(body.get("priority"), body.get("alert_type")),
             raw=body,

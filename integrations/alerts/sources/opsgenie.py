@@ -18,6 +18,7 @@ from integrations.alerts.base import (
     utc_now,
 )
 from integrations.errors import PayloadError
+from integrations.redaction import clip
 from storage.models import Alert, AlertStatus
 
 _STATUS = {"create": AlertStatus.FIRING, "close": AlertStatus.RESOLVED,
@@ -48,7 +49,7 @@ class OpsgenieNormalizer:
             title=require_str(alert, "message", "alert"),
             started_at=parse_time(alert.get("createdAt"), "alert.createdAt", default=utc_now()),
             labels=labels,
-            annotations={"description": str(alert.get("description") or "")[:4000]},
+            annotations={"description": clip(str(alert.get("description") or ""), 4000)},
             links={"source": str(alert.get("url") or "")},
             severity=severity_of(alert.get("priority")),
             raw=body,
