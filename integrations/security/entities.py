@@ -98,8 +98,13 @@ def _cloudtrail(e: Mapping[str, Any]) -> Entities:
     # that is not a network location, so it is not reported as an IP.
     src = _text(e, "sourceIPAddress")
     return Entities(
-        principal=_text(e, "userIdentity.arn", "userIdentity.userName",
-                        "userIdentity.principalId", "userIdentity.invokedBy"),
+        principal=_text(
+            e,
+            "userIdentity.arn",
+            "userIdentity.userName",
+            "userIdentity.principalId",
+            "userIdentity.invokedBy",
+        ),
         ip=src if is_ip(src) else None,
         user_agent=_text(e, "userAgent"),
         account=_text(e, "recipientAccountId", "userIdentity.accountId"),
@@ -119,8 +124,9 @@ def _github_audit(e: Mapping[str, Any]) -> Entities:
 
 def _github_alert(e: Mapping[str, Any]) -> Entities:
     return Entities(
-        principal=_text(e, "dismissed_by.login", "resolved_by.login",
-                        "push_protection_bypassed_by.login"),
+        principal=_text(
+            e, "dismissed_by.login", "resolved_by.login", "push_protection_bypassed_by.login"
+        ),
         account=_text(e, "repository.owner.login", "repository.full_name"),
     )
 
@@ -140,8 +146,9 @@ def _gcp(e: Mapping[str, Any]) -> Entities:
         ip=_text(e, "protoPayload.requestMetadata.callerIp"),
         user_agent=_text(e, "protoPayload.requestMetadata.callerSuppliedUserAgent"),
         account=_text(e, "resource.labels.project_id", "logName"),
-        region=_text(e, "resource.labels.location", "resource.labels.zone",
-                     "resource.labels.region"),
+        region=_text(
+            e, "resource.labels.location", "resource.labels.zone", "resource.labels.region"
+        ),
     )
 
 
@@ -155,10 +162,28 @@ def _gsuite(e: Mapping[str, Any]) -> Entities:
 
 def _generic(e: Mapping[str, Any]) -> Entities:
     return Entities(
-        principal=_text(e, "user", "principal", "username", "user_name", "actor", "userName",
-                        "user.name", "actor.email", "actor.alternateId"),
-        ip=_text(e, "ip", "src_ip", "source_ip", "sourceIPAddress", "client_ip", "remote_addr",
-                 "source.ip"),
+        principal=_text(
+            e,
+            "user",
+            "principal",
+            "username",
+            "user_name",
+            "actor",
+            "userName",
+            "user.name",
+            "actor.email",
+            "actor.alternateId",
+        ),
+        ip=_text(
+            e,
+            "ip",
+            "src_ip",
+            "source_ip",
+            "sourceIPAddress",
+            "client_ip",
+            "remote_addr",
+            "source.ip",
+        ),
         user_agent=_text(e, "user_agent", "userAgent", "http.user_agent"),
         account=_text(e, "account", "account_id", "accountId", "org", "tenant"),
         region=_text(e, "region", "awsRegion", "country", "geo.country"),
@@ -190,8 +215,17 @@ _TIME_FIELDS: dict[str, tuple[str, ...]] = {
     GCP_AUDITLOG: ("timestamp", "receiveTimestamp"),
     GSUITE_ACTIVITY: ("id.time",),
 }
-_GENERIC_TIME = ("ts", "timestamp", "@timestamp", "time", "eventTime", "published", "created_at",
-                 "date", "p_event_time")
+_GENERIC_TIME = (
+    "ts",
+    "timestamp",
+    "@timestamp",
+    "time",
+    "eventTime",
+    "published",
+    "created_at",
+    "date",
+    "p_event_time",
+)
 
 _ID_FIELDS: dict[str, tuple[str, ...]] = {
     AWS_CLOUDTRAIL: ("eventID",),

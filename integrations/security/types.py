@@ -124,8 +124,12 @@ class SecurityEvent:
     event: JSONObject
 
     def to_json(self) -> JSONObject:
-        return {"id": self.id, "log_type": self.log_type, "ts": format_ts(self.ts),
-                "event": self.event}
+        return {
+            "id": self.id,
+            "log_type": self.log_type,
+            "ts": format_ts(self.ts),
+            "event": self.event,
+        }
 
     @classmethod
     def from_json(cls, obj: object, *, where: str = "event") -> SecurityEvent:
