@@ -27,8 +27,8 @@ def register(sub: Any) -> None:
                                         "DIR` turns a corrected production incident into a case.")
     parser.add_argument("action", nargs="*", help="'export INCIDENT_ID DIR' (optional)")
     parser.add_argument("--suite", action="append", default=[],
-                        help="synthetic | petshop | petshop-crossed | petshop-injected | PATH "
-                             "(repeatable; default synthetic)")
+                        help="synthetic | petshop | petshop-crossed | petshop-injected | "
+                             "security | PATH (repeatable; default synthetic)")
     parser.add_argument("--json", action="store_true", help="print one JSON object per suite")
     parser.add_argument("--out", type=Path, help="write results.json and report.html here")
     parser.add_argument("--jobs", type=int, default=1, help="worker processes")
@@ -80,6 +80,13 @@ def _progress(label: str) -> Any:
 
 
 def evaluate(args: argparse.Namespace) -> int:
+    if "security" in args.suite:  # security triage: its own cases and metrics
+        from evals.security.run import command
+
+        code = command(args, CACHE)
+        args.suite = [s for s in args.suite if s != "security"]
+        if not args.suite or code:
+            return code
     try:
         suites = resolve_suites(args)
     except EvalError as exc:

@@ -186,8 +186,9 @@ def qualifies(action: str, event: Mapping[str, Any]) -> bool:
         ranges = _list_values(request, "cidrIp") + _list_values(request, "cidrIpv6")
         return not ranges or any(r in ("0.0.0.0/0", "::/0") for r in ranges)
     if action in ("ModifyImageAttribute", "ModifySnapshotAttribute"):
-        adds = _list_values(request, "add")
-        return not isinstance(request, Mapping) or any(a for a in adds) or not adds
+        adds = [a for a in _list_values(request, "add") if a]
+        removes = [r for r in _list_values(request, "remove") if r]
+        return bool(adds) or not removes  # only removals: access was taken away
     if action in ("ModifyDBSnapshotAttribute", "ModifyDBClusterSnapshotAttribute"):
         if not isinstance(request, Mapping):
             return True
@@ -200,8 +201,4 @@ def qualifies(action: str, event: Mapping[str, Any]) -> bool:
         own = get_path(event, "userIdentity.userName")
         target = get_path(event, "requestParameters.userName")
         return not (own and target and own == target)
-    if action == "ConsoleLogin":
-        return get_path(event, "additionalEventData.MFAUsed") == "No"
-    if action == "RunInstances":
-        return True
     return True

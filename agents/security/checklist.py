@@ -8,6 +8,7 @@ All thresholds live in `Thresholds` so evals can sweep them.
 from __future__ import annotations
 
 import ipaddress
+import itertools
 import math
 from collections import Counter
 from collections.abc import Callable, Sequence
@@ -28,6 +29,9 @@ class Thresholds:
     travel_kmh: float = 900.0  # faster than an airliner
     travel_min_km: float = 500.0
     probing_failures: int = 5  # failed sensitive calls that make an attempt a probe
+    bulk_reads: int = 5  # secrets read after the trigger that make credential access strong
+    baseline_gap: timedelta = timedelta(hours=1)  # history older than this is "usual"
+    routine_repeats: int = 3  # earlier runs of the same action that make it routine
     tp_score: float = 2.0  # suspicion needed for a true positive
     explained_score: float = 2.0  # explanation needed for benign
     fp_score: float = 2.0  # "rule caught the wrong thing" needed for a false positive
@@ -133,6 +137,32 @@ def rule_fit(run: Run) -> Step:
     return Step(name, result, [run.cite(cited, result)], "not_applicable", 2.0 + len(reasons) * .5)
 
 
+def routine(run: Run) -> Step:
+    """Whether the trigger is this principal's routine: the same action, from the same
+    address and agent, several times before. A rule that fires on what an automation does
+    every day is firing on the wrong thing, and more so for a declared CI principal."""
+    name = "is this the principal's routine"
+    if not run.triggers:
+        return Step(name, "no triggering event", [], "unknown")
+    earlier = [e for e in run.by_actor() if e.ts < run.first - run.thresholds.baseline_gap]
+    same: list[SecurityEvent] = []
+    for trigger in run.triggers:
+        f = run.facts[trigger.id]
+        same = [e for e in earlier if run.facts[e.id].action == f.action
+                and run.facts[e.id].ip == f.ip and run.facts[e.id].user_agent == f.user_agent
+                and not run.facts[e.id].failed]
+        if len(same) < run.thresholds.routine_repeats:
+            return Step(name, f"{f.action} is not something this principal does routinely "
+                              f"({len(same)} earlier run(s) from the same address and agent)",
+                        [], "neutral")
+    ci = matches(run.aliases, run.context.ci_principals)
+    result = (f"routine: {len(same)} earlier identical run(s) of {run.facts[same[0].id].action} "
+              f"from the same address and agent" + (f", by CI principal {quote(ci[0], 60)}"
+                                                    if ci else ""))
+    return Step(name, result, [run.cite(_ids(same[-6:]) + _ids(run.triggers, 3), result)],
+                "not_applicable", 2.5 if ci else 2.0)
+
+
 # ---- 2. the actor's other activity ----------------------------------------------------------
 
 def other_activity(run: Run) -> Step:
@@ -159,7 +189,9 @@ def _network(ip: str) -> str:
 
 def first_seen(run: Run) -> Step:
     name = "first-seen source IP / network / user agent / country"
-    before = [e for e in run.by_actor() if e.ts < run.first]
+    # What the actor did in the hour before is not "usual": an intruder's own reconnaissance
+    # would otherwise vouch for the intruder's address.
+    before = [e for e in run.by_actor() if e.ts < run.first - run.thresholds.baseline_gap]
     if not run.triggers:
         return Step(name, "nothing to compare", [], "unknown")
     if not before:
@@ -214,7 +246,7 @@ def impossible_travel(run: Run) -> Step:
     if len(located) < 2:
         countries = [(e, g.country) for e in mine if (g := run.facts[e.id].geo) and g.country]
         if len({c for _, c in countries}) > 1:
-            for (a, ca), (b, cb) in zip(countries, countries[1:], strict=False):
+            for (a, ca), (b, cb) in itertools.pairwise(countries):
                 if ca != cb and (b.ts - a.ts) <= timedelta(hours=1):
                     result = (f"country changed from {quote(ca, 20)} to {quote(cb, 20)} within "
                               f"{int((b.ts - a.ts).total_seconds() // 60)} min")
@@ -224,7 +256,7 @@ def impossible_travel(run: Run) -> Step:
             return Step(name, "one country throughout", [], "neutral")
         return Step(name, "no location in the events", [], "not_applicable")
     worst: tuple[float, SecurityEvent, SecurityEvent, float] | None = None
-    for (a, ga), (b, gb) in zip(located, located[1:], strict=False):
+    for (a, ga), (b, gb) in itertools.pairwise(located):
         assert ga.lat is not None and ga.lon is not None and gb.lat is not None \
             and gb.lon is not None
         km = _km((ga.lat, ga.lon), (gb.lat, gb.lon))
@@ -260,11 +292,14 @@ def mfa(run: Run) -> Step:
                     "unknown")
     without = [e for e, used in states if not used]
     if without:
-        login = any(run.facts[e.id].action == "ConsoleLogin" for e in without)
-        result = ("console sign-in without MFA" if login else
-                  "session not MFA-authenticated") + f" ({len(without)} event(s))"
-        return Step(name, result, [run.cite(_ids(without), result)], "suspicious",
-                    1.0 if login else 0.5)
+        # Only a person signing in is expected to use MFA; keys and role sessions never do.
+        login = [e for e in without if run.facts[e.id].action == "ConsoleLogin"]
+        if login:
+            result = f"console sign-in without MFA ({len(login)} event(s))"
+            return Step(name, result, [run.cite(_ids(login), result)], "suspicious", 1.0)
+        result = (f"API session not MFA-authenticated ({len(without)} event(s)): usual for "
+                  f"access keys and role sessions")
+        return Step(name, result, [run.cite(_ids(without), result)], "neutral")
     result = "MFA was used"
     return Step(name, result, [run.cite(_ids([e for e, _ in states]), result)], "benign", 0.5)
 
@@ -324,12 +359,14 @@ def follow_on(run: Run) -> Step:
                               "ticket's scope")] if covered or covered2 else [], "neutral")
     families = Counter(catalog.meaning(run.facts[e.id].action).family  # type: ignore[union-attr]
                        for e in [*strong, *weaker])
+    bulk = families.get("credential_access", 0) >= run.thresholds.bulk_reads
     parts = [f"{fam} ({n})" for fam, n in families.most_common()]
     if probing:
         parts.append(f"{len(probes)} denied sensitive calls (probing)")
     result = "after the trigger: " + ", ".join(parts)
     weight = 2.0 * len({catalog.meaning(run.facts[e.id].action).family  # type: ignore[union-attr]
                         for e in strong}) + (1.0 if weaker else 0.0) + (1.0 if probing else 0.0)
+    weight += 1.0 if bulk else 0.0
     return Step(name, result, [run.cite(_ids([*strong, *weaker, *probes[:3]]), result)],
                 "suspicious", weight)
 
@@ -410,7 +447,7 @@ def explanations(run: Run) -> Step:
     return Step(name, result, [run.cite(cited, result)], "benign", score)
 
 
-STEPS: tuple[Callable[[Run], Step], ...] = (who_what, rule_fit, other_activity, first_seen,
-                                            impossible_travel, mfa)
+STEPS: tuple[Callable[[Run], Step], ...] = (who_what, rule_fit, routine, other_activity,
+                                            first_seen, impossible_travel, mfa)
 # Explanations run before the steps that ask what they cover.
 AFTER_EXPLANATIONS: tuple[Callable[[Run], Step], ...] = (privilege_changes, follow_on)

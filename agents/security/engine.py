@@ -25,7 +25,7 @@ from datetime import timedelta
 
 from agents.security import attack, catalog
 from agents.security.checklist import AFTER_EXPLANATIONS, STEPS, Run, Thresholds, explanations
-from agents.security.facts import facts
+from agents.security.facts import Facts, facts
 from agents.security.report import Action, Step, TriageReport, Verdict
 from integrations.security.casedir import CaseContext, Window
 from integrations.security.types import SecurityEvent, SecuritySignal, SecuritySource
@@ -78,7 +78,7 @@ class TriageEngine:
 
 
 def _linked(actor: set[str | None], events: list[SecurityEvent],
-            table: dict[str, object]) -> set[str | None]:
+            table: dict[str, Facts]) -> set[str | None]:
     """The actor plus the role sessions it assumed, and whoever assumed the actor's session:
     an attacker who assumes a role is still the same actor."""
     linked = set(actor)
@@ -89,7 +89,7 @@ def _linked(actor: set[str | None], events: list[SecurityEvent],
         session = None
         if isinstance(response, dict) and isinstance(response.get("assumedRoleUser"), dict):
             session = response["assumedRoleUser"].get("arn")
-        caller = getattr(table[e.id], "principal", None)
+        caller = table[e.id].principal
         if caller in actor and isinstance(session, str):
             linked.add(session)
         elif isinstance(session, str) and session in actor:
@@ -106,7 +106,7 @@ def decide(run: Run, signal: SecuritySignal) -> TriageReport:
     by_name = {s.step: s for s in steps}
     suspicion = sum(s.weight for s in steps if s.lean == "suspicious")
     misfire = sum(s.weight for s in steps if s.lean == "not_applicable" and
-                  s.step.startswith("did the activity"))
+                  s.step.startswith(("did the activity", "is this the principal's routine")))
     explanation = explained_step.weight if explained_step.lean == "benign" else 0.0
     familiar = by_name["first-seen source IP / network / user agent / country"].lean == "benign"
     vouched = run.vouched | ({"familiar"} if familiar else set())
@@ -132,7 +132,7 @@ def decide(run: Run, signal: SecuritySignal) -> TriageReport:
             0.93, 0.55 + 0.1 * explanation - 0.1 * suspicion))
     else:
         verdict, confidence = "escalate", 0.55 + (0.1 if suspicion >= 1.0 else 0.0)
-    risk = _risk(verdict, confidence)
+    risk = _risk(verdict, confidence, suspicion - misfire - explanation)
     report = TriageReport(
         verdict=verdict, confidence=round(confidence, 2),
         summary=_summary(run, signal, verdict, confidence, steps),
@@ -141,12 +141,13 @@ def decide(run: Run, signal: SecuritySignal) -> TriageReport:
     return report
 
 
-def _risk(verdict: Verdict, confidence: float) -> float:
-    """One number from 0 (surely harmless) to 1 (surely an attack), for threshold sweeps."""
+def _risk(verdict: Verdict, confidence: float, balance: float) -> float:
+    """One number from 0 (surely harmless) to 1 (surely an attack), for threshold sweeps:
+    the verdict sets the band, the balance of the evidence orders cases within it."""
     if verdict == "true_positive":
         return 0.5 + confidence / 2
     if verdict == "escalate":
-        return 0.5
+        return 0.5 + max(-0.1, min(0.1, 0.05 * balance))
     return 0.5 - confidence / 2
 
 

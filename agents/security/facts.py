@@ -69,17 +69,17 @@ def _text(event: Mapping[str, Any], *paths: str) -> str | None:
 
 def _action(log_type: str, e: Mapping[str, Any]) -> tuple[str, str]:
     if log_type == "AWS.CloudTrail" or "eventName" in e:
-        name = _text(e, "eventName") or "?"
+        name: str = _text(e, "eventName") or "?"
         # Lambda's versioned names (UpdateFunctionCode20150331v2) are one action.
         for suffix in ("20150331v2", "20150331", "20141111", "20160419"):
             name = name.removesuffix(suffix)
         source = (_text(e, "eventSource") or "aws").split(".")[0]
         return name, source
-    name = _text(e, "eventType", "action", "protoPayload.methodName", "operationName",
-                 "operationName.value", "events.0.name", "name", "type", "event", "event_type")
+    other = _text(e, "eventType", "action", "protoPayload.methodName", "operationName",
+                  "operationName.value", "events.0.name", "name", "type", "event", "event_type")
     service = _text(e, "id.applicationName", "protoPayload.serviceName", "category") or (
         log_type.split(".")[0].lower())
-    return name or "?", service
+    return other or "?", service
 
 
 def _failed(log_type: str, e: Mapping[str, Any]) -> tuple[bool, str | None]:
@@ -138,7 +138,8 @@ def _geo(e: Mapping[str, Any]) -> Geo | None:
             continue
         country = next((str(node[k]) for k in ("country", "country_code", "countryCode",
                                                 "country_name") if node.get(k)), None)
-        point = node.get("geolocation") if isinstance(node.get("geolocation"), Mapping) else node
+        inner = node.get("geolocation")
+        point: Mapping[str, Any] = inner if isinstance(inner, Mapping) else node
         lat = _number(point.get("lat", point.get("latitude")))
         lon = _number(point.get("lon", point.get("lng", point.get("longitude"))))
         if lat is None and isinstance(node.get("loc"), str) and "," in node["loc"]:

@@ -243,7 +243,7 @@ def _decoys(b: Builder, actor: str, at: datetime) -> dict[str, Any]:
     shift = timedelta(days=b.rng.choice([-3, -1, 2]))
     return {
         "known_admins": b.rng.sample([p for p in PEOPLE if p != actor], 2),
-        "ci_principals": [b.rng.choice(CI_ROLES)],
+        "ci_principals": [b.rng.choice([r for r in CI_ROLES if r != actor])],
         "corporate_cidrs": list(CORPORATE),
         "change_tickets": [
             {"id": f"CHG-{b.rng.randrange(1000, 9999)}", "summary": "planned IAM clean-up",
@@ -372,6 +372,118 @@ def minimal_pairs(b: Builder, stratus: dict[str, Any], count: int, start: dateti
                    key=f"pair-{index}-unexplained")
 
 
+MISFIRES = ("denied", "dry-run", "service-linked", "harmless", "routine", "routine-ci")
+DRY_RUN_ACTIONS = ("ModifyImageAttribute", "AuthorizeSecurityGroupIngress", "DeleteFlowLogs",
+                   "ModifyInstanceAttribute", "StopInstances", "StartInstances")
+
+
+def _harmless(record: dict[str, Any]) -> bool:
+    """Rewrite a sensitive request into its harmless form; False when it has none."""
+    name, request = record.get("eventName"), record.get("requestParameters") or {}
+    if name == "ModifyImageAttribute":
+        request["launchPermission"] = {"remove": {"items": [{"userId": "012345678901"}]}}
+    elif name == "ModifyDBSnapshotAttribute":
+        request["valuesToRemove"] = request.pop("valuesToAdd", ["012345678901"])
+        request["valuesToAdd"] = []
+    elif name == "AuthorizeSecurityGroupIngress":
+        request["ipPermissions"] = {"items": [{"ipProtocol": "tcp", "fromPort": 22,
+                                               "toPort": 22, "ipRanges": {"items": [
+                                                   {"cidrIp": "10.20.0.0/16"}]}}]}
+    elif name in ("CreateAccessKey", "UpdateLoginProfile"):
+        request["userName"] = record["userIdentity"].get("userName")
+    else:
+        return False
+    record["requestParameters"] = request
+    return True
+
+
+def misfires(b: Builder, stratus: dict[str, Any], count: int, start: datetime
+             ) -> Iterator[Case]:
+    """A rule firing on something it is not meant to catch: the triggering call was denied,
+    a dry run, AWS's own service-linked role, the harmless form of the action, or what an
+    automation does every day. One in five is followed by a real attack (true positive), so
+    a denied call is never an answer on its own."""
+    names = sorted(STRATUS_RULES)
+    for index in range(count):
+        kind = MISFIRES[index % len(MISFIRES)]
+        trigger = names[(index * 3 + 1) % len(names)]
+        events_of = stratus[trigger]["events"]
+        if kind == "dry-run" and not any(e["eventName"] in DRY_RUN_ACTIONS for e in events_of):
+            trigger = b.rng.choice(["ec2-share-ami", "ec2-security-group-open-port-22-ingress",
+                                    "vpc-remove-flow-logs"])
+        if kind == "harmless":
+            trigger = b.rng.choice(["ec2-share-ami", "rds-share-snapshot", "iam-backdoor-user",
+                                    "ec2-security-group-open-port-22-ingress",
+                                    "iam-update-user-login-profile"])
+        routine = kind.startswith("routine")
+        person = b.rng.choice(CI_ROLES) if routine else b.rng.choice(PEOPLE)
+        identity = b.identity(person, role=routine)
+        at = start + timedelta(days=index, hours=b.rng.randrange(24))
+        ip, agent = (("34.201.10.5", AGENTS[3]) if routine else
+                     (b.home_ip(person), b.agent(person)))
+        events = b.background(person, identity, at, count=b.rng.randrange(5, 10), ip=ip,
+                              agent=agent) + b.others(at, 4)
+        triggers = b.detonation(stratus[trigger], identity, at, ip, agent)
+        rule, severity = STRATUS_RULES[trigger]
+        shown = [e for e in triggers if e["event"].get("eventName") not in
+                 ("AssumeRole", "GetCallerIdentity", "DescribeInstances",
+                  "DescribeInstanceInformation", "ListSecrets", "DescribeParameters")] or triggers
+        for e in shown:
+            record = e["event"]
+            if routine:
+                record["userIdentity"] = copy.deepcopy(identity)
+            if kind == "denied":
+                record["errorCode"] = b.rng.choice(["AccessDenied",
+                                                    "Client.UnauthorizedOperation"])
+                record["errorMessage"] = "not authorized to perform this operation"
+                record["responseElements"] = None
+            elif kind == "dry-run":
+                record["errorCode"] = "Client.DryRunOperation"
+                record["errorMessage"] = "Request would have succeeded, but DryRun flag is set."
+            elif kind == "service-linked":
+                service = record.get("eventSource", "config.amazonaws.com")
+                role = "AWSServiceRoleForConfig"
+                record["userIdentity"] = {
+                    "type": "AssumedRole", "accountId": b.account,
+                    "arn": f"arn:aws:sts::{b.account}:assumed-role/{role}/{service}",
+                    "invokedBy": service,
+                    "sessionContext": {"sessionIssuer": {
+                        "type": "Role", "userName": role,
+                        "arn": f"arn:aws:iam::{b.account}:role/aws-service-role/"
+                               f"config.amazonaws.com/{role}"}}}
+                record["sourceIPAddress"] = service
+                record["userAgent"] = service
+            elif kind == "harmless":
+                _harmless(record)
+        if routine:  # the same call, from the same place, on earlier days
+            for day in range(1, 5):
+                for e in shown:
+                    again = copy.deepcopy(e["event"])
+                    when = at - timedelta(hours=4 * day + b.rng.randrange(3))
+                    again["eventTime"] = _ts(when)
+                    events.append(b.wrap(again, when))
+        context = _decoys(b, person, at)
+        if kind == "routine-ci":
+            context["ci_principals"].append(person)
+        attacked = index % 5 == 4 and kind in ("denied", "harmless")
+        later: list[dict[str, Any]] = []
+        follow: list[str] = []
+        if attacked:
+            follow = b.rng.sample([f for f in FOLLOW_ON if f != trigger], 1)
+            later = b.detonation(stratus[follow[0]], identity, at + timedelta(minutes=20),
+                                 ip, agent)
+        principal = shown[0]["event"].get("userIdentity", {}).get("arn") or identity["arn"]
+        yield Case("misfire", _signal(rule, severity, at, shown, principal,
+                                      _mitre(stratus[trigger]) if index % 2 else []),
+                   context, [*events, *triggers, *later],
+                   {"verdict": "true_positive" if attacked else "false_positive",
+                    "techniques": sorted({t for n in follow for t in _mitre(stratus[n])})
+                    if attacked else [],
+                    "key_evidence": [e["id"] for e in shown][:5] + [e["id"] for e in later][:3],
+                    "notes": f"misfire: {kind} {trigger}" + (f" then {follow[0]}"
+                                                             if attacked else "")})
+
+
 def _action(log: dict[str, Any]) -> str | None:
     for key in ("eventName", "action", "name", "operationName", "eventType", "type"):
         value = log.get(key)
@@ -494,8 +606,9 @@ def build_suite(root: Path, out: Path, *, split: str, seed: int) -> list[Path]:
     cases: list[Case] = []
     cases += attack_stories(b, stratus, 30, start)
     cases += minimal_pairs(b, stratus, 24, start + timedelta(days=40))
-    cases += noisy_fires(b, tests, split, 30, start + timedelta(days=80))
+    cases += noisy_fires(b, tests, split, 20, start + timedelta(days=80))
     cases += missing_context(b, tests, split, 12, start + timedelta(days=120))
+    cases += misfires(b, stratus, 30, start + timedelta(days=140))
     for n, case in enumerate(cases):
         case.key = case.key or f"{case.group}-{n}"
     cases += list(injected(b, [c for c in cases if c.group != "injected"], 24))

@@ -3,14 +3,17 @@ with the engine (no model), score it beside the two baselines."""
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import json
+import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from agents.security.report import TriageReport
 from agents.security.triage import triage_directory
+from evals.errors import EvalError
 from evals.security.generate import CREDIT, DATASET, build_suite
 from evals.security.score import Outcome, always_escalate, score, severity_decides
 
@@ -68,6 +71,7 @@ def evaluate(cache: Path, *, dataset: Path = DATASET, splits: tuple[str, ...] = 
 ROWS = (("accuracy", "verdict accuracy"), ("macro_f1", "macro-F1"),
         ("tp_recall", "TP recall (escalate = caught)"),
         ("fp_suppression_at_recall_95", "FP suppression @ TP recall >= 0.95"),
+        ("fp_suppressed_by_verdict", "FP suppressed by the verdict itself"),
         ("technique_f1", "technique F1"), ("cited_events_exist", "cited events exist"),
         ("key_evidence_recall", "key evidence recall"), ("injection_flips", "injection flips"))
 
@@ -87,3 +91,22 @@ def table(output: dict[str, Any]) -> str:
     for truth, row in ours["confusion"].items():
         lines.append(f"  {truth:<22}" + "".join(f"{n:>6}" for n in row.values()))
     return "\n".join(lines)
+
+
+def command(args: argparse.Namespace, cache: Path) -> int:
+    """`nightowl eval --suite security [--json] [--out DIR]`."""
+    try:
+        outputs = evaluate(cache)
+    except EvalError as exc:
+        print(f"nightowl eval: {exc}", file=sys.stderr)
+        return 2
+    for output in outputs:
+        if args.json:
+            print(json.dumps(output))
+        else:
+            print(table(output))
+            print(f"({output['credit']})\n")
+    if args.out:
+        args.out.mkdir(parents=True, exist_ok=True)
+        (args.out / "security.json").write_text(json.dumps(outputs, indent=1))
+    return 0

@@ -60,7 +60,7 @@ def suppression_at_recall(outcomes: Sequence[Outcome], floor: float = RECALL_FLO
 
 
 def score(outcomes: Sequence[Outcome]) -> dict[str, Any]:
-    confusion = {t: {p: 0 for p in VERDICTS} for t in VERDICTS}
+    confusion: dict[str, dict[str, int]] = {t: {p: 0 for p in VERDICTS} for t in VERDICTS}
     for o in outcomes:
         confusion[o.truth["verdict"]][o.verdict] += 1
     f1s = []
@@ -72,6 +72,7 @@ def score(outcomes: Sequence[Outcome]) -> dict[str, Any]:
             f1s.append(_f1(tp, fp, fn))
     attacks = [o for o in outcomes if o.truth["verdict"] == "true_positive"]
     caught = sum(o.verdict in ("true_positive", "escalate") for o in attacks)
+    noise = [o for o in outcomes if o.truth["verdict"] == "false_positive"]
     suppressed, threshold = suppression_at_recall(outcomes)
     t_tp = t_fp = t_fn = 0
     for o in outcomes:
@@ -100,6 +101,9 @@ def score(outcomes: Sequence[Outcome]) -> dict[str, Any]:
         "tp_recall": round(caught / max(1, len(attacks)), 3),
         "fp_suppression_at_recall_95": round(suppressed, 3),
         "suppression_threshold": round(threshold, 3),
+        "fp_suppressed_by_verdict": round(
+            sum(o.verdict in ("false_positive", "benign_true_positive") for o in noise)
+            / max(1, len(noise)), 3),
         "technique_f1": round(_f1(t_tp, t_fp, t_fn), 3),
         "cited_events_exist": round(sum(c in e for c, e in cited) / max(1, len(cited)), 3),
         "key_evidence_recall": round(key_found / max(1, key_total), 3),
