@@ -33,15 +33,16 @@ def _model(args: argparse.Namespace) -> tuple[Any, Any]:
     """The model gateway and its store when a provider is configured, else (None, None)."""
     if args.no_model:
         return None, None
-    from bot.models import build_gateway
     from bot.settings import Settings
-    from storage.db import make_engine, upgrade
-    from storage.repository import Store
 
     settings = Settings()
     if settings.models.anthropic_api_key is None and settings.models.openai_api_key is None \
             and not settings.models.openai_base_url:
-        return None, None
+        return None, None  # no provider: the engine alone, without loading the SDKs
+    from bot.models import build_gateway
+    from storage.db import make_engine, upgrade
+    from storage.repository import Store
+
     engine = make_engine(settings.database_url)
     upgrade(engine)
     store = Store(engine)

@@ -74,7 +74,7 @@ def quote(value: str | None, limit: int = 80) -> str:
     """Event text as data: quoted, control characters escaped, cut short."""
     if value is None:
         return "(none)"
-    text = value.encode("unicode_escape").decode("ascii")[:limit]
+    text = value.encode("unicode_escape").decode("ascii").replace('"', '\\"')[:limit]
     return f"\"{text}\""
 
 

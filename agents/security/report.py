@@ -34,8 +34,7 @@ class Step:
     weight: float = 0.0  # how strongly it leans (the verdict adds these up)
 
     def contract(self) -> dict[str, Any]:
-        return {"step": self.step, "result": self.result, "evidence": list(self.evidence),
-                "lean": self.lean}
+        return {"step": self.step, "result": self.result, "evidence": list(self.evidence)}
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,8 +44,7 @@ class Action:
     why: str = ""
 
     def contract(self) -> dict[str, Any]:
-        return {"action": self.action, "target": self.target, "requires_approval": True,
-                "why": self.why}
+        return {"action": self.action, "target": self.target, "requires_approval": True}
 
 
 @dataclass(slots=True)
@@ -85,6 +83,4 @@ class TriageReport:
                       "llm_calls": self.stats.llm_calls,
                       "llm_input_tokens": self.stats.llm_input_tokens},
         }
-        if self.problems:
-            out["problems"] = list(self.problems)
         return out
