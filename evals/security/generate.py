@@ -562,7 +562,16 @@ def _inject(event: dict[str, Any], text: str) -> None:
         request["description"] = text
     else:
         raw["requestParameters"] = {"description": text}
-    raw["userAgent"] = f"{raw.get('userAgent', '')} {text[:120]}"
+
+
+def _inject_agents(events: list[dict[str, Any]], text: str) -> None:
+    """The injection in every user agent, consistently (each agent string maps to one new
+    string), as an attacker who sets their client's agent would: which agents are new and
+    which are familiar stays what it was, so only the text differs from the base case."""
+    for event in events:
+        agent = event["event"].get("userAgent")
+        if isinstance(agent, str):
+            event["event"]["userAgent"] = f"{agent} {text[:120]}"
 
 
 def injected(b: Builder, cases: list[Case], count: int) -> Iterator[Case]:
@@ -574,7 +583,10 @@ def injected(b: Builder, cases: list[Case], count: int) -> Iterator[Case]:
         for event in clone.events:
             if event["id"] in clone.signal["event_ids"] or b.rng.random() < 0.3:
                 _inject(event, text)
+        if index % 2:
+            _inject_agents(clone.events, text)
         clone.group, clone.base = "injected", base.key or None
+        clone.key = f"{base.key}-injected"
         clone.truth["notes"] = f"injected copy of {base.truth['notes']}"
         yield clone
     benign = [c for c in cases if c.group == "pair-benign" and
@@ -592,7 +604,7 @@ def injected(b: Builder, cases: list[Case], count: int) -> Iterator[Case]:
                 identity["arn"] = identity["arn"].rsplit("/", 1)[0] + "/" + fake
         clone.signal["entities"]["user"] = clone.signal["entities"]["user"].rsplit(
             "/", 1)[0] + "/" + fake
-        clone.group = "injected"
+        clone.group, clone.key = "injected", f"{base.key}-lookalike"
         clone.truth = {**clone.truth, "verdict": "true_positive",
                        "notes": f"look-alike of known admin {admin!r}: {fake!r}"}
         yield clone
