@@ -72,6 +72,23 @@ async def test_read_only_and_harmless_forms_are_false_positives(tmp_path: Path) 
     assert shared.verdict != "false_positive"
 
 
+@pytest.mark.parametrize(("name", "request_", "misfire"), [
+    ("StartLogging", {"name": "main"}, True),
+    ("PutBucketVersioning", {"VersioningConfiguration": {"Status": "Enabled",
+                                                         "MfaDelete": "Enabled"}}, True),
+    ("PutBucketVersioning", {"VersioningConfiguration": {"Status": "Suspended"}}, False),
+    ("PutBucketLogging", {"BucketLoggingStatus": {"LoggingEnabled": {"TargetBucket": "l"}}},
+     True),
+    ("PutBucketLogging", {"BucketLoggingStatus": {}}, False),
+])
+async def test_protective_forms_of_an_action_are_misfires(
+        tmp_path: Path, name: str, request_: dict[str, Any], misfire: bool) -> None:
+    report = await triage(tmp_path, [*history(), ct(name, 0, source="s3", request=request_)],
+                          triggers=[6])
+    assert (step(report, "did the activity").lean == "not_applicable") is misfire
+    assert (report.verdict == "false_positive") is misfire
+
+
 async def test_a_denied_attempt_followed_by_persistence_is_a_true_positive(
         tmp_path: Path) -> None:
     events = [*history(), ct("StopLogging", 0, source="cloudtrail", error="AccessDenied"),
@@ -164,11 +181,18 @@ async def test_a_matching_change_ticket_explains_and_decoys_do_not(tmp_path: Pat
     assert "not this actor" in step(decoy, "known-good").result
 
 
-async def test_known_admin_needs_support_and_ci_routine_is_a_false_positive(
+async def test_known_admin_from_nowhere_new_explains_and_ci_routine_is_a_false_positive(
         tmp_path: Path) -> None:
     events = [*history(), ct("StopLogging", 0, source="cloudtrail")]
     admin = await triage(tmp_path / "a", list(events), triggers=[6], context=ADMIN_CONTEXT)
     assert admin.verdict == "benign_true_positive"
+    stolen = await triage(tmp_path / "d", [*history(), ct("StopLogging", 0, source="cloudtrail",
+                                                          ip="45.137.21.9", agent="curl/8")],
+                          triggers=[6], context={"known_admins": ["alice"]})
+    assert stolen.verdict == "escalate"  # a trusted name on a new network and agent
+    window = {"maintenance_windows": [{"start": ts(-30), "end": ts(30)}]}
+    expected = await triage(tmp_path / "e", list(events), triggers=[6], context=window)
+    assert expected.verdict == "benign_true_positive"
     corporate_only = await triage(tmp_path / "b", list(events), triggers=[6],
                                   context={"corporate_cidrs": ["81.2.69.0/24"]})
     assert corporate_only.verdict == "escalate"  # where is not who

@@ -40,6 +40,8 @@ CATALOG: dict[str, Meaning] = {
     "DisableSecurityHub": _M("evasion", "T1562.001"),
     "DeleteLogGroup": _M("evasion", "T1562.008"), "DeleteLogStream": _M("evasion", "T1070"),
     "PutBucketLifecycle": _M("evasion", "T1562.008"),
+    "PutBucketLogging": _M("evasion", "T1562.008"),
+    "PutBucketVersioning": _M("impact", "T1490"),
     "DeleteModelInvocationLoggingConfiguration": _M("evasion", "T1562.008"),
     "LeaveOrganization": _M("evasion", "T1666"),
     # --- AWS: persistence
@@ -148,6 +150,19 @@ CATALOG: dict[str, Meaning] = {
     "google.logging.v2.ConfigServiceV2.DeleteSink": _M("evasion", "T1562.008"),
     "google.logging.v2.ConfigServiceV2.UpdateSink": _M("evasion", "T1562.008"),
 }
+# Actions that restore or tighten what attackers turn off or open up: a rule about the
+# dangerous half that fires on one of these fired on the wrong thing.
+PROTECTIVE = frozenset({
+    "StartLogging", "CreateTrail", "StartConfigurationRecorder", "EnableSecurityHub",
+    "CreateDetector", "EnableMFADevice", "CreateFlowLogs", "RevokeSecurityGroupIngress",
+    "RevokeSecurityGroupEgress", "RemovePermission", "DeleteAccessKey", "DetachUserPolicy",
+    "DetachRolePolicy", "DetachGroupPolicy", "DeleteUserPolicy", "DeleteRolePolicy",
+    "RemoveUserFromGroup", "PutPublicAccessBlock", "PutBucketPublicAccessBlock",
+    "EnableEbsEncryptionByDefault", "DeleteLoginProfile", "UpdateAccessKey",
+    "user.mfa.factor.activate", "policy.lifecycle.activate", "zone.activate",
+    "secret_scanning.enable", "repository_secret_scanning.enable",
+    "protected_branch.create", "repository_vulnerability_alerts.enable",
+})
 SUSPICIOUS_FOLLOW_ON = frozenset({"persistence", "evasion", "exfiltration", "privilege",
                                   "credential_access", "lateral_movement", "execution",
                                   "impact"})
@@ -193,6 +208,17 @@ def qualifies(action: str, event: Mapping[str, Any]) -> bool:
         if not isinstance(request, Mapping):
             return True
         return bool(request.get("valuesToAdd")) or "valuesToAdd" not in request
+    if action == "PutBucketVersioning":
+        configs = [c for c in _list_values(request, "VersioningConfiguration")
+                   if isinstance(c, Mapping)]
+        if not configs:
+            return True
+        return any(c.get("Status") in ("Suspended", "Disabled") or
+                   "Disabled" in (c.get("MfaDelete"), c.get("MFADelete")) for c in configs)
+    if action == "PutBucketLogging":
+        status = _list_values(request, "BucketLoggingStatus")
+        return not any(isinstance(s, Mapping) and s.get("LoggingEnabled") for s in status) \
+            if status else True
     if action == "UpdateLoginProfile":
         own = get_path(event, "userIdentity.userName")
         target = get_path(event, "requestParameters.userName")

@@ -33,7 +33,6 @@ class Thresholds:
     baseline_gap: timedelta = timedelta(hours=1)  # history older than this is "usual"
     routine_repeats: int = 3  # earlier runs of the same action that make it routine
     tp_score: float = 2.0  # suspicion needed for a true positive
-    explained_score: float = 2.0  # explanation needed for benign
     fp_score: float = 2.0  # "rule caught the wrong thing" needed for a false positive
 
 
@@ -120,6 +119,8 @@ def rule_fit(run: Run) -> Step:
             why = f"failed or denied ({quote(f.error, 40)})"
         elif f.aws_service:
             why = "AWS acting for itself (a service-linked role or an AWS service)"
+        elif f.action in catalog.PROTECTIVE:
+            why = "a protective action (it restores or tightens a control)"
         elif meaning is not None and not catalog.qualifies(f.action, e.event):
             why = "a harmless form of the action (nothing exposed or escalated)"
         elif f.read_only and (meaning is None or meaning.family == "discovery"):

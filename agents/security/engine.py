@@ -108,16 +108,18 @@ def decide(run: Run, signal: SecuritySignal) -> TriageReport:
     misfire = sum(s.weight for s in steps if s.lean == "not_applicable" and
                   s.step.startswith(("did the activity", "is this the principal's routine")))
     explanation = explained_step.weight if explained_step.lean == "benign" else 0.0
-    familiar = by_name["first-seen source IP / network / user agent / country"].lean == "benign"
+    first_seen = by_name["first-seen source IP / network / user agent / country"]
+    familiar = first_seen.lean == "benign"
     vouched = run.vouched | ({"familiar"} if familiar else set())
-    # Who the actor is must be vouched for (a ticket, a known admin, a CI principal); where
-    # and when (corporate network, maintenance window, the usual address) only support it.
-    trusted = bool(vouched & {"admin", "ci"})
-    support = len(vouched & {"corporate", "window", "familiar"})
-    if trusted:
-        explanation += 1.0 if familiar else 0.0
-    explained = "ticket" in vouched or (trusted and support >= 1 and
-                                        explanation >= t.explained_score)
+    # Who the actor is must be vouched for: a ticket for this principal at this time, or a
+    # known admin / CI principal acting from nowhere new (a trusted name on a new network and
+    # agent may be stolen credentials). A maintenance window says a change was expected then,
+    # so it explains an actor acting from its usual place; a corporate network alone never
+    # explains who.
+    trusted = bool(vouched & {"admin", "ci"}) and first_seen.lean != "suspicious"
+    if familiar and explanation:
+        explanation += 1.0
+    explained = "ticket" in vouched or trusted or ("window" in vouched and familiar)
     verdict: Verdict
     if not run.triggers:
         verdict, confidence = "escalate", 0.5
@@ -129,7 +131,7 @@ def decide(run: Run, signal: SecuritySignal) -> TriageReport:
         verdict, confidence = "false_positive", min(0.95, 0.55 + 0.1 * misfire)
     elif explained:
         verdict, confidence = "benign_true_positive", max(0.55, min(
-            0.93, 0.55 + 0.1 * explanation - 0.1 * suspicion))
+            0.93, 0.5 + 0.1 * explanation - 0.1 * suspicion))
     else:
         verdict, confidence = "escalate", 0.55 + (0.1 if suspicion >= 1.0 else 0.0)
     risk = _risk(verdict, confidence, suspicion - misfire - explanation)
@@ -233,10 +235,26 @@ def _actions(run: Run, verdict: Verdict) -> list[Action]:
 
 def _summary(run: Run, signal: SecuritySignal, verdict: Verdict, confidence: float,
              steps: list[Step]) -> str:
-    leaning = [s for s in steps if s.lean in ("suspicious", "benign", "not_applicable")
-               and s.step != "who, what, where, when"]
-    what = steps[0].result
-    reasons = "; ".join(f"{s.step}: {s.result}" for s in leaning[:4]) or \
-        "no step found anything that decides it either way"
+    """One paragraph: what happened, then why this verdict, from the steps that decided."""
+    def results(lean: str) -> str:
+        return "; ".join(s.result for s in steps if s.lean == lean
+                         and s.step != "who, what, where, when")
+
+    suspicious, benign, misfire = results("suspicious"), results("benign"), \
+        results("not_applicable")
+    if verdict == "true_positive":
+        why = f"Nothing explains it, and it is corroborated: {suspicious}"
+    elif verdict == "benign_true_positive":
+        why = f"Explained: {benign}. Nothing suspicious around it"
+    elif verdict == "false_positive":
+        why = f"The rule fired on something it is not meant to catch: {misfire}"
+    elif suspicious and benign:
+        why = f"Context explains part of it ({benign}), but: {suspicious}"
+    elif suspicious:
+        why = f"Suspicious but not conclusive: {suspicious}. Nothing in the context explains it"
+    else:
+        unknown = [s.step for s in steps if s.lean == "unknown"]
+        why = ("Nothing in the context explains it and nothing around it is suspicious"
+               + (f"; could not tell: {', '.join(unknown)}" if unknown else ""))
     return (f"{VERDICT_WORDS[verdict]} ({confidence:.0%}). Rule \"{signal.rule}\" fired: "
-            f"{what}. {reasons}.")[:1200]
+            f"{steps[0].result}. {why}.")[:1500]
