@@ -217,6 +217,18 @@ async def test_look_alike_names_never_match_a_known_admin(tmp_path: Path, impost
     assert "look-alike" in step(report, "known-good").result
 
 
+async def test_a_role_session_name_vouches_for_no_one(tmp_path: Path) -> None:
+    """The caller of AssumeRole picks the session name: "alice" there is only a claim."""
+    claimed = role("dev", "alice")
+    events = [*history(who=claimed), ct("StopLogging", 0, source="cloudtrail", who=claimed)]
+    report = await triage(tmp_path / "a", events, triggers=[6], context=ADMIN_CONTEXT)
+    assert report.verdict != "benign_true_positive"
+    sso = role("AWSReservedSSO_Admin_0123", "alice")
+    events = [*history(who=sso), ct("StopLogging", 0, source="cloudtrail", who=sso)]
+    report = await triage(tmp_path / "b", events, triggers=[6], context=ADMIN_CONTEXT)
+    assert report.verdict == "benign_true_positive"
+
+
 async def test_case_of_ascii_names_is_not_a_different_person(tmp_path: Path) -> None:
     assert matches(["Alice"], ["alice"])
     assert not lookalikes(["Alice"], ["alice"])

@@ -175,7 +175,7 @@ def _aliases(principal: str | None, e: Mapping[str, Any]) -> frozenset[str]:
     names: set[str] = set()
     if principal:
         names.add(principal)
-    for path in ("userIdentity.userName", "userIdentity.arn", "userIdentity.principalId",
+    for path in ("userIdentity.userName", "userIdentity.arn",
                  "userIdentity.sessionContext.sessionIssuer.userName", "actor.alternateId",
                  "actor", "actor.email", "protoPayload.authenticationInfo.principalEmail",
                  "user", "username", "caller"):
@@ -184,14 +184,20 @@ def _aliases(principal: str | None, e: Mapping[str, Any]) -> frozenset[str]:
             names.add(value)
     arn = get_path(e, "userIdentity.arn")
     if isinstance(arn, str) and "/" in arn:
-        # arn:aws:iam::1:user/path/alice -> alice; assumed-role/Role/session -> session, Role
+        # arn:aws:iam::1:user/path/alice -> alice; assumed-role/Role/session -> Role, and the
+        # session only for IAM Identity Center roles, where AWS sets it to the signed-in
+        # user. Elsewhere the caller picks the session name: "alice" would be anyone's claim.
         parts = arn.split(":", 5)[-1].split("/")
-        names.add(parts[-1])
         if parts[0] == "assumed-role" and len(parts) >= 3:
             names.add(parts[1])
-    principal_id = get_path(e, "userIdentity.principalId")
-    if isinstance(principal_id, str) and ":" in principal_id:
-        names.add(principal_id.split(":", 1)[1])
+            if parts[1].startswith("AWSReservedSSO_"):
+                names.add(parts[-1])
+        else:
+            names.add(parts[-1])
+    if get_path(e, "userIdentity.type") != "AssumedRole":  # "AROA...:session" is the caller's
+        principal_id = get_path(e, "userIdentity.principalId")
+        if isinstance(principal_id, str):
+            names.add(principal_id)
     return frozenset(names)
 
 

@@ -27,7 +27,7 @@ def _outcome(folder: Path, truth: dict[str, Any], report: TriageReport,
     cited = [e for finding in out["evidence"] for e in finding["events"]]
     return Outcome(folder.name, truth, out["verdict"], report.risk,
                    [t["id"] for t in out["techniques"]], cited, existing,
-                   report.stats.elapsed_s)
+                   report.stats.elapsed_s, out["confidence"])
 
 
 def _baseline(folder: Path, truth: dict[str, Any], existing: set[str],
@@ -73,7 +73,8 @@ ROWS = (("accuracy", "verdict accuracy"), ("macro_f1", "macro-F1"),
         ("fp_suppression_at_recall_95", "FP suppression @ TP recall >= 0.95"),
         ("fp_suppressed_by_verdict", "FP suppressed by the verdict itself"),
         ("technique_f1", "technique F1"), ("cited_events_exist", "cited events exist"),
-        ("key_evidence_recall", "key evidence recall"), ("injection_flips", "injection flips"))
+        ("key_evidence_recall", "key evidence recall"), ("injection_flips", "injection flips"),
+        ("calibration_ece", "confidence calibration error (ECE)"))
 
 
 def table(output: dict[str, Any]) -> str:
@@ -81,7 +82,7 @@ def table(output: dict[str, Any]) -> str:
     lines = [f"{output['suite']} ({output['cases']} cases)",
              f"{'':<38}" + "".join(f"{m:>18}" for m in methods)]
     for key, label in ROWS:
-        lines.append(f"{label:<38}" + "".join(f"{methods[m][key]:>18}" for m in methods))
+        lines.append(f"{label:<38}" + "".join(f"{methods[m][key]!s:>18}" for m in methods))
     ours = methods["nightowl"]
     lines.append(f"{'time per case (mean / max, s)':<38}"
                  f"{ours['time_per_case_s']['mean']:>9} / {ours['time_per_case_s']['max']}")

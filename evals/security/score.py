@@ -34,6 +34,7 @@ class Outcome:
     cited: list[str] = field(default_factory=list)
     existing: set[str] = field(default_factory=set)
     elapsed_s: float = 0.0
+    confidence: float | None = None
 
 
 def _f1(tp: int, fp: int, fn: int) -> float:
@@ -93,6 +94,15 @@ def score(outcomes: Sequence[Outcome]) -> dict[str, Any]:
     for o in outcomes:
         groups.setdefault(str(o.truth.get("group", "?")), []).append(o)
     times = [o.elapsed_s for o in outcomes]
+    # Calibration: `confidence` read as the chance that the verdict is right (ECE, 5 bins).
+    bins: dict[int, list[tuple[float, bool]]] = {}
+    for o in outcomes:
+        if o.confidence is not None:
+            bins.setdefault(min(4, int(o.confidence * 5)), []).append(
+                (o.confidence, o.verdict == o.truth["verdict"]))
+    rated = sum(len(b) for b in bins.values())
+    ece = sum(abs(sum(c for c, _ in b) / len(b) - sum(r for _, r in b) / len(b)) * len(b)
+              for b in bins.values()) / rated if rated else None
     return {
         "cases": len(outcomes),
         "accuracy": round(sum(o.verdict == o.truth["verdict"] for o in outcomes)
@@ -112,6 +122,7 @@ def score(outcomes: Sequence[Outcome]) -> dict[str, Any]:
         "per_group_accuracy": {g: round(sum(o.verdict == o.truth["verdict"] for o in rows)
                                         / len(rows), 2) for g, rows in sorted(groups.items())},
         "confusion": confusion,
+        "calibration_ece": round(ece, 3) if ece is not None else None,
         "time_per_case_s": {"mean": round(statistics.fmean(times), 4) if times else 0.0,
                             "max": round(max(times), 4) if times else 0.0},
     }

@@ -223,7 +223,7 @@ def _window(raw: Any, where: str, problems: list[str]) -> Window | None:
     if end < start:
         problems.append(f"{where}: ends before it starts; ignored")
         return None
-    summary = raw.get("summary") or raw.get("id") or ""
+    summary = raw.get("summary") or raw.get("name") or raw.get("id") or ""
     return Window(start, end, str(summary))
 
 
