@@ -10,10 +10,12 @@ from pathlib import Path
 import pytest
 
 from agents.security import attack
+from agents.security.triage import triage_directory
 from bot.cli import main
 from evals.security.generate import DATASET, build_suite
 from evals.security.score import Outcome, score, suppression_at_recall
 from integrations.security.casedir import CaseDirectorySource, CaseError
+from integrations.security.types import SecuritySource
 from tests.security_case import T0, ct, history, write_case
 
 SIGMA = DATASET.parent / "sigma"
@@ -67,6 +69,23 @@ async def test_malformed_lines_are_skipped_counted_and_named(tmp_path: Path) -> 
     assert [e.id for e in await source.events(start=T0.replace(hour=0), end=T0.replace(
         hour=23), log_types=["Acme.Audit"])] == ["e-91"]
     assert len(source.case.context.corporate_cidrs) == 1
+    assert isinstance(source, SecuritySource)
+
+
+async def test_odd_shapes_inside_events_and_context_never_crash(tmp_path: Path) -> None:
+    odd = [{"eventName": 7, "userIdentity": "root", "requestParameters": [1, None],
+            "sourceIPAddress": "999.1.1.1", "eventTime": "2026-03-02T12:00:00Z",
+            "additionalEventData": [], "responseElements": "x"},
+           {"eventName": "AssumeRole", "userIdentity": {"type": "AssumedRole",
+                                                        "sessionContext": "nope"},
+            "responseElements": {"assumedRoleUser": "x"}, "eventTime": "2026-03-02T12:00:00Z",
+            "client": {"geographicalContext": {"geolocation": "here"}}}]
+    folder = write_case(tmp_path / "c", odd, triggers=[0, 1], context={
+        "known_admins": "alice", "maintenance_windows": ["x"], "change_tickets": "none",
+        "corporate_cidrs": [None]})
+    report = await triage_directory(folder)
+    assert report.verdict in ("escalate", "false_positive")
+    assert any("known_admins is not a list" in p for p in report.problems)
 
 
 def test_cli_prints_the_contract_and_bad_input_is_one_line(

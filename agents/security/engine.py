@@ -28,6 +28,7 @@ from agents.security.checklist import AFTER_EXPLANATIONS, STEPS, Run, Thresholds
 from agents.security.facts import Facts, facts
 from agents.security.report import Action, Step, TriageReport, Verdict
 from integrations.security.casedir import CaseContext, Window
+from integrations.security.entities import get_path
 from integrations.security.types import SecurityEvent, SecuritySignal, SecuritySource
 
 log = logging.getLogger(__name__)
@@ -202,9 +203,10 @@ def _actions(run: Run, verdict: Verdict) -> list[Action]:
     if isinstance(key, str) and key.startswith("AKIA"):
         actions.append(Action("disable access key", key, f"long-term key of {principal}"))
     if kind == "AssumedRole":
-        actions.append(Action("revoke active sessions of role", str(identity.get(
-            "sessionContext", {}).get("sessionIssuer", {}).get("arn") or principal),
-            "invalidates the temporary credentials in use"))
+        issuer = get_path(identity, "sessionContext.sessionIssuer.arn")
+        actions.append(Action("revoke active sessions of role",
+                              issuer if isinstance(issuer, str) else principal,
+                              "invalidates the temporary credentials in use"))
     elif kind == "IAMUser":
         actions.append(Action("revoke console sessions and reset password", principal, ""))
     elif not identity:

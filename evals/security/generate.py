@@ -493,7 +493,7 @@ def _action(log: dict[str, Any]) -> str | None:
 
 
 def _log_type(test: dict[str, Any]) -> str:
-    return str(test["log"].get("p_log_type") or test["log_types"][0])
+    return str(test["log"].get("p_log_type") or (test["log_types"] or ["Unknown"])[0])
 
 
 def _in_half(rule_id: str, split: str) -> bool:
