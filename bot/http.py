@@ -9,16 +9,17 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import AsyncExitStack, asynccontextmanager
 
 from slack_bolt.adapter.starlette.async_handler import AsyncSlackRequestHandler
 from slack_bolt.async_app import AsyncApp
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
-from starlette.routing import Route
+from starlette.routing import BaseRoute, Route
 
 from bot.service import Service
+from bot.web.api import ApiMount
 from integrations.alerts.auth import WebhookAuth
 from integrations.alerts.base import normalizers
 from integrations.errors import AuthError, PayloadError
@@ -51,7 +52,8 @@ def _error(status: int, message: str, **extra: object) -> JSONResponse:
 
 
 def build_http_app(service: Service, *, auth: WebhookAuth, max_body_bytes: int = 1024 * 1024,
-                   bolt: AsyncApp | None = None, manage_lifecycle: bool = True) -> Starlette:
+                   bolt: AsyncApp | None = None, manage_lifecycle: bool = True,
+                   api: ApiMount | None = None) -> Starlette:
     sources = normalizers()
     metrics = service.metrics
 
@@ -122,7 +124,7 @@ def build_http_app(service: Service, *, auth: WebhookAuth, max_body_bytes: int =
         return PlainTextResponse(metrics.render(),
                                  media_type="text/plain; version=0.0.4; charset=utf-8")
 
-    routes = [
+    routes: list[BaseRoute] = [
         Route("/webhooks/{source}", webhook, methods=["POST"]),
         Route("/healthz", healthz, methods=["GET"]),
         Route("/metrics", prometheus_metrics, methods=["GET"]),
@@ -134,15 +136,17 @@ def build_http_app(service: Service, *, auth: WebhookAuth, max_body_bytes: int =
             return await handler.handle(request)
 
         routes.append(Route("/slack/events", slack_events, methods=["POST"]))
+    if api is not None:
+        routes.extend(api.routes)
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
-        if manage_lifecycle:
-            await service.start()
-        try:
-            yield
-        finally:
+        async with AsyncExitStack() as stack:
             if manage_lifecycle:
-                await service.stop()
+                await service.start()
+                stack.push_async_callback(service.stop)
+            if api is not None:
+                await stack.enter_async_context(api.running())
+            yield
 
     return Starlette(routes=routes, lifespan=lifespan)

@@ -208,6 +208,16 @@ class Service:
         if self.auto_investigate and self.telemetry_for is not None:
             self._spawn(self.investigate(incident_id, trigger="auto"))
 
+    async def start_investigation(self, incident_id: int, *, trigger: str,
+                                  actor: str) -> Investigation:
+        """Create the run now and investigate in the background, so a caller (the API) has
+        its id at once."""
+        await self.store.audit(actor=actor, action="start_investigation",
+                               incident_id=incident_id)
+        row = await self.store.start_investigation(incident_id, trigger)
+        self._spawn(self.investigate(incident_id, trigger=trigger, started=row))
+        return row
+
     async def investigate(self, incident_id: int, *, trigger: str,
                           resume: Investigation | None = None,
                           started: Investigation | None = None) -> Report | None:

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from pydantic import AliasChoices, Field, SecretStr
+from typing import Literal
+
+from pydantic import AliasChoices, BaseModel, Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from storage.models import Severity
@@ -152,6 +154,33 @@ class AuthorizationSettings(BaseSettings):
         120.0, ge=0, validation_alias=_env("NIGHTOWL_REINVESTIGATE_COOLDOWN_SECONDS"))
 
 
+class ApiToken(BaseModel):
+    """One entry of NIGHTOWL_API_TOKENS."""
+
+    name: str = Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.@-]+$")
+    token: SecretStr = Field(min_length=16)
+    scopes: list[Literal["read", "write", "eval"]] = Field(min_length=1)
+
+
+class ApiSettings(BaseSettings):
+    model_config = _COMMON
+    # [{"name": "ci", "token": "...", "scopes": ["read", "eval"]}]: REST and MCP callers.
+    tokens: list[ApiToken] = Field(default_factory=list,
+                                   validation_alias=_env("NIGHTOWL_API_TOKENS"))
+    # The token `nightowl mcp` (stdio) acts as: one of the tokens above.
+    mcp_token: SecretStr | None = Field(None, validation_alias=_env("NIGHTOWL_MCP_TOKEN"))
+    # Where clients reach `serve` (Location headers, OAuth resource metadata); default
+    # http://NIGHTOWL_HOST:NIGHTOWL_PORT.
+    public_url: str | None = Field(None, validation_alias=_env("NIGHTOWL_PUBLIC_URL"))
+    # Comma-separated Host / Origin values /mcp accepts (DNS-rebinding protection), beyond
+    # loopback and the public URL's own.
+    mcp_allowed_hosts: str = Field("", validation_alias=_env("NIGHTOWL_MCP_ALLOWED_HOSTS"))
+    mcp_allowed_origins: str = Field("", validation_alias=_env("NIGHTOWL_MCP_ALLOWED_ORIGINS"))
+    # https://acme.slack.com: permalinks to threads in API answers.
+    slack_workspace_url: str | None = Field(
+        None, validation_alias=_env("NIGHTOWL_SLACK_WORKSPACE_URL"))
+
+
 class Settings(BaseSettings):
     model_config = _COMMON
     database_url: str = Field("sqlite:///./nightowl.db",
@@ -168,3 +197,4 @@ class Settings(BaseSettings):
     sentry: SentrySettings = Field(default_factory=SentrySettings)
     models: ModelSettings = Field(default_factory=ModelSettings)
     authorization: AuthorizationSettings = Field(default_factory=AuthorizationSettings)
+    api: ApiSettings = Field(default_factory=ApiSettings)

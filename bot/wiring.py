@@ -13,6 +13,8 @@ from slack_sdk.web.async_client import AsyncWebClient
 from starlette.applications import Starlette
 
 from agents.sre.investigator import Budget
+from bot.capabilities import Capabilities
+from bot.capabilities.tokens import TokenRegistry, TokenSpec
 from bot.chat import ThreadChatHandler
 from bot.console import ConsoleSurface
 from bot.errors import StartupError
@@ -27,6 +29,7 @@ from bot.slack.authorization import Authorizer
 from bot.slack.pacing import ChannelPacer
 from bot.slack.surface import SlackSurface
 from bot.surface import ChatSurface
+from bot.web.api import ApiMount, build_api
 from integrations.alerts.auth import WebhookAuth
 from integrations.llm.gateway import Gateway
 from integrations.telemetry.base import TelemetrySource
@@ -51,6 +54,22 @@ class Wiring:
     gateway: Gateway | None = None
     # Who may press what; handlers other packages add to the Bolt app ask it too.
     authorizer: Authorizer | None = None
+    api: ApiMount | None = None
+
+
+def public_url(settings: Settings) -> str:
+    return settings.api.public_url or f"http://{settings.host}:{settings.port}"
+
+
+def build_capabilities(settings: Settings, service: Service,
+                       default_telemetry: TelemetrySource | None) -> Capabilities:
+    tokens = TokenRegistry(TokenSpec(t.name, t.token.get_secret_value(), tuple(t.scopes))
+                           for t in settings.api.tokens)
+    slack_url = (settings.api.slack_workspace_url or "https://slack.com"
+                 if settings.slack.configured else None)
+    return Capabilities.build(service=service, tokens=tokens,
+                              default_telemetry=default_telemetry,
+                              slack_url=slack_url, public_url=public_url(settings))
 
 
 def webhook_auth(settings: Settings) -> WebhookAuth:
@@ -71,16 +90,24 @@ def check_serve_settings(settings: Settings) -> None:
         raise StartupError(f"Slack is half configured: set {missing} too (or neither).")
 
 
-def production_telemetry(settings: Settings) -> TelemetryFor | None:
+def production_source(settings: Settings) -> TelemetrySource | None:
     prometheus = (PrometheusSource(settings.telemetry.prometheus_url)
                   if settings.telemetry.prometheus_url else None)
     loki = LokiSource(settings.telemetry.loki_url) if settings.telemetry.loki_url else None
     if prometheus is None and loki is None:
         return None
     topology = {k: set(v) for k, v in settings.telemetry.topology.items()}
-    source: TelemetrySource = CompositeSource(metrics=prometheus, logs=loki, topology=topology)
+    return CompositeSource(metrics=prometheus, logs=loki, topology=topology)
+
+
+def production_telemetry(settings: Settings,
+                         source: TelemetrySource | None = None) -> TelemetryFor | None:
+    source = source or production_source(settings)
+    if source is None:
+        return None
 
     def telemetry_for(incident: Incident, alerts: Sequence[Alert]) -> TelemetrySource:
+        assert source is not None
         return source
 
     return telemetry_for
@@ -110,10 +137,11 @@ def build(settings: Settings, *, telemetry_for: TelemetryFor | None = None,
         log.warning("Slack is not configured (set SLACK_BOT_TOKEN and SLACK_SIGNING_SECRET): "
                     "incident threads are printed on the console")
         surface = ConsoleSurface(console or sys.stdout)
+    default_telemetry = production_source(settings) if telemetry_for is None else None
     service = Service(
         store=store, surface=surface, metrics=metrics,
         router=Router(settings.routing.routes, settings.routing.default_channel),
-        telemetry_for=telemetry_for or production_telemetry(settings),
+        telemetry_for=telemetry_for or production_telemetry(settings, default_telemetry),
         budget=Budget(max_queries=settings.investigation.max_queries,
                       max_depth=settings.investigation.max_depth),
         auto_investigate=settings.investigation.auto_investigate,
@@ -133,7 +161,11 @@ def build(settings: Settings, *, telemetry_for: TelemetryFor | None = None,
                               chat=ThreadChatHandler(
                                   service, per_user=settings.slack.chat_questions_per_user,
                                   per_seconds=settings.slack.chat_window_seconds))
+    api = build_api(build_capabilities(settings, service, default_telemetry),
+                    public_url=public_url(settings),
+                    extra_hosts=settings.api.mcp_allowed_hosts,
+                    extra_origins=settings.api.mcp_allowed_origins)
     app = build_http_app(service, auth=webhook_auth(settings),
                          max_body_bytes=settings.webhooks.max_body_bytes,
-                         bolt=bolt if settings.slack.app_token is None else None)
-    return Wiring(settings, store, service, app, bolt, client, gateway, authorizer)
+                         bolt=bolt if settings.slack.app_token is None else None, api=api)
+    return Wiring(settings, store, service, app, bolt, client, gateway, authorizer, api)

@@ -293,3 +293,34 @@ class Control(SQLModel, table=True):
     value: str = Field(max_length=255)
     updated_by: str = Field(default="", max_length=255)
     updated_at: datetime = Field(default_factory=utcnow)
+
+
+class ApiRequest(SQLModel, table=True):
+    """An idempotent write through the API: the same key from the same token gets the same
+    answer, however often a client retries it."""
+
+    __table_args__ = (UniqueConstraint("token_name", "key", name="uq_api_request_key"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    token_name: str = Field(max_length=255)
+    key: str = Field(max_length=255)
+    operation: str = Field(max_length=64)
+    result_id: int
+    at: datetime = Field(default_factory=utcnow)
+
+
+class EvalRun(SQLModel, table=True):
+    """One benchmark run requested through the API (`run_eval`): its suites and figures."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    suites: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    seed: int = 7
+    status: str = Field(default="queued", max_length=16)  # queued|running|done|failed
+    requested_by: str = Field(max_length=255)
+    requested_at: datetime = Field(default_factory=utcnow)
+    started_at: datetime | None = None
+    finished_at: datetime | None = None
+    # One entry per suite, as `nightowl eval --json` prints it.
+    results: list[dict[str, Any]] = Field(default_factory=list,
+                                          sa_column=Column(JSON, nullable=False))
+    error: str | None = None

@@ -1,0 +1,214 @@
+"""Persistence for the agent-first API: paged listings, idempotency keys and eval runs.
+
+Listings page by id, newest first (`before_id` is the last id of the previous page), so a
+page costs one indexed range scan however many rows the table holds.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import col, func, select
+
+from storage.errors import NotFound
+from storage.models import (
+    Alert,
+    ApiRequest,
+    AuditEvent,
+    EvalRun,
+    Finding,
+    Incident,
+    Investigation,
+    utcnow,
+)
+from storage.repository import Repository, in_executor
+
+
+@dataclass(frozen=True, slots=True)
+class IncidentFilter:
+    status: str | None = None
+    service: str | None = None
+    severity: str | None = None
+    channel: str | None = None
+    since: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class FindingFilter:
+    source: str | None = None
+    service: str | None = None
+    kind: str | None = None
+
+
+class ApiStore(Repository):
+    """Build it over a Store's engine and executor: `ApiStore.beside(store)`."""
+
+    @classmethod
+    def beside(cls, other: Repository) -> ApiStore:
+        return cls(other.engine, other._executor)
+
+    # ---- listings --------------------------------------------------------------------------
+
+    @in_executor
+    def incidents(self, where: IncidentFilter, *, before_id: int | None,
+                  limit: int) -> list[Incident]:
+        query = select(Incident)
+        if where.status:
+            query = query.where(Incident.status == where.status)
+        if where.service:
+            query = query.where(Incident.service == where.service)
+        if where.severity:
+            query = query.where(Incident.severity == where.severity)
+        if where.channel:
+            query = query.where(Incident.channel == where.channel)
+        if where.since:
+            query = query.where(col(Incident.opened_at) >= where.since)
+        if before_id is not None:
+            query = query.where(col(Incident.id) < before_id)
+        with self._session() as session:
+            return list(session.exec(query.order_by(col(Incident.id).desc()).limit(limit)))
+
+    @in_executor
+    def incident_detail(self, incident_id: int, *, alerts: int, audit: int,
+                        ) -> tuple[Incident, list[Alert], int, list[AuditEvent]]:
+        """The incident, its newest alerts, how many it has in all, and its newest audit
+        events."""
+        with self._session() as session:
+            incident = session.get(Incident, incident_id)
+            if incident is None:
+                raise NotFound(f"incident {incident_id}")
+            rows = list(session.exec(
+                select(Alert).where(Alert.incident_id == incident_id)
+                .order_by(col(Alert.id).desc()).limit(alerts)))
+            total = session.exec(select(func.count()).select_from(Alert)
+                                 .where(Alert.incident_id == incident_id)).one()
+            events = list(session.exec(
+                select(AuditEvent).where(AuditEvent.incident_id == incident_id)
+                .order_by(col(AuditEvent.id).desc()).limit(audit)))
+            return incident, rows, int(total), events
+
+    @in_executor
+    def investigations(self, *, incident_id: int | None, status: str | None,
+                       before_id: int | None, limit: int) -> list[Investigation]:
+        query = select(Investigation)
+        if incident_id is not None:
+            query = query.where(Investigation.incident_id == incident_id)
+        if status:
+            query = query.where(Investigation.status == status)
+        if before_id is not None:
+            query = query.where(col(Investigation.id) < before_id)
+        with self._session() as session:
+            return list(session.exec(query.order_by(col(Investigation.id).desc()).limit(limit)))
+
+    @in_executor
+    def findings(self, where: FindingFilter, *, before_id: int | None,
+                 limit: int) -> list[Finding]:
+        query = select(Finding)
+        if where.source:
+            query = query.where(Finding.source == where.source)
+        if where.service:
+            query = query.where(Finding.service == where.service)
+        if where.kind:
+            query = query.where(Finding.kind == where.kind)
+        if before_id is not None:
+            query = query.where(col(Finding.id) < before_id)
+        with self._session() as session:
+            return list(session.exec(query.order_by(col(Finding.id).desc()).limit(limit)))
+
+    @in_executor
+    def finding(self, finding_id: int) -> Finding:
+        with self._session() as session:
+            row = session.get(Finding, finding_id)
+            if row is None:
+                raise NotFound(f"finding {finding_id}")
+            return row
+
+    # ---- idempotency -----------------------------------------------------------------------
+
+    @in_executor
+    def remembered(self, token_name: str, key: str) -> ApiRequest | None:
+        with self._session() as session:
+            return session.exec(select(ApiRequest).where(
+                ApiRequest.token_name == token_name, ApiRequest.key == key)).first()
+
+    @in_executor
+    def remember(self, token_name: str, key: str, *, operation: str,
+                 result_id: int) -> ApiRequest:
+        """Record the answer to a keyed request; if a concurrent request with the same key won
+        the race, its answer is the one returned."""
+        with self._session() as session:
+            row = ApiRequest(token_name=token_name, key=key, operation=operation,
+                             result_id=result_id)
+            session.add(row)
+            try:
+                session.commit()
+                return row
+            except IntegrityError:
+                session.rollback()
+                winner = session.exec(select(ApiRequest).where(
+                    ApiRequest.token_name == token_name, ApiRequest.key == key)).one()
+                return winner
+
+    # ---- eval runs -------------------------------------------------------------------------
+
+    @in_executor
+    def create_eval_run(self, *, suites: Sequence[str], seed: int, by: str) -> EvalRun:
+        with self._session() as session:
+            row = EvalRun(suites=list(suites), seed=seed, requested_by=by)
+            session.add(row)
+            session.commit()
+            return row
+
+    @in_executor
+    def eval_run(self, run_id: int) -> EvalRun:
+        with self._session() as session:
+            row = session.get(EvalRun, run_id)
+            if row is None:
+                raise NotFound(f"eval run {run_id}")
+            return row
+
+    @in_executor
+    def eval_runs(self, *, before_id: int | None, limit: int) -> list[EvalRun]:
+        query = select(EvalRun)
+        if before_id is not None:
+            query = query.where(col(EvalRun.id) < before_id)
+        with self._session() as session:
+            return list(session.exec(query.order_by(col(EvalRun.id).desc()).limit(limit)))
+
+    @in_executor
+    def update_eval_run(self, run_id: int, *, status: str, started_at: datetime | None = None,
+                        finished_at: datetime | None = None,
+                        results: list[dict[str, Any]] | None = None,
+                        error: str | None = None) -> EvalRun:
+        with self._session() as session:
+            row = session.get(EvalRun, run_id)
+            if row is None:
+                raise NotFound(f"eval run {run_id}")
+            row.status = status
+            if started_at is not None:
+                row.started_at = started_at
+            if finished_at is not None:
+                row.finished_at = finished_at
+            if results is not None:
+                row.results = results
+            if error is not None:
+                row.error = error
+            session.add(row)
+            session.commit()
+            return row
+
+    @in_executor
+    def interrupt_eval_runs(self) -> int:
+        """Runs a previous process left queued or running will not finish: say so."""
+        with self._session() as session:
+            rows = list(session.exec(select(EvalRun).where(
+                col(EvalRun.status).in_(("queued", "running")))))
+            for row in rows:
+                row.status, row.error, row.finished_at = "failed", "interrupted", utcnow()
+                session.add(row)
+            session.commit()
+            return len(rows)
