@@ -3,8 +3,10 @@ starts, notes that reach the thread, and refusals that name the next call."""
 
 from __future__ import annotations
 
+import asyncio
 import io
 import json
+import sys
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -31,7 +33,7 @@ def api_settings(tmp: Path, *, tokens: bool = True, slack_url: str | None = None
              ApiToken(name="writer", token=SecretStr(WRITER), scopes=["read", "write"]),
              ApiToken(name="evaler", token=SecretStr(EVALER), scopes=["read", "eval"])]
     slack = (SlackSettings(bot_token=SecretStr("xoxb-test"), signing_secret=SecretStr("s"),
-                           api_url=slack_url + "/", app_token=None)
+                           api_url=slack_url + "/api/", app_token=None)
              if slack_url else SlackSettings(bot_token=None, signing_secret=None,
                                               app_token=None))
     return Settings(database_url=f"sqlite:///{tmp}/api.db").model_copy(update={
@@ -155,7 +157,7 @@ async def test_feedback_is_recorded(api: Api) -> None:
     assert run is not None
     bad = await api.http.post(f"/api/v1/investigations/{run.id}/feedback",
                               headers=api.as_(WRITER), json={"verdict": "maybe"})
-    assert bad.status_code == 422 and "verdict must be one of" in bad.json()["error"]
+    assert bad.status_code == 422 and "verdict" in bad.json()["error"]
     ok = await api.http.post(f"/api/v1/investigations/{run.id}/feedback",
                              headers=api.as_(WRITER), json={"verdict": "up"})
     assert ok.status_code == 201
@@ -187,7 +189,7 @@ async def test_bad_input_is_a_4xx_that_names_the_problem(api: Api) -> None:
         ("/api/v1/incidents/999999", 404, "list_incidents"),
         ("/api/v1/investigations/0", 422, "positive integer"),
         ("/api/v1/incidents?limit=1000", 422, "limit"),
-        ("/api/v1/incidents?status=sleeping", 422, "status must be one of"),
+        ("/api/v1/incidents?status=sleeping", 422, "status: Input should be"),
         ("/api/v1/incidents?cursor=not-a-cursor", 422, "cursor"),
         ("/api/v1/incidents?colour=red", 422, "colour"),
         ("/api/v1/eval-runs/4", 404, "list_eval_runs"),
@@ -227,3 +229,27 @@ async def test_openapi_document_lists_every_route(api: Api) -> None:
             "get_eval_result", "add_incident_note"} <= operations
     start = document["paths"]["/api/v1/investigations"]["post"]
     assert "202" in start["responses"] and start["security"] == [{"bearer": ["write"]}]
+
+
+async def test_schemathesis_finds_no_5xx_and_no_schema_mismatch(tmp_path: Path) -> None:
+    """Property-based requests generated from our own OpenAPI document, against a running
+    service: every answer is documented, matches its schema, and none is a server error."""
+    st = Path(sys.executable).parent / "st"
+    if not st.exists():
+        pytest.skip("schemathesis is not installed (pip install -e '.[dev]')")
+    wiring = build(api_settings(tmp_path), telemetry_for=scenario_telemetry,
+                   console=io.StringIO())
+    async with serving(wiring.app) as url, httpx.AsyncClient(base_url=url) as http:
+        await Api(wiring, http, io.StringIO()).fire()
+        process = await asyncio.create_subprocess_exec(
+            str(st), "run", f"{url}/api/v1/openapi.json", "--url", url,
+            "-H", f"Authorization: Bearer {WRITER}", "--max-examples", "3", "--seed", "1",
+            "--checks", "not_a_server_error,status_code_conformance,"
+                        "content_type_conformance,response_schema_conformance",
+            "--phases", "examples,coverage,fuzzing", "--workers", "1", "--no-shrink",
+            "--max-failures", "5", "--request-timeout", "20",
+            stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT, cwd=tmp_path)
+        out, _ = await asyncio.wait_for(process.communicate(), 300)
+    wiring.store.close()
+    report = out.decode(errors="replace")
+    assert process.returncode == 0, report[-6000:]

@@ -12,7 +12,7 @@ import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from pydantic.json_schema import models_json_schema
@@ -57,17 +57,16 @@ class Paging(_Strict):
 
 
 class IncidentQuery(Paging):
-    status: str | None = Field(None, description="open | investigating | diagnosed | "
-                                                 "resolved")
+    status: Literal["open", "investigating", "diagnosed", "resolved"] | None = None
     service: str | None = Field(None, max_length=255)
-    severity: str | None = Field(None, description="critical | high | warning | info")
+    severity: Literal["critical", "high", "warning", "info"] | None = None
     channel: str | None = Field(None, max_length=255)
     since: datetime | None = Field(None, description="opened at or after (ISO 8601)")
 
 
 class InvestigationQuery(Paging):
     incident_id: int | None = Field(None, ge=1)
-    status: str | None = Field(None, description="running | done | failed")
+    status: Literal["running", "done", "failed"] | None = None
 
 
 class FindingQuery(Paging):
@@ -89,7 +88,7 @@ class MetricsQuery(TelemetryQuery):
 
 class LogsQuery(TelemetryQuery):
     contains: str | None = Field(None, max_length=500)
-    level: str = "warning"
+    level: Literal["debug", "info", "warning", "error", "critical"] = "warning"
     limit: int = Field(50, ge=1, le=200)
 
 
@@ -108,7 +107,7 @@ class NoteBody(_Strict):
 
 
 class FeedbackBody(_Strict):
-    verdict: str = Field(description="up | down | wrong_cause")
+    verdict: Literal["up", "down", "wrong_cause"]
     correct_service: str | None = Field(None, max_length=255)
     comment: str | None = Field(None, max_length=3000)
 
