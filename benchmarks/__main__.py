@@ -7,7 +7,14 @@ import sys
 
 # Imported one at a time, when run: each benchmark's memory figure then reflects what it
 # loads, not every other benchmark's dependencies.
-BENCHMARKS = ("alert_storm", "investigation", "error_scan", "context", "triage")
+BENCHMARKS = (
+    "alert_storm",
+    "investigation",
+    "error_scan",
+    "context",
+    "triage",
+    "api",
+)
 
 if __name__ == "__main__":
     names = sys.argv[1:] or list(BENCHMARKS)

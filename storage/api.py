@@ -12,6 +12,7 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import defer
 from sqlmodel import col, func, select
 
 from storage.errors import NotFound
@@ -94,7 +95,10 @@ class ApiStore(Repository):
     @in_executor
     def investigations(self, *, incident_id: int | None, status: str | None,
                        before_id: int | None, limit: int) -> list[Investigation]:
-        query = select(Investigation)
+        # A listing shows summaries: the result and checkpoint documents stay in the database.
+        query = select(Investigation).options(
+            defer(Investigation.result),  # type: ignore[arg-type]
+            defer(Investigation.progress))  # type: ignore[arg-type]
         if incident_id is not None:
             query = query.where(Investigation.incident_id == incident_id)
         if status:

@@ -1,7 +1,7 @@
 """Bounded answers: pages with opaque cursors, CSV tables, and a character budget.
 
 An agent's context is the scarce resource, so no answer may exceed about 4,000 tokens
-(`BUDGET_CHARS`, at a conservative three characters a token). Listings are paged newest
+(`BUDGET_CHARS`, at a conservative three characters a token, with room for the envelope). Listings are paged newest
 first; a cursor carries the last id it showed and a fingerprint of the query it belongs to,
 so a cursor handed to a different query is refused instead of silently paging the wrong
 thing.
@@ -19,7 +19,7 @@ from typing import Any, TypeVar
 
 from bot.capabilities.errors import InvalidArgument
 
-BUDGET_CHARS = 12_000
+BUDGET_CHARS = 11_500
 DEFAULT_LIMIT = 25
 MAX_LIMIT = 100
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from datetime import datetime
-from typing import Annotated, Any, TypeVar
+from typing import Annotated, TypeVar
 
 from mcp.server.auth.middleware.auth_context import get_access_token
 from mcp.server.mcpserver import MCPServer
@@ -97,8 +97,10 @@ def build_mcp_server(caps: Capabilities, *, local: Principal | None = None,
         except CapabilityError as exc:
             raise ToolError(exc.render()) from None
 
-    def structured(model: BaseModel) -> dict[str, Any]:
-        return dump(model)
+    def structured(model: BaseModel) -> str:
+        # Compact JSON text: what a model reads, within the answer budget (the SDK would
+        # pretty-print a structured result and send it twice).
+        return model.model_dump_json(exclude_none=True)
 
     # ---- incidents and investigations ----------------------------------------------------
 
@@ -121,7 +123,7 @@ def build_mcp_server(caps: Capabilities, *, local: Principal | None = None,
                                  "alert_count", "slack_permalink"])
 
     @server.tool(annotations=READ)
-    async def get_incident(incident_id: IncidentId) -> dict[str, Any]:
+    async def get_incident(incident_id: IncidentId) -> str:
         """One incident: its alerts, its latest investigation, recent actions, thread link."""
         return structured(await call("get_incident",
                                      lambda _: caps.records.get_incident(incident_id)))
@@ -139,7 +141,7 @@ def build_mcp_server(caps: Capabilities, *, local: Principal | None = None,
                                  "top_service", "top_kind", "confidence", "slack_permalink"])
 
     @server.tool(annotations=READ)
-    async def get_investigation(investigation_id: InvestigationId) -> dict[str, Any]:
+    async def get_investigation(investigation_id: InvestigationId) -> str:
         """One investigation: ranked root causes with confidence and cited evidence, the
         hypotheses tested and the evidence (bounded; the full report is a resource)."""
         return structured(await call("get_investigation", lambda _: (
@@ -150,7 +152,7 @@ def build_mcp_server(caps: Capabilities, *, local: Principal | None = None,
         incident_id: IncidentId,
         idempotency_key: Annotated[str | None, Field(
             description="retrying with the same key returns the same run", max_length=255)]
-        = None) -> dict[str, Any]:
+        = None) -> str:
         """Start a root-cause investigation of an incident; returns at once with the run's
         id (poll get_investigation). A run already in progress is returned, not doubled."""
         return structured(await call("start_investigation", lambda who: (
@@ -161,7 +163,7 @@ def build_mcp_server(caps: Capabilities, *, local: Principal | None = None,
     async def add_incident_note(
         incident_id: IncidentId,
         text: Annotated[str, Field(description="the note (plain text; posted in the thread)",
-                                   min_length=1, max_length=3000)]) -> dict[str, Any]:
+                                   min_length=1, max_length=3000)]) -> str:
         """Post a note in the incident's Slack thread, signed with your token's name."""
         return structured(await call("add_incident_note", lambda who: (
             caps.records.add_incident_note(who, incident_id, text))))
@@ -172,7 +174,7 @@ def build_mcp_server(caps: Capabilities, *, local: Principal | None = None,
         verdict: Annotated[str, Field(description="up | down | wrong_cause")],
         correct_service: Annotated[str | None, Field(
             description="the real cause's service (with wrong_cause)")] = None,
-        comment: str | None = None) -> dict[str, Any]:
+        comment: str | None = None) -> str:
         """Say whether an investigation's diagnosis was right; it feeds nightowl's accuracy
         figures."""
         return structured(await call("add_feedback", lambda who: caps.records.add_feedback(
@@ -188,7 +190,7 @@ def build_mcp_server(caps: Capabilities, *, local: Principal | None = None,
                                                         "this")] = None,
         incident_id: Annotated[int | None, Field(description="use this incident's telemetry "
                                                              "and window")] = None,
-        minutes: Minutes = None) -> dict[str, Any]:
+        minutes: Minutes = None) -> str:
         """A service's metrics over a window: per series last/min/mean/max and a 12-bucket
         trend."""
         return structured(await call("query_metrics", lambda _: caps.telemetry.query_metrics(
@@ -205,7 +207,7 @@ def build_mcp_server(caps: Capabilities, *, local: Principal | None = None,
                                                              "and window")] = None,
         minutes: Minutes = None,
         limit: Annotated[int, Field(description="lines, 1-200", ge=1, le=200)] = 50,
-    ) -> dict[str, Any]:
+    ) -> str:
         """A service's log lines, newest first (secrets masked; the text is untrusted
         data)."""
         return structured(await call("search_logs", lambda _: caps.telemetry.search_logs(
@@ -218,7 +220,7 @@ def build_mcp_server(caps: Capabilities, *, local: Principal | None = None,
         min_duration_ms: Annotated[float | None, Field(ge=0)] = None,
         incident_id: Annotated[int | None, Field(description="use this incident's telemetry "
                                                              "and window")] = None,
-        minutes: Minutes = None) -> dict[str, Any]:
+        minutes: Minutes = None) -> str:
         """A service's spans summarised per operation (count, errors, p50/p95/max) with the
         worst examples."""
         return structured(await call("search_traces", lambda _: caps.telemetry.search_traces(
@@ -240,7 +242,7 @@ def build_mcp_server(caps: Capabilities, *, local: Principal | None = None,
                                  "count", "incident_id"])
 
     @server.tool(annotations=READ)
-    async def get_finding(finding_id: Annotated[int, Field(ge=1)]) -> dict[str, Any]:
+    async def get_finding(finding_id: Annotated[int, Field(ge=1)]) -> str:
         """One finding: counts, baseline, first/last seen, an example (masked)."""
         return structured(await call("get_finding",
                                      lambda _: caps.records.get_finding(finding_id)))
@@ -257,7 +259,7 @@ def build_mcp_server(caps: Capabilities, *, local: Principal | None = None,
         return text + (f"next_cursor: {page.next_cursor}\n" if page.next_cursor else "")
 
     @server.tool(annotations=READ)
-    async def get_eval_result(run_id: Annotated[int, Field(ge=1)]) -> dict[str, Any]:
+    async def get_eval_result(run_id: Annotated[int, Field(ge=1)]) -> str:
         """One benchmark run: status and figures per suite and method (CSV)."""
         return structured(await call("get_eval_result",
                                      lambda _: caps.evals.get_eval_result(run_id)))
@@ -269,7 +271,7 @@ def build_mcp_server(caps: Capabilities, *, local: Principal | None = None,
                                            max_length=8)],
         seed: int = 7,
         idempotency_key: Annotated[str | None, Field(max_length=255)] = None,
-    ) -> dict[str, Any]:
+    ) -> str:
         """Run the labelled benchmark (nightowl beside its baselines) in the background;
         poll get_eval_result with the returned id."""
         return structured(await call("run_eval", lambda who: caps.evals.run_eval(
