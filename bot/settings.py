@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import AliasChoices, BaseModel, Field, SecretStr
+from pydantic import AliasChoices, BaseModel, Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from storage.models import Severity
@@ -179,6 +179,13 @@ class ApiSettings(BaseSettings):
     # https://acme.slack.com: permalinks to threads in API answers.
     slack_workspace_url: str | None = Field(
         None, validation_alias=_env("NIGHTOWL_SLACK_WORKSPACE_URL"))
+
+    @field_validator("mcp_token", "public_url", "slack_workspace_url", mode="before")
+    @classmethod
+    def _empty_is_unset(cls, value: object) -> object:
+        if value == "" or (isinstance(value, SecretStr) and not value.get_secret_value()):
+            return None
+        return value
 
 
 class Settings(BaseSettings):

@@ -253,3 +253,12 @@ async def test_schemathesis_finds_no_5xx_and_no_schema_mismatch(tmp_path: Path) 
     wiring.store.close()
     report = out.decode(errors="replace")
     assert process.returncode == 0, report[-6000:]
+
+
+def test_the_committed_rest_reference_is_current() -> None:
+    from bot.web.reference import markdown
+    from bot.web.rest import openapi_document
+
+    committed = (Path(__file__).resolve().parents[1] / "docs" / "rest-api.md").read_text()
+    assert committed == markdown(openapi_document("http://127.0.0.1:8080")), (
+        "docs/rest-api.md is stale: python -m bot.web.reference > docs/rest-api.md")
