@@ -2,9 +2,9 @@
 
 An agent's context is the scarce resource, so no answer may exceed about 4,000 tokens
 (`BUDGET_CHARS`, at a conservative three characters a token, with room for the envelope).
-Listings are paged newest first; a cursor carries the last id it showed and a fingerprint of the query it belongs to,
-so a cursor handed to a different query is refused instead of silently paging the wrong
-thing.
+Listings are paged newest first; a cursor carries the last id it showed and a fingerprint
+of the query it belongs to, so a cursor handed to a different query is refused instead of
+silently paging the wrong thing.
 """
 
 from __future__ import annotations
