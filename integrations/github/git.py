@@ -1,0 +1,408 @@
+"""The real `git` CLI, driven asynchronously: clones, blame, log, revert and worktrees.
+
+Why the CLI and not a library: blame that follows renames and moved code (`-C -C`), line
+history (`log -L`) and revert with conflict detection are git's own algorithms; re-implementing
+them would be wrong in the cases that matter. Every command runs with a time limit, a neutral
+locale and no terminal prompts, and every failure is a named exception (errors.py) whose
+message says what was asked and what git answered.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import re
+import shutil
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+from integrations.github.errors import (
+    GitError,
+    GitTimeout,
+    MissingFile,
+    NotARepository,
+    RevertConflict,
+    ShallowClone,
+    UnknownRevision,
+)
+
+log = logging.getLogger(__name__)
+
+DEFAULT_TIMEOUT_S = 120.0
+# Commits nightowl itself makes (reverts, fixes) in its own worktrees.
+IDENTITY = ("-c", "user.name=nightowl", "-c", "user.email=nightowl@localhost",
+            "-c", "commit.gpgsign=false")
+_FIELD = "\x1f"
+_RECORD = "\x1e"
+_LOG_FORMAT = _FIELD.join(("%H", "%P", "%an", "%ae", "%at", "%s")) + _RECORD
+_PR_RE = re.compile(r"(?:\(#(\d+)\)\s*$|^Merge pull request #(\d+))")
+_URL_SECRET_RE = re.compile(r"//[^/@\s]+@")
+
+
+@dataclass(frozen=True, slots=True)
+class Commit:
+    sha: str
+    parents: tuple[str, ...]
+    author: str
+    email: str
+    when: datetime
+    title: str
+
+    @property
+    def is_merge(self) -> bool:
+        return len(self.parents) > 1
+
+    @property
+    def pr(self) -> int | None:
+        """The pull request number GitHub puts in squash and merge titles, when there is one."""
+        m = _PR_RE.search(self.title)
+        return int(m.group(1) or m.group(2)) if m else None
+
+
+@dataclass(frozen=True, slots=True)
+class BlameLine:
+    """Who last changed one line of a file at a commit, and where that line came from."""
+
+    line: int            # line number in the blamed revision
+    commit: str
+    orig_path: str       # path in `commit` (differs after a rename or a move)
+    orig_line: int
+    author: str
+    email: str
+    when: datetime
+    summary: str
+    boundary: bool       # the commit is the root (or the range's boundary): nothing older
+
+
+@dataclass(frozen=True, slots=True)
+class RunResult:
+    code: int
+    out: str
+    err: str
+
+
+class Git:
+    """One repository (a checkout or a bare clone) and the git commands run against it."""
+
+    def __init__(self, path: Path, *, git: str = "git",
+                 timeout_s: float = DEFAULT_TIMEOUT_S) -> None:
+        self.path = path
+        self._git = git
+        self._timeout_s = timeout_s
+
+    @classmethod
+    async def open(cls, path: Path, *, git: str = "git",
+                   timeout_s: float = DEFAULT_TIMEOUT_S) -> Git:
+        """The repository at `path`; NotARepository when there is none."""
+        if not path.is_dir():
+            raise NotARepository(f"{path}: no such directory")
+        repo = cls(path, git=git, timeout_s=timeout_s)
+        res = await repo.run("rev-parse", "--git-dir", check=False)
+        if res.code != 0:
+            raise NotARepository(f"{path}: not a git repository", stderr=res.err)
+        return repo
+
+    async def run(self, *args: str, cwd: Path | None = None, check: bool = True,
+                  stdin: bytes | None = None, timeout_s: float | None = None) -> RunResult:
+        env = {k: v for k, v in os.environ.items() if not k.startswith("GIT_")}
+        env.update(LC_ALL="C", GIT_TERMINAL_PROMPT="0", GIT_OPTIONAL_LOCKS="0")
+        proc = await asyncio.create_subprocess_exec(
+            self._git, *args, cwd=str(cwd or self.path), env=env,
+            stdin=asyncio.subprocess.PIPE if stdin is not None else asyncio.subprocess.DEVNULL,
+            stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
+        try:
+            out, err = await asyncio.wait_for(proc.communicate(stdin),
+                                              timeout_s or self._timeout_s)
+        except TimeoutError as exc:
+            proc.kill()
+            await proc.wait()
+            raise GitTimeout(f"git {_show(args)} in {self.path}: no answer after "
+                             f"{timeout_s or self._timeout_s:.0f}s") from exc
+        res = RunResult(proc.returncode or 0, out.decode("utf-8", "replace"),
+                        err.decode("utf-8", "replace"))
+        if check and res.code != 0:
+            raise GitError(f"git {_show(args)} failed in {self.path}: "
+                           f"{res.err.strip()[:400]}", stderr=res.err)
+        return res
+
+    # -- revisions -------------------------------------------------------------------------
+
+    async def is_shallow(self) -> bool:
+        res = await self.run("rev-parse", "--is-shallow-repository", check=False)
+        return res.out.strip() == "true"
+
+    async def resolve(self, rev: str) -> str:
+        """The full sha of a commit; UnknownRevision (or ShallowClone) when it is not here."""
+        res = await self.run("rev-parse", "--verify", "--quiet", "--end-of-options",
+                             f"{rev}^{{commit}}", check=False)
+        if res.code != 0 or not res.out.strip():
+            if await self.is_shallow():
+                raise ShallowClone(f"{rev}: not in {self.path}, a shallow clone; "
+                                   "fetch the full history (git fetch --unshallow)")
+            raise UnknownRevision(f"{rev}: no such commit in {self.path}")
+        return res.out.strip()
+
+    async def is_ancestor(self, older: str, newer: str) -> bool:
+        res = await self.run("merge-base", "--is-ancestor", older, newer, check=False)
+        return res.code == 0
+
+    async def commit(self, rev: str) -> Commit:
+        commits = await self.log(rev, max_count=1)
+        if not commits:
+            raise UnknownRevision(f"{rev}: no such commit in {self.path}")
+        return commits[0]
+
+    async def log(self, *revs: str, paths: Sequence[str] = (), max_count: int | None = None,
+                  no_merges: bool = False, follow: bool = False) -> list[Commit]:
+        """Commits reachable as `git log REVS -- PATHS` lists them, newest first."""
+        args = ["log", f"--format={_LOG_FORMAT}"]
+        if max_count is not None:
+            args.append(f"--max-count={max_count}")
+        if no_merges:
+            args.append("--no-merges")
+        if follow:
+            args.append("--follow")
+        args += [*revs, "--", *paths]
+        res = await self.run(*args, check=False)
+        if res.code != 0:
+            raise await self._revision_error(revs, res.err)
+        return _parse_log(res.out)
+
+    async def range_commits(self, from_sha: str | None, to_sha: str) -> list[Commit]:
+        """The commits a deploy shipped: `from..to` (everything up to `to` when no `from`)."""
+        to_full = await self.resolve(to_sha)
+        if from_sha is None:
+            return await self.log(to_full)
+        from_full = await self.resolve(from_sha)
+        return await self.log(f"{from_full}..{to_full}")
+
+    async def log_follow(self, rev: str, path: str, *,
+                         max_count: int | None = None) -> list[Commit]:
+        """Commits that changed `path` up to `rev`, following the file across renames."""
+        await self.require_file(rev, path)
+        return await self.log(rev, paths=[path], follow=True, max_count=max_count)
+
+    async def line_log(self, revs: str, path: str, start: int, end: int) -> list[str]:
+        """Shas in `revs` whose changes touched lines start..end of `path` (as of the tip).
+
+        `git log -L` traces the range back through edits, so a commit that deleted lines
+        inside it (a removed guard, say) is found too, which blame cannot show.
+        """
+        res = await self.run("log", "--format=%H", "-s", f"-L{start},{end}:{path}", revs,
+                             check=False)
+        if res.code != 0:
+            if "There is no path" in res.err or "has only" in res.err:
+                raise MissingFile(f"{path}: lines {start}-{end} not in {revs}", stderr=res.err)
+            raise await self._revision_error((revs,), res.err)
+        return [ln.strip() for ln in res.out.splitlines() if ln.strip()]
+
+    # -- files and blame -------------------------------------------------------------------
+
+    async def file_exists(self, rev: str, path: str) -> bool:
+        res = await self.run("cat-file", "-e", f"{rev}:{path}", check=False)
+        return res.code == 0
+
+    async def require_file(self, rev: str, path: str) -> None:
+        if not await self.file_exists(rev, path):
+            await self.resolve(rev)
+            raise MissingFile(f"{path}: not in the repository at {rev[:12]}")
+
+    async def show_file(self, rev: str, path: str) -> str:
+        res = await self.run("show", f"{rev}:{path}", check=False)
+        if res.code != 0:
+            await self.resolve(rev)
+            raise MissingFile(f"{path}: not in the repository at {rev[:12]}", stderr=res.err)
+        return res.out
+
+    async def blame(self, rev: str, path: str, ranges: Sequence[tuple[int, int]], *,
+                    copies: bool = True) -> list[BlameLine]:
+        """Who last changed each line in `ranges` of `path` at `rev`.
+
+        `-w` ignores whitespace-only changes (a reindent is not a cause); `-C -C` follows
+        lines moved or copied from other files in the commit that created the file, and
+        renames are followed by default. Ranges past the end of the file are clipped.
+        """
+        if not ranges:
+            return []
+        text = await self.show_file(rev, path)
+        n_lines = text.count("\n") + (0 if text.endswith("\n") or not text else 1)
+        args = ["blame", "--porcelain", "-w"]
+        if copies:
+            args += ["-C", "-C"]
+        clipped = 0
+        for start, end in ranges:
+            lo, hi = max(1, start), min(end, n_lines)
+            if lo <= hi:
+                args += ["-L", f"{lo},{hi}"]
+                clipped += 1
+        if not clipped:
+            return []
+        args += [rev, "--", path]
+        res = await self.run(*args, check=False)
+        if res.code != 0:
+            if "no such path" in res.err:
+                raise MissingFile(f"{path}: not in the repository at {rev[:12]}",
+                                  stderr=res.err)
+            raise await self._revision_error((rev,), res.err)
+        return _parse_blame(res.out)
+
+    # -- worktrees, revert, diff -----------------------------------------------------------
+
+    async def worktree_add(self, path: Path, rev: str) -> Path:
+        """A detached checkout of `rev` at `path`, sharing this repository's objects."""
+        sha = await self.resolve(rev)
+        await self.run("worktree", "add", "--detach", "--force", str(path), sha)
+        return path
+
+    async def worktree_remove(self, path: Path) -> None:
+        await self.run("worktree", "remove", "--force", str(path), check=False)
+        if path.exists():
+            shutil.rmtree(path, ignore_errors=True)
+        await self.run("worktree", "prune", check=False)
+
+    async def revert(self, worktree: Path, shas: Sequence[str]) -> str:
+        """Revert `shas` (newest first) in `worktree`, one commit each; the new HEAD.
+
+        A conflict aborts the whole revert, leaves the worktree as it was and raises
+        RevertConflict listing the conflicting files.
+        """
+        for sha in shas:
+            args = [*IDENTITY, "revert", "--no-edit"]
+            commit = await self.commit(sha)
+            if commit.is_merge:
+                args += ["-m", "1"]  # undo what the merge brought into the mainline
+            res = await self.run(*args, sha, cwd=worktree, check=False)
+            if res.code != 0:
+                unmerged = await self.run("diff", "--name-only", "--diff-filter=U",
+                                          cwd=worktree, check=False)
+                files = tuple(sorted({f for f in unmerged.out.splitlines() if f}))
+                await self.run("revert", "--abort", cwd=worktree, check=False)
+                if not files:
+                    raise GitError(f"git revert {sha[:12]} failed: {res.err.strip()[:300]}",
+                                   stderr=res.err)
+                raise RevertConflict(f"reverting {sha[:12]} conflicts in "
+                                     f"{', '.join(files)}", files=files)
+        return (await self.run("rev-parse", "HEAD", cwd=worktree)).out.strip()
+
+    async def diff(self, base: str, head: str = "HEAD", *, cwd: Path | None = None) -> str:
+        return (await self.run("diff", "--no-color", "--no-ext-diff", base, head,
+                               cwd=cwd)).out
+
+    async def commit_all(self, worktree: Path, message: str) -> str:
+        await self.run("add", "-A", cwd=worktree)
+        await self.run(*IDENTITY, "commit", "-q", "--no-verify", "-m", message, cwd=worktree)
+        return (await self.run("rev-parse", "HEAD", cwd=worktree)).out.strip()
+
+    async def _revision_error(self, revs: Sequence[str], err: str) -> GitError:
+        for rev in revs:
+            for end in rev.split(".."):
+                if end and not end.startswith("-"):
+                    try:
+                        await self.resolve(end)
+                    except GitError as exc:
+                        return exc
+        return GitError(f"git failed in {self.path}: {err.strip()[:400]}", stderr=err)
+
+
+class CloneCache:
+    """Bare clones of remote repositories under one directory, fetched again on each use.
+
+    Worktrees for reverts and fixes are checked out of these clones, so a repository is
+    downloaded once per host and each piece of work still gets a clean tree.
+    """
+
+    def __init__(self, root: Path, *, git: str = "git",
+                 timeout_s: float = DEFAULT_TIMEOUT_S) -> None:
+        self.root = root
+        self._git = git
+        self._timeout_s = timeout_s
+        self._locks: dict[str, asyncio.Lock] = {}
+
+    def path_for(self, name: str) -> Path:
+        safe = re.sub(r"[^A-Za-z0-9._-]+", "__", name).strip("_.") or "repo"
+        return self.root / f"{safe}.git"
+
+    async def get(self, url: str, *, name: str, fetch: bool = True) -> Git:
+        """The clone of `url` (cloned on first use, fetched again when `fetch`)."""
+        lock = self._locks.setdefault(name, asyncio.Lock())
+        async with lock:
+            path = self.path_for(name)
+            repo = Git(path, git=self._git, timeout_s=self._timeout_s)
+            if not (path / "HEAD").exists():
+                self.root.mkdir(parents=True, exist_ok=True)
+                tmp = path.with_name(path.name + ".partial")
+                shutil.rmtree(tmp, ignore_errors=True)
+                log.info("cloning %s into %s", _redact_url(url), path)
+                try:
+                    await Git(self.root, git=self._git, timeout_s=self._timeout_s).run(
+                        "clone", "--bare", "--quiet", url, str(tmp))
+                except GitError as exc:
+                    shutil.rmtree(tmp, ignore_errors=True)
+                    raise GitError(f"cloning {_redact_url(url)} failed: "
+                                   f"{_redact_url(exc.stderr.strip())[:300]}") from None
+                tmp.rename(path)
+            elif fetch:
+                try:
+                    await repo.run("fetch", "--quiet", "--prune", url,
+                                   "+refs/heads/*:refs/heads/*", "+refs/tags/*:refs/tags/*")
+                except GitError as exc:
+                    raise GitError(f"fetching {_redact_url(url)} failed: "
+                                   f"{_redact_url(exc.stderr.strip())[:300]}") from None
+            return repo
+
+
+def _parse_log(out: str) -> list[Commit]:
+    commits = []
+    for record in out.split(_RECORD):
+        record = record.strip("\n")
+        if not record:
+            continue
+        parts = record.split(_FIELD)
+        if len(parts) < 6:
+            continue
+        sha, parents, author, email, at, title = parts[:6]
+        commits.append(Commit(sha=sha, parents=tuple(parents.split()), author=author,
+                              email=email, when=datetime.fromtimestamp(int(at), tz=UTC),
+                              title=title))
+    return commits
+
+
+def _parse_blame(out: str) -> list[BlameLine]:
+    """Parse `git blame --porcelain`: headers appear only the first time a commit does."""
+    info: dict[str, dict[str, str]] = {}
+    lines: list[BlameLine] = []
+    current: dict[str, str] = {}
+    sha = ""
+    orig = final = 0
+    for raw in out.splitlines():
+        if raw.startswith("\t"):
+            meta = info.setdefault(sha, {})
+            meta.update(current)
+            lines.append(BlameLine(
+                line=final, commit=sha, orig_path=meta.get("filename", ""), orig_line=orig,
+                author=meta.get("author", ""), email=meta.get("author-mail", "").strip("<>"),
+                when=datetime.fromtimestamp(int(meta.get("author-time", "0")), tz=UTC),
+                summary=meta.get("summary", ""), boundary="boundary" in meta))
+            current = {}
+            continue
+        head = raw.split(" ")
+        if len(head) >= 3 and len(head[0]) >= 40 and all(c in "0123456789abcdef"
+                                                         for c in head[0]):
+            sha, orig, final = head[0], int(head[1]), int(head[2])
+            current = {}
+            continue
+        key, _, value = raw.partition(" ")
+        current[key] = value
+    return lines
+
+
+def _show(args: Sequence[str]) -> str:
+    return _redact_url(" ".join(a for a in args if not a.startswith("user.")))[:200]
+
+
+def _redact_url(text: str) -> str:
+    """Drop credentials embedded in URLs (https://token@host/...) before logging them."""
+    return _URL_SECRET_RE.sub("//***@", text)
