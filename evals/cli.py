@@ -28,7 +28,8 @@ def register(sub: Any) -> None:
     parser.add_argument("action", nargs="*", help="'export INCIDENT_ID DIR' (optional)")
     parser.add_argument("--suite", action="append", default=[],
                         help="synthetic | petshop | petshop-crossed | petshop-injected | "
-                             "security | PATH (repeatable; default synthetic)")
+                             "security | fix | fix-heldout | PATH (repeatable; default "
+                             "synthetic)")
     parser.add_argument("--json", action="store_true", help="print one JSON object per suite")
     parser.add_argument("--out", type=Path, help="write results.json and report.html here")
     parser.add_argument("--jobs", type=int, default=1, help="worker processes")
@@ -80,6 +81,14 @@ def _progress(label: str) -> Any:
 
 
 def evaluate(args: argparse.Namespace) -> int:
+    fix = [name for name in args.suite if name in ("fix", "fix-heldout")]
+    if fix:  # the Dev agent's suite: its own cases, figures and table (evals/fix/)
+        from evals.fix.run import evaluate_fix
+
+        code = evaluate_fix(fix, CACHE, as_json=args.json)
+        args.suite = [name for name in args.suite if name not in fix]
+        if not args.suite:
+            return code
     if "security" in args.suite:  # security triage: its own cases and metrics
         from evals.security.run import command
 

@@ -75,6 +75,7 @@ class BlameLine:
     when: datetime
     summary: str
     boundary: bool       # the commit is the root (or the range's boundary): nothing older
+    text: str = ""       # the line's content at the blamed revision
 
 
 @dataclass(frozen=True, slots=True)
@@ -385,7 +386,7 @@ def _parse_blame(out: str) -> list[BlameLine]:
                 line=final, commit=sha, orig_path=meta.get("filename", ""), orig_line=orig,
                 author=meta.get("author", ""), email=meta.get("author-mail", "").strip("<>"),
                 when=datetime.fromtimestamp(int(meta.get("author-time", "0")), tz=UTC),
-                summary=meta.get("summary", ""), boundary="boundary" in meta))
+                summary=meta.get("summary", ""), boundary="boundary" in meta, text=raw[1:]))
             current = {}
             continue
         head = raw.split(" ")

@@ -1,0 +1,329 @@
+"""Suspect commits and files for one error, from its stack frames and the deploy range.
+
+For each in-app frame (innermost first) the line that raised and the function around it are
+blamed at the deployed commit, following renames and moved code; inside the deployed range,
+`git log -L` over the function also finds commits that only *deleted* lines there (a removed
+guard), which blame cannot show. Each commit then collects evidence per frame, weighed by:
+
+- depth: the innermost in-app frame is where it raised, so it weighs most, and each frame
+  further out weighs less (DEPTH_DECAY);
+- how the change touched the frame: the raising line itself, a line above it in the same
+  function (on the path to the raise), a deletion inside the function, or a line below it
+  (after the raise, so it can only matter through a loop);
+- the deploy range: a commit the deploy shipped is "new code"; an older one stays a
+  candidate ("old code meeting new input") at OLD_CODE_FACTOR of its weight, so when nothing
+  in the range touched the frames, the old line's author still comes first and the result
+  says which case it is.
+
+Every threshold lives in `Weights`, so evals can sweep them. Problems (a frame's file not in
+the repository, an unknown range, a shallow clone) become notes; the rest still runs.
+"""
+
+from __future__ import annotations
+
+import ast
+import logging
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import PurePosixPath
+
+from agents.dev.types import (
+    DeployRange,
+    ErrorEvent,
+    Frame,
+    SuspectCase,
+    SuspectCommit,
+    SuspectFile,
+)
+from integrations.github.errors import GitError, MissingFile
+from integrations.github.git import BlameLine, Commit, Git
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class Weights:
+    depth_decay: float = 0.5         # weight of frame d is depth_decay ** d
+    line: float = 1.0                # the commit last changed the raising line
+    above: float = 0.6               # ... a line above it in the same function
+    deleted: float = 0.5             # ... deleted lines inside the function (range only)
+    below: float = 0.2               # ... a line below it in the same function
+    file: float = 0.15               # ... code elsewhere in a frame's file (range only)
+    spread: float = 0.25             # share of a commit's other frames added to its best
+    old_code_factor: float = 0.7     # older commits against shipped off-path changes
+    max_frames: int = 8              # in-app frames examined, innermost first
+    context_lines: int = 6           # span blamed when the function cannot be parsed
+
+
+DEFAULT_WEIGHTS = Weights()
+TOUCH_WORDS = {"line": "changed the raising line", "above": "changed a line above it",
+               "deleted": "deleted lines in it", "below": "changed a line below it",
+               "file": "changed code elsewhere in its file"}
+
+
+@dataclass(slots=True)
+class FrameFacts:
+    """What git says about one in-app frame at the deployed commit."""
+
+    depth: int
+    frame: Frame
+    path: str                                 # the frame's file, as found in the repository
+    span: tuple[int, int]                     # the enclosing function's lines
+    blame: list[BlameLine] = field(default_factory=list)
+    range_touches: list[str] = field(default_factory=list)  # in-range shas from `log -L`
+
+    @property
+    def line_blame(self) -> BlameLine | None:
+        return next((b for b in self.blame if b.line == self.frame.lineno), None)
+
+
+@dataclass(slots=True)
+class Evidence:
+    """Everything suspect-finding learned, shared by the ranking and the eval baselines."""
+
+    deployed: str
+    frames: list[FrameFacts]
+    range_shas: set[str] | None               # None: no usable range
+    commits: dict[str, Commit]
+    notes: list[str]
+    # Shipped commits that changed code (not only comments) elsewhere in a frame's file.
+    file_touches: dict[str, list[str]] = field(default_factory=dict)
+
+
+async def collect(git: Git, error: ErrorEvent, deploy: DeployRange | None, *,
+                  weights: Weights = DEFAULT_WEIGHTS) -> Evidence:
+    """Blame the error's in-app frames at the deployed commit and read the deploy range."""
+    notes: list[str] = []
+    deployed = await _deployed(git, deploy, notes)
+    range_shas: set[str] | None = None
+    range_spec: str | None = None
+    if deploy is not None and deploy.from_sha:
+        try:
+            shipped = await git.range_commits(deploy.from_sha, deployed)
+            range_shas = {c.sha for c in shipped}
+            range_spec = f"{await git.resolve(deploy.from_sha)}..{deployed}"
+            if not await git.is_ancestor(range_spec.split("..")[0], deployed):
+                notes.append(f"deploy range: {deploy.from_sha[:12]} is not an ancestor of "
+                             f"{deployed[:12]}; using the commits only the new one has")
+        except GitError as exc:
+            notes.append(f"deploy range {deploy.from_sha[:12]}..{deploy.to_sha[:12]} "
+                         f"unusable: {exc}")
+    if await git.is_shallow():
+        notes.append("shallow clone: blame stops at the shallow boundary; older suspects "
+                     "may be missing (fetch with --unshallow)")
+
+    listing = await _tree(git, deployed)
+    frames: list[FrameFacts] = []
+    app = error.in_app_innermost_first()[:weights.max_frames]
+    if not app:
+        notes.append("no in-app frames in the error: nothing to blame")
+    seen: set[tuple[str, int]] = set()
+    for _, frame in app:
+        path = _locate(frame.filename, listing)
+        if path is None:
+            notes.append(f"frame {frame.filename}:{frame.lineno}: file not in the repository "
+                         f"at {deployed[:12]}")
+            continue
+        try:
+            text = await git.show_file(deployed, path)
+            if (path, frame.lineno) in seen:
+                continue  # a comprehension's frame repeats its function's line
+            seen.add((path, frame.lineno))
+            span = _function_span(text, frame, weights.context_lines)
+            facts = FrameFacts(depth=len(frames), frame=frame, path=path, span=span)
+            facts.blame = await git.blame(deployed, path, [span])
+            if facts.line_blame is None:
+                notes.append(f"frame {path}:{frame.lineno}: line past the end of the file at "
+                             f"{deployed[:12]}")
+            if range_spec is not None:
+                facts.range_touches = await git.line_log(range_spec, path, *span)
+        except MissingFile as exc:
+            notes.append(f"frame {frame.filename}:{frame.lineno}: {exc}")
+            continue
+        except GitError as exc:
+            notes.append(f"frame {frame.filename}:{frame.lineno}: git failed ({exc})")
+            continue
+        frames.append(facts)
+
+    file_touches: dict[str, list[str]] = {}
+    if range_spec is not None:
+        for path in dict.fromkeys(f.path for f in frames):
+            file_touches[path] = await _code_changes(git, range_spec, path)
+    commits: dict[str, Commit] = {}
+    wanted = ({s for shas in file_touches.values() for s in shas}
+              | {b.commit for f in frames for b in f.blame}
+              | {s for f in frames for s in f.range_touches})
+    for sha in wanted:
+        try:
+            commits[sha] = await git.commit(sha)
+        except GitError:
+            continue
+    return Evidence(deployed=deployed, frames=frames, range_shas=range_shas, commits=commits,
+                    notes=notes, file_touches=file_touches)
+
+
+def rank(ev: Evidence, *, weights: Weights = DEFAULT_WEIGHTS,
+         limit: int = 5) -> tuple[list[SuspectCommit], SuspectCase]:
+    """Suspect commits, most likely first, and whether it is new code or old code.
+
+    Range first: a commit the deploy shipped that changed a line on the path to the raise
+    (the raising line, a line above it, or deleted lines in a frame's function) comes before
+    anything older. Among the rest (older commits, shipped changes elsewhere in a frame's
+    file) the weights decide; each commit's weight is its best frame plus a share of the
+    others, so the initial import that owns every line does not win by sheer extent.
+    """
+    per_frame: dict[str, list[float]] = defaultdict(list)
+    kinds: dict[str, set[str]] = defaultdict(set)
+    reasons: dict[str, list[str]] = defaultdict(list)
+    files: dict[str, set[str]] = defaultdict(set)
+    for facts in ev.frames:
+        w_depth = weights.depth_decay ** facts.depth
+        best: dict[str, tuple[float, str]] = {}
+        line = facts.frame.lineno
+        for b in facts.blame:
+            if not _executable(b.text):
+                continue  # a comment or a blank line cannot raise
+            kind = "line" if b.line == line else "above" if b.line < line else "below"
+            _keep_best(best, b.commit, getattr(weights, kind), kind)
+        blamed = {b.commit for b in facts.blame}
+        for sha in facts.range_touches:
+            if sha not in blamed:
+                _keep_best(best, sha, weights.deleted, "deleted")
+        for sha in ev.file_touches.get(facts.path, ()):
+            _keep_best(best, sha, weights.file, "file")
+        for sha, (w, kind) in best.items():
+            commit = ev.commits.get(sha)
+            if commit is None or commit.is_merge:
+                continue
+            per_frame[sha].append(w_depth * w)
+            kinds[sha].add(kind)
+            where = f"{facts.path}:{line} in {facts.frame.function or '?'}"
+            reasons[sha].append(f"{TOUCH_WORDS[kind]} ({where}, frame {facts.depth + 1} "
+                                f"from the raise)")
+            files[sha].add(facts.path)
+    if not per_frame:
+        return [], "unknown"
+    out = []
+    for sha, weights_seen in per_frame.items():
+        commit = ev.commits[sha]
+        top = max(weights_seen)
+        raw = min(1.0, top + weights.spread * (sum(weights_seen) - top))
+        in_range = None if ev.range_shas is None else sha in ev.range_shas
+        on_path = bool(kinds[sha] & {"line", "above", "deleted"})
+        if in_range and on_path:
+            score = 0.5 + 0.5 * raw
+        elif in_range is None:
+            score = raw
+        else:
+            score = 0.5 * raw * (1.0 if in_range else weights.old_code_factor)
+        scope = ("shipped in the deployed range" if in_range else
+                 "older than the deployed range: old code meeting new input"
+                 if in_range is False else "no deploy range given")
+        why = "; ".join(reasons[sha][:3]) + f"; {scope}"
+        out.append(SuspectCommit(commit=sha, author=commit.author, title=commit.title,
+                                 score=score, why=why, when=commit.when, pr=commit.pr,
+                                 in_range=in_range, email=commit.email,
+                                 files=tuple(sorted(files[sha]))))
+    # Ties go to the newer commit: of two equally placed changes the later one is likelier.
+    out.sort(key=lambda s: (-s.score, -(s.when.timestamp() if s.when else 0.0)))
+    out = out[:limit]
+    case: SuspectCase = ("unknown" if ev.range_shas is None else
+                         "new_code" if out[0].in_range else "old_code")
+    return out, case
+
+
+def rank_files(ev: Evidence, suspects: Sequence[SuspectCommit], *,
+               weights: Weights = DEFAULT_WEIGHTS) -> list[SuspectFile]:
+    """In-app frames' files, the innermost first unless the top suspect changed another."""
+    top = suspects[0] if suspects else None
+    best: dict[str, SuspectFile] = {}
+    for facts in ev.frames:
+        s = weights.depth_decay ** facts.depth
+        touched = top is not None and (any(b.commit == top.commit for b in facts.blame)
+                                       or top.commit in facts.range_touches)
+        if touched:
+            s += 1.0
+        why = (f"frame {facts.depth + 1} from the raise, in {facts.frame.function or '?'}" +
+               (f"; changed by suspect {top.commit[:12]}" if touched and top else ""))
+        if facts.path not in best or best[facts.path].score < s:
+            best[facts.path] = SuspectFile(path=facts.path, line=facts.frame.lineno, why=why,
+                                           function=facts.frame.function, score=s)
+    return sorted(best.values(), key=lambda f: -f.score)
+
+
+def _executable(text: str) -> bool:
+    stripped = text.strip()
+    return bool(stripped) and not stripped.startswith("#")
+
+
+def _keep_best(best: dict[str, tuple[float, str]], sha: str, w: float, kind: str) -> None:
+    if sha not in best or best[sha][0] < w:
+        best[sha] = (w, kind)
+
+
+async def _deployed(git: Git, deploy: DeployRange | None, notes: list[str]) -> str:
+    if deploy is not None:
+        try:
+            return await git.resolve(deploy.to_sha)
+        except GitError as exc:
+            notes.append(f"deployed commit unusable ({exc}); blaming HEAD instead")
+    return await git.resolve("HEAD")
+
+
+async def _code_changes(git: Git, range_spec: str, path: str) -> list[str]:
+    """Shipped commits whose patch to `path` adds or removes code, not only comments."""
+    out = []
+    res = await git.run("log", "--no-merges", "--format=%x00%H", "-U0", "-p", range_spec,
+                        "--", path, check=False)
+    for chunk in res.out.split("\0")[1:]:
+        sha, _, patch = chunk.partition("\n")
+        changed = [ln[1:] for ln in patch.splitlines()
+                   if ln[:1] in "+-" and not ln.startswith(("+++", "---"))]
+        if any(_executable(ln) for ln in changed):
+            out.append(sha.strip())
+    return out
+
+
+async def _tree(git: Git, rev: str) -> list[str]:
+    res = await git.run("ls-tree", "-r", "--name-only", "-z", rev)
+    return [p for p in res.out.split("\0") if p]
+
+
+def _locate(filename: str, listing: list[str]) -> str | None:
+    """The repository path of a frame's file: exact, or the longest matching path suffix.
+
+    Sentry reports paths relative to the project root or absolute (site-packages, /app/...);
+    the repository may hold the service in a subdirectory.
+    """
+    name = filename.replace("\\", "/").lstrip("./")
+    if name in listing:
+        return name
+    parts = PurePosixPath(name).parts
+    for k in range(len(parts), min(2, len(parts)) - 1, -1):  # a bare file name is too weak
+        suffix = "/".join(parts[-k:])
+        hits = [p for p in listing if p == suffix or p.endswith("/" + suffix)]
+        if len(hits) == 1:
+            return hits[0]
+        if hits:
+            return None  # ambiguous at this length: a shorter suffix is more so
+    return None
+
+
+def _function_span(text: str, frame: Frame, context: int) -> tuple[int, int]:
+    """The lines of the innermost function around the frame's line (decorators included)."""
+    line = frame.lineno
+    try:
+        tree = ast.parse(text)
+    except (SyntaxError, ValueError):
+        return max(1, line - context), line + 2
+    best: tuple[int, int] | None = None
+    for node in ast.walk(tree):
+        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
+            start = min([node.lineno, *(d.lineno for d in node.decorator_list)])
+            end = node.end_lineno or node.lineno
+            if start <= line <= end and (best is None or end - start < best[1] - best[0]):
+                best = (start, end)
+    if best is None:  # module level: a few lines around it
+        return max(1, line - context), line + 2
+    return best

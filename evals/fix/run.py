@@ -1,0 +1,176 @@
+"""`nightowl eval --suite fix`: score suspect commits, files and reverts on generated cases.
+
+Per case: suspect@1/@3 (a true suspect among the first 1/3), file@1/@3, whether a revert
+that should apply did apply and turned the tests green, policy violations in any proposed
+diff, and the time taken. Next to nightowl, on the same cases and the same blame:
+
+- Sentry's rule: the newest commit blamed on any in-app frame's line, at most 365 days
+  older than the error's first event (Sentry's "suspect commits");
+- top frame: the commit blamed on the innermost in-app frame's line (then the next frames').
+
+Baselines name no files of their own; their file ranking is the frames, innermost first.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import time
+from dataclasses import dataclass, field
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+from agents.dev.engine import FixOptions, run_fix
+from agents.dev.suspects import DEFAULT_WEIGHTS, Evidence, Weights, collect, rank, rank_files
+from agents.dev.types import FixCase, FixResult
+from evals.fix.generate import DEV_SEED, HELDOUT_SEED, generate
+from integrations.github.git import Git
+
+METHODS = ("nightowl", "sentry-rule", "top-frame")
+# Until the PR side's policy guard is in main, the paths a generated diff must never touch.
+FORBIDDEN = re.compile(r"^(tests?/|\.github/|\.gitlab-ci|\.circleci/|CODEOWNERS|\.env)")
+
+
+@dataclass
+class CaseScore:
+    case: str
+    fault: str
+    suspect_at: dict[str, int | None] = field(default_factory=dict)  # method → rank (1-based)
+    file_at: dict[str, int | None] = field(default_factory=dict)
+    revert_expected: bool = False
+    revert_applied: bool = False
+    revert_green: bool = False
+    violations: int = 0
+    seconds: float = 0.0
+    case_kind: str = ""
+    notes: list[str] = field(default_factory=list)
+
+
+def sentry_rule(ev: Evidence, first_seen: Any) -> list[str]:
+    cutoff = first_seen - timedelta(days=365) if first_seen is not None else None
+    blamed = {}
+    for facts in ev.frames:
+        b = facts.line_blame
+        if b is not None and (cutoff is None or b.when >= cutoff):
+            blamed[b.commit] = b.when
+    return sorted(blamed, key=lambda s: blamed[s], reverse=True)
+
+
+def top_frame(ev: Evidence) -> list[str]:
+    out: list[str] = []
+    for facts in sorted(ev.frames, key=lambda f: f.depth):
+        b = facts.line_blame
+        if b is not None and b.commit not in out:
+            out.append(b.commit)
+    return out
+
+
+def _rank_of(found: list[str], truth: list[str]) -> int | None:
+    for i, item in enumerate(found):
+        if item in truth:
+            return i + 1
+    return None
+
+
+async def score_case(directory: Path, truth: dict[str, Any], *, weights: Weights,
+                     remediate: bool) -> CaseScore:
+    case = FixCase.load(directory)
+    started = time.perf_counter()
+    result: FixResult = await run_fix(case, options=FixOptions(weights=weights,
+                                                               remediate=remediate))
+    elapsed = time.perf_counter() - started
+    git = await Git.open(case.repo)
+    ev = await collect(git, case.error, case.deploy, weights=weights)
+    frame_files = [f.path for f in sorted(ev.frames, key=lambda f: f.depth)]
+    score = CaseScore(case=case.id, fault=str(truth.get("fault", "")), seconds=elapsed,
+                      case_kind=result.case, notes=list(result.notes))
+    suspects = truth["suspect_commits"]
+    files = truth["files"]
+    score.suspect_at["nightowl"] = _rank_of([s.commit for s in result.suspects], suspects)
+    score.suspect_at["sentry-rule"] = _rank_of(sentry_rule(ev, case.error.first_seen),
+                                               suspects)
+    score.suspect_at["top-frame"] = _rank_of(top_frame(ev), suspects)
+    score.file_at["nightowl"] = _rank_of([f.path for f in result.files], files)
+    score.file_at["sentry-rule"] = score.file_at["top-frame"] = _rank_of(
+        list(dict.fromkeys(frame_files)), files)
+    score.revert_expected = bool(truth.get("revert_should_apply"))
+    rem = result.remediation
+    score.revert_applied = rem.kind == "revert"
+    score.revert_green = bool(rem.verified and rem.verified.passed)
+    score.violations = sum(1 for f in rem.files if FORBIDDEN.match(f)) if rem.kind != "none" \
+        else 0
+    return score
+
+
+def rank_only(ev: Evidence, weights: Weights) -> tuple[list[str], list[str]]:
+    """nightowl's suspects and files without remediation (for weight sweeps)."""
+    suspects, _ = rank(ev, weights=weights)
+    return [s.commit for s in suspects], [f.path for f in rank_files(ev, suspects,
+                                                                    weights=weights)]
+
+
+def summarise(scores: list[CaseScore]) -> dict[str, Any]:
+    n = len(scores) or 1
+    out: dict[str, Any] = {"cases": len(scores)}
+    for method in METHODS:
+        out[method] = {
+            f"suspect@{k}": round(sum(1 for s in scores if (s.suspect_at[method] or 99) <= k)
+                                  / n, 3) for k in (1, 3)}
+        out[method].update({
+            f"file@{k}": round(sum(1 for s in scores if (s.file_at[method] or 99) <= k)
+                               / n, 3) for k in (1, 3)})
+    expected = [s for s in scores if s.revert_expected]
+    out["reverts"] = {"expected": len(expected),
+                      "applied": sum(1 for s in expected if s.revert_applied),
+                      "green": sum(1 for s in expected if s.revert_green),
+                      "unexpected": sum(1 for s in scores
+                                        if s.revert_applied and not s.revert_expected)}
+    out["policy_violations"] = sum(s.violations for s in scores)
+    out["seconds_per_case"] = round(sum(s.seconds for s in scores) / n, 3)
+    return out
+
+
+async def run(folder: Path, *, seed: int, weights: Weights = DEFAULT_WEIGHTS,
+              remediate: bool = True) -> tuple[list[CaseScore], dict[str, Any]]:
+    import json
+
+    cases = generate(folder, seed=seed)
+    scores = []
+    for directory in cases:
+        truth = json.loads((directory / "truth.json").read_text())
+        scores.append(await score_case(directory, truth, weights=weights,
+                                       remediate=remediate))
+    return scores, summarise(scores)
+
+
+def table(summary: dict[str, Any]) -> str:
+    lines = [f"fix suite: {summary['cases']} cases (Sentry's rule and top frame use the same "
+             "blame)",
+             f"{'method':<12} {'suspect@1':>9} {'suspect@3':>9} {'file@1':>7} {'file@3':>7}"]
+    for method in METHODS:
+        m = summary[method]
+        lines.append(f"{method:<12} {m['suspect@1']:>9.2f} {m['suspect@3']:>9.2f} "
+                     f"{m['file@1']:>7.2f} {m['file@3']:>7.2f}")
+    r = summary["reverts"]
+    lines.append(f"reverts: {r['applied']}/{r['expected']} applied, {r['green']}/"
+                 f"{r['expected']} turned the tests green, {r['unexpected']} proposed where "
+                 "none should be")
+    lines.append(f"policy violations: {summary['policy_violations']}; "
+                 f"{summary['seconds_per_case']:.2f} s per case")
+    return "\n".join(lines)
+
+
+def evaluate_fix(names: list[str], cache: Path, *, as_json: bool) -> int:
+    """`nightowl eval --suite fix` (development seed) / `--suite fix-heldout`."""
+    import json
+
+    for name in names:
+        seed = HELDOUT_SEED if name == "fix-heldout" else DEV_SEED
+        started = time.perf_counter()
+        _, summary = asyncio.run(run(cache / f"fix-seed{seed}", seed=seed))
+        summary.update(suite=name, seed=seed,
+                       wall_s=round(time.perf_counter() - started, 2))
+        print(json.dumps(summary) if as_json else table(summary) +
+              f"\n(seed {seed}, {summary['wall_s']}s)\n")
+    return 0
