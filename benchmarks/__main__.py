@@ -14,6 +14,7 @@ BENCHMARKS = (
     "context",
     "triage",
     "api",
+    "fix_suspects",
 )
 
 if __name__ == "__main__":

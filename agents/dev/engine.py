@@ -66,8 +66,12 @@ async def run_fix(case: FixCase, *, model: ModelClient | None = None,
             except GitError as exc:
                 remediation = Remediation(message=f"revert failed: {exc}")
         elif model is not None and files:
-            remediation = Remediation(message="model-written code fixes are not available "
-                                              "in this version")
+            from agents.dev.codefix import propose_code_fix
+
+            outcome = await propose_code_fix(git, ev.deployed, case, files, model=model,
+                                             sandbox=sandbox, workdir=options.workdir)
+            remediation, llm_calls = outcome.remediation, outcome.llm_calls
+            notes.extend(outcome.notes)
         elif not suspects:
             remediation = Remediation(message="nothing could be blamed: no remediation")
         else:

@@ -22,11 +22,13 @@ the repository, an unknown range, a shallow clone) become notes; the rest still 
 from __future__ import annotations
 
 import ast
+import asyncio
 import logging
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Awaitable, Sequence
 from dataclasses import dataclass, field
 from pathlib import PurePosixPath
+from typing import TypeVar
 
 from agents.dev.types import (
     DeployRange,
@@ -40,6 +42,8 @@ from integrations.github.errors import GitError, MissingFile
 from integrations.github.git import BlameLine, Commit, Git
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
+PARALLEL_GIT = 4  # git processes at once per error
 
 
 @dataclass(frozen=True, slots=True)
@@ -125,42 +129,60 @@ async def collect(git: Git, error: ErrorEvent, deploy: DeployRange | None, *,
             notes.append(f"frame {frame.filename}:{frame.lineno}: file not in the repository "
                          f"at {deployed[:12]}")
             continue
-        try:
-            text = await git.show_file(deployed, path)
-            if (path, frame.lineno) in seen:
-                continue  # a comprehension's frame repeats its function's line
-            seen.add((path, frame.lineno))
-            span = _function_span(text, frame, weights.context_lines)
-            facts = FrameFacts(depth=len(frames), frame=frame, path=path, span=span)
-            facts.blame = await git.blame(deployed, path, [span])
-            if facts.line_blame is None:
-                notes.append(f"frame {path}:{frame.lineno}: line past the end of the file at "
-                             f"{deployed[:12]}")
-            if range_spec is not None:
-                facts.range_touches = await git.line_log(range_spec, path, *span)
-        except MissingFile as exc:
-            notes.append(f"frame {frame.filename}:{frame.lineno}: {exc}")
-            continue
-        except GitError as exc:
-            notes.append(f"frame {frame.filename}:{frame.lineno}: git failed ({exc})")
-            continue
-        frames.append(facts)
+        if (path, frame.lineno) in seen:
+            continue  # a comprehension's frame repeats its function's line
+        seen.add((path, frame.lineno))
+        frames.append(FrameFacts(depth=len(frames), frame=frame, path=path, span=(0, 0)))
+    # Each frame's blame walks the file's history on its own: run them side by side.
+    gate = asyncio.Semaphore(PARALLEL_GIT)
+    texts = {p: asyncio.ensure_future(_guarded(gate, git.show_file(deployed, p)))
+             for p in dict.fromkeys(f.path for f in frames)}
+    problems = await asyncio.gather(*(_blame_frame(git, gate, facts, texts[facts.path],
+                                                   deployed, range_spec, weights)
+                                      for facts in frames))
+    notes.extend(p for p in problems if p)
+    frames = [f for f, p in zip(frames, problems, strict=True) if not p or f.blame]
+    for depth, facts in enumerate(frames):
+        facts.depth = depth
 
     file_touches: dict[str, list[str]] = {}
     if range_spec is not None:
-        for path in dict.fromkeys(f.path for f in frames):
-            file_touches[path] = await _code_changes(git, range_spec, path)
-    commits: dict[str, Commit] = {}
+        paths = list(dict.fromkeys(f.path for f in frames))
+        found = await asyncio.gather(*(_guarded(gate, _code_changes(git, range_spec, p))
+                                       for p in paths))
+        file_touches = dict(zip(paths, found, strict=True))
     wanted = ({s for shas in file_touches.values() for s in shas}
               | {b.commit for f in frames for b in f.blame}
               | {s for f in frames for s in f.range_touches})
-    for sha in wanted:
-        try:
-            commits[sha] = await git.commit(sha)
-        except GitError:
-            continue
+    commits = {c.sha: c for c in await git.commits(sorted(wanted))}
     return Evidence(deployed=deployed, frames=frames, range_shas=range_shas, commits=commits,
                     notes=notes, file_touches=file_touches)
+
+
+async def _guarded(gate: asyncio.Semaphore, work: Awaitable[T]) -> T:
+    async with gate:
+        return await work
+
+
+async def _blame_frame(git: Git, gate: asyncio.Semaphore, facts: FrameFacts,
+                       text: Awaitable[str], deployed: str, range_spec: str | None,
+                       weights: Weights) -> str:
+    """Fill in one frame's blame and range touches; a problem comes back as a note."""
+    frame = facts.frame
+    try:
+        facts.span = _function_span(await text, frame, weights.context_lines)
+        facts.blame = await _guarded(gate, git.blame(deployed, facts.path, [facts.span]))
+        if range_spec is not None:
+            facts.range_touches = await _guarded(
+                gate, git.line_log(range_spec, facts.path, *facts.span))
+    except MissingFile as exc:
+        return f"frame {frame.filename}:{frame.lineno}: {exc}"
+    except GitError as exc:
+        return f"frame {frame.filename}:{frame.lineno}: git failed ({exc})"
+    if facts.line_blame is None:
+        return f"frame {facts.path}:{frame.lineno}: line past the end of the file at " \
+               f"{deployed[:12]}"
+    return ""
 
 
 def rank(ev: Evidence, *, weights: Weights = DEFAULT_WEIGHTS,

@@ -15,7 +15,7 @@ import os
 import re
 import shutil
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -76,6 +76,7 @@ class BlameLine:
     summary: str
     boundary: bool       # the commit is the root (or the range's boundary): nothing older
     text: str = ""       # the line's content at the blamed revision
+    has_previous: bool = True  # False: the file did not exist before `commit`
 
 
 @dataclass(frozen=True, slots=True)
@@ -129,6 +130,11 @@ class Git:
                            f"{res.err.strip()[:400]}", stderr=res.err)
         return res
 
+    async def write_commit_graph(self) -> None:
+        """Refresh the commit-graph with changed-path Bloom filters (as `git maintenance`
+        does): blame and path-limited log then skip most commits without reading trees."""
+        await self.run("commit-graph", "write", "--reachable", "--changed-paths", check=False)
+
     # -- revisions -------------------------------------------------------------------------
 
     async def is_shallow(self) -> bool:
@@ -155,6 +161,22 @@ class Git:
         if not commits:
             raise UnknownRevision(f"{rev}: no such commit in {self.path}")
         return commits[0]
+
+    async def commits(self, shas: Sequence[str]) -> list[Commit]:
+        """Several commits in one call (unknown ones are left out)."""
+        if not shas:
+            return []
+        res = await self.run("log", "--no-walk=unsorted", f"--format={_LOG_FORMAT}",
+                             "--stdin", stdin="\n".join(shas).encode() + b"\n", check=False)
+        if res.code == 0:
+            return _parse_log(res.out)
+        found = []
+        for sha in shas:  # one bad sha fails the batch: fall back to one at a time
+            try:
+                found.append(await self.commit(sha))
+            except GitError:
+                continue
+        return found
 
     async def log(self, *revs: str, paths: Sequence[str] = (), max_count: int | None = None,
                   no_merges: bool = False, follow: bool = False) -> list[Commit]:
@@ -222,27 +244,48 @@ class Git:
                     copies: bool = True) -> list[BlameLine]:
         """Who last changed each line in `ranges` of `path` at `rev`.
 
-        `-w` ignores whitespace-only changes (a reindent is not a cause); `-C -C` follows
-        lines moved or copied from other files in the commit that created the file, and
-        renames are followed by default. Ranges past the end of the file are clipped.
+        `-w` ignores whitespace-only changes (a reindent is not a cause), and renames are
+        followed. With `copies`, lines that arrive with the file's creation (a move of code
+        from another module) are traced further with `-C -C` from that commit: a second,
+        short walk for those lines only, since `-C -C` over the whole history costs several
+        times a plain blame on a long history. Ranges past the end of the file are clipped.
         """
         if not ranges:
             return []
         text = await self.show_file(rev, path)
         n_lines = text.count("\n") + (0 if text.endswith("\n") or not text else 1)
-        args = ["blame", "--porcelain", "-w"]
-        if copies:
-            args += ["-C", "-C"]
-        clipped = 0
-        for start, end in ranges:
-            lo, hi = max(1, start), min(end, n_lines)
-            if lo <= hi:
-                args += ["-L", f"{lo},{hi}"]
-                clipped += 1
-        if not clipped:
+        spans = [(max(1, lo), min(hi, n_lines)) for lo, hi in ranges]
+        spans = [(lo, hi) for lo, hi in spans if lo <= hi]
+        if not spans:
             return []
-        args += [rev, "--", path]
-        res = await self.run(*args, check=False)
+        lines = await self._blame(rev, path, spans, copies=False)
+        if not copies:
+            return lines
+        created: dict[tuple[str, str], list[BlameLine]] = {}
+        for b in lines:
+            if not b.has_previous and not b.boundary:
+                created.setdefault((b.commit, b.orig_path), []).append(b)
+        for (sha, orig_path), group in created.items():
+            try:
+                traced = await self._blame(sha, orig_path,
+                                           [(b.orig_line, b.orig_line) for b in group],
+                                           copies=True)
+            except GitError:
+                continue
+            by_orig = {t.line: t for t in traced}
+            for i, b in enumerate(lines):
+                t = by_orig.get(b.orig_line) if (b.commit, b.orig_path) == (sha, orig_path) \
+                    else None
+                if t is not None and t.commit != sha:
+                    lines[i] = replace(t, line=b.line)
+        return lines
+
+    async def _blame(self, rev: str, path: str, spans: Sequence[tuple[int, int]], *,
+                     copies: bool) -> list[BlameLine]:
+        args = ["blame", "--porcelain", "-w", *(("-C", "-C") if copies else ())]
+        for lo, hi in spans:
+            args += ["-L", f"{lo},{hi}"]
+        res = await self.run(*args, rev, "--", path, check=False)
         if res.code != 0:
             if "no such path" in res.err:
                 raise MissingFile(f"{path}: not in the repository at {rev[:12]}",
@@ -345,6 +388,7 @@ class CloneCache:
                     raise GitError(f"cloning {_redact_url(url)} failed: "
                                    f"{_redact_url(exc.stderr.strip())[:300]}") from None
                 tmp.rename(path)
+                await repo.write_commit_graph()
             elif fetch:
                 try:
                     await repo.run("fetch", "--quiet", "--prune", url,
@@ -352,6 +396,7 @@ class CloneCache:
                 except GitError as exc:
                     raise GitError(f"fetching {_redact_url(url)} failed: "
                                    f"{_redact_url(exc.stderr.strip())[:300]}") from None
+                await repo.write_commit_graph()
             return repo
 
 
@@ -386,7 +431,8 @@ def _parse_blame(out: str) -> list[BlameLine]:
                 line=final, commit=sha, orig_path=meta.get("filename", ""), orig_line=orig,
                 author=meta.get("author", ""), email=meta.get("author-mail", "").strip("<>"),
                 when=datetime.fromtimestamp(int(meta.get("author-time", "0")), tz=UTC),
-                summary=meta.get("summary", ""), boundary="boundary" in meta, text=raw[1:]))
+                summary=meta.get("summary", ""), boundary="boundary" in meta, text=raw[1:],
+                has_previous="previous" in meta))
             current = {}
             continue
         head = raw.split(" ")
