@@ -24,6 +24,7 @@ from __future__ import annotations
 import ast
 import asyncio
 import logging
+import re
 from collections import defaultdict
 from collections.abc import Awaitable, Sequence
 from dataclasses import dataclass, field
@@ -53,6 +54,7 @@ class Weights:
     above: float = 0.6               # ... a line above it in the same function
     deleted: float = 0.5             # ... deleted lines inside the function (range only)
     below: float = 0.2               # ... a line below it in the same function
+    nearby: float = 0.3              # ... a line above it that binds nothing it reads
     file: float = 0.15               # ... code elsewhere in a frame's file (range only)
     spread: float = 0.25             # share of a commit's other frames added to its best
     old_code_factor: float = 0.7     # older commits against shipped off-path changes
@@ -63,7 +65,8 @@ class Weights:
 DEFAULT_WEIGHTS = Weights()
 TOUCH_WORDS = {"line": "changed the raising line", "above": "changed a line above it",
                "deleted": "deleted lines in it", "below": "changed a line below it",
-               "file": "changed code elsewhere in its file"}
+               "file": "changed code elsewhere in its file",
+               "nearby": "changed a line above it (not one it reads)"}
 
 
 @dataclass(slots=True)
@@ -203,10 +206,18 @@ def rank(ev: Evidence, *, weights: Weights = DEFAULT_WEIGHTS,
         w_depth = weights.depth_decay ** facts.depth
         best: dict[str, tuple[float, str]] = {}
         line = facts.frame.lineno
+        raising = next((b.text for b in facts.blame if b.line == line),
+                       facts.frame.context_line)
+        used = set(_NAME.findall(raising))
         for b in facts.blame:
             if not _executable(b.text):
                 continue  # a comment or a blank line cannot raise
-            kind = "line" if b.line == line else "above" if b.line < line else "below"
+            if b.line == line:
+                kind = "line"
+            elif b.line > line:
+                kind = "below"
+            else:  # above: on the path only when it binds a name the raising line reads
+                kind = "above" if _binds(b.text) & used else "nearby"
             _keep_best(best, b.commit, getattr(weights, kind), kind)
         blamed = {b.commit for b in facts.blame}
         for sha in facts.range_touches:
@@ -272,6 +283,20 @@ def rank_files(ev: Evidence, suspects: Sequence[SuspectCommit], *,
             best[facts.path] = SuspectFile(path=facts.path, line=facts.frame.lineno, why=why,
                                            function=facts.frame.function, score=s)
     return sorted(best.values(), key=lambda f: -f.score)
+
+
+_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+_BINDING = re.compile(r"^\s*(?:for\s+(.+?)\s+in\b|with\b.*\bas\s+(.+?):|"
+                      r"([A-Za-z_][\w\s,.\[\]'\"()*]*?)\s*(?:[-+*/%&|^@]|//|\*\*|<<|>>)?=(?!=))")
+
+
+def _binds(text: str) -> set[str]:
+    """Names a line assigns (`x = ...`, `a, b = ...`, `x += ...`, `for x in`, `as x`)."""
+    m = _BINDING.match(text)
+    if not m:
+        return set()
+    target = next(g for g in m.groups() if g is not None)
+    return set(_NAME.findall(target))
 
 
 def _executable(text: str) -> bool:
