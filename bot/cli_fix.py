@@ -38,13 +38,40 @@ def main(args: argparse.Namespace) -> int:
     except CaseError as exc:
         print(f"nightowl fix: {exc}", file=sys.stderr)
         return 2
-    result = asyncio.run(run_fix(case, options=FixOptions(remediate=not args.no_remediation)))
+    options = FixOptions(remediate=not args.no_remediation)
+    if args.no_model or args.no_remediation:
+        result = asyncio.run(run_fix(case, options=options))
+    else:
+        result = _with_model(case, options)
     if args.json:
         json.dump(result.contract(), sys.stdout, indent=2)
         sys.stdout.write("\n")
         return 0
     print(render(result.contract()))
     return 0
+
+
+def _with_model(case: Any, options: Any) -> Any:
+    """Run with the configured model (its spend recorded in the database), or without one."""
+    from agents.dev.engine import run_fix
+    from bot.models import build_gateway
+    from bot.settings import Settings
+    from storage.db import make_engine, upgrade
+    from storage.repository import Store
+
+    settings = Settings()
+    models = settings.models
+    if models.anthropic_api_key is None and models.openai_api_key is None \
+            and not models.openai_base_url:
+        return asyncio.run(run_fix(case, options=options))  # no model: statistical
+    engine = make_engine(settings.database_url)
+    upgrade(engine)
+    store = Store(engine)
+    try:
+        gateway = build_gateway(settings, store)
+        return asyncio.run(run_fix(case, model=gateway, options=options))
+    finally:
+        store.close()
 
 
 def render(data: dict[str, Any]) -> str:

@@ -58,26 +58,33 @@ async def run_fix(case: FixCase, *, model: ModelClient | None = None,
     remediation = Remediation(message="remediation not requested")
     if options.remediate:
         sandbox = Sandbox(limits=options.limits)
-        if suspects and which == "new_code":
+        if not suspects:
+            remediation = Remediation(message="nothing could be blamed: no remediation")
+        elif which == "new_code":
             try:
                 remediation = await propose_revert(git, ev.deployed, suspects,
                                                    test_command=case.test_command,
                                                    sandbox=sandbox, workdir=options.workdir)
             except GitError as exc:
                 remediation = Remediation(message=f"revert failed: {exc}")
-        elif model is not None and files:
+        elif which == "unknown":
+            remediation = Remediation(message="no deploy range: nothing to revert; a model "
+                                              "can propose a verified code fix")
+        else:
+            remediation = Remediation(message=(
+                "the suspect predates the deploy (old code meeting new input): a revert "
+                "would not help; a model can propose a verified code fix"))
+        conflicted = which == "new_code" and remediation.kind == "none" and remediation.files
+        if model is not None and files and (which != "new_code" or conflicted):
+            # Old code, or a revert that conflicts: a verified code fix is the way left.
             from agents.dev.codefix import propose_code_fix
 
+            if conflicted:
+                notes.append(remediation.message)
             outcome = await propose_code_fix(git, ev.deployed, case, files, model=model,
                                              sandbox=sandbox, workdir=options.workdir)
             remediation, llm_calls = outcome.remediation, outcome.llm_calls
             notes.extend(outcome.notes)
-        elif not suspects:
-            remediation = Remediation(message="nothing could be blamed: no remediation")
-        else:
-            remediation = Remediation(message=(
-                "the suspect predates the deploy (old code meeting new input): a revert "
-                "would not help; configure a model for a verified code fix"))
     result = FixResult(suspects=tuple(suspects), files=tuple(files), remediation=remediation,
                        abstained=not suspects, case=which, notes=tuple(notes),
                        llm_calls=llm_calls)
