@@ -81,6 +81,21 @@ async def test_blame_follows_a_rename_and_names_bad_input(repo: Path, tmp_path: 
         await (await Git.open(shallow)).resolve(first)
 
 
+async def test_blame_traces_code_moved_into_a_new_module(repo: Path) -> None:
+    body = ("def alpha_function(value):\n    return value * 1000 + compute_large(value)\n\n\n"
+            "def beta_function(value):\n    return value * 2000 + compute_other_thing(value)\n")
+    first = commit(repo, {"x.py": body}, "add both", who="Ann")
+    move = commit(repo, {"x.py": body.split("\n\n\n")[0] + "\n",
+                         "y.py": body.split("\n\n\n")[1]}, "move beta", who="Bob",
+                  when=1_700_000_100)
+    git = await Git.open(repo)
+    lines = await git.blame(move, "y.py", [(1, 2)])
+    assert [(b.commit, b.orig_path, b.orig_line) for b in lines] == [
+        (first, "x.py", 5), (first, "x.py", 6)]
+    plain = await git.blame(move, "y.py", [(1, 2)], copies=False)
+    assert {b.commit for b in plain} == {move}
+
+
 async def test_clone_cache_clones_once_then_fetches(repo: Path, tmp_path: Path) -> None:
     commit(repo, {"a.py": "x = 1\n"}, "one")
     cache = CloneCache(tmp_path / "cache")
