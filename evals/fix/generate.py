@@ -228,6 +228,7 @@ def build_history(fault: Fault, rng: random.Random) -> tuple[History, int, int, 
 
 def fast_import(h: History, repo: Path, tags: dict[str, int]) -> dict[int, str]:
     """Write the history into a new repository at `repo`; mark → sha."""
+    repo = repo.resolve()  # git runs inside it: relative paths would point elsewhere
     subprocess.run(["git", "init", "-q", "-b", "main", str(repo)], check=True)
     chunks: list[bytes] = []
     for c in h.commits:
