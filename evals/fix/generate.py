@@ -302,7 +302,7 @@ def generate(out: Path, *, seed: int, variants: int = 2) -> list[Path]:
     faults = [*REGRESSIONS, *LATENT]
     stamp = out / "suite.json"
     expected = {"seed": seed, "variants": variants, "faults": [f.name for f in faults],
-                "version": 2}
+                "version": 3}
     if stamp.exists() and json.loads(stamp.read_text()) == expected:
         return sorted(p for p in out.iterdir() if p.is_dir())
     shutil.rmtree(out, ignore_errors=True)
@@ -345,10 +345,22 @@ def build_case(out: Path, fault: Fault, *, seed: int, variant: int) -> Path:
             "test_command": TEST_COMMAND}
     truth = {"suspect_commits": [shas[culprit]], "files": [path_of(h.tree, fault.path)],
              "kind": "code" if fault.latent else "revert", "fault": fault.name,
-             "fault_kind": fault.kind, "revert_should_apply": not fault.latent}
+             "fault_kind": fault.kind,
+             "revert_should_apply": not fault.latent and _reverts_cleanly(repo, shas[culprit])}
     (directory / "case.json").write_text(json.dumps(case, indent=2))
     (directory / "truth.json").write_text(json.dumps(truth, indent=2))
     return directory
+
+
+def _reverts_cleanly(repo: Path, sha: str) -> bool:
+    """Ground truth for the revert score: does undoing the fault alone apply on HEAD?
+    (A later change in the range next to the same lines makes it conflict.)"""
+    done = subprocess.run(["git", "-c", "user.name=eval", "-c", "user.email=eval@x",
+                           "revert", "--no-commit", sha], cwd=repo, capture_output=True,
+                          check=False)
+    subprocess.run(["git", "revert", "--abort"], cwd=repo, capture_output=True, check=False)
+    subprocess.run(["git", "reset", "-q", "--hard", "HEAD"], cwd=repo, check=True)
+    return done.returncode == 0
 
 
 def _author_of(h: History, path: str, line: str) -> int:

@@ -41,6 +41,7 @@ class CaseScore:
     revert_expected: bool = False
     revert_applied: bool = False
     revert_green: bool = False
+    revert_conflict_named: bool = False  # no revert, and the conflicting files were listed
     violations: int = 0
     seconds: float = 0.0
     case_kind: str = ""
@@ -98,6 +99,7 @@ async def score_case(directory: Path, truth: dict[str, Any], *, weights: Weights
     rem = result.remediation
     score.revert_applied = rem.kind == "revert"
     score.revert_green = bool(rem.verified and rem.verified.passed)
+    score.revert_conflict_named = rem.kind == "none" and bool(rem.files)
     score.violations = sum(1 for f in rem.files if FORBIDDEN.match(f)) if rem.kind != "none" \
         else 0
     return score
@@ -125,7 +127,8 @@ def summarise(scores: list[CaseScore]) -> dict[str, Any]:
                       "applied": sum(1 for s in expected if s.revert_applied),
                       "green": sum(1 for s in expected if s.revert_green),
                       "unexpected": sum(1 for s in scores
-                                        if s.revert_applied and not s.revert_expected)}
+                                        if s.revert_applied and not s.revert_expected),
+                      "conflicts_named": sum(1 for s in scores if s.revert_conflict_named)}
     out["policy_violations"] = sum(s.violations for s in scores)
     out["seconds_per_case"] = round(sum(s.seconds for s in scores) / n, 3)
     return out
@@ -155,7 +158,7 @@ def table(summary: dict[str, Any]) -> str:
     r = summary["reverts"]
     lines.append(f"reverts: {r['applied']}/{r['expected']} applied, {r['green']}/"
                  f"{r['expected']} turned the tests green, {r['unexpected']} proposed where "
-                 "none should be")
+                 f"none applies; {r['conflicts_named']} refused on a conflict, files named")
     lines.append(f"policy violations: {summary['policy_violations']}; "
                  f"{summary['seconds_per_case']:.2f} s per case")
     return "\n".join(lines)
