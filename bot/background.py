@@ -87,7 +87,8 @@ def build_background(settings: Settings, service: Service, *,
             spend = spend_by_agent
         jobs["digest"] = DigestJob(store=store, announcer=service.surface,
                                    channels=config.digest_channels, clock=clock,
-                                   timezone=config.timezone, spend=spend)
+                                   timezone=config.timezone, spend=spend,
+                                   security_channel=settings.security_cases.channel)
     runner = JobRunner(jobs=jobs, store=store, engine=service.store.engine,
                        holder=process_holder(), announcer=service.surface,
                        ops_channel=config.ops_channel,

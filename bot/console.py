@@ -22,7 +22,8 @@ def mrkdwn_to_text(text: str) -> str:
     text = _DATE.sub(r"\1", text)
     text = _LINK.sub(r"\2 (\1)", text)
     text = _USER.sub(r"@\1", text)
-    return _EMPHASIS.sub(r"\1", text)
+    text = _EMPHASIS.sub(r"\1", text)
+    return text.replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&")
 
 
 def blocks_to_lines(blocks: Sequence[dict[str, Any]]) -> list[str]:
@@ -34,6 +35,11 @@ def blocks_to_lines(blocks: Sequence[dict[str, Any]]) -> list[str]:
         elif kind == "section":
             if "text" in block:
                 lines.extend(mrkdwn_to_text(block["text"]["text"]).splitlines())
+            accessory = block.get("accessory") or {}
+            if accessory.get("type") == "button":
+                lines[-1:] = [f"{lines[-1] if lines else ''}  [ {accessory['text']['text']} ]"]
+            elif accessory.get("type") == "overflow":
+                lines[-1:] = [f"{lines[-1] if lines else ''}  [ ⋯ ]"]
             fields = [mrkdwn_to_text(f["text"]).replace("\n", ": ", 1)
                       for f in block.get("fields", [])]
             if fields:
@@ -82,6 +88,18 @@ class ConsoleSurface:
                    ) -> MessageRef:
         self._box(f"{channel} · message", blocks_to_lines(blocks) or [mrkdwn_to_text(text)])
         return self._next(channel)
+
+    async def update(self, message: MessageRef, text: str, blocks: Sequence[dict[str, Any]],
+                     ) -> MessageRef:
+        self._box(f"{message.channel} · message edited",
+                  blocks_to_lines(blocks) or [mrkdwn_to_text(text)])
+        return message
+
+    async def post_reply(self, root: MessageRef, text: str,
+                         blocks: Sequence[dict[str, Any]] | None = None) -> MessageRef:
+        lines = blocks_to_lines(blocks) if blocks else mrkdwn_to_text(text).splitlines()
+        self._box("thread reply", lines, indent="    ")
+        return self._next(root.channel)
 
     async def upload(self, channel: str, *, filename: str, content: bytes, title: str,
                      comment: str) -> None:

@@ -11,8 +11,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 from collections.abc import Awaitable, Callable
+from typing import Protocol
 
 from bot.surface import ChatSurface
 from storage.repository import Store
@@ -24,36 +26,55 @@ RETRY_BASE_S = 2.0
 RETRY_MAX_S = 300.0
 
 OnOpened = Callable[[int], Awaitable[None]]
+INCIDENT = "incident"
+Key = tuple[str, int]  # (kind of thread, its id): incidents, and what registers (security)
+
+
+class ThreadOutbox(Protocol):
+    """Another kind of thread kept up to date from the database the same way (security
+    cases): `sync` brings one thread up to date, `behind` lists what is behind after a
+    restart as (id, channel)."""
+
+    kind: str
+
+    async def sync(self, item_id: int) -> None: ...
+
+    async def behind(self) -> list[tuple[int, str]]: ...
 
 
 class Dispatcher:
     def __init__(self, store: Store, surface: ChatSurface) -> None:
         self.store = store
         self.surface = surface
-        self._queues: dict[str, asyncio.Queue[int]] = {}
-        self._waiting: dict[str, set[int]] = {}
+        self._queues: dict[str, asyncio.Queue[Key]] = {}
+        self._waiting: dict[str, set[Key]] = {}
         self._tasks: dict[str, asyncio.Task[None]] = {}
         self._busy = 0
-        self._failures: dict[int, int] = {}
+        self._failures: dict[Key, int] = {}
         self._closed = False
         self.on_rendered_first: OnOpened | None = None
+        self._outboxes: dict[str, ThreadOutbox] = {}
+
+    def register(self, outbox: ThreadOutbox) -> None:
+        self._outboxes[outbox.kind] = outbox
 
     def depth(self) -> int:
         return sum(len(w) for w in self._waiting.values()) + self._busy
 
-    def notify(self, incident_id: int, channel: str) -> None:
+    def notify(self, incident_id: int, channel: str, *, kind: str = INCIDENT) -> None:
         if self._closed:
             return
+        key = (kind, incident_id)
         waiting = self._waiting.setdefault(channel, set())
-        if incident_id in waiting:
+        if key in waiting:
             return
-        waiting.add(incident_id)
+        waiting.add(key)
         queue = self._queues.get(channel)
         if queue is None:
             queue = self._queues[channel] = asyncio.Queue()
             self._tasks[channel] = asyncio.create_task(self._drain(channel, queue),
                                                        name=f"channel:{channel}")
-        queue.put_nowait(incident_id)
+        queue.put_nowait(key)
 
     async def recover(self) -> int:
         """Queue every incident whose thread is behind the database (after a restart)."""
@@ -63,7 +84,15 @@ class Dispatcher:
             self.notify(incident_id, incident.channel)
         if ids:
             log.info("recovering %d incident thread(s) left behind", len(ids))
-        return len(ids)
+        count = len(ids)
+        for outbox in self._outboxes.values():
+            behind = await outbox.behind()
+            for item_id, channel in behind:
+                self.notify(item_id, channel, kind=outbox.kind)
+            if behind:
+                log.info("recovering %d %s thread(s) left behind", len(behind), outbox.kind)
+            count += len(behind)
+        return count
 
     async def idle(self, timeout: float = 30.0) -> None:
         """Wait until nothing is queued or being rendered (tests, demo, shutdown)."""
@@ -79,25 +108,30 @@ class Dispatcher:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
 
-    async def _drain(self, channel: str, queue: asyncio.Queue[int]) -> None:
+    async def _drain(self, channel: str, queue: asyncio.Queue[Key]) -> None:
         while True:
-            incident_id = await queue.get()
-            self._waiting[channel].discard(incident_id)
+            key = await queue.get()
+            kind, incident_id = key
+            self._waiting[channel].discard(key)
             self._busy += 1
             try:
-                await self.sync(incident_id)
+                if kind == INCIDENT:
+                    await self.sync(incident_id)
+                else:
+                    await self._outboxes[kind].sync(incident_id)
             except asyncio.CancelledError:
                 raise
             except Exception:
                 # The outbox still holds the work: try again later, with backoff.
-                attempt = self._failures.get(incident_id, 0) + 1
-                self._failures[incident_id] = attempt
+                attempt = self._failures.get(key, 0) + 1
+                self._failures[key] = attempt
                 delay = min(RETRY_BASE_S * 2 ** (attempt - 1), RETRY_MAX_S)
-                log.exception("incident %s: updating the chat thread failed (attempt %d); "
-                              "retrying in %.0fs", incident_id, attempt, delay)
-                asyncio.get_running_loop().call_later(delay, self.notify, incident_id, channel)
+                log.exception("%s %s: updating the chat thread failed (attempt %d); "
+                              "retrying in %.0fs", kind, incident_id, attempt, delay)
+                asyncio.get_running_loop().call_later(
+                    delay, functools.partial(self.notify, incident_id, channel, kind=kind))
             else:
-                self._failures.pop(incident_id, None)
+                self._failures.pop(key, None)
             finally:
                 self._busy -= 1
 

@@ -206,6 +206,8 @@ class Service:
 
     async def _on_incident_posted(self, incident_id: int) -> None:
         if self.auto_investigate and self.telemetry_for is not None:
+            if (await self.store.incident(incident_id)).source == "security":
+                return  # an escalated security case: its triage is in the case thread
             self._spawn(self.investigate(incident_id, trigger="auto"))
 
     async def start_investigation(self, incident_id: int, *, trigger: str,

@@ -188,6 +188,22 @@ class ApiSettings(BaseSettings):
         return value
 
 
+class SecurityCaseSettings(BaseSettings):
+    """Security cases (bot/security/): where they go and what triage knows."""
+
+    model_config = _COMMON
+    channel: str = Field("#security", validation_alias=_env("NIGHTOWL_SECURITY_CHANNEL"))
+    # A JSON file in the security case format's `context` shape: known_admins, ci_principals,
+    # corporate_cidrs, change_tickets, maintenance_windows (operator-provided, trusted).
+    context_file: str | None = Field(None,
+                                     validation_alias=_env("NIGHTOWL_SECURITY_CONTEXT_FILE"))
+    lookback_hours: float = Field(24.0, gt=0,
+                                  validation_alias=_env("NIGHTOWL_SECURITY_LOOKBACK_HOURS"))
+    # False-positive marks on one rule and principal before the thread suggests a suppression.
+    suppress_after: int = Field(2, ge=1,
+                                validation_alias=_env("NIGHTOWL_SECURITY_SUPPRESS_AFTER"))
+
+
 class Settings(BaseSettings):
     model_config = _COMMON
     database_url: str = Field("sqlite:///./nightowl.db",
@@ -205,3 +221,4 @@ class Settings(BaseSettings):
     models: ModelSettings = Field(default_factory=ModelSettings)
     authorization: AuthorizationSettings = Field(default_factory=AuthorizationSettings)
     api: ApiSettings = Field(default_factory=ApiSettings)
+    security_cases: SecurityCaseSettings = Field(default_factory=SecurityCaseSettings)

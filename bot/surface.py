@@ -37,6 +37,16 @@ class ChatSurface(Protocol):
         """Post a message to a channel, outside any incident (findings, digests, ops)."""
         ...
 
+    async def update(self, message: MessageRef, text: str, blocks: Sequence[dict[str, Any]],
+                     ) -> MessageRef:
+        """Edit a message in place (a security case's root or triage reply)."""
+        ...
+
+    async def post_reply(self, root: MessageRef, text: str,
+                         blocks: Sequence[dict[str, Any]] | None = None) -> MessageRef:
+        """Post in the thread under `root`, a message that is not an incident's."""
+        ...
+
     async def upload(self, channel: str, *, filename: str, content: bytes, title: str,
                      comment: str) -> None:
         """Upload a file (e.g. the digest's chart) to a channel."""

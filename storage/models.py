@@ -11,7 +11,7 @@ import enum
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import JSON, Column, Index, String, UniqueConstraint
+from sqlalchemy import JSON, Column, Index, String, UniqueConstraint, text
 from sqlmodel import Field, SQLModel
 
 
@@ -324,3 +324,116 @@ class EvalRun(SQLModel, table=True):
     results: list[dict[str, Any]] = Field(default_factory=list,
                                           sa_column=Column(JSON, nullable=False))
     error: str | None = None
+
+
+# ---- security cases (the Security Analyst's product surface; persistence in storage/security.py)
+
+
+class SecurityCase(SQLModel, table=True):
+    """One security signal (and its repeats) as a case: triage result, thread, decisions.
+
+    Repeated fires of one rule on one principal fold into the open case (`fires` counts them):
+    `fold_key` is unique among open cases, so two replicas cannot open the same case twice.
+    """
+
+    __table_args__ = (
+        Index("uq_securitycase_open_fold", "fold_key", unique=True,
+              sqlite_where=text("status = 'open'"), postgresql_where=text("status = 'open'")),
+        Index("ix_securitycase_thread", "slack_channel", "slack_ts"),
+        Index("ix_securitycase_opened", "opened_at"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    fold_key: str = Field(max_length=600)  # rule_id + principal
+    rule: str = Field(max_length=500)
+    rule_id: str = Field(max_length=255)
+    source: str = Field(max_length=64)  # sigma | panther | guardduty | ...
+    log_type: str = Field(default="", max_length=64)
+    severity: str = Field(default="medium", max_length=16)
+    principal: str = Field(default="", max_length=255)  # "" when the signal names nobody
+    signal: dict[str, Any] = _json_column()  # the first fire, in the case.json `signal` shape
+    context: dict[str, Any] = _json_column()  # known-good context triage ran with
+    status: str = Field(default="open", max_length=16)  # open | closed
+    # Durable flow progress: the last step done (received → collected → triaged → done).
+    step: str = Field(default="received", max_length=32)
+    step_error: str | None = None
+    verdict: str | None = Field(default=None, max_length=32)  # the engine's
+    confidence: float | None = None
+    triage: dict[str, Any] = _json_column()  # the triage output contract, whole
+    fires: int = 1
+    first_fired_at: datetime = Field(default_factory=utcnow)
+    last_fired_at: datetime = Field(default_factory=utcnow)
+    channel: str = Field(max_length=255)
+    slack_channel: str | None = Field(default=None, max_length=64)
+    slack_ts: str | None = Field(default=None, max_length=64)
+    detail_ts: str | None = Field(default=None, max_length=64)  # the triage reply
+    version: int = 1
+    rendered_version: int = 0
+    decision: str | None = Field(default=None, max_length=32)  # a person's verdict
+    decided_by: str | None = Field(default=None, max_length=255)
+    decided_at: datetime | None = None
+    incident_id: int | None = Field(default=None, foreign_key="incident.id")
+    escalated_by: str | None = Field(default=None, max_length=255)
+    opened_at: datetime = Field(default_factory=utcnow)
+    updated_at: datetime = Field(default_factory=utcnow)
+    closed_at: datetime | None = None
+    closed_by: str | None = Field(default=None, max_length=255)
+
+
+class SecurityCaseEvent(SQLModel, table=True):
+    """A raw event a case cites (trigger) or triage read around it (context), kept whole."""
+
+    __table_args__ = (UniqueConstraint("case_id", "event_id", name="uq_securityevent_case"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    case_id: int = Field(foreign_key="securitycase.id")
+    event_id: str = Field(max_length=255)
+    log_type: str = Field(default="", max_length=64)
+    ts: datetime
+    role: str = Field(default="trigger", max_length=16)  # trigger | context
+    raw: dict[str, Any] = _json_column()
+
+
+class SecurityCaseUpdate(SQLModel, table=True):
+    """The case threads' outbox: a reply written with the change, posted by the dispatcher."""
+
+    __table_args__ = (Index("ix_securityupdate_pending", "case_id", "posted_ts"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    case_id: int = Field(foreign_key="securitycase.id")
+    kind: str = Field(max_length=32)  # fired_again | decision | approval | escalated | ...
+    text: str
+    created_at: datetime = Field(default_factory=utcnow)
+    posted_ts: str | None = Field(default=None, max_length=64)
+
+
+class ContainmentApproval(SQLModel, table=True):
+    """A person approved one proposed containment action. Nothing runs without this row."""
+
+    __table_args__ = (UniqueConstraint("case_id", "action_index", name="uq_containment_once"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    case_id: int = Field(foreign_key="securitycase.id")
+    action_index: int
+    action: str = Field(max_length=255)
+    target: str = Field(default="", max_length=500)
+    approved_by: str = Field(max_length=255)
+    approved_at: datetime = Field(default_factory=utcnow)
+    # recorded (no action integration: steps spelled out) | executed | failed
+    outcome: str = Field(default="recorded", max_length=16)
+    executor: str | None = Field(default=None, max_length=64)
+    detail: str = ""
+
+
+class SecurityFeedback(SQLModel, table=True):
+    """A person's verdict on a case; false positives per rule and principal feed suppressions."""
+
+    __table_args__ = (Index("ix_securityfeedback_rule", "rule_id", "principal"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    case_id: int = Field(foreign_key="securitycase.id")
+    rule_id: str = Field(max_length=255)
+    principal: str = Field(default="", max_length=255)
+    user: str = Field(max_length=255)
+    verdict: str = Field(max_length=32)  # true_positive | benign | false_positive
+    at: datetime = Field(default_factory=utcnow)

@@ -79,6 +79,28 @@ class SlackSurface:
                                     blocks=list(blocks), unfurl_links=False)
         return MessageRef(str(response["channel"]), str(response["ts"]))
 
+    async def update(self, message: MessageRef, text: str, blocks: Sequence[dict[str, Any]],
+                     ) -> MessageRef:
+        """Edit a message in place (a security case's root or triage reply)."""
+        await self._send(message.channel, "chat.update", channel=message.channel,
+                         ts=message.ts, text=text[:MAX_REPLY_CHARS], blocks=list(blocks))
+        return message
+
+    async def post_reply(self, root: MessageRef, text: str,
+                         blocks: Sequence[dict[str, Any]] | None = None) -> MessageRef:
+        """Post in the thread under `root` (a message that is not an incident's)."""
+        if blocks:
+            response = await self._send(root.channel, "chat.postMessage", channel=root.channel,
+                                        thread_ts=root.ts, text=text[:MAX_REPLY_CHARS],
+                                        blocks=list(blocks), unfurl_links=False)
+            return MessageRef(root.channel, str(response["ts"]))
+        ts = ""
+        for chunk in split_text(text, MAX_REPLY_CHARS):
+            response = await self._send(root.channel, "chat.postMessage", channel=root.channel,
+                                        thread_ts=root.ts, text=chunk, unfurl_links=False)
+            ts = str(response["ts"])
+        return MessageRef(root.channel, ts)
+
     async def upload(self, channel: str, *, filename: str, content: bytes, title: str,
                      comment: str) -> None:
         # files_upload_v2 wants a channel id; a name is resolved by posting the comment first.

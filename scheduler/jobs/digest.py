@@ -15,8 +15,14 @@ from zoneinfo import ZoneInfo
 
 from scheduler.chart import Day, render_history
 from scheduler.jobs.base import Announcer, Clock, JobOutcome
+from scheduler.jobs.security_digest import (
+    SecuritySection,
+    build_security_section,
+    security_blocks,
+)
 from storage.background import BackgroundStore
 from storage.models import Finding, Incident, as_utc
+from storage.security import SecurityStore
 
 HISTORY_DAYS = 14
 # Spend by agent for the window, in USD (from the model ledger when a gateway is configured).
@@ -52,10 +58,12 @@ class Digest:
     findings: list[Finding]
     spend: dict[str, float] = field(default_factory=dict)
     history: list[Day] = field(default_factory=list)
+    security: SecuritySection | None = None  # in digests covering the security channel
 
     @property
     def empty(self) -> bool:
-        return not (self.opened or self.resolved or self.still_open or self.findings)
+        return not (self.opened or self.resolved or self.still_open or self.findings
+                    or (self.security is not None and not self.security.empty))
 
 
 def _seconds(start: datetime, end: datetime | None) -> float | None:
@@ -76,7 +84,8 @@ def human(seconds: float | None) -> str:
 
 async def build_digest(store: BackgroundStore, *, channel: str, scope: Sequence[str],
                        now: datetime, timezone: str = "UTC",
-                       spend: SpendLookup | None = None) -> Digest:
+                       spend: SpendLookup | None = None,
+                       security_channel: str | None = None) -> Digest:
     tz = ZoneInfo(timezone)
     today = now.astimezone(tz).replace(hour=0, minute=0, second=0, microsecond=0)
     start, end = today - timedelta(days=1), today
@@ -110,6 +119,9 @@ async def build_digest(store: BackgroundStore, *, channel: str, scope: Sequence[
         spend=await spend(start, end) if spend is not None else {},
     )
     digest.history = await _history(store, scope, end, tz)
+    if security_channel is not None and ("*" in scope or security_channel in scope):
+        digest.security = await build_security_section(SecurityStore.beside(store),
+                                                       start=start, end=end)
     return digest
 
 
@@ -135,7 +147,11 @@ def digest_message(digest: Digest) -> tuple[str, list[dict[str, Any]]]:
     title = f"🦉 Daily digest · {day}"
     if digest.empty:
         text = f"{title}: no incidents and no new error findings. Quiet day."
-        return text, [{"type": "section", "text": {"type": "mrkdwn", "text": text}}]
+        quiet: list[dict[str, Any]] = [{"type": "section", "text": {"type": "mrkdwn",
+                                                                     "text": text}}]
+        if digest.security is not None:
+            quiet += security_blocks(digest.security)
+        return text, quiet
     confirmed = (f"{digest.confirmed}/{digest.judged} confirmed" if digest.judged
                  else "no feedback")
     blocks: list[dict[str, Any]] = [
@@ -168,6 +184,8 @@ def digest_message(digest: Digest) -> tuple[str, list[dict[str, Any]]]:
             lines.append(f"…and {more} more")
         blocks.append({"type": "section", "text": {
             "type": "mrkdwn", "text": "*New error findings*\n" + "\n".join(lines)}})
+    if digest.security is not None:
+        blocks += security_blocks(digest.security)
     if digest.spend:
         total = sum(digest.spend.values())
         parts = ", ".join(f"{agent} ${cost:.2f}" for agent, cost in sorted(digest.spend.items()))
@@ -187,13 +205,15 @@ class DigestJob:
 
     def __init__(self, *, store: BackgroundStore, announcer: Announcer,
                  channels: Mapping[str, Sequence[str]], clock: Clock, timezone: str = "UTC",
-                 spend: SpendLookup | None = None) -> None:
+                 spend: SpendLookup | None = None,
+                 security_channel: str | None = None) -> None:
         self.store = store
         self.announcer = announcer
         self.channels = channels
         self.clock = clock
         self.timezone = timezone
         self.spend = spend
+        self.security_channel = security_channel
 
     async def run(self, *, trigger: str = "schedule") -> JobOutcome:
         covered = (self.clock().astimezone(ZoneInfo(self.timezone)) - timedelta(days=1)
@@ -211,7 +231,8 @@ class DigestJob:
 
     async def post(self, channel: str, scope: Sequence[str]) -> Digest:
         digest = await build_digest(self.store, channel=channel, scope=scope, now=self.clock(),
-                                    timezone=self.timezone, spend=self.spend)
+                                    timezone=self.timezone, spend=self.spend,
+                                    security_channel=self.security_channel)
         text, blocks = digest_message(digest)
         posted = await self.announcer.post(channel, text, blocks)
         if not digest.empty:
