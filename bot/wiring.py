@@ -22,6 +22,9 @@ from bot.http import build_http_app
 from bot.metrics import Metrics
 from bot.models import build_gateway, configure_redaction
 from bot.routing import Router
+from bot.security.service import SecurityService
+from bot.security.triage import EngineTriage
+from bot.security.wiring import build_security
 from bot.service import Service, TelemetryFor
 from bot.settings import Settings
 from bot.slack.app import build_bolt_app
@@ -32,6 +35,7 @@ from bot.surface import ChatSurface
 from bot.web.api import ApiMount, build_api
 from integrations.alerts.auth import WebhookAuth
 from integrations.llm.gateway import Gateway
+from integrations.security.types import SecuritySource
 from integrations.telemetry.base import TelemetrySource
 from integrations.telemetry.composite import CompositeSource
 from integrations.telemetry.loki import LokiSource
@@ -55,6 +59,7 @@ class Wiring:
     # Who may press what; handlers other packages add to the Bolt app ask it too.
     authorizer: Authorizer | None = None
     api: ApiMount | None = None
+    security: SecurityService | None = None  # the security case layer (a SignalSink)
 
 
 def public_url(settings: Settings) -> str:
@@ -114,7 +119,8 @@ def production_telemetry(settings: Settings,
 
 
 def build(settings: Settings, *, telemetry_for: TelemetryFor | None = None,
-          console: TextIO | None = None, migrate: bool = True) -> Wiring:
+          console: TextIO | None = None, migrate: bool = True,
+          security_sources: Sequence[SecuritySource] = ()) -> Wiring:
     configure_redaction(settings)  # before anything can log, post or prompt
     engine = make_engine(settings.database_url)
     if migrate:
@@ -150,6 +156,8 @@ def build(settings: Settings, *, telemetry_for: TelemetryFor | None = None,
         reinvestigate_cooldown_s=settings.authorization.reinvestigate_cooldown_seconds,
     )
     authorizer: Authorizer | None = None
+    security = build_security(settings.security_cases, service,
+                              engine=EngineTriage(model=gateway), sources=security_sources)
     if client is not None:
         assert settings.slack.signing_secret is not None
         authz = settings.authorization
@@ -168,4 +176,5 @@ def build(settings: Settings, *, telemetry_for: TelemetryFor | None = None,
     app = build_http_app(service, auth=webhook_auth(settings),
                          max_body_bytes=settings.webhooks.max_body_bytes,
                          bolt=bolt if settings.slack.app_token is None else None, api=api)
-    return Wiring(settings, store, service, app, bolt, client, gateway, authorizer, api)
+    return Wiring(settings, store, service, app, bolt, client, gateway, authorizer, api,
+                  security)

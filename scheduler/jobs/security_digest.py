@@ -60,7 +60,8 @@ async def build_security_section(store: SecurityStore, *, start: datetime,
     fires: Counter[str] = Counter()
     count: Counter[str] = Counter()
     for case in cases:
-        if as_utc(case.last_fired_at) >= start:
+        # Fired in the window, or reached us in it (a scan may read events a while later).
+        if as_utc(case.last_fired_at) >= start or as_utc(case.opened_at) >= start:
             fires[case.rule] += case.fires
             count[case.rule] += 1
     section.top_rules = [(rule, n, count[rule]) for rule, n in fires.most_common(5)]
