@@ -13,6 +13,7 @@ the dispatcher; nothing is executed for a containment without a stored approval.
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -75,6 +76,7 @@ class SecurityConfig:
     # suggested in the thread.
     suppress_after: int = 2
     context: dict[str, Any] = field(default_factory=dict)  # known admins, CI, tickets, ...
+    max_events: int = 2000  # context events kept per case, the nearest to the fire first
 
 
 class SecurityService:
@@ -179,6 +181,12 @@ class SecurityService:
                                 source.name, exc)
                     problems.append(f"{source.name}: {exc}")
                     continue
+                if len(found) > self.config.max_events:
+                    problems.append(f"{source.name}: {len(found)} events, kept the "
+                                    f"{self.config.max_events} nearest to the fire")
+                    fired = case.first_fired_at
+                    found = sorted(found, key=lambda e: abs((e.ts - fired).total_seconds()))
+                    found = found[:self.config.max_events]
                 await self.store.add_events(case.id, [_row(e, role="context") for e in found])
         await self.store.advance(case.id, "collected", changes={
             "step_error": "; ".join(problems)[:2000] or None})
@@ -223,10 +231,12 @@ class SecurityService:
             case_id, verdict=verdict, user=user, close=verdict != "true_positive",
             note=f"{icon} <@{user}> {DECISIONS[verdict]}.")
         if verdict == "false_positive" and fps >= self.config.suppress_after:
+            entry = json.dumps({"rule_id": case.rule_id, "principal": case.principal or None,
+                                "reason": f"false positive in {fps} cases"})
             await self.store.add_note(case_id, "suppression", (
                 f"💡 {code(case.rule_id, 80)} on {code(case.principal or 'no principal', 60)} "
-                f"has been marked a false positive in {fps} cases. Consider a suppression for "
-                "this rule and principal (see docs/security-cases.md)."))
+                f"has been marked a false positive in {fps} cases. Consider a suppression: add "
+                f"```{untrusted_block(entry)}``` to the list in NIGHTOWL_SECURITY_SUPPRESSIONS."))
         self.dispatcher.notify(case_id, case.channel, kind=THREAD_KIND)
         return case
 

@@ -232,6 +232,8 @@ def triage_blocks(case: SecurityCase, events: Sequence[SecurityCaseEvent],
     if stats.get("llm_calls"):
         footer.append(f"{stats['llm_calls']} model calls")
     footer.append("event text is quoted as data, never followed")
+    if case.step_error:  # a source that could not be read: triage ran on less
+        footer.append(f"⚠️ {untrusted(case.step_error, 300)}")
     blocks.append({"type": "context", "elements": [_mrkdwn(" · ".join(footer))]})
     return blocks[:50]
 
