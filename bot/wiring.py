@@ -164,7 +164,7 @@ def build(settings: Settings, *, telemetry_for: TelemetryFor | None = None,
         authorizer = Authorizer(client, audit=store, action_groups=authz.action_groups,
                                 admin_group=authz.admin_group,
                                 cache_seconds=authz.cache_seconds)
-        bolt = build_bolt_app(service, client=client, authorizer=authorizer,
+        bolt = build_bolt_app(service, client=client, authorizer=authorizer, security=security,
                               signing_secret=settings.slack.signing_secret.get_secret_value(),
                               chat=ThreadChatHandler(
                                   service, per_user=settings.slack.chat_questions_per_user,

@@ -4,12 +4,15 @@ the real authorizer (members of the security channel), audit events for every cl
 from __future__ import annotations
 
 import asyncio
+import itertools
 import json
-from collections.abc import AsyncIterator, Callable
-from dataclasses import dataclass
+from collections.abc import AsyncIterator, Callable, Iterator
+from dataclasses import dataclass, field
+from urllib.parse import parse_qs, urlencode
 
 import httpx
 import pytest
+from sqlmodel import Session, select
 
 from bot.http import build_http_app
 from bot.security.service import SecurityService
@@ -24,6 +27,7 @@ from bot.slack.security_blocks import (
     RAW_EVENT,
 )
 from integrations.alerts.auth import WebhookAuth
+from storage.models import AuditEvent
 from storage.repository import Store
 from tests.fakes.signing import action_body, slack_headers
 from tests.fakes.slack import FakeSlack
@@ -46,16 +50,19 @@ class Harness:
     service: Service
     security: SecurityService
     executor: RecordingExecutor
+    url: str
+    _clicks: Iterator[int] = field(default_factory=itertools.count)
 
     async def click(self, action_id: str, value: str, *, user: str = MEMBER,
                     overflow: bool = False) -> httpx.Response:
-        body = action_body(action_id, value, user=user)
+        body = action_body(action_id, value, user=user, response_url=f"{self.url}/api/respond",
+                           action_ts=f"17000000{next(self._clicks):02d}.0")
         if overflow:  # an overflow menu sends the option picked, not a value
-            payload = json.loads(__import__("urllib.parse").parse.parse_qs(body)["payload"][0])
+            payload = json.loads(parse_qs(body)["payload"][0])
             action = payload["actions"][0]
             action.pop("value")
             action.update(type="overflow", selected_option={"value": value})
-            body = __import__("urllib.parse").parse.urlencode({"payload": json.dumps(payload)})
+            body = urlencode({"payload": json.dumps(payload)})
         headers = slack_headers(SECRET, body, content_type="application/x-www-form-urlencoded")
         return await self.http.post("/slack/events", content=body, headers=headers)
 
@@ -81,7 +88,7 @@ async def harness(sqlite_store: Store, fake_slack: tuple[FakeSlack, str]
                          manage_lifecycle=False)
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app),
                                  base_url="http://nightowl") as http:
-        yield Harness(slack, http, service, security, executor)
+        yield Harness(slack, http, service, security, executor, url)
     await service.stop()
 
 
@@ -104,9 +111,13 @@ async def test_approve_runs_only_after_an_authorized_click(harness: Harness) -> 
 
     # Someone outside the security channel: refused privately, audited, nothing runs.
     assert (await h.click(APPROVE, f"{case_id}:{index}", user=OUTSIDER)).status_code == 200
-    assert await h.until(lambda: bool(h.slack.of("respond")) or any(
-        "Sorry" in json.dumps(c.args) for c in h.slack.calls))
+    assert await h.until(lambda: any("Sorry" in str(c.args.get("text"))
+                                     for c in h.slack.of("respond")))
     assert h.executor.calls == [] and await h.security.store.approvals(case_id) == []
+    with Session(h.service.store.engine) as session:
+        refused = session.exec(select(AuditEvent).where(
+            AuditEvent.action == "refused:approve_containment")).all()
+    assert [e.actor for e in refused] == [OUTSIDER]
 
     assert (await h.click(APPROVE, f"{case_id}:{index}")).status_code == 200
     assert await h.until(lambda: h.executor.calls == [("disable access key", KEY)])

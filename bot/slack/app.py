@@ -32,6 +32,7 @@ from storage.models import Incident
 
 if TYPE_CHECKING:
     from bot.chat import ThreadChatHandler
+    from bot.security.service import SecurityService
     from bot.service import Service
 
 log = logging.getLogger(__name__)
@@ -39,7 +40,8 @@ log = logging.getLogger(__name__)
 
 def build_bolt_app(service: Service, *, client: AsyncWebClient, signing_secret: str,
                    chat: ThreadChatHandler | None = None,
-                   authorizer: Authorizer | None = None) -> AsyncApp:
+                   authorizer: Authorizer | None = None,
+                   security: SecurityService | None = None) -> AsyncApp:
     """The Bolt app. Every handler that changes something asks `authorizer` first
     (bot/slack/authorization.py); register new handlers here so they share it."""
     app = AsyncApp(client=client, signing_secret=signing_secret,
@@ -254,6 +256,10 @@ def build_bolt_app(service: Service, *, client: AsyncWebClient, signing_secret: 
         await client.views_publish(user_id=event["user"], view=redact_data(
             {"type": "home", "blocks": home_blocks(incidents)}))
 
+    if security is not None:
+        from bot.slack.security_actions import register_security_actions
+
+        register_security_actions(app, security, authorizer=authorizer)
     return app
 
 

@@ -8,12 +8,13 @@ an audit event written with its change, and every refusal is one too (the author
 from __future__ import annotations
 
 import logging
-from typing import Any, Protocol
+from typing import Any
 
 from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncRespond
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.security.service import SecurityService
+from bot.slack.authorization import APPROVE_CONTAINMENT, SECURITY_VERDICT, Authorizer
 from bot.slack.security_blocks import (
     APPROVE,
     BENIGN,
@@ -28,22 +29,11 @@ from storage.models import SecurityCase
 
 log = logging.getLogger(__name__)
 
-# Authorization actions (bot/slack/authorization.py names the first two).
-APPROVE_CONTAINMENT = "approve_containment"
-SECURITY_VERDICT = "security_verdict"
-VIEW_EVENT = "security_view_event"
-
-
-class Gate(Protocol):
-    """The authorizer's `check`: decides, and on a refusal tells the user and audits it."""
-
-    async def check(self, action: str, *, user_id: str, channel: str,
-                    incident_id: int | None = None, respond: Any = None,
-                    notify_channel: str | None = None) -> Any: ...
+VIEW_EVENT = "security_view_event"  # raw events are sensitive: channel members by default
 
 
 def register_security_actions(app: AsyncApp, security: SecurityService, *,
-                              authorizer: Gate) -> None:
+                              authorizer: Authorizer) -> None:
     async def case_of(value: str, body: dict[str, Any]) -> tuple[SecurityCase, str] | None:
         try:
             case = await security.store.case(int(value.split(":", 1)[0]))
