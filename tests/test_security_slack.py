@@ -171,6 +171,11 @@ async def test_raw_event_opens_redacted_in_a_modal(harness: Harness) -> None:
     h = harness
     case_id = await _case(h)
     event = next(e for e in await h.security.store.events(case_id) if e.event_id == "e-1")
+    detail = next(c for c in h.slack.of("chat.postMessage") if c.args.get("thread_ts"))
+    menus = [b["accessory"] for b in detail.args["blocks"]
+             if b.get("accessory", {}).get("action_id") == RAW_EVENT]
+    assert {m["type"] for m in menus} == {"button", "overflow"}  # one event, or a menu of them
+    assert all(2 <= len(m["options"]) <= 5 for m in menus if m["type"] == "overflow")
     await h.click(RAW_EVENT, f"{case_id}:{event.id}", overflow=True)
     assert await h.until(lambda: bool(h.slack.of("views.open")))
     view = json.dumps(h.slack.of("views.open")[0].args["view"])

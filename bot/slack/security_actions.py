@@ -105,7 +105,8 @@ def register_security_actions(app: AsyncApp, security: SecurityService, *,
     async def on_raw_event(ack: AsyncAck, action: dict[str, Any], body: dict[str, Any],
                            respond: AsyncRespond, client: AsyncWebClient) -> None:
         await ack()
-        value = str((action.get("selected_option") or {}).get("value", ""))
+        # A button carries its value; an overflow menu, the option picked.
+        value = str((action.get("selected_option") or {}).get("value") or action.get("value", ""))
         found = await case_of(value, body)
         if not found or not await allowed(VIEW_EVENT, *found, body, respond):
             return

@@ -193,7 +193,10 @@ def triage_blocks(case: SecurityCase, events: Sequence[SecurityCaseEvent],
             text += f"  {ids}"
         block: Block = {"type": "section", "text": _mrkdwn(text)}
         options = _event_options(case.id, event_ids, rows)
-        if options:
+        if len(options) == 1:  # an overflow menu needs two options: one event is a button
+            block["accessory"] = {"type": "button", "action_id": RAW_EVENT,
+                                  "text": _plain("Raw event"), "value": options[0]["value"]}
+        elif options:
             block["accessory"] = {"type": "overflow", "action_id": RAW_EVENT,
                                   "options": options}
         lines.append(block)
