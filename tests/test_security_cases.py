@@ -114,9 +114,10 @@ async def test_a_fold_is_a_thread_note_not_a_new_case(sqlite_store: Store,
 
 
 async def test_a_restart_resumes_each_flow_where_it_stopped(
-        sqlite_store: Store, fake_slack: tuple[FakeSlack, str]) -> None:
+        store: Store, fake_slack: tuple[FakeSlack, str]) -> None:
+    """On SQLite and PostgreSQL."""
     slack, url = fake_slack
-    cases = SecurityStore.beside(sqlite_store)
+    cases = SecurityStore.beside(store)
     signal = stop_logging_signal(attack_story())
     # What a process that died left behind: one case just received, one already collected
     # whose root message had been posted (and must not be posted again).
@@ -135,7 +136,7 @@ async def test_a_restart_resumes_each_flow_where_it_stopped(
     await cases.advance(collected.case_id, "collected")
     await cases.mark_root(collected.case_id, channel="C0000009", ts="1700000000.000001")
 
-    service, security, _ = slack_service(sqlite_store, url)
+    service, security, _ = slack_service(store, url)
     await service.start()  # recovers threads and resumes flows (the security companion)
     await security.idle()
     for case_id in (received.case_id, collected.case_id):
