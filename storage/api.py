@@ -20,10 +20,12 @@ from storage.models import (
     Alert,
     ApiRequest,
     AuditEvent,
+    ContainmentApproval,
     EvalRun,
     Finding,
     Incident,
     Investigation,
+    SecurityCase,
     utcnow,
 )
 from storage.repository import Repository, in_executor
@@ -130,6 +132,31 @@ class ApiStore(Repository):
             if row is None:
                 raise NotFound(f"finding {finding_id}")
             return row
+
+    @in_executor
+    def security_cases(self, *, status: str | None, verdict: str | None,
+                       before_id: int | None, limit: int) -> list[SecurityCase]:
+        query = select(SecurityCase).options(
+            defer(SecurityCase.triage),  # type: ignore[arg-type]
+            defer(SecurityCase.context))  # type: ignore[arg-type]
+        if status:
+            query = query.where(SecurityCase.status == status)
+        if verdict:
+            query = query.where(SecurityCase.verdict == verdict)
+        if before_id is not None:
+            query = query.where(col(SecurityCase.id) < before_id)
+        with self._session() as session:
+            return list(session.exec(query.order_by(col(SecurityCase.id).desc()).limit(limit)))
+
+    @in_executor
+    def security_case(self, case_id: int) -> tuple[SecurityCase, list[ContainmentApproval]]:
+        with self._session() as session:
+            row = session.get(SecurityCase, case_id)
+            if row is None:
+                raise NotFound(f"security case {case_id}")
+            approvals = list(session.exec(select(ContainmentApproval).where(
+                ContainmentApproval.case_id == case_id).order_by(col(ContainmentApproval.id))))
+            return row, approvals
 
     # ---- idempotency -----------------------------------------------------------------------
 

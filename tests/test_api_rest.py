@@ -262,3 +262,24 @@ def test_the_committed_rest_reference_is_current() -> None:
     committed = (Path(__file__).resolve().parents[1] / "docs" / "rest-api.md").read_text()
     assert committed == markdown(openapi_document("http://127.0.0.1:8080")), (
         "docs/rest-api.md is stale: python -m bot.web.reference > docs/rest-api.md")
+
+
+async def test_security_cases_are_readable_and_their_text_stays_data(api: Api) -> None:
+    from tests.security_cases import KEY, attack_story, stop_logging_signal
+
+    security = api.wiring.security
+    assert security is not None
+    case_id, created = await security.receive(stop_logging_signal(attack_story()))
+    assert created
+    await security.idle()
+    listing = await api.http.get("/api/v1/security-cases", headers=api.as_(READER),
+                                 params={"status": "open"})
+    assert [c["id"] for c in listing.json()["items"]] == [case_id]
+    detail = await api.http.get(f"/api/v1/security-cases/{case_id}", headers=api.as_(READER))
+    body = detail.json()
+    assert body["verdict"] == "true_positive" and body["checklist"] and body["evidence"]
+    assert all(a["requires_approval"] and a["approved_by"] is None
+               for a in body["proposed_actions"])
+    assert KEY not in detail.text
+    missing = await api.http.get("/api/v1/security-cases/999", headers=api.as_(READER))
+    assert missing.status_code == 404 and "list_security_cases" in missing.json()["error"]

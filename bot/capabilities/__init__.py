@@ -12,6 +12,7 @@ from bot.capabilities.evals import EvalRuns
 from bot.capabilities.records import Records
 from bot.capabilities.telemetry import TelemetryQueries
 from bot.capabilities.tokens import Principal, TokenRegistry
+from bot.capabilities.work import SecurityCases
 from bot.service import Service
 from integrations.telemetry.base import TelemetrySource
 from storage.api import ApiStore
@@ -25,6 +26,7 @@ SCOPE_OF: dict[str, str] = {
     "query_metrics": "read", "search_logs": "read", "search_traces": "read",
     "list_findings": "read", "get_finding": "read",
     "list_eval_runs": "read", "get_eval_result": "read", "run_eval": "eval",
+    "list_security_cases": "read", "get_security_case": "read",
 }
 
 
@@ -33,6 +35,7 @@ class Capabilities:
     records: Records
     telemetry: TelemetryQueries
     evals: EvalRuns
+    security: SecurityCases
     tokens: TokenRegistry
 
     @classmethod
@@ -40,11 +43,13 @@ class Capabilities:
               default_telemetry: TelemetrySource | None, slack_url: str | None,
               public_url: str) -> Capabilities:
         api_store = ApiStore.beside(service.store)
+        records = Records(service=service, api_store=api_store, slack_url=slack_url,
+                          public_url=public_url)
         return cls(
-            records=Records(service=service, api_store=api_store, slack_url=slack_url,
-                            public_url=public_url),
+            records=records,
             telemetry=TelemetryQueries(service=service, default_source=default_telemetry),
             evals=EvalRuns(api_store=api_store, public_url=public_url),
+            security=SecurityCases(api_store=api_store, records=records),
             tokens=tokens)
 
     def authorize(self, principal: Principal, operation: str) -> None:

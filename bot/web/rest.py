@@ -37,6 +37,8 @@ from bot.capabilities.views import (
     LogsAnswer,
     MetricsAnswer,
     NoteAdded,
+    SecurityCaseDetail,
+    SecurityCasePage,
     TracesAnswer,
 )
 
@@ -95,6 +97,12 @@ class LogsQuery(TelemetryQuery):
 class TracesQuery(TelemetryQuery):
     only_errors: bool = False
     min_duration_ms: float | None = Field(None, ge=0, allow_inf_nan=False)
+
+
+class SecurityCaseQuery(Paging):
+    status: Literal["open", "closed"] | None = None
+    verdict: Literal["true_positive", "benign_true_positive", "false_positive",
+                     "escalate"] | None = None
 
 
 class StartInvestigation(_Strict):
@@ -198,6 +206,14 @@ def _routes() -> list[RouteSpec]:
                   FindingPage, FindingQuery),
         RouteSpec("GET", "/findings/{finding_id}", "get_finding", "One finding",
                   lambda c: c.caps.records.get_finding(c.path["finding_id"]), FindingView),
+        RouteSpec("GET", "/security-cases", "list_security_cases",
+                  "Security cases, newest first",
+                  lambda c: c.caps.security.list_security_cases(**c.query.model_dump()),
+                  SecurityCasePage, SecurityCaseQuery),
+        RouteSpec("GET", "/security-cases/{case_id}", "get_security_case",
+                  "One security case: checklist, evidence, techniques, containment",
+                  lambda c: c.caps.security.get_security_case(c.path["case_id"]),
+                  SecurityCaseDetail),
         RouteSpec("GET", "/eval-runs", "list_eval_runs", "Benchmark runs, newest first",
                   lambda c: c.caps.evals.list_eval_runs(**c.query.model_dump()),
                   EvalRunPage, Paging),

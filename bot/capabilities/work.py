@@ -1,0 +1,102 @@
+"""What the agents produce besides incidents: security cases (the Security Analyst's) and, once
+the Dev agent's pull requests are stored, its PRs. Read-only here: decisions on them stay
+with people, in Slack."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from bot.capabilities.errors import InvalidArgument, NotFoundError
+from bot.capabilities.paging import (
+    BUDGET_CHARS,
+    check_limit,
+    decode_cursor,
+    encode_cursor,
+    fit,
+    query_fingerprint,
+)
+from bot.capabilities.records import Records
+from bot.capabilities.views import (
+    ChecklistStepView,
+    ContainmentView,
+    SecurityCaseDetail,
+    SecurityCasePage,
+    SecurityCaseSummary,
+    SecurityEvidenceView,
+)
+from integrations.redaction import clip
+from storage.api import ApiStore
+from storage.errors import NotFound
+from storage.models import SecurityCase
+
+CASE_STATUSES = ("open", "closed")
+CASE_VERDICTS = ("true_positive", "benign_true_positive", "false_positive", "escalate")
+
+
+class SecurityCases:
+    def __init__(self, *, api_store: ApiStore, records: Records) -> None:
+        self.api_store = api_store
+        self.records = records  # for permalinks
+
+    def summary(self, row: SecurityCase) -> SecurityCaseSummary:
+        assert row.id is not None
+        return SecurityCaseSummary(
+            id=row.id, rule=clip(row.rule, 300), severity=row.severity,
+            principal=clip(row.principal, 255), status=row.status, verdict=row.verdict,
+            confidence=row.confidence, decision=row.decision, fires=row.fires,
+            first_fired_at=row.first_fired_at, last_fired_at=row.last_fired_at,
+            incident_id=row.incident_id,
+            slack_permalink=self.records.permalink(row.slack_channel, row.slack_ts))
+
+    async def list_security_cases(self, *, status: str | None = None,
+                                  verdict: str | None = None, cursor: str | None = None,
+                                  limit: int | None = None) -> SecurityCasePage:
+        if status and status not in CASE_STATUSES:
+            raise InvalidArgument(f"status must be one of {', '.join(CASE_STATUSES)}")
+        if verdict and verdict not in CASE_VERDICTS:
+            raise InvalidArgument(f"verdict must be one of {', '.join(CASE_VERDICTS)}")
+        fingerprint = query_fingerprint("list_security_cases",
+                                        {"status": status, "verdict": verdict})
+        size = check_limit(limit)
+        before = decode_cursor(cursor, fingerprint, "list_security_cases")
+        rows = await self.api_store.security_cases(status=status, verdict=verdict,
+                                                   before_id=before, limit=size + 1)
+        items = fit([self.summary(r) for r in rows[:size]], lambda v: len(v.model_dump_json()))
+        more = len(rows) > len(items)
+        return SecurityCasePage(items=items, next_cursor=encode_cursor(fingerprint, items[-1].id)
+                                if more and items else None)
+
+    async def get_security_case(self, case_id: int) -> SecurityCaseDetail:
+        try:
+            row, approvals = await self.api_store.security_case(case_id)
+        except NotFound:
+            raise NotFoundError(f"no security case {case_id}",
+                                next_tool="list_security_cases") from None
+        triage: dict[str, Any] = row.triage or {}
+        approved = {a.action_index: a for a in approvals}
+        actions = []
+        for index, action in enumerate(triage.get("proposed_actions", [])[:10]):
+            approval = approved.get(index)
+            actions.append(ContainmentView(
+                action=clip(str(action.get("action", "")), 200),
+                target=clip(str(action.get("target", "")), 300),
+                approved_by=approval.approved_by if approval else None,
+                outcome=approval.outcome if approval else None))
+        detail = SecurityCaseDetail(
+            **self.summary(row).model_dump(), source=row.source, log_type=row.log_type,
+            decided_by=row.decided_by, summary=clip(str(triage.get("summary", "")), 1500),
+            techniques=[{k: str(v) for k, v in t.items()} for t in triage.get("techniques", [])
+                        if isinstance(t, dict)][:10],
+            checklist=[ChecklistStepView(step=clip(str(s.get("step", "")), 200),
+                                         result=clip(str(s.get("result", "")), 500),
+                                         evidence=[str(e) for e in s.get("evidence", [])][:10])
+                       for s in triage.get("checklist", []) if isinstance(s, dict)],
+            evidence=[SecurityEvidenceView(id=str(e.get("id", "")),
+                                           events=[str(x) for x in e.get("events", [])][:20],
+                                           finding=clip(str(e.get("finding", "")), 500))
+                      for e in triage.get("evidence", []) if isinstance(e, dict)],
+            proposed_actions=actions)
+        while len(detail.model_dump_json()) > BUDGET_CHARS and (detail.evidence
+                                                                 or detail.checklist):
+            (detail.evidence or detail.checklist).pop()
+        return detail
