@@ -12,12 +12,16 @@ import sys
 from collections.abc import Sequence
 from importlib.metadata import entry_points
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from bot.errors import StartupError
 from bot.logs import configure
 from bot.settings import Settings
 from scheduler.errors import SchedulerError
 from storage.errors import StorageError
+
+if TYPE_CHECKING:
+    from agents.sre.assist import ModelAssist
 
 log = logging.getLogger("nightowl")
 
@@ -92,7 +96,14 @@ def _investigate(args: argparse.Namespace) -> int:
         log.warning("%s: %s", args.directory, warning)
     budget = Budget(max_queries=args.max_queries or settings.investigation.max_queries,
                     max_depth=settings.investigation.max_depth)
-    report = asyncio.run(Investigator(source, budget=budget).investigate(
+    try:
+        assist = None if args.no_model else _model_assist(settings)
+    except StartupError as exc:
+        print(f"nightowl investigate: {exc} (or run with --no-model)", file=sys.stderr)
+        return 2
+    if assist is None:
+        log.info("investigating with the statistical engine alone (no model)")
+    report = asyncio.run(Investigator(source, budget=budget, assist=assist).investigate(
         AlertContext.from_case(source.case)))
     if args.json:
         json.dump(report.contract(), sys.stdout, indent=2)
@@ -100,6 +111,24 @@ def _investigate(args: argparse.Namespace) -> int:
     else:
         print(render(report))
     return 0
+
+
+def _model_assist(settings: Settings) -> ModelAssist | None:
+    """The configured model for an offline investigation (what a user who set one expects),
+    or None when none is configured. Its spend goes to the configured database's ledger."""
+    from agents.sre.assist import ModelAssist
+    from bot.models import build_gateway
+    from storage.db import make_engine, upgrade
+    from storage.repository import Store
+
+    models = settings.models
+    if models.anthropic_api_key is None and models.openai_api_key is None and \
+            not models.openai_base_url:
+        return None
+    engine = make_engine(settings.database_url)
+    upgrade(engine)
+    gateway = build_gateway(settings, Store(engine))
+    return ModelAssist(gateway) if gateway is not None else None
 
 
 def _db_upgrade(args: argparse.Namespace) -> int:
@@ -131,6 +160,8 @@ def parser() -> argparse.ArgumentParser:
     investigate.add_argument("directory", help="scenario directory (case.json, metrics.csv...)")
     investigate.add_argument("--json", action="store_true", help="print the JSON contract")
     investigate.add_argument("--max-queries", type=int, help="query budget")
+    investigate.add_argument("--no-model", action="store_true",
+                             help="the statistical engine alone, even when a model is configured")
     investigate.set_defaults(func=_investigate)
 
     db = sub.add_parser("db", help="database maintenance")

@@ -14,7 +14,7 @@ import argparse
 import math
 from pathlib import Path
 
-from agents.sre import candidates
+from agents.sre.rules.thresholds import DEFAULT
 from evals.cases import load_suite
 from evals.cli import PETSHOP
 from evals.petshop import convert
@@ -27,12 +27,12 @@ def raw_of(confidence: float) -> float:
     """Invert the current calibration to recover the raw strength."""
     confidence = min(max(confidence, 1e-6), 1 - 1e-6)
     logit = math.log(confidence / (1 - confidence))
-    return (logit - candidates.CALIBRATION_B) / candidates.CALIBRATION_A
+    return (logit - DEFAULT.calibration_b) / DEFAULT.calibration_a
 
 
 def fit(pairs: list[tuple[float, bool]], *, steps: int = 5000, lr: float = 0.5
         ) -> tuple[float, float]:
-    a, b = candidates.CALIBRATION_A, candidates.CALIBRATION_B
+    a, b = DEFAULT.calibration_a, DEFAULT.calibration_b
     n = len(pairs)
     for _ in range(steps):
         grad_a = grad_b = 0.0
@@ -69,7 +69,8 @@ def main() -> None:
              for r in results if not (o := r.outcomes["nightowl"]).truth.control
              and not o.abstained and o.confidence is not None]
     a, b = fit(pairs)
-    print(f"{len(pairs)} decisive fault cases; CALIBRATION_A = {a:.2f}, CALIBRATION_B = {b:.2f}")
+    print(f"{len(pairs)} decisive fault cases; Thresholds: calibration_a = {a:.2f}, "
+          f"calibration_b = {b:.2f}")
 
 
 if __name__ == "__main__":

@@ -27,7 +27,7 @@ def register(sub: Any) -> None:
                                         "DIR` turns a corrected production incident into a case.")
     parser.add_argument("action", nargs="*", help="'export INCIDENT_ID DIR' (optional)")
     parser.add_argument("--suite", action="append", default=[],
-                        help="synthetic | petshop | petshop-crossed | petshop-injected | "
+                        help="synthetic | wide | petshop | petshop-crossed | petshop-injected | "
                              "security | fix | fix-heldout | PATH (repeatable; default "
                              "synthetic)")
     parser.add_argument("--json", action="store_true", help="print one JSON object per suite")
@@ -35,7 +35,15 @@ def register(sub: Any) -> None:
     parser.add_argument("--jobs", type=int, default=1, help="worker processes")
     parser.add_argument("--count", type=int, default=130, help="synthetic cases to generate")
     parser.add_argument("--seed", type=int, default=7, help="synthetic suite seed")
+    parser.add_argument("--wide-count", type=int, default=42, help="wide cases to generate")
     parser.add_argument("--petshop", type=Path, default=PETSHOP, help="PetShop dataset folder")
+    parser.add_argument("--ablate", action="append", default=[], metavar="RULE",
+                        help="also run nightowl without this causal rule (repeatable; 'all' "
+                             "leaves out each in turn): what the rule is worth on every suite")
+    parser.add_argument("--sweep", action="append", default=[], metavar="NAME=V1,V2",
+                        help="also run nightowl with a threshold at each value (repeatable)")
+    parser.add_argument("--set", action="append", default=[], metavar="NAME=VALUE",
+                        help="run nightowl itself with a threshold at this value")
     parser.add_argument("--online", action="store_true",
                         help="summarise responders' feedback from the database instead")
     parser.set_defaults(func=main)
@@ -56,6 +64,11 @@ def resolve_suites(args: argparse.Namespace) -> list[Suite]:
             suites.append(convert(args.petshop, CACHE / "petshop-test", split="test"))
         elif name == "petshop-crossed":  # a development suite: see evals/petshop.py
             suites.append(convert_crossed(args.petshop, CACHE / "petshop-crossed"))
+        elif name == "wide":  # a development suite: see evals/synthetic_wide.py
+            from evals.synthetic_wide import generate as generate_wide
+
+            suites.append(generate_wide(CACHE / f"wide-seed{args.seed}-n{args.wide_count}",
+                                        seed=args.seed, count=args.wide_count))
         elif name == "petshop-injected":  # a development suite: see evals/petshop_injected.py
             suites.append(generate(args.petshop, CACHE / f"petshop-injected-seed{args.seed}",
                                    seed=args.seed))
@@ -96,22 +109,34 @@ def evaluate(args: argparse.Namespace) -> int:
         args.suite = [s for s in args.suite if s != "security"]
         if not args.suite or code:
             return code
+    from evals.variants import Variant, base_thresholds, variants, worth
+
     try:
+        base = Variant("nightowl", thresholds=base_thresholds(args.set))
+        extra = tuple(variants(ablate=args.ablate, sweep=args.sweep, base=base.thresholds))
         suites = resolve_suites(args)
-    except EvalError as exc:
+    except (EvalError, ValueError) as exc:
         print(f"nightowl eval: {exc}", file=sys.stderr)
         return 2
+    print("nightowl: the statistical engine alone (no model), as `nightowl investigate "
+          "--no-model`" + (f"; thresholds set: {', '.join(args.set)}" if args.set else ""),
+          file=sys.stderr)
     outputs = []
     for suite in suites:
         started = time.monotonic()
-        results = run_suite(suite, jobs=args.jobs, progress=_progress(suite.name))
-        figures = {m: score([r.outcomes[m] for r in results]) for m in METHODS}
+        results = run_suite(suite, jobs=args.jobs, progress=_progress(suite.name),
+                            variants=extra, base=base)
+        labels = [*METHODS, *(v.label for v in extra)]
+        figures = {m: score([r.outcomes[m] for r in results]) for m in labels}
         outputs.append({"suite": suite.name, "cases": len(suite.cases), "credit": suite.credit,
+                        "model": "none (statistical engine alone)",
                         "wall_s": round(time.monotonic() - started, 2), "methods": figures})
         if args.json:
             print(json.dumps(outputs[-1], default=str))
         else:
             print(table(suite.name, figures))
+            if extra:
+                print(worth(figures, [v.label for v in extra]))
             print(f"({len(suite.cases)} cases in {outputs[-1]['wall_s']}s with "
                   f"{args.jobs} job(s){'; ' + suite.credit if suite.credit else ''})\n")
     if args.out:

@@ -15,6 +15,7 @@ from agents.sre.investigator import Investigator
 from evals.baselines import BASELINES
 from evals.cases import LabelledCase, Suite
 from evals.scoring import Outcome
+from evals.variants import Variant
 from integrations.telemetry.scenario import ScenarioSource
 
 METHODS = ["nightowl", *BASELINES]
@@ -26,8 +27,10 @@ class CaseResult:
     outcomes: dict[str, Outcome]
 
 
-def run_case(case: LabelledCase) -> CaseResult:
-    """Every method on one case; the scenario is loaded once and shared."""
+def run_case(case: LabelledCase, variants: tuple[Variant, ...] = (),
+             base: Variant | None = None) -> CaseResult:
+    """Every method on one case; the scenario is loaded once and shared. nightowl runs with
+    the statistical engine alone (no model), so that figures are reproducible."""
     outcomes: dict[str, Outcome] = {}
 
     def blank() -> Outcome:
@@ -37,16 +40,34 @@ def run_case(case: LabelledCase) -> CaseResult:
     try:
         source = ScenarioSource(case.path)
     except Exception as exc:
-        for label in METHODS:
+        for label in [*METHODS, *(v.label for v in variants)]:
             outcomes[label] = blank()
             outcomes[label].error = f"could not load the scenario: {exc}"
         return CaseResult(case, outcomes)
     load_s = time.perf_counter() - started
 
-    outcome = blank()
+    outcomes["nightowl"] = _nightowl(source, blank(), load_s, base or Variant("nightowl"))
+    for variant in variants:
+        outcomes[variant.label] = _nightowl(source, blank(), load_s, variant)
+
+    for name, method in BASELINES.items():
+        result = blank()
+        try:
+            t0 = time.perf_counter()
+            result.ranking = method(source)
+            result.seconds = time.perf_counter() - t0 + load_s
+        except Exception as exc:
+            result.error = f"{type(exc).__name__}: {exc}"
+        outcomes[name] = result
+    return CaseResult(case, outcomes)
+
+
+def _nightowl(source: ScenarioSource, outcome: Outcome, load_s: float,
+              variant: Variant) -> Outcome:
     try:
         t0 = time.perf_counter()
-        report = asyncio.run(Investigator(source).investigate(AlertContext.from_case(source.case)))
+        investigator = Investigator(source, rules=variant.rules, thresholds=variant.thresholds)
+        report = asyncio.run(investigator.investigate(AlertContext.from_case(source.case)))
         outcome.seconds = time.perf_counter() - t0 + load_s
         contract = report.contract()
         _validate(contract)
@@ -60,18 +81,7 @@ def run_case(case: LabelledCase) -> CaseResult:
     except Exception as exc:
         outcome.error = f"{type(exc).__name__}: {exc} | {traceback.format_exc(limit=2)[-300:]}"
         outcome.ranking = []
-    outcomes["nightowl"] = outcome
-
-    for name, method in BASELINES.items():
-        result = blank()
-        try:
-            t0 = time.perf_counter()
-            result.ranking = method(source)
-            result.seconds = time.perf_counter() - t0 + load_s
-        except Exception as exc:
-            result.error = f"{type(exc).__name__}: {exc}"
-        outcomes[name] = result
-    return CaseResult(case, outcomes)
+    return outcome
 
 
 def _validate(contract: dict[str, Any]) -> None:
@@ -89,17 +99,19 @@ def _validate(contract: dict[str, Any]) -> None:
 
 
 def run_suite(suite: Suite, *, jobs: int = 1,
-              progress: Callable[[int, int], None] | None = None) -> list[CaseResult]:
+              progress: Callable[[int, int], None] | None = None,
+              variants: tuple[Variant, ...] = (), base: Variant | None = None
+              ) -> list[CaseResult]:
     results: list[CaseResult] = []
     total = len(suite.cases)
     if jobs <= 1:
         for done, case in enumerate(suite.cases, 1):
-            results.append(run_case(case))
+            results.append(run_case(case, variants, base))
             if progress:
                 progress(done, total)
     else:
         with ProcessPoolExecutor(max_workers=jobs) as pool:
-            futures = [pool.submit(run_case, case) for case in suite.cases]
+            futures = [pool.submit(run_case, case, variants, base) for case in suite.cases]
             for done, future in enumerate(as_completed(futures), 1):
                 results.append(future.result())
                 if progress:

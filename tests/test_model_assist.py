@@ -55,7 +55,7 @@ SUMMARY = tool("write_summary", claims=[
      ["ev-10", "ev-9"]},
     {"text": "frontend p99 latency rose 4.7× because cart slowed down", "evidence": ["ev-1",
                                                                                        "ev-9"]},
-    {"text": "A payments deploy caused the outage", "evidence": ["ev-21"]},
+    {"text": "A payments deploy caused the outage", "evidence": ["ev-27"]},
     {"text": "The database ran out of connections", "evidence": []},
     {"text": "mongo is slow", "evidence": ["ev-99"]},
 ])
@@ -208,3 +208,23 @@ async def test_model_context_stays_bounded_as_the_system_grows(
     (ours10, naive10, _), (ours200, naive200, _) = sizes[10], sizes[200]
     assert ours200 <= 1.5 * ours10
     assert naive200 >= 10 * naive10 and naive200 > 20 * ours200
+
+
+def test_the_cli_uses_the_configured_model_unless_told_not_to(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, model: tuple[FakeModelServer, str],
+        capsys: pytest.CaptureFixture[str]) -> None:
+    from bot.cli import main as cli
+
+    server, url = model
+    server.script = [tool("finish"), SUMMARY]
+    monkeypatch.setenv("ANTHROPIC_API_KEY", "test-key")
+    monkeypatch.setenv("ANTHROPIC_BASE_URL", url)
+    monkeypatch.setenv("NIGHTOWL_DATABASE_URL", f"sqlite:///{tmp_path / 'n.db'}")
+    assert cli(["investigate", str(SCENARIO), "--json"]) == 0
+    with_model = json.loads(capsys.readouterr().out)
+    assert with_model["stats"]["llm_calls"] >= 1 and server.requests
+    asked = len(server.requests)
+    assert cli(["investigate", str(SCENARIO), "--json", "--no-model"]) == 0
+    alone = json.loads(capsys.readouterr().out)
+    assert alone["stats"]["llm_calls"] == 0 and len(server.requests) == asked
+    assert alone["root_causes"][0]["service"] == with_model["root_causes"][0]["service"]

@@ -15,23 +15,11 @@ from dataclasses import dataclass, field
 
 from agents.sre.context import AlertContext
 from agents.sre.report import Evidence, RootCause
-from agents.sre.toolbox import hhmm
+from agents.sre.rules.thresholds import DEFAULT, Thresholds
+from agents.sre.stats import squash
+from agents.sre.verdicts import FamilyVerdict, hhmm, persistence
 
-EXPLAINED_FACTOR = 0.35   # a node whose degradation is explained by a dependency below it
-OFF_PATH_FACTOR = 0.3     # anomalous, but not connected to the alert by the call graph
-# Downstream of the alert in the call graph, but a service between them too noisy (or too
-# sparse) to confirm the link: connected, yet less certain than a confirmed path.
-UNCONFIRMED_PATH_FACTOR = 0.6
-FALLBACK_FACTOR = 0.75    # degraded with no local cause found
-ABSTAIN_STRENGTH = 0.4    # below this weighted strength nothing is decisive
-STRONG_Z = 100.0          # an anomaly this strong counts as full strength
-UNCOUPLED = 0.5           # share of the strength that hangs on the path's co-movement
-CORROBORATION = 0.1       # per other degraded service the candidate also explains
-TWIN_FACTOR = 0.5         # a leaf that is probably another view of a sibling service
-PERSISTENT = 0.5          # abnormal in at least half the samples since onset: not a blip
-# Logistic calibration: confidence = 1 / (1 + exp(-(A * raw + B))).
-CALIBRATION_A = 10.71
-CALIBRATION_B = -1.51
+# Every weight and the calibration live in `agents.sre.rules.Thresholds` (evals sweep them).
 
 
 @dataclass(slots=True)
@@ -45,6 +33,11 @@ class Candidate:
     explained: bool = False
     reachable: bool = True
     connected: bool = False  # off the confirmed path, yet downstream of the alert
+    # Off the call graph, but its anomaly began before the alert's and lasts (a noisy
+    # neighbour, a hog the topology does not show): a cause whose connection is unknown.
+    # `node` is the node or host it shares with a degraded service, when the telemetry says.
+    unknown_link: bool = False
+    node: str | None = None
     fallback: bool = False
     depth: int = 0
     persistence: float = 1.0
@@ -60,22 +53,27 @@ class Candidate:
     weight: float = 0.0
     confidence: float = 0.0
 
-    def strength(self) -> float:
+    def strength(self, th: Thresholds = DEFAULT) -> float:
         # Logarithmic in z: a 500-sigma move outranks a 10-sigma one without either
         # saturating, and noise (z of 3 to 5) stays well below a real fault.
-        value = min(1.0, math.log1p(max(self.score, 0.0)) / math.log1p(STRONG_Z))
+        value = min(1.0, math.log1p(max(self.score, 0.0)) / math.log1p(th.strong_z))
         if self.explained:
-            value *= EXPLAINED_FACTOR
+            value *= th.explained_factor
         if not self.reachable:
-            value *= UNCONFIRMED_PATH_FACTOR if self.connected else OFF_PATH_FACTOR
+            if self.connected:
+                value *= th.unconfirmed_path_factor
+            elif self.unknown_link:
+                value *= th.shared_node_factor if self.node else th.unknown_link_factor
+            else:
+                value *= th.off_path_factor
         if self.fallback:
-            value *= FALLBACK_FACTOR
+            value *= th.fallback_factor
         # A blip that is already over is a weak explanation of an incident still going on.
-        value *= min(1.0, self.persistence / PERSISTENT)
-        value *= 1.0 + CORROBORATION * min(self.corroboration, 5)
-        value *= 1.0 - UNCOUPLED + UNCOUPLED * min(max(self.coupling, 0.0), 1.0)
+        value *= min(1.0, self.persistence / th.persistent)
+        value *= 1.0 + th.corroboration * min(self.corroboration, 5)
+        value *= 1.0 - th.uncoupled + th.uncoupled * min(max(self.coupling, 0.0), 1.0)
         if self.twin_of:
-            value *= TWIN_FACTOR
+            value *= th.twin_factor
         # Deeper supported nodes win ties: they explain more of the chain.
         return value * (1.0 + 0.01 * self.depth)
 
@@ -95,22 +93,26 @@ class Candidate:
         }.get(self.kind, self.kind)
         where = "" if self.reachable else (
             " (downstream of the alert, through services that did not confirm it)"
-            if self.connected else " (not on the alert's call path)")
+            if self.connected else
+            f" (shares {self.node} with a degraded service; how it reaches the alert is "
+            f"not in the telemetry)" if self.node else
+            " (began before the alert; connection unknown: not on the alert's call path)"
+            if self.unknown_link else " (not on the alert's call path)")
         if self.twin_of:
             where += f" (fails in lockstep with {self.twin_of}: probably a view of it)"
         return f"{self.service}: {words} from {hhmm(self.onset)}{where}"
 
 
-def calibrate(raw: float) -> float:
-    return 1.0 / (1.0 + math.exp(-(CALIBRATION_A * raw + CALIBRATION_B)))
+def calibrate(raw: float, th: Thresholds = DEFAULT) -> float:
+    return 1.0 / (1.0 + math.exp(-(th.calibration_a * raw + th.calibration_b)))
 
 
-def rank(candidates: list[Candidate], *, symptom_anomalous: bool
+def rank(candidates: list[Candidate], *, symptom_anomalous: bool, th: Thresholds = DEFAULT
          ) -> tuple[list[Candidate], bool, str | None]:
     """Best candidate per service, ranked; whether to abstain; a note on why, if abstaining."""
     best: dict[str, Candidate] = {}
     for candidate in candidates:
-        candidate.weight = candidate.strength()
+        candidate.weight = candidate.strength(th)
         current = best.get(candidate.service)
         if current is None or candidate.weight > current.weight:
             best[candidate.service] = candidate
@@ -120,19 +122,92 @@ def rank(candidates: list[Candidate], *, symptom_anomalous: bool
     total = sum(c.weight for c in ranked[:3]) or 1.0
     for candidate in ranked:
         share = candidate.weight / total
-        candidate.confidence = calibrate(candidate.weight * (0.5 + 0.5 * share))
+        candidate.confidence = calibrate(candidate.weight * (0.5 + 0.5 * share), th)
     top = ranked[0]
     note = None
-    abstain = top.weight < ABSTAIN_STRENGTH
+    # A cause off the path that passed the search's own bar (strong against its own
+    # baseline, before the alert, lasting) is reported with its doubt, not withheld.
+    abstain = top.weight < th.abstain_strength and not (top.unknown_link and symptom_anomalous)
     if abstain:
         note = (f"strongest candidate {top.service} is weak "
-                f"(strength {top.weight:.2f} < {ABSTAIN_STRENGTH})")
+                f"(strength {top.weight:.2f} < {th.abstain_strength})")
     elif not symptom_anomalous and not top.reachable:
         abstain, note = True, "the alerting signal itself looks normal"
     if abstain:
         for candidate in ranked:
             candidate.confidence = min(candidate.confidence, 0.3)
+    elif top.unknown_link and not top.node:
+        # An answer without a connection is less certain than one with a path.
+        for candidate in ranked:
+            candidate.confidence = min(candidate.confidence, th.unknown_link_confidence)
     return ranked, abstain, note
+
+
+@dataclass(slots=True)
+class Explanation:
+    """A supported local explanation at one node."""
+
+    kind: str
+    score: float
+    onset: float | None
+    evidence: list[str]
+    persistence: float = 1.0
+
+
+def explains(below: list[tuple[float, float]], onset: float | None, score: float,
+             th: Thresholds = DEFAULT) -> bool:
+    """Does a cause found deeper explain this node? Only one that began no later than this
+    node's own explanation and is of comparable strength: a faint wobble downstream does not
+    explain a twenty-fold latency jump here (however early it began, while a strong cause
+    beside it did)."""
+    # Compared on the squashed scale: z-scores of different metrics are not commensurable
+    # (an error rate rising from ~0 reaches z in the hundreds), their saturation is.
+    return any((onset is None or below_onset <= onset)
+               and squash(below_score) >= th.explains * squash(score)
+               for below_onset, below_score in below)
+
+
+def fallback_kind(family: str) -> str:
+    # A degraded leaf with no visible resource or change behind it: a failing dependency for
+    # slowness and unavailability, a code error when it is failing requests.
+    return "code_error" if family == "errors" else "dependency"
+
+
+def candidate_at(service: str, degraded: FamilyVerdict | None, local: list[Explanation],
+                 path: list[str], *, below: list[tuple[float, float]], depth: int,
+                 hypothesis_id: str, bulk: float | None = None,
+                 th: Thresholds = DEFAULT) -> Candidate | None:
+    """The candidate at a node, if any. A cause found below that explains this node's
+    degradation makes it a discounted candidate rather than none at all."""
+    if local:
+        top = max(item.score for item in local)
+        # Among the strong local explanations, the earliest is the cause of the others
+        # (payloads before memory, a deploy before the errors, traffic before CPU).
+        strong = [item for item in local if item.score >= 0.5 * top]
+        pick = min(strong, key=lambda i: (i.onset if i.onset is not None else float("inf"),
+                                          -i.score))
+        score = max(top, degraded.score if degraded is not None else 0.0)
+        supporting = [e for item in local for e in item.evidence]
+        # Compare like with like: the deeper cause's strength against this node's own
+        # degradation (both metric z-scores), not against a log-surge or event score.
+        explained = explains(below, pick.onset,
+                             degraded.score if degraded is not None else score, th)
+        return Candidate(service=service, kind=pick.kind, score=score, onset=pick.onset,
+                         evidence=list(dict.fromkeys([*path, *pick.evidence, *supporting])),
+                         hypothesis_id=hypothesis_id, explained=explained, depth=depth,
+                         persistence=max(item.persistence for item in strong))
+    if degraded is not None and degraded.anomalous:
+        return Candidate(service=service, kind=fallback_kind(degraded.family),
+                         score=degraded.score, onset=degraded.onset,
+                         evidence=list(dict.fromkeys([*path, degraded.evidence_id])),
+                         hypothesis_id=hypothesis_id, depth=depth, fallback=True,
+                         explained=explains(below, bulk or degraded.onset, degraded.score, th),
+                         persistence=persistence(degraded))
+    return None
+
+
+def decisive(candidates: list[Candidate]) -> bool:
+    return any(not c.fallback and c.score >= 5.0 for c in candidates)
 
 
 NEXT_STEPS = {

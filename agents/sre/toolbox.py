@@ -11,48 +11,38 @@ from __future__ import annotations
 import logging
 import re
 from collections import Counter
-from dataclasses import dataclass, field
-from datetime import UTC, datetime
-
-import numpy as np
 
 from agents.sre.report import Evidence, EvidenceStatus
-from agents.sre.stats import (
-    ANOMALY_Z,
-    FAMILY_DIRECTION,
-    ONSET_Z,
-    Anomaly,
-    Baseline,
-    Direction,
-    analyze,
-    ceiling_of,
-    directional,
-    poisson_surge,
-    robust_baseline,
-    rolling_median,
+from agents.sre.series import SeriesView
+from agents.sre.stats import analyze, ceiling_of, poisson_surge
+from agents.sre.traces import SpanVerdict, judge_spans
+from agents.sre.verdicts import (
+    FamilyVerdict,
+    LogVerdict,
+    ServiceProfile,
+    direction_of,
+    hhmm,
+    kind_family,
+    relative,
 )
+from integrations.error_sources.templates import TemplateMiner
 from integrations.redaction import clip
 from integrations.telemetry.base import (
     ChangeEvent,
-    FloatArray,
     LogLine,
     MetricsResult,
     QueryInfo,
-    Series,
+    Span,
     TelemetrySource,
+    TracesResult,
     Window,
 )
 
 log = logging.getLogger(__name__)
 
-# A step up in requests, measured from their own level just before, counts as a surge from
-# +50%: load tests and retry storms multiply traffic, while normal drift moves it by percents.
-STEP_GAIN = 0.5
-# Load already out of its normal range before the damage, and borne without harm, must rise
-# by a quarter more with the damage to be what caused it (see `Toolbox.coped_with`).
-COPED_GAIN = 0.25
-_PAYLOAD = re.compile(r"payload|body_size|request_size|request_bytes|message_size|msg_size")
-_LOSS = re.compile(r"loss|drop|retrans|reset")
+__all__ = ["BudgetExhausted", "FamilyVerdict", "LogVerdict", "ServiceProfile", "Toolbox",
+           "hhmm", "kind_family", "log_template", "relative"]
+
 _MASK = [
     (re.compile(r"\b[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\b", re.I),
      "<uuid>"),
@@ -62,14 +52,17 @@ _MASK = [
 ]
 
 
-def kind_family(metric: str, family: str) -> str:
-    """The catalogue's view of a metric: payload and network flavours are told apart by name."""
-    name = metric.lower()
-    if _PAYLOAD.search(name):
-        return "payload"
-    if family == "network":
-        return "network_loss" if _LOSS.search(name) else "network_delay"
-    return family
+# Attributes that say where a service runs.
+PLACEMENT_KEYS = ("node", "host", "hostname", "k8s.node.name", "node_name", "host.name")
+
+
+def mine_templates(lines: list[LogLine]) -> list[str]:
+    """Each line's template, from the one miner the error scan uses (Drain over masked
+    values): a line maps to the template its cluster ended with, so templates that merged
+    as the miner learned count as one."""
+    miner = TemplateMiner()
+    clusters = [miner.add(line.message) for line in lines]
+    return [miner.cluster(c).template[:160] for c in clusters]
 
 
 def log_template(message: str) -> str:
@@ -77,90 +70,6 @@ def log_template(message: str) -> str:
     for pattern, replacement in _MASK:
         text = pattern.sub(replacement, text)
     return text[:160]
-
-
-def _direction(series: Series, family: str) -> Direction:
-    # Payload sizes are bad when they grow, whatever the metric's generic family says.
-    return "up" if family == "payload" else FAMILY_DIRECTION.get(series.family, "both")
-
-
-def hhmm(seconds: float | None) -> str:
-    if seconds is None:
-        return "?"
-    return datetime.fromtimestamp(seconds, tz=UTC).strftime("%H:%M")
-
-
-def relative(lead_s: float, effect: str) -> str:
-    """'4 min before X', '30 s after X', 'together with X'."""
-    size = abs(lead_s)
-    if size < 20:
-        return f"together with {effect}"
-    amount = f"{size:.0f} s" if size < 90 else f"{size / 60:.0f} min"
-    return f"{amount} {'before' if lead_s > 0 else 'after'} {effect}"
-
-
-@dataclass(slots=True)
-class FamilyVerdict:
-    service: str
-    family: str              # cpu | memory | disk | network_delay | network_loss | latency | ...
-    metric: str
-    anomaly: Anomaly | None  # None: insufficient data
-    evidence_id: str
-    # The largest anomalous rise among all the family's metrics (p50, p99, average, ...):
-    # whether a dependency can account for its caller's slowdown must not hinge on which
-    # statistic happened to have the highest z-score.
-    max_rise: float = 0.0
-    # Set when the anomaly is a step measured from the series' own level just before it
-    # rather than from its baseline (see `Toolbox.step_surge`): says what it was measured from.
-    basis: str = ""
-
-    @property
-    def score(self) -> float:
-        return self.anomaly.score if self.anomaly else 0.0
-
-    @property
-    def onset(self) -> float | None:
-        return self.anomaly.onset if self.anomaly else None
-
-    @property
-    def anomalous(self) -> bool:
-        return self.anomaly is not None and self.anomaly.anomalous
-
-
-@dataclass(slots=True)
-class LogVerdict:
-    service: str
-    score: float
-    onset: float | None
-    baseline_count: int
-    region_count: int
-    top_template: str | None
-    new_templates: int
-    evidence_id: str
-
-
-@dataclass(slots=True)
-class ServiceProfile:
-    service: str
-    families: dict[str, FamilyVerdict] = field(default_factory=dict)
-    # Every metric's own verdict, by metric name: the alert's statistic is compared like
-    # with like along the call chain (average with average, p99 with p99).
-    metrics: dict[str, FamilyVerdict] = field(default_factory=dict)
-    status: EvidenceStatus = "ok"
-
-    def best(self, *families: str) -> FamilyVerdict | None:
-        found = [self.families[f] for f in families if f in self.families]
-        return max(found, key=lambda v: v.score, default=None)
-
-    def degradation(self, families: tuple[str, ...], metric: str | None) -> FamilyVerdict | None:
-        """The strongest degradation among `families`, reading the family of `metric` (the
-        alert's own statistic) through that metric alone when this service has it: a p99
-        wobble must not stand in for an average that did not move."""
-        own = self.metrics.get(metric) if metric else None
-        if own is None:
-            return self.best(*families)
-        others = [self.families[f] for f in families if f in self.families and f != own.family]
-        return max([own, *others], key=lambda v: v.score)
 
 
 class BudgetExhausted(Exception):
@@ -175,23 +84,29 @@ class Toolbox:
         # Thread chat numbers its own evidence apart, in one list across its toolboxes.
         self.id_prefix = id_prefix
         self.window = window
-        self.split = split
+        # What the rules may read of the series fetched here (it owns the split).
+        self.view = SeriesView(split=split, window_start=window.start_s)
         self.max_queries = max_queries
         self.queries = 0
         self.data_start = window.start_s  # the first sample actually seen (set by the caller)
         self.evidence: list[Evidence] = evidence if evidence is not None else []
-        self._metrics: dict[str, MetricsResult] = {}
-        self._profiles: dict[str, ServiceProfile] = {}
+        self._metrics: dict[str, MetricsResult] = self.view.metrics
+        self._profiles: dict[str, ServiceProfile] = self.view.profiles
         self._logs: dict[str, LogVerdict | None] = {}
         self._log_lines: dict[str, list[LogLine]] = {}
+        self._templates: dict[str, list[str]] = {}
         self._events: list[ChangeEvent] | None = None
-        self._z: dict[tuple[str, str], FloatArray | None] = {}
+        self._spans: dict[str, list[Span]] = {}
+        self._span_verdicts: dict[str, SpanVerdict | None] = {}
 
-    def baseline_end(self, series: Series) -> float:
-        # Causes may lead the symptom by many minutes; keep the last 40% before the split
-        # out of the reference so a slow ramp is measured against what came before it.
-        first = float(series.t[0]) if series.t.size else self.window.start_s
-        return first + 0.6 * max(self.split - first, 0.0)
+    @property
+    def split(self) -> float:
+        """Where the baseline ends and the episode begins."""
+        return self.view.split
+
+    @split.setter
+    def split(self, value: float) -> None:
+        self.view.split = value
 
     # ---- bookkeeping ------------------------------------------------------------------------
 
@@ -244,8 +159,8 @@ class Toolbox:
         for series in result.series:
             family = kind_family(series.metric, series.family)
             anomaly = analyze(series.t, series.v, split=self.split,
-                              direction=_direction(series, family),
-                              baseline_end=self.baseline_end(series),
+                              direction=direction_of(series, family),
+                              baseline_end=self.view.baseline_end(series),
                               ceiling=ceiling_of(series.family, series.v))
             current = profile.families.get(family)
             rise = (anomaly.peak - anomaly.baseline
@@ -260,231 +175,6 @@ class Toolbox:
             profile.families[family] = own
         self._profiles[service] = profile
         return profile
-
-    def held_before(self, verdict: FamilyVerdict, effect_onset: float | None,
-                    lag: float) -> str:
-        """Why `verdict`'s anomaly is a condition that predates the effect, or '' if it is not.
-
-        A dependency explains its caller's degradation by getting worse when the caller did.
-        One that was already as bad `lag` before the caller began to suffer, and got no worse
-        after, was a standing condition the caller had been living with: a constant cannot
-        explain a change. (Telemetry spliced from another period shows exactly this.)
-        """
-        if effect_onset is None or verdict.anomaly is None or not verdict.anomalous:
-            return ""
-        series = self._series(verdict)
-        z = self._z_scores(series, verdict) if series is not None else None
-        if series is None or z is None:
-            return ""
-        t = series.t
-        before = np.flatnonzero((t <= effect_onset - lag) & np.isfinite(z))
-        after = np.flatnonzero((t > effect_onset - lag) & np.isfinite(z))
-        if before.size == 0 or after.size == 0:
-            return ""
-        z_before = float(z[before[-1]])
-        rise = float(np.max(z[after])) - z_before
-        if z_before < ANOMALY_Z or rise >= ANOMALY_Z:
-            return ""
-        return (f"it was already this abnormal at {hhmm(float(t[before[-1]]))} (z={z_before:.1f}), "
-                f"before the effect began, and got no worse with it")
-
-    def load_lull(self, surge: FamilyVerdict, effect: FamilyVerdict | None,
-                  since: float) -> str:
-        """Why a surge of requests does not drive `effect`, or '' when it may: a sample from
-        `since` on where the requests were back within their normal range while the effect
-        was still at least half as bad as at its worst. A service slowed by load recovers when
-        the load subsides; damage that stays at full strength without it has another cause
-        (a noisy request count that spiked once next to a fault is a bystander)."""
-        if effect is None or surge.basis or surge.anomaly is None or \
-                surge.anomaly.peak <= surge.anomaly.baseline:
-            return ""
-        load, damage = self._series(surge), self._series(effect)
-        if load is None or damage is None:
-            return ""
-        load_base, damage_base = self._baseline(load), self._baseline(damage)
-        if load_base is None or damage_base is None:
-            return ""
-        common, il, idm = np.intersect1d(load.t, damage.t, return_indices=True)
-        z_load = (load.v[il] - load_base.median) / load_base.scale
-        z_damage = directional((damage.v[idm] - damage_base.median) / damage_base.scale,
-                               _direction(damage, effect.family))
-        episode = (common >= self.split) & np.isfinite(z_damage)
-        if not episode.any():
-            return ""
-        worst = float(np.max(z_damage[episode]))
-        for k in np.flatnonzero((common >= since) & np.isfinite(z_load) & episode):
-            if z_load[k] < ONSET_Z and z_damage[k] >= max(ANOMALY_Z, 0.5 * worst):
-                return (f"requests were back to normal at {hhmm(float(common[k]))} "
-                        f"({load.v[il[k]]:.3g} against a baseline of {load_base.median:.3g}) "
-                        f"while {effect.metric} stayed at {damage.v[idm[k]]:.3g} "
-                        f"(z={z_damage[k]:.1f})")
-        return ""
-
-    def coped_with(self, surge: FamilyVerdict, since: float, lag: float) -> str:
-        """Why a surge is load the service was already coping with, or '' when it may be the
-        cause. Requests already out of their normal range (2 sigmas) `lag` before the damage,
-        with no damage yet, must rise by COPED_GAIN more as the damage arrives (by one sample
-        after `since`) to be what caused it. A baseline recorded at a lower load puts every
-        request count a few of its narrow sigmas up, and load drifting over the day adds a
-        few more as it goes: three more sigmas is not a surge that broke the service."""
-        if surge.basis or surge.anomaly is None or surge.anomaly.peak <= surge.anomaly.baseline:
-            return ""
-        series = self._series(surge)
-        z = self._z_scores(series, surge) if series is not None else None
-        if series is None or z is None:
-            return ""
-        t, v = series.t, series.v
-        before = np.flatnonzero((t <= since - lag) & np.isfinite(z) & np.isfinite(v))
-        if before.size == 0 or z[before[-1]] < ONSET_Z or v[before[-1]] <= 0:
-            return ""
-        coping = float(v[before[-1]])
-        arrived = v[(t >= since) & (t <= since + lag) & np.isfinite(v)]
-        if arrived.size == 0 or float(np.max(arrived)) >= (1.0 + COPED_GAIN) * coping:
-            return ""
-        return (f"requests were already {coping:.3g} at {hhmm(float(t[before[-1]]))} (baseline "
-                f"{surge.anomaly.baseline:.3g}) with no damage, and rose only to "
-                f"{float(np.max(arrived)):.3g} as it arrived: load the service was coping with")
-
-    def rise_time(self, verdict: FamilyVerdict | None) -> float | None:
-        """When the bulk of `verdict`'s episode arrived: the first sample since the split at
-        half its peak excursion or more. A degradation that creeps a little (a spliced or
-        stale baseline) and then jumps is timed by the jump, which is what a cause must meet."""
-        if verdict is None or verdict.anomaly is None or not verdict.anomalous:
-            return None
-        series = self._series(verdict)
-        z = self._z_scores(series, verdict) if series is not None else None
-        if series is None or z is None:
-            return None
-        region = np.flatnonzero((series.t >= self.split) & np.isfinite(z))
-        if region.size == 0:
-            return None
-        peak = float(np.max(z[region]))
-        if peak < ANOMALY_Z:
-            return None
-        return float(series.t[region[np.argmax(z[region] >= max(ANOMALY_Z, 0.5 * peak))]])
-
-    def level_before(self, verdict: FamilyVerdict, at: float | None) -> float | None:
-        """The series' own level just before `at` (the median of the two samples before it)."""
-        series = self._series(verdict)
-        if at is None or series is None:
-            return None
-        before = series.v[(series.t < at) & np.isfinite(series.v)][-2:]
-        return float(np.median(before)) if before.size else None
-
-    def step_gain(self, verdict: FamilyVerdict, at: float | None) -> float:
-        """Relative step of the series at `at` (0.5 for +50%): the mean of the two samples
-        from `at` on against its own level just before; 0 when it cannot be measured."""
-        series = self._series(verdict)
-        before = self.level_before(verdict, at)
-        if series is None or at is None or before is None or before <= 0:
-            return 0.0
-        since = series.v[(series.t >= at) & np.isfinite(series.v)][:2]
-        return max(float(np.mean(since)) / before - 1.0, 0.0) if since.size else 0.0
-
-    def step_surge(self, verdict: FamilyVerdict, at: float | None, lag: float, *,
-                   min_score: float = ANOMALY_Z) -> FamilyVerdict | None:
-        """Requests that stepped up at `at` (or up to `lag` before it), measured from their own
-        level just before: the surge a baseline recorded at a higher load hides. Traffic that
-        sat at half its baseline and then doubled is still "normal" against that baseline, yet
-        it is the change that met the damage. A step counts when the new level holds (the
-        mean of the two samples from the step on, so one spike does not make a step) at least
-        STEP_GAIN above the old one and `min_score` of the baseline's own noise; the returned
-        verdict is re-based on the level before."""
-        if at is None or verdict.family != "throughput":
-            return None
-        series = self._series(verdict)
-        if series is None:
-            return None
-        t, v = series.t, series.v
-        noise = self._baseline(series)
-        if noise is None:
-            return None
-        best: FamilyVerdict | None = None
-        for start in t[(t >= at - lag) & (t <= at) & (t >= self.split)]:
-            before = self.level_before(verdict, float(start))
-            since = v[(t >= start) & np.isfinite(v)][:2]
-            if before is None or before <= 0 or since.size < 2:
-                continue
-            level = float(np.mean(since))
-            score = (level - before) / noise.scale
-            if level < (1.0 + STEP_GAIN) * before or score < min_score:
-                continue
-            if best is None or score > best.score:
-                anomaly = Anomaly(score, before, level, float(start), int(since.size),
-                                  since=float(start))
-                best = FamilyVerdict(verdict.service, verdict.family, verdict.metric, anomaly,
-                                     "", basis=f"a step from its level just before; its "
-                                               f"baseline, recorded at another load, is "
-                                               f"{noise.median:.4g}")
-        return best
-
-    def _z_scores(self, series: Series, verdict: FamilyVerdict) -> FloatArray | None:
-        """The series as smoothed directional z-scores against its baseline, the way
-        `analyze` sees it. A two-sided series is read on the side its excursion went: traffic
-        that sat below a baseline recorded at another load and then surged was not already
-        abnormal in the way it is now."""
-        key = (series.service, series.metric)
-        if key not in self._z:  # the signed scores, computed once per series for the run
-            t, v = series.t, series.v
-            baseline = self._baseline(series) if t.size >= 3 else None
-            if baseline is None:
-                self._z[key] = None
-            else:
-                k = 3 if int(np.isfinite(v[t >= self.split]).sum()) >= 5 else 1
-                self._z[key] = (rolling_median(v, k) - baseline.median) / baseline.scale
-        signed = self._z[key]
-        if signed is None:
-            return None
-        direction = _direction(series, verdict.family)
-        if direction == "both" and verdict.anomaly is not None:
-            direction = "up" if verdict.anomaly.peak >= verdict.anomaly.baseline else "down"
-        return directional(signed, direction)
-
-    def _baseline(self, series: Series) -> Baseline | None:
-        """The series' reference level and noise, from the part of the window before the
-        baseline ends (as `analyze` takes it)."""
-        t, v = series.t, series.v
-        return robust_baseline(v[t < self.baseline_end(series)], ceiling_of(series.family, v))
-
-    def _series(self, verdict: FamilyVerdict) -> Series | None:
-        result = self._metrics.get(verdict.service)
-        if result is None:
-            return None
-        return next((s for s in result.series if s.metric == verdict.metric), None)
-
-    def volume(self, service: str, metric: str, since: float | None = None) -> float | None:
-        """The median of a service's `metric` from `since` (default: the split) on, its traffic
-        during the episode; None when it has no such series."""
-        result = self._metrics.get(service)
-        series = next((s for s in result.series if s.metric == metric), None) \
-            if result is not None else None
-        if series is None:
-            return None
-        start = self.split if since is None else since
-        values = series.v[(series.t >= start) & np.isfinite(series.v)]
-        return float(np.median(values)) if values.size else None
-
-    def co_movement(self, cause: FamilyVerdict, effect: FamilyVerdict) -> float | None:
-        """Correlation of two verdicts' series since the split, each turned so that "worse" is
-        up: a dependency that drives its caller's degradation rises and falls with it. None
-        when there are too few common samples to say."""
-        a, b = self._series(cause), self._series(effect)
-        if a is None or b is None:
-            return None
-        common, ia, ib = np.intersect1d(a.t, b.t, return_indices=True)
-        keep = common >= self.split
-        x, y = a.v[ia[keep]], b.v[ib[keep]]
-        finite = np.isfinite(x) & np.isfinite(y)
-        x, y = x[finite], y[finite]
-        if x.size < 4:
-            return None
-        if FAMILY_DIRECTION.get(a.family) == "down":
-            x = -x
-        if FAMILY_DIRECTION.get(b.family) == "down":
-            y = -y
-        if float(np.std(x)) == 0.0 or float(np.std(y)) == 0.0:
-            return 0.0  # a constant cannot follow a change
-        return float(np.corrcoef(x, y)[0, 1])
 
     def cite(self, verdict: FamilyVerdict, *, info: QueryInfo | None = None,
              effect: tuple[str, float | None] | None = None) -> str:
@@ -543,14 +233,18 @@ class Toolbox:
         base_span = max(self.split - max(self.window.start_s, self.data_start), 1.0)
         now_span = max(self.window.end_s - self.split, 1.0)
         score = poisson_surge(len(before), base_span, len(after), now_span)
-        old = {log_template(line.message) for line in before}
-        counts = Counter(log_template(line.message) for line in after)
+        templates = mine_templates(result.lines)
+        self._templates[service] = templates
+        old = {t for line, t in zip(result.lines, templates, strict=True) if line.ts < self.split}
+        counts = Counter(t for line, t in zip(result.lines, templates, strict=True)
+                         if line.ts >= self.split)
         new = {t for t in counts if t not in old}
         top = max(counts, key=lambda t: (t in new, counts[t]), default=None)
         onset = None
         if after:
             # Where the surge started: the first line of the dominant template after the split.
-            onset = next((ln.ts for ln in after if log_template(ln.message) == top), after[0].ts)
+            onset = next((ln.ts for ln, t in zip(result.lines, templates, strict=True)
+                          if ln.ts >= self.split and t == top), after[0].ts)
         if not result.lines:
             finding = f"no error-level logs from {service} in the window"
         else:
@@ -568,18 +262,41 @@ class Toolbox:
         self._logs[service] = verdict
         return verdict
 
+    def cached_spans(self) -> list[Span]:
+        """Every span read so far in this run."""
+        return [span for spans in self._spans.values() for span in spans]
+
+    def has_logs(self, service: str) -> bool:
+        """Were the service's error logs already read in this run (no query to look again)?"""
+        return self._logs.get(service) is not None
+
+    async def placement(self, service: str) -> str | None:
+        """The node or host a service runs on, when its log lines say so (a `node`, `host`,
+        `hostname` or `k8s.node.name` attribute); None when the telemetry does not tell."""
+        if service not in self._logs:
+            await self.error_logs(service)
+        for line in self._log_lines.get(service, []):
+            for key in PLACEMENT_KEYS:
+                value = line.attributes.get(key)
+                if isinstance(value, str) and value:
+                    return value
+        return None
+
     async def sample_logs(self, service: str, *, contains: str | None = None,
                           limit: int = 8) -> tuple[str, str]:
         """A few error lines of a service since the change, one per pattern, most frequent
         first: what a model may read, instead of the whole log. Returns (evidence id, text)."""
         if service not in self._logs:
             await self.error_logs(service)
-        lines = [ln for ln in self._log_lines.get(service, []) if ln.ts >= self.split]
+        pairs = [(ln, t) for ln, t in zip(self._log_lines.get(service, []),
+                                           self._templates.get(service, []), strict=True)
+                 if ln.ts >= self.split]
         if contains:
-            lines = [ln for ln in lines if contains.lower() in ln.message.lower()]
+            pairs = [(ln, t) for ln, t in pairs if contains.lower() in ln.message.lower()]
+        lines = [ln for ln, _ in pairs]
         by_template: dict[str, list[LogLine]] = {}
-        for line in lines:
-            by_template.setdefault(log_template(line.message), []).append(line)
+        for line, template in pairs:
+            by_template.setdefault(template, []).append(line)
         ranked = sorted(by_template.values(), key=len, reverse=True)[:limit]
         shown = [f"{hhmm(group[0].ts)} ×{len(group)} {clip(group[0].message, 200)}"
                  for group in ranked]
@@ -592,6 +309,45 @@ class Toolbox:
                                   service=service, signal="logs",
                                   numbers={"lines": len(lines), "patterns": len(by_template)})
         return evidence_id, "\n".join(shown) or "(no error lines)"
+
+    async def spans(self, service: str) -> list[Span]:
+        """A service's own spans in the window (one query, kept for the run); [] when the
+        source has none or the query failed (recorded as evidence)."""
+        cached = self._spans.get(service)
+        if cached is not None:
+            return cached
+        self._spend()
+        try:
+            result = await self.source.traces(service, self.window)
+        except Exception as exc:
+            log.warning("traces query for %s raised", service, exc_info=True)
+            self.record(query=f"traces of {service}", status="error", service=service,
+                        finding=f"traces of {service} could not be read: {exc}")
+            result = TracesResult(QueryInfo(f"traces of {service}", "error", str(exc)))
+        if result.info.status == "error" and result.info.error:
+            self._error(result.info, service, "traces")
+        self._spans[service] = [sp for sp in result.spans if sp.service == service]
+        return self._spans[service]
+
+    async def span_verdict(self, service: str, callees: list[str]) -> SpanVerdict | None:
+        """How `service`'s own spans changed since the split (failures, self-time), with the
+        spans of `callees` as the children whose time is not its own; recorded once."""
+        if service in self._span_verdicts:
+            return self._span_verdicts[service]
+        own = await self.spans(service)
+        verdict = None
+        if own:
+            children = [sp for callee in callees for sp in await self.spans(callee)]
+            verdict = judge_spans(service, own, children, split=self.split)
+        if verdict is not None and (verdict.failing or verdict.slowed):
+            verdict.evidence_id = self.record(
+                query=f"traces of {service}", service=service, signal="traces",
+                finding=f"traces of {service}: {verdict.describe()}",
+                numbers={"failed_before": verdict.failed_before, "before": verdict.before,
+                         "failed_after": verdict.failed_after, "after": verdict.after,
+                         "error_z": verdict.error_z, "self_z": verdict.self_z})
+        self._span_verdicts[service] = verdict
+        return verdict
 
     async def trace_summary(self, service: str, *, limit: int = 5) -> tuple[str, str]:
         """Per operation of a service: span count, p95 before and after the change, errors.

@@ -10,6 +10,7 @@ from __future__ import annotations
 import csv
 import json
 import math
+import re
 from collections import defaultdict
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -35,6 +36,9 @@ from integrations.telemetry.errors import ScenarioError
 
 LEVELS = {"trace": 0, "debug": 1, "info": 2, "notice": 2, "warn": 3, "warning": 3, "error": 4,
           "err": 4, "critical": 5, "fatal": 5, "panic": 5}
+# A log line without a level is an error when its message says so.
+_ERRORISH = re.compile(r"\b(error|exception|fatal|panic|traceback|failed)\b|Error\b|Exception\b",
+                       re.IGNORECASE)
 SIGNALS = ("latency", "errors", "availability", "saturation", "throughput", "other")
 
 
@@ -225,6 +229,7 @@ class ScenarioSource:
 
     def _load_logs(self, path: Path) -> dict[str, list[LogLine]]:
         logs: dict[str, list[LogLine]] = defaultdict(list)
+        unlevelled = 0
         for number, item in _jsonl(path, self.warnings):
             try:
                 ts = parse_ts(item.get("ts"), f"logs.jsonl:{number}")
@@ -233,9 +238,17 @@ class ScenarioSource:
                 continue
             service = str(item.get("service") or "unknown")
             attributes = {k: v for k, v in item.items()
-                          if k not in ("ts", "service", "level", "message")}
-            logs[service].append(LogLine(ts, service, str(item.get("level") or "info").lower(),
-                                         str(item.get("message") or ""), attributes))
+                          if k not in ("ts", "service", "level", "severity", "message")}
+            message = str(item.get("message") or "")
+            level = str(item.get("level") or item.get("severity") or "").lower()
+            if not level:
+                unlevelled += 1
+                level = "error" if _ERRORISH.search(message) else "info"
+            logs[service].append(LogLine(ts, service, level, message, attributes))
+        if unlevelled:
+            self.warnings.append(f"logs.jsonl: {unlevelled} lines have no level; read as error "
+                                 f"when the message says so (error, exception, fatal, "
+                                 f"traceback), else as info")
         for lines in logs.values():
             lines.sort(key=lambda line: line.ts)
         return dict(logs)

@@ -1,0 +1,320 @@
+"""The catalogue at one service, and the walk down its dependencies.
+
+At each service the investigator tests resource saturation, payloads, a traffic surge (then
+followed upstream to where it entered), a recent change, a new or surging error pattern, and
+every callee's degradation; a supported callee recurses with the same catalogue. Every test
+builds a `Link` and is judged by the same rules (`agents.sre.rules`).
+"""
+
+from __future__ import annotations
+
+from agents.sre.candidates import Explanation, candidate_at
+from agents.sre.report import Hypothesis
+from agents.sre.rules.magnitude import covers, gain
+from agents.sre.rules.timing import bulk, when
+from agents.sre.run import CHANGE_KINDS, DEGRADATION, RESOURCE_KINDS, Run
+from agents.sre.search import traffic_origin
+from agents.sre.stats import ONSET_Z
+from agents.sre.traces import SpanVerdict
+from agents.sre.verdicts import FamilyVerdict, LogVerdict, hhmm, persistence
+
+
+def statement(kind: str, service: str, effect: str) -> str:
+    return {
+        "cpu": f"CPU saturation of {service} caused {effect}",
+        "memory": f"memory pressure in {service} caused {effect}",
+        "disk": f"disk saturation of {service} caused {effect}",
+        "network_delay": f"network delay at {service} caused {effect}",
+        "network_loss": f"packet loss at {service} caused {effect}",
+        "payload": f"abnormally large payloads reaching {service} caused {effect}",
+        "traffic": f"a traffic surge at {service} caused {effect}",
+    }.get(kind, f"{kind} at {service} caused {effect}")
+
+
+def _traffic_share(run: Run, verdict: FamilyVerdict, damage_at: float,
+                   surge_above: FamilyVerdict | None) -> tuple[FamilyVerdict, bool]:
+    """The traffic verdict to judge at a service, and whether it is a share of a surge found
+    upstream. Requests below (or within) a baseline recorded at a higher load can still have
+    doubled when the damage arrived; and a share of a surge already found upstream need only
+    stand out from this service's own noise, not be a surge in its own right (a bottleneck
+    slows under a fraction more load)."""
+    step_gain = run.thresholds.step_gain
+    surged = verdict.anomalous and verdict.anomaly is not None and \
+        verdict.anomaly.peak > verdict.anomaly.baseline
+    share = False
+    if not surged:
+        view = run.tools.view
+        step = view.step_surge(verdict, damage_at, run.lag, gain=step_gain)
+        if step is None and surge_above is not None:
+            step = view.step_surge(verdict, damage_at, run.lag, gain=step_gain,
+                                   min_score=ONSET_Z)
+            if step is not None and gain(step) < 0.5 * gain(surge_above):
+                step = None
+            share = step is not None
+        verdict = step or verdict
+        surged = (verdict.anomalous and bool(verdict.basis)) or share
+    if surged and surge_above is not None:
+        share = gain(verdict) >= 0.5 * gain(surge_above)
+    return verdict, share
+
+
+async def explore(run: Run, service: str, effect: str, effect_onset: float | None, *,
+                  depth: int, parent: Hypothesis, path: list[str],
+                  effect_verdict: FamilyVerdict | None = None, coupling: float = 1.0,
+                  surge_above: FamilyVerdict | None = None) -> list[tuple[float, float]]:
+    """Test explanations of `effect` at `service`.
+
+    `surge_above` is a traffic surge found to explain a caller on the way here.
+    Returns every cause found at or below `service` as (onset, score).
+    """
+    await run.progress(f"explaining {effect}")
+    profile = await run.tools.profile(service)
+    local: list[Explanation] = []
+    traffic_from_upstream = False
+    surge_here: FamilyVerdict | None = None
+    view = run.tools.view
+
+    damage_at = when(view, effect_onset, run.ctx.fired_at_s, effect_verdict)
+    for family in (*RESOURCE_KINDS, "throughput"):
+        verdict = profile.families.get(family)
+        if verdict is None:
+            continue
+        kind = "traffic" if family == "throughput" else family
+        share = False
+        if kind == "traffic":
+            verdict, share = _traffic_share(run, verdict, damage_at, surge_above)
+        h = run.new(statement=statement(kind, service, effect), kind=kind,
+                    service=service, depth=depth, parent=parent)
+        h.evidence.append(run.tools.cite(verdict, effect=(effect, effect_onset)))
+        h.score = verdict.score
+        refuted = run.judge(kind=kind, role="local", cause=verdict, effect=effect_verdict,
+                            effect_onset=effect_onset, effect_service=service,
+                            effect_label=effect, damage_at=damage_at,
+                            upstream_surge=surge_above, share=share)
+        if refuted is not None:
+            h.status, h.reason = "refuted", refuted.reason
+            continue
+        h.status = "supported"
+        if kind == "traffic":
+            surge_here = surge_above if share else verdict
+            origin = await traffic_origin(run, service, verdict, depth, h, damage_at)
+            if origin != service:
+                traffic_from_upstream = True
+                continue
+        local.append(Explanation(kind, verdict.score, verdict.onset, h.evidence,
+                                 persistence(verdict)))
+
+    for event in await run.tools.changes():
+        change = CHANGE_KINDS.get(event.kind)
+        if change is None or event.service != service:
+            continue
+        if run.judge(kind=change, role="local", cause=event, effect=effect_verdict,
+                     effect_onset=effect_onset, effect_service=service,
+                     effect_label=effect) is not None:
+            continue  # outside the window a change can explain: not even a hypothesis
+        h = run.new(statement=f"the {change} of {service} at {hhmm(event.ts)} caused {effect}",
+                    kind=change, service=service, depth=depth, parent=parent)
+        h.evidence.append(run.tools.cite_event(event, (effect, effect_onset)))
+        degraded = profile.degradation(DEGRADATION, run.ctx.metric)
+        # A change is a discrete fact; it weighs as much as the degradation that follows.
+        follows = degraded is not None and degraded.anomalous and (
+            degraded.onset is None or degraded.onset >= event.ts - run.tolerance)
+        h.score = max(8.0, degraded.score) if follows and degraded else 4.0
+        h.status = "supported"
+        local.append(Explanation(change, h.score, event.ts, h.evidence))
+
+    degraded = profile.degradation(DEGRADATION, run.ctx.metric)
+    if (degraded is not None and (degraded.family in ("errors", "availability") or depth == 0)) \
+            or run.tools.has_logs(service):
+        logs = await run.tools.error_logs(service)
+        if logs is not None and (logs.baseline_count or logs.region_count):
+            h = run.new(statement=f"a new or surging error in {service}'s code caused {effect}",
+                        kind="code_error", service=service, depth=depth, parent=parent)
+            h.evidence.append(logs.evidence_id)
+            h.score = logs.score
+            refuted = run.judge(kind="code_error", role="local", cause=logs,
+                                effect=effect_verdict, effect_onset=effect_onset,
+                                effect_service=service, effect_label=effect)
+            if refuted is None:
+                h.status = "supported"
+                local.append(Explanation("code_error", logs.score, logs.onset, h.evidence))
+            else:
+                h.status, h.reason = "refuted", refuted.reason
+
+    await _own_spans(run, service, effect, effect_onset, depth=depth, parent=parent,
+                     effect_verdict=effect_verdict, local=local)
+
+    found_below = await _dependencies(run, service, effect, effect_onset, depth=depth,
+                                      parent=parent, path=path, effect_verdict=effect_verdict,
+                                      coupling=coupling, surge_above=surge_here or surge_above)
+
+    degraded = profile.degradation(DEGRADATION, run.ctx.metric)
+    if degraded is not None:
+        run.tools.cite(degraded)
+    candidate = candidate_at(service, degraded, local, path, below=found_below, depth=depth,
+                             hypothesis_id=parent.id,
+                             bulk=bulk(view, degraded.onset, degraded)
+                             if degraded is not None else None, th=run.thresholds)
+    result = list(found_below)
+    if candidate is not None:
+        candidate.coupling = coupling
+        # Saturation that rode in on a surge from upstream is the surge's doing.
+        candidate.explained = candidate.explained or traffic_from_upstream
+        run.candidates.append(candidate)
+        result.append((candidate.onset if candidate.onset is not None else float("inf"),
+                       candidate.score))
+    if result:
+        run.explored[service] = result
+    return result
+
+
+async def _own_spans(run: Run, service: str, effect: str, effect_onset: float | None, *,
+                     depth: int, parent: Hypothesis, effect_verdict: FamilyVerdict | None,
+                     local: list[Explanation]) -> None:
+    """A code fault seen through traces: this service's own spans fail or slow down (its
+    self-time, without its children's) while the spans it calls stay healthy."""
+    callees = sorted(run.graph.get(service, ()))
+    spans = await run.tools.span_verdict(service, callees)
+    if spans is None or not (spans.failing or spans.slowed):
+        return
+    if not spans.failing and any(e.kind in (*RESOURCE_KINDS, "traffic") for e in local):
+        return  # its own time grew with a saturated resource or a surge: theirs to explain
+    children = []
+    for callee in callees:
+        await run.tools.profile(callee)  # the rule reads whether its metrics degraded too
+        verdict = await run.tools.span_verdict(callee, sorted(run.graph.get(callee, ())))
+        if verdict is not None:
+            children.append(verdict)
+    h = run.new(statement=f"a fault in {service}'s own code caused {effect} (its spans fail "
+                          f"or slow while those they call stay healthy)",
+                kind="code_error", service=service, depth=depth, parent=parent)
+    h.evidence.append(spans.evidence_id)
+    h.score = max(spans.error_z, spans.self_z)
+    refuted = run.judge(kind="code_error", role="local", cause=spans, effect=effect_verdict,
+                        effect_onset=effect_onset, effect_service=service, effect_label=effect,
+                        children=tuple(children), callees=tuple(callees))
+    if refuted is None:
+        h.status = "supported"
+        local.append(Explanation("code_error", h.score, spans.onset, h.evidence))
+    else:
+        h.status, h.reason = "refuted", refuted.reason
+
+
+async def _dependencies(run: Run, service: str, effect: str, effect_onset: float | None, *,
+                        depth: int, parent: Hypothesis, path: list[str],
+                        effect_verdict: FamilyVerdict | None, coupling: float,
+                        surge_above: FamilyVerdict | None) -> list[tuple[float, float]]:
+    """Each callee's degradation as an explanation of `effect`; supported ones recurse."""
+    found_below: list[tuple[float, float]] = []
+    for callee in sorted(run.graph.get(service, ())):
+        verdict = (await run.tools.profile(callee)).degradation(DEGRADATION, run.ctx.metric)
+        if callee in run.visited:
+            # Examined on another branch: its finding still explains this caller.
+            known = run.explored.get(callee)
+            if known and verdict is not None and run.judge(
+                    kind="dependency", role="dependency", cause=verdict,
+                    effect=effect_verdict, effect_onset=effect_onset,
+                    effect_service=service, effect_label=effect) is None:
+                h = run.new(statement=f"{callee} (a dependency of {service}, examined "
+                                      f"above) caused {effect}", kind="dependency",
+                            service=callee, depth=depth + 1, parent=parent)
+                h.evidence.append(run.tools.cite(verdict, effect=(effect, effect_onset)))
+                h.status, h.score = "supported", verdict.score
+                found_below.extend(known)
+            continue
+        run.visited.add(callee)
+        h = run.new(statement=f"{callee} (a dependency of {service}) is degraded and "
+                              f"caused {effect}", kind="dependency", service=callee,
+                    depth=depth + 1, parent=parent)
+        if verdict is None:
+            if await _through_traces(run, callee, service, effect, effect_onset, depth=depth,
+                                     parent=h, path=path, coupling=coupling,
+                                     found_below=found_below, effect_verdict=effect_verdict):
+                h.status = "supported"
+                h.reason = f"no latency, error or availability metrics for {callee}; " \
+                           f"its spans changed"
+            else:
+                h.status = "inconclusive"
+                h.reason = f"no latency, error or availability metrics for {callee}"
+            continue
+        h.evidence.append(run.tools.cite(verdict, effect=(effect, effect_onset)))
+        h.score = verdict.score
+        refuted = run.judge(kind="dependency", role="dependency", cause=verdict,
+                            effect=effect_verdict, effect_onset=effect_onset,
+                            effect_service=service, effect_label=effect)
+        if refuted is not None and await _through_traces(
+                run, callee, service, effect, effect_onset, depth=depth, parent=h, path=path,
+                coupling=coupling, found_below=found_below, effect_verdict=effect_verdict):
+            h.status, h.reason = "supported", f"{refuted.reason}; its spans say otherwise"
+        elif refuted is not None:
+            h.status, h.reason = "refuted", refuted.reason
+        else:
+            h.status = "supported"
+            if depth + 1 <= run.budget.max_depth:
+                link = run.tools.view.co_movement(verdict, effect_verdict) \
+                    if effect_verdict is not None else None
+                below = await explore(
+                    run, callee, f"{callee} {verdict.family}", verdict.onset,
+                    depth=depth + 1, parent=h, path=[*path, *h.evidence],
+                    effect_verdict=verdict,
+                    coupling=coupling if link is None else min(coupling, max(link, 0.0)),
+                    surge_above=surge_above)
+                if effect_verdict is not None and covers(verdict, effect_verdict):
+                    # As strong as the effect for `explains`, whatever its own noise.
+                    below = [(o, max(s, effect_verdict.score)) for o, s in below]
+                elif effect_verdict is not None and await _spans_carry(run, callee, service):
+                    # Failing spans carried up to this caller: as strong as its failure, and
+                    # no later than its metric (sampled spans cannot order them finer).
+                    start = verdict.onset if verdict.onset is not None else float("inf")
+                    below = [(min(o, start), max(s, effect_verdict.score)) for o, s in below]
+                found_below.extend(below)
+        await run.progress(f"tested {callee}")
+    return found_below
+
+
+async def _spans_carry(run: Run, callee: str, caller: str) -> bool:
+    """Do the traces carry a failure from `callee` up to `caller` (both fail more since the
+    split)? Then the callee accounts for the caller's failures as a covering cause does."""
+    below = await run.tools.span_verdict(callee, sorted(run.graph.get(callee, ())))
+    above = await run.tools.span_verdict(caller, sorted(run.graph.get(caller, ())))
+    return below is not None and above is not None and below.failing and above.failing
+
+
+async def _through_traces(run: Run, callee: str, service: str, effect: str,
+                          effect_onset: float | None, *, depth: int, parent: Hypothesis,
+                          path: list[str], coupling: float,
+                          found_below: list[tuple[float, float]],
+                          effect_verdict: FamilyVerdict | None) -> bool:
+    """A dependency its metrics do not show as degraded (or that exports none) whose spans
+    fail or slow down, or whose logs show a new error pattern surging, before the effect:
+    traces or logs carry the link, and the walk goes on."""
+    spans = await run.tools.span_verdict(callee, sorted(run.graph.get(callee, ())))
+    cause: SpanVerdict | LogVerdict | None = None
+    if spans is not None and run.judge(kind="dependency", role="dependency", cause=spans,
+                                       effect=None, effect_onset=effect_onset,
+                                       effect_service=service, effect_label=effect) is None:
+        cause = spans
+    else:
+        logs = await run.tools.error_logs(callee)
+        if logs is not None and logs.new_templates and run.judge(
+                kind="code_error", role="dependency", cause=logs, effect=None,
+                effect_onset=effect_onset, effect_service=service,
+                effect_label=effect) is None:
+            cause = logs
+    if cause is None:
+        return False
+    parent.evidence.append(cause.evidence_id)
+    if depth + 1 <= run.budget.max_depth:
+        what = "spans" if isinstance(cause, SpanVerdict) else "error logs"
+        below = await explore(run, callee, f"{callee} {what}", cause.onset, depth=depth + 1,
+                              parent=parent, path=[*path, cause.evidence_id],
+                              effect_verdict=None, coupling=coupling)
+        if effect_verdict is not None:
+            # Failing spans (or a new error) below a caller failing with them account for
+            # it, whatever the scale of each one's numbers (a proportion's z against a
+            # metric's), and began no later than it (sampled telemetry cannot order them
+            # finer).
+            start = effect_onset if effect_onset is not None else float("inf")
+            below = [(min(o, start), max(s, effect_verdict.score)) for o, s in below]
+        found_below.extend(below)
+    return True

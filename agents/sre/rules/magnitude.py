@@ -1,0 +1,120 @@
+"""Magnitude: a cause is big enough, and strong enough, to account for its effect."""
+
+from __future__ import annotations
+
+from agents.sre.rules.link import Link, rule
+from agents.sre.stats import squash
+from agents.sre.verdicts import FamilyVerdict, LogVerdict
+
+
+def gain(verdict: FamilyVerdict, reference: float | None = None) -> float:
+    """Relative rise of a verdict's series (0.5 for +50%), from its baseline or `reference`."""
+    anomaly = verdict.anomaly
+    if anomaly is None:
+        return 0.0
+    base = anomaly.baseline if reference is None else reference
+    return max(anomaly.peak / base - 1.0, 0.0) if base > 0 else 0.0
+
+
+def covers(cause: FamilyVerdict, effect: FamilyVerdict) -> bool:
+    """Did a dependency's latency rise by at least as much as its caller's? Then it accounts
+    for the whole of the caller's slowdown, however noisy its own baseline (z-scores compare
+    how unusual two moves are; seconds added up along a call chain compare what they did)."""
+    if cause.family != "latency" or effect.family != "latency" or \
+            cause.anomaly is None or effect.anomaly is None:
+        return False
+    effect_delta = effect.anomaly.peak - effect.anomaly.baseline
+    return effect_delta > 0 and cause.anomaly.peak - cause.anomaly.baseline >= effect_delta
+
+
+def _too_little(link: Link, detail: str) -> str:
+    return f"it moved, but by too little to explain {link.effect_label} ({detail})"
+
+
+@rule("latency_share", family="magnitude", roles=("dependency",))
+def latency_share(link: Link) -> str:
+    """Latency adds up along a call chain: a dependency whose latency rose by less than a
+    tenth of its caller's rise cannot explain it (1 ms slower under a caller 1 s slower)."""
+    cause, effect = link.cause, link.effect
+    if not isinstance(cause, FamilyVerdict) or effect is None or \
+            cause.family != "latency" or effect.family != "latency" or \
+            cause.anomaly is None or effect.anomaly is None:
+        return ""
+    cause_delta = cause.anomaly.peak - cause.anomaly.baseline
+    if cause.metric != effect.metric:  # unlike statistics: give the cause its best rise
+        cause_delta = max(cause.max_rise, cause_delta)
+    effect_delta = effect.anomaly.peak - effect.anomaly.baseline
+    if effect_delta <= 0 or cause_delta >= link.thresholds.min_latency_share * effect_delta:
+        return ""
+    return _too_little(link, f"{cause_delta:+.3g} against {effect_delta:+.3g}")
+
+
+@rule("faint_link", family="magnitude", roles=("dependency",))
+def faint_link(link: Link) -> str:
+    """A dependency barely out of its normal range does not explain a caller driven far out
+    of its own (a 3-sigma wobble below a failure at z=200): it must be at least half as
+    anomalous, compared on the squashed scale."""
+    cause, effect = link.cause, link.effect
+    if not isinstance(cause, FamilyVerdict) or effect is None or not effect.anomalous:
+        return ""
+    if squash(cause.score) >= link.thresholds.faint_link * squash(effect.score):
+        return ""
+    return _too_little(link, f"{cause.metric} at z={cause.score:.1f} against {effect.metric} "
+                             f"at z={effect.score:.1f}")
+
+
+@rule("traffic_share", family="magnitude", roles=("dependency",))
+def traffic_share(link: Link) -> str:
+    """A dependency that served under 1% of its caller's requests during the episode cannot
+    account for the caller's degradation, however badly it failed (a load balancer left with
+    two requests in five minutes, all of them errors). Compared on the caller's own request
+    metric, when the dependency reports it too."""
+    cause = link.cause
+    if not isinstance(cause, FamilyVerdict):
+        return ""
+    profile = link.series.profile(link.effect_service)
+    traffic = profile.families.get("throughput") if profile is not None else None
+    if traffic is None:
+        return ""
+    mine = link.series.volume(cause.service, traffic.metric, link.effect_onset)
+    theirs = link.series.volume(link.effect_service, traffic.metric, link.effect_onset)
+    share = link.thresholds.min_traffic_share
+    if mine is None or theirs is None or theirs <= 0 or mine >= share * theirs:
+        return ""
+    return _too_little(link, f"{traffic.metric} {mine:.3g} against {theirs:.3g} at "
+                             f"{link.effect_service}, under {share:.0%} of its traffic")
+
+
+@rule("faint_surge", family="magnitude", kinds=("traffic",), roles=("local",))
+def faint_surge(link: Link) -> str:
+    """A barely-anomalous rise in requests does not explain a violent degradation: traffic
+    that drowns a service moves as far out of its normal range as the damage it does, or at
+    least doubles (a saturated queue's latency has no bound). A share of a surge found
+    upstream is as faint or as strong as the surge."""
+    surge = link.upstream_surge if link.share and link.upstream_surge is not None \
+        else link.cause
+    effect = link.effect
+    if not isinstance(surge, FamilyVerdict) or effect is None or not effect.anomalous or \
+            surge.anomaly is None:
+        return ""
+    th = link.thresholds
+    if squash(surge.score) >= th.faint_surge * squash(effect.score) or \
+            gain(surge) >= th.saturating_gain:
+        return ""
+    return (f"requests rose only {surge.anomaly.change()} (z={surge.score:.1f}), too little "
+            f"to explain {effect.metric} at z={effect.score:.1f}")
+
+
+@rule("log_surge", family="magnitude", kinds=("code_error",))
+def log_surge(link: Link) -> str:
+    """Error logs explain a symptom only when a pattern is new or surging (a surge score of
+    at least 3) and can be placed in time."""
+    cause = link.cause
+    if not isinstance(cause, LogVerdict):
+        return ""
+    if cause.score >= link.thresholds.log_surge and cause.onset is not None:
+        return ""
+    return "no surge of error logs before the symptom"
+
+
+RULES = (latency_share, faint_link, traffic_share, faint_surge, log_surge)

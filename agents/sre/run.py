@@ -1,0 +1,93 @@
+"""The state of one investigation, shared by the catalogue, the search and the model's lab."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+
+from agents.sre.candidates import Candidate
+from agents.sre.context import AlertContext
+from agents.sre.report import Hypothesis, Progress
+from agents.sre.rules import Link, Refutation, Role, Rule, Thresholds, Timing, judge
+from agents.sre.rules.link import Cause
+from agents.sre.toolbox import Toolbox
+from agents.sre.traces import SpanVerdict
+from agents.sre.verdicts import FamilyVerdict
+
+ProgressHook = Callable[[Progress], Awaitable[None]]
+
+# The families an alert of each signal is about, in order of preference.
+SYMPTOM_FAMILIES: dict[str, tuple[str, ...]] = {
+    "latency": ("latency",),
+    "errors": ("errors", "availability"),
+    "availability": ("availability", "errors"),
+    "saturation": ("other", "cpu", "memory", "disk", "network_delay", "network_loss"),
+    "throughput": ("throughput",),
+    "other": ("latency", "errors", "availability", "other", "throughput", "cpu", "memory"),
+}
+# Degradation that propagates from a callee to its callers.
+DEGRADATION = ("latency", "errors", "availability")
+RESOURCE_KINDS = ("cpu", "memory", "disk", "network_delay", "network_loss", "payload")
+CHANGE_KINDS = {"deploy": "deploy", "config": "config"}
+
+
+@dataclass(frozen=True, slots=True)
+class Budget:
+    max_queries: int = 400
+    max_depth: int = 6
+
+
+@dataclass(slots=True)
+class Run:
+    ctx: AlertContext
+    tools: Toolbox
+    graph: dict[str, set[str]]
+    callers: dict[str, set[str]]
+    tolerance: float
+    lag: float  # how long a synchronous caller may take to show its callee's degradation
+    thresholds: Thresholds
+    rules: tuple[Rule, ...]
+    budget: Budget
+    hypotheses: list[Hypothesis] = field(default_factory=list)
+    candidates: list[Candidate] = field(default_factory=list)
+    visited: set[str] = field(default_factory=set)
+    # What exploring a service found (every cause at or below it, as (onset, score)), for
+    # other branches that reach it too.
+    explored: dict[str, list[tuple[float, float]]] = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)
+    on_progress: ProgressHook | None = None
+
+    def new(self, *, statement: str, kind: str, service: str, depth: int,
+            parent: Hypothesis | None) -> Hypothesis:
+        h = Hypothesis(id=f"h{len(self.hypotheses) + 1}", statement=statement, kind=kind,
+                       service=service, depth=depth)
+        self.hypotheses.append(h)
+        if parent is not None:
+            parent.children.append(h.id)
+        return h
+
+    def judge(self, *, kind: str, role: Role, cause: Cause, effect: FamilyVerdict | None,
+              effect_onset: float | None, effect_service: str = "", effect_label: str = "",
+              damage_at: float | None = None, upstream_surge: FamilyVerdict | None = None,
+              share: bool = False, children: tuple[SpanVerdict, ...] = (),
+              callees: tuple[str, ...] = ()) -> Refutation | None:
+        """Every hypothesis, whatever proposed it, is judged here by the same rules."""
+        link = Link(kind=kind, role=role, cause=cause, effect=effect, effect_onset=effect_onset,
+                    series=self.tools.view, timing=self.timing(), thresholds=self.thresholds,
+                    effect_service=effect_service, effect_label=effect_label,
+                    damage_at=damage_at, upstream_surge=upstream_surge, share=share,
+                    children=children, callees=callees)
+        return judge(link, self.rules)
+
+    def timing(self) -> Timing:
+        return Timing(fired_at=self.ctx.fired_at_s, split=self.tools.split,
+                      tolerance=self.tolerance, lag=self.lag)
+
+    async def progress(self, current: str) -> None:
+        if self.on_progress is None:
+            return
+        done = [h for h in self.hypotheses if h.status != "pending"]
+        await self.on_progress(Progress(
+            tested=len(done), supported=sum(h.status == "supported" for h in done),
+            refuted=sum(h.status == "refuted" for h in done), current=current,
+            queries=self.tools.queries))

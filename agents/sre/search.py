@@ -1,0 +1,223 @@
+"""Searching beyond one service's catalogue: where a traffic surge entered, every other
+service when the call path found nothing decisive, and the weights of what was found
+(corroboration by other degraded services, a leaf that is only a view of a sibling)."""
+
+from __future__ import annotations
+
+from agents.sre.candidates import Candidate, explains, fallback_kind
+from agents.sre.report import Hypothesis
+from agents.sre.rules.timing import bulk
+from agents.sre.run import DEGRADATION, RESOURCE_KINDS, Run
+from agents.sre.stats import squash
+from agents.sre.verdicts import FamilyVerdict, persistence
+
+
+async def traffic_origin(run: Run, service: str, verdict: FamilyVerdict, depth: int,
+                         parent: Hypothesis, effect_time: float) -> str:
+    """Follow a traffic surge up the callers to where it entered the system (a caller that
+    was already sending that much before the damage began is not where it did)."""
+    current, current_onset, current_verdict = service, verdict.onset, verdict
+    seen = {service}
+    passed_on: Candidate | None = None  # the last hop, until the surge is traced above it
+    view = run.tools.view
+    while True:
+        upstream: tuple[str, FamilyVerdict] | None = None
+        for caller in sorted(run.callers.get(current, ())):
+            if caller in seen:  # only the path walked so far: a caller passed over at one
+                continue        # hop may still be where the surge entered the next
+            profile = await run.tools.profile(caller)
+            v = profile.families.get("throughput")
+            if v is None:
+                continue
+            if not v.anomalous or v.anomaly is None or v.anomaly.peak <= v.anomaly.baseline:
+                step = view.step_surge(v, current_onset, run.lag,
+                                       gain=run.thresholds.step_gain)
+                if step is None:
+                    continue
+                v = step
+            if v.anomaly is None:
+                continue
+            if run.judge(kind="traffic", role="origin", cause=v, effect=current_verdict,
+                         effect_onset=current_onset, effect_service=current,
+                         effect_label=f"{current} traffic", damage_at=effect_time) is not None:
+                continue
+            if upstream is None or v.score > upstream[1].score:
+                upstream = (caller, v)
+        if upstream is None:
+            break
+        caller, v = upstream
+        seen.add(caller)
+        h = run.new(statement=f"the traffic surge entered at {caller}, upstream of {current}",
+                    kind="traffic", service=caller, depth=depth, parent=parent)
+        h.evidence.append(run.tools.cite(v, effect=(f"{current} traffic", current_onset)))
+        h.status, h.score = "supported", v.score
+        if passed_on is not None:
+            passed_on.explained = True  # it only passed on what entered above it
+        passed_on = Candidate(service=caller, kind="traffic", score=v.score, onset=v.onset,
+                              evidence=list(h.evidence), hypothesis_id=h.id, depth=depth)
+        run.candidates.append(passed_on)
+        current, current_onset, current_verdict = caller, v.onset, v
+    return current
+
+
+async def widen(run: Run, services: list[str], effect_onset: float | None) -> None:
+    """Nothing decisive on the call path: look at every other service, with a penalty.
+
+    A service downstream of the alert that degraded with it, as strongly, explains the
+    alerting service better than "degraded with no visible cause" does, even when a noisy
+    service between them could not confirm the link."""
+    await run.progress("widening the search beyond the call graph")
+    downstream, frontier = set(), [run.ctx.service]
+    while frontier:
+        for callee in run.graph.get(frontier.pop(), ()):
+            if callee not in downstream:
+                downstream.add(callee)
+                frontier.append(callee)
+    symptom = (await run.tools.profile(run.ctx.service)).degradation(DEGRADATION,
+                                                                      run.ctx.metric)
+    effect = f"{run.ctx.service} {run.ctx.signal}"
+    added: list[Candidate] = []
+    for service in services:
+        if service in run.visited:
+            continue
+        run.visited.add(service)
+        profile = await run.tools.profile(service)
+        best = profile.best(*DEGRADATION, *RESOURCE_KINDS)
+        if best is not None and run.judge(kind=best.family, role="widened", cause=best,
+                                          effect=symptom, effect_onset=effect_onset,
+                                          effect_service=run.ctx.service,
+                                          effect_label=effect) is None:
+            evidence = run.tools.cite(best, effect=(effect, effect_onset))
+            kind = best.family if best.family in RESOURCE_KINDS else fallback_kind(best.family)
+            added.append(Candidate(
+                service=service, kind=kind, score=best.score, onset=best.onset,
+                evidence=[evidence], reachable=False, connected=service in downstream,
+                fallback=best.family in DEGRADATION, persistence=persistence(best)))
+            run.candidates.append(added[-1])
+        # A service seen in its logs alone (or whose metrics say nothing): a new error
+        # pattern that surged before the alert is a code fault somewhere off the path.
+        logs = await run.tools.error_logs(service)
+        if logs is not None and logs.new_templates and run.judge(
+                kind="code_error", role="widened", cause=logs, effect=symptom,
+                effect_onset=effect_onset, effect_service=run.ctx.service,
+                effect_label=effect) is None:
+            added.append(Candidate(
+                service=service, kind="code_error", score=logs.score, onset=logs.onset,
+                evidence=[logs.evidence_id], reachable=False, connected=service in downstream))
+            run.candidates.append(added[-1])
+    if symptom is not None and symptom.anomalous and \
+            persistence(symptom) >= run.thresholds.transient:
+        await unknown_links(run, added, effect_onset)
+    below = [(c.onset, c.score) for c in run.candidates if c.connected and c.onset is not None]
+    for candidate in run.candidates:
+        if candidate.service == run.ctx.service and candidate.fallback and explains(
+                below, bulk(run.tools.view, candidate.onset, symptom), candidate.score,
+                run.thresholds):
+            candidate.explained = True
+
+
+async def unknown_links(run: Run, found: list[Candidate], effect_onset: float | None) -> None:
+    """Causes off the call graph: a service whose anomaly began before the alert's and lasts
+    (a noisy neighbour, a hog the topology does not connect to the alert) is a cause whose
+    connection is unknown, weighed below a path but not dropped. A resource qualifies; a
+    degradation only when the alerting service has no known call graph at all. When the
+    telemetry places it on the same node as a degraded service of the path, that is the
+    connection; on different nodes, it is not promoted. Either way it explains away the
+    path's "degraded with no visible cause" that it preceded."""
+    th = run.thresholds
+    if effect_onset is None:
+        return
+    isolated = not run.graph.get(run.ctx.service)  # nothing known below the alert to walk
+    path = [c for c in run.candidates if c.reachable and c.fallback]
+    places = {c.service: await run.tools.placement(c.service) for c in path[:5]}
+    # Who went first, among those strong enough to matter: a resource or an error pattern
+    # before a degradation (which is more often a victim), then the earlier onset (to the
+    # sample), then the stronger anomaly. Only the best is promoted.
+    step = max(run.lag, 1.0)
+    ranked = sorted(found, key=lambda c: (c.fallback, round((c.onset or 0.0) / step),
+                                          -c.strength(th)))
+    for candidate in ranked:
+        if candidate.onset is None or candidate.onset > effect_onset + run.tolerance or \
+                candidate.persistence < th.persistent or \
+                candidate.strength(th) / th.off_path_factor < th.abstain_strength:
+            continue
+        if candidate.fallback and not isolated:
+            continue
+        shared: set[str] = set()
+        if not candidate.connected:  # downstream of the alert: connected, if unconfirmed
+            mine = await run.tools.placement(candidate.service)
+            shared = {s for s, node in places.items() if mine is not None and node == mine}
+            if mine is not None and places and not shared and \
+                    all(node is not None for node in places.values()):
+                continue  # placed elsewhere than every degraded service of the path
+            candidate.unknown_link = True
+            candidate.node = mine if shared else None
+        for victim in path:
+            if victim.explained or (victim.onset is not None and
+                                    candidate.onset > victim.onset + run.tolerance):
+                continue
+            if victim.service in shared or squash(candidate.score) >= \
+                    th.unknown_link_explains * squash(victim.score):
+                victim.explained = True
+        return
+
+
+async def corroborate(run: Run) -> None:
+    """Count, for each candidate, the other degraded services it would also explain. A
+    failing service shows in every caller, even those the alert never named; a second view
+    of the same failure (a load balancer seen from one client) does not."""
+    degraded: dict[str, bool] = {}
+
+    async def is_degraded(service: str) -> bool:
+        if service not in degraded:
+            verdict = (await run.tools.profile(service)).degradation(
+                DEGRADATION, run.ctx.metric)
+            degraded[service] = verdict is not None and verdict.anomalous
+        return degraded[service]
+
+    reach: dict[tuple[str, bool], int] = {}
+    for candidate in run.candidates:
+        # A surge of traffic spreads down to the callees, a failure up to the callers.
+        down = candidate.kind == "traffic"
+        edges = run.graph if down else run.callers
+        key = (candidate.service, down)
+        if key not in reach:
+            seen, frontier = {candidate.service}, [candidate.service]
+            while frontier:
+                for neighbour in sorted(edges.get(frontier.pop(), ())):
+                    if neighbour not in seen and await is_degraded(neighbour):
+                        seen.add(neighbour)
+                        frontier.append(neighbour)
+            reach[key] = len(seen - {candidate.service, run.ctx.service})
+        candidate.corroboration = reach[key]
+
+
+async def twins(run: Run) -> None:
+    """Mark a leaf that fails in lockstep with a sibling service as a likely second view of
+    it. Service maps often hold both a service and its callers' client-side view of it (a
+    load balancer, a remote endpoint) with no edge between them; the view is a leaf, the
+    service has dependencies of its own, examined. Where they explain the service, they
+    explain its view too."""
+    services = [c for c in run.candidates
+                if c.fallback and c.kind == "dependency" and c.reachable]
+    for leaf in [c for c in services if not c.explained]:
+        if run.graph.get(leaf.service):
+            continue
+        for other in services:
+            if other.service == leaf.service or not run.graph.get(other.service):
+                continue
+            if not run.callers.get(leaf.service, set()) & run.callers.get(other.service, set()):
+                continue
+            if leaf.onset is None or other.onset is None or \
+                    abs(leaf.onset - other.onset) > run.lag:
+                continue
+            a = (await run.tools.profile(leaf.service)).degradation(DEGRADATION, run.ctx.metric)
+            b = (await run.tools.profile(other.service)).degradation(DEGRADATION,
+                                                                   run.ctx.metric)
+            if a is None or b is None:
+                continue
+            link = run.tools.view.co_movement(a, b)
+            if link is not None and link >= run.thresholds.twin_correlation:
+                leaf.twin_of = other.service
+                leaf.explained = other.explained
+                break

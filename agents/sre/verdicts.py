@@ -1,0 +1,117 @@
+"""What the investigator keeps of a query: verdicts with a few numbers, never raw series.
+
+Shared by the toolbox (which produces them), the series view and the causal rules (which read
+them) and the investigator (which weighs them).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+from agents.sre.report import EvidenceStatus
+from agents.sre.stats import FAMILY_DIRECTION, Anomaly, Direction
+from integrations.telemetry.base import Series
+
+_PAYLOAD = re.compile(r"payload|body_size|request_size|request_bytes|message_size|msg_size")
+_LOSS = re.compile(r"loss|drop|retrans|reset")
+
+
+def kind_family(metric: str, family: str) -> str:
+    """The catalogue's view of a metric: payload and network flavours are told apart by name."""
+    name = metric.lower()
+    if _PAYLOAD.search(name):
+        return "payload"
+    if family == "network":
+        return "network_loss" if _LOSS.search(name) else "network_delay"
+    return family
+
+
+def direction_of(series: Series, family: str) -> Direction:
+    # Payload sizes are bad when they grow, whatever the metric's generic family says.
+    return "up" if family == "payload" else FAMILY_DIRECTION.get(series.family, "both")
+
+
+def hhmm(seconds: float | None) -> str:
+    if seconds is None:
+        return "?"
+    return datetime.fromtimestamp(seconds, tz=UTC).strftime("%H:%M")
+
+
+def relative(lead_s: float, effect: str) -> str:
+    """'4 min before X', '30 s after X', 'together with X'."""
+    size = abs(lead_s)
+    if size < 20:
+        return f"together with {effect}"
+    amount = f"{size:.0f} s" if size < 90 else f"{size / 60:.0f} min"
+    return f"{amount} {'before' if lead_s > 0 else 'after'} {effect}"
+
+
+@dataclass(slots=True)
+class FamilyVerdict:
+    service: str
+    family: str              # cpu | memory | disk | network_delay | network_loss | latency | ...
+    metric: str
+    anomaly: Anomaly | None  # None: insufficient data
+    evidence_id: str
+    # The largest anomalous rise among all the family's metrics (p50, p99, average, ...):
+    # whether a dependency can account for its caller's slowdown must not hinge on which
+    # statistic happened to have the highest z-score.
+    max_rise: float = 0.0
+    # Set when the anomaly is a step measured from the series' own level just before it
+    # rather than from its baseline (see `SeriesView.step_surge`): says what it was measured
+    # from.
+    basis: str = ""
+
+    @property
+    def score(self) -> float:
+        return self.anomaly.score if self.anomaly else 0.0
+
+    @property
+    def onset(self) -> float | None:
+        return self.anomaly.onset if self.anomaly else None
+
+    @property
+    def anomalous(self) -> bool:
+        return self.anomaly is not None and self.anomaly.anomalous
+
+
+def persistence(verdict: FamilyVerdict) -> float:
+    return verdict.anomaly.persistence if verdict.anomaly is not None else 1.0
+
+
+@dataclass(slots=True)
+class LogVerdict:
+    service: str
+    score: float
+    onset: float | None
+    baseline_count: int
+    region_count: int
+    top_template: str | None
+    new_templates: int
+    evidence_id: str
+
+
+@dataclass(slots=True)
+class ServiceProfile:
+    service: str
+    families: dict[str, FamilyVerdict] = field(default_factory=dict)
+    # Every metric's own verdict, by metric name: the alert's statistic is compared like
+    # with like along the call chain (average with average, p99 with p99).
+    metrics: dict[str, FamilyVerdict] = field(default_factory=dict)
+    status: EvidenceStatus = "ok"
+
+    def best(self, *families: str) -> FamilyVerdict | None:
+        found = [self.families[f] for f in families if f in self.families]
+        return max(found, key=lambda v: v.score, default=None)
+
+    def degradation(self, families: tuple[str, ...], metric: str | None) -> FamilyVerdict | None:
+        """The strongest degradation among `families`, reading the family of `metric` (the
+        alert's own statistic) through that metric alone when this service has it: a p99
+        wobble must not stand in for an average that did not move."""
+        own = self.metrics.get(metric) if metric else None
+        if own is None:
+            return self.best(*families)
+        others = [self.families[f] for f in families if f in self.families and f != own.family]
+        return max([own, *others], key=lambda v: v.score)

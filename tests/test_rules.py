@@ -1,0 +1,270 @@
+"""Each causal rule on a hand-built link: it refutes what it is about and lets the rest stand.
+
+Links are built from real series and verdicts (the same `SeriesView` the investigator reads),
+not from stand-ins for our own code."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from agents.sre.rules import BY_NAME, DEFAULT, RULES, Link, Thresholds, Timing, judge, without
+from agents.sre.rules.link import Cause, Role
+from agents.sre.series import SeriesView
+from agents.sre.stats import Anomaly
+from agents.sre.traces import SpanVerdict
+from agents.sre.verdicts import FamilyVerdict, LogVerdict, ServiceProfile
+from integrations.telemetry.base import ChangeEvent, MetricsResult, QueryInfo, Series
+
+STEP = 60.0
+T0 = 1_750_000_000.0
+N = 120
+SPLIT = T0 + 90 * STEP
+FIRED = T0 + 103 * STEP
+
+
+def at(i: float) -> float:
+    return T0 + i * STEP
+
+
+def verdict(service: str, family: str, *, score: float, baseline: float = 1.0,
+            peak: float = 2.0, onset: float | None = at(100), metric: str = "",
+            since: float | None = None, persistence: float = 1.0) -> FamilyVerdict:
+    anomaly = Anomaly(score, baseline, peak, onset if score >= 3 else None, 20,
+                      persistence=persistence, since=since)
+    return FamilyVerdict(service, family, metric or f"{family}_avg", anomaly, "")
+
+
+def view(*series: tuple[str, str, np.ndarray]) -> SeriesView:
+    v = SeriesView(split=SPLIT, window_start=T0)
+    t = T0 + STEP * np.arange(N)
+    for service, metric, values in series:
+        v.metrics.setdefault(service, MetricsResult(QueryInfo("q"))).series.append(
+            Series(service, metric, t, values.astype(float)))
+    return v
+
+
+def link(cause: Cause, *, kind: str = "dependency", role: Role = "dependency",
+         effect: FamilyVerdict | None = None, effect_onset: float | None = at(100),
+         series: SeriesView | None = None, th: Thresholds = DEFAULT, **extra: object) -> Link:
+    return Link(kind=kind, role=role, cause=cause, effect=effect, effect_onset=effect_onset,
+                series=series or view(), timing=Timing(FIRED, SPLIT, 120.0, 90.0),
+                thresholds=th, effect_label="front latency", **extra)  # type: ignore[arg-type]
+
+
+def noisy(level: float, seed: int) -> np.ndarray:
+    return level * (1 + np.random.default_rng(seed).normal(0, 0.02, N))
+
+
+# ---- timing -------------------------------------------------------------------------------
+
+def test_late_refutes_a_cause_that_began_after_its_effect() -> None:
+    late = BY_NAME["late"]
+    assert late.check(link(verdict("db", "latency", score=9, onset=at(103)))) is not None
+    assert late.check(link(verdict("db", "latency", score=9, onset=at(101)))) is None
+
+
+def test_late_gives_error_logs_the_clock_skew() -> None:
+    logs = LogVerdict("db", 8.0, at(103), 1, 40, "boom", 1, "")
+    assert BY_NAME["late"].check(link(logs, kind="code_error", role="local")) is None
+    logs.onset = at(106)
+    assert BY_NAME["late"].check(link(logs, kind="code_error", role="local")) is not None
+
+
+def test_a_change_must_fall_in_the_window_before_the_symptom() -> None:
+    window = BY_NAME["change_window"]
+    recent = ChangeEvent(at(90), "db", "deploy", "v2")
+    old = ChangeEvent(at(40), "db", "deploy", "v1")
+    assert window.check(link(recent, kind="deploy", role="local")) is None
+    assert window.check(link(old, kind="deploy", role="local")) is not None
+    assert window.check(link(recent, kind="deploy", role="local", effect_onset=None)) is not None
+
+
+# ---- magnitude ----------------------------------------------------------------------------
+
+def test_latency_share_refutes_a_dependency_that_added_a_sliver() -> None:
+    effect = verdict("front", "latency", score=30, baseline=100, peak=1100)
+    small = verdict("db", "latency", score=30, baseline=10, peak=20)
+    big = verdict("db", "latency", score=30, baseline=10, peak=400)
+    rule = BY_NAME["latency_share"]
+    assert rule.check(link(small, effect=effect)) is not None
+    assert rule.check(link(big, effect=effect)) is None
+
+
+def test_faint_link_refutes_a_wobble_below_a_violent_failure() -> None:
+    effect = verdict("front", "errors", score=200)
+    rule = BY_NAME["faint_link"]
+    assert rule.check(link(verdict("db", "latency", score=3.5), effect=effect)) is not None
+    assert rule.check(link(verdict("db", "latency", score=80), effect=effect)) is None
+
+
+def test_traffic_share_refutes_a_dependency_serving_a_sliver() -> None:
+    series = view(("front", "requests", np.full(N, 1000.0)),
+                  ("lb", "requests", np.full(N, 3.0)),
+                  ("db", "requests", np.full(N, 800.0)))
+    series.profiles["front"] = ServiceProfile(
+        "front", families={"throughput": verdict("front", "throughput", score=0,
+                                                 metric="requests")})
+    rule = BY_NAME["traffic_share"]
+    assert rule.check(link(verdict("lb", "errors", score=50), series=series,
+                           effect_service="front")) is not None
+    assert rule.check(link(verdict("db", "errors", score=50), series=series,
+                           effect_service="front")) is None
+
+
+def test_faint_surge_needs_comparable_strength_or_a_doubling() -> None:
+    effect = verdict("front", "latency", score=200)
+    rule = BY_NAME["faint_surge"]
+    faint = verdict("front", "throughput", score=4, baseline=100, peak=130)
+    doubled = verdict("front", "throughput", score=4, baseline=100, peak=250)
+    assert rule.check(link(faint, kind="traffic", role="local", effect=effect)) is not None
+    assert rule.check(link(doubled, kind="traffic", role="local", effect=effect)) is None
+
+
+def test_log_surge_needs_a_surging_pattern() -> None:
+    rule = BY_NAME["log_surge"]
+    assert rule.check(link(LogVerdict("db", 1.0, at(99), 5, 6, "x", 0, ""), kind="code_error",
+                           role="local")) is not None
+    assert rule.check(link(LogVerdict("db", 9.0, at(99), 5, 60, "x", 1, ""), kind="code_error",
+                           role="local")) is None
+
+
+# ---- load ---------------------------------------------------------------------------------
+
+def test_coping_refutes_load_already_borne_before_the_damage() -> None:
+    requests = noisy(100, 1)
+    requests[80:] = noisy(150, 2)[80:]       # out of range long before the damage
+    surge = verdict("front", "throughput", score=20, baseline=100, peak=155,
+                    metric="requests", onset=at(80))
+    series = view(("front", "requests", requests))
+    rule = BY_NAME["coping"]
+    assert rule.check(link(surge, kind="traffic", role="local", series=series,
+                           damage_at=at(100))) is not None
+    fresh = noisy(100, 1)
+    fresh[100:] = noisy(300, 2)[100:]        # the surge is what arrived with the damage
+    series = view(("front", "requests", fresh))
+    assert rule.check(link(verdict("front", "throughput", score=50, baseline=100, peak=300,
+                                   metric="requests"), kind="traffic", role="local",
+                           series=series, damage_at=at(100))) is None
+
+
+def test_load_lull_refutes_a_surge_gone_while_the_damage_stays() -> None:
+    requests, latency = noisy(100, 1), noisy(50, 2)
+    requests[100:103] = 300                  # one burst of requests...
+    latency[100:] = 400                      # ...and a slowdown that outlives it
+    series = view(("front", "requests", requests), ("front", "latency_avg", latency))
+    surge = verdict("front", "throughput", score=40, baseline=100, peak=300, metric="requests")
+    effect = verdict("front", "latency", score=90, baseline=50, peak=400)
+    rule = BY_NAME["load_lull"]
+    assert rule.check(link(surge, kind="traffic", role="local", effect=effect, series=series,
+                           damage_at=at(100))) is not None
+    requests[100:] = 300                     # load that lasts as long as the damage
+    series = view(("front", "requests", requests), ("front", "latency_avg", latency))
+    assert rule.check(link(surge, kind="traffic", role="local", effect=effect, series=series,
+                           damage_at=at(100))) is None
+
+
+def test_carries_needs_a_caller_surge_of_comparable_size() -> None:
+    rule = BY_NAME["carries"]
+    callee = verdict("api", "throughput", score=50, baseline=100, peak=300, metric="requests")
+    small = verdict("front", "throughput", score=5, baseline=100, peak=120, metric="requests")
+    big = verdict("front", "throughput", score=50, baseline=100, peak=280, metric="requests")
+    front, api = noisy(100, 1), noisy(100, 2)
+    front[100:], api[100:] = 120, 300        # measured as steps alike, too: 20% against 200%
+    series = view(("front", "requests", front), ("api", "requests", api))
+    assert rule.check(link(small, kind="traffic", role="origin", effect=callee,
+                           series=series)) is not None
+    assert rule.check(link(big, kind="traffic", role="origin", effect=callee,
+                           series=series)) is None
+
+
+def test_rising_refutes_traffic_that_fell() -> None:
+    rule = BY_NAME["rising"]
+    fell = verdict("front", "throughput", score=20, baseline=100, peak=30)
+    rose = verdict("front", "throughput", score=20, baseline=100, peak=300)
+    assert rule.check(link(fell, kind="traffic", role="local")) is not None
+    assert rule.check(link(rose, kind="traffic", role="local")) is None
+
+
+# ---- persistence --------------------------------------------------------------------------
+
+def test_normal_refutes_a_cause_within_its_range() -> None:
+    rule = BY_NAME["normal"]
+    assert rule.check(link(verdict("db", "cpu", score=1.2), kind="cpu", role="local")) \
+        is not None
+    assert rule.check(link(verdict("db", "cpu", score=12), kind="cpu", role="local")) is None
+
+
+def test_standing_refutes_a_dependency_already_as_bad_before() -> None:
+    latency = noisy(20, 3)
+    latency[60:] = 60                        # bad since long before the caller suffered
+    series = view(("db", "latency_avg", latency))
+    old = verdict("db", "latency", score=40, baseline=20, peak=60, onset=at(60))
+    rule = BY_NAME["standing"]
+    assert rule.check(link(old, series=series)) is not None
+    fresh = noisy(20, 3)
+    fresh[99:] = 60
+    series = view(("db", "latency_avg", fresh))
+    assert rule.check(link(verdict("db", "latency", score=40, baseline=20, peak=60,
+                                   onset=at(99)), series=series)) is None
+
+
+def test_transient_refutes_a_model_proposed_blip() -> None:
+    rule = BY_NAME["transient"]
+    blip = verdict("db", "cpu", score=9, persistence=0.2)
+    assert rule.check(link(blip, kind="cpu", role="model")) is not None
+    assert rule.check(link(blip, kind="cpu", role="local")) is None  # the catalogue weighs it
+
+
+# ---- the structure ------------------------------------------------------------------------
+
+def test_rules_are_named_once_and_documented() -> None:
+    names = [r.name for r in RULES]
+    assert len(names) == len(set(names))
+    assert all(r.doc for r in RULES)
+
+
+def test_judge_returns_the_first_refutation_and_ablation_removes_a_rule() -> None:
+    cause = verdict("db", "latency", score=1.0)  # normal, and late (no onset)
+    refuted = judge(link(cause), RULES)
+    assert refuted is not None and refuted.rule == "normal"
+    refuted = judge(link(cause), without(["normal"]))
+    assert refuted is not None and refuted.rule == "late"
+    with pytest.raises(ValueError, match="unknown rule"):
+        without(["no_such_rule"])
+
+
+def test_thresholds_are_one_value_that_can_be_swept() -> None:
+    effect = verdict("front", "latency", score=30, baseline=100, peak=1100)
+    cause = verdict("db", "latency", score=30, baseline=10, peak=60)  # +50 against +1000
+    assert judge(link(cause, effect=effect), RULES) is not None
+    loose = DEFAULT.with_values({"min_latency_share": 0.01})
+    assert judge(link(cause, effect=effect, th=loose), RULES) is None
+    with pytest.raises(ValueError, match="unknown threshold"):
+        DEFAULT.with_values({"nope": 1.0})
+
+
+# ---- traces -------------------------------------------------------------------------------
+
+def spans_of(service: str, *, failed_after: int, after: int = 10) -> SpanVerdict:
+    rate = 1 / 42
+    z = (failed_after / after - rate) / (rate * (1 - rate) / after) ** 0.5
+    return SpanVerdict(service, 40, after, 0, failed_after, z, 0.0, "", at(99))
+
+
+def test_span_change_needs_spans_that_changed() -> None:
+    rule = BY_NAME["span_change"]
+    assert rule.check(link(spans_of("db", failed_after=0), kind="code_error",
+                           role="local")) is not None
+    assert rule.check(link(spans_of("db", failed_after=5), kind="code_error",
+                           role="local")) is None
+
+
+def test_a_code_fault_needs_healthy_children() -> None:
+    rule = BY_NAME["healthy_children"]
+    cause = spans_of("api", failed_after=5)
+    sick = spans_of("db", failed_after=6)
+    well = spans_of("db", failed_after=0)
+    assert rule.check(link(cause, kind="code_error", role="local", children=(sick,))) \
+        is not None
+    assert rule.check(link(cause, kind="code_error", role="local", children=(well,))) is None

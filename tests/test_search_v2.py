@@ -1,0 +1,129 @@
+"""Causes beyond the call path and beyond the metrics, on small hand-built incidents: a
+noisy neighbour the topology does not connect to the alert, a control that must still
+abstain, a code fault seen only through traces and logs, and input the investigation can
+only partly use."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+
+from agents.sre.context import AlertContext
+from agents.sre.investigator import Investigator
+from agents.sre.report import Report
+from integrations.telemetry.scenario import ScenarioSource
+
+STEP = 60.0
+T0 = 1_750_000_000.0
+N = 120
+FAULT = 100
+FIRED = T0 + STEP * 104
+
+
+def noisy(level: float, seed: int, sigma: float = 0.03) -> np.ndarray:
+    return level * (1 + np.random.default_rng(seed).normal(0, sigma, N))
+
+
+def write(path: Path, metrics: dict[tuple[str, str], np.ndarray], *,
+          edges: list[tuple[str, str]], alert: str = "front", metric: str = "latency_ms",
+          signal: str = "latency", logs: list[dict[str, object]] | None = None,
+          spans: list[dict[str, object]] | None = None) -> Path:
+    path.mkdir(parents=True)
+    rows = ["timestamp,service,metric,value"]
+    for (service, name), values in metrics.items():
+        rows += [f"{T0 + STEP * i:.0f},{service},{name},{v:.6g}" for i, v in enumerate(values)]
+    (path / "metrics.csv").write_text("\n".join(rows) + "\n")
+    (path / "case.json").write_text(json.dumps({
+        "id": "case", "window": {"start": T0, "end": T0 + STEP * (N - 1)},
+        "alert": {"name": "Alert", "service": alert, "signal": signal, "metric": metric,
+                  "fired_at": FIRED, "summary": f"{metric} of {alert}"},
+        "topology": [{"caller": a, "callee": b} for a, b in edges]}))
+    if logs is not None:
+        (path / "logs.jsonl").write_text("".join(json.dumps(x) + "\n" for x in logs))
+    if spans is not None:
+        (path / "traces.jsonl").write_text("".join(json.dumps(x) + "\n" for x in spans))
+    return path
+
+
+async def investigate(path: Path) -> Report:
+    source = ScenarioSource(path)
+    return await Investigator(source).investigate(AlertContext.from_case(source.case))
+
+
+def neighbour_case(path: Path, *, hog_from: int | None) -> Path:
+    front, api = noisy(100, 1), noisy(40, 2)
+    hog_cpu = noisy(20, 3)
+    if hog_from is not None:
+        hog_cpu[hog_from:] = noisy(85, 4)[hog_from:]
+        api[FAULT:] += 120          # the victim slows with no resource of its own moving
+        front[FAULT:] += 110
+    else:
+        front[103:105] *= 2.0       # a noisy alert: two samples over, nothing behind them
+        hog_cpu[60:62] = 90         # loud, unrelated and long over
+    return write(path, {("front", "latency_ms"): front, ("api", "latency_ms"): api,
+                        ("api", "cpu_usage"): noisy(30, 5), ("front", "cpu_usage"): noisy(30, 6),
+                        ("batch-report", "cpu_usage"): hog_cpu},
+                 edges=[("front", "api")])
+
+
+async def test_a_noisy_neighbour_off_the_call_path_is_named_with_its_doubt(
+        tmp_path: Path) -> None:
+    report = await investigate(neighbour_case(tmp_path / "c", hog_from=97))
+    assert not report.abstained
+    top = report.root_causes[0]
+    assert (top.service, top.kind) == ("batch-report", "cpu")
+    assert "connection unknown" in top.summary
+    assert top.confidence <= 0.6
+
+
+async def test_a_control_with_loud_unrelated_noise_still_abstains(tmp_path: Path) -> None:
+    report = await investigate(neighbour_case(tmp_path / "c", hog_from=None))
+    assert report.abstained
+
+
+def span(trace: int, span_id: str, parent: str | None, service: str, minute: float,
+         duration: float, failed: bool) -> dict[str, object]:
+    return {"trace_id": f"t{trace}", "span_id": span_id, "parent_id": parent,
+            "service": service, "operation": f"{service}.handle", "start": T0 + 60 * minute,
+            "duration_ms": duration, "status": "error" if failed else "ok"}
+
+
+async def test_a_code_fault_seen_only_through_traces_and_logs(tmp_path: Path) -> None:
+    rng = np.random.default_rng(7)
+    spans = []
+    for k in range(240):
+        minute = k / 2
+        broken = minute >= FAULT and rng.random() < 0.5
+        spans += [span(k, "a", None, "front", minute, 30, broken),
+                  span(k, "b", "a", "api", minute, 20, broken),
+                  span(k, "c", "b", "db", minute, 10, broken),
+                  span(k, "d", "c", "cache", minute, 2, False)]
+    logs = [{"ts": T0 + 60 * (FAULT + m / 4), "service": "db", "level": "error",
+             "message": f"NullPointerException in Ledger.post (entry {m})"} for m in range(60)]
+    front_err, api_err = noisy(0.01, 1), noisy(0.01, 2)
+    front_err[FAULT:] += 0.4
+    api_err[FAULT:] += 0.45
+    report = await investigate(write(
+        tmp_path / "c", {("front", "error_rate"): front_err, ("api", "error_rate"): api_err,
+                         ("db", "latency_ms"): noisy(10, 3), ("cache", "latency_ms"): noisy(2, 4)},
+        edges=[("front", "api"), ("api", "db"), ("db", "cache")], metric="error_rate",
+        signal="errors", logs=logs, spans=spans))
+    top = report.root_causes[0]
+    assert (top.service, top.kind) == ("db", "code_error")
+
+
+async def test_input_it_can_only_partly_use_is_named(tmp_path: Path) -> None:
+    front = noisy(100, 1)
+    front[FAULT:] += 200
+    logs = [{"ts": T0 + 60 * m, "service": "worker", "message": "Traceback: KeyError 'id'"}
+            for m in range(100, 110)]
+    spans = [span(k, f"s{k}", None, "front", k / 2, 30, False) for k in range(100)]
+    report = await investigate(write(tmp_path / "c", {("front", "latency_ms"): front},
+                                     edges=[], logs=logs, spans=spans))
+    text = report.summary
+    assert "no call graph" in text
+    assert "no parent ids" in text
+    assert "no usable metrics" in text and "worker" in text
+    assert "no level" in text
