@@ -174,11 +174,17 @@ async def _own_spans(run: Run, service: str, effect: str, effect_onset: float | 
     """A code fault seen through traces: this service's own spans fail or slow down (its
     self-time, without its children's) while the spans it calls stay healthy."""
     callees = sorted(run.graph.get(service, ()))
+    if effect_verdict is not None and not effect_verdict.anomalous:
+        return  # nothing to explain: an effect within its normal range
     spans = await run.tools.span_verdict(service, callees)
     if spans is None or not (spans.failing or spans.slowed):
         return
-    if not spans.failing and any(e.kind in (*RESOURCE_KINDS, "traffic") for e in local):
-        return  # its own time grew with a saturated resource or a surge: theirs to explain
+    if not spans.failing and (any(e.kind in (*RESOURCE_KINDS, "traffic") for e in local)
+                              or _has_latency(run, service)):
+        # Its own time grew with a saturated resource or a surge (theirs to explain), or
+        # its latency metric speaks for its slowness, judged by every rule: spans that
+        # only slowed add nothing but noise (sampled self-times swing).
+        return
     children = []
     for callee in callees:
         await run.tools.profile(callee)  # the rule reads whether its metrics degraded too
@@ -272,6 +278,11 @@ async def _dependencies(run: Run, service: str, effect: str, effect_onset: float
     return found_below
 
 
+def _has_latency(run: Run, service: str) -> bool:
+    profile = run.tools.view.profile(service)
+    return profile is not None and "latency" in profile.families
+
+
 async def _spans_carry(run: Run, callee: str, caller: str) -> bool:
     """Do the traces carry a failure from `callee` up to `caller` (both fail more since the
     split)? Then the callee accounts for the caller's failures as a covering cause does."""
@@ -288,11 +299,14 @@ async def _through_traces(run: Run, callee: str, service: str, effect: str,
     """A dependency its metrics do not show as degraded (or that exports none) whose spans
     fail or slow down, or whose logs show a new error pattern surging, before the effect:
     traces or logs carry the link, and the walk goes on."""
+    if effect_verdict is not None and not effect_verdict.anomalous:
+        return False  # nothing to explain: an effect within its normal range
     spans = await run.tools.span_verdict(callee, sorted(run.graph.get(callee, ())))
     cause: SpanVerdict | LogVerdict | None = None
-    if spans is not None and run.judge(kind="dependency", role="dependency", cause=spans,
-                                       effect=None, effect_onset=effect_onset,
-                                       effect_service=service, effect_label=effect) is None:
+    usable = spans is not None and (spans.failing or not _has_latency(run, callee))
+    if spans is not None and usable and run.judge(
+            kind="dependency", role="dependency", cause=spans, effect=None,
+            effect_onset=effect_onset, effect_service=service, effect_label=effect) is None:
         cause = spans
     else:
         logs = await run.tools.error_logs(callee)

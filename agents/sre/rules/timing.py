@@ -61,7 +61,7 @@ def late(link: Link) -> str:
         deadline = link.effect_onset
         if link.role in ("dependency", "widened"):
             deadline = bulk(link.series, link.effect_onset, link.effect)
-        if precedes(cause.onset, deadline, tolerance + link.thresholds.log_skew_s):
+        if precedes(cause.onset, deadline, tolerance):
             return ""
         return f"its spans changed at {hhmm(cause.onset)}, after {link.effect_label}"
     if isinstance(cause, ChangeEvent):
