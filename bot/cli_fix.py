@@ -84,7 +84,7 @@ def render(data: dict[str, Any]) -> str:
     else:
         lines.append(f"Suspect commits ({case}):")
     for s in data["suspects"]:
-        pr = f" (#{s['pr']})" if s.get("pr") else ""
+        pr = f" (#{s['pr']})" if s.get("pr") and f"#{s['pr']}" not in s["title"] else ""
         lines.append(f"  {s['commit'][:12]} {s['score']:.2f} {s['author']}: {s['title']}{pr}")
         lines.append(f"      {s['why']}")
     if data["files"]:

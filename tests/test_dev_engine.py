@@ -16,7 +16,7 @@ import pytest
 from agents.dev.engine import FixOptions, run_fix
 from agents.dev.revert import propose_revert
 from agents.dev.sandbox import Limits, Sandbox, network_isolation_available
-from agents.dev.suspects import _function_span, _locate, collect, rank
+from agents.dev.suspects import _binds, _function_span, _locate, collect, rank
 from agents.dev.types import CaseError, DeployRange, ErrorEvent, FixCase, Frame, SuspectCommit
 from bot.cli import main as cli_main
 from evals.fix.generate import build_case
@@ -150,6 +150,26 @@ async def test_deleted_guard_in_range_beats_the_old_raising_line(repo: Path) -> 
     suspects, case = rank(ev)
     assert [s.commit for s in suspects[:2]] == [bad, old] and case == "new_code"
     assert suspects[0].in_range and not suspects[1].in_range
+
+
+def test_a_line_above_counts_when_it_binds_what_the_raising_line_reads() -> None:
+    assert _binds('    qty = line.get("quantity")') == {"qty"}
+    assert _binds("    a, b = split(x)") == {"a", "b"}
+    assert _binds("    total += item") == {"total"}
+    assert _binds("    for item in usage:") == {"item"}
+    assert _binds("    if TRACE:") == set() and _binds("    x == y") == set()
+
+
+async def test_tracing_added_above_does_not_outrank_the_old_raising_line(repo: Path) -> None:
+    old = commit(repo, {"m.py": "def f(d):\n    return d['n'] + 1\n"}, "add f")
+    trace = commit(repo, {"m.py": "TRACE = False\n\n\ndef f(d):\n    if TRACE:\n"
+                                  "        print('f')\n    return d['n'] + 1\n"},
+                   "debug tracing", who="Bob", when=1_700_000_100)
+    error = ErrorEvent("TypeError", "TypeError", "x", frames=(Frame("m.py", 7, "f"),))
+    ev = await collect(await Git.open(repo), error, DeployRange(trace, old))
+    suspects, case = rank(ev)
+    assert suspects[0].commit == old and case == "old_code"
+    assert suspects[1].commit == trace and suspects[1].in_range
 
 
 def test_generated_regression_fix_cli_json(tmp_path: Path,
