@@ -70,6 +70,14 @@ def _mrkdwn(text: str) -> dict[str, Any]:
     return {"type": "mrkdwn", "text": _clip(text)}
 
 
+def short_principal(principal: str) -> str:
+    """An ARN as people say it: `arn:aws:iam::1234:user/mallory` is mallory, an assumed role
+    `Role/session`. The full ARN stays in the checklist."""
+    if principal.startswith("arn:") and "/" in principal:
+        return principal.split("/", 1)[1]
+    return principal
+
+
 def verdict_label(verdict: str | None) -> tuple[str, str]:
     if verdict is None:
         return "🔎", "Triaging"
@@ -82,7 +90,7 @@ def headline(case: SecurityCase) -> str:
     if case.step_error and case.verdict is None:
         icon, label = "⚠️", "Needs a human (triage failed)"
     confidence = f" ({case.confidence:.0%})" if case.confidence is not None else ""
-    who = f" by {code(case.principal, 80)}" if case.principal else ""
+    who = f" by {code(short_principal(case.principal), 80)}" if case.principal else ""
     entities = case.signal.get("entities") or {}
     where = f" from {code(entities['ip'], 60)}" if entities.get("ip") else ""
     return f"{icon} *{label}*{confidence} · {code(case.rule, 120)}{who}{where}"
@@ -91,7 +99,7 @@ def headline(case: SecurityCase) -> str:
 def case_text(case: SecurityCase) -> str:
     """Notification fallback (what a phone shows): plain, short, still escaped."""
     _, label = verdict_label(case.verdict)
-    who = f" by {untrusted(case.principal, 60)}" if case.principal else ""
+    who = f" by {untrusted(short_principal(case.principal), 60)}" if case.principal else ""
     return f"[security] {label}: {untrusted(case.rule, 100)}{who}"
 
 
