@@ -103,9 +103,15 @@ async def test_a_fold_is_a_thread_note_not_a_new_case(sqlite_store: Store,
     events = attack_story()
     await security.receive(stop_logging_signal(events))
     await security.idle()
+    edits = len(slack.of("chat.update"))
     later = attack_story(first=11, at=FIRED + timedelta(hours=2))
     case_id, created = await security.receive(stop_logging_signal(later))
     await security.idle()
+    root_ts = (await security.store.case(case_id)).slack_ts
+    # The root is edited (its count); the triage reply only if what it shows changed.
+    assert {c.args["ts"] for c in slack.of("chat.update")[edits:]} <= {
+        root_ts, (await security.store.case(case_id)).detail_ts}
+    assert any(c.args["ts"] == root_ts for c in slack.of("chat.update")[edits:])
     assert not created and len(_roots(slack)) == 1
     assert "Fired again (2× now)" in _replies(slack)[-1]["text"]
     assert any("fired 2×" in _dumps(c.args["blocks"]) for c in slack.of("chat.update"))

@@ -8,6 +8,7 @@ decisions, approvals, escalation), posted from `SecurityCaseUpdate` rows.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from typing import Any, Protocol
 
@@ -38,6 +39,10 @@ class CaseThreads:
         self.store = store
         self.surface = surface
         self.executor_names = list(executor_names)
+        # What each triage reply last showed, so a fold that changes only the root (its fire
+        # count) does not edit the reply too. Kept in memory: after a restart a reply is
+        # edited once more, which is harmless.
+        self._shown: dict[int, str] = {}
 
     async def behind(self) -> list[tuple[int, str]]:
         return await self.store.cases_to_render()
@@ -61,13 +66,15 @@ class CaseThreads:
             events = await self.store.events(item_id)
             approvals = await self.store.approvals(item_id)
             blocks = triage_blocks(case, events, approvals, executor_names=self.executor_names)
+            shown = json.dumps(blocks, sort_keys=True)
             if detail_ts is None:
                 ref = await self.surface.post_reply(root, triage_text(case), blocks)
                 detail_ts = ref.ts
                 await self.store.mark_detail(item_id, ts=ref.ts)
-            else:
+            elif self._shown.get(item_id) != shown:
                 await self.surface.update(MessageRef(root.channel, detail_ts),
                                           triage_text(case), blocks)
+            self._shown[item_id] = shown
         await self.store.mark_rendered(item_id, version=version, channel=root.channel,
                                        ts=root.ts, detail_ts=detail_ts)
         updates = await self.store.pending_updates(item_id)
