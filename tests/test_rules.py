@@ -268,3 +268,20 @@ def test_a_code_fault_needs_healthy_children() -> None:
     assert rule.check(link(cause, kind="code_error", role="local", children=(sick,))) \
         is not None
     assert rule.check(link(cause, kind="code_error", role="local", children=(well,))) is None
+
+
+async def test_leaving_out_any_rule_never_crashes_an_investigation(tmp_path: object) -> None:
+    """An ablation changes answers, never the contract: a rule left out may let through a
+    cause with a negative score (a log pattern that fell), which the ranking must take."""
+    from pathlib import Path
+
+    from agents.sre.context import AlertContext
+    from agents.sre.investigator import Investigator
+    from integrations.telemetry.scenario import ScenarioSource
+
+    scenario = Path(__file__).parents[1] / "bot" / "demo" / "scenarios" / "frontend-latency"
+    source = ScenarioSource(scenario)
+    for name in ("log_surge", "late", "normal"):
+        report = await Investigator(source, rules=without([name])).investigate(
+            AlertContext.from_case(source.case))
+        assert report.contract()["root_causes"] is not None

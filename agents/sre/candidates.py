@@ -183,7 +183,8 @@ def candidate_at(service: str, degraded: FamilyVerdict | None, local: list[Expla
         top = max(item.score for item in local)
         # Among the strong local explanations, the earliest is the cause of the others
         # (payloads before memory, a deploy before the errors, traffic before CPU).
-        strong = [item for item in local if item.score >= 0.5 * top]
+        strong = [item for item in local if item.score >= 0.5 * top] or \
+            [max(local, key=lambda item: item.score)]  # scores below 0 (a rule left out)
         pick = min(strong, key=lambda i: (i.onset if i.onset is not None else float("inf"),
                                           -i.score))
         score = max(top, degraded.score if degraded is not None else 0.0)
