@@ -15,6 +15,7 @@ BENCHMARKS = (
     "triage",
     "api",
     "fix_suspects",
+    "security_scan",
 )
 
 if __name__ == "__main__":

@@ -25,7 +25,7 @@ from datetime import UTC, datetime
 from functools import lru_cache
 
 from integrations.security.entities import extract_entities
-from integrations.security.flatten import Wanted, flatten_for
+from integrations.security.flatten import Row, Wanted, cell, flatten_for
 from integrations.security.sigma import FULLTEXT_COLUMN, CompiledRule, RuleSet
 from integrations.security.suppressions import Suppression
 from integrations.security.types import SecurityEvent, SecuritySignal
@@ -82,20 +82,79 @@ class ScanResult:
         return "; ".join(parts)
 
 
+@dataclass(frozen=True, slots=True)
+class _Table:
+    rules: tuple[CompiledRule, ...]
+    columns: tuple[str, ...]
+    wanted: Wanted
+    fulltext: bool
+
+    @classmethod
+    def of(cls, rules: Sequence[CompiledRule]) -> _Table:
+        cols = sorted({c for r in rules for c in r.columns} - {FULLTEXT_COLUMN})
+        fulltext = any(FULLTEXT_COLUMN in r.columns for r in rules)
+        return cls(tuple(rules), tuple(cols), Wanted.of(cols), fulltext)
+
+
+@dataclass(frozen=True, slots=True)
+class _Plan:
+    """How one log type is evaluated.
+
+    Most rules require one field (CloudTrail's `eventName`, Okta's `eventType`) to hold one of
+    a few values. The field most rules bound is the key: an event whose key matches none of
+    those rules' values cannot match them, so it is never flattened into their table. Rules
+    that bound no key see every event, in a narrow table of only the columns they read.
+    """
+
+    key: str | None
+    wanted: Wanted
+    allowed: frozenset[str]
+    keyed: _Table | None
+    every: _Table | None
+
+    @classmethod
+    def of(cls, rules: Sequence[CompiledRule]) -> _Plan:
+        counts = Counter(name for r in rules for name in r.bounds)
+        key = counts.most_common(1)[0][0] if counts else None
+        keyed = [r for r in rules if key is not None and key in r.bounds]
+        if len(keyed) < 2:  # not worth a second table
+            key, keyed = None, []
+        every = [r for r in rules if r not in keyed]
+        allowed = frozenset(v for r in keyed for v in r.bounds[key]) if key else frozenset()
+        return cls(
+            key=key,
+            wanted=Wanted.of({c for r in rules for c in r.columns} | ({key} if key else set())),
+            allowed=allowed,
+            keyed=_Table.of(keyed) if keyed else None,
+            every=_Table.of(every) if every else None,
+        )
+
+
+def _values(spec: _Table, flat: Row, ev: SecurityEvent) -> list[object]:
+    values: list[object] = [cell(flat.get(c)) for c in spec.columns]
+    if spec.fulltext:
+        values.append(json.dumps(ev.event, default=str))
+    return values
+
+
 class SigmaEngine:
     """Runs one `RuleSet` over batches of events. Stateless between batches."""
 
     def __init__(self, rules: RuleSet) -> None:
         self.rules = rules
-        self._by_type: dict[str, list[CompiledRule]] = defaultdict(list)
+        by_type: dict[str, list[CompiledRule]] = defaultdict(list)
         for rule in rules.rules:
-            self._by_type[rule.log_type].append(rule)
-        self._columns: dict[str, tuple[str, ...]] = {}
-        self._wanted: dict[str, Wanted] = {}
-        for log_type, type_rules in self._by_type.items():
-            cols = sorted({c for r in type_rules for c in r.columns} - {FULLTEXT_COLUMN})
-            self._columns[log_type] = tuple(cols)
-            self._wanted[log_type] = Wanted.of(cols)
+            by_type[rule.log_type].append(rule)
+        self._plans = {log_type: _Plan.of(type_rules) for log_type, type_rules in by_type.items()}
+
+    def plan_summary(self) -> dict[str, str]:
+        """Per log type: the key field and how many rules it pre-filters (for reports)."""
+        out: dict[str, str] = {}
+        for log_type, plan in sorted(self._plans.items()):
+            keyed = len(plan.keyed.rules) if plan.keyed else 0
+            every = len(plan.every.rules) if plan.every else 0
+            out[log_type] = f"key {plan.key or '-'}: {keyed} keyed rules, {every} on every event"
+        return out
 
     def match(self, events: Sequence[SecurityEvent]) -> tuple[list[RuleMatch], ScanResult]:
         """Every rule's matching events, before suppressions and grouping."""
@@ -110,56 +169,60 @@ class SigmaEngine:
         matches: list[RuleMatch] = []
         try:
             for index, (log_type, batch) in enumerate(sorted(grouped.items())):
-                rules = self._by_type.get(log_type)
-                if not rules:
+                plan = self._plans.get(log_type)
+                if plan is None:
                     result.uncovered[log_type] += len(batch)
                     continue
-                table = f"t{index}"
-                self._load(conn, table, log_type, batch)
-                for rule in rules:
-                    result.rules_evaluated += 1
-                    try:
-                        rows = conn.execute(
-                            f"SELECT rowid FROM {table} WHERE {rule.where}"
-                        ).fetchall()
-                    except (sqlite3.Error, re.error, ValueError) as exc:
-                        result.problems.append(
-                            f"{rule.location}: rule {rule.title!r} failed: {exc}"
-                        )
-                        continue
-                    if rows:
-                        hit = tuple(batch[rowid - 1] for (rowid,) in rows)
-                        matches.append(RuleMatch(rule, hit))
+                # One walk per event serves both tables: the key decides the keyed table.
+                every_rows: list[list[object]] = []
+                keyed_rows: list[list[object]] = []
+                kept: list[SecurityEvent] = []
+                every, keyed, key, allowed = plan.every, plan.keyed, plan.key, plan.allowed
+                for ev in batch:
+                    flat = flatten_for(log_type, ev.event, plan.wanted)
+                    if every is not None:
+                        every_rows.append(_values(every, flat, ev))
+                    if keyed is not None:
+                        value = cell(flat.get(key)) if key else None
+                        if value is not None and str(value).lower() in allowed:
+                            keyed_rows.append(_values(keyed, flat, ev))
+                            kept.append(ev)
+                if every is not None:
+                    self._run(conn, f"a{index}", every, batch, every_rows, matches, result)
+                if keyed is not None:
+                    self._run(conn, f"k{index}", keyed, kept, keyed_rows, matches, result)
         finally:
             conn.close()
         result.matches = matches
         result.elapsed_s = time.perf_counter() - started
         return matches, result
 
-    def _load(
-        self, conn: sqlite3.Connection, table: str, log_type: str, batch: Sequence[SecurityEvent]
+    def _run(
+        self,
+        conn: sqlite3.Connection,
+        table: str,
+        spec: _Table,
+        batch: Sequence[SecurityEvent],
+        rows: list[list[object]],
+        matches: list[RuleMatch],
+        result: ScanResult,
     ) -> None:
-        cols = self._columns[log_type]
-        fulltext = any(FULLTEXT_COLUMN in r.columns for r in self._by_type[log_type])
-        names = list(cols) + ([FULLTEXT_COLUMN] if fulltext else [])
-        if not names:
-            names = ["_none"]
+        result.rules_evaluated += len(spec.rules)
+        if not batch:
+            return
+        names = list(spec.columns) + ([FULLTEXT_COLUMN] if spec.fulltext else [])
         ddl = ", ".join(f"{_quote(c)} TEXT COLLATE NOCASE" for c in names)
         conn.execute(f"CREATE TABLE {table} ({ddl})")
-        wanted = self._wanted[log_type]
         marks = ", ".join("?" for _ in names)
-
-        def rows() -> object:
-            for ev in batch:
-                flat = flatten_for(log_type, ev.event, wanted)
-                values = [flat.value(c) for c in cols]
-                if fulltext:
-                    values.append(json.dumps(ev.event, default=str))
-                if not cols and not fulltext:
-                    values.append(None)
-                yield values
-
-        conn.executemany(f"INSERT INTO {table} VALUES ({marks})", rows())  # type: ignore[arg-type]
+        conn.executemany(f"INSERT INTO {table} VALUES ({marks})", rows)
+        for rule in spec.rules:
+            try:
+                found = conn.execute(f"SELECT rowid FROM {table} WHERE {rule.where}").fetchall()
+            except (sqlite3.Error, re.error, ValueError) as exc:
+                result.problems.append(f"{rule.location}: rule {rule.title!r} failed: {exc}")
+                continue
+            if found:
+                matches.append(RuleMatch(rule, tuple(batch[rowid - 1] for (rowid,) in found)))
 
     def evaluate(
         self,

@@ -12,7 +12,7 @@ Lists: Sigma reads a field that holds a list as "any element matches". A flat ro
 that for equality, so a one-element list is stored as its element (the common case: Okta's
 `target`, CloudTrail's `resources` of one), a longer list as JSON text (which `contains`,
 `startswith`-style and regex rules still see). An object or list a rule names directly
-(`requestParameters|contains`) is stored as its JSON text; see `Row.value`.
+(`requestParameters|contains`) is stored as its JSON text.
 
 Some log types need fields the raw record does not carry under the name SigmaHQ rules use:
 `derived_fields` adds them (Google Workspace's `eventName`, `eventService` and event parameters
@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from integrations.security.types import GSUITE_ACTIVITY
@@ -43,24 +43,11 @@ def _scalar(value: Any) -> Scalar | None:
     return None
 
 
-class Row:
-    """One flattened event: leaves by lowercase dotted path, plus the containers on the way."""
+def _json(node: Any) -> str:
+    return json.dumps(node, sort_keys=True, default=str)
 
-    __slots__ = ("containers", "leaves")
 
-    def __init__(self) -> None:
-        self.leaves: dict[str, Scalar] = {}
-        self.containers: dict[str, Any] = {}
-
-    def value(self, column: str) -> Scalar | None:
-        """The value for a lowercase column: a leaf, else an object/list as JSON text."""
-        leaf = self.leaves.get(column)
-        if leaf is not None:
-            return leaf
-        node = self.containers.get(column)
-        if node is None:
-            return None
-        return json.dumps(node, sort_keys=True, default=str)
+Step = tuple[str, str, bool, bool]  # raw key, lowercase path, is a column, leads to one
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,11 +55,16 @@ class Wanted:
     """The columns the loaded rules read, so the walk skips subtrees no rule names.
 
     CloudTrail's `requestParameters` / `responseElements` are most of a record and few rules
-    look inside them: pruning them is what keeps a scan well above 50,000 events/s.
+    look inside them: pruning them is what keeps a scan above 50,000 events/s. Records of one
+    log type mostly share their key sets, so which keys of an object matter is worked out once
+    per (path, key set) and cached.
     """
 
     columns: frozenset[str]
     prefixes: frozenset[str]
+    steps: dict[tuple[str, tuple[Any, ...]], tuple[Step, ...]] = field(
+        default_factory=dict, compare=False, hash=False
+    )
 
     @classmethod
     def of(cls, columns: Iterable[str]) -> Wanted:
@@ -84,73 +76,95 @@ class Wanted:
                 prefixes.add(".".join(parts[:i]))
         return cls(cols, frozenset(prefixes))
 
+    def plan(self, prefix: str, keys: tuple[Any, ...]) -> tuple[Step, ...]:
+        cache_key = (prefix, keys)
+        steps = self.steps.get(cache_key)
+        if steps is None:
+            found: list[Step] = []
+            for key in keys:
+                path = prefix + str(key).lower()
+                is_col, is_prefix = path in self.columns, path in self.prefixes
+                if is_col or is_prefix:
+                    found.append((key, path, is_col, is_prefix))
+            steps = tuple(found)
+            if len(self.steps) > 20_000:  # objects with free-form keys: keep memory bounded
+                self.steps.clear()
+            self.steps[cache_key] = steps
+        return steps
+
+
+Row = dict[str, Any]  # path -> Scalar, or a dict/list a column names whole (see `cell`)
+
+
+def cell(value: Any) -> Scalar | None:
+    """A row value as SQLite stores it: objects and lists as JSON text, one-element lists as
+    their element. Deferred to here because encoding CloudTrail's `requestParameters` for
+    every event would cost more than the rest of the scan."""
+    kind = type(value)
+    if kind is dict:
+        return _json(value)
+    if kind is list:
+        return _list_value(value)
+    return value  # type: ignore[no-any-return]
+
 
 def flatten(event: Mapping[str, Any], wanted: Wanted | None = None) -> Row:
-    row = Row()
+    """Lowercase dotted path -> value. With `wanted`, only those columns (an object or list a
+    column names is its JSON text); without, every leaf."""
+    row: Row = {}
     if wanted is None:
         _walk(event, "", row)
     else:
-        _walk_wanted(event, "", row, wanted.columns, wanted.prefixes)
+        _walk_wanted(event, "", row, wanted)
     return row
 
 
 def _walk(node: Mapping[str, Any], prefix: str, row: Row) -> None:
-    leaves = row.leaves
     for key, value in node.items():
         path = prefix + str(key).lower()
-        if isinstance(value, Mapping):
-            if path not in row.containers:
-                row.containers[path] = value
+        if isinstance(value, dict):
             _walk(value, path + ".", row)
         elif isinstance(value, list):
-            if path not in row.containers:
-                row.containers[path] = value
-            _list(path, value, row, None)
-        else:
+            if len(value) == 1 and isinstance(value[0], dict):
+                _walk(value[0], path + ".", row)
+            elif value and not row.get(path):
+                row[path] = _list_value(value)
+        elif value is not None and not row.get(path):
             scalar = _scalar(value)
-            if scalar is not None and leaves.get(path) in (None, ""):
-                leaves[path] = scalar
+            if scalar is not None:
+                row[path] = scalar
 
 
-def _walk_wanted(
-    node: Mapping[str, Any], prefix: str, row: Row, cols: frozenset[str], prefixes: frozenset[str]
-) -> None:
-    leaves = row.leaves
-    for key, value in node.items():
-        path = prefix + (key.lower() if isinstance(key, str) else str(key).lower())
-        if isinstance(value, Mapping):
-            if path in cols and path not in row.containers:
-                row.containers[path] = value
-            if path in prefixes:
-                _walk_wanted(value, path + ".", row, cols, prefixes)
-        elif isinstance(value, list):
-            if path in cols or path in prefixes:
-                if path not in row.containers:
-                    row.containers[path] = value
-                _list(path, value, row, (cols, prefixes))
-        elif path in cols:
-            scalar = _scalar(value)
-            if scalar is not None and leaves.get(path) in (None, ""):
-                leaves[path] = scalar
-
-
-def _list(
-    path: str, value: list[Any], row: Row, wanted: tuple[frozenset[str], frozenset[str]] | None
-) -> None:
-    leaves = row.leaves
+def _list_value(value: list[Any]) -> Scalar:
     if len(value) == 1:
-        only = value[0]
-        if isinstance(only, Mapping):
-            if wanted is None:
-                _walk(only, path + ".", row)
-            else:
-                _walk_wanted(only, path + ".", row, *wanted)
-            return
-        scalar = _scalar(only)
-        if scalar is not None and leaves.get(path) in (None, ""):
-            leaves[path] = scalar
-    elif value and leaves.get(path) in (None, ""):
-        leaves[path] = json.dumps(value, sort_keys=True, default=str)
+        scalar = _scalar(value[0])
+        if scalar is not None:
+            return scalar
+    return _json(value)
+
+
+def _walk_wanted(node: Mapping[str, Any], prefix: str, row: Row, wanted: Wanted) -> None:
+    # Hot path of every scan: only the keys that are, or lead to, a wanted column are visited.
+    for key, path, is_col, is_prefix in wanted.plan(prefix, tuple(node)):
+        value = node[key]
+        kind = type(value)
+        if kind is str:
+            if is_col and value and not row.get(path):
+                row[path] = value
+        elif kind is dict:
+            if is_prefix:
+                _walk_wanted(value, path + ".", row, wanted)
+            if is_col and not row.get(path):
+                row[path] = value  # encoded by `cell` only if a table takes this column
+        elif kind is list:
+            if is_prefix and len(value) == 1 and type(value[0]) is dict:
+                _walk_wanted(value[0], path + ".", row, wanted)
+            if is_col and value and not row.get(path):
+                row[path] = value
+        elif is_col and value is not None and not row.get(path):
+            scalar = _scalar(value)
+            if scalar is not None:
+                row[path] = scalar
 
 
 # ---- per-log-type derived fields ----------------------------------------------------------------
@@ -173,7 +187,7 @@ def _gws_parameters(params: Any, row: Row) -> None:
         for name, value in params.items():
             scalar = _scalar(value) if not isinstance(value, list) else json.dumps(value)
             if scalar is not None:
-                row.leaves.setdefault(str(name).lower(), scalar)
+                row.setdefault(str(name).lower(), scalar)
         return
     if not isinstance(params, list):
         return
@@ -185,7 +199,7 @@ def _gws_parameters(params: Any, row: Row) -> None:
                 raw = item[kind]
                 scalar = _scalar(raw) if not isinstance(raw, list) else json.dumps(raw)
                 if scalar is not None:
-                    row.leaves.setdefault(str(item["name"]).lower(), scalar)
+                    row.setdefault(str(item["name"]).lower(), scalar)
                 break
 
 
@@ -194,15 +208,15 @@ def _gsuite(event: Mapping[str, Any], row: Row) -> None:
     ident: Mapping[str, Any] = raw_id if isinstance(raw_id, Mapping) else {}
     app = str(ident.get("applicationName") or "").lower()
     if app:
-        row.leaves.setdefault("eventservice", _GWS_SERVICES.get(app, f"{app}.googleapis.com"))
+        row.setdefault("eventservice", _GWS_SERVICES.get(app, f"{app}.googleapis.com"))
     inner = event.get("events")
     first = inner[0] if isinstance(inner, list) and inner and isinstance(inner[0], Mapping) else {}
     name = event.get("name") or first.get("name")
     if isinstance(name, str):
-        row.leaves.setdefault("eventname", name)
+        row.setdefault("eventname", name)
     kind = event.get("type") or first.get("type")
     if isinstance(kind, str):
-        row.leaves.setdefault("eventtype", kind)
+        row.setdefault("eventtype", kind)
     _gws_parameters(event.get("parameters", first.get("parameters")), row)
 
 
