@@ -9,7 +9,8 @@ Fields follow each vendor's documented record shape:
   `userAgent`, `recipientAccountId` (else `userIdentity.accountId`), `awsRegion`;
 - GitHub.Audit: `actor`, `actor_ip`, `user_agent`, `org` (else `business`),
   `actor_location.country_code`;
-- GitHub.SecurityAlert: the dismisser / the repository's owner, no IP;
+- GitHub.SecurityAlert (the GitHub source's envelope around an alert): who bypassed push
+  protection or dismissed/resolved the alert, the repository; no IP;
 - Okta.SystemLog: `actor.alternateId`, `client.ipAddress`, `client.userAgent.rawUserAgent`,
   `client.geographicalContext.country`;
 - GCP.AuditLog: `protoPayload.authenticationInfo.principalEmail`,
@@ -123,11 +124,15 @@ def _github_audit(e: Mapping[str, Any]) -> Entities:
 
 
 def _github_alert(e: Mapping[str, Any]) -> Entities:
+    # The source's envelope: {"alert_type", "repository", "alert": <the API's alert object>}.
     return Entities(
         principal=_text(
-            e, "dismissed_by.login", "resolved_by.login", "push_protection_bypassed_by.login"
+            e,
+            "alert.push_protection_bypassed_by.login",
+            "alert.dismissed_by.login",
+            "alert.resolved_by.login",
         ),
-        account=_text(e, "repository.owner.login", "repository.full_name"),
+        account=_text(e, "repository", "alert.repository.full_name"),
     )
 
 
@@ -210,7 +215,7 @@ def extract_entities(log_type: str, event: Mapping[str, Any]) -> Entities:
 _TIME_FIELDS: dict[str, tuple[str, ...]] = {
     AWS_CLOUDTRAIL: ("eventTime",),
     GITHUB_AUDIT: ("@timestamp", "created_at", "at_sign_timestamp"),
-    GITHUB_SECURITY_ALERT: ("updated_at", "created_at"),
+    GITHUB_SECURITY_ALERT: ("alert.updated_at", "alert.created_at"),
     OKTA_SYSTEMLOG: ("published",),
     GCP_AUDITLOG: ("timestamp", "receiveTimestamp"),
     GSUITE_ACTIVITY: ("id.time",),
@@ -230,7 +235,7 @@ _GENERIC_TIME = (
 _ID_FIELDS: dict[str, tuple[str, ...]] = {
     AWS_CLOUDTRAIL: ("eventID",),
     GITHUB_AUDIT: ("_document_id",),
-    GITHUB_SECURITY_ALERT: ("html_url", "url"),
+    GITHUB_SECURITY_ALERT: ("alert.html_url", "alert.url"),
     OKTA_SYSTEMLOG: ("uuid",),
     GCP_AUDITLOG: ("insertId",),
     GSUITE_ACTIVITY: ("id.uniqueQualifier",),

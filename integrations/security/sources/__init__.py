@@ -1,0 +1,1 @@
+"""Security event sources, each behind `SecuritySource` (integrations.security.types)."""
