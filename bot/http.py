@@ -18,11 +18,13 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import BaseRoute, Route
 
+from bot.security_webhooks import build_security_webhook, security_sources
 from bot.service import Service
 from bot.web.api import ApiMount
 from integrations.alerts.auth import WebhookAuth
 from integrations.alerts.base import normalizers
 from integrations.errors import AuthError, PayloadError
+from integrations.security.types import SignalSink
 
 log = logging.getLogger(__name__)
 
@@ -53,16 +55,25 @@ def _error(status: int, message: str, **extra: object) -> JSONResponse:
 
 def build_http_app(service: Service, *, auth: WebhookAuth, max_body_bytes: int = 1024 * 1024,
                    bolt: AsyncApp | None = None, manage_lifecycle: bool = True,
-                   api: ApiMount | None = None) -> Starlette:
+                   api: ApiMount | None = None,
+                   security: SignalSink | None = None) -> Starlette:
     sources = normalizers()
     metrics = service.metrics
+    # Security signals (Panther, GuardDuty, ...) share the path, the limits and the auth.
+    signal_sources = security_sources()
+    security_webhook = build_security_webhook(
+        service, auth=auth, sink=security, read_body=_read_limited, too_large=BodyTooLarge,
+        max_body_bytes=max_body_bytes)
 
     async def webhook(request: Request) -> Response:
         source = request.path_params["source"]
+        if source in signal_sources:
+            return await security_webhook(request, source)
         normalizer = sources.get(source)
         if normalizer is None:
             metrics.alerts_rejected.inc(source="unknown", reason="unknown_source")
-            return _error(404, f"unknown source '{source}'", sources=sorted(sources))
+            return _error(404, f"unknown source '{source}'",
+                          sources=sorted([*sources, *signal_sources]))
         content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
         if content_type not in JSON_TYPES and not content_type.endswith("+json"):
             metrics.alerts_rejected.inc(source=source, reason="content_type")

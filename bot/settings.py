@@ -48,10 +48,12 @@ class WebhookSettings(BaseSettings):
     grafana_secret: SecretStr | None = Field(
         None, validation_alias=_env("NIGHTOWL_GRAFANA_WEBHOOK_SECRET"))
     max_body_bytes: int = Field(1024 * 1024, validation_alias=_env("NIGHTOWL_MAX_BODY_BYTES"))
+    security_secret: SecretStr | None = Field(
+        None, validation_alias=_env("NIGHTOWL_SECURITY_WEBHOOK_SECRET"))
 
     def signing_secrets(self) -> dict[str, str]:
         pairs = {"pagerduty": self.pagerduty_secret, "sentry": self.sentry_secret,
-                 "grafana": self.grafana_secret}
+                 "grafana": self.grafana_secret, "generic-security": self.security_secret}
         return {k: v.get_secret_value() for k, v in pairs.items() if v is not None}
 
 

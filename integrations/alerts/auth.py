@@ -19,6 +19,8 @@ SIGNING_HEADERS = {
     "pagerduty": "x-pagerduty-signature",
     "sentry": "sentry-hook-signature",
     "grafana": "x-grafana-alerting-signature",
+    # nightowl's own signal webhook: "sha256=<hex HMAC-SHA256 of the body>", as GitHub signs.
+    "generic-security": "x-nightowl-signature",
 }
 GRAFANA_TIMESTAMP_HEADER = "x-grafana-alerting-signature-timestamp"
 MAX_SIGNATURE_AGE_S = 300
@@ -55,6 +57,8 @@ def sign(source: str, secret: str, body: bytes, *, timestamp: str | None = None)
         return {"X-PagerDuty-Signature": f"v1={digest}"}
     if source == "sentry":
         return {"Sentry-Hook-Signature": digest}
+    if source == "generic-security":
+        return {"X-Nightowl-Signature": f"sha256={digest}"}
     return {"X-Grafana-Alerting-Signature": digest}
 
 
@@ -83,7 +87,7 @@ def _verify_signature(source: str, secret: str, headers: Mapping[str, str], body
         # PagerDuty sends "v1=<hex>[,v1=<hex>]" while it rotates secrets.
         candidates = [part.strip().removeprefix("v1=") for part in given.split(",")]
     else:
-        candidates = [given.strip()]
+        candidates = [given.strip().removeprefix("sha256=")]
     if not any(hmac.compare_digest(expected, candidate) for candidate in candidates):
         raise AuthError(f"wrong signature in {header}")
 
