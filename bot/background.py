@@ -6,17 +6,21 @@ import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from pathlib import Path
 
 from bot.service import Service
 from bot.settings import Settings
 from integrations.error_sources.base import ErrorSource
 from integrations.error_sources.logs import LogErrorSource
 from integrations.error_sources.sentry import SentrySource
+from integrations.security.suppressions import FileSuppressions
+from integrations.security.types import SecuritySource, SignalSink
 from integrations.telemetry.base import TelemetrySource
 from integrations.telemetry.loki import LokiSource
 from scheduler.jobs.base import Clock, Job
 from scheduler.jobs.digest import DigestJob
 from scheduler.jobs.error_scan import ErrorScanJob, ScanPolicy
+from scheduler.jobs.security_scan import RuleCache, SecurityScanJob, SecurityScanPolicy
 from scheduler.runner import JobRunner
 from scheduler.schedule import parse_schedule
 from scheduler.service import Scheduler
@@ -24,6 +28,7 @@ from storage.background import BackgroundStore
 from storage.ledger import Ledger
 from storage.locks import process_holder
 from storage.models import Alert, utcnow
+from storage.security_scan import ScanCursors
 
 log = logging.getLogger(__name__)
 
@@ -50,7 +55,8 @@ def error_sources(settings: Settings, logs: TelemetrySource | None = None) -> li
 
 def build_background(settings: Settings, service: Service, *,
                      sources: Sequence[ErrorSource] | None = None,
-                     clock: Clock = utcnow) -> Background:
+                     clock: Clock = utcnow, security_sink: SignalSink | None = None,
+                     security_sources: Sequence[SecuritySource] | None = None) -> Background:
     config = settings.scheduler
     store = BackgroundStore.beside(service.store)
 
@@ -71,6 +77,8 @@ def build_background(settings: Settings, service: Service, *,
     else:
         log.info("error scan off: no error source (set SENTRY_AUTH_TOKEN and SENTRY_ORG, "
                  "or LOKI_URL)")
+    add_security_scan(jobs, settings, service, sink=security_sink, sources=security_sources,
+                      clock=clock)
     if config.digest_channels:
         spend = None
         if settings.models.anthropic_api_key or settings.models.openai_api_key \
@@ -97,10 +105,34 @@ def build_background(settings: Settings, service: Service, *,
     schedules = {}
     for name, spec, variable in (
             ("error_scan", config.error_scan_schedule, "NIGHTOWL_ERROR_SCAN_SCHEDULE"),
-            ("digest", config.digest_schedule, "NIGHTOWL_DIGEST_SCHEDULE")):
+            ("digest", config.digest_schedule, "NIGHTOWL_DIGEST_SCHEDULE"),
+            ("security_scan", settings.security_detection.scan_schedule,
+             "NIGHTOWL_SECURITY_SCAN_SCHEDULE")):
         trigger = parse_schedule(spec, timezone=config.timezone, setting=variable)
         if trigger is not None and name in jobs:
             schedules[name] = trigger
     scheduler = Scheduler(runner=runner, engine=service.store.engine, schedules=schedules,
                           lease_seconds=config.lease_seconds)
     return Background(store, runner, scheduler)
+
+
+def add_security_scan(jobs: dict[str, Job], settings: Settings, service: Service, *,
+                      sink: SignalSink | None, sources: Sequence[SecuritySource] | None,
+                      clock: Clock) -> None:
+    """The `security_scan` job, when there is a source to read and a case layer to feed."""
+    from bot.security_sources import build_security_sources, rule_roots
+
+    config = settings.security_detection
+    sources = list(sources) if sources is not None else build_security_sources(config)
+    if not sources or sink is None:
+        log.info("security scan off: %s", "no security source configured (see "
+                 "docs/security-detection.md)" if not sources else "no security case layer")
+        return
+    jobs["security_scan"] = SecurityScanJob(
+        sources=sources, rules=RuleCache(rule_roots(config)), sink=sink,
+        cursors=ScanCursors.beside(service.store), clock=clock,
+        suppressions=FileSuppressions(Path(config.suppressions_file).expanduser())
+        if config.suppressions_file else None,
+        policy=SecurityScanPolicy(delay=timedelta(minutes=config.scan_delay_minutes),
+                                  first_window=timedelta(hours=config.first_window_hours),
+                                  max_window=timedelta(hours=config.scan_max_window_hours)))

@@ -43,7 +43,9 @@ def _serve(args: argparse.Namespace) -> int:
     if settings.scheduler.enabled:
         from bot.background import build_background
 
-        wiring.service.add_companion(build_background(settings, wiring.service).scheduler)
+        background = build_background(settings, wiring.service,
+                                      security_sink=getattr(wiring, "security", None))
+        wiring.service.add_companion(background.scheduler)
 
     # Everything loaded so far (the SDKs, the ORM's mappings) lives as long as the process:
     # keeping it out of the collector's reach makes each full collection, and the pause it

@@ -15,7 +15,9 @@ def _background(settings: Settings) -> tuple[Any, Any]:
     from bot.wiring import build
 
     wiring = build(settings)
-    return wiring, build_background(settings, wiring.service)
+    # The security case layer (when this build has one) is where scan signals go.
+    return wiring, build_background(settings, wiring.service,
+                                    security_sink=getattr(wiring, "security", None))
 
 
 def _when(value: Any) -> str:

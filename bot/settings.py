@@ -206,6 +206,53 @@ class SecurityCaseSettings(BaseSettings):
                                 validation_alias=_env("NIGHTOWL_SECURITY_SUPPRESS_AFTER"))
 
 
+def split_paths(value: str | None) -> list[str]:
+    """`a:b,c` -> ["a", "b", "c"]: operators list folders colon- or comma-separated."""
+    if not value:
+        return []
+    return [part.strip() for chunk in value.split(",") for part in chunk.split(":")
+            if part.strip()]
+
+
+class SecurityDetectionSettings(BaseSettings):
+    """Security detection (docs/security-detection.md): sources, Sigma rules, the scan."""
+
+    model_config = _COMMON
+    # Folders (or files) of Sigma rules, colon/comma separated; the project's own rules are
+    # always loaded unless NIGHTOWL_SIGMA_OWN_RULES=false.
+    sigma_rules: str | None = Field(None, validation_alias=_env("NIGHTOWL_SIGMA_RULES"))
+    own_rules: bool = Field(True, validation_alias=_env("NIGHTOWL_SIGMA_OWN_RULES"))
+    suppressions_file: str | None = Field(
+        None, validation_alias=_env("NIGHTOWL_SECURITY_SUPPRESSIONS"))
+    scan_schedule: str = Field("every 5m", validation_alias=_env("NIGHTOWL_SECURITY_SCAN_SCHEDULE"))
+    # Logs arrive late (CloudTrail: ~5-15 min): a scan reads up to now minus this delay.
+    scan_delay_minutes: float = Field(
+        15.0, ge=0, validation_alias=_env("NIGHTOWL_SECURITY_SCAN_DELAY_MINUTES"))
+    # The first scan, and a scan after a long outage, read at most this far back.
+    scan_max_window_hours: float = Field(
+        24.0, gt=0, validation_alias=_env("NIGHTOWL_SECURITY_SCAN_MAX_WINDOW_HOURS"))
+    first_window_hours: float = Field(
+        1.0, gt=0, validation_alias=_env("NIGHTOWL_SECURITY_SCAN_FIRST_WINDOW_HOURS"))
+    cloudtrail_paths: str | None = Field(None, validation_alias=_env("NIGHTOWL_CLOUDTRAIL_PATHS"))
+    gcp_audit_paths: str | None = Field(None, validation_alias=_env("NIGHTOWL_GCP_AUDIT_PATHS"))
+    workspace_paths: str | None = Field(None, validation_alias=_env("NIGHTOWL_WORKSPACE_PATHS"))
+    json_paths: str | None = Field(None, validation_alias=_env("NIGHTOWL_SECURITY_JSON_PATHS"))
+    json_log_type: str | None = Field(
+        None, validation_alias=_env("NIGHTOWL_SECURITY_JSON_LOG_TYPE"))
+    okta_url: str | None = Field(None, validation_alias=_env("OKTA_ORG_URL"))
+    okta_token: SecretStr | None = Field(None, validation_alias=_env("OKTA_API_TOKEN"))
+    github_org: str | None = Field(None, validation_alias=_env("NIGHTOWL_GITHUB_SECURITY_ORG"))
+    github_token: SecretStr | None = Field(
+        None, validation_alias=_env("NIGHTOWL_GITHUB_SECURITY_TOKEN", "GITHUB_TOKEN"))
+    github_api_url: str = Field("https://api.github.com",
+                                validation_alias=_env("GITHUB_API_URL"))
+    github_audit_log: bool = Field(
+        True, validation_alias=_env("NIGHTOWL_GITHUB_SECURITY_AUDIT_LOG"))
+
+    def rule_paths(self) -> list[str]:
+        return split_paths(self.sigma_rules)
+
+
 class Settings(BaseSettings):
     model_config = _COMMON
     database_url: str = Field("sqlite:///./nightowl.db",
@@ -224,3 +271,5 @@ class Settings(BaseSettings):
     authorization: AuthorizationSettings = Field(default_factory=AuthorizationSettings)
     api: ApiSettings = Field(default_factory=ApiSettings)
     security_cases: SecurityCaseSettings = Field(default_factory=SecurityCaseSettings)
+    security_detection: SecurityDetectionSettings = Field(
+        default_factory=SecurityDetectionSettings)
