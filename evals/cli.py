@@ -28,8 +28,8 @@ def register(sub: Any) -> None:
     parser.add_argument("action", nargs="*", help="'export INCIDENT_ID DIR' (optional)")
     parser.add_argument("--suite", action="append", default=[],
                         help="synthetic | wide | petshop | petshop-crossed | petshop-injected | "
-                             "security | fix | fix-heldout | PATH (repeatable; default "
-                             "synthetic)")
+                             "security | security-detection | fix | fix-heldout | PATH "
+                             "(repeatable; default synthetic)")
     parser.add_argument("--json", action="store_true", help="print one JSON object per suite")
     parser.add_argument("--out", type=Path, help="write results.json and report.html here")
     parser.add_argument("--jobs", type=int, default=1, help="worker processes")
@@ -101,6 +101,13 @@ def evaluate(args: argparse.Namespace) -> int:
         code = evaluate_fix(fix, CACHE, as_json=args.json)
         args.suite = [name for name in args.suite if name not in fix]
         if not args.suite:
+            return code
+    if "security-detection" in args.suite:  # Sigma conformance: see evals/security_detection.py
+        from evals.security_detection import command as detection
+
+        code = detection(as_json=args.json, out=args.out)
+        args.suite = [s for s in args.suite if s != "security-detection"]
+        if not args.suite or code:
             return code
     if "security" in args.suite:  # security triage: its own cases and metrics
         from evals.security.run import command
