@@ -15,7 +15,7 @@ that for equality, so a one-element list is stored as its element (the common ca
 (`requestParameters|contains`) is stored as its JSON text.
 
 Some log types need fields the raw record does not carry under the name SigmaHQ rules use:
-`derived_fields` adds them (Google Workspace's `eventName`, `eventService` and event parameters
+`flatten_for` adds them (Google Workspace's `eventName`, `eventService` and event parameters
 from the Reports API shape).
 """
 

@@ -233,7 +233,9 @@ def _bound(cond: Any, name: str) -> set[str] | None:
         if isinstance(value, SigmaNumber):
             return {str(value.number).lower()}
         if isinstance(value, SigmaString) and not value.contains_special():
-            return {str(value).lower()}
+            text = str(value)
+            # An escaped wildcard or backslash might not print as the literal SQL compares.
+            return None if any(c in text for c in "*?\\") else {text.lower()}
         return None
     if isinstance(cond, ConditionAND):
         bounds = [b for b in (_bound(arg, name) for arg in cond.args) if b is not None]
