@@ -130,8 +130,14 @@ class _Plan:
         )
 
 
+_CONTAINERS = (dict, list)
+
+
 def _values(spec: _Table, flat: Row, ev: SecurityEvent) -> list[object]:
-    values: list[object] = [cell(flat.get(c)) for c in spec.columns]
+    # Most values are scalars: only objects and lists go through `cell` (JSON text).
+    values: list[object] = [
+        cell(v) if type(v) in _CONTAINERS else v for v in map(flat.get, spec.columns)
+    ]
     if spec.fulltext:
         values.append(json.dumps(ev.event, default=str))
     return values
@@ -183,7 +189,9 @@ class SigmaEngine:
                     if every is not None:
                         every_rows.append(_values(every, flat, ev))
                     if keyed is not None:
-                        value = cell(flat.get(key)) if key else None
+                        value = flat.get(key) if key else None
+                        if type(value) in _CONTAINERS:
+                            value = cell(value)
                         if value is not None and str(value).lower() in allowed:
                             keyed_rows.append(_values(keyed, flat, ev))
                             kept.append(ev)

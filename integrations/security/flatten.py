@@ -62,7 +62,7 @@ class Wanted:
 
     columns: frozenset[str]
     prefixes: frozenset[str]
-    steps: dict[tuple[str, tuple[Any, ...]], tuple[Step, ...]] = field(
+    steps: dict[str, dict[tuple[Any, ...], tuple[Step, ...]]] = field(
         default_factory=dict, compare=False, hash=False
     )
 
@@ -77,8 +77,10 @@ class Wanted:
         return cls(cols, frozenset(prefixes))
 
     def plan(self, prefix: str, keys: tuple[Any, ...]) -> tuple[Step, ...]:
-        cache_key = (prefix, keys)
-        steps = self.steps.get(cache_key)
+        per_prefix = self.steps.get(prefix)
+        if per_prefix is None:
+            per_prefix = self.steps[prefix] = {}
+        steps = per_prefix.get(keys)
         if steps is None:
             found: list[Step] = []
             for key in keys:
@@ -87,9 +89,9 @@ class Wanted:
                 if is_col or is_prefix:
                     found.append((key, path, is_col, is_prefix))
             steps = tuple(found)
-            if len(self.steps) > 20_000:  # objects with free-form keys: keep memory bounded
-                self.steps.clear()
-            self.steps[cache_key] = steps
+            if len(per_prefix) > 5_000:  # objects with free-form keys: keep memory bounded
+                per_prefix.clear()
+            per_prefix[keys] = steps
         return steps
 
 
@@ -145,7 +147,12 @@ def _list_value(value: list[Any]) -> Scalar:
 
 def _walk_wanted(node: Mapping[str, Any], prefix: str, row: Row, wanted: Wanted) -> None:
     # Hot path of every scan: only the keys that are, or lead to, a wanted column are visited.
-    for key, path, is_col, is_prefix in wanted.plan(prefix, tuple(node)):
+    keys = tuple(node)
+    cached = wanted.steps.get(prefix)
+    steps = cached.get(keys) if cached is not None else None
+    if steps is None:
+        steps = wanted.plan(prefix, keys)
+    for key, path, is_col, is_prefix in steps:
         value = node[key]
         kind = type(value)
         if kind is str:
