@@ -39,12 +39,16 @@ def _serve(args: argparse.Namespace) -> int:
     if args.port:
         settings.port = args.port
     check_serve_settings(settings)
-    wiring = build(settings)
+    from bot.security_sources import build_security_sources
+
+    # The same security sources feed the scan and the case layer's context collection.
+    security_sources = build_security_sources(settings.security_detection)
+    wiring = build(settings, security_sources=security_sources)
     if settings.scheduler.enabled:
         from bot.background import build_background
 
-        background = build_background(settings, wiring.service,
-                                      security_sink=getattr(wiring, "security", None))
+        background = build_background(settings, wiring.service, security_sink=wiring.security,
+                                      security_sources=security_sources)
         wiring.service.add_companion(background.scheduler)
 
     # Everything loaded so far (the SDKs, the ORM's mappings) lives as long as the process:

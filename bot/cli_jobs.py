@@ -12,12 +12,14 @@ from bot.settings import Settings
 
 def _background(settings: Settings) -> tuple[Any, Any]:
     from bot.background import build_background
+    from bot.security_sources import build_security_sources
     from bot.wiring import build
 
-    wiring = build(settings)
-    # The security case layer (when this build has one) is where scan signals go.
-    return wiring, build_background(settings, wiring.service,
-                                    security_sink=getattr(wiring, "security", None))
+    sources = build_security_sources(settings.security_detection)
+    wiring = build(settings, security_sources=sources)
+    # The security case layer is where scan signals go.
+    return wiring, build_background(settings, wiring.service, security_sink=wiring.security,
+                                    security_sources=sources)
 
 
 def _when(value: Any) -> str:

@@ -175,6 +175,7 @@ def build(settings: Settings, *, telemetry_for: TelemetryFor | None = None,
                     extra_origins=settings.api.mcp_allowed_origins)
     app = build_http_app(service, auth=webhook_auth(settings),
                          max_body_bytes=settings.webhooks.max_body_bytes,
-                         bolt=bolt if settings.slack.app_token is None else None, api=api)
+                         bolt=bolt if settings.slack.app_token is None else None, api=api,
+                         security=security)
     return Wiring(settings, store, service, app, bolt, client, gateway, authorizer, api,
                   security)
