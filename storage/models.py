@@ -437,3 +437,59 @@ class SecurityFeedback(SQLModel, table=True):
     user: str = Field(max_length=255)
     verdict: str = Field(max_length=32)  # true_positive | benign | false_positive
     at: datetime = Field(default_factory=utcnow)
+
+
+class FixProposal(SQLModel, table=True):
+    """One remediation the Dev agent offers for an error, and where its flow stands.
+
+    The flow is a sequence of steps (diagnose → offer → prepare → push → open → announce);
+    `step` and `progress` are written after each, so a restart resumes where it stopped.
+    """
+
+    __table_args__ = (Index("ix_fixproposal_fingerprint", "fingerprint", "repository"),
+                      Index("ix_fixproposal_status", "status"))
+
+    id: int | None = Field(default=None, primary_key=True)
+    fingerprint: str = Field(max_length=128)  # the error signature the fix is for
+    service: str = Field(default="unknown", max_length=255)
+    repository: str | None = Field(default=None, max_length=255)  # owner/name
+    kind: str = Field(default="none", max_length=16)  # revert | code | resource | none
+    status: str = Field(default="new", max_length=32)  # see agents/dev/flow.py
+    step: str = Field(default="diagnose", max_length=32)
+    incident_id: int | None = Field(default=None, foreign_key="incident.id")
+    finding_id: int | None = Field(default=None, foreign_key="finding.id")
+    channel: str | None = Field(default=None, max_length=64)  # the thread it lives in
+    thread_ts: str | None = Field(default=None, max_length=64)
+    message_ts: str | None = Field(default=None, max_length=64)  # the message with buttons
+    suspect: str = Field(default="", max_length=64)
+    requested_by: str | None = Field(default=None, max_length=255)
+    error: str | None = None
+    created_at: datetime = Field(default_factory=utcnow)
+    updated_at: datetime = Field(default_factory=utcnow)
+    result: dict[str, Any] = _json_column()  # the error, the deploy, suspects, remediation
+    progress: dict[str, Any] = _json_column()  # branch, pushed sha, PR number, ...
+
+
+class PullRequest(SQLModel, table=True):
+    """A pull request nightowl opened, followed until a human merges or closes it."""
+
+    __table_args__ = (UniqueConstraint("repository", "number", name="uq_pullrequest_number"),
+                      Index("ix_pullrequest_state", "repository", "state"),
+                      Index("ix_pullrequest_fingerprint", "fingerprint"))
+
+    id: int | None = Field(default=None, primary_key=True)
+    proposal_id: int | None = Field(default=None, foreign_key="fixproposal.id")
+    repository: str = Field(max_length=255)
+    number: int
+    branch: str = Field(max_length=255)
+    url: str = Field(default="", max_length=2000)
+    fingerprint: str = Field(max_length=128)
+    suspect: str = Field(default="", max_length=64)
+    kind: str = Field(default="revert", max_length=16)
+    state: str = Field(default="open", max_length=16)  # open | merged | closed
+    stage: str = Field(default="opened", max_length=32)  # last told: opened|review|approved|...
+    head_sha: str = Field(default="", max_length=64)  # what nightowl pushed last
+    closed_by: str | None = Field(default=None, max_length=16)  # human | nightowl
+    opened_at: datetime = Field(default_factory=utcnow)
+    closed_at: datetime | None = None
+    synced_at: datetime | None = None

@@ -10,7 +10,7 @@ import pytest
 
 from integrations.errors import RemoteError
 from integrations.github.client import GitHubClient
-from integrations.github.push import BranchPusher, GitError
+from integrations.github.push import BranchPusher, PushError
 from tests.fakes.github import FakeGitHub
 from tests.fakes.gitrepo import ServiceRepo, orders_repo, revert_diff
 from tests.fakes.server import ServerThread
@@ -32,7 +32,8 @@ def github(tmp_path: Path) -> Iterator[tuple[FakeGitHub, ServiceRepo]]:
 async def test_pygithub_opens_a_draft_after_a_real_push(github: tuple[FakeGitHub, ServiceRepo],
                                                         tmp_path: Path) -> None:
     fake, repo = github
-    client = GitHubClient(token=TOKEN, base_url=fake.base_url)
+    client = GitHubClient(token=TOKEN, base_url=fake.base_url, seconds_between_requests=0,
+                          seconds_between_writes=0)
     info = await client.repo("acme/orders")
     assert info.default_branch == "main" and info.clone_url.startswith(fake.base_url)
     pusher = BranchPusher(token=TOKEN, workdir=tmp_path / "work")
@@ -59,7 +60,7 @@ async def test_pygithub_opens_a_draft_after_a_real_push(github: tuple[FakeGitHub
     assert (await client.commit("acme/orders", repo.bad)).login == "dave-gh"
     # A second push with a stale lease is refused: a human's commit is never overwritten.
     fake.push_as_human("acme/orders", "nightowl/revert-x")
-    with pytest.raises(GitError):
+    with pytest.raises(PushError):
         await pusher.push(prepared, clone_url=info.clone_url, expect=prepared.sha)
     detail = await client.pull("acme/orders", pr.number, details=True)
     assert "alice@example.com" in detail.commit_emails
@@ -89,6 +90,7 @@ async def test_github_failures_are_remote_errors(github: tuple[FakeGitHub, Servi
     with pytest.raises(RemoteError, match="401"):
         await GitHubClient(token="wrong", base_url=fake.base_url).repo("acme/orders")
     with pytest.raises(RemoteError, match="404"):
-        await GitHubClient(token=TOKEN, base_url=fake.base_url).repo("acme/nope")
+        await GitHubClient(token=TOKEN, base_url=fake.base_url, seconds_between_requests=0,
+                          seconds_between_writes=0).repo("acme/nope")
     with pytest.raises(RemoteError):
         await GitHubClient(token=TOKEN, base_url="http://127.0.0.1:9", retries=0).repo("a/b")

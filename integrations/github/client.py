@@ -11,6 +11,7 @@ ready for review: `tests/test_dev_policy.py` checks that no code calls one.
 from __future__ import annotations
 
 import asyncio
+import itertools
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -100,12 +101,16 @@ class GitHubClient:
     """`base_url` is `GITHUB_API_URL` (a local fake in tests); `token` is `GITHUB_TOKEN`."""
 
     def __init__(self, *, token: str, base_url: str = PUBLIC_API, timeout: float = 15.0,
-                 retries: int = 2) -> None:
+                 retries: int = 2, seconds_between_requests: float = 0.25,
+                 seconds_between_writes: float = 1.0) -> None:
+        # The pauses are PyGithub's defaults, which follow GitHub's advice for integrations
+        # (secondary rate limits); tests against the local fake set them to 0.
         self.base_url = base_url.rstrip("/")
         self._gh = Github(base_url=self.base_url, auth=Auth.Token(token), timeout=int(timeout),
                           lazy=True,
                           retry=GithubRetry(total=retries, backoff_factor=0.2),
-                          per_page=100)
+                          per_page=100, seconds_between_requests=seconds_between_requests,
+                          seconds_between_writes=seconds_between_writes)
 
     async def _call(self, what: str, fn: Callable[[], T]) -> T:
         try:
@@ -142,6 +147,17 @@ class GitHubClient:
                 return None
             return content.decoded_content.decode("utf-8", errors="replace")
         return await self._call(f"read {full_name}/{path}", run)
+
+    async def branch_sha(self, full_name: str, branch: str) -> str | None:
+        """The commit a branch points at, or None when there is no such branch."""
+        def run() -> str | None:
+            try:
+                return str(self._gh.get_repo(full_name).get_branch(branch).commit.sha)
+            except GithubException as exc:
+                if exc.status == 404:
+                    return None
+                raise
+        return await self._call(f"read branch {branch} of {full_name}", run)
 
     async def commit(self, full_name: str, sha: str) -> CommitInfo:
         def run() -> CommitInfo:
@@ -247,7 +263,7 @@ class GitHubClient:
     async def deployments(self, full_name: str, *, limit: int = 30) -> list[Deployment]:
         def run() -> list[Deployment]:
             out: list[Deployment] = []
-            for d in self._gh.get_repo(full_name).get_deployments()[:limit]:
+            for d in itertools.islice(self._gh.get_repo(full_name).get_deployments(), limit):
                 created = _aware(d.created_at) or datetime.now(UTC)
                 out.append(Deployment(d.id, d.sha, d.environment or "", created,
                                       d.description or ""))
@@ -257,7 +273,7 @@ class GitHubClient:
     async def releases(self, full_name: str, *, limit: int = 30) -> list[Release]:
         def run() -> list[Release]:
             out: list[Release] = []
-            for r in self._gh.get_repo(full_name).get_releases()[:limit]:
+            for r in itertools.islice(self._gh.get_repo(full_name).get_releases(), limit):
                 if r.draft:
                     continue
                 when = _aware(r.published_at) or _aware(r.created_at) or datetime.now(UTC)
@@ -269,7 +285,7 @@ class GitHubClient:
         def run() -> list[PullInfo]:
             pulls = self._gh.get_repo(full_name).get_pulls(
                 state="closed", sort="updated", direction="desc")
-            return [_pull(p) for p in pulls[:limit] if p.merged_at is not None]
+            return [_pull(p) for p in itertools.islice(pulls, limit) if p.merged_at is not None]
         return await self._call(f"list merged pull requests of {full_name}", run)
 
     async def merge_commit(self, full_name: str, number: int) -> str | None:

@@ -26,7 +26,7 @@ BOT_NAME = "nightowl"
 BOT_EMAIL = "nightowl@users.noreply.github.com"
 
 
-class GitError(Exception):
+class PushError(Exception):
     """A git command failed; the message is git's own (no token is ever in it)."""
 
 
@@ -74,10 +74,10 @@ class BranchPusher:
         except TimeoutError as exc:
             process.kill()
             await process.wait()
-            raise GitError(f"git {args[0]} took longer than {self.timeout:.0f}s") from exc
+            raise PushError(f"git {args[0]} took longer than {self.timeout:.0f}s") from exc
         text = out.decode(errors="replace")
         if check and process.returncode != 0:
-            raise GitError(f"git {args[0]} failed: {err.decode(errors='replace').strip()[:800]}")
+            raise PushError(f"git {args[0]} failed: {err.decode(errors='replace').strip()[:800]}")
         return process.returncode or 0, text
 
     def _dir(self, full_name: str) -> Path:
@@ -85,7 +85,7 @@ class BranchPusher:
 
     async def prepare(self, *, full_name: str, clone_url: str, base: str, branch: str,
                       diff: str, message: str) -> Prepared:
-        """Raises GitError when the base cannot be fetched or the change does not apply
+        """Raises PushError when the base cannot be fetched or the change does not apply
         (the message lists the files that conflict)."""
         cwd = self._dir(full_name)
         cwd.mkdir(parents=True, exist_ok=True)
@@ -106,11 +106,11 @@ class BranchPusher:
                 _, listing = await self._git(cwd, "diff", "--name-only", "--diff-filter=U",
                                              check=False)
                 await self._git(cwd, "reset", "-q", "--hard", base_sha, check=False)
-                files = ", ".join(listing.split()) or ", ".join(_diff_files(diff)) or "?"
-                raise GitError(f"the change no longer applies to {base}: conflicts in {files}")
+                names = ", ".join(listing.split()) or ", ".join(_diff_files(diff)) or "?"
+                raise PushError(f"the change no longer applies to {base}: conflicts in {names}")
         code, _ = await self._git(cwd, "diff", "--cached", "--quiet", check=False)
         if code == 0:
-            raise GitError(f"the change is already in {base}: nothing to commit")
+            raise PushError(f"the change is already in {base}: nothing to commit")
         await self._git(cwd, "commit", "-q", "--no-verify", "-F", "-", stdin=message.encode())
         sha = (await self._git(cwd, "rev-parse", "HEAD"))[1].strip()
         full_diff = (await self._git(cwd, "diff", "--no-color", "--no-ext-diff", base_sha,
@@ -118,9 +118,10 @@ class BranchPusher:
         numstat = (await self._git(cwd, "diff", "--numstat", base_sha, sha))[1]
         deleted_listing = (await self._git(cwd, "diff", "--name-only", "--diff-filter=D",
                                            base_sha, sha))[1]
-        files, added, deleted = [], 0, 0
+        files: list[str] = []
+        added = deleted = 0
         for line in numstat.splitlines():
-            a, d, path = (line.split("\t", 2) + ["", "", ""])[:3]
+            a, d, path = [*line.split("\t", 2), "", "", ""][:3]
             files.append(path)
             added += int(a) if a.isdigit() else 0
             deleted += int(d) if d.isdigit() else 0
@@ -130,12 +131,20 @@ class BranchPusher:
 
     async def push(self, prepared: Prepared, *, clone_url: str, expect: str | None) -> str:
         """Push the prepared branch; `expect` is the sha the remote branch must still have
-        (None: it must not exist yet). Raises GitError when refused (protected branch,
+        (None: it must not exist yet). Raises PushError when refused (protected branch,
         someone else pushed, no permission)."""
         lease = f"--force-with-lease=refs/heads/{prepared.branch}:{expect or ''}"
         await self._git(prepared.workdir, "push", "-q", "--no-verify", lease, clone_url,
                         f"{prepared.sha}:refs/heads/{prepared.branch}")
         return prepared.sha
+
+    async def same_tree(self, prepared: Prepared, remote_sha: str, *, clone_url: str) -> bool:
+        """Whether the remote branch already holds exactly the prepared change."""
+        await self._git(prepared.workdir, "fetch", "-q", "--no-tags", "--depth=1", clone_url,
+                        f"refs/heads/{prepared.branch}")
+        _, theirs = await self._git(prepared.workdir, "rev-parse", "FETCH_HEAD^{tree}")
+        _, ours = await self._git(prepared.workdir, "rev-parse", f"{prepared.sha}^{{tree}}")
+        return theirs.strip() == ours.strip() and bool(remote_sha)
 
 
 def _diff_files(diff: str) -> list[str]:
