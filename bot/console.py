@@ -113,3 +113,10 @@ class ConsoleSurface:
         title = "thread reply · investigation" + (" (edited)" if message else "")
         self._box(title, lines, indent="    ")
         return message or self._next(incident.slack_channel or incident.channel)
+
+    async def thread_post(self, channel: str, thread_ts: str, text: str,
+                          blocks: Sequence[dict[str, Any]]) -> str:
+        """A reply in any thread (the Dev agent replies under findings too)."""
+        self._box("thread reply", blocks_to_lines(blocks) or [mrkdwn_to_text(text)],
+                  indent="    ")
+        return self._next(channel).ts

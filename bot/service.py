@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Callable, Coroutine, Sequence
+from collections.abc import Awaitable, Callable, Coroutine, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -90,6 +90,8 @@ class Service:
         self.metrics.queue_depth = lambda: float(self.dispatcher.depth())
         self._tasks: set[asyncio.Task[Any]] = set()
         self._companions: list[Companion] = []
+        # Called with each finished report (the Dev agent looks at deploys it blames).
+        self.on_report: Callable[[Incident, Report], Awaitable[object]] | None = None
 
     # ---- lifecycle -----------------------------------------------------------------------
 
@@ -305,4 +307,9 @@ class Service:
         except Exception:
             log.exception("incident %s: could not post the investigation result", incident_id)
         self.dispatcher.notify(incident_id, fresh.channel)
+        if report is not None and self.on_report is not None:
+            try:
+                await self.on_report(fresh, report)
+            except Exception:
+                log.exception("incident %s: follow-up of the report failed", incident_id)
         return report

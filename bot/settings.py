@@ -253,6 +253,32 @@ class SecurityDetectionSettings(BaseSettings):
         return split_paths(self.sigma_rules)
 
 
+class DevSettings(BaseSettings):
+    """The Dev agent: suspect commits and draft pull requests (docs/dev-agent-prs.md)."""
+
+    model_config = _COMMON
+    github_token: SecretStr | None = Field(None, validation_alias=_env("GITHUB_TOKEN"))
+    github_api_url: str = Field("https://api.github.com",
+                                validation_alias=_env("GITHUB_API_URL"))
+    github_html_url: str = Field("https://github.com",
+                                 validation_alias=_env("NIGHTOWL_GITHUB_HTML_URL"))
+    # {"orders": "acme/orders", "web": "acme/mono:services/web",
+    #  "billing": {"repo": "acme/billing", "pull_requests": false, "shadow": false}}
+    repos: dict[str, str | dict[str, str | bool]] = Field(
+        default_factory=dict, validation_alias=_env("NIGHTOWL_REPOS"))
+    shadow: bool = Field(False, validation_alias=_env("NIGHTOWL_DEV_SHADOW"))
+    workdir: str = Field("./.nightowl/dev", validation_alias=_env("NIGHTOWL_DEV_WORKDIR"))
+    max_open_prs: int = Field(3, ge=0, validation_alias=_env("NIGHTOWL_DEV_MAX_OPEN_PRS"))
+    prs_per_hour: int = Field(2, ge=0, validation_alias=_env("NIGHTOWL_DEV_PRS_PER_HOUR"))
+    prs_per_day: int = Field(5, ge=0, validation_alias=_env("NIGHTOWL_DEV_PRS_PER_DAY"))
+    stale_pr_days: float = Field(7.0, gt=0, validation_alias=_env("NIGHTOWL_DEV_STALE_PR_DAYS"))
+    pr_sync_schedule: str = Field("every 5m", validation_alias=_env("NIGHTOWL_PR_SYNC_SCHEDULE"))
+
+    @property
+    def configured(self) -> bool:
+        return self.github_token is not None
+
+
 class Settings(BaseSettings):
     model_config = _COMMON
     database_url: str = Field("sqlite:///./nightowl.db",
@@ -273,3 +299,4 @@ class Settings(BaseSettings):
     security_cases: SecurityCaseSettings = Field(default_factory=SecurityCaseSettings)
     security_detection: SecurityDetectionSettings = Field(
         default_factory=SecurityDetectionSettings)
+    dev: DevSettings = Field(default_factory=DevSettings)

@@ -8,7 +8,7 @@ from sqlalchemy import func
 from sqlmodel import col, select
 
 from storage.errors import NotFound
-from storage.models import FixProposal, PullRequest, utcnow
+from storage.models import Alert, Finding, FixProposal, PullRequest, utcnow
 from storage.repository import Repository, in_executor
 
 # A flow in one of these has work left that a restart must pick up.
@@ -113,3 +113,25 @@ class DevStore(Repository):
                 PullRequest.repository == repository, PullRequest.fingerprint == fingerprint,
                 PullRequest.suspect == suspect, PullRequest.state == "closed",
                 PullRequest.closed_by == "human")).one()
+
+    @in_executor
+    def error_last_seen(self, proposal_id: int | None) -> datetime | None:
+        """When the error behind a proposal was last seen: its finding's last sighting, or
+        the last delivery of its incident's alerts."""
+        if proposal_id is None:
+            return None
+        with self._session() as session:
+            row = session.get(FixProposal, proposal_id)
+            if row is None:
+                return None
+            seen: list[datetime] = []
+            if row.finding_id is not None:
+                finding = session.get(Finding, row.finding_id)
+                if finding is not None:
+                    seen.append(finding.last_seen)
+            if row.incident_id is not None:
+                last = session.exec(select(func.max(Alert.last_seen_at)).where(
+                    Alert.incident_id == row.incident_id)).one()
+                if last is not None:
+                    seen.append(last)
+            return max(seen) if seen else None

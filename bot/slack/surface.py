@@ -116,6 +116,14 @@ class SlackSurface:
 
         await self.pacer.call(channel, "files.upload", call)
 
+    async def thread_post(self, channel: str, thread_ts: str, text: str,
+                          blocks: Sequence[dict[str, Any]]) -> str:
+        """A reply in any thread (the Dev agent replies under findings too)."""
+        response = await self._send(channel, "chat.postMessage", channel=channel,
+                                    thread_ts=thread_ts, text=text[:MAX_REPLY_CHARS],
+                                    blocks=list(blocks), unfurl_links=False)
+        return str(response["ts"])
+
     def _thread(self, incident: Incident) -> tuple[str, str]:
         if not incident.slack_ts or not incident.slack_channel:
             raise ValueError(f"incident {incident.id} has no root message yet")

@@ -111,6 +111,11 @@ class ChangeEvent:
     service: str
     kind: str  # deploy | config | scale | restart | k8s | other
     summary: str
+    # A deploy read from GitHub carries its repository (owner/name) and commit range.
+    repository: str | None = None
+    from_sha: str | None = None
+    to_sha: str | None = None
+    link: str | None = None
 
 
 @dataclass(slots=True)
@@ -150,5 +155,11 @@ class TelemetrySource(Protocol):
                    limit: int = 5000) -> LogsResult: ...
 
     async def traces(self, service: str, window: Window) -> TracesResult: ...
+
+    async def events(self, window: Window, *, service: str | None = None) -> EventsResult: ...
+
+
+class EventSource(Protocol):
+    """Just change events (GitHub deployments, say): what a composite source's `events` needs."""
 
     async def events(self, window: Window, *, service: str | None = None) -> EventsResult: ...

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from integrations.telemetry.base import (
+    EventSource,
     EventsResult,
     LogsResult,
     MetricsResult,
@@ -19,7 +20,7 @@ class CompositeSource:
     def __init__(self, *, metrics: TelemetrySource | None = None,
                  logs: TelemetrySource | None = None,
                  traces: TelemetrySource | None = None,
-                 events: TelemetrySource | None = None,
+                 events: EventSource | None = None,
                  topology: dict[str, set[str]] | None = None) -> None:
         self._metrics, self._logs, self._traces, self._events = metrics, logs, traces, events
         self._topology = topology or {}

@@ -21,12 +21,14 @@ from scheduler.jobs.security_digest import (
     security_blocks,
 )
 from storage.background import BackgroundStore
-from storage.models import Finding, Incident, as_utc
+from storage.models import Finding, Incident, PullRequest, as_utc
 from storage.security import SecurityStore
 
 HISTORY_DAYS = 14
 # Spend by agent for the window, in USD (from the model ledger when a gateway is configured).
 SpendLookup = Callable[[datetime, datetime], Awaitable[dict[str, float]]]
+# nightowl's open pull requests (the Dev agent's store), listed as awaiting review.
+PullsLookup = Callable[[], Awaitable[list[PullRequest]]]
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,11 +61,13 @@ class Digest:
     spend: dict[str, float] = field(default_factory=dict)
     history: list[Day] = field(default_factory=list)
     security: SecuritySection | None = None  # in digests covering the security channel
+    awaiting_review: list[PullRequest] = field(default_factory=list)
 
     @property
     def empty(self) -> bool:
         return not (self.opened or self.resolved or self.still_open or self.findings
-                    or (self.security is not None and not self.security.empty))
+                    or (self.security is not None and not self.security.empty)
+                    or self.awaiting_review)
 
 
 def _seconds(start: datetime, end: datetime | None) -> float | None:
@@ -186,6 +190,14 @@ def digest_message(digest: Digest) -> tuple[str, list[dict[str, Any]]]:
             "type": "mrkdwn", "text": "*New error findings*\n" + "\n".join(lines)}})
     if digest.security is not None:
         blocks += security_blocks(digest.security)
+    if digest.awaiting_review:
+        now = digest.day + timedelta(days=1)
+        lines = [f"• <{p.url}|{p.repository}#{p.number}> {p.kind}, open "
+                 f"{max(0, (now - as_utc(p.opened_at)).days)}d"
+                 + (" · approved" if p.stage == "approved" else "")
+                 for p in digest.awaiting_review[:8]]
+        blocks.append({"type": "section", "text": {
+            "type": "mrkdwn", "text": "*Pull requests awaiting review*\n" + "\n".join(lines)}})
     if digest.spend:
         total = sum(digest.spend.values())
         parts = ", ".join(f"{agent} ${cost:.2f}" for agent, cost in sorted(digest.spend.items()))
@@ -206,7 +218,9 @@ class DigestJob:
     def __init__(self, *, store: BackgroundStore, announcer: Announcer,
                  channels: Mapping[str, Sequence[str]], clock: Clock, timezone: str = "UTC",
                  spend: SpendLookup | None = None,
-                 security_channel: str | None = None) -> None:
+                 security_channel: str | None = None,
+                 pulls: PullsLookup | None = None) -> None:
+        self.pulls = pulls
         self.store = store
         self.announcer = announcer
         self.channels = channels
@@ -233,6 +247,8 @@ class DigestJob:
         digest = await build_digest(self.store, channel=channel, scope=scope, now=self.clock(),
                                     timezone=self.timezone, spend=self.spend,
                                     security_channel=self.security_channel)
+        if self.pulls is not None:
+            digest.awaiting_review = await self.pulls()
         text, blocks = digest_message(digest)
         posted = await self.announcer.post(channel, text, blocks)
         if not digest.empty:

@@ -11,7 +11,7 @@ finding at or above `incident_severity` also opens an incident, which investigat
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
@@ -27,6 +27,8 @@ from storage.models import Alert, AlertStatus, Finding, Severity, Signal
 log = logging.getLogger(__name__)
 
 FATAL_LEVELS = {"fatal", "critical", "panic"}
+# Called once a finding is posted, with the channel id and ts of its message (its thread).
+AfterPost = Callable[[Finding, str, str], Awaitable[object]]
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,7 +73,8 @@ class ErrorScanJob:
     def __init__(self, *, sources: Sequence[ErrorSource], store: BackgroundStore,
                  announcer: Announcer, route: Callable[[str], str],
                  open_incident: OpenIncident | None, clock: Clock,
-                 policy: ScanPolicy | None = None) -> None:
+                 policy: ScanPolicy | None = None,
+                 after_post: AfterPost | None = None) -> None:
         self.sources = list(sources)
         self.store = store
         self.announcer = announcer
@@ -79,6 +82,7 @@ class ErrorScanJob:
         self.open_incident = open_incident
         self.clock = clock
         self.policy = policy or ScanPolicy()
+        self.after_post = after_post  # the Dev agent looks for the commit behind it
 
     async def run(self, *, trigger: str = "schedule") -> JobOutcome:
         window = ScanWindow.ending(self.clock(), recent=self.policy.recent,
@@ -130,6 +134,11 @@ class ErrorScanJob:
             posted_ref = await self.announcer.post(finding.channel, text, blocks)
             await self.store.mark_finding(finding.id, posted_ts=posted_ref.ts)
             posted += 1
+            if self.after_post is not None:
+                try:
+                    await self.after_post(finding, posted_ref.channel, posted_ref.ts)
+                except Exception:  # the finding is posted; a follow-up failing costs nothing
+                    log.exception("error scan: follow-up of finding %s failed", finding.id)
         return posted
 
 

@@ -90,7 +90,9 @@ class FakeGitHub:
     refused_pushes: list[str] = field(default_factory=list)
     base_url: str = ""
     lock: threading.Lock = field(default_factory=threading.Lock)
-    create_delay: float = 0.0  # seconds to sleep inside POST /pulls (crash tests)
+    # Seconds POST /pulls waits AFTER creating the pull request and before answering: a
+    # client killed meanwhile never learns the number (the crash test's window).
+    answer_delay: float = 0.0
 
     def __post_init__(self) -> None:
         self._ids = itertools.count(1000)
@@ -370,8 +372,6 @@ class FakeGitHub:
                 return JSONResponse({"message": "Validation Failed", "errors": [
                     {"resource": "PullRequest", "field": "head", "code": "invalid"}]},
                     status_code=422)
-            if self.create_delay:
-                await asyncio.sleep(self.create_delay)
             with self.lock:
                 if any(p.head == head and p.state == "open" for p in self.pulls[repo.full_name]):
                     return JSONResponse({"message": "Validation Failed", "errors": [{
@@ -383,6 +383,10 @@ class FakeGitHub:
                           draft=bool(data.get("draft", False)),
                           user=self._auth(request) or "unknown")
                 self.pulls[repo.full_name].append(pr)
+            waited = 0.0
+            while waited < self.answer_delay:  # setting it to 0 releases the answer
+                await asyncio.sleep(0.05)
+                waited += 0.05
             return JSONResponse(self._pull_json(pr), status_code=201)
         query = request.query_params
         state = query.get("state", "open")

@@ -20,6 +20,7 @@ class FakeSentry:
     page_size: int = 2
     requests: list[dict[str, str]] = field(default_factory=list)
     garbage: bool = False
+    events: dict[str, dict[str, Any]] = field(default_factory=dict)  # issue id -> latest event
 
     def app(self) -> Starlette:
         async def issues(request: Request) -> Response:
@@ -42,4 +43,15 @@ class FakeSentry:
                     f'cursor="0:{offset + self.page_size}:0"')
             return JSONResponse(page, headers={"Link": link})
 
-        return Starlette(routes=[Route("/api/0/organizations/{org}/issues/", issues)])
+        async def latest(request: Request) -> Response:
+            if request.headers.get("authorization") != f"Bearer {self.token}":
+                return JSONResponse({"detail": "Invalid token"}, status_code=401)
+            event = self.events.get(request.path_params["issue"])
+            if event is None:
+                return JSONResponse({"detail": "The requested resource does not exist"},
+                                    status_code=404)
+            return JSONResponse(event)
+
+        return Starlette(routes=[
+            Route("/api/0/organizations/{org}/issues/", issues),
+            Route("/api/0/organizations/{org}/issues/{issue}/events/latest/", latest)])

@@ -1,0 +1,215 @@
+"""The Dev agent inside the running service: built from Settings, fed by the error scan and by
+investigations that blame a deploy, answering the Open PR buttons.
+
+    finding with a Sentry stack trace ─┐
+                                       ├─▶ DevFlow.start: suspects + an offer in the thread
+    investigation blames a deploy ─────┘
+    Open … PR click (authorized, audited) ─▶ DevFlow.confirm ─▶ draft PR ─▶ thread
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any, Protocol
+
+from agents.dev.diagnose import engine_diagnose
+from agents.dev.flow import DevFlow, ErrorReport, Offer
+from agents.dev.policy import Limits
+from agents.dev.pull_requests import Opened, PullRequestRoad
+from agents.dev.types import DeployRange, ErrorEvent, Frame
+from agents.sre.report import Report
+from bot.settings import Settings
+from bot.slack.dev_blocks import offer_blocks, say_blocks
+from integrations.error_sources.sentry_events import SentryEvents
+from integrations.errors import RemoteError
+from integrations.github.client import GitHubClient
+from integrations.github.events import GitHubChangeSource
+from integrations.github.git import CloneCache
+from integrations.github.push import BranchPusher
+from integrations.github.repos import RepoMap, parse_repos
+from integrations.llm.base import ModelClient
+from integrations.telemetry.base import Window
+from storage.dev import DevStore
+from storage.ledger import MODELS_PAUSED, Ledger
+from storage.models import Finding, FixProposal, Incident, as_utc, utcnow
+from storage.repository import Store
+
+log = logging.getLogger(__name__)
+DEPLOY_LOOKBACK = timedelta(days=14)
+
+
+class ThreadPoster(Protocol):
+    async def thread_post(self, channel: str, thread_ts: str, text: str,
+                          blocks: list[dict[str, Any]]) -> str: ...
+
+
+class SurfaceNotifier:
+    """The flow's `Notifier` over the chat surface (Slack, or the console)."""
+
+    def __init__(self, surface: ThreadPoster, *, html_base: str) -> None:
+        self.surface = surface
+        self.html_base = html_base
+
+    async def offer(self, row: FixProposal, offer: Offer) -> str | None:
+        if not row.channel or not row.thread_ts:
+            return None
+        text, blocks = offer_blocks(row, offer, html_base=self.html_base)
+        return await self.surface.thread_post(row.channel, row.thread_ts, text, blocks)
+
+    async def say(self, row: FixProposal, text: str, *, diff: str | None = None) -> None:
+        if row.channel and row.thread_ts:
+            await self.surface.thread_post(row.channel, row.thread_ts, text,
+                                           say_blocks(text, diff=diff))
+
+
+def thread_url(channel: str, ts: str) -> str:
+    return f"https://slack.com/archives/{channel}/p{ts.replace('.', '')}"
+
+
+class DevService:
+    def __init__(self, *, flow: DevFlow, store: DevStore, repos: RepoMap,
+                 events: GitHubChangeSource | None, sentry: SentryEvents | None) -> None:
+        self.flow = flow
+        self.store = store
+        self.repos = repos
+        self.events = events
+        self.sentry = sentry
+
+    async def start(self) -> None:
+        resumed = await self.flow.resume()
+        if resumed:
+            log.info("dev agent: resumed %d pull request flow(s) cut off by a restart", resumed)
+
+    async def stop(self) -> None:
+        return None
+
+    async def deploy_before(self, service: str, at_s: float) -> DeployRange | None:
+        """The latest GitHub deploy of the service's repository at or before `at_s`."""
+        if self.events is None or self.repos.for_service(service) is None:
+            return None
+        end = datetime.fromtimestamp(at_s, tz=UTC)
+        result = await self.events.events(Window(end - DEPLOY_LOOKBACK, end), service=service)
+        deploys = [e for e in result.events if e.to_sha and e.ts <= at_s]
+        if not deploys:
+            return None
+        last = deploys[-1]
+        assert last.to_sha is not None
+        return DeployRange(to_sha=last.to_sha, from_sha=last.from_sha, service=service,
+                           at=datetime.fromtimestamp(last.ts, tz=UTC))
+
+    # ---- the error scan's findings -------------------------------------------------------
+
+    async def on_finding(self, finding: Finding, channel: str, ts: str) -> FixProposal | None:
+        """A finding was posted: when Sentry has its stack trace, look for the commit."""
+        if finding.source != "sentry" or self.sentry is None or finding.kind != "new":
+            return None
+        issue = finding.signature.removeprefix("sentry-")
+        try:
+            trace = await self.sentry.latest(issue)
+        except RemoteError as exc:
+            log.warning("finding %s: no stack trace: %s", finding.id, exc)
+            return None
+        if trace is None:
+            return None
+        frames = tuple(Frame(filename=f.filename, lineno=f.lineno, function=f.function,
+                             in_app=f.in_app, context_line=f.context_line)
+                       for f in trace.frames)
+        error = ErrorEvent(title=finding.title, type=trace.type, value=trace.value,
+                           service=finding.service, count=finding.count,
+                           first_seen=as_utc(finding.first_seen),
+                           last_seen=as_utc(finding.last_seen), frames=frames)
+        try:
+            deploy = await self.deploy_before(finding.service, as_utc(finding.first_seen)
+                                              .timestamp())
+        except RemoteError:
+            deploy = None
+        return await self.flow.start(ErrorReport(
+            fingerprint=finding.signature, error=error, deploy=deploy, channel=channel,
+            thread_ts=ts, finding_id=finding.id, incident_id=finding.incident_id,
+            thread_url=thread_url(channel, ts), incident_title=finding.title,
+            evidence=(f"error scan: {finding.kind} error in {finding.service}, "
+                      f"{finding.count} events", *((finding.link,) if finding.link else ()))))
+
+    # ---- investigations that blame a deploy ----------------------------------------------
+
+    async def on_report(self, incident: Incident, report: Report) -> FixProposal | None:
+        if report.abstained or not report.root_causes:
+            return None
+        top = report.root_causes[0]
+        if top.kind != "deploy" or not incident.slack_channel or not incident.slack_ts:
+            return None
+        evidence = report.evidence_by_id()
+        chain = [f"alert: {incident.title}"] + [
+            evidence[e].finding for e in top.evidence if e in evidence]
+        deploy = None
+        if self.repos.for_service(top.service) is not None:
+            try:
+                deploy = await self.deploy_before(top.service, utcnow().timestamp())
+            except RemoteError as exc:
+                log.warning("incident %s: GitHub deploys unreadable: %s", incident.id, exc)
+        fingerprint = (f"deploy:{top.service}:{deploy.to_sha[:12]}" if deploy
+                       else f"incident:{incident.id}")
+        error = ErrorEvent(title=incident.title, type="deploy regression", value=top.summary,
+                           service=top.service, first_seen=as_utc(incident.opened_at))
+        report_in = ErrorReport(
+            fingerprint=fingerprint, error=error, deploy=deploy,
+            channel=incident.slack_channel, thread_ts=incident.slack_ts,
+            incident_id=incident.id, thread_url=thread_url(incident.slack_channel,
+                                                           incident.slack_ts),
+            incident_title=incident.title, evidence=tuple(chain))
+        if deploy is None and self.repos.for_service(top.service) is not None:
+            report_in = replace(report_in, evidence=(*chain, "no GitHub deploy found"))
+        return await self.flow.start(report_in)
+
+    # ---- the buttons ---------------------------------------------------------------------
+
+    async def open_pr(self, proposal_id: int, action: str, *, user: str) -> Opened:
+        return await self.flow.confirm(proposal_id, action, user=user)
+
+
+def build_dev(settings: Settings, store: Store, surface: ThreadPoster, *,
+              model: ModelClient | None = None) -> DevService:
+    """Raises integrations.errors.ConfigurationError on a bad NIGHTOWL_REPOS."""
+    config = settings.dev
+    repos = parse_repos(config.repos)
+    if config.shadow:
+        repos = RepoMap({k: replace(t, shadow=True) for k, t in repos.targets.items()})
+    dev_store = DevStore.beside(store)
+    ledger = Ledger.beside(store)
+    notifier = SurfaceNotifier(surface, html_base=config.github_html_url)
+
+    async def paused() -> bool:
+        return await ledger.control(MODELS_PAUSED) == "true"
+
+    github: GitHubClient | None = None
+    road: PullRequestRoad | None = None
+    diagnose = None
+    events = None
+    if config.github_token is not None:
+        token = config.github_token.get_secret_value()
+        github = GitHubClient(token=token, base_url=config.github_api_url)
+        workdir = Path(config.workdir).expanduser().resolve()
+        road = PullRequestRoad(
+            github=github, pusher=BranchPusher(token=token, workdir=workdir / "branches"),
+            store=dev_store, audit=store, paused=paused,
+            limits=Limits(max_open=config.max_open_prs, per_hour=config.prs_per_hour,
+                          per_day=config.prs_per_day))
+        events = GitHubChangeSource(github, repos)
+        client = github
+
+        async def clone_url(full_name: str) -> str:
+            return (await client.repo(full_name)).clone_url
+
+        diagnose = engine_diagnose(cache=CloneCache(workdir / "clones"), clone_url=clone_url,
+                                   token=token, model=model, workdir=workdir)
+    sentry = None
+    if settings.sentry.configured:
+        assert settings.sentry.auth_token is not None and settings.sentry.org is not None
+        sentry = SentryEvents(settings.sentry.api_url, org=settings.sentry.org,
+                              token=settings.sentry.auth_token.get_secret_value())
+    flow = DevFlow(repos=repos, store=dev_store, notifier=notifier, diagnose=diagnose,
+                   road=road, github=github)
+    return DevService(flow=flow, store=dev_store, repos=repos, events=events, sentry=sentry)
