@@ -17,8 +17,8 @@ from pathlib import Path
 import pytest
 
 from agents.dev.policy import marker
-from storage.dev import DevStore
 from storage.db import make_engine, upgrade
+from storage.dev import DevStore
 from storage.ledger import MODELS_PAUSED, Ledger
 from storage.models import AuditEvent, FixProposal
 from storage.repository import Store

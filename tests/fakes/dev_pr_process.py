@@ -11,6 +11,7 @@ import sys
 from pathlib import Path
 
 from agents.dev.flow import DevFlow
+from agents.dev.pull_requests import PullRequestRoad
 from bot.console import ConsoleSurface
 from bot.dev import SurfaceNotifier
 from integrations.github.client import GitHubClient
@@ -21,8 +22,6 @@ from storage.dev import DevStore
 from storage.ledger import MODELS_PAUSED, Ledger
 from storage.repository import Store
 from tests.dev_support import REPO, TOKEN
-
-from agents.dev.pull_requests import PullRequestRoad  # noqa: E402,I001
 
 
 async def main(database_url: str, github_url: str, workdir: Path) -> None:
