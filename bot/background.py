@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
 
+from bot.dev import DevService
 from bot.service import Service
 from bot.settings import Settings
 from integrations.error_sources.base import ErrorSource
@@ -20,6 +21,7 @@ from integrations.telemetry.loki import LokiSource
 from scheduler.jobs.base import Clock, Job
 from scheduler.jobs.digest import DigestJob
 from scheduler.jobs.error_scan import ErrorScanJob, ScanPolicy
+from scheduler.jobs.pr_sync import PullRequestSyncJob
 from scheduler.jobs.security_scan import RuleCache, SecurityScanJob, SecurityScanPolicy
 from scheduler.runner import JobRunner
 from scheduler.schedule import parse_schedule
@@ -56,7 +58,8 @@ def error_sources(settings: Settings, logs: TelemetrySource | None = None) -> li
 def build_background(settings: Settings, service: Service, *,
                      sources: Sequence[ErrorSource] | None = None,
                      clock: Clock = utcnow, security_sink: SignalSink | None = None,
-                     security_sources: Sequence[SecuritySource] | None = None) -> Background:
+                     security_sources: Sequence[SecuritySource] | None = None,
+                     dev: DevService | None = None) -> Background:
     config = settings.scheduler
     store = BackgroundStore.beside(service.store)
 
@@ -73,7 +76,8 @@ def build_background(settings: Settings, service: Service, *,
             clock=clock, policy=ScanPolicy(
                 recent=timedelta(minutes=config.error_scan_recent_minutes),
                 baseline=timedelta(hours=config.error_scan_baseline_hours),
-                incident_severity=config.error_scan_incident_severity))
+                incident_severity=config.error_scan_incident_severity),
+            after_post=dev.on_finding if dev is not None else None)
     else:
         log.info("error scan off: no error source (set SENTRY_AUTH_TOKEN and SENTRY_ORG, "
                  "or LOKI_URL)")
@@ -96,7 +100,12 @@ def build_background(settings: Settings, service: Service, *,
         jobs["digest"] = DigestJob(store=store, announcer=service.surface,
                                    channels=config.digest_channels, clock=clock,
                                    timezone=config.timezone, spend=spend,
-                                   security_channel=settings.security_cases.channel)
+                                   security_channel=settings.security_cases.channel,
+                                   pulls=dev.store.pulls if dev is not None else None)
+    if dev is not None and dev.flow.github is not None:
+        jobs["pr_sync"] = PullRequestSyncJob(
+            store=dev.store, github=dev.flow.github, notifier=dev.flow.notifier, clock=clock,
+            stale_after=timedelta(days=settings.dev.stale_pr_days))
     runner = JobRunner(jobs=jobs, store=store, engine=service.store.engine,
                        holder=process_holder(), announcer=service.surface,
                        ops_channel=config.ops_channel,
@@ -107,7 +116,9 @@ def build_background(settings: Settings, service: Service, *,
             ("error_scan", config.error_scan_schedule, "NIGHTOWL_ERROR_SCAN_SCHEDULE"),
             ("digest", config.digest_schedule, "NIGHTOWL_DIGEST_SCHEDULE"),
             ("security_scan", settings.security_detection.scan_schedule,
-             "NIGHTOWL_SECURITY_SCAN_SCHEDULE")):
+             "NIGHTOWL_SECURITY_SCAN_SCHEDULE"),
+
+            ("pr_sync", settings.dev.pr_sync_schedule, "NIGHTOWL_PR_SYNC_SCHEDULE")):
         trigger = parse_schedule(spec, timezone=config.timezone, setting=variable)
         if trigger is not None and name in jobs:
             schedules[name] = trigger

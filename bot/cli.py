@@ -48,7 +48,7 @@ def _serve(args: argparse.Namespace) -> int:
         from bot.background import build_background
 
         background = build_background(settings, wiring.service, security_sink=wiring.security,
-                                      security_sources=security_sources)
+                                      security_sources=security_sources, dev=wiring.dev)
         wiring.service.add_companion(background.scheduler)
 
     # Everything loaded so far (the SDKs, the ORM's mappings) lives as long as the process:

@@ -19,7 +19,7 @@ def _background(settings: Settings) -> tuple[Any, Any]:
     wiring = build(settings, security_sources=sources)
     # The security case layer is where scan signals go.
     return wiring, build_background(settings, wiring.service, security_sink=wiring.security,
-                                    security_sources=sources)
+                                    security_sources=sources, dev=wiring.dev)
 
 
 def _when(value: Any) -> str:

@@ -10,6 +10,7 @@ investigations that blame a deploy, answering the Open PR buttons.
 from __future__ import annotations
 
 import logging
+from collections.abc import Awaitable, Callable
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -34,11 +35,12 @@ from integrations.llm.base import ModelClient
 from integrations.telemetry.base import Window
 from storage.dev import DevStore
 from storage.ledger import MODELS_PAUSED, Ledger
-from storage.models import Finding, FixProposal, Incident, as_utc, utcnow
+from storage.models import Alert, Finding, FixProposal, Incident, as_utc
 from storage.repository import Store
 
 log = logging.getLogger(__name__)
 DEPLOY_LOOKBACK = timedelta(days=14)
+AlertsOf = Callable[[int], Awaitable[list[Alert]]]
 
 
 class ThreadPoster(Protocol):
@@ -71,7 +73,9 @@ def thread_url(channel: str, ts: str) -> str:
 
 class DevService:
     def __init__(self, *, flow: DevFlow, store: DevStore, repos: RepoMap,
-                 events: GitHubChangeSource | None, sentry: SentryEvents | None) -> None:
+                 events: GitHubChangeSource | None, sentry: SentryEvents | None,
+                 alerts: AlertsOf | None = None) -> None:
+        self.alerts = alerts
         self.flow = flow
         self.store = store
         self.repos = repos
@@ -145,15 +149,19 @@ class DevService:
         chain = [f"alert: {incident.title}"] + [
             evidence[e].finding for e in top.evidence if e in evidence]
         deploy = None
+        started = as_utc(incident.opened_at)
+        if self.alerts is not None:
+            alerts = await self.alerts(incident.id) if incident.id is not None else []
+            started = min((as_utc(a.started_at) for a in alerts), default=started)
         if self.repos.for_service(top.service) is not None:
             try:
-                deploy = await self.deploy_before(top.service, utcnow().timestamp())
+                deploy = await self.deploy_before(top.service, started.timestamp())
             except RemoteError as exc:
                 log.warning("incident %s: GitHub deploys unreadable: %s", incident.id, exc)
         fingerprint = (f"deploy:{top.service}:{deploy.to_sha[:12]}" if deploy
                        else f"incident:{incident.id}")
         error = ErrorEvent(title=incident.title, type="deploy regression", value=top.summary,
-                           service=top.service, first_seen=as_utc(incident.opened_at))
+                           service=top.service, first_seen=started)
         report_in = ErrorReport(
             fingerprint=fingerprint, error=error, deploy=deploy,
             channel=incident.slack_channel, thread_ts=incident.slack_ts,
@@ -190,7 +198,9 @@ def build_dev(settings: Settings, store: Store, surface: ThreadPoster, *,
     events = None
     if config.github_token is not None:
         token = config.github_token.get_secret_value()
-        github = GitHubClient(token=token, base_url=config.github_api_url)
+        github = GitHubClient(token=token, base_url=config.github_api_url,
+                              seconds_between_requests=config.github_write_interval / 4,
+                              seconds_between_writes=config.github_write_interval)
         workdir = Path(config.workdir).expanduser().resolve()
         road = PullRequestRoad(
             github=github, pusher=BranchPusher(token=token, workdir=workdir / "branches"),
@@ -212,4 +222,5 @@ def build_dev(settings: Settings, store: Store, surface: ThreadPoster, *,
                               token=settings.sentry.auth_token.get_secret_value())
     flow = DevFlow(repos=repos, store=dev_store, notifier=notifier, diagnose=diagnose,
                    road=road, github=github)
-    return DevService(flow=flow, store=dev_store, repos=repos, events=events, sentry=sentry)
+    return DevService(flow=flow, store=dev_store, repos=repos, events=events, sentry=sentry,
+                      alerts=store.incident_alerts)

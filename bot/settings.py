@@ -273,6 +273,9 @@ class DevSettings(BaseSettings):
     prs_per_day: int = Field(5, ge=0, validation_alias=_env("NIGHTOWL_DEV_PRS_PER_DAY"))
     stale_pr_days: float = Field(7.0, gt=0, validation_alias=_env("NIGHTOWL_DEV_STALE_PR_DAYS"))
     pr_sync_schedule: str = Field("every 5m", validation_alias=_env("NIGHTOWL_PR_SYNC_SCHEDULE"))
+    # Pause between GitHub writes (GitHub's advice against secondary rate limits).
+    github_write_interval: float = Field(
+        1.0, ge=0, validation_alias=_env("NIGHTOWL_GITHUB_WRITE_INTERVAL_SECONDS"))
 
     @property
     def configured(self) -> bool:

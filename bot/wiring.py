@@ -17,6 +17,7 @@ from bot.capabilities import Capabilities
 from bot.capabilities.tokens import TokenRegistry, TokenSpec
 from bot.chat import ThreadChatHandler
 from bot.console import ConsoleSurface
+from bot.dev import DevService, build_dev
 from bot.errors import StartupError
 from bot.http import build_http_app
 from bot.metrics import Metrics
@@ -29,6 +30,7 @@ from bot.service import Service, TelemetryFor
 from bot.settings import Settings
 from bot.slack.app import build_bolt_app
 from bot.slack.authorization import Authorizer
+from bot.slack.dev_actions import register_dev_actions
 from bot.slack.pacing import ChannelPacer
 from bot.slack.surface import SlackSurface
 from bot.surface import ChatSurface
@@ -36,7 +38,7 @@ from bot.web.api import ApiMount, build_api
 from integrations.alerts.auth import WebhookAuth
 from integrations.llm.gateway import Gateway
 from integrations.security.types import SecuritySource
-from integrations.telemetry.base import TelemetrySource
+from integrations.telemetry.base import EventSource, TelemetrySource
 from integrations.telemetry.composite import CompositeSource
 from integrations.telemetry.loki import LokiSource
 from integrations.telemetry.prometheus import PrometheusSource
@@ -60,6 +62,7 @@ class Wiring:
     authorizer: Authorizer | None = None
     api: ApiMount | None = None
     security: SecurityService | None = None  # the security case layer (a SignalSink)
+    dev: DevService | None = None  # the Dev agent (suspect commits, fix pull requests)
 
 
 def public_url(settings: Settings) -> str:
@@ -95,14 +98,16 @@ def check_serve_settings(settings: Settings) -> None:
         raise StartupError(f"Slack is half configured: set {missing} too (or neither).")
 
 
-def production_source(settings: Settings) -> TelemetrySource | None:
+def production_source(settings: Settings, *,
+                      events: EventSource | None = None) -> TelemetrySource | None:
     prometheus = (PrometheusSource(settings.telemetry.prometheus_url)
                   if settings.telemetry.prometheus_url else None)
     loki = LokiSource(settings.telemetry.loki_url) if settings.telemetry.loki_url else None
     if prometheus is None and loki is None:
         return None
     topology = {k: set(v) for k, v in settings.telemetry.topology.items()}
-    return CompositeSource(metrics=prometheus, logs=loki, topology=topology)
+    return CompositeSource(metrics=prometheus, logs=loki, events=events,
+                           topology=topology)
 
 
 def production_telemetry(settings: Settings,
@@ -143,7 +148,9 @@ def build(settings: Settings, *, telemetry_for: TelemetryFor | None = None,
         log.warning("Slack is not configured (set SLACK_BOT_TOKEN and SLACK_SIGNING_SECRET): "
                     "incident threads are printed on the console")
         surface = ConsoleSurface(console or sys.stdout)
-    default_telemetry = production_source(settings) if telemetry_for is None else None
+    dev = build_dev(settings, store, surface, model=gateway)
+    default_telemetry = (production_source(settings, events=dev.events)
+                         if telemetry_for is None else None)
     service = Service(
         store=store, surface=surface, metrics=metrics,
         router=Router(settings.routing.routes, settings.routing.default_channel),
@@ -155,6 +162,8 @@ def build(settings: Settings, *, telemetry_for: TelemetryFor | None = None,
         model=gateway,
         reinvestigate_cooldown_s=settings.authorization.reinvestigate_cooldown_seconds,
     )
+    service.on_report = dev.on_report
+    service.add_companion(dev)
     authorizer: Authorizer | None = None
     security = build_security(settings.security_cases, service,
                               engine=EngineTriage(model=gateway), sources=security_sources)
@@ -169,6 +178,7 @@ def build(settings: Settings, *, telemetry_for: TelemetryFor | None = None,
                               chat=ThreadChatHandler(
                                   service, per_user=settings.slack.chat_questions_per_user,
                                   per_seconds=settings.slack.chat_window_seconds))
+        register_dev_actions(bolt, dev, authorizer=authorizer, store=store)
     api = build_api(build_capabilities(settings, service, default_telemetry),
                     public_url=public_url(settings),
                     extra_hosts=settings.api.mcp_allowed_hosts,
@@ -178,4 +188,4 @@ def build(settings: Settings, *, telemetry_for: TelemetryFor | None = None,
                          bolt=bolt if settings.slack.app_token is None else None, api=api,
                          security=security)
     return Wiring(settings, store, service, app, bolt, client, gateway, authorizer, api,
-                  security)
+                  security, dev)

@@ -68,7 +68,7 @@ class GitHubChangeSource:
         deployments = [d for d in await self.client.deployments(repo, limit=self.limit)
                        if self.environment is None or d.environment == self.environment]
         deployments.sort(key=lambda d: d.created_at)
-        for before, d in zip([None, *deployments[:-1]], deployments, strict=True):
+        for before, d in zip([None, *deployments][:len(deployments)], deployments, strict=True):
             ts = d.created_at.timestamp()
             if start <= ts <= end:
                 span = f"{before.sha[:7]}..{d.sha[:7]}" if before else d.sha[:7]
@@ -78,7 +78,7 @@ class GitHubChangeSource:
                                        to_sha=d.sha))
         releases = sorted(await self.client.releases(repo, limit=self.limit),
                           key=lambda r: r.published_at)
-        for before_r, r in zip([None, *releases[:-1]], releases, strict=True):
+        for before_r, r in zip([None, *releases][:len(releases)], releases, strict=True):
             ts = r.published_at.timestamp()
             if start <= ts <= end:
                 out.append(ChangeEvent(ts, "", "deploy", f"released {repo} {r.tag}",
