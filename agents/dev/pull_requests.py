@@ -21,6 +21,7 @@ from typing import Any, Literal, Protocol
 from agents.dev.codeowners import LOCATIONS, owners_for
 from agents.dev.policy import Facts, Limits, PRKind, Proposal, Verdict, guard, marker
 from integrations.errors import RemoteError
+from integrations.redaction import redact
 from integrations.github.client import GitHubClient, PullInfo
 from integrations.github.push import BOT_EMAIL, BranchPusher, Prepared, PushError
 from integrations.github.repos import RepoTarget
@@ -110,7 +111,10 @@ class PullRequestRoad:
         repo = await self.github.repo(target.full_name)
         prepared = await self.pusher.prepare(
             full_name=target.full_name, clone_url=repo.clone_url, base=repo.default_branch,
-            branch=draft.branch, diff=draft.diff, message=draft.commit_message)
+            branch=draft.branch, diff=draft.diff,
+            # The commit is made before the guard judges it: mask its message first (the
+            # guard still sees the original and records what was masked).
+            message=redact(draft.commit_message))
         row = await self._save(row, "guard")
         existing = await self._existing(draft)
         verdict = await self._judge(draft, prepared, repo.default_branch,
