@@ -21,10 +21,10 @@ from typing import Any, Literal, Protocol
 from agents.dev.codeowners import LOCATIONS, owners_for
 from agents.dev.policy import Facts, Limits, PRKind, Proposal, Verdict, guard, marker
 from integrations.errors import RemoteError
-from integrations.redaction import redact
 from integrations.github.client import GitHubClient, PullInfo
 from integrations.github.push import BOT_EMAIL, BranchPusher, Prepared, PushError
 from integrations.github.repos import RepoTarget
+from integrations.redaction import redact
 from storage.dev import DevStore
 from storage.models import FixProposal, PullRequest
 
