@@ -16,6 +16,7 @@ BENCHMARKS = (
     "api",
     "fix_suspects",
     "security_scan",
+    "dev_pr",
 )
 
 if __name__ == "__main__":
