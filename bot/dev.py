@@ -22,10 +22,11 @@ from agents.dev.policy import Limits
 from agents.dev.pull_requests import Opened, PullRequestRoad
 from agents.dev.types import DeployRange, ErrorEvent, Frame
 from agents.sre.report import Report
+from bot.errors import StartupError
 from bot.settings import Settings
 from bot.slack.dev_blocks import offer_blocks, say_blocks
 from integrations.error_sources.sentry_events import SentryEvents
-from integrations.errors import RemoteError
+from integrations.errors import ConfigurationError, RemoteError
 from integrations.github.client import GitHubClient
 from integrations.github.events import GitHubChangeSource
 from integrations.github.git import CloneCache
@@ -82,7 +83,17 @@ class DevService:
         self.events = events
         self.sentry = sentry
 
+    @property
+    def enabled(self) -> bool:
+        """Off (silent) when neither GITHUB_TOKEN nor NIGHTOWL_REPOS is set; with one of them,
+        the thread says what else to set."""
+        return bool(self.repos) or self.flow.github is not None
+
     async def start(self) -> None:
+        if not self.enabled:
+            log.info("dev agent off: set GITHUB_TOKEN and NIGHTOWL_REPOS to get suspect "
+                     "commits and fix pull requests")
+            return
         resumed = await self.flow.resume()
         if resumed:
             log.info("dev agent: resumed %d pull request flow(s) cut off by a restart", resumed)
@@ -108,7 +119,8 @@ class DevService:
 
     async def on_finding(self, finding: Finding, channel: str, ts: str) -> FixProposal | None:
         """A finding was posted: when Sentry has its stack trace, look for the commit."""
-        if finding.source != "sentry" or self.sentry is None or finding.kind != "new":
+        if (not self.enabled or finding.source != "sentry" or self.sentry is None
+                or finding.kind != "new"):
             return None
         issue = finding.signature.removeprefix("sentry-")
         try:
@@ -140,7 +152,7 @@ class DevService:
     # ---- investigations that blame a deploy ----------------------------------------------
 
     async def on_report(self, incident: Incident, report: Report) -> FixProposal | None:
-        if report.abstained or not report.root_causes:
+        if not self.enabled or report.abstained or not report.root_causes:
             return None
         top = report.root_causes[0]
         if top.kind != "deploy" or not incident.slack_channel or not incident.slack_ts:
@@ -180,9 +192,12 @@ class DevService:
 
 def build_dev(settings: Settings, store: Store, surface: ThreadPoster, *,
               model: ModelClient | None = None) -> DevService:
-    """Raises integrations.errors.ConfigurationError on a bad NIGHTOWL_REPOS."""
+    """Raises StartupError on a bad NIGHTOWL_REPOS (the message names the service)."""
     config = settings.dev
-    repos = parse_repos(config.repos)
+    try:
+        repos = parse_repos(config.repos)
+    except ConfigurationError as exc:
+        raise StartupError(str(exc)) from exc
     if config.shadow:
         repos = RepoMap({k: replace(t, shadow=True) for k, t in repos.targets.items()})
     dev_store = DevStore.beside(store)

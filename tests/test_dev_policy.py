@@ -131,7 +131,9 @@ def test_stop_button_opt_out_and_shadow() -> None:
 
 FORBIDDEN_CALLS = {"merge", "mark_ready_for_review", "enable_automerge", "create_review",
                    "create_review_comment_reply", "convert_to_draft"}
-FORBIDDEN_TEXT = ("APPROVE", "markPullRequestReadyForReview", "enablePullRequestAutoMerge",
+# "APPROVE" is the review event that approves (reading a review's "APPROVED" state is fine).
+FORBIDDEN_EXACT = {"APPROVE"}
+FORBIDDEN_TEXT = ("markPullRequestReadyForReview", "enablePullRequestAutoMerge",
                   "mergePullRequest", "/merge")
 
 
@@ -151,8 +153,9 @@ def offences(source: str, name: str) -> list[str]:
                 if keyword.arg == "draft" and isinstance(keyword.value, ast.Constant) \
                         and keyword.value.value is False:
                     found.append(f"{name}:{node.lineno} passes draft=False")
-        if isinstance(node, ast.Constant) and isinstance(node.value, str) and any(
-                word in node.value for word in FORBIDDEN_TEXT):
+        if isinstance(node, ast.Constant) and isinstance(node.value, str) and (
+                node.value.strip() in FORBIDDEN_EXACT
+                or any(word in node.value for word in FORBIDDEN_TEXT)):
             found.append(f"{name}:{node.lineno} mentions {node.value[:40]!r}")
     return found
 

@@ -135,3 +135,21 @@ async def test_the_digest_lists_prs_awaiting_review(world: World, sqlite_store: 
     _, blocks = digest_message(digest)
     text = str(blocks)
     assert "Pull requests awaiting review" in text and f"{REPO}#1" in text
+
+
+def test_the_dev_agent_is_off_and_silent_without_github_or_repos(sqlite_store: Store) -> None:
+    from bot.dev import build_dev
+    from bot.errors import StartupError
+    from bot.settings import DevSettings, Settings
+
+    base = Settings(database_url="sqlite://")
+    off = build_dev(base.model_copy(update={"dev": DevSettings(github_token=None, repos={})}),
+                    sqlite_store, ConsoleSurface(io.StringIO()))
+    assert not off.enabled
+    on = build_dev(base.model_copy(update={"dev": DevSettings(github_token=None,
+                                                              repos={"orders": REPO})}),
+                   sqlite_store, ConsoleSurface(io.StringIO()))
+    assert on.enabled  # and says GITHUB_TOKEN is missing in the thread
+    with pytest.raises(StartupError, match="NIGHTOWL_REPOS: orders"):
+        build_dev(base.model_copy(update={"dev": DevSettings(repos={"orders": "not a repo"})}),
+                  sqlite_store, ConsoleSurface(io.StringIO()))
