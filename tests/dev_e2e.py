@@ -51,9 +51,11 @@ class E2E:
     wiring: Wiring
     background: Background
     http: httpx.AsyncClient
+    slack_url: str
 
     async def click(self, action_id: str, value: str, *, user: str, channel: str) -> None:
-        body = action_body(action_id, value, user=user, channel=channel)
+        body = action_body(action_id, value, user=user, channel=channel,
+                           response_url=f"{self.slack_url}/api/respond")
         headers = slack_headers(SECRET, body, content_type="application/x-www-form-urlencoded")
         response = await self.http.post("/slack/events", content=body, headers=headers)
         assert response.status_code == 200
@@ -167,7 +169,7 @@ async def dev_stack(tmp_path: Path, slack: FakeSlack, slack_url: str, *,
         await wiring.service.start()
         async with httpx.AsyncClient(transport=httpx.ASGITransport(app=wiring.app),
                                      base_url="http://nightowl") as http:
-            yield E2E(world, slack, sentry, wiring, background, http)
+            yield E2E(world, slack, sentry, wiring, background, http, slack_url)
         await wiring.service.stop()
         wiring.store.close()
 

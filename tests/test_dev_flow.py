@@ -42,6 +42,7 @@ async def test_sentry_finding_to_a_draft_revert_pr_and_the_thread_follows_it(e2e
     # Someone outside the channel is refused, and the refusal is recorded.
     await e2e.click("dev_open_revert", value, user="U666", channel=channel)
     await until(lambda: any(a.action == "refused:open_pr" for a in e2e.audits()))
+    await until(lambda: any("Sorry" in str(c.args.get("text")) for c in e2e.slack.of("respond")))
     assert e2e.world.fake.pulls[REPO] == []
     await e2e.click("dev_open_revert", value, user="U42", channel=channel)
     await until(lambda: any("Draft pull request opened" in t for t in e2e.thread_texts()))
