@@ -153,17 +153,21 @@ class PullRequestRoad:
                     target.full_name, head=draft.branch, base=repo.default_branch,
                     title=clean.title, body=clean.body)
                 outcome = "opened"
-        await self.store.record_pull(PullRequest(
+        record = PullRequest(
             proposal_id=row.id, repository=target.full_name, number=pull.number,
             branch=draft.branch, url=pull.html_url, fingerprint=draft.fingerprint,
             suspect=draft.suspect, kind=draft.kind, state="open", head_sha=sha,
-            stage="opened"))
+            stage="opened")
+        await self.store.record_pull(record)
         row = await self._save(row, "decorate", number=pull.number, url=pull.html_url)
         reviewers: tuple[str, ...] = ()
         if not row.progress.get("decorated"):
             reviewers = await self._decorate(draft, pull, prepared, repo.default_branch)
             row = await self._save(row, "decorate", decorated=True,
                                    reviewers=list(reviewers))
+            if reviewers:  # the thread is told with the opening; the sync need not repeat it
+                record.stage = "review_requested"
+                await self.store.record_pull(record)
         row.status = "opened"
         await self._save(row, "done")
         await self._audit(row, actor, f"pr_{outcome}", number=pull.number, url=pull.html_url,
