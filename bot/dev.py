@@ -236,6 +236,6 @@ def build_dev(settings: Settings, store: Store, surface: ThreadPoster, *,
         sentry = SentryEvents(settings.sentry.api_url, org=settings.sentry.org,
                               token=settings.sentry.auth_token.get_secret_value())
     flow = DevFlow(repos=repos, store=dev_store, notifier=notifier, diagnose=diagnose,
-                   road=road, github=github)
+                   road=road, github=github, audit=store)
     return DevService(flow=flow, store=dev_store, repos=repos, events=events, sentry=sentry,
                       alerts=store.incident_alerts)

@@ -19,6 +19,7 @@ from pydantic import SecretStr
 from bot.background import Background, build_background
 from bot.settings import (
     DevSettings,
+    ModelSettings,
     RoutingSettings,
     SentrySettings,
     Settings,
@@ -89,9 +90,9 @@ async def until(condition: Any, *, timeout: float = 60.0) -> None:
         await asyncio.sleep(0.05)
 
 
-def sentry_issue(end: datetime) -> dict[str, Any]:
+def sentry_issue(end: datetime, events: int = 40) -> dict[str, Any]:
     hour0 = int(end.timestamp()) // 3600 * 3600 - 23 * 3600
-    hours = [0] * 23 + [40]
+    hours = [0] * 23 + [events]
     return {"id": "42", "title": "KeyError: 'order_id'", "culprit": "orders.mapper in to_dto",
             "permalink": "https://sentry.example/issues/42/", "level": "error",
             "firstSeen": (end - timedelta(minutes=10)).isoformat().replace("+00:00", "Z"),
@@ -120,16 +121,22 @@ def scenario_copy(tmp: Path) -> Path:
 
 @asynccontextmanager
 async def dev_stack(tmp_path: Path, slack: FakeSlack, slack_url: str, *,
-                    write_interval: float = 0.0) -> AsyncIterator[E2E]:
+                    write_interval: float = 0.0, model_url: str | None = None,
+                    events: int = 40, deployments: bool = True) -> AsyncIterator[E2E]:
+    """`model_url`: a fake Anthropic server for the model's code fix; `events`: the Sentry
+    issue's count in the last hour (≥ 30 makes it serious enough to open an incident);
+    `deployments`: whether GitHub knows the deploys (without them there is no range)."""
     slack.default_members = ["U42"]  # the responders; anyone else is refused
     end = datetime.now(UTC).replace(microsecond=0)
-    sentry = FakeSentry(token="sntrys_test", org="acme", issues=[sentry_issue(end)],
+    sentry = FakeSentry(token="sntrys_test", org="acme", issues=[sentry_issue(end, events)],
                         events={"42": SENTRY_EVENT})
     with github_world(tmp_path) as world, ServerThread(sentry.app()) as sentry_server:
         fake = world.fake
-        fake.add_deployment(REPO, sha=world.repo.base,
-                            created_at=_iso(end - timedelta(days=2)))
-        fake.add_deployment(REPO, sha=world.repo.head, created_at=_iso(end - timedelta(hours=1)))
+        if deployments:
+            fake.add_deployment(REPO, sha=world.repo.base,
+                                created_at=_iso(end - timedelta(days=2)))
+            fake.add_deployment(REPO, sha=world.repo.head,
+                                created_at=_iso(end - timedelta(hours=1)))
         # The scenario's search deploy, as GitHub knows it.
         fake.add_deployment(REPO, sha=world.repo.base, created_at="2025-07-04T12:00:00Z")
         fake.add_deployment(REPO, sha=world.repo.head, created_at="2025-07-04T14:46:20Z")
@@ -149,6 +156,11 @@ async def dev_stack(tmp_path: Path, slack: FakeSlack, slack_url: str, *,
                                repos={"orders": REPO, "search": REPO},
                                workdir=str(tmp_path / "dev"),
                                github_write_interval=write_interval)})
+        if model_url is not None:
+            settings = settings.model_copy(update={"models": ModelSettings(
+                anthropic_api_key=SecretStr("sk-ant-test"), anthropic_base_url=model_url,
+                planner="anthropic:claude-haiku-4-5", worker="anthropic:claude-haiku-4-5",
+                summarizer="anthropic:claude-haiku-4-5")})
         holder: dict[str, Wiring] = {}
 
         def telemetry_for(incident: Incident, alerts: Sequence[Alert]) -> TelemetrySource:

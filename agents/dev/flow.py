@@ -22,7 +22,7 @@ from typing import Any, Protocol
 
 from agents.dev import pr_body
 from agents.dev.policy import BRANCH_PREFIX, PRKind
-from agents.dev.pull_requests import Draft, Opened, PullRequestRoad
+from agents.dev.pull_requests import AuditSink, Draft, Opened, PullRequestRoad
 from agents.dev.types import (
     DeployRange,
     ErrorEvent,
@@ -91,7 +91,8 @@ class ErrorReport:
 class DevFlow:
     def __init__(self, *, repos: RepoMap, store: DevStore, notifier: Notifier,
                  diagnose: Diagnose | None, road: PullRequestRoad | None,
-                 github: GitHubClient | None) -> None:
+                 github: GitHubClient | None, audit: AuditSink | None = None) -> None:
+        self.audit_log = audit
         self.repos = repos
         self.store = store
         self.notifier = notifier
@@ -135,6 +136,15 @@ class DevFlow:
                       "remediation": _remediation_dict(result.remediation),
                       "suspects": [_suspect_dict(s) for s in result.suspects]}
         row.suspect = result.suspects[0].commit if result.suspects else ""
+        if self.audit_log is not None:
+            # The engine refused some of a model's edits (CI files, tests, paths outside the
+            # repository): each is recorded, as the PR guard's refusals are.
+            for note in result.notes:
+                if note.startswith("refused"):
+                    await self.audit_log.audit(
+                        actor="nightowl", action="fix_refused", incident_id=row.incident_id,
+                        detail={"proposal": row.id, "repository": target.full_name,
+                                "fingerprint": row.fingerprint, "reason": note[:500]})
         row.kind = result.remediation.kind
         login = None
         if result.suspects:
