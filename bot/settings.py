@@ -263,7 +263,8 @@ class DevSettings(BaseSettings):
     github_html_url: str = Field("https://github.com",
                                  validation_alias=_env("NIGHTOWL_GITHUB_HTML_URL"))
     # {"orders": "acme/orders", "web": "acme/mono:services/web",
-    #  "billing": {"repo": "acme/billing", "pull_requests": false, "shadow": false}}
+    #  "billing": {"repo": "acme/billing", "pull_requests": false, "shadow": false,
+    #              "test_command": "python -m pytest -x -q"}}
     repos: dict[str, str | dict[str, str | bool]] = Field(
         default_factory=dict, validation_alias=_env("NIGHTOWL_REPOS"))
     shadow: bool = Field(False, validation_alias=_env("NIGHTOWL_DEV_SHADOW"))

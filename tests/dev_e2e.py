@@ -122,7 +122,8 @@ def scenario_copy(tmp: Path) -> Path:
 @asynccontextmanager
 async def dev_stack(tmp_path: Path, slack: FakeSlack, slack_url: str, *,
                     write_interval: float = 0.0, model_url: str | None = None,
-                    events: int = 40, deployments: bool = True) -> AsyncIterator[E2E]:
+                    events: int = 40, deployments: bool = True,
+                    test_command: str | None = None) -> AsyncIterator[E2E]:
     """`model_url`: a fake Anthropic server for the model's code fix; `events`: the Sentry
     issue's count in the last hour (≥ 30 makes it serious enough to open an incident);
     `deployments`: whether GitHub knows the deploys (without them there is no range)."""
@@ -153,7 +154,8 @@ async def dev_stack(tmp_path: Path, slack: FakeSlack, slack_url: str, *,
                                      api_url=sentry_server.url, org="acme"),
             "dev": DevSettings(github_token=SecretStr(TOKEN), github_api_url=world.url,
                                github_html_url="https://github.example",
-                               repos={"orders": REPO, "search": REPO},
+                               repos={"orders": {"repo": REPO, "test_command": test_command}
+                                      if test_command else REPO, "search": REPO},
                                workdir=str(tmp_path / "dev"),
                                github_write_interval=write_interval)})
         if model_url is not None:

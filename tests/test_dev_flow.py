@@ -25,7 +25,8 @@ from tests.fakes.slack import FakeSlack
 
 @pytest.fixture
 async def e2e(tmp_path: Path, fake_slack: tuple[FakeSlack, str]) -> AsyncIterator[E2E]:
-    async with dev_stack(tmp_path, *fake_slack) as stack:
+    async with dev_stack(tmp_path, *fake_slack,
+                         test_command="python -m pytest -x -q -p no:cacheprovider") as stack:
         yield stack
 
 
@@ -51,6 +52,8 @@ async def test_sentry_finding_to_a_draft_revert_pr_and_the_thread_follows_it(e2e
     assert pr.labels == ["nightowl", "revert"]
     assert pr.reviewers == ["carol"] and pr.team_reviewers == ["orders-team"]
     assert "@dave-gh" in pr.comments[0]["body"]
+    # The revert was verified in the sandbox: the repository's tests fail before, pass after.
+    assert "| exit 1 | exit 0 |" in pr.body, pr.body
     for expected in ("KeyError", "orders/mapper.py:2 in to_dto", "sentry-42",
                      e2e.world.repo.bad[:10], "Risk and rollback", "slack.com/archives/"):
         assert expected in pr.body, expected

@@ -94,3 +94,22 @@ async def test_github_failures_are_remote_errors(github: tuple[FakeGitHub, Servi
                           seconds_between_writes=0).repo("acme/nope")
     with pytest.raises(RemoteError):
         await GitHubClient(token=TOKEN, base_url="http://127.0.0.1:9", retries=0).repo("a/b")
+
+
+def test_nightowl_repos_forms_and_mistakes() -> None:
+    from integrations.errors import ConfigurationError
+    from integrations.github.repos import parse_repos
+
+    repos = parse_repos({"orders": "acme/orders", "web": "acme/mono:services/web",
+                         "billing": {"repo": "acme/billing", "pull_requests": False},
+                         "search": {"repo": "acme/search", "shadow": True,
+                                    "test_command": "make test"}})
+    assert repos.for_service("web").path == "services/web"  # type: ignore[union-attr]
+    assert not repos.for_service("billing").pull_requests  # type: ignore[union-attr]
+    search = repos.for_service("search")
+    assert search is not None and search.shadow and search.test_command == "make test"
+    assert repos.for_service("nope") is None
+    assert repos.repositories() == ["acme/billing", "acme/mono", "acme/orders", "acme/search"]
+    for bad in ({"x": "not-a-repo"}, {"x": 3}, {"x": {"repo": "a/b", "typo": 1}}):
+        with pytest.raises(ConfigurationError, match="NIGHTOWL_REPOS: x"):
+            parse_repos(bad)

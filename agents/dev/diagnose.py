@@ -48,15 +48,18 @@ def engine_diagnose(*, cache: CloneCache, clone_url: CloneUrl, token: str,
             return FixResult(abstained=True, notes=(f"cloning {target.full_name} failed: {exc}",),
                              remediation=Remediation(message="the repository could not be read"))
         if any(f.in_app for f in error.frames) or deploy is None:
-            case = FixCase(id=target.full_name, error=error, repo=git.path, deploy=deploy)
+            case = FixCase(id=target.full_name, error=error, repo=git.path, deploy=deploy,
+                           test_command=target.test_command)
             return await run_fix(case, model=model, options=FixOptions(workdir=workdir))
-        result = await deploy_revert(git, deploy, workdir=workdir)
+        result = await deploy_revert(git, deploy, workdir=workdir,
+                                     test_command=target.test_command)
         return replace(result, elapsed_s=time.perf_counter() - started)
 
     return diagnose
 
 
-async def deploy_revert(git: Git, deploy: DeployRange, *, workdir: Path | None) -> FixResult:
+async def deploy_revert(git: Git, deploy: DeployRange, *, workdir: Path | None,
+                        test_command: str | None = None) -> FixResult:
     """No stack trace, but an investigation blamed this deploy: its commits are the suspects
     (newest first) and the remediation reverts exactly them."""
     try:
@@ -73,7 +76,7 @@ async def deploy_revert(git: Git, deploy: DeployRange, *, workdir: Path | None) 
                               why=f"shipped in the deploy {span} that the investigation "
                                   "blamed", when=c.when, pr=c.pr, in_range=True,
                               email=c.email) for c in commits]
-    remediation = await propose_revert(git, deploy.to_sha, suspects, test_command=None,
+    remediation = await propose_revert(git, deploy.to_sha, suspects, test_command=test_command,
                                        sandbox=Sandbox(), workdir=workdir)
     return FixResult(suspects=tuple(suspects), remediation=remediation, case="new_code",
                      notes=("no stack trace: every commit of the blamed deploy is a suspect",))

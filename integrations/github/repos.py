@@ -7,7 +7,11 @@ switches pull requests off for that repository or runs it in shadow mode:
     {"orders": "acme/orders",
      "web": "acme/mono:services/web",
      "billing": {"repo": "acme/billing", "pull_requests": false},
-     "search": {"repo": "acme/search", "shadow": true}}
+     "search": {"repo": "acme/search", "shadow": true,
+                "test_command": "python -m pytest -x -q"}}
+
+`test_command` runs in the sandbox before and after a revert or fix, so the pull request says
+whether the change turned it green.
 """
 
 from __future__ import annotations
@@ -30,6 +34,7 @@ class RepoTarget:
     path: str = ""  # the service's directory inside the repository ("" = the root)
     pull_requests: bool = True  # False: the repository opted out of nightowl's PRs
     shadow: bool = False  # True: show the change in the thread, open nothing
+    test_command: str | None = None  # run before and after a change, in the sandbox
 
 
 class RepoMap:
@@ -59,11 +64,11 @@ def parse_repos(raw: Mapping[str, Any]) -> RepoMap:
         elif isinstance(value, dict) and isinstance(value.get("repo"), str):
             spec = value["repo"]
             options = value
-            unknown = set(value) - {"repo", "path", "pull_requests", "shadow"}
+            unknown = set(value) - {"repo", "path", "pull_requests", "shadow", "test_command"}
             if unknown:
                 raise ConfigurationError(
                     f"{VARIABLE}: {service}: unknown key(s) {', '.join(sorted(unknown))} "
-                    "(known: repo, path, pull_requests, shadow)")
+                    "(known: repo, path, pull_requests, shadow, test_command)")
         else:
             raise ConfigurationError(
                 f"{VARIABLE}: {service}: expected \"owner/name\", \"owner/name:path\" or "
@@ -74,5 +79,7 @@ def parse_repos(raw: Mapping[str, Any]) -> RepoMap:
             raise ConfigurationError(f"{VARIABLE}: {service}: {name!r} is not owner/name")
         targets[service] = RepoTarget(service=service, full_name=name, path=path,
                                       pull_requests=bool(options.get("pull_requests", True)),
-                                      shadow=bool(options.get("shadow", False)))
+                                      shadow=bool(options.get("shadow", False)),
+                                      test_command=str(options["test_command"])
+                                      if options.get("test_command") else None)
     return RepoMap(targets)
