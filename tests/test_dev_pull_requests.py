@@ -58,9 +58,11 @@ async def test_opens_one_draft_and_updates_it_in_place(world: World, sqlite_stor
     assert "@dave-gh" in pr.comments[0]["body"]
     assert marker("sentry-42") in pr.body
     assert world.fake.ref_sha(REPO, "main") == world.repo.head  # main untouched
-    # The same error again: the same PR, updated, never a second one.
+    # The same error again, even under another branch name: the same PR, updated, never a
+    # second one.
     again = await road.open(await proposal(sqlite_store), revert_draft(
-        world, title="Revert mapper change (again)"), actor="U2")
+        world, title="Revert mapper change (again)", branch="nightowl/revert-other"),
+        actor="U2")
     assert again.outcome == "updated" and again.number == opened.number
     assert len(world.fake.pulls[REPO]) == 1
     assert world.fake.pull(REPO, pr.number).title.endswith("(again)")

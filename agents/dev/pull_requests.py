@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Literal, Protocol
 
 from agents.dev.codeowners import LOCATIONS, owners_for
@@ -106,6 +106,11 @@ class PullRequestRoad:
 
     async def _open(self, row: FixProposal, draft: Draft, *, actor: str) -> Opened:
         target = draft.target
+        known = await self.store.open_pull(target.full_name, draft.fingerprint)
+        if known is not None and known.branch != draft.branch:
+            # One open PR per fingerprint: a new remediation for the same error (other
+            # suspects, another branch name) goes onto the PR that is already open.
+            draft = replace(draft, branch=known.branch)
         row.status = "pushing"
         row = await self._save(row, "repo")
         repo = await self.github.repo(target.full_name)
