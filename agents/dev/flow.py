@@ -179,8 +179,9 @@ class DevFlow:
     async def confirm(self, proposal_id: int, action: str, *, user: str) -> Opened:
         row = await self.store.proposal(proposal_id)
         if row.status in ("opened", "pushing") and row.progress.get("number"):
-            return Opened("updated", number=int(row.progress["number"]),
-                          url=str(row.progress.get("url", "")), reason="already open")
+            url, number = str(row.progress.get("url", "")), int(row.progress["number"])
+            await self.notifier.say(row, f"🔧 Already open: <{url}|#{number}>.")
+            return Opened("updated", number=number, url=url, reason="already open")
         kind = ACTIONS.get(action)
         remediation = _remediation_from(row.result.get("remediation") or {})
         if kind is None or kind != remediation.kind:
