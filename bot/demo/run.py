@@ -22,7 +22,8 @@ import uvicorn
 from pydantic import SecretStr
 
 from bot.chat import ThreadChatHandler
-from bot.settings import Settings, SlackSettings, WebhookSettings
+from bot.demo.security import CONTEXT, demo_source, run_security_demo
+from bot.settings import SecurityCaseSettings, Settings, SlackSettings, WebhookSettings
 from bot.wiring import Wiring, build
 from integrations.telemetry.base import TelemetrySource
 from integrations.telemetry.scenario import Case, ScenarioSource, load_case
@@ -87,8 +88,12 @@ async def run_demo(out: TextIO, *, scenarios: Sequence[str] | None = None) -> in
         settings = Settings(database_url=f"sqlite:///{tmp}/demo.db").model_copy(update={
             "slack": SlackSettings(bot_token=None, signing_secret=None, app_token=None),
             "webhooks": WebhookSettings(token=SecretStr(token), pagerduty_secret=None,
-                                        sentry_secret=None, grafana_secret=None)})
-        wiring = build(settings, telemetry_for=scenario_telemetry, console=out)
+                                        sentry_secret=None, grafana_secret=None),
+            "security_cases": SecurityCaseSettings(channel="#security",
+                                                   context_file=str(CONTEXT))})
+        security_source = demo_source()
+        wiring = build(settings, telemetry_for=scenario_telemetry, console=out,
+                       security_sources=[security_source])
         app = wiring.app
         server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning",
                                                lifespan="on"))
@@ -117,11 +122,8 @@ async def run_demo(out: TextIO, *, scenarios: Sequence[str] | None = None) -> in
             await http.post("/webhooks/alertmanager", json=alertmanager_payload(
                 load_case(SCENARIOS / names[0]), status="resolved", scenario=names[0]))
             await wiring.service.idle(timeout=60)
-            # Said plainly rather than faked: the security cases are fed by the Sigma scan.
-            out.write("\n▶ Security cases: not shown by this build's demo. What feeds them (the "
-                      "project's Sigma rules and the event sources, integrations/security/) "
-                      "is not in this build yet; the case thread itself is exercised by "
-                      "tests/test_security_cases.py (docs/security-cases.md).\n")
+            if wiring.security is not None:
+                await run_security_demo(wiring.security, security_source, out)
             metrics = (await http.get("/metrics")).text
         received = [line for line in metrics.splitlines()
                     if line.startswith(("nightowl_alerts_received_total",
