@@ -23,8 +23,10 @@ from storage.models import (
     ContainmentApproval,
     EvalRun,
     Finding,
+    FixProposal,
     Incident,
     Investigation,
+    PullRequest,
     SecurityCase,
     utcnow,
 )
@@ -157,6 +159,29 @@ class ApiStore(Repository):
             approvals = list(session.exec(select(ContainmentApproval).where(
                 ContainmentApproval.case_id == case_id).order_by(col(ContainmentApproval.id))))
             return row, approvals
+
+    @in_executor
+    def pull_requests(self, *, state: str | None, repository: str | None,
+                      before_id: int | None, limit: int) -> list[PullRequest]:
+        query = select(PullRequest)
+        if state:
+            query = query.where(PullRequest.state == state)
+        if repository:
+            query = query.where(PullRequest.repository == repository)
+        if before_id is not None:
+            query = query.where(col(PullRequest.id) < before_id)
+        with self._session() as session:
+            return list(session.exec(query.order_by(col(PullRequest.id).desc()).limit(limit)))
+
+    @in_executor
+    def pull_request(self, pull_id: int) -> tuple[PullRequest, FixProposal | None]:
+        with self._session() as session:
+            row = session.get(PullRequest, pull_id)
+            if row is None:
+                raise NotFound(f"pull request {pull_id}")
+            proposal = (session.get(FixProposal, row.proposal_id)
+                        if row.proposal_id is not None else None)
+            return row, proposal
 
     # ---- idempotency -----------------------------------------------------------------------
 

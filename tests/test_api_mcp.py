@@ -29,7 +29,8 @@ from tests.test_api_rest import READER, WEBHOOK, WRITER, api_settings
 TOOLS = {"list_incidents", "get_incident", "list_investigations", "get_investigation",
          "start_investigation", "add_incident_note", "add_feedback", "query_metrics",
          "search_logs", "search_traces", "list_findings", "get_finding", "list_eval_runs",
-         "get_eval_result", "run_eval", "list_security_cases", "get_security_case"}
+         "get_eval_result", "run_eval", "list_security_cases", "get_security_case",
+         "list_pull_requests", "get_pull_request"}
 
 
 async def _fire(http: httpx.AsyncClient, scenario: str = "frontend-latency") -> int:

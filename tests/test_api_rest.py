@@ -283,3 +283,32 @@ async def test_security_cases_are_readable_and_their_text_stays_data(api: Api) -
     assert KEY not in detail.text
     missing = await api.http.get("/api/v1/security-cases/999", headers=api.as_(READER))
     assert missing.status_code == 404 and "list_security_cases" in missing.json()["error"]
+
+
+async def test_pull_requests_are_readable(api: Api) -> None:
+    from storage.dev import DevStore
+    from storage.models import FixProposal, PullRequest
+
+    dev = DevStore.beside(api.wiring.store)
+    proposal = await dev.save_proposal(FixProposal(
+        fingerprint="fp-1", service="orders", repository="acme/orders", kind="revert",
+        status="opened", suspect="abc123", result={
+            "suspects": [{"commit": "abc123", "author": "dev", "title": "refactor mapper",
+                          "score": 0.8, "why": "last changed frame 1's line"}],
+            "remediation": {"kind": "revert", "verified": {"command": "pytest -x",
+                                                           "before_exit": 1,
+                                                           "after_exit": 0}}}))
+    pull = await dev.record_pull(PullRequest(
+        proposal_id=proposal.id, repository="acme/orders", number=7,
+        branch="nightowl/revert-abc123", url="https://github.example/acme/orders/pull/7",
+        fingerprint="fp-1", suspect="abc123", kind="revert"))
+    listing = await api.http.get("/api/v1/pull-requests", headers=api.as_(READER),
+                                 params={"state": "open"})
+    assert [p["number"] for p in listing.json()["items"]] == [7]
+    detail = (await api.http.get(f"/api/v1/pull-requests/{pull.id}",
+                                 headers=api.as_(READER))).json()
+    assert detail["branch"] == "nightowl/revert-abc123"
+    assert detail["verified"] == {"command": "pytest -x", "before_exit": 1, "after_exit": 0}
+    assert detail["suspects"][0]["commit"] == "abc123"
+    missing = await api.http.get("/api/v1/pull-requests/99", headers=api.as_(READER))
+    assert missing.status_code == 404 and "list_pull_requests" in missing.json()["error"]

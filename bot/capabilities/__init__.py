@@ -12,7 +12,7 @@ from bot.capabilities.evals import EvalRuns
 from bot.capabilities.records import Records
 from bot.capabilities.telemetry import TelemetryQueries
 from bot.capabilities.tokens import Principal, TokenRegistry
-from bot.capabilities.work import SecurityCases
+from bot.capabilities.work import PullRequests, SecurityCases
 from bot.service import Service
 from integrations.telemetry.base import TelemetrySource
 from storage.api import ApiStore
@@ -27,6 +27,7 @@ SCOPE_OF: dict[str, str] = {
     "list_findings": "read", "get_finding": "read",
     "list_eval_runs": "read", "get_eval_result": "read", "run_eval": "eval",
     "list_security_cases": "read", "get_security_case": "read",
+    "list_pull_requests": "read", "get_pull_request": "read",
 }
 
 
@@ -36,6 +37,7 @@ class Capabilities:
     telemetry: TelemetryQueries
     evals: EvalRuns
     security: SecurityCases
+    pulls: PullRequests
     tokens: TokenRegistry
 
     @classmethod
@@ -50,6 +52,7 @@ class Capabilities:
             telemetry=TelemetryQueries(service=service, default_source=default_telemetry),
             evals=EvalRuns(api_store=api_store, public_url=public_url),
             security=SecurityCases(api_store=api_store, records=records),
+            pulls=PullRequests(api_store=api_store, records=records),
             tokens=tokens)
 
     def authorize(self, principal: Principal, operation: str) -> None:

@@ -135,6 +135,34 @@ class EvalRunView(BaseModel):
                                              "suite and method")
 
 
+class PullRequestSummary(BaseModel):
+    id: int
+    repository: str
+    number: int
+    url: str
+    kind: str
+    state: str = Field(description="open | merged | closed")
+    stage: str = Field(description="the last step the thread was told: opened, review, "
+                                   "approved, ...")
+    fingerprint: str
+    suspect: str
+    opened_at: datetime
+    closed_at: datetime | None = None
+    closed_by: str | None = None
+
+
+class PullRequestDetail(PullRequestSummary):
+    branch: str
+    incident_id: int | None = None
+    finding_id: int | None = None
+    service: str | None = None
+    proposal_status: str | None = None
+    suspects: list[dict[str, Any]] = Field(default_factory=list)
+    verified: dict[str, Any] | None = Field(None, description="the test command and its exit "
+                                                              "codes before and after")
+    slack_permalink: str | None = None
+
+
 class SecurityCaseSummary(BaseModel):
     id: int
     rule: str
@@ -206,6 +234,10 @@ class FindingPage(Page):
 
 class EvalRunPage(Page):
     items: list[EvalRunView]
+
+
+class PullRequestPage(Page):
+    items: list[PullRequestSummary]
 
 
 class SecurityCasePage(Page):

@@ -19,6 +19,9 @@ from bot.capabilities.records import Records
 from bot.capabilities.views import (
     ChecklistStepView,
     ContainmentView,
+    PullRequestDetail,
+    PullRequestPage,
+    PullRequestSummary,
     SecurityCaseDetail,
     SecurityCasePage,
     SecurityCaseSummary,
@@ -27,8 +30,9 @@ from bot.capabilities.views import (
 from integrations.redaction import clip
 from storage.api import ApiStore
 from storage.errors import NotFound
-from storage.models import SecurityCase
+from storage.models import PullRequest, SecurityCase
 
+PR_STATES = ("open", "merged", "closed")
 CASE_STATUSES = ("open", "closed")
 CASE_VERDICTS = ("true_positive", "benign_true_positive", "false_positive", "escalate")
 
@@ -99,4 +103,63 @@ class SecurityCases:
         while len(detail.model_dump_json()) > BUDGET_CHARS and (detail.evidence
                                                                  or detail.checklist):
             (detail.evidence or detail.checklist).pop()
+        return detail
+
+
+class PullRequests:
+    """The Dev agent's draft PRs: reading them is open to agents; opening, approving and
+    merging them is not (opening takes a person's click in the thread, merging a reviewer)."""
+
+    def __init__(self, *, api_store: ApiStore, records: Records) -> None:
+        self.api_store = api_store
+        self.records = records
+
+    @staticmethod
+    def summary(row: PullRequest) -> PullRequestSummary:
+        assert row.id is not None
+        return PullRequestSummary(
+            id=row.id, repository=row.repository, number=row.number, url=row.url,
+            kind=row.kind, state=row.state, stage=row.stage, fingerprint=row.fingerprint,
+            suspect=row.suspect, opened_at=row.opened_at, closed_at=row.closed_at,
+            closed_by=row.closed_by)
+
+    async def list_pull_requests(self, *, state: str | None = None,
+                                 repository: str | None = None, cursor: str | None = None,
+                                 limit: int | None = None) -> PullRequestPage:
+        if state and state not in PR_STATES:
+            raise InvalidArgument(f"state must be one of {', '.join(PR_STATES)}")
+        fingerprint = query_fingerprint("list_pull_requests",
+                                        {"state": state, "repository": repository})
+        size = check_limit(limit)
+        before = decode_cursor(cursor, fingerprint, "list_pull_requests")
+        rows = await self.api_store.pull_requests(state=state, repository=repository,
+                                                  before_id=before, limit=size + 1)
+        items = fit([self.summary(r) for r in rows[:size]], lambda v: len(v.model_dump_json()))
+        more = len(rows) > len(items)
+        return PullRequestPage(items=items, next_cursor=encode_cursor(fingerprint, items[-1].id)
+                               if more and items else None)
+
+    async def get_pull_request(self, pull_id: int) -> PullRequestDetail:
+        try:
+            row, proposal = await self.api_store.pull_request(pull_id)
+        except NotFound:
+            raise NotFoundError(f"no pull request {pull_id}",
+                                next_tool="list_pull_requests") from None
+        result: dict[str, Any] = proposal.result if proposal is not None else {}
+        remediation = result.get("remediation") or {}
+        verified = remediation.get("verified") if isinstance(remediation, dict) else None
+        suspects = [{k: (clip(str(v), 300) if isinstance(v, str) else v)
+                     for k, v in s.items()}
+                    for s in (result.get("suspects") or [])[:5] if isinstance(s, dict)]
+        detail = PullRequestDetail(
+            **self.summary(row).model_dump(), branch=row.branch,
+            incident_id=proposal.incident_id if proposal else None,
+            finding_id=proposal.finding_id if proposal else None,
+            service=proposal.service if proposal else None,
+            proposal_status=proposal.status if proposal else None, suspects=suspects,
+            verified=verified if isinstance(verified, dict) else None,
+            slack_permalink=self.records.permalink(proposal.channel, proposal.thread_ts)
+            if proposal else None)
+        while len(detail.model_dump_json()) > BUDGET_CHARS and detail.suspects:
+            detail.suspects.pop()
         return detail

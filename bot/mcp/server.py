@@ -23,6 +23,7 @@ from bot.capabilities.views import (
     FindingPage,
     IncidentPage,
     InvestigationPage,
+    PullRequestPage,
     SecurityCasePage,
     dump,
 )
@@ -57,7 +58,8 @@ Service = Annotated[str, Field(description="service name as the telemetry labels
                                min_length=1, max_length=255)]
 
 
-def _page_text(page: IncidentPage | InvestigationPage | FindingPage | SecurityCasePage,
+def _page_text(page: IncidentPage | InvestigationPage | FindingPage | SecurityCasePage
+               | PullRequestPage,
                columns: list[str]) -> str:
     rows = [[dump(item).get(c) for c in columns] for item in page.items]
     text = to_csv(columns, rows) if rows else "(no rows)\n"
@@ -282,6 +284,24 @@ def build_mcp_server(caps: Capabilities, *, local: Principal | None = None,
         poll get_eval_result with the returned id."""
         return structured(await call("run_eval", lambda who: caps.evals.run_eval(
             who, suites, seed=seed, idempotency_key=idempotency_key)))
+
+    @server.tool(annotations=READ)
+    async def list_pull_requests(
+        state: Annotated[str | None, Field(description="open | merged | closed")] = None,
+        repository: Annotated[str | None, Field(description="owner/name")] = None,
+        cursor: Cursor = None, limit: Limit = None) -> str:
+        """Draft pull requests the Dev agent opened, newest first, as CSV."""
+        page = await call("list_pull_requests", lambda _: caps.pulls.list_pull_requests(
+            state=state, repository=repository, cursor=cursor, limit=limit))
+        return _page_text(page, ["id", "opened_at", "state", "stage", "kind", "repository",
+                                 "number", "url", "suspect"])
+
+    @server.tool(annotations=READ)
+    async def get_pull_request(pull_request_id: Annotated[int, Field(ge=1)]) -> str:
+        """One pull request: branch, suspect commits, the verification (test command and
+        exit codes before and after), the incident or finding it fixes, thread link."""
+        return structured(await call("get_pull_request", lambda _: (
+            caps.pulls.get_pull_request(pull_request_id))))
 
     @server.tool(annotations=READ)
     async def list_security_cases(

@@ -37,6 +37,8 @@ from bot.capabilities.views import (
     LogsAnswer,
     MetricsAnswer,
     NoteAdded,
+    PullRequestDetail,
+    PullRequestPage,
     SecurityCaseDetail,
     SecurityCasePage,
     TracesAnswer,
@@ -97,6 +99,11 @@ class LogsQuery(TelemetryQuery):
 class TracesQuery(TelemetryQuery):
     only_errors: bool = False
     min_duration_ms: float | None = Field(None, ge=0, allow_inf_nan=False)
+
+
+class PullRequestQuery(Paging):
+    state: Literal["open", "merged", "closed"] | None = None
+    repository: str | None = Field(None, max_length=255)
 
 
 class SecurityCaseQuery(Paging):
@@ -206,6 +213,14 @@ def _routes() -> list[RouteSpec]:
                   FindingPage, FindingQuery),
         RouteSpec("GET", "/findings/{finding_id}", "get_finding", "One finding",
                   lambda c: c.caps.records.get_finding(c.path["finding_id"]), FindingView),
+        RouteSpec("GET", "/pull-requests", "list_pull_requests",
+                  "The Dev agent's pull requests, newest first",
+                  lambda c: c.caps.pulls.list_pull_requests(**c.query.model_dump()),
+                  PullRequestPage, PullRequestQuery),
+        RouteSpec("GET", "/pull-requests/{pull_request_id}", "get_pull_request",
+                  "One pull request: suspects, verification, what it fixes",
+                  lambda c: c.caps.pulls.get_pull_request(c.path["pull_request_id"]),
+                  PullRequestDetail),
         RouteSpec("GET", "/security-cases", "list_security_cases",
                   "Security cases, newest first",
                   lambda c: c.caps.security.list_security_cases(**c.query.model_dump()),
