@@ -2,8 +2,11 @@
 is about what they claim.
 
 Used by the SRE agent for its summary and by thread chat for its answers. A claim is dropped
-when it cites nothing, when none of the ids it cites exist, when it names a service that none
-of its evidence is about, or when it blames a service that no test supported.
+when it carries an instruction, a command, a mention or a link (text it may have copied from
+telemetry someone planted, see agents/untrusted.py), when it cites nothing, when none of the
+ids it cites exist, when it names a service that none of its evidence is about (every service
+it names must be one, but for the alert's own service, the symptom), or when it blames a
+service that no test supported.
 """
 
 from __future__ import annotations
@@ -14,6 +17,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from agents.sre.report import Claim, Evidence
+from agents.untrusted import carried_payload
 from integrations.redaction import clip
 
 _CAUSAL = re.compile(r"\b(caus\w*|root cause|because|due to|triggered|responsible|blame\w*|"
@@ -57,15 +61,22 @@ def parse_claims(raw: Any) -> tuple[list[Claim], list[str]]:
 
 
 def check_claims(claims: Sequence[Claim], evidence: Mapping[str, Evidence], *,
-                 services: Collection[str], supported: Collection[str]) -> Checked:
+                 services: Collection[str], supported: Collection[str],
+                 symptoms: Collection[str] = ()) -> Checked:
     """Keep the claims the evidence bears out.
 
     `services` are the names a claim may mention; `supported` the services some test
-    supported (a root cause, or a supported hypothesis): only those may be blamed."""
+    supported (a root cause, or a supported hypothesis): only those may be blamed.
+    `symptoms` (the alert's service) may be named without evidence about them: they are
+    where the trouble showed, not a cause."""
     checked = Checked()
     names = sorted({s for s in services if s}, key=len, reverse=True)
     for claim in claims:
-        short = claim.text[:80]
+        short = clip(claim.text, 80)
+        payload = carried_payload(claim.text)
+        if payload is not None:
+            checked.problems.append(f"removed a claim carrying {payload}: \"{short}\"")
+            continue
         real = [e for e in claim.evidence if e in evidence]
         invented = [e for e in claim.evidence if e not in evidence]
         if invented:
@@ -78,13 +89,14 @@ def check_claims(claims: Sequence[Claim], evidence: Mapping[str, Evidence], *,
             continue
         mentioned = _mentions(claim.text, names)
         about = {evidence[e].service for e in real}
-        if mentioned and not (mentioned & about):
+        unbacked = mentioned - about - set(symptoms)
+        if unbacked:
             checked.problems.append(
-                f"removed a claim about {', '.join(sorted(mentioned))} whose evidence is about "
+                f"removed a claim about {', '.join(sorted(unbacked))} whose evidence is about "
                 f"{', '.join(sorted(s or 'the system' for s in about))}: \"{short}\"")
             continue
-        blamed = mentioned - set(supported)
-        if blamed and _CAUSAL.search(claim.text) and not (mentioned & set(supported)):
+        blamed = mentioned - set(supported) - set(symptoms)
+        if blamed and _CAUSAL.search(claim.text):
             checked.problems.append(
                 f"removed a claim blaming {', '.join(sorted(blamed))}, which no test "
                 f"supported: \"{short}\"")

@@ -18,6 +18,7 @@ from agents.chat.lookups import Lookups, NotAnswerable, Thread, summary_text
 from agents.citations import check_claims, parse_claims
 from agents.sre.assist import brief
 from agents.sre.report import Evidence
+from agents.untrusted import fence, inert
 from integrations.llm.base import (
     Message,
     ModelClient,
@@ -136,7 +137,8 @@ class ThreadChat:
                     content, is_error = await self._tool(call, lookups)
                     if is_error:
                         record_failure(span, "invalid_call", content)
-                results.append(ToolResult(call.id, content, is_error))
+                results.append(ToolResult(call.id, fence(content, label=f"tool {call.name}"),
+                                          is_error))
             messages.append(Message("user", tool_results=tuple(results)))
         answer.text = ("I couldn't back an answer to that with evidence. "
                        f"These questions I can answer:\n{_usage()}")
@@ -171,17 +173,18 @@ class ThreadChat:
             evidence |= report.evidence_by_id()
             supported = report.supported_services()
         checked = check_claims(claims, evidence, services=lookups.known_services(),
-                               supported=supported)
+                               supported=supported, symptoms={thread.ctx.service})
         answer.problems = [*answer.problems, *problems, *checked.problems]
         if not checked.claims:
             answer.text = ("I couldn't back an answer to that with evidence"
                            + (f" ({len(answer.problems)} claims set aside)"
                               if answer.problems else "") + ".")
             return answer
-        lines = [f"• {c.text} {' '.join(f'`{e}`' for e in c.evidence)}" for c in checked.claims]
+        lines = [f"• {inert(c.text)} {' '.join(f'`{e}`' for e in c.evidence)}"
+                 for c in checked.claims]
         used = list(dict.fromkeys(e for c in checked.claims for e in c.evidence))
         lines.append("*Evidence*")
-        lines += [f"`{e}` {clip(evidence[e].finding, 200)}" for e in used[:10]]
+        lines += [f"`{e}` {inert(clip(evidence[e].finding, 200))}" for e in used[:10]]
         removed = len(claims) - len(checked.claims)
         if removed:
             lines.append(f"_{removed} claim{'s' if removed > 1 else ''} without supporting "

@@ -15,6 +15,7 @@ from datetime import UTC, datetime, timedelta
 from agents.sre.context import AlertContext
 from agents.sre.report import Evidence, Report
 from agents.sre.toolbox import Toolbox, hhmm, log_template
+from agents.untrusted import inert
 from integrations.redaction import clip
 from integrations.telemetry.base import TelemetrySource, Window
 
@@ -102,7 +103,7 @@ class Lookups:
         events = [e for e in await tools.changes() if e.service == service and e.ts >= split]
         for event in events[:8]:
             evidence_id = tools.cite_event(event, (service, None))
-            lines.append(f"• {event.kind} at {hhmm(event.ts)}: {clip(event.summary, 150)} "
+            lines.append(f"• {event.kind} at {hhmm(event.ts)}: {inert(clip(event.summary, 150))} "
                          f"`{evidence_id}`")
         profile = await tools.profile(service)
         moved = sorted((v for v in profile.families.values()
@@ -113,7 +114,7 @@ class Lookups:
             lines.append(f"• {self._finding(evidence_id)} `{evidence_id}`")
         if profile.status == "error":
             failed = [e for e in self.evidence if e.status == "error"]
-            lines.extend(f"• ⚠️ {e.finding} `{e.id}`" for e in failed[-1:])
+            lines.extend(f"• ⚠️ {inert(e.finding)} `{e.id}`" for e in failed[-1:])
         elif not events and not moved:
             checked = len(profile.families)
             evidence_id = tools.record(
@@ -169,7 +170,7 @@ class Lookups:
         for template, count in counts.most_common(6):
             stamps = groups[template]
             rows.append(f"• ×{count} ({hhmm(min(stamps))}–{hhmm(max(stamps))}) "
-                        f"`{clip(_one_line(samples[template]), 220)}`")
+                        f"`{inert(clip(_one_line(samples[template]), 220))}`")
         if len(groups) > 6:
             rows.append(f"_…and {len(groups) - 6} more patterns_")
         if result.info.link:
@@ -191,7 +192,7 @@ class Lookups:
             top = report.root_causes[0] if report.root_causes else None
             if top is not None and top.service == service and not report.abstained:
                 return (f"*`{service}` is the likely root cause* ({top.confidence:.0%}): "
-                        f"{top.summary} `{'`, `'.join(top.evidence[-3:])}`")
+                        f"{inert(top.summary)} `{'`, `'.join(top.evidence[-3:])}`")
             tested = [h for h in report.hypotheses if h.service == service]
             if tested:
                 by_id = report.evidence_by_id()
@@ -203,7 +204,8 @@ class Lookups:
                     cited = "".join(f" `{e}`" for e in h.evidence[:2])
                     finding = by_id[h.evidence[0]].finding if h.evidence and \
                         h.evidence[0] in by_id else ""
-                    lines.append(f"{icon} {h.statement}{why}. {clip(finding, 160)}{cited}")
+                    lines.append(f"{icon} {inert(h.statement)}{inert(why)}. "
+                                 f"{inert(clip(finding, 160))}{cited}")
                 ranked = [c for c in report.root_causes if c.service == service]
                 if ranked and report.root_causes:
                     top = report.root_causes[0]
@@ -231,7 +233,8 @@ class Lookups:
         return "\n".join(lines)
 
     def _finding(self, evidence_id: str) -> str:
-        return next(e.finding for e in self.evidence if e.id == evidence_id)
+        # Findings quote telemetry (log lines, event summaries): inert in a message.
+        return inert(next(e.finding for e in self.evidence if e.id == evidence_id))
 
 
 def summary_text(report: Report | None) -> str:
@@ -242,7 +245,7 @@ def summary_text(report: Report | None) -> str:
     else:
         top = report.root_causes[0]
         head = f"*Likely root cause:* `{top.service}` ({top.kind}, {top.confidence:.0%})"
-    return f"{head}\n{report.summary}"
+    return f"{head}\n{inert(report.summary)}"
 
 
 def _span(minutes: int) -> str:

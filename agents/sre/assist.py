@@ -22,6 +22,7 @@ from typing import Any, Protocol
 
 from agents.citations import Checked, check_claims, parse_claims
 from agents.sre.report import Evidence, Hypothesis, ModelUse, RootCause
+from agents.untrusted import DATA_RULE, carried_payload, fence
 from integrations.llm.base import (
     Message,
     ModelClient,
@@ -52,12 +53,15 @@ The engine already tested a catalogue of explanations; you see its verdicts belo
 Propose at most a few hypotheses the catalogue missed. Each must name a test the tools can
 run (a metric family of a service, the error logs of a service, or its change events); the
 test decides, not you. You may read the error log lines or traces of flagged services.
-Call finish when you have nothing more to test. Never invent services or evidence."""
+Call finish when you have nothing more to test. Never invent services or evidence.
+""" + DATA_RULE
 
 SUMMARY_SYSTEM = """You are nightowl, writing the root-cause summary of an investigation for
 on-call engineers. Use only the verdicts and evidence below. Call write_summary with 2 to 5
 short claims; every claim cites the ids of the evidence (ev-N) that supports it. Do not
-blame a service the tests did not support. If nothing was decisive, say so."""
+blame a service the tests did not support. If nothing was decisive, say so. A claim states
+what the evidence shows; it never tells anyone to do anything, and holds no links or mentions.
+""" + DATA_RULE
 
 PLAN_TOOLS = (
     Tool("propose_hypothesis",
@@ -210,12 +214,14 @@ class ModelAssist:
                 service, contains if isinstance(contains, str) and contains else None)
         else:
             evidence_id, text = await lab.read_traces(service)
-        return f"{evidence_id}:\n{text}"
+        # Log lines and operation names are written by whoever runs the service: data only.
+        return f"{evidence_id}:\n{fence(clip(text, MAX_RESULT_CHARS - 80), label=tool)}"
 
     # ---- (c): the summary, every claim checked against the evidence ------------------------
 
     async def summarise(self, brief: str, evidence: Mapping[str, Evidence], *,
-                        services: Collection[str], supported: Collection[str]) -> Checked | None:
+                        services: Collection[str], supported: Collection[str],
+                        symptoms: Collection[str] = ()) -> Checked | None:
         if self.use.unavailable and self.use.unavailable.startswith(("paused", "cap")):
             return None  # refused moments ago for a reason that has not changed
         response = await self._call("summarizer", Request(
@@ -230,7 +236,8 @@ class ModelAssist:
             return None
         claims, problems = parse_claims(raw)
         self.use.problems.extend(problems)
-        checked = check_claims(claims, evidence, services=services, supported=supported)
+        checked = check_claims(claims, evidence, services=services, supported=supported,
+                               symptoms=symptoms)
         self.use.problems.extend(checked.problems)
         if not checked.claims:
             self.use.problems.append("no claim survived the citation check; the statistical "
@@ -280,11 +287,14 @@ def _proposal(args: Mapping[str, Any], services: Collection[str]) -> Proposal:
         raise InvalidCall(f"check must be one of {', '.join(CHECKS)}")
     if not isinstance(statement, str) or not statement.strip():
         raise InvalidCall("'statement' is missing")
+    payload = carried_payload(statement)
+    if payload is not None:
+        raise InvalidCall(f"the statement carries {payload}; state the explanation only")
     if check == "metric":
         family = family if family in FAMILIES else (kind if kind in FAMILIES else None)
         if family is None:
             raise InvalidCall(f"a metric check needs a family: {', '.join(FAMILIES)}")
-    return Proposal(service, str(kind), " ".join(statement.split())[:200], str(check),
+    return Proposal(service, str(kind), clip(" ".join(statement.split()), 200), str(check),
                     family if isinstance(family, str) else None)
 
 
@@ -335,4 +345,5 @@ def brief(*, alert: str, hypotheses: Sequence[Hypothesis], evidence: Sequence[Ev
         e = by_id.get(evidence_id)
         if e is not None:
             lines.append(clip(f"- {e.id} ({e.status}) {e.finding}", 220))
-    return "\n".join(lines)
+    # Statements, findings and the alert quote telemetry: all of it is data, never orders.
+    return fence("\n".join(lines), label="investigation brief")

@@ -134,7 +134,7 @@ class Investigator:
         checked = await self.assist.summarise(
             self._brief(run, services, report), report.evidence_by_id(),
             services=set(services) | run.visited | {h.service for h in report.hypotheses},
-            supported=report.supported_services())
+            supported=report.supported_services(), symptoms={run.ctx.service})
         if checked is not None and checked.claims:
             report.claims = checked.claims
             report.summary = checked.text()

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from typing import Any
 
 from agents.sre.report import Evidence, InvestigationView, Report
+from agents.untrusted import inert
 from integrations.redaction import clip, redact
 from storage.models import Alert, Incident, IncidentStatus, as_utc, utcnow
 
@@ -24,6 +26,22 @@ SECTION_LIMIT = 2900  # Slack allows 3000 characters in a section's text
 def _clip(text: str, limit: int = SECTION_LIMIT) -> str:
     # Masked before it is cut: a cut secret no longer has the shape the redactor knows.
     return clip(text, limit)
+
+
+esc = inert  # untrusted text in mrkdwn: `<!channel>` in an alert shows as written, pings no one
+
+
+def link_target(url: str) -> str | None:
+    """A URL safe inside `<url|label>`: http(s) only, and nothing that ends the link early."""
+    url = url.strip()
+    if not url.lower().startswith(("https://", "http://")) or any(c.isspace() for c in url):
+        return None
+    return url.replace("|", "%7C").replace("<", "%3C").replace(">", "%3E")
+
+
+def _who(who: str) -> str:
+    """A Slack user id becomes a mention; anything else (a source's name) is shown as text."""
+    return f"<@{who}>" if re.fullmatch(r"[UW][A-Z0-9]{2,20}", who) else esc(who)
 
 
 def _plain(text: str) -> dict[str, Any]:
@@ -52,7 +70,8 @@ def duration(seconds: float) -> str:
 def incident_text(incident: Incident) -> str:
     """Notification fallback text (what a phone shows)."""
     prefix = "RESOLVED " if incident.status == IncidentStatus.RESOLVED else ""
-    return f"{prefix}[{incident.severity.upper()}] {incident.title} ({incident.service})"
+    return (f"{prefix}[{incident.severity.upper()}] {esc(incident.title)} "
+            f"({esc(incident.service)})")
 
 
 def incident_blocks(incident: Incident, alerts: Sequence[Alert]) -> list[Block]:
@@ -68,23 +87,23 @@ def incident_blocks(incident: Incident, alerts: Sequence[Alert]) -> list[Block]:
     fields = [
         _mrkdwn(f"*Status*\n{STATUS_LABEL.get(IncidentStatus(incident.status), incident.status)}"),
         _mrkdwn(f"*Severity*\n{icon} {incident.severity}"),
-        _mrkdwn(f"*Service*\n`{incident.service}`"),
+        _mrkdwn(f"*Service*\n`{esc(incident.service)}`"),
         _mrkdwn(f"*Since*\n{slack_date(since)}"),
         _mrkdwn(f"*Alerts*\n{firing} firing / {len(alerts)} total"),
-        _mrkdwn(f"*Source*\n{incident.source}"),
+        _mrkdwn(f"*Source*\n{esc(incident.source)}"),
     ]
     blocks: list[Block] = [
         {"type": "header", "text": _plain(headline)},
         {"type": "section", "fields": fields},
     ]
     context = [f"Incident #{incident.id}"]
-    if incident.source_url:
-        context.append(f"<{incident.source_url}|Open in {incident.source}>")
+    if incident.source_url and link_target(incident.source_url):
+        context.append(f"<{link_target(incident.source_url)}|Open in {esc(incident.source)}>")
     if incident.acknowledged_by:
-        context.append(f"👀 acknowledged by <@{incident.acknowledged_by}>")
+        context.append(f"👀 acknowledged by {_who(incident.acknowledged_by)}")
     if resolved and incident.resolved_by:
         who = incident.resolved_by
-        context.append(f"resolved by {'<@' + who + '>' if ' ' not in who else who}")
+        context.append(f"resolved by {_who(who)}")
     blocks.append({"type": "context", "elements": [_mrkdwn(" · ".join(context))]})
     if not resolved:
         value = str(incident.id)
@@ -121,21 +140,22 @@ def investigation_text(view: InvestigationView) -> str:
 
 def _evidence_line(evidence: Evidence) -> str:
     marker = {"ok": "•", "error": "⚠️", "insufficient_data": "∅"}[evidence.status]
-    link = f" <{evidence.link}|query>" if evidence.link else ""
-    return f"{marker} {evidence.finding}{link} `{evidence.id}`"
+    target = link_target(evidence.link) if evidence.link else None
+    link = f" <{target}|query>" if target else ""
+    return f"{marker} {esc(evidence.finding)}{link} `{esc(evidence.id)}`"
 
 
 def investigation_blocks(view: InvestigationView, *, incident_id: int | None) -> list[Block]:
     if view.error:
         return [{"type": "section", "text": _mrkdwn(
-            f"⚠️ The investigation could not finish: {view.error}")}]
+            f"⚠️ The investigation could not finish: {esc(view.error)}")}]
     report = view.report
     if report is None:
         p = view.progress
         line = (f"🔎 *Investigating…* {p.tested} hypotheses tested "
                 f"({p.supported} supported, {p.refuted} refuted), {p.queries} queries")
         if p.current:
-            line += f"\n_now: {p.current}_"
+            line += f"\n_now: {esc(p.current)}_"
         return [{"type": "section", "text": _mrkdwn(line)}]
     return _report_blocks(view, report, incident_id)
 
@@ -153,7 +173,7 @@ def _report_blocks(view: InvestigationView, report: Report, incident_id: int | N
             f"🧭 *Likely root cause:* `{top.service}` — {top.kind.replace('_', ' ')} "
             f"(confidence *{top.confidence:.0%}*)")})
     if report.summary:
-        blocks.append({"type": "section", "text": _mrkdwn(report.summary)})
+        blocks.append({"type": "section", "text": _mrkdwn(esc(report.summary))})
     if report.root_causes and not report.abstained:
         chain = [_evidence_line(evidence[e]) for e in report.root_causes[0].evidence
                  if e in evidence]
@@ -164,20 +184,21 @@ def _report_blocks(view: InvestigationView, report: Report, incident_id: int | N
     # The refuted explanations worth showing are the ones that looked suspicious.
     rejected = sorted((h for h in report.hypotheses if h.status == "refuted" and h.reason),
                       key=lambda h: -h.score)[:4]
-    considered = [f"• `{c.service}` {c.kind} ({c.confidence:.0%}): {c.summary}" for c in others]
-    considered += [f"• ✗ {h.statement}: {h.reason}" for h in rejected]
+    considered = [f"• `{esc(c.service)}` {c.kind} ({c.confidence:.0%}): {esc(c.summary)}"
+                  for c in others]
+    considered += [f"• ✗ {esc(h.statement)}: {esc(h.reason)}" for h in rejected]
     if considered:
         blocks.append({"type": "section",
                        "text": _mrkdwn("*Also considered*\n" + "\n".join(considered))})
     if report.next_steps:
         blocks.append({"type": "section", "text": _mrkdwn(
-            "*Next steps*\n" + "\n".join(f"{i}. {s}" for i, s in
+            "*Next steps*\n" + "\n".join(f"{i}. {esc(s)}" for i, s in
                                          enumerate(report.next_steps[:5], 1)))})
     s = report.stats
     stats = (f"{len(report.hypotheses)} hypotheses · {s.queries} queries · "
              f"{s.elapsed_s:.1f}s · {len(report.evidence)} pieces of evidence")
     if view.note:
-        stats += f" · {view.note}"
+        stats += f" · {esc(view.note)}"
     model = report.model
     if model is not None and model.calls:
         stats += (f" · 🤖 {', '.join(model.models)}: {model.calls} calls, "
@@ -235,8 +256,8 @@ def home_blocks(incidents: Sequence[Incident]) -> list[Block]:
         icon = SEVERITY_ICON.get(str(incident.severity), "⚪")
         status = STATUS_LABEL.get(IncidentStatus(incident.status), incident.status)
         blocks.append({"type": "section", "text": _mrkdwn(
-            f"{icon} *#{incident.id} {incident.title}*\n`{incident.service}` · {status} · "
-            f"open {age} · {incident.channel}")})
+            f"{icon} *#{incident.id} {esc(incident.title)}*\n`{esc(incident.service)}` · "
+            f"{status} · open {age} · {esc(incident.channel)}")})
     return blocks
 
 

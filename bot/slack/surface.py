@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from typing import Any
 
 from slack_sdk.web.async_client import AsyncWebClient
 
 from agents.sre.report import InvestigationView
+from agents.untrusted import inert
 from bot.slack.blocks import (
     incident_blocks,
     incident_text,
@@ -148,6 +150,22 @@ class SlackSurface:
         return response
 
 
+_BROADCAST = re.compile(r"<!(?:channel|here|everyone|subteam\^[^>]*)(?:\|[^>]*)?>")
+
+
 def scrub(value: Any) -> Any:
-    """Every string inside a message or view, masked (the last pass before Slack)."""
-    return redact_data(value)
+    """Every string inside a message or view, masked (the last pass before Slack), and no
+    broadcast mention: nightowl never pings a whole channel or group, so one that got this
+    far came from outside text that escaped escaping."""
+    value = redact_data(value)
+    return _unbroadcast(value)
+
+
+def _unbroadcast(value: Any) -> Any:
+    if isinstance(value, str):
+        return _BROADCAST.sub(lambda m: inert(m.group(0)), value) if "<!" in value else value
+    if isinstance(value, list):
+        return [_unbroadcast(v) for v in value]
+    if isinstance(value, dict):
+        return {k: _unbroadcast(v) for k, v in value.items()}
+    return value

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 import json
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -25,11 +26,14 @@ from storage.repository import Store
 
 @dataclass
 class Step:
-    kind: str  # text | tool | status | slow
+    kind: str  # text | tool | status | slow | reply
     text: str = ""
     calls: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
     status: int = 200
     seconds: float = 0.0
+    # kind "reply": the step is decided by reading the request (a model that reacts to what
+    # it is shown, e.g. one that obeys instructions planted in telemetry).
+    decide: Callable[[dict[str, Any]], Step] | None = None
 
 
 def text(value: str) -> Step:
@@ -43,6 +47,11 @@ def tool(name: str, **arguments: Any) -> Step:
 def tools(*calls: tuple[str, dict[str, Any]]) -> Step:
     """Several tool calls in one answer."""
     return Step("tool", calls=list(calls))
+
+
+def reply(decide: Callable[[dict[str, Any]], Step]) -> Step:
+    """A step computed from the request body (the wire format of the provider called)."""
+    return Step("reply", decide=decide)
 
 
 def status(code: int) -> Step:
@@ -80,6 +89,8 @@ class FakeModelServer:
         prompt = {k: body.get(k) for k in ("system", "messages", "tools")}
         self.counted.append(len(json.dumps(prompt, ensure_ascii=False)) // 4)
         step = self._next()
+        if step.kind == "reply" and step.decide is not None:
+            step = step.decide(body)
         if step.kind == "slow":
             await asyncio.sleep(step.seconds)
         if step.kind == "status":
