@@ -17,10 +17,11 @@ BENCHMARKS = (
     "fix_suspects",
     "security_scan",
     "dev_pr",
+    "fuzz",
 )
 
 if __name__ == "__main__":
-    names = sys.argv[1:] or list(BENCHMARKS)
+    names = [a for a in sys.argv[1:] if not a.isdigit()] or list(BENCHMARKS)
     unknown = [name for name in names if name not in BENCHMARKS]
     if unknown:
         sys.exit(f"unknown benchmark(s) {', '.join(unknown)}; choose from {', '.join(BENCHMARKS)}")

@@ -6,12 +6,13 @@ nothing here waits for Slack or for an investigation.
 
 from __future__ import annotations
 
-import json
+import asyncio
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 from contextlib import AsyncExitStack, asynccontextmanager
+from dataclasses import dataclass
+from typing import Any
 
-from slack_bolt.adapter.starlette.async_handler import AsyncSlackRequestHandler
 from slack_bolt.async_app import AsyncApp
 from starlette.applications import Starlette
 from starlette.requests import Request
@@ -20,19 +21,27 @@ from starlette.routing import BaseRoute, Route
 
 from bot.security_webhooks import build_security_webhook, security_sources
 from bot.service import Service
+from bot.slack.events import slack_events_endpoint
 from bot.web.api import ApiMount
 from integrations.alerts.auth import WebhookAuth
-from integrations.alerts.base import normalizers
+from integrations.alerts.base import AlertNormalizer, normalizers
+from integrations.alerts.payload import parse as parse_payload
+from integrations.alerts.replay import delivery_id
 from integrations.errors import AuthError, PayloadError
 from integrations.security.types import SignalSink
+from storage.deliveries import Deliveries, delivery_key
+from storage.models import Alert
 
 log = logging.getLogger(__name__)
 
 JSON_TYPES = ("application/json", "text/json")
 
 
-class BodyTooLarge(Exception):
+class BodyTooLarge(ValueError):
     pass
+
+
+OFF_LOOP_BYTES = 64 * 1024  # bodies above this are parsed and normalised in a worker thread
 
 
 async def _read_limited(request: Request, limit: int) -> bytes:
@@ -53,12 +62,51 @@ def _error(status: int, message: str, **extra: object) -> JSONResponse:
     return JSONResponse({"error": message, **extra}, status_code=status)
 
 
+def storable(body: bytes) -> str:
+    """The body as text any database keeps: undecodable bytes and NUL written as escapes."""
+    return body.decode("utf-8", errors="backslashreplace").replace("\x00", "\\x00")
+
+
+@dataclass(slots=True)
+class _Intake:
+    alerts: list[Alert]
+    payload: Any
+    cleaned: bool
+
+
+class _Refusal(Exception):
+    def __init__(self, status: int, reason: str) -> None:
+        super().__init__(reason)
+        self.status, self.reason = status, reason
+
+
+def _parse_and_normalise(normalizer: AlertNormalizer, body: bytes,
+                         headers: Mapping[str, str]) -> _Intake:
+    """Limits, JSON, cleaning and normalising: all of it pure, so it may run off the loop."""
+    try:
+        parsed = parse_payload(body)
+    except PayloadError as exc:
+        raise _Refusal(400, str(exc)) from exc
+    try:
+        alerts = normalizer.normalize(parsed.payload, headers=headers)
+    except PayloadError as exc:
+        raise _Refusal(422, str(exc)) from exc
+    except Exception as exc:  # a normaliser's blind spot must cost a 422, not a 500
+        log.exception("normaliser %s failed on a payload", normalizer.source)
+        raise _Refusal(422, f"the payload could not be normalised ({type(exc).__name__}: "
+                            f"{exc})"[:500]) from exc
+    return _Intake(alerts, parsed.payload, parsed.cleaned)
+
+
 def build_http_app(service: Service, *, auth: WebhookAuth, max_body_bytes: int = 1024 * 1024,
-                   bolt: AsyncApp | None = None, manage_lifecycle: bool = True,
-                   api: ApiMount | None = None,
+                   bolt: AsyncApp | None = None, slack_signing_secret: str | None = None,
+                   manage_lifecycle: bool = True, api: ApiMount | None = None,
                    security: SignalSink | None = None) -> Starlette:
+    """Every delivery is answered 2xx or 4xx, never 5xx (503 only when the database itself is
+    down), and every authenticated one that fails is kept as a dead letter."""
     sources = normalizers()
     metrics = service.metrics
+    deliveries = Deliveries.beside(service.store)
     # Security signals (Panther, GuardDuty, ...) share the path, the limits and the auth.
     signal_sources = security_sources()
     security_webhook = build_security_webhook(
@@ -78,7 +126,7 @@ def build_http_app(service: Service, *, auth: WebhookAuth, max_body_bytes: int =
         if content_type not in JSON_TYPES and not content_type.endswith("+json"):
             metrics.alerts_rejected.inc(source=source, reason="content_type")
             return _error(415, f"content type must be application/json, got "
-                               f"'{content_type or 'none'}'")
+                               f"'{content_type[:60] or 'none'}'")
         try:
             body = await _read_limited(request, max_body_bytes)
         except BodyTooLarge:
@@ -86,37 +134,73 @@ def build_http_app(service: Service, *, auth: WebhookAuth, max_body_bytes: int =
             return _error(413, f"body larger than {max_body_bytes} bytes")
         try:
             auth.verify(source, request.headers, body)
-        except AuthError as exc:
+        except Exception as exc:  # AuthError, or a header no check could even read
             metrics.alerts_rejected.inc(source=source, reason="auth")
-            return _error(401, str(exc))
-        text = body.decode("utf-8", errors="replace")
+            reason = str(exc) if isinstance(exc, AuthError) else "unreadable credentials"
+            return _error(401, reason)
+        headers = dict(request.headers)
         try:
-            payload = json.loads(body)
-        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-            return await _dead_letter(source, f"malformed JSON: {exc}", text, content_type, 400)
-        try:
-            alerts = normalizer.normalize(payload, headers=request.headers)
-        except PayloadError as exc:
-            return await _dead_letter(source, str(exc), text, content_type, 422)
-        if not alerts:
+            if len(body) > OFF_LOOP_BYTES:  # a storm's delivery must not stall the loop
+                intake = await asyncio.to_thread(_parse_and_normalise, normalizer, body,
+                                                 headers)
+            else:
+                intake = _parse_and_normalise(normalizer, body, headers)
+        except _Refusal as refusal:
+            return await _dead_letter(source, refusal.reason, body, content_type,
+                                      refusal.status)
+        key = delivery_key(source, found) if (found := delivery_id(
+            source, intake.payload, headers, body)) else None
+        if key is not None and await deliveries.taken(key):
+            metrics.alerts_rejected.inc(source=source, reason="replay")
+            return JSONResponse({"status": "duplicate",
+                                 "reason": "this delivery was already taken in"},
+                                status_code=200)
+        if not intake.alerts:
             return JSONResponse({"status": "ignored",
                                  "reason": "the event changes no alert state"}, status_code=202)
-        summary = await service.ingest(alerts)
+        if intake.cleaned:  # the alerts hold cleaned text; the body as received is kept too
+            received = storable(body)
+            for alert in intake.alerts:
+                alert.raw = {**alert.raw, "nightowl_body_as_received": received}
+        try:
+            summary = await service.ingest(intake.alerts)
+        except Exception as exc:
+            log.exception("webhook %s: storing %d alert(s) failed", source, len(intake.alerts))
+            return await _dead_letter(source, f"could not be stored: {type(exc).__name__}: "
+                                              f"{exc}"[:500], body, content_type, 422)
+        if key is not None:
+            await deliveries.remember(key)
         return JSONResponse({"status": "accepted", "alerts": summary.alerts,
                              "duplicates": summary.duplicates,
                              "incidents_created": summary.incidents_created,
                              "incidents_resolved": summary.incidents_resolved,
                              "incident_ids": summary.incident_ids}, status_code=202)
 
-    async def _dead_letter(source: str, reason: str, body: str, content_type: str,
+    async def _dead_letter(source: str, reason: str, body: bytes, content_type: str,
                            status: int) -> JSONResponse:
-        dead_id = await service.store.dead_letter(source=source, reason=reason, body=body,
-                                                  content_type=content_type)
+        reason = storable(reason.encode("utf-8", errors="surrogatepass"))
+        try:
+            dead_id = await service.store.dead_letter(source=source, reason=reason,
+                                                      body=storable(body),
+                                                      content_type=content_type[:255])
+        except Exception:
+            log.exception("webhook %s: could not keep a dead letter", source)
+            return _error(503, "the payload could not be kept; retry later")
         metrics.alerts_rejected.inc(source=source, reason="unparseable")
         metrics.dead_letters.inc(source=source)
-        log.warning("webhook %s: kept unparseable payload as dead letter %s: %s",
+        log.warning("webhook %s: kept the payload as dead letter %s: %s",
                     source, dead_id, reason)
         return _error(status, reason, dead_letter_id=dead_id)
+
+    async def slack_dead_letter(source: str, reason: str, body: bytes,
+                                content_type: str) -> int | None:
+        try:
+            return await service.store.dead_letter(source=source, reason=storable(
+                reason.encode("utf-8", errors="surrogatepass")), body=storable(body),
+                content_type=content_type[:255])
+        except Exception:
+            log.exception("slack: could not keep a dead letter")
+            return None
 
     async def healthz(request: Request) -> Response:
         try:
@@ -141,12 +225,12 @@ def build_http_app(service: Service, *, auth: WebhookAuth, max_body_bytes: int =
         Route("/metrics", prometheus_metrics, methods=["GET"]),
     ]
     if bolt is not None:
-        handler = AsyncSlackRequestHandler(bolt)
-
-        async def slack_events(request: Request) -> Response:
-            return await handler.handle(request)
-
-        routes.append(Route("/slack/events", slack_events, methods=["POST"]))
+        if not slack_signing_secret:
+            raise ValueError("build_http_app: a Bolt app needs slack_signing_secret "
+                             "(/slack/events verifies before Bolt reads anything)")
+        routes.append(Route("/slack/events", slack_events_endpoint(
+            bolt, signing_secret=slack_signing_secret, read_body=_read_limited,
+            dead_letter=slack_dead_letter), methods=["POST"]))
     if api is not None:
         routes.extend(api.routes)
 

@@ -186,6 +186,8 @@ def build(settings: Settings, *, telemetry_for: TelemetryFor | None = None,
     app = build_http_app(service, auth=webhook_auth(settings),
                          max_body_bytes=settings.webhooks.max_body_bytes,
                          bolt=bolt if settings.slack.app_token is None else None, api=api,
-                         security=security)
+                         security=security,
+                         slack_signing_secret=settings.slack.signing_secret.get_secret_value()
+                         if settings.slack.signing_secret else None)
     return Wiring(settings, store, service, app, bolt, client, gateway, authorizer, api,
                   security, dev)

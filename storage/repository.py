@@ -298,6 +298,11 @@ class Store(Repository):
                                                    current.id == resolved.incident_id):
                     txn.incidents[existing.group_key] = None  # the group has none open now
                 return lambda: resolved
+            if as_utc(alert.started_at) <= as_utc(existing.started_at):
+                # A trigger of the firing already resolved (a replay, a late retry: it
+                # carries that firing's start, not a new one) never reopens it.
+                stale = existing
+                return lambda: IntakeOutcome(_id(stale), stale.incident_id, False, True, False)
             # Fired again after resolving: it joins whatever incident its group has open now.
             existing.status = AlertStatus.FIRING
             existing.ended_at = None

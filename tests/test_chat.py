@@ -110,7 +110,7 @@ async def chat_rig(store: Store, fake_slack: tuple[FakeSlack, str], *,
     bolt = build_bolt_app(service, client=client, signing_secret=SECRET,
                           chat=ThreadChatHandler(service, per_user=per_user, per_seconds=300))
     app = build_http_app(service, auth=WebhookAuth(token=TOKEN), bolt=bolt,
-                         manage_lifecycle=False)
+                         slack_signing_secret=SECRET, manage_lifecycle=False)
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app),
                                  base_url="http://nightowl") as http:
         chat = Chat(slack, http, service)

@@ -150,7 +150,7 @@ async def rig(sqlite_store: Store, fake_slack: tuple[FakeSlack, str]) -> AsyncIt
                       router=Router({}, "#incidents"))
     bolt = build_bolt_app(service, client=client, signing_secret=SECRET)
     app = build_http_app(service, auth=WebhookAuth(token=TOKEN), bolt=bolt,
-                         manage_lifecycle=False)
+                         slack_signing_secret=SECRET, manage_lifecycle=False)
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app),
                                  base_url="http://nightowl") as http:
         yield Rig(slack, http, service, surface, url)

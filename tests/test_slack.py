@@ -69,7 +69,7 @@ async def harness(sqlite_store: Store, fake_slack: tuple[FakeSlack, str]
                       router=Router({"team": {"payments": "#payments"}}, "#incidents"))
     bolt = build_bolt_app(service, client=client, signing_secret=SECRET)
     app = build_http_app(service, auth=WebhookAuth(token=TOKEN), bolt=bolt,
-                         manage_lifecycle=False)
+                         slack_signing_secret=SECRET, manage_lifecycle=False)
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app),
                                  base_url="http://nightowl") as http:
         yield Harness(slack, http, service, url)

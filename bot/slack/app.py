@@ -61,9 +61,12 @@ def build_bolt_app(service: Service, *, client: AsyncWebClient, signing_secret: 
 
     async def incident_action(action: dict[str, Any], body: dict[str, Any]
                               ) -> tuple[Incident, str] | None:
+        incident_id = _int(action.get("value"))
+        if incident_id is None:
+            return None
         try:
-            incident = await service.store.incident(int(action["value"]))
-        except (NotFound, ValueError, KeyError):
+            incident = await service.store.incident(incident_id)
+        except NotFound:
             return None
         return incident, str(body.get("user", {}).get("id", "unknown"))
 

@@ -79,16 +79,18 @@ def _verify_signature(source: str, secret: str, headers: Mapping[str, str], body
                 age = abs(time.time() - float(timestamp))
             except ValueError as exc:
                 raise AuthError(f"{GRAFANA_TIMESTAMP_HEADER} is not a Unix timestamp") from exc
-            if age > MAX_SIGNATURE_AGE_S:
+            if not age <= MAX_SIGNATURE_AGE_S:  # NaN compares false both ways: refuse it too
                 raise AuthError("signature timestamp is too old (possible replay)")
-            message = timestamp.encode() + b":" + body
+            message = _bytes(timestamp) + b":" + body
     expected = _hmac(secret, message)
     if source == "pagerduty":
         # PagerDuty sends "v1=<hex>[,v1=<hex>]" while it rotates secrets.
         candidates = [part.strip().removeprefix("v1=") for part in given.split(",")]
     else:
         candidates = [given.strip().removeprefix("sha256=")]
-    if not any(hmac.compare_digest(expected, candidate) for candidate in candidates):
+    # Compared as bytes: a header may hold any byte, and compare_digest refuses non-ASCII str.
+    if not any(hmac.compare_digest(expected.encode(), _bytes(candidate))
+               for candidate in candidates):
         raise AuthError(f"wrong signature in {header}")
 
 
@@ -107,5 +109,10 @@ def _verify_token(token: str, headers: Mapping[str, str]) -> None:
         presented = decoded.partition(":")[2]  # any user name; the password is the token
     else:
         raise AuthError(f"unsupported Authorization scheme {scheme!r}")
-    if not hmac.compare_digest(presented.encode(), token.encode()):
+    if not hmac.compare_digest(_bytes(presented), token.encode()):
         raise AuthError("wrong webhook token")
+
+
+def _bytes(header_value: str) -> bytes:
+    """Any header value as bytes (a header may carry any byte; only equality matters)."""
+    return header_value.encode("utf-8", errors="surrogateescape")

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 import re
 from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime
@@ -79,29 +80,48 @@ def str_map(value: Any) -> dict[str, str]:
     }
 
 
+EARLIEST = datetime(1990, 1, 1, tzinfo=UTC)
+LATEST = datetime(2100, 1, 1, tzinfo=UTC)
+
+
 def parse_time(value: Any, where: str, *, default: datetime | None = None) -> datetime:
-    """ISO 8601 or Unix seconds/milliseconds, always returned as aware UTC."""
+    """ISO 8601 or Unix seconds/milliseconds, always returned as aware UTC, between 1990 and
+    2100: anything else (1e20, -1e13, year 9999 at -14:00, NaN) is a `PayloadError` naming
+    the field, never an overflow deep in datetime."""
     if value in (None, "") or (isinstance(value, str) and value.startswith("0001-01-01")):
         if default is not None:
             return default
         raise PayloadError(f"missing required timestamp '{where}'")
+    shown = repr(value) if len(repr(value)) <= 60 else repr(value)[:57] + "..."
     if isinstance(value, bool):
-        raise PayloadError(f"'{where}' is not a timestamp: {value!r}")
+        raise PayloadError(f"'{where}' is not a timestamp: {shown}")
+    try:
+        parsed = _parse_time(value, where, shown)
+    except (OverflowError, OSError, ValueError) as exc:  # datetime's own range errors
+        raise PayloadError(f"'{where}' is out of range: {shown}") from exc
+    if not EARLIEST <= parsed < LATEST:
+        raise PayloadError(f"'{where}' is out of range (1990 to 2100): {shown}")
+    return parsed
+
+
+def _parse_time(value: Any, where: str, shown: str) -> datetime:
     if isinstance(value, int | float):
+        if not math.isfinite(value) or abs(value) > 1e15:
+            raise PayloadError(f"'{where}' is out of range (1990 to 2100): {shown}")
         seconds = float(value) / 1000 if value > 10_000_000_000 else float(value)
         return datetime.fromtimestamp(seconds, tz=UTC)
     if isinstance(value, str):
         text = value.strip()
-        if re.fullmatch(r"\d+(\.\d+)?", text):
-            return parse_time(float(text), where)
+        if re.fullmatch(r"\d{1,16}(\.\d{1,9})?", text):
+            return _parse_time(float(text), where, shown)
         # Go emits nanoseconds; Python's parser takes at most microseconds.
         text = re.sub(r"(\.\d{6})\d+", r"\1", text.replace("Z", "+00:00"))
         try:
             parsed = datetime.fromisoformat(text)
         except ValueError as exc:
-            raise PayloadError(f"'{where}' is not an ISO 8601 timestamp: {value!r}") from exc
+            raise PayloadError(f"'{where}' is not an ISO 8601 timestamp: {shown}") from exc
         return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)
-    raise PayloadError(f"'{where}' is not a timestamp: {value!r}")
+    raise PayloadError(f"'{where}' is not a timestamp: {shown}")
 
 
 def stable_key(*parts: Any) -> str:

@@ -13,6 +13,7 @@ from integrations.alerts.base import (
     require_object,
     require_str,
     severity_of,
+    utc_now,
 )
 from storage.models import Alert, AlertStatus
 
@@ -43,8 +44,13 @@ class PagerDutyNormalizer:
             group_key=incident_id,
             status=_STATUS[event_type],
             title=title,
-            started_at=parse_time(data.get("created_at") or event.get("occurred_at"),
-                                  "event.data.created_at"),
+            # A reopen starts a new firing when it happened; a trigger when the incident began.
+            started_at=parse_time(event.get("occurred_at"), "event.occurred_at")
+            if event_type == "incident.reopened" else
+            parse_time(data.get("created_at") or event.get("occurred_at"),
+                       "event.data.created_at"),
+            ended_at=parse_time(event.get("occurred_at"), "event.occurred_at", default=utc_now())
+            if event_type == "incident.resolved" else None,
             labels={k: v for k, v in labels.items() if v},
             links={"source": str(data.get("html_url") or "")},
             service=str(service.get("summary") or "") or None,
