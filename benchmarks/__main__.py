@@ -18,6 +18,7 @@ BENCHMARKS = (
     "security_scan",
     "dev_pr",
     "fuzz",
+    "big_delivery",
 )
 
 if __name__ == "__main__":

@@ -5,11 +5,12 @@ from __future__ import annotations
 import itertools
 import re
 from collections.abc import Sequence
+from datetime import datetime
 from typing import Any, TextIO
 
 from agents.sre.report import InvestigationView
 from bot.slack.blocks import incident_blocks, investigation_blocks
-from bot.surface import MessageRef
+from bot.surface import MessageRef, Tag
 from storage.models import Alert, Incident
 
 _LINK = re.compile(r"<([^|>]+)\|([^>]+)>")
@@ -79,7 +80,8 @@ class ConsoleSurface:
         return ref
 
     async def reply(self, incident: Incident, text: str,
-                    blocks: Sequence[dict[str, Any]] | None = None) -> MessageRef:
+                    blocks: Sequence[dict[str, Any]] | None = None, *,
+                    tag: Tag | None = None) -> MessageRef:
         lines = blocks_to_lines(blocks) if blocks else mrkdwn_to_text(text).splitlines()
         self._box("thread reply", lines, indent="    ")
         return self._next(incident.slack_channel or incident.channel)
@@ -105,8 +107,13 @@ class ConsoleSurface:
                      comment: str) -> None:
         self._box(f"{channel} · file", [f"{title}: {filename} ({len(content):,} bytes)"])
 
+    async def find_posted(self, incident: Incident, tag: Tag, *,
+                          since: datetime) -> MessageRef | None:
+        return None  # a terminal keeps no history to search; what it printed, it printed
+
     async def show_investigation(
-        self, incident: Incident, view: InvestigationView, *, message: MessageRef | None
+        self, incident: Incident, view: InvestigationView, *, message: MessageRef | None,
+        tag: Tag | None = None,
     ) -> MessageRef:
         if view.report is None and view.error is None and not self.show_progress:
             return message or self._next(incident.slack_channel or incident.channel)

@@ -16,7 +16,10 @@ import logging
 from collections.abc import Awaitable, Callable
 from typing import Protocol
 
-from bot.surface import ChatSurface
+from agents.sre.report import InvestigationView, Report
+from bot.surface import ChatSurface, MessageRef
+from storage.models import Incident, Investigation
+from storage.outbox import Outbox
 from storage.repository import Store
 
 log = logging.getLogger(__name__)
@@ -45,6 +48,7 @@ class ThreadOutbox(Protocol):
 class Dispatcher:
     def __init__(self, store: Store, surface: ChatSurface) -> None:
         self.store = store
+        self.outbox = Outbox.beside(store)
         self.surface = surface
         self._queues: dict[str, asyncio.Queue[Key]] = {}
         self._waiting: dict[str, set[Key]] = {}
@@ -78,7 +82,8 @@ class Dispatcher:
 
     async def recover(self) -> int:
         """Queue every incident whose thread is behind the database (after a restart)."""
-        ids = await self.store.incidents_to_render()
+        ids = sorted(set(await self.store.incidents_to_render())
+                     | set(await self.outbox.incidents_with_unshown()))
         for incident_id in ids:
             incident = await self.store.incident(incident_id)
             self.notify(incident_id, incident.channel)
@@ -136,23 +141,75 @@ class Dispatcher:
                 self._busy -= 1
 
     async def sync(self, incident_id: int) -> None:
+        """Bring one incident's thread up to date: the root message, the pending replies,
+        then the final message of every finished investigation. Each post is recorded as
+        attempted first; a retry after a crash or an unanswered call finds the message by
+        its metadata instead of posting it again."""
         incident = await self.store.incident(incident_id)
         version = incident.version
         first = incident.slack_ts is None
         if first or incident.rendered_version < version:
-            alerts = await self.store.incident_alerts(incident_id)
-            ref = await self.surface.show_incident(incident, alerts)
+            ref = None
+            if first and incident.slack_post_started_at is not None:
+                ref = await self.surface.find_posted(incident, ("incident", incident_id),
+                                                     since=incident.slack_post_started_at)
+                if ref is not None:
+                    log.info("incident %s: its root message had landed; not posting it again",
+                             incident_id)
+                    incident.slack_channel, incident.slack_ts = ref.channel, ref.ts
+            if ref is None or incident.rendered_version < version:
+                if first and ref is None:
+                    await self.outbox.root_attempt(incident_id)
+                alerts = await self.store.incident_alerts(incident_id)
+                ref = await self.surface.show_incident(incident, alerts)
             await self.store.mark_rendered(incident_id, version=version, channel=ref.channel,
                                            ts=ref.ts)
             if first:
                 incident.slack_channel, incident.slack_ts = ref.channel, ref.ts
         updates = await self.store.pending_updates(incident_id)
         if updates:
-            lines = [u.text for u in updates]
-            if len(lines) > MAX_LINES_PER_REPLY:
-                extra = len(lines) - MAX_LINES_PER_REPLY
-                lines = [*lines[:MAX_LINES_PER_REPLY], f"…and {extra} more update(s)."]
-            ref = await self.surface.reply(incident, "\n".join(lines))
-            await self.store.mark_posted([u.id for u in updates if u.id is not None], ref.ts)
+            ids = [u.id for u in updates if u.id is not None]
+            tag = ("update", min(ids))
+            attempted = [u.post_started_at for u in updates if u.post_started_at is not None]
+            found = (await self.surface.find_posted(incident, tag, since=min(attempted))
+                     if attempted else None)
+            if found is None:
+                lines = [u.text for u in updates]
+                if len(lines) > MAX_LINES_PER_REPLY:
+                    extra = len(lines) - MAX_LINES_PER_REPLY
+                    lines = [*lines[:MAX_LINES_PER_REPLY], f"…and {extra} more update(s)."]
+                await self.outbox.updates_attempt(ids)
+                found = await self.surface.reply(incident, "\n".join(lines), tag=tag)
+            await self.store.mark_posted(ids, found.ts)
+        for row in await self.outbox.unshown(incident_id):
+            await self._show_final(incident, row)
         if first and self.on_rendered_first is not None:
             await self.on_rendered_first(incident_id)
+
+    async def _show_final(self, incident: Incident, row: Investigation) -> None:
+        """A finished run's result (or error) into its message: edited when it was posted,
+        found by metadata when a post may have landed, posted otherwise."""
+        assert row.id is not None
+        tag = ("investigation", row.id)
+        message = MessageRef(incident.slack_channel or incident.channel, row.slack_ts) \
+            if row.slack_ts else None
+        if message is None and row.post_started_at is not None:
+            message = await self.surface.find_posted(incident, tag, since=row.post_started_at)
+        if message is None:
+            await self.outbox.investigation_attempt(row.id)
+        ref = await self.surface.show_investigation(incident, final_view(row), message=message,
+                                                    tag=tag)
+        await self.outbox.shown(row.id, ref.ts)
+
+
+def final_view(row: Investigation) -> InvestigationView:
+    """What a finished run shows, rebuilt from its row (the result in the output contract)."""
+    if row.status == "done" and row.result:
+        try:
+            return InvestigationView(investigation_id=row.id,
+                                     report=Report.model_validate(row.result))
+        except ValueError:
+            log.warning("investigation %s: its stored result does not load", row.id,
+                        exc_info=True)
+    return InvestigationView(investigation_id=row.id,
+                             error=row.error or "the investigation did not finish")

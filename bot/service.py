@@ -244,11 +244,18 @@ class Service:
         if resume is not None and resume.slack_ts and incident.slack_channel:
             message = MessageRef(incident.slack_channel, resume.slack_ts)
         try:
-            message = await self.surface.show_investigation(incident, view, message=message)
+            if message is None:
+                assert row.id is not None
+                await self.dispatcher.outbox.investigation_attempt(row.id)
+                row.post_started_at = utcnow()
+            message = await self.surface.show_investigation(
+                incident, view, message=message, tag=("investigation", row.id or 0))
             if row.slack_ts != message.ts:
                 row.slack_ts = message.ts  # so a restart edits this message, not a new one
                 row = await self.store.save_investigation(row)
         except Exception:
+            # The final message goes through the dispatcher, which finds this one by its
+            # metadata if it landed after all, and posts it otherwise.
             log.exception("incident %s: could not post the investigation message", incident_id)
         last_edit = time.monotonic()
 
@@ -287,7 +294,6 @@ class Service:
                 row.confidence = report.root_causes[0].confidence
             row.queries = report.stats.queries
             row.result = report.contract()
-            view = InvestigationView(investigation_id=row.id, report=report)
             self.metrics.investigations.inc(outcome="abstained" if report.abstained else "done")
         except asyncio.CancelledError:
             raise
@@ -295,17 +301,13 @@ class Service:
             log.exception("incident %s: investigation %s failed", incident_id, row.id)
             row.status = "failed"
             row.error = clip(str(exc), 2000)
-            view = InvestigationView(investigation_id=row.id, error=clip(str(exc), 500))
             self.metrics.investigations.inc(outcome="failed")
         row.finished_at = utcnow()
         if message is not None:
             row.slack_ts = message.ts
+        row.shown_final = False  # the dispatcher shows it, retrying until it lands
         await self.store.save_investigation(row)
         fresh = await self.store.incident(incident_id)
-        try:
-            await self.surface.show_investigation(fresh, view, message=message)
-        except Exception:
-            log.exception("incident %s: could not post the investigation result", incident_id)
         self.dispatcher.notify(incident_id, fresh.channel)
         if report is not None and self.on_report is not None:
             try:

@@ -4,10 +4,15 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any, Protocol
 
 from agents.sre.report import InvestigationView
 from storage.models import Alert, Incident
+
+# (kind, key) written into a message's metadata: ("incident", incident id),
+# ("update", first thread update id), ("investigation", investigation id).
+Tag = tuple[str, int]
 
 
 @dataclass(frozen=True, slots=True)
@@ -22,14 +27,23 @@ class ChatSurface(Protocol):
         ...
 
     async def reply(self, incident: Incident, text: str,
-                    blocks: Sequence[dict[str, Any]] | None = None) -> MessageRef:
-        """Post a reply in the incident's thread (`text` is the fallback when `blocks`)."""
+                    blocks: Sequence[dict[str, Any]] | None = None, *,
+                    tag: Tag | None = None) -> MessageRef:
+        """Post a reply in the incident's thread (`text` is the fallback when `blocks`).
+        `tag` goes into the message's metadata, so `find_posted` can find it again."""
         ...
 
     async def show_investigation(
-        self, incident: Incident, view: InvestigationView, *, message: MessageRef | None
+        self, incident: Incident, view: InvestigationView, *, message: MessageRef | None,
+        tag: Tag | None = None,
     ) -> MessageRef:
         """Post the investigation's message in the thread, or edit it in place."""
+        ...
+
+    async def find_posted(self, incident: Incident, tag: Tag, *,
+                          since: datetime) -> MessageRef | None:
+        """The message posted with `tag` since `since`, if one landed: asked before posting
+        again after a crash or an unanswered call (the root's tag is ("incident", id))."""
         ...
 
     async def post(self, channel: str, text: str, blocks: Sequence[dict[str, Any]],

@@ -32,6 +32,7 @@ from bot.slack.app import build_bolt_app
 from bot.slack.authorization import Authorizer
 from bot.slack.dev_actions import register_dev_actions
 from bot.slack.pacing import ChannelPacer
+from bot.slack.retry import retry_handlers
 from bot.slack.surface import SlackSurface
 from bot.surface import ChatSurface
 from bot.web.api import ApiMount, build_api
@@ -141,7 +142,8 @@ def build(settings: Settings, *, telemetry_for: TelemetryFor | None = None,
     if settings.slack.configured:
         assert settings.slack.bot_token is not None and settings.slack.signing_secret is not None
         client = AsyncWebClient(token=settings.slack.bot_token.get_secret_value(),
-                                base_url=settings.slack.api_url)
+                                base_url=settings.slack.api_url,
+                                retry_handlers=retry_handlers())
         surface = SlackSurface(client, ChannelPacer(
             per_second=settings.slack.messages_per_second, metrics=metrics))
     else:

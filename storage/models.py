@@ -122,6 +122,9 @@ class Incident(SQLModel, table=True):
     # between the database write and the Slack call is repaired on the next drain.
     version: int = 1
     rendered_version: int = 0
+    # Set before the root message is posted: after a crash or an unanswered call, the next
+    # attempt first looks for the message by its metadata instead of posting it twice.
+    slack_post_started_at: datetime | None = None
 
 
 class ThreadUpdate(SQLModel, table=True):
@@ -135,6 +138,7 @@ class ThreadUpdate(SQLModel, table=True):
     text: str
     created_at: datetime = Field(default_factory=utcnow)
     posted_ts: str | None = Field(default=None, max_length=64)
+    post_started_at: datetime | None = None  # as Incident.slack_post_started_at
 
 
 class DeadLetter(SQLModel, table=True):
@@ -189,6 +193,10 @@ class Investigation(SQLModel, table=True):
     cost_usd: float = 0.0
     error: str | None = None
     slack_ts: str | None = Field(default=None, max_length=64)
+    post_started_at: datetime | None = None  # as Incident.slack_post_started_at
+    # The finished run's message (result or error) is in Slack: the dispatcher retries it
+    # until this is set.
+    shown_final: bool = False
     # Checkpoint written as the run goes (hypotheses tested so far), so a restart can show
     # where it was and resume in the same Slack message.
     progress: dict[str, Any] = _json_column()

@@ -40,6 +40,10 @@ class ChannelPacer:
         if channel_id not in self._locks:
             self._locks[channel_id] = self._locks[name]
 
+    def channel_id(self, name: str) -> str | None:
+        """The id Slack answered for `name`, once a message went there."""
+        return self._ids.get(name)
+
     def _lane(self, channel: str) -> str:
         return self._ids.get(channel, channel)
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
+from datetime import datetime
 from typing import Any
 
 from slack_sdk.web.async_client import AsyncWebClient
@@ -18,11 +19,19 @@ from bot.slack.blocks import (
     split_text,
 )
 from bot.slack.pacing import ChannelPacer
-from bot.surface import MessageRef
+from bot.surface import MessageRef, Tag
 from integrations.redaction import clip, redact_data
 from storage.models import Alert, Incident
 
 MAX_REPLY_CHARS = 3500  # keep replies well under Slack's 4,000-character text limit
+LOOKUP_SLACK_S = 120.0  # look from a little before the attempt (clocks differ)
+LOOKUP_PAGES = 20
+
+
+def _metadata(tag: Tag, incident: Incident) -> dict[str, Any]:
+    """Slack message metadata: how a message is found again (`find_posted`)."""
+    return {"event_type": f"nightowl_{tag[0]}",
+            "event_payload": {"incident_id": incident.id, "key": tag[1]}}
 
 
 class SlackSurface:
@@ -41,27 +50,90 @@ class SlackSurface:
         response = await self._send(
             incident.channel, "chat.postMessage", channel=incident.channel, text=text,
             blocks=blocks, unfurl_links=False,
-            metadata={"event_type": "nightowl_incident",
-                      "event_payload": {"incident_id": incident.id}})
+            metadata=_metadata(("incident", incident.id or 0), incident))
         return MessageRef(str(response["channel"]), str(response["ts"]))
 
     async def reply(self, incident: Incident, text: str,
-                    blocks: Sequence[dict[str, Any]] | None = None) -> MessageRef:
+                    blocks: Sequence[dict[str, Any]] | None = None, *,
+                    tag: Tag | None = None) -> MessageRef:
         channel, thread = self._thread(incident)
+        tagged = {"metadata": _metadata(tag, incident)} if tag else {}
         if blocks:
             response = await self._send(channel, "chat.postMessage", channel=channel,
                                         thread_ts=thread, text=clip(text, MAX_REPLY_CHARS),
-                                        blocks=list(blocks), unfurl_links=False)
+                                        blocks=list(blocks), unfurl_links=False, **tagged)
             return MessageRef(channel, str(response["ts"]))
         ts = ""
         for chunk in split_text(text, MAX_REPLY_CHARS):
             response = await self._send(channel, "chat.postMessage", channel=channel,
-                                        thread_ts=thread, text=chunk, unfurl_links=False)
+                                        thread_ts=thread, text=chunk, unfurl_links=False,
+                                        **tagged)
+            tagged = {}  # the first part carries the tag: finding it means the reply landed
             ts = str(response["ts"])
         return MessageRef(channel, ts)
 
+    async def find_posted(self, incident: Incident, tag: Tag, *,
+                          since: datetime) -> MessageRef | None:
+        """Look the message up by its metadata: the channel's history for a root message,
+        the thread's replies for the rest."""
+        oldest = f"{since.timestamp() - LOOKUP_SLACK_S:.6f}"
+        if tag[0] == "incident":
+            channel = await self._channel_id(incident.slack_channel or incident.channel)
+            if channel is None:
+                return None
+            method, args = "conversations.history", {"channel": channel}
+        else:
+            channel, thread = self._thread(incident)
+            method, args = "conversations.replies", {"channel": channel, "ts": thread}
+        cursor: str | None = None
+        for _ in range(LOOKUP_PAGES):
+            response = await self._read(channel, method, **args, oldest=oldest, limit=200,
+                                        include_all_metadata=True,
+                                        **({"cursor": cursor} if cursor else {}))
+            for message in response.get("messages") or []:
+                found = message.get("metadata") or {}
+                payload = found.get("event_payload") or {}
+                if found.get("event_type") == f"nightowl_{tag[0]}" and \
+                        str(payload.get("key")) == str(tag[1]) and \
+                        str(payload.get("incident_id")) == str(incident.id):
+                    self.pacer.same_channel(incident.channel, channel)
+                    return MessageRef(channel, str(message["ts"]))
+            cursor = (response.get("response_metadata") or {}).get("next_cursor")
+            if not cursor:
+                return None
+        return None
+
+    async def _channel_id(self, channel: str) -> str | None:
+        """Reading a channel's history needs its id; a routed `#name` is looked up once."""
+        if not channel.startswith("#") and channel[:1] in ("C", "G", "D"):
+            return channel
+        known = self.pacer.channel_id(channel)
+        if known is not None:
+            return known
+        name, cursor = channel.lstrip("#"), None
+        for _ in range(LOOKUP_PAGES):
+            response = await self._read(channel, "conversations.list", limit=1000,
+                                        exclude_archived=True,
+                                        types="public_channel,private_channel",
+                                        **({"cursor": cursor} if cursor else {}))
+            for item in response.get("channels") or []:
+                if item.get("name") == name:
+                    self.pacer.same_channel(channel, str(item["id"]))
+                    return str(item["id"])
+            cursor = (response.get("response_metadata") or {}).get("next_cursor")
+            if not cursor:
+                return None
+        return None
+
+    async def _read(self, lane: str, method: str, /, **kwargs: Any) -> Any:
+        async def call() -> Any:
+            return await self.client.api_call(method, http_verb="GET", params=kwargs)
+
+        return await self.pacer.call(lane, method, call)
+
     async def show_investigation(
-        self, incident: Incident, view: InvestigationView, *, message: MessageRef | None
+        self, incident: Incident, view: InvestigationView, *, message: MessageRef | None,
+        tag: Tag | None = None,
     ) -> MessageRef:
         channel, thread = self._thread(incident)
         blocks = investigation_blocks(view, incident_id=incident.id)
@@ -72,7 +144,8 @@ class SlackSurface:
             return message
         response = await self._send(channel, "chat.postMessage", channel=channel,
                                     thread_ts=thread, text=text, blocks=blocks,
-                                    unfurl_links=False)
+                                    unfurl_links=False,
+                                    **({"metadata": _metadata(tag, incident)} if tag else {}))
         return MessageRef(channel, str(response["ts"]))
 
     async def post(self, channel: str, text: str, blocks: Sequence[dict[str, Any]],

@@ -9,6 +9,7 @@ from __future__ import annotations
 import itertools
 import json
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import parse_qsl
@@ -40,6 +41,16 @@ class FakeSlack:
     default_members: list[str] = field(default_factory=list)
     usergroups: dict[str, list[str]] = field(default_factory=dict)  # S... -> user ids
     admins: set[str] = field(default_factory=set)  # workspace admins (`users.info`)
+    # Every message posted, per channel id, as `conversations.history` / `.replies` show it.
+    messages: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+    # `accept_then_fail`: the call is carried out, then answered with an error status.
+    accept_failures: dict[str, list[int]] = field(default_factory=dict)
+    # Called after a message is kept and before the answer goes out (e.g. to SIGKILL the
+    # caller so that the answer never arrives).
+    on_post: Callable[[dict[str, Any]], None] | None = None
+    # Timestamps from the clock (as Slack's are) rather than 1700000001.000100, 2, ...:
+    # needed where `oldest` matters (looking a message up by its metadata).
+    clock_ts: bool = False
 
     def __post_init__(self) -> None:
         self._ts = itertools.count(1)
@@ -48,6 +59,25 @@ class FakeSlack:
     def fail_next(self, method: str, *, status: int = 429, retry_after: int = 1,
                   times: int = 1) -> None:
         self.failures.setdefault(method, []).extend([(status, retry_after)] * times)
+
+    def _new_ts(self) -> str:
+        if not self.clock_ts:
+            return f"{1700000000 + next(self._ts)}.000100"
+        import time
+
+        with self.lock:
+            self._last = max(getattr(self, "_last", 0.0) + 0.000001, time.time())
+            return f"{self._last:.6f}"
+
+    def accept_then_fail(self, method: str, *, status: int = 500, times: int = 1) -> None:
+        """Slack keeps what the next call(s) of `method` did, but the answer is an error."""
+        self.accept_failures.setdefault(method, []).extend([status] * times)
+
+    def roots(self) -> list[dict[str, Any]]:
+        return [m for ms in self.messages.values() for m in ms if not m.get("thread_ts")]
+
+    def replies(self) -> list[dict[str, Any]]:
+        return [m for ms in self.messages.values() for m in ms if m.get("thread_ts")]
 
     def of(self, method: str) -> list[Call]:
         with self.lock:
@@ -85,7 +115,14 @@ class FakeSlack:
                 status, retry_after = failure
                 return JSONResponse({"ok": False, "error": "ratelimited"}, status_code=status,
                                     headers={"Retry-After": str(retry_after)})
-            return JSONResponse(self.answer(method, args))
+            answer = self.answer(method, args)
+            with self.lock:
+                queued_status = self.accept_failures.get(method)
+                accepted_failure = queued_status.pop(0) if queued_status else None
+            if accepted_failure is not None:
+                return JSONResponse({"ok": False, "error": "internal_error"},
+                                    status_code=accepted_failure)
+            return JSONResponse(answer)
 
         async def upload(request: Request) -> JSONResponse:
             with self.lock:
@@ -101,9 +138,39 @@ class FakeSlack:
                     "user": "nightowl", "team": "test", "url": "https://test.slack.com/"}
         if method in ("chat.postMessage", "chat.update"):
             channel = self.channel_id(str(args.get("channel", "")))
-            ts = args.get("ts") or f"{1700000000 + next(self._ts)}.000100"
+            ts = args.get("ts") or self._new_ts()
+            if method == "chat.postMessage":
+                metadata = args.get("metadata")
+                message = {"ts": ts, "text": args.get("text", ""),
+                           "thread_ts": args.get("thread_ts"),
+                           "metadata": json.loads(metadata) if isinstance(metadata, str)
+                           else metadata}
+                with self.lock:
+                    self.messages.setdefault(channel, []).append(message)
+                if self.on_post is not None:
+                    self.on_post(message)
             return {"ok": True, "channel": channel, "ts": ts,
                     "message": {"text": args.get("text", ""), "ts": ts}}
+        if method in ("conversations.history", "conversations.replies"):
+            channel = str(args.get("channel", ""))
+            oldest = float(args.get("oldest") or 0)
+            with self.lock:
+                kept = list(self.messages.get(channel, []))
+            if method == "conversations.replies":
+                kept = [m for m in kept if args.get("ts") in (m["ts"], m.get("thread_ts"))]
+            else:
+                kept = [m for m in kept if not m.get("thread_ts")]
+            shown = [{"ts": m["ts"], "text": m["text"],
+                      **({"metadata": m["metadata"]} if m.get("metadata") and
+                         str(args.get("include_all_metadata")).lower() in ("1", "true")
+                         else {})}
+                     for m in kept if float(m["ts"]) >= oldest]
+            return {"ok": True, "messages": shown[::-1] if method.endswith("history")
+                    else shown, "has_more": False, "response_metadata": {"next_cursor": ""}}
+        if method == "conversations.list":
+            return {"ok": True, "channels": [{"id": cid, "name": name.lstrip("#")}
+                                             for name, cid in self.channels.items()],
+                    "response_metadata": {"next_cursor": ""}}
         if method == "files.getUploadURLExternal":
             file_id = f"F{next(self._ids):07d}"
             return {"ok": True, "file_id": file_id,
