@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import AsyncIterator, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass
 from typing import Any
@@ -31,6 +32,7 @@ from integrations.errors import AuthError, PayloadError
 from integrations.security.types import SignalSink
 from storage.deliveries import Deliveries, delivery_key
 from storage.models import Alert
+from storage.repository import Store
 
 log = logging.getLogger(__name__)
 
@@ -112,6 +114,10 @@ def build_http_app(service: Service, *, auth: WebhookAuth, max_body_bytes: int =
     security_webhook = build_security_webhook(
         service, auth=auth, sink=security, read_body=_read_limited, too_large=BodyTooLarge,
         max_body_bytes=max_body_bytes)
+    # Health and metrics read on their own thread and connection (SQLite runs in WAL): they
+    # answer while the writer is busy with a storm, instead of queueing behind it.
+    probe = Store(service.store.engine,
+                  ThreadPoolExecutor(max_workers=1, thread_name_prefix="health"))
 
     async def webhook(request: Request) -> Response:
         source = request.path_params["source"]
@@ -204,7 +210,7 @@ def build_http_app(service: Service, *, auth: WebhookAuth, max_body_bytes: int =
 
     async def healthz(request: Request) -> Response:
         try:
-            counts = await service.store.counts()
+            counts = await probe.counts()
         except Exception as exc:
             log.error("health check: database unreachable: %s", exc)
             return _error(503, "database unreachable")
@@ -213,7 +219,7 @@ def build_http_app(service: Service, *, auth: WebhookAuth, max_body_bytes: int =
 
     async def prometheus_metrics(request: Request) -> Response:
         try:
-            metrics.incidents_open = float((await service.store.counts())["incidents_open"])
+            metrics.incidents_open = float((await probe.counts())["incidents_open"])
         except Exception:
             log.warning("metrics: could not count open incidents", exc_info=True)
         return PlainTextResponse(metrics.render(),

@@ -40,6 +40,7 @@ log = logging.getLogger(__name__)
 
 TelemetryFor = Callable[[Incident, Sequence[Alert]], TelemetrySource | None]
 PROGRESS_EDIT_INTERVAL_S = 2.0
+INTAKE_CHUNK = 500  # alerts per intake transaction, at most
 # A run still marked running after this long was cut off without its process noticing.
 STUCK_RUN_S = 1800.0
 
@@ -138,7 +139,13 @@ class Service:
     # ---- intake --------------------------------------------------------------------------
 
     async def ingest(self, alerts: Sequence[Alert]) -> IntakeSummary:
-        outcomes: list[IntakeOutcome] = await self.store.ingest(alerts, self.router.channel_for)
+        # A huge delivery is stored in bounded chunks: each is one transaction on the store's
+        # writer, so deliveries arriving meanwhile are written between chunks instead of
+        # waiting behind all of it. (The webhook still answers after the last chunk.)
+        outcomes: list[IntakeOutcome] = []
+        for start in range(0, len(alerts), INTAKE_CHUNK):
+            outcomes += await self.store.ingest(alerts[start:start + INTAKE_CHUNK],
+                                                self.router.channel_for)
         for alert, outcome in zip(alerts, outcomes, strict=True):
             self.metrics.alerts_received.inc(source=alert.source)
             if outcome.incident_id is not None and outcome.channel and not outcome.duplicate:

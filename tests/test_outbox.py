@@ -158,7 +158,7 @@ def test_sigkill_right_after_the_root_post_does_not_post_it_again(tmp_path: Path
         port = free_port()
         env = _serve_env(db_url, slack_server.url, port, NIGHTOWL_SCHEDULER_ENABLED="false")
         with process(["-m", "bot.cli", "serve"], env, tmp_path / "serve1.log") as first:
-            wait_for(lambda: _healthy(port), what="serve to start")
+            wait_for(lambda: _healthy(port), what="serve to start", timeout=180)
             victim.append(first.pid)
             response = httpx.post(f"http://127.0.0.1:{port}/webhooks/alertmanager",
                                   json=_alertmanager_payload(),
@@ -167,7 +167,7 @@ def test_sigkill_right_after_the_root_post_does_not_post_it_again(tmp_path: Path
             first.wait(timeout=30)
         assert first.returncode == -signal.SIGKILL and len(slack.roots()) == 1
         with process(["-m", "bot.cli", "serve"], env, tmp_path / "serve2.log"):
-            wait_for(lambda: _healthy(port), what="serve to restart")
+            wait_for(lambda: _healthy(port), what="serve to restart", timeout=180)
             engine = make_engine(db_url)
 
             def adopted() -> bool:

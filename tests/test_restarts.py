@@ -163,7 +163,7 @@ def test_sigkill_mid_investigation_resumes_in_the_same_message(tmp_path: Path) -
         env = _serve_env(db_url, slack_server.url, port, PROMETHEUS_URL=prom,
                          NIGHTOWL_SCHEDULER_ENABLED="false")
         with process(["-m", "bot.cli", "serve"], env, tmp_path / "serve1.log") as first:
-            wait_for(lambda: _healthy(port), what="serve to start")
+            wait_for(lambda: _healthy(port), what="serve to start", timeout=180)
             response = httpx.post(f"http://127.0.0.1:{port}/webhooks/alertmanager",
                                   json=_alertmanager_payload(),
                                   headers={"Authorization": f"Bearer {TOKEN}"})
@@ -176,7 +176,7 @@ def test_sigkill_mid_investigation_resumes_in_the_same_message(tmp_path: Path) -
         assert len(roots) == 1 and len(replies) == 1  # the root and the "investigating" message
         release.set()
         with process(["-m", "bot.cli", "serve"], env, tmp_path / "serve2.log"):
-            wait_for(lambda: _healthy(port), what="serve to restart")
+            wait_for(lambda: _healthy(port), what="serve to restart", timeout=180)
             engine = make_engine(db_url)
 
             def finished() -> list[Investigation]:
