@@ -23,8 +23,7 @@ def mrkdwn_to_text(text: str) -> str:
     text = _DATE.sub(r"\1", text)
     text = _LINK.sub(r"\2 (\1)", text)
     text = _USER.sub(r"@\1", text)
-    text = _EMPHASIS.sub(r"\1", text)
-    return text.replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&")
+    return _EMPHASIS.sub(r"\1", text)
 
 
 def blocks_to_lines(blocks: Sequence[dict[str, Any]]) -> list[str]:
