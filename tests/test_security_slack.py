@@ -85,7 +85,7 @@ async def harness(sqlite_store: Store, fake_slack: tuple[FakeSlack, str]
     service, security, client = slack_service(sqlite_store, url, executors=[executor])
     bolt = build_bolt_app(service, client=client, signing_secret=SECRET, security=security)
     app = build_http_app(service, auth=WebhookAuth(token="t"), bolt=bolt,
-                         manage_lifecycle=False)
+                         slack_signing_secret=SECRET, manage_lifecycle=False)
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app),
                                  base_url="http://nightowl") as http:
         yield Harness(slack, http, service, security, executor, url)
