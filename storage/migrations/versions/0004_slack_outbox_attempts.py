@@ -1,7 +1,7 @@
 """Slack outbox: post attempts (found again by message metadata) and shown investigations
 
 Revision ID: 0004_slack_outbox
-Revises: security_cases
+Revises: dev_prs_0001
 Create Date: 2026-11-28 09:10:00
 """
 
@@ -12,7 +12,7 @@ import sqlmodel
 from alembic import op
 
 revision: str = '0004_slack_outbox'
-down_revision: str | None = 'security_cases'
+down_revision: str | None = 'dev_prs_0001'
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
