@@ -5,9 +5,16 @@ from __future__ import annotations
 import argparse
 import asyncio
 import sys
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from bot.settings import Settings
+if TYPE_CHECKING:
+    from bot.settings import Settings
+
+
+def _load() -> Settings:
+    from bot.settings import load_settings
+
+    return load_settings()
 
 
 def _background(settings: Settings) -> tuple[Any, Any]:
@@ -27,7 +34,7 @@ def _when(value: Any) -> str:
 
 
 def jobs_list(args: argparse.Namespace) -> int:
-    settings = Settings()
+    settings = _load()
     wiring, background = _background(settings)
 
     async def show() -> None:
@@ -56,7 +63,7 @@ def jobs_list(args: argparse.Namespace) -> int:
 
 
 def jobs_run(args: argparse.Namespace) -> int:
-    settings = Settings()
+    settings = _load()
     wiring, background = _background(settings)
 
     async def run() -> int:
@@ -84,7 +91,7 @@ def digest(args: argparse.Namespace) -> int:
     from scheduler.jobs.digest import DigestJob
     from storage.models import utcnow
 
-    settings = Settings()
+    settings = _load()
     wiring, background = _background(settings)
     scope = settings.scheduler.digest_channels.get(args.channel, [args.channel])
     announcer = ConsoleSurface(sys.stdout) if args.print else wiring.service.surface
@@ -107,7 +114,7 @@ def spend(args: argparse.Namespace) -> int:
     from storage.models import utcnow
     from storage.repository import Store
 
-    store = Store(make_engine(Settings().database_url))
+    store = Store(make_engine(_load().database_url))
     ledger = Ledger.beside(store)
 
     async def show() -> None:
@@ -141,19 +148,26 @@ def spend(args: argparse.Namespace) -> int:
 
 
 def register(sub: Any) -> None:
-    cost = sub.add_parser("spend", help="model spend by day, agent and model")
+    cost = sub.add_parser("spend", help="model spend by day, agent and model",
+                          description="Model calls and their cost by day, agent and model, "
+                                      "from the database; says whether calls are paused.")
     cost.add_argument("--days", type=int, default=7, help="how many days back (default 7)")
     cost.set_defaults(func=spend)
 
-    jobs = sub.add_parser("jobs", help="background jobs: list them, or run one now")
+    jobs = sub.add_parser("jobs", help="background jobs: list them, or run one now",
+                          description="List the background jobs (schedule, next run, recent "
+                                      "runs), or run one now with `nightowl jobs run NAME`.")
     jobs.add_argument("--runs", type=int, default=5, help="recent runs to show per job")
     jobs.set_defaults(func=jobs_list)
     jobs_sub = jobs.add_subparsers(dest="jobs_command", metavar="ACTION")
-    run = jobs_sub.add_parser("run", help="run a job now (waits if it is running elsewhere)")
+    run = jobs_sub.add_parser("run", help="run a job now (waits if it is running elsewhere)",
+                               description="Run a background job now (error_scan or digest).")
     run.add_argument("name", help="error_scan or digest")
     run.set_defaults(func=jobs_run)
 
-    dig = sub.add_parser("digest", help="build yesterday's digest for a channel")
+    dig = sub.add_parser("digest", help="build yesterday's digest for a channel",
+                         description="Build yesterday's digest for a digest channel and post "
+                                     "it, or print it here with --print.")
     dig.add_argument("--channel", required=True, help="digest channel (NIGHTOWL_DIGEST_CHANNELS "
                                                       "says which incidents it covers)")
     dig.add_argument("--print", action="store_true",

@@ -16,14 +16,16 @@ from storage.models import Alert, Incident
 _LINK = re.compile(r"<([^|>]+)\|([^>]+)>")
 _DATE = re.compile(r"<!date\^\d+\^[^|]+\|([^>]+)>")
 _USER = re.compile(r"<@([^>]+)>")
-_EMPHASIS = re.compile(r"[*`_]([^*`_\n]+)[*`_]")
+# Paired emphasis only, opened and closed by the same mark, not inside a word: the
+# underscores of `cpu_busy_share` stay, and a lone backtick is left as it is.
+_EMPHASIS = re.compile(r"(?<![\w*`])([*_`])(?=\S)([^\n]*?\S)\1(?![\w*`])")
 
 
 def mrkdwn_to_text(text: str) -> str:
     text = _DATE.sub(r"\1", text)
     text = _LINK.sub(r"\2 (\1)", text)
     text = _USER.sub(r"@\1", text)
-    return _EMPHASIS.sub(r"\1", text)
+    return _EMPHASIS.sub(r"\2", text)
 
 
 def blocks_to_lines(blocks: Sequence[dict[str, Any]]) -> list[str]:
@@ -46,6 +48,8 @@ def blocks_to_lines(blocks: Sequence[dict[str, Any]]) -> list[str]:
                 lines.append("  ".join(f"[{f}]" for f in fields))
         elif kind == "context":
             lines.append(" ".join(mrkdwn_to_text(e.get("text", "")) for e in block["elements"]))
+        elif kind == "divider":
+            lines.append("─" * 24)
         elif kind == "actions":
             lines.append(" ".join(f"[ {e['text']['text']} ]" for e in block["elements"]))
     return lines

@@ -14,7 +14,7 @@ import contextlib
 import functools
 import logging
 from collections.abc import Awaitable, Callable
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from agents.sre.report import InvestigationView, Report
 from bot.surface import ChatSurface, MessageRef
@@ -27,6 +27,9 @@ log = logging.getLogger(__name__)
 MAX_LINES_PER_REPLY = 10
 RETRY_BASE_S = 2.0
 RETRY_MAX_S = 300.0
+
+if TYPE_CHECKING:
+    from bot.health import Health
 
 OnOpened = Callable[[int], Awaitable[None]]
 INCIDENT = "incident"
@@ -58,6 +61,7 @@ class Dispatcher:
         self._closed = False
         self.on_rendered_first: OnOpened | None = None
         self._outboxes: dict[str, ThreadOutbox] = {}
+        self.health: Health | None = None  # told of each failed and each good update
 
     def register(self, outbox: ThreadOutbox) -> None:
         self._outboxes[outbox.kind] = outbox
@@ -126,8 +130,10 @@ class Dispatcher:
                     await self._outboxes[kind].sync(incident_id)
             except asyncio.CancelledError:
                 raise
-            except Exception:
+            except Exception as exc:
                 # The outbox still holds the work: try again later, with backoff.
+                if self.health is not None:
+                    self.health.failed("slack", f"{type(exc).__name__}: {exc}")
                 attempt = self._failures.get(key, 0) + 1
                 self._failures[key] = attempt
                 delay = min(RETRY_BASE_S * 2 ** (attempt - 1), RETRY_MAX_S)
@@ -137,6 +143,8 @@ class Dispatcher:
                     delay, functools.partial(self.notify, incident_id, channel, kind=kind))
             else:
                 self._failures.pop(key, None)
+                if self.health is not None:
+                    self.health.recovered("slack")
             finally:
                 self._busy -= 1
 

@@ -214,8 +214,10 @@ def build_http_app(service: Service, *, auth: WebhookAuth, max_body_bytes: int =
         except Exception as exc:
             log.error("health check: database unreachable: %s", exc)
             return _error(503, "database unreachable")
-        return JSONResponse({"status": "ok", "incidents_open": counts["incidents_open"],
-                             "queue_depth": service.dispatcher.depth()})
+        return JSONResponse({"status": service.health.status,
+                             "incidents_open": counts["incidents_open"],
+                             "queue_depth": service.dispatcher.depth(),
+                             **service.health.components})
 
     async def prometheus_metrics(request: Request) -> Response:
         try:

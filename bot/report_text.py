@@ -1,63 +1,55 @@
-"""The investigator's report as readable terminal text (`nightowl investigate DIR`)."""
+"""The investigator's report as terminal text (`nightowl investigate`): the same RCA as the
+Slack thread (bot/rca.py), then the hypothesis tree for those who want all of it."""
 
 from __future__ import annotations
 
 from agents.sre.report import Hypothesis, Report
+from bot.rca import Line, rca_view, utc_text
 
 MARK = {"supported": "✔", "refuted": "✗", "inconclusive": "?", "pending": "…"}
 
 
-def render(report: Report) -> str:
-    lines: list[str] = []
+def _line(line: Line, *, links: bool) -> str:
+    marker = {"error": "⚠", "insufficient_data": "∅"}.get(line.status, "•")
+    link = f"\n      {line.link}" if links and line.link else ""
+    return f"  {marker} {line.text}{link}"
+
+
+def render(report: Report, *, links: bool = True) -> str:
+    rca = rca_view(report)
     alert = report.alert
-    lines.append(f"Alert: {alert.get('name')} on {alert.get('service')} "
-                 f"({alert.get('signal')}), fired {alert.get('fired_at')} UTC")
-    lines.append("")
-    if report.abstained or not report.root_causes:
-        lines.append("Verdict: no confident root cause")
+    fired = alert.get("fired_at")
+    lines = [f"Alert: {alert.get('name')} on {alert.get('service')} ({alert.get('signal')})"
+             + (f", fired {fired} UTC" if fired else ""), ""]
+    if rca.cause is None:
+        lines.append("No confident root cause.")
     else:
-        top = report.root_causes[0]
-        lines.append(f"Verdict: {top.service} — {top.kind} (confidence {top.confidence:.0%})")
-    lines.append("")
-    lines.append(report.summary)
-    evidence = report.evidence_by_id()
-    if report.root_causes and not report.abstained:
-        lines.append("")
-        lines.append("Evidence chain:")
-        for evidence_id in report.root_causes[0].evidence:
-            item = evidence.get(evidence_id)
-            if item:
-                lines.append(f"  [{item.id}] {item.finding}")
-    if report.root_causes:
-        lines.append("")
-        lines.append("Ranked candidates:")
-        for rank, cause in enumerate(report.root_causes, 1):
-            lines.append(f"  {rank}. {cause.service:<28} {cause.kind:<14} "
-                         f"{cause.confidence:>5.0%}  {cause.summary}")
-    lines.append("")
-    lines.append("Hypotheses:")
+        lines.append(f"Likely root cause: {rca.cause} (confidence {rca.confidence:.0%})")
+    if rca.lead is not None:
+        lines.append(_line(rca.lead, links=links).strip())
+    for caveat in rca.caveats:
+        lines.append(f"⚠ {caveat}")
+    if rca.next_step:
+        lines.append(f"Next: {rca.next_step}")
+    if rca.details:
+        lines += ["", "── Details " + "─" * 40]
+        for title, items in rca.details:
+            lines.append(f"{title}:")
+            lines.extend(_line(item, links=links) for item in items)
+    lines += ["", "Hypotheses:"]
     by_id = {h.id: h for h in report.hypotheses}
     children = {c for h in report.hypotheses for c in h.children}
     for root in (h for h in report.hypotheses if h.id not in children):
         _tree(root, by_id, lines, 1)
-    if report.next_steps:
-        lines.append("")
-        lines.append("Next steps:")
+    if len(report.next_steps) > 1:
+        lines += ["", "Next steps:"]
         lines.extend(f"  {i}. {step}" for i, step in enumerate(report.next_steps, 1))
-    failed = [e for e in report.evidence if e.status == "error"]
-    if failed:
-        lines.append("")
-        lines.append("Queries that failed:")
-        lines.extend(f"  [{e.id}] {e.finding}" for e in failed)
-    s = report.stats
-    lines.append("")
-    lines.append(f"{len(report.hypotheses)} hypotheses, {len(report.evidence)} pieces of "
-                 f"evidence, {s.queries} queries, {s.services_seen} services, {s.elapsed_s:.2f}s")
+    lines += ["", rca.footer]
     return "\n".join(lines)
 
 
 def _tree(h: Hypothesis, by_id: dict[str, Hypothesis], lines: list[str], depth: int) -> None:
-    reason = f" — {h.reason}" if h.reason and h.status != "supported" else ""
+    reason = f" — {utc_text(h.reason)}" if h.reason and h.status != "supported" else ""
     lines.append(f"{'  ' * depth}{MARK[h.status]} [{h.id}] {h.statement}{reason}")
     for child in h.children:
         if child in by_id:

@@ -10,20 +10,23 @@ import asyncio
 import logging
 import time
 from collections.abc import Awaitable, Callable, Coroutine, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Protocol
 
 from agents.sre.assist import ModelAssist
 from agents.sre.context import AlertContext
+from agents.sre.grounding import ground
 from agents.sre.investigator import Budget, Investigator
 from agents.sre.report import InvestigationView, Progress, Report
 from bot.dispatcher import Dispatcher
+from bot.health import Health
 from bot.metrics import Metrics
 from bot.routing import Router
 from bot.surface import ChatSurface, MessageRef
 from integrations.llm.base import ModelClient
 from integrations.redaction import clip
 from integrations.telemetry.base import TelemetrySource
+from integrations.telemetry.scoped import ScopedSource
 from storage.ledger import MODELS_PAUSED, Ledger
 from storage.models import (
     Alert,
@@ -88,6 +91,8 @@ class Service:
         self._reinvestigating: dict[int, asyncio.Lock] = {}
         self.dispatcher = Dispatcher(store, surface)
         self.dispatcher.on_rendered_first = self._on_incident_posted
+        self.health = Health()  # /healthz: Slack's state (set at start, updated on failures)
+        self.dispatcher.health = self.health
         self.metrics.queue_depth = lambda: float(self.dispatcher.depth())
         self._tasks: set[asyncio.Task[Any]] = set()
         self._companions: list[Companion] = []
@@ -148,6 +153,7 @@ class Service:
                                                 self.router.channel_for)
         for alert, outcome in zip(alerts, outcomes, strict=True):
             self.metrics.alerts_received.inc(source=alert.source)
+            _log_intake(alert, outcome)
             if outcome.incident_id is not None and outcome.channel and not outcome.duplicate:
                 self.dispatcher.notify(outcome.incident_id, outcome.channel)
         return IntakeSummary(
@@ -169,6 +175,7 @@ class Service:
 
     async def resolve(self, incident_id: int, user: str) -> None:
         incident, _ = await self.store.resolve(incident_id, user)
+        log.info("incident %s resolved by %s", incident_id, user)
         self.dispatcher.notify(incident_id, incident.channel)
 
     async def reinvestigate(self, incident_id: int, user: str) -> str | None:
@@ -244,6 +251,8 @@ class Service:
         alerts = await self.store.incident_alerts(incident_id)
         source = self.telemetry_for(incident, alerts) if self.telemetry_for else None
         row = resume or started or await self.store.start_investigation(incident_id, trigger)
+        log.info("incident %s: investigation %s started (%s) on %s %s", incident_id, row.id,
+                 trigger, incident.service, incident.signal)
         self.dispatcher.notify(incident_id, incident.channel)
         view = InvestigationView(investigation_id=row.id, note="resumed after a restart"
                                  if resume is not None else None)
@@ -292,7 +301,11 @@ class Service:
             investigator = Investigator(source, budget=self.budget, assist=assist)
             context = AlertContext.from_incident(incident, alerts,
                                                  lookback_minutes=self.lookback_minutes)
+            if isinstance(source, ScopedSource) and source.scope.service:
+                # The label the alert's own labels picked names the service in the telemetry.
+                context = replace(context, service=source.scope.service)
             report = await investigator.investigate(context, on_progress=on_progress)
+            await ground(report, context, source)
             row.status = "done"
             row.abstained = report.abstained
             if report.root_causes:
@@ -301,6 +314,7 @@ class Service:
                 row.confidence = report.root_causes[0].confidence
             row.queries = report.stats.queries
             row.result = report.contract()
+            _log_result(incident_id, row.id, report)
             self.metrics.investigations.inc(outcome="abstained" if report.abstained else "done")
         except asyncio.CancelledError:
             raise
@@ -322,3 +336,26 @@ class Service:
             except Exception:
                 log.exception("incident %s: follow-up of the report failed", incident_id)
         return report
+
+
+def _log_intake(alert: Alert, outcome: IntakeOutcome) -> None:
+    """One INFO line per alert that changed something (repeats are counted, not logged)."""
+    if outcome.duplicate:
+        return
+    name = alert.labels.get("alertname") or alert.title[:80]
+    what = ("opened" if outcome.incident_created else "resolved" if outcome.incident_resolved
+            else "joined")
+    log.info("alert %s accepted: %s %s on %s (%s); incident %s %s in %s", outcome.alert_id,
+             alert.source, name, alert.service, alert.status, outcome.incident_id, what,
+             outcome.channel or "-")
+
+
+def _log_result(incident_id: int, investigation_id: int | None, report: Report) -> None:
+    s = report.stats
+    if report.abstained or not report.root_causes:
+        verdict = "no confident root cause"
+    else:
+        top = report.root_causes[0]
+        verdict = f"cause {top.service} {top.kind} ({top.confidence:.0%})"
+    log.info("incident %s: investigation %s finished in %.1fs: %s; %d queries", incident_id,
+             investigation_id, s.elapsed_s, verdict, s.queries)

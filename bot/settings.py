@@ -1,16 +1,55 @@
-"""The one place that reads the environment. `.env.example` lists every variable."""
+"""The one place that reads the environment. `.env.example` lists every variable.
+
+An empty value means unset, everywhere (`SLACK_APP_TOKEN=` in a copied `.env.example` must
+not turn Socket Mode on). `load_settings()` turns every validation failure into one line per
+variable, named as the operator wrote it (see `ConfigError`).
+"""
 
 from __future__ import annotations
 
-from typing import Literal
+import re
+from typing import Annotated, Literal
 
-from pydantic import AliasChoices, BaseModel, Field, SecretStr, field_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import (
+    AfterValidator,
+    AliasChoices,
+    BaseModel,
+    Field,
+    SecretStr,
+    ValidationError,
+    field_validator,
+)
+from pydantic_settings import BaseSettings, SettingsConfigDict, SettingsError
 
 from storage.models import Severity
 
 _COMMON = SettingsConfigDict(env_file=".env", env_file_encoding="utf-8", extra="ignore",
-                             populate_by_name=True)
+                             populate_by_name=True, env_ignore_empty=True)
+
+
+def _http_url(value: str) -> str:
+    value = value.strip()
+    if not value.startswith(("http://", "https://")) or len(value) < 11:
+        raise ValueError("must be an http:// or https:// URL")
+    return value
+
+
+def _log_level(value: str) -> str:
+    if value.strip().upper() not in ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"):
+        raise ValueError("must be DEBUG, INFO, WARNING, ERROR or CRITICAL")
+    return value.strip().upper()
+
+
+def _label_list(value: str) -> str:
+    labels = [label.strip() for label in value.split(",")]
+    bad = [label for label in labels if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", label)]
+    if bad:
+        raise ValueError(f"must be comma-separated Prometheus label names; {bad[0]!r} is not one")
+    return value
+
+
+# A base URL of a remote API, checked when read rather than at the first request.
+HttpUrl = Annotated[str, AfterValidator(_http_url)]
 
 
 def _env(name: str, *more: str) -> AliasChoices:
@@ -22,7 +61,7 @@ class SlackSettings(BaseSettings):
     bot_token: SecretStr | None = Field(None, validation_alias=_env("SLACK_BOT_TOKEN"))
     signing_secret: SecretStr | None = Field(None, validation_alias=_env("SLACK_SIGNING_SECRET"))
     app_token: SecretStr | None = Field(None, validation_alias=_env("SLACK_APP_TOKEN"))
-    api_url: str = Field("https://slack.com/api/", validation_alias=_env("SLACK_API_URL"))
+    api_url: HttpUrl = Field("https://slack.com/api/", validation_alias=_env("SLACK_API_URL"))
     messages_per_second: float = Field(
         1.0, validation_alias=_env("NIGHTOWL_SLACK_MESSAGES_PER_SECOND"))
     # Thread chat: questions each person may ask in any window of this many seconds.
@@ -68,11 +107,18 @@ class RoutingSettings(BaseSettings):
 
 class TelemetrySettings(BaseSettings):
     model_config = _COMMON
-    prometheus_url: str | None = Field(None, validation_alias=_env("PROMETHEUS_URL"))
-    loki_url: str | None = Field(None, validation_alias=_env("LOKI_URL"))
+    prometheus_url: HttpUrl | None = Field(None, validation_alias=_env("PROMETHEUS_URL"))
+    loki_url: HttpUrl | None = Field(None, validation_alias=_env("LOKI_URL"))
     # Static call graph for production telemetry: {"front-end": ["carts", "orders"]}.
     topology: dict[str, list[str]] = Field(
         default_factory=dict, validation_alias=_env("NIGHTOWL_TOPOLOGY"))
+    # The labels that may name a service, in order; an alert's own labels pick the one used.
+    service_labels: Annotated[str, AfterValidator(_label_list)] = Field(
+        "service,app,job,container,pod", validation_alias=_env("NIGHTOWL_SERVICE_LABELS"))
+
+    @property
+    def service_label_list(self) -> tuple[str, ...]:
+        return tuple(label.strip() for label in self.service_labels.split(",") if label.strip())
 
 
 class InvestigationSettings(BaseSettings):
@@ -111,7 +157,7 @@ class SchedulerSettings(BaseSettings):
 class SentrySettings(BaseSettings):
     model_config = _COMMON
     auth_token: SecretStr | None = Field(None, validation_alias=_env("SENTRY_AUTH_TOKEN"))
-    api_url: str = Field("https://sentry.io", validation_alias=_env("SENTRY_API_URL"))
+    api_url: HttpUrl = Field("https://sentry.io", validation_alias=_env("SENTRY_API_URL"))
     org: str | None = Field(None, validation_alias=_env("SENTRY_ORG"))
 
     @property
@@ -123,9 +169,9 @@ class ModelSettings(BaseSettings):
     model_config = _COMMON
     # Read under the names the official SDKs use.
     anthropic_api_key: SecretStr | None = Field(None, validation_alias=_env("ANTHROPIC_API_KEY"))
-    anthropic_base_url: str | None = Field(None, validation_alias=_env("ANTHROPIC_BASE_URL"))
+    anthropic_base_url: HttpUrl | None = Field(None, validation_alias=_env("ANTHROPIC_BASE_URL"))
     openai_api_key: SecretStr | None = Field(None, validation_alias=_env("OPENAI_API_KEY"))
-    openai_base_url: str | None = Field(None, validation_alias=_env("OPENAI_BASE_URL"))
+    openai_base_url: HttpUrl | None = Field(None, validation_alias=_env("OPENAI_BASE_URL"))
     planner: str = Field("", validation_alias=_env("NIGHTOWL_MODELS_PLANNER"))
     worker: str = Field("", validation_alias=_env("NIGHTOWL_MODELS_WORKER"))
     summarizer: str = Field("", validation_alias=_env("NIGHTOWL_MODELS_SUMMARIZER"))
@@ -288,8 +334,9 @@ class Settings(BaseSettings):
     database_url: str = Field("sqlite:///./nightowl.db",
                               validation_alias=_env("NIGHTOWL_DATABASE_URL"))
     host: str = Field("127.0.0.1", validation_alias=_env("NIGHTOWL_HOST"))
-    port: int = Field(8080, validation_alias=_env("NIGHTOWL_PORT"))
-    log_level: str = Field("INFO", validation_alias=_env("NIGHTOWL_LOG_LEVEL"))
+    port: int = Field(8080, ge=1, le=65535, validation_alias=_env("NIGHTOWL_PORT"))
+    log_level: Annotated[str, AfterValidator(_log_level)] = Field(
+        "INFO", validation_alias=_env("NIGHTOWL_LOG_LEVEL"))
     slack: SlackSettings = Field(default_factory=SlackSettings)
     webhooks: WebhookSettings = Field(default_factory=WebhookSettings)
     routing: RoutingSettings = Field(default_factory=RoutingSettings)
@@ -304,3 +351,53 @@ class Settings(BaseSettings):
     security_detection: SecurityDetectionSettings = Field(
         default_factory=SecurityDetectionSettings)
     dev: DevSettings = Field(default_factory=DevSettings)
+
+
+# ---- reading it, with errors an operator can act on ------------------------------------------
+
+
+class ConfigError(Exception):
+    """A variable has a value nightowl cannot use; `str()` is one line per variable."""
+
+
+def load_settings() -> Settings:
+    """`Settings()`, with pydantic's reports rewritten as `VARIABLE: what is wrong (got ...)`."""
+    try:
+        return Settings()
+    except ValidationError as exc:
+        lines = []
+        for error in exc.errors():
+            loc = [str(part) for part in error["loc"]] or ["settings"]
+            variable = _variable_of(loc[0])
+            where = f" at {'.'.join(loc[1:])}" if len(loc) > 1 else ""
+            got = error.get("input")
+            shown = f" (got {_shown(variable, got)})" if isinstance(got, str | int | float) else ""
+            message = str(error["msg"]).removeprefix("Value error, ")
+            lines.append(f"{variable}{where}: {message}{shown}")
+        raise ConfigError("\n".join(lines)) from None
+    except SettingsError as exc:
+        # pydantic-settings names the field, not the variable: 'error parsing value for field
+        # "routes" from source "EnvSettingsSource"' (a JSON value that is not JSON).
+        text = str(exc)
+        field = text.split('field "', 1)[-1].split('"', 1)[0] if 'field "' in text else ""
+        raise ConfigError(f"{_variable_of(field)}: not valid JSON (see .env.example for the "
+                          "expected shape)") from None
+
+
+def _shown(variable: str, value: object) -> str:
+    secret = any(word in variable for word in ("TOKEN", "SECRET", "KEY", "PASSWORD"))
+    return "a value that is hidden" if secret else repr(value)[:80]
+
+
+def _variable_of(name: str) -> str:
+    """The environment variable behind a field name (or the name itself when it already is)."""
+    for model in (Settings, *(f.default_factory for f in Settings.model_fields.values()
+                              if isinstance(f.default_factory, type))):
+        assert isinstance(model, type) and issubclass(model, BaseSettings)
+        for field_name, field in model.model_fields.items():
+            alias = field.validation_alias
+            choices = alias.choices if isinstance(alias, AliasChoices) else []
+            names = [str(c) for c in choices]
+            if name == field_name or name in names:
+                return names[0] if names else field_name
+    return name

@@ -43,6 +43,7 @@ from integrations.telemetry.base import EventSource, TelemetrySource
 from integrations.telemetry.composite import CompositeSource
 from integrations.telemetry.loki import LokiSource
 from integrations.telemetry.prometheus import PrometheusSource
+from integrations.telemetry.scoped import scoped
 from storage.db import make_engine, upgrade
 from storage.models import Alert, Incident
 from storage.repository import Store
@@ -116,10 +117,22 @@ def production_telemetry(settings: Settings,
     source = source or production_source(settings)
     if source is None:
         return None
+    metrics = source.metrics_source if isinstance(source, CompositeSource) else None
+    if not isinstance(metrics, PrometheusSource):
+        return lambda incident, alerts: source
+    assert isinstance(source, CompositeSource)
+    logs = source.logs_source
+    topology = {k: set(v) for k, v in settings.telemetry.topology.items()}
 
     def telemetry_for(incident: Incident, alerts: Sequence[Alert]) -> TelemetrySource:
-        assert source is not None
-        return source
+        # Per incident: the alert's own labels pick the service label, and its rule's
+        # expression (generatorURL) becomes the first evidence.
+        firing = [a for a in alerts if a.status == "firing"] or list(alerts)
+        first = firing[0] if firing else None
+        return scoped(prometheus=metrics, logs=logs, topology=topology,
+                      labels=first.labels if first else {"service": incident.service},
+                      generator_url=first.links.get("source") if first else None,
+                      service_labels=settings.telemetry.service_label_list)
 
     return telemetry_for
 

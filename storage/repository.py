@@ -609,7 +609,9 @@ class Store(Repository):
             if merged.incident_id is not None and merged.status in ("done", "failed"):
                 incident = _get_incident(session, merged.incident_id)
                 if incident.status == IncidentStatus.INVESTIGATING:
-                    incident.status = IncidentStatus.DIAGNOSED
+                    # An abstention or a failed run diagnosed nothing: back to open.
+                    incident.status = (IncidentStatus.DIAGNOSED if merged.status == "done"
+                                       and not merged.abstained else IncidentStatus.OPEN)
                     incident.version += 1
                     session.add(incident)
             session.commit()

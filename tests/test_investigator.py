@@ -163,7 +163,7 @@ def test_cli_json_and_text(capsys: pytest.CaptureFixture[str]) -> None:
     assert report["root_causes"][0]["service"] == "cart"
     assert cli(["investigate", str(DEMO / "frontend-latency")]) == 0
     text = capsys.readouterr().out
-    assert "Verdict: cart — cpu" in text and "Evidence chain:" in text
+    assert "Likely root cause: cart — CPU saturation" in text and "Evidence chain:" in text
 
 
 def test_cli_help_for_every_command() -> None:

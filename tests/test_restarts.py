@@ -107,21 +107,28 @@ def test_two_processes_never_run_the_same_job_at_once(database_url: str, tmp_pat
 
 @contextmanager
 def held_prometheus() -> Iterator[tuple[str, threading.Event, list[str]]]:
-    """Answers label values at once and holds range queries until released."""
+    """Answers the service list at once and holds the metric discovery until released."""
     release = threading.Event()
     queries: list[str] = []
 
-    async def labels(request: Request) -> JSONResponse:
-        return JSONResponse({"status": "success", "data": ["checkout"]})
-
-    async def query(request: Request) -> JSONResponse:
-        queries.append(request.query_params["query"])
+    async def values(request: Request) -> JSONResponse:
+        if request.path_params["name"] != "__name__":
+            return JSONResponse({"status": "success", "data": ["checkout"]})
+        queries.append(request.query_params.get("match[]", ""))
         while not release.is_set():
             await asyncio.sleep(0.05)
+        return JSONResponse({"status": "success", "data": []})
+
+    async def labels(request: Request) -> JSONResponse:
+        return JSONResponse({"status": "success", "data": []})
+
+    async def query(request: Request) -> JSONResponse:
         return JSONResponse({"status": "success",
                              "data": {"resultType": "matrix", "result": []}})
 
-    app = Starlette(routes=[Route("/api/v1/label/service/values", labels),
+    app = Starlette(routes=[Route("/api/v1/label/{name}/values", values),
+                            Route("/api/v1/labels", labels),
+                            Route("/api/v1/query_range", query),
                             Route("/api/v1/query", query)])
     with ServerThread(app) as server:
         yield server.url, release, queries

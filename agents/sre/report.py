@@ -24,6 +24,10 @@ class Evidence(BaseModel):
     link: str | None = None
     # The few numbers behind the finding (baseline, peak, robust z, onset), never raw series.
     numbers: dict[str, float | str | None] = Field(default_factory=dict)
+    # Where the source knows them: what the series is in words, and its unit ("share",
+    # "bytes", "seconds", ...), so a reader sees "CPU busy 20% → 90%", not a metric name.
+    label: str | None = None
+    unit: str | None = None
 
 
 class Hypothesis(BaseModel):
@@ -88,6 +92,10 @@ class Report(BaseModel):
     # With a model: its summary as cited claims, and what it cost. Absent without one.
     claims: list[Claim] = Field(default_factory=list)
     model: ModelUse | None = None
+    # What could not be checked and why ("logs: not configured (LOKI_URL)"), and notes on how
+    # far the verdict can be trusted ("confidence capped: 11 minutes of history").
+    coverage: list[str] = Field(default_factory=list)
+    caveats: list[str] = Field(default_factory=list)
 
     def evidence_by_id(self) -> dict[str, Evidence]:
         return {e.id: e for e in self.evidence}

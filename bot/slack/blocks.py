@@ -6,8 +6,9 @@ import re
 from collections.abc import Sequence
 from typing import Any
 
-from agents.sre.report import Evidence, InvestigationView, Report
+from agents.sre.report import InvestigationView, Report
 from agents.untrusted import inert
+from bot.rca import Line, rca_view
 from integrations.redaction import clip, redact
 from storage.models import Alert, Incident, IncidentStatus, as_utc, utcnow
 
@@ -129,20 +130,22 @@ def incident_blocks(incident: Incident, alerts: Sequence[Alert]) -> list[Block]:
 
 
 def investigation_text(view: InvestigationView) -> str:
+    """The notification line (what a phone shows first)."""
     report = view.report
     if report is None:
         return "Investigating…"
-    if report.abstained or not report.root_causes:
+    rca = rca_view(report)
+    if rca.cause is None:
         return "No confident root cause"
-    top = report.root_causes[0]
-    return f"Likely root cause: {top.service} ({top.kind}, {top.confidence:.0%})"
+    return f"Likely root cause: {rca.cause} ({rca.confidence:.0%})"
 
 
-def _evidence_line(evidence: Evidence) -> str:
-    marker = {"ok": "•", "error": "⚠️", "insufficient_data": "∅"}[evidence.status]
-    target = link_target(evidence.link) if evidence.link else None
+def _line(line: Line) -> str:
+    # Findings quote telemetry (alert text, log lines): inert in mrkdwn, links http(s) only.
+    marker = {"ok": "•", "error": "⚠️", "insufficient_data": "∅"}.get(line.status, "•")
+    target = link_target(line.link) if line.link else None
     link = f" <{target}|query>" if target else ""
-    return f"{marker} {esc(evidence.finding)}{link} `{esc(evidence.id)}`"
+    return f"{marker} {esc(line.text)}{link}"
 
 
 def investigation_blocks(view: InvestigationView, *, incident_id: int | None) -> list[Block]:
@@ -161,55 +164,43 @@ def investigation_blocks(view: InvestigationView, *, incident_id: int | None) ->
 
 
 def _report_blocks(view: InvestigationView, report: Report, incident_id: int | None) -> list[Block]:
-    evidence = report.evidence_by_id()
-    blocks: list[Block] = []
-    if report.abstained or not report.root_causes:
-        blocks.append({"type": "section", "text": _mrkdwn(
-            "🤷 *No confident root cause.* Nothing I checked was decisive; here is what I "
-            "looked at, so you don't have to start from scratch.")})
+    """Phone-sized: the cause and one line of evidence, then the details."""
+    rca = rca_view(report)
+    if rca.cause is None:
+        head = "🤷 *No confident root cause.*"
     else:
-        top = report.root_causes[0]
-        blocks.append({"type": "section", "text": _mrkdwn(
-            f"🧭 *Likely root cause:* `{top.service}` — {top.kind.replace('_', ' ')} "
-            f"(confidence *{top.confidence:.0%}*)")})
-    if report.summary:
-        blocks.append({"type": "section", "text": _mrkdwn(esc(report.summary))})
-    if report.root_causes and not report.abstained:
-        chain = [_evidence_line(evidence[e]) for e in report.root_causes[0].evidence
-                 if e in evidence]
-        if chain:
-            blocks.append({"type": "section",
-                           "text": _mrkdwn("*Evidence chain*\n" + "\n".join(chain[:8]))})
-    others = report.root_causes[1:4] if not report.abstained else report.root_causes[:4]
-    # The refuted explanations worth showing are the ones that looked suspicious.
-    rejected = sorted((h for h in report.hypotheses if h.status == "refuted" and h.reason),
-                      key=lambda h: -h.score)[:4]
-    considered = [f"• `{esc(c.service)}` {c.kind} ({c.confidence:.0%}): {esc(c.summary)}"
-                  for c in others]
-    considered += [f"• ✗ {esc(h.statement)}: {esc(h.reason)}" for h in rejected]
-    if considered:
-        blocks.append({"type": "section",
-                       "text": _mrkdwn("*Also considered*\n" + "\n".join(considered))})
-    if report.next_steps:
-        blocks.append({"type": "section", "text": _mrkdwn(
-            "*Next steps*\n" + "\n".join(f"{i}. {esc(s)}" for i, s in
-                                         enumerate(report.next_steps[:5], 1)))})
-    s = report.stats
-    stats = (f"{len(report.hypotheses)} hypotheses · {s.queries} queries · "
-             f"{s.elapsed_s:.1f}s · {len(report.evidence)} pieces of evidence")
+        service, _, kind = rca.cause.partition(" — ")
+        head = (f"🧭 *Likely root cause:* `{esc(service)}` — {esc(kind)} "
+                f"(confidence *{rca.confidence:.0%}*)")
+    if rca.lead is not None:
+        head += "\n" + _line(rca.lead).removeprefix("• ")
+    blocks: list[Block] = [{"type": "section", "text": _mrkdwn(head)}]
+    if rca.caveats:
+        blocks.append({"type": "context", "elements": [
+            _mrkdwn("⚠️ " + "; ".join(esc(c) for c in rca.caveats))]})
+    if rca.next_step:
+        blocks.append({"type": "section", "text": _mrkdwn(f"*Next:* {esc(rca.next_step)}")})
+    if rca.details:
+        blocks.append({"type": "divider"})
+        text = "*Details*"
+        for title, lines in rca.details:
+            text += f"\n*{title}*\n" + "\n".join(_line(line) for line in lines)
+        for chunk in split_text(text, SECTION_LIMIT):
+            blocks.append({"type": "section", "text": _mrkdwn(chunk)})
+    footer = rca.footer
     if view.note:
-        stats += f" · {esc(view.note)}"
+        footer += f" · {esc(view.note)}"
     model = report.model
     if model is not None and model.calls:
-        stats += (f" · 🤖 {', '.join(model.models)}: {model.calls} calls, "
-                  f"${model.cost_usd:.3f}")
+        footer += (f" · 🤖 {', '.join(model.models)}: {model.calls} "
+                   f"{'call' if model.calls == 1 else 'calls'}, ${model.cost_usd:.3f}")
         if report.claims:
-            stats += " (summary checked against the evidence)"
+            footer += " (summary checked against the evidence)"
         if model.problems:
-            stats += f", {len(model.problems)} problems set aside"
+            footer += f", {len(model.problems)} problems set aside"
     if model is not None and model.unavailable:
-        stats += " · ⚠️ no model this time (see the summary)"
-    blocks.append({"type": "context", "elements": [_mrkdwn(stats)]})
+        footer += f" · ⚠️ no model this time: {model.unavailable}"
+    blocks.append({"type": "context", "elements": [_mrkdwn(footer)]})
     if view.investigation_id is not None:
         value = str(view.investigation_id)
         blocks.append({"type": "actions", "block_id": f"investigation:{value}", "elements": [

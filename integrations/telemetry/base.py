@@ -51,6 +51,12 @@ class Series:
     metric: str
     t: FloatArray  # Unix seconds, ascending
     v: FloatArray  # NaN where a sample is missing
+    # Optional, where the source knows them: the unit ("share", "bytes", "seconds", ...), the
+    # series' own query and a link to it, and what it is in words.
+    unit: str = ""
+    query: str = ""
+    link: str | None = None
+    label: str = ""
 
     @property
     def family(self) -> str:

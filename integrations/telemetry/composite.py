@@ -25,6 +25,14 @@ class CompositeSource:
         self._metrics, self._logs, self._traces, self._events = metrics, logs, traces, events
         self._topology = topology or {}
 
+    @property
+    def metrics_source(self) -> TelemetrySource | None:
+        return self._metrics
+
+    @property
+    def logs_source(self) -> TelemetrySource | None:
+        return self._logs
+
     async def services(self, window: Window) -> list[str]:
         names: set[str] = set(self._topology)
         for callees in self._topology.values():

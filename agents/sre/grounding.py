@@ -1,0 +1,175 @@
+"""After the investigator: tie the report to what the alert and the sources really said.
+
+The investigator reasons over series; this pass, run by every caller that has a live source
+(`Service.investigate`, `nightowl investigate --prometheus`), makes its report honest and
+checkable:
+
+- the alert rule's own expression, run over the incident window, is the first evidence;
+- each metric finding links to the query of its own series (not the whole service), and
+  carries its unit and a plain label;
+- a service with no series at all is said so, with the selector that found nothing;
+- a verdict drawn from a short history has its confidence capped, and says why;
+- what could not be checked (no log source, no call graph) is listed.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import numpy as np
+
+from agents.sre.context import AlertContext
+from agents.sre.report import Evidence, Report
+from integrations.telemetry.base import TelemetrySource, Window
+from integrations.telemetry.prometheus import PrometheusSource
+from integrations.telemetry.scoped import ScopedSource
+
+FULL_HISTORY_S = 3600.0   # an hour before the alert: enough to trust a baseline fully
+FLOOR = 0.5               # the cap with no history at all
+_METRIC = re.compile(r' metric="([^"]+)"$')
+# A trailing threshold: `expr > 0.8`, `expr >= bool 5`, ... (the alert's condition).
+_THRESHOLD = re.compile(r"^(?P<expr>.+?)\s*(?P<op>>=|<=|==|!=|>|<)\s*(?:bool\s+)?"
+                        r"(?P<value>[-+]?[0-9.]+(?:e[-+]?\d+)?)\s*$", re.S)
+
+
+async def ground(report: Report, ctx: AlertContext, source: TelemetrySource, *,
+                 expression: str | None = None) -> None:
+    scope = source.scope if isinstance(source, ScopedSource) else None
+    prometheus = scope.prometheus if scope else (
+        source if isinstance(source, PrometheusSource) else None)
+    expression = expression or (scope.expression if scope else None)
+    if prometheus is not None:
+        _describe(report, prometheus, ctx.window)
+        where = prometheus.empty.get(ctx.service)
+        if where is not None:
+            _no_series(report, ctx, where, prometheus.service_label)
+        if expression:
+            await _alert_expression(report, ctx, prometheus, expression)
+    if scope is not None:
+        report.coverage.extend(scope.coverage)
+    await _cap_confidence(report, ctx, source, prometheus)
+
+
+def _describe(report: Report, prometheus: PrometheusSource, window: Window) -> None:
+    for item in report.evidence:
+        match = _METRIC.search(item.query)
+        if not match or item.service is None:
+            continue
+        recipe = prometheus.catalog.get((item.service, match.group(1)))
+        if recipe is None:
+            continue
+        item.query = recipe.expr
+        item.link = prometheus.link(recipe.expr, window)
+        item.label, item.unit = recipe.label, recipe.unit
+
+
+def _no_series(report: Report, ctx: AlertContext, where: str, label: str) -> None:
+    text = (f"No series for {ctx.service} under labels {where} in the window: nothing to "
+            f"measure. The service was read from the alert's `{label}` label; if its metrics "
+            "carry another label, list it in NIGHTOWL_SERVICE_LABELS.")
+    report.evidence.append(Evidence(id="ev-noseries", query=where, status="insufficient_data",
+                                    finding=text, service=ctx.service))
+    report.summary = f"{text} {report.summary}".strip()
+    report.next_steps.insert(0, f"Check that {where} matches your series in Prometheus.")
+
+
+async def _alert_expression(report: Report, ctx: AlertContext, prometheus: PrometheusSource,
+                            expression: str) -> None:
+    match = _THRESHOLD.match(expression)
+    value_expr = match.group("expr") if match else expression
+    info, result = await prometheus.query(value_expr, ctx.window)
+    link = prometheus.link(expression, ctx.window)
+    if info.status == "error":
+        evidence = Evidence(id="ev-alert", query=expression, link=link, status="error",
+                            finding=f"The alert's own expression could not be run: {info.error}")
+    elif not result:
+        evidence = Evidence(id="ev-alert", query=expression, link=link,
+                            status="insufficient_data",
+                            finding="The alert's own expression returns no series over the "
+                                    "incident window.")
+    else:
+        evidence = _expression_finding(expression, link, result, ctx, match)
+    evidence.service = ctx.service
+    evidence.signal = ctx.signal
+    report.evidence.insert(0, evidence)
+    roots = [h for h in report.hypotheses if h.kind == "symptom"]
+    if roots:
+        roots[0].evidence.insert(0, evidence.id)
+
+
+def _expression_finding(expression: str, link: str, result: list[dict[str, Any]],
+                        ctx: AlertContext, threshold: re.Match[str] | None) -> Evidence:
+    best: tuple[float, float, float, dict[str, str]] | None = None
+    for item in result:
+        points = item.get("values") or []
+        t = np.array([float(p[0]) for p in points])
+        v = np.array([_number(p[1]) for p in points])
+        if not t.size:
+            continue
+        before = v[t < ctx.fired_at_s - 300]
+        after = v[t >= ctx.fired_at_s - 300]
+        baseline = float(np.nanmedian(before)) if np.isfinite(before).any() else float("nan")
+        peak = float(np.nanmax(after)) if np.isfinite(after).any() else float("nan")
+        if best is None or (np.isfinite(peak) and not peak <= best[1]):
+            best = (baseline, peak, float(v[-1]), item.get("metric", {}))
+    assert best is not None
+    baseline, peak, last, labels = best
+    shown = ", ".join(f"{k}={v}" for k, v in sorted(labels.items()) if k != "__name__")[:120]
+    parts = [f"The alert's expression peaked at {_fmt(peak)}"]
+    if threshold:
+        parts[0] += f" (fires when {threshold.group('op')} {threshold.group('value')})"
+    parts.append(f"against {_fmt(baseline)} before it fired" if np.isfinite(baseline)
+                 else "with no data before it fired")
+    parts.append(f"now {_fmt(last)}")
+    finding = ", ".join(parts)
+    if shown:
+        finding += f" [{shown}]"
+    if len(result) > 1:
+        finding += f"; {len(result)} series, the highest shown"
+    return Evidence(id="ev-alert", query=expression, link=link, finding=finding,
+                    numbers={"baseline": None if not np.isfinite(baseline) else baseline,
+                             "peak": None if not np.isfinite(peak) else peak})
+
+
+async def _cap_confidence(report: Report, ctx: AlertContext, source: TelemetrySource,
+                          prometheus: PrometheusSource | None) -> None:
+    first = prometheus.first_sample.get(ctx.service) if prometheus is not None else None
+    if first is None:
+        try:
+            result = await source.metrics(ctx.service, ctx.window)
+        except Exception:
+            return
+        firsts = [float(s.t[0]) for s in result.series if s.t.size]
+        if not firsts:
+            if not report.abstained:
+                report.caveats.append("no history of the alerting service itself: the "
+                                      "baseline is unknown")
+            return
+        first = min(firsts)
+    history = max(0.0, ctx.fired_at_s - first)
+    if history >= FULL_HISTORY_S:
+        return
+    cap = FLOOR + (1 - FLOOR) * history / FULL_HISTORY_S
+    capped = False
+    for cause in report.root_causes:
+        if cause.confidence > cap:
+            cause.confidence = round(cap, 2)
+            capped = True
+    if capped:
+        report.caveats.append(f"confidence capped at {cap:.0%}: only {history / 60:.0f} "
+                              f"minute{'s' if round(history / 60) != 1 else ''} of history "
+                              "before the alert")
+
+
+def _number(value: Any) -> float:
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        return float("nan")
+
+
+def _fmt(value: float) -> str:
+    if not np.isfinite(value):
+        return "no value"
+    return f"{value:.3g}"

@@ -1,0 +1,57 @@
+"""The telemetry for one alert: the sources, plus what the alert itself tells about reading them.
+
+`production_telemetry` (bot/wiring.py) and `nightowl investigate --prometheus` build one per
+alert: Prometheus keyed by the label the alert picked, the alerting service's name under it,
+the alert rule's own expression (from its `generatorURL`), and which signals have no source
+at all, so an investigation can say what it could not check instead of staying silent.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+
+from integrations.telemetry.base import TelemetrySource
+from integrations.telemetry.composite import CompositeSource
+from integrations.telemetry.prometheus import (
+    DEFAULT_SERVICE_LABELS,
+    PrometheusSource,
+    expression_of,
+)
+
+
+@dataclass(slots=True)
+class AlertScope:
+    prometheus: PrometheusSource | None = None
+    service: str | None = None       # the alerting service, under prometheus.service_label
+    expression: str | None = None    # the alert rule's PromQL
+    coverage: list[str] = field(default_factory=list)  # "logs: not configured (LOKI_URL)"
+
+
+class ScopedSource(CompositeSource):
+    def __init__(self, *, scope: AlertScope, metrics: TelemetrySource | None = None,
+                 logs: TelemetrySource | None = None, events: TelemetrySource | None = None,
+                 topology: dict[str, set[str]] | None = None) -> None:
+        super().__init__(metrics=metrics, logs=logs, events=events, topology=topology)
+        self.scope = scope
+
+
+def scoped(*, prometheus: PrometheusSource | None, logs: TelemetrySource | None,
+           topology: dict[str, set[str]], labels: Mapping[str, str],
+           generator_url: str | None,
+           service_labels: Sequence[str] = DEFAULT_SERVICE_LABELS) -> ScopedSource:
+    view, service = (prometheus.for_alert(labels, service_labels=service_labels)
+                     if prometheus is not None else (None, None))
+    coverage = []
+    if prometheus is None:
+        coverage.append("metrics: not configured (PROMETHEUS_URL)")
+    if logs is None:
+        coverage.append("logs: not configured (LOKI_URL)")
+    coverage.append("traces: no trace source is supported yet; the call graph is "
+                    + ("NIGHTOWL_TOPOLOGY" if topology else "unknown (set NIGHTOWL_TOPOLOGY)"))
+    if view is not None and service is None:
+        coverage.append(f"the alert carries none of the service labels "
+                        f"({', '.join(service_labels)}): set NIGHTOWL_SERVICE_LABELS")
+    scope = AlertScope(prometheus=view, service=service,
+                       expression=expression_of(generator_url), coverage=coverage)
+    return ScopedSource(scope=scope, metrics=view, logs=logs, events=view, topology=topology)
