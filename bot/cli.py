@@ -28,7 +28,7 @@ if TYPE_CHECKING:
 log = logging.getLogger("nightowl")
 
 # Commands that only read and print: routine INFO lines would bury their output.
-QUIET = {"demo", "investigate", "check", "spend", "jobs", "digest", "eval", "triage", "fix"}
+QUIET = {"demo", "investigate", "check", "db", "spend", "jobs", "digest", "eval", "triage", "fix"}
 
 
 def _settings() -> Settings:
@@ -328,10 +328,15 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def _fail(exc: Exception) -> int:
     """One line for what the operator can fix; the traceback only for what they cannot."""
-    from bot.settings import ConfigError
+    from pydantic import ValidationError
+    from pydantic_settings import SettingsError
+
+    from bot.settings import ConfigError, config_error
     from scheduler.errors import SchedulerError
     from storage.errors import StorageError
 
+    if isinstance(exc, ValidationError | SettingsError):  # a Settings() built elsewhere
+        exc = config_error(exc)
     if isinstance(exc, ConfigError):
         for line in str(exc).splitlines():
             print(f"nightowl: configuration: {line}", file=sys.stderr)

@@ -8,6 +8,7 @@ variable, named as the operator wrote it (see `ConfigError`).
 from __future__ import annotations
 
 import re
+from pathlib import Path
 from typing import Annotated, Literal
 
 from pydantic import (
@@ -45,6 +46,20 @@ def _label_list(value: str) -> str:
     bad = [label for label in labels if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", label)]
     if bad:
         raise ValueError(f"must be comma-separated Prometheus label names; {bad[0]!r} is not one")
+    return value
+
+
+def _existing_file(value: str) -> str:
+    if not Path(value).expanduser().is_file():
+        raise ValueError("no such file")
+    return value
+
+
+def _regex(value: str) -> str:
+    try:
+        re.compile(value)
+    except re.error as exc:
+        raise ValueError(f"not a regular expression: {exc}") from None
     return value
 
 
@@ -181,10 +196,11 @@ class ModelSettings(BaseSettings):
     agent_caps_usd: dict[str, float] = Field(
         default_factory=dict, validation_alias=_env("NIGHTOWL_LLM_AGENT_CAPS_USD"))
     paused: bool = Field(False, validation_alias=_env("NIGHTOWL_MODELS_PAUSED"))
-    prices_file: str | None = Field(None, validation_alias=_env("NIGHTOWL_PRICES_FILE"))
+    prices_file: Annotated[str, AfterValidator(_existing_file)] | None = Field(
+        None, validation_alias=_env("NIGHTOWL_PRICES_FILE"))
     # Extra regular expressions to mask before text goes to a model or Slack.
-    redact_patterns: list[str] = Field(default_factory=list,
-                                       validation_alias=_env("NIGHTOWL_REDACT_PATTERNS"))
+    redact_patterns: list[Annotated[str, AfterValidator(_regex)]] = Field(
+        default_factory=list, validation_alias=_env("NIGHTOWL_REDACT_PATTERNS"))
 
 
 class AuthorizationSettings(BaseSettings):
@@ -364,24 +380,29 @@ def load_settings() -> Settings:
     """`Settings()`, with pydantic's reports rewritten as `VARIABLE: what is wrong (got ...)`."""
     try:
         return Settings()
-    except ValidationError as exc:
-        lines = []
-        for error in exc.errors():
-            loc = [str(part) for part in error["loc"]] or ["settings"]
-            variable = _variable_of(loc[0])
-            where = f" at {'.'.join(loc[1:])}" if len(loc) > 1 else ""
-            got = error.get("input")
-            shown = f" (got {_shown(variable, got)})" if isinstance(got, str | int | float) else ""
-            message = str(error["msg"]).removeprefix("Value error, ")
-            lines.append(f"{variable}{where}: {message}{shown}")
-        raise ConfigError("\n".join(lines)) from None
-    except SettingsError as exc:
+    except (ValidationError, SettingsError) as exc:
+        raise config_error(exc) from None
+
+
+def config_error(exc: ValidationError | SettingsError) -> ConfigError:
+    """One line per variable, named as the operator wrote it."""
+    if isinstance(exc, SettingsError):
         # pydantic-settings names the field, not the variable: 'error parsing value for field
         # "routes" from source "EnvSettingsSource"' (a JSON value that is not JSON).
         text = str(exc)
         field = text.split('field "', 1)[-1].split('"', 1)[0] if 'field "' in text else ""
-        raise ConfigError(f"{_variable_of(field)}: not valid JSON (see .env.example for the "
-                          "expected shape)") from None
+        return ConfigError(f"{_variable_of(field)}: not valid JSON (see .env.example for the "
+                           "expected shape)")
+    lines = []
+    for error in exc.errors():
+        loc = [str(part) for part in error["loc"]] or ["settings"]
+        variable = _variable_of(loc[0])
+        where = f" at {'.'.join(loc[1:])}" if len(loc) > 1 else ""
+        got = error.get("input")
+        shown = f" (got {_shown(variable, got)})" if isinstance(got, str | int | float) else ""
+        message = str(error["msg"]).removeprefix("Value error, ")
+        lines.append(f"{variable}{where}: {message}{shown}")
+    return ConfigError("\n".join(lines))
 
 
 def _shown(variable: str, value: object) -> str:

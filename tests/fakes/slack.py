@@ -51,6 +51,7 @@ class FakeSlack:
     # Timestamps from the clock (as Slack's are) rather than 1700000001.000100, 2, ...:
     # needed where `oldest` matters (looking a message up by its metadata).
     clock_ts: bool = False
+    refuse_tokens: set[str] = field(default_factory=set)  # auth.test answers invalid_auth
 
     def __post_init__(self) -> None:
         self._ts = itertools.count(1)
@@ -111,6 +112,9 @@ class FakeSlack:
                 self.calls.append(Call(method, args, time.monotonic()))
                 queued = self.failures.get(method)
                 failure = queued.pop(0) if queued else None
+            token = request.headers.get("authorization", "").removeprefix("Bearer ")
+            if token in self.refuse_tokens:
+                return JSONResponse({"ok": False, "error": "invalid_auth"})
             if failure is not None:
                 status, retry_after = failure
                 return JSONResponse({"ok": False, "error": "ratelimited"}, status_code=status,
