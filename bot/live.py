@@ -154,6 +154,7 @@ async def _run(args: argparse.Namespace, settings: Settings) -> int:
     source = scoped(prometheus=prometheus, logs=loki, topology=topology, labels=alert.labels,
                     generator_url=alert.generator_url,
                     service_labels=settings.telemetry.service_label_list)
+    await source.resolve()
     service = source.scope.service or alert.labels.get("alertname", "unknown")
     fired = alert.active_at
     end = min(max(datetime.now(UTC), fired + timedelta(minutes=5)), fired + timedelta(minutes=60))

@@ -301,6 +301,8 @@ class Service:
             investigator = Investigator(source, budget=self.budget, assist=assist)
             context = AlertContext.from_incident(incident, alerts,
                                                  lookback_minutes=self.lookback_minutes)
+            if isinstance(source, ScopedSource):
+                await source.resolve()
             if isinstance(source, ScopedSource) and source.scope.service:
                 # The label the alert's own labels picked names the service in the telemetry.
                 context = replace(context, service=source.scope.service)

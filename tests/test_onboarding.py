@@ -264,3 +264,60 @@ async def test_healthz_reports_a_degraded_slack() -> None:
     health.recovered("slack")
     assert health.status == "ok"
     assert json.dumps(health.components) == '{"slack": "ok"}'
+
+
+async def test_chat_says_what_it_could_not_check() -> None:
+    """"What changed?" with no baseline data and no change-event source, and "error logs"
+    with no log source: said so, never "nothing, all normal" or "0 lines"."""
+    from datetime import timedelta
+
+    from agents.chat.lookups import Lookups, Thread
+    from agents.sre.context import AlertContext
+    from integrations.telemetry.base import Window
+    from integrations.telemetry.composite import CompositeSource
+    from integrations.telemetry.scenario import ScenarioSource
+
+    scenario = ScenarioSource(ROOT / "bot/demo/scenarios/frontend-latency")
+    fired = scenario.case.alert.fired_at
+    ctx = AlertContext(service="cart", signal="latency", fired_at_s=fired.timestamp(),
+                       name="HighLatency", summary="", window=Window(fired - timedelta(hours=2),
+                                                                     fired))
+    # Metrics only (no change events, no logs), asked about a period before the data begins.
+    source = CompositeSource(metrics=scenario)
+    first = min(float(s.t[0]) for s in (await scenario.metrics("cart", ctx.window)).series)
+    thread = Thread(incident_id=1, ctx=ctx, report=None, source=source, now=first + 1800,
+                    services=["cart"])
+    answer = await Lookups(thread).what_changed("cart", 30)
+    assert "within their normal range" not in answer and "no data before" in answer
+    assert "no change events to look at (no change-event source configured)" in answer
+    assert "could not check it all" in answer
+    logs = await Lookups(thread).logs("cart", None)
+    assert "I cannot see logs of `cart`" in logs and "LOKI_URL" in logs
+    assert "0 " not in logs.split("`")[0]
+
+
+def test_slack_manifest_grants_what_the_app_uses() -> None:
+    """Every event the Bolt app listens to is subscribed, every Web API method it calls has
+    its scope, and the slash command and interactivity point at /slack/events."""
+    import yaml
+
+    manifest = yaml.safe_load((ROOT / "slack-app-manifest.yml").read_text())
+    scopes = set(manifest["oauth_config"]["scopes"]["bot"])
+    settings = manifest["settings"]
+    events = set(settings["event_subscriptions"]["bot_events"])
+    code = "\n".join(p.read_text() for p in (ROOT / "bot/slack").glob("*.py"))
+    for event in re.findall(r'@app\.event\("([a-z_]+)"\)', code):
+        wanted = {"message": {"message.channels", "message.groups"}}.get(event, {event})
+        assert wanted <= events, f"event {event} is not subscribed"
+    needs = {"chat_postMessage": "chat:write", "chat_update": "chat:write",
+             "chat_postEphemeral": "chat:write", "files_upload_v2": "files:write",
+             "conversations_members": "channels:read", "users_info": "users:read",
+             "users_conversations": "channels:read", "usergroups_users_list": "usergroups:read"}
+    for method in set(re.findall(r"client\.([a-z_0-9]+)\(", code)) | {"chat_postMessage"}:
+        if method in needs:
+            assert needs[method] in scopes, f"{method} needs {needs[method]}"
+    assert {"app_mentions:read", "commands"} <= scopes
+    assert [c["command"] for c in manifest["features"]["slash_commands"]] == ["/nightowl"]
+    for url in (settings["event_subscriptions"]["request_url"],
+                settings["interactivity"]["request_url"]):
+        assert url.endswith("/slack/events")

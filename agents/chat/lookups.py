@@ -13,11 +13,11 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
 from agents.sre.context import AlertContext
-from agents.sre.report import Evidence, Report
-from agents.sre.toolbox import Toolbox, hhmm, log_template
+from agents.sre.report import Evidence, EvidenceStatus, Report
+from agents.sre.toolbox import ServiceProfile, Toolbox, hhmm, log_template
 from agents.untrusted import inert
 from integrations.redaction import clip
-from integrations.telemetry.base import TelemetrySource, Window
+from integrations.telemetry.base import EventsResult, QueryInfo, TelemetrySource, Window
 
 MAX_QUERIES = 30
 # Words people use for a kind of service, for "why not the database?".
@@ -100,7 +100,13 @@ class Lookups:
         tools = self._toolbox(start, now, split)
         lines = [f"*What changed in `{service}` since {hhmm(split)} UTC "
                  f"(the last {_span(minutes)}):*"]
-        events = [e for e in await tools.changes() if e.service == service and e.ts >= split]
+        assert tools.source is not None
+        try:
+            changes = await tools.source.events(tools.window)
+        except Exception as exc:
+            changes = EventsResult(QueryInfo("change events", "error", str(exc)))
+        tools.queries += 1
+        events = [e for e in changes.events if e.service == service and e.ts >= split]
         for event in events[:8]:
             evidence_id = tools.cite_event(event, (service, None))
             lines.append(f"• {event.kind} at {hhmm(event.ts)}: {inert(clip(event.summary, 150))} "
@@ -116,13 +122,34 @@ class Lookups:
             failed = [e for e in self.evidence if e.status == "error"]
             lines.extend(f"• ⚠️ {inert(e.finding)} `{e.id}`" for e in failed[-1:])
         elif not events and not moved:
-            checked = len(profile.families)
-            evidence_id = tools.record(
-                query=f"metrics and change events of {service}", service=service,
-                finding=f"no deploys or config changes of {service}, and all {checked} of its "
-                        f"metric families are within their normal range")
-            lines.append(f"• Nothing: {self._finding(evidence_id)} `{evidence_id}`")
+            lines.extend(self._nothing_moved(tools, service, profile, changes, split))
         return "\n".join(lines)
+
+    def _nothing_moved(self, tools: Toolbox, service: str, profile: ServiceProfile,
+                       changes: EventsResult, split: float) -> list[str]:
+        """"Nothing changed" only for what was really compared: a family with no data
+        before the period, or no change-event source, is said so, not counted as calm."""
+        judged = [v for v in profile.families.values() if v.anomaly is not None]
+        blind = sorted(f for f, v in profile.families.items() if v.anomaly is None)
+        parts = []
+        if changes.info.status == "ok":
+            parts.append(f"no deploys or config changes of {service} recorded")
+        else:
+            parts.append("no change events to look at "
+                         f"({changes.info.error or changes.info.query})")
+        if judged:
+            parts.append(f"{len(judged)} of its metric "
+                         f"{'family is' if len(judged) == 1 else 'families are'} within their "
+                         "normal range")
+        if blind:
+            parts.append(f"{', '.join(blind)}: no data before {hhmm(split)} UTC to compare with")
+        if not profile.families:
+            parts.append(f"no metrics of {service} in the window at all")
+        status: EvidenceStatus = "ok" if judged and not blind else "insufficient_data"
+        evidence_id = tools.record(query=f"metrics and change events of {service}",
+                                   service=service, status=status, finding="; ".join(parts))
+        lead = "Nothing" if status == "ok" else "Nothing I could see, but I could not check it all"
+        return [f"• {lead}: {self._finding(evidence_id)} `{evidence_id}`"]
 
     # ---- error logs --------------------------------------------------------------------------
 
@@ -147,6 +174,14 @@ class Lookups:
                                        finding=f"logs of {service} could not be read: "
                                                f"{result.info.error}")
             return f"⚠️ {self._finding(evidence_id)} `{evidence_id}`"
+        if result.info.status == "empty" and not result.lines \
+                and (result.info.query.startswith("no ") or " has no " in result.info.query):
+            evidence_id = tools.record(query=result.info.query, status="insufficient_data",
+                                       service=service,
+                                       finding=f"no log source to read ({result.info.query}); "
+                                               "set LOKI_URL to read logs")
+            return f"∅ I cannot see logs of `{service}`: {self._finding(evidence_id)} " \
+                   f"`{evidence_id}`"
         lines_in = [ln for ln in result.lines if ln.ts >= start]
         groups: dict[str, list[float]] = {}
         samples: dict[str, str] = {}

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Mapping, Sequence
 from typing import Any
 from urllib.parse import parse_qs, urlencode, urlparse
@@ -73,6 +74,19 @@ class PrometheusSource(HttpSource):
                                        if labels.get(k) and k != label})
         view.focus = service
         return view, service
+
+    async def label_sets(self, matchers: Mapping[str, str], *, limit: int = 20
+                         ) -> list[dict[str, str]]:
+        """The label sets of a few series matching `matchers` over the last hour."""
+        now = time.time()
+        try:
+            body = await get_json(self.client, "/api/v1/series", {
+                "match[]": selector(dict(matchers)), "start": now - 3600, "end": now,
+                "limit": limit})
+        except QueryFailed:
+            return []
+        return [{str(k): str(v) for k, v in item.items()} for item in
+                (body.get("data") or [])[:limit] if isinstance(item, dict)]
 
     # ---- protocol ----------------------------------------------------------------------------
 

@@ -31,9 +31,32 @@ class AlertScope:
 class ScopedSource(CompositeSource):
     def __init__(self, *, scope: AlertScope, metrics: TelemetrySource | None = None,
                  logs: TelemetrySource | None = None, events: TelemetrySource | None = None,
-                 topology: dict[str, set[str]] | None = None) -> None:
+                 topology: dict[str, set[str]] | None = None,
+                 labels: Mapping[str, str] | None = None,
+                 service_labels: Sequence[str] = DEFAULT_SERVICE_LABELS) -> None:
         super().__init__(metrics=metrics, logs=logs, events=events, topology=topology)
         self.scope = scope
+        self._labels = dict(labels or {})
+        self._service_labels = tuple(service_labels)
+
+    async def resolve(self) -> None:
+        """An alert whose rule aggregated its service label away (`avg by (instance)`, as
+        the usual HostHighCpuLoad does) still names its target: look the target's own series
+        up and take the service label from them, scoped to that instance."""
+        prometheus = self.scope.prometheus
+        instance = self._labels.get("instance")
+        if prometheus is None or self.scope.service is not None or not instance:
+            return
+        for labels in await prometheus.label_sets({"instance": instance}):
+            view, service = prometheus.for_alert(labels | {"instance": instance},
+                                                 service_labels=self._service_labels)
+            if service is not None:
+                view.scope["instance"] = instance
+                self.scope.prometheus, self.scope.service = view, service
+                self._metrics = self._events = view
+                self.scope.coverage = [c for c in self.scope.coverage
+                                       if "none of the service labels" not in c]
+                return
 
 
 def scoped(*, prometheus: PrometheusSource | None, logs: TelemetrySource | None,
@@ -54,4 +77,5 @@ def scoped(*, prometheus: PrometheusSource | None, logs: TelemetrySource | None,
                         f"({', '.join(service_labels)}): set NIGHTOWL_SERVICE_LABELS")
     scope = AlertScope(prometheus=view, service=service,
                        expression=expression_of(generator_url), coverage=coverage)
-    return ScopedSource(scope=scope, metrics=view, logs=logs, events=view, topology=topology)
+    return ScopedSource(scope=scope, metrics=view, logs=logs, events=view, topology=topology,
+                        labels=labels, service_labels=service_labels)
