@@ -38,6 +38,7 @@ def _settings() -> Settings:
 
 
 def _serve(args: argparse.Namespace) -> int:
+    settings = _settings()  # before the heavy imports: a bad value fails at once
     import gc
 
     import uvicorn
@@ -46,7 +47,6 @@ def _serve(args: argparse.Namespace) -> int:
     from bot.tracing import configure_tracing
     from bot.wiring import build, check_serve_settings
 
-    settings = _settings()
     configure_tracing()
     if args.host:
         settings.host = args.host
