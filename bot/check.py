@@ -135,16 +135,10 @@ def database(settings: Settings, *, migrate: bool) -> CheckResult:
 
 def static(settings: Settings) -> list[CheckResult]:
     """What needs no network: webhook auth, schedules, the model settings."""
-    from bot.wiring import check_serve_settings
     from scheduler.errors import SchedulerError
     from scheduler.schedule import parse_schedule
 
-    results = []
-    try:
-        check_serve_settings(settings)
-        results.append(CheckResult("webhooks", "ok", "authentication configured"))
-    except StartupError as exc:
-        results.append(CheckResult("webhooks", "fail", str(exc)))
+    results = [_webhooks(settings)]
     try:
         config = settings.scheduler
         for variable, value in (("NIGHTOWL_ERROR_SCAN_SCHEDULE", config.error_scan_schedule),
@@ -162,7 +156,28 @@ def static(settings: Settings) -> list[CheckResult]:
     return results
 
 
+def _webhooks(settings: Settings) -> CheckResult:
+    # What `serve` refuses (bot.wiring.check_serve_settings), without importing the app.
+    if settings.webhooks.token is None and not settings.webhooks.allow_unauthenticated:
+        return CheckResult("webhooks", "fail", "NIGHTOWL_WEBHOOK_TOKEN is not set: webhooks "
+                                               "would accept anyone (or set NIGHTOWL_ALLOW_"
+                                               "UNAUTHENTICATED_WEBHOOKS=true on a trusted "
+                                               "network)")
+    if (settings.slack.bot_token is None) != (settings.slack.signing_secret is None):
+        missing = "SLACK_SIGNING_SECRET" if settings.slack.signing_secret is None \
+            else "SLACK_BOT_TOKEN"
+        return CheckResult("webhooks", "fail", f"Slack is half configured: set {missing} too "
+                                               "(or neither)")
+    return CheckResult("webhooks", "ok", "authentication configured")
+
+
 def _models(settings: Settings) -> CheckResult:
+    config = settings.models
+    if not (config.anthropic_api_key or config.openai_api_key or config.openai_base_url
+            or config.planner or config.worker or config.summarizer):
+        # Nothing to build: the SDKs need not even be imported.
+        return CheckResult("models", "off", "no model (ANTHROPIC_API_KEY, OPENAI_API_KEY or "
+                                            "OPENAI_BASE_URL): the statistical engine alone")
     from bot.models import build_gateway
     from storage.db import make_engine
     from storage.repository import Store

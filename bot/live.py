@@ -131,6 +131,9 @@ async def _run(args: argparse.Namespace, settings: Settings) -> int:
     from integrations.telemetry.scoped import scoped
 
     prometheus_url = args.prometheus or settings.telemetry.prometheus_url
+    for option, url in (("--prometheus", args.prometheus), ("--alertmanager", args.alertmanager)):
+        if url and not url.startswith(("http://", "https://")):
+            raise StartupError(f"{option} must be an http:// or https:// URL, got {url!r}")
     if args.alertmanager:
         alert = _pick(await from_alertmanager(args.alertmanager, args.alert), args.alert,
                       f"Alertmanager at {args.alertmanager}")
@@ -144,9 +147,6 @@ async def _run(args: argparse.Namespace, settings: Settings) -> int:
         assert prometheus_url is not None
         alert = _pick(await from_prometheus(prometheus_url, args.alert), args.alert,
                       f"Prometheus at {prometheus_url}")
-    for option, url in (("--prometheus", prometheus_url), ("--alertmanager", args.alertmanager)):
-        if url and not url.startswith(("http://", "https://")):
-            raise StartupError(f"{option} must be an http:// or https:// URL, got {url!r}")
 
     prometheus = PrometheusSource(prometheus_url)
     loki = LokiSource(settings.telemetry.loki_url) if settings.telemetry.loki_url else None

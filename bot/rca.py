@@ -18,6 +18,8 @@ MAX_CHAIN = 5
 MAX_OTHERS = 3
 MAX_CHECKED = 6
 _Z = re.compile(r",?\s*\(?z=-?[0-9.]+\)?")
+_METRIC = re.compile(r' metric="([^"]+)"$')
+_ONSET = re.compile(r"\bonset ([0-2]\d:[0-5]\d)")
 _HHMM = re.compile(r"\b([0-2]\d:[0-5]\d)\b(?! UTC)")
 
 
@@ -71,17 +73,24 @@ def amount(value: float | str | None, unit: str | None) -> str:
 
 
 def evidence_text(item: Evidence) -> str:
-    """One line: what moved, from what to what, since when (UTC); no z-scores."""
+    """One line: what moved, from what to what, since when (UTC), and how that relates to
+    the effect; no z-scores, metric names in words."""
     numbers = item.numbers
     baseline, peak = numbers.get("baseline"), numbers.get("peak")
+    tail = _ONSET.split(item.finding, maxsplit=1)
+    relation = tail[-1] if len(tail) == 3 else ""  # ", 30 s before cart latency"
     if item.label and isinstance(baseline, int | float) and isinstance(peak, int | float) \
             and item.id != "ev-alert":
         onset = numbers.get("onset")
         since = f" from {onset} UTC" if isinstance(onset, str) and onset != "?" else ""
         who = f" of {item.service}" if item.service else ""
         line = f"{item.label}{who}: {amount(baseline, item.unit)} → {amount(peak, item.unit)}"
-        return line + since
-    return utc_text(item.finding)
+        return line + since + relation
+    text = item.finding
+    metric = _METRIC.search(item.query)
+    if metric and text.startswith(metric.group(1) + " "):
+        text = metric.group(1).replace("_", " ") + text[len(metric.group(1)):]
+    return utc_text(_ONSET.sub(r"from \1", text))
 
 
 @dataclass(slots=True)

@@ -14,6 +14,8 @@ import subprocess
 import time
 from collections.abc import Iterator
 from datetime import UTC, datetime
+from pathlib import Path
+from urllib.parse import quote
 
 import httpx
 import pytest
@@ -29,6 +31,7 @@ from tests.fakes.server import ServerThread
 
 CORES = 2
 HISTORY_S = 3600
+TARGET: dict[str, str] = {}  # the scraped target's instance, for the Alertmanager test
 RULE = ('1 - avg by (instance) (rate(node_cpu_seconds_total{mode="idle"}[30s])) > 0.8')
 
 
@@ -106,6 +109,7 @@ def firing(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
                 time.sleep(0.5)
             else:
                 raise TimeoutError("HostHighCpuLoad did not fire")
+            TARGET["instance"] = instance
             yield url
 
 
@@ -144,3 +148,31 @@ def test_history_is_there(firing: str) -> None:
         "query": "count_over_time(node_cpu_seconds_total{mode=\"idle\",cpu=\"0\"}[1h])",
         "time": datetime.now(UTC).timestamp()}, timeout=5).json()
     assert float(answer["data"]["result"][0]["value"][1]) > 100
+
+
+def test_from_alertmanager_through_the_generator_url(
+        firing: str, tmp_path: Path, capsys: pytest.CaptureFixture[str],
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """The alert as Alertmanager holds it: its generatorURL carries the rule's expression and
+    says which Prometheus to read (PROMETHEUS_URL is not set)."""
+    monkeypatch.delenv("PROMETHEUS_URL", raising=False)
+    binary = require_binary("prometheus-alertmanager")
+    config = tmp_path / "alertmanager.yml"
+    config.write_text(json.dumps({"route": {"receiver": "none"}, "receivers": [{"name": "none"}]}))
+    port = free_port()
+    command = [binary, f"--config.file={config}", f"--storage.path={tmp_path / 'am'}",
+               f"--web.listen-address=127.0.0.1:{port}", "--cluster.listen-address=",
+               "--log.level=warn"]
+    instance = TARGET["instance"]
+    alert = {"labels": {"alertname": "HostHighCpuLoad", "instance": instance,
+                        "severity": "warning"},
+             "annotations": {"summary": "CPU load is above 80%"},
+             "startsAt": datetime.now(UTC).isoformat().replace("+00:00", "Z"),
+             "generatorURL": f"{firing}/graph?g0.expr={quote(RULE)}&g0.tab=1"}
+    with ready_process(command, f"http://127.0.0.1:{port}") as url:
+        assert httpx.post(f"{url}/api/v2/alerts", json=[alert], timeout=5).status_code == 200
+        assert main(["investigate", "--alertmanager", url, "--json"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert report["alert"]["name"] == "HostHighCpuLoad" and report["alert"]["service"] == "node"
+    assert report["evidence"][0]["id"] == "ev-alert"
+    assert report["evidence"][0]["query"] == RULE

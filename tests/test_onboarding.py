@@ -141,6 +141,7 @@ def test_every_command_with_a_bad_setting(command: list[str], clean_env: Path,
     ["investigate"],
     ["investigate", "--prometheus", "http://127.0.0.1:9", "--alert", "HostHighCpuLoad"],
     ["investigate", "--alertmanager", "http://127.0.0.1:9"],
+    ["investigate", "--prometheus", "localhost:9090"],
     ["db", "upgrade", "no-such-revision"],
     ["jobs", "run", "nope"],
 ], ids=lambda a: " ".join(a))
