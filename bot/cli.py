@@ -285,6 +285,11 @@ def parser(argv: Sequence[str] | None = None) -> argparse.ArgumentParser:
 
     register_jobs(sub)
     _plugins(sub, argv)
+    # Every subcommand's --help says what it does, even a plug-in that gave only a summary.
+    summaries = {a.dest: a.help for a in sub._choices_actions}
+    for name, subparser in sub.choices.items():
+        if not subparser.description and summaries.get(name):
+            subparser.description = str(summaries[name]).capitalize() + "."
     return root
 
 
