@@ -72,6 +72,8 @@ BAD: dict[str, str] = {
     "NIGHTOWL_AUTHZ_CACHE_SECONDS": NUMBER,
     "NIGHTOWL_REINVESTIGATE_COOLDOWN_SECONDS": NUMBER,
     "NIGHTOWL_API_TOKENS": JSON,
+    "NIGHTOWL_SECURITY_LOOKBACK_HOURS": NUMBER,
+    "NIGHTOWL_SECURITY_SUPPRESS_AFTER": "0",
 }
 ANY_TEXT = {
     # Secrets, names and channels: any text is a valid value; a wrong one is found by the
@@ -82,7 +84,10 @@ ANY_TEXT = {
     "OPENAI_API_KEY", "NIGHTOWL_OPS_CHANNEL", "SENTRY_AUTH_TOKEN", "SENTRY_ORG",
     "NIGHTOWL_ADMIN_GROUP", "NIGHTOWL_MCP_TOKEN", "NIGHTOWL_MCP_ALLOWED_HOSTS",
     "NIGHTOWL_MCP_ALLOWED_ORIGINS",
-    # URLs only used to build links and headers; not checked when read (a known gap).
+    "NIGHTOWL_SECURITY_CHANNEL",
+    # Not checked when read (a known gap): URLs only used to build links and headers, and
+    # the security context file (read by the triage when a case opens).
+    "NIGHTOWL_SECURITY_CONTEXT_FILE",
     "NIGHTOWL_PUBLIC_URL", "NIGHTOWL_SLACK_WORKSPACE_URL",
     # Read by the OpenTelemetry SDK itself; reserved for the Dev agent (not read yet).
     "OTEL_EXPORTER_OTLP_ENDPOINT", "OTEL_SERVICE_NAME", "GITHUB_TOKEN", "GITHUB_API_URL",
