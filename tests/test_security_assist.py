@@ -143,3 +143,25 @@ async def test_a_failing_model_leaves_the_engine_report(
     report = await run(sqlite_store, url, folder)
     assert report.verdict == alone.verdict == "true_positive"
     assert report.summary == alone.summary
+
+
+def test_the_cli_uses_a_configured_model_and_no_model_turns_it_off(
+        model: tuple[FakeModelServer, str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    import json
+
+    from bot.cli import main
+
+    server, url = model
+    monkeypatch.setenv("ANTHROPIC_API_KEY", "sk-ant-test")
+    monkeypatch.setenv("ANTHROPIC_BASE_URL", url)
+    monkeypatch.setenv("NIGHTOWL_DATABASE_URL", f"sqlite:///{tmp_path / 'ledger.db'}")
+    folder = attack_case(tmp_path / "a", "plain")
+    server.script = [*obeying("false_positive", ["ev-1"])]
+    assert main(["triage", str(folder), "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["verdict"] == "true_positive" and out["stats"]["llm_calls"] >= 1
+    calls = len(server.requests)
+    assert main(["triage", str(folder), "--json", "--no-model"]) == 0
+    assert json.loads(capsys.readouterr().out)["stats"]["llm_calls"] == 0
+    assert len(server.requests) == calls

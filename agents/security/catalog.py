@@ -10,6 +10,7 @@ an account): `qualifies` checks those from structured request fields, never free
 
 from __future__ import annotations
 
+import ipaddress
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -190,6 +191,16 @@ def _list_values(node: Any, key: str) -> list[Any]:
     return found
 
 
+def _public(cidr: Any) -> bool:
+    """Whether a source range reaches beyond private networks (a /0 whatever its address:
+    anonymised logs write 0.0.0.0/0 as x.y.z.w/0). Unparseable counts as public."""
+    try:
+        network = ipaddress.ip_network(str(cidr), strict=False)
+    except ValueError:
+        return True
+    return network.prefixlen == 0 or not network.is_private
+
+
 def qualifies(action: str, event: Mapping[str, Any]) -> bool:
     """Whether this instance of a sensitive action has the shape that makes it sensitive.
 
@@ -199,7 +210,7 @@ def qualifies(action: str, event: Mapping[str, Any]) -> bool:
     request = event.get("requestParameters")
     if action == "AuthorizeSecurityGroupIngress":
         ranges = _list_values(request, "cidrIp") + _list_values(request, "cidrIpv6")
-        return not ranges or any(r in ("0.0.0.0/0", "::/0") for r in ranges)
+        return not ranges or any(_public(r) for r in ranges)
     if action in ("ModifyImageAttribute", "ModifySnapshotAttribute"):
         adds = [a for a in _list_values(request, "add") if a]
         removes = [r for r in _list_values(request, "remove") if r]

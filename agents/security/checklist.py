@@ -15,12 +15,14 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from agents.security import catalog
+from agents.security import attack, catalog
 from agents.security.facts import Facts
 from agents.security.identity import lookalikes, matches
 from agents.security.report import Finding, Step
 from integrations.security.casedir import CaseContext, ChangeTicket
 from integrations.security.types import SecurityEvent, format_ts
+
+READING_TACTICS = frozenset({"discovery", "reconnaissance", "collection", "credential-access"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -32,6 +34,7 @@ class Thresholds:
     bulk_reads: int = 5  # secrets read after the trigger that make credential access strong
     baseline_gap: timedelta = timedelta(hours=1)  # history older than this is "usual"
     routine_repeats: int = 3  # earlier runs of the same action that make it routine
+    action_weight: float = 0.5  # what a persisting / evading / exfiltrating trigger weighs
     tp_score: float = 2.0  # suspicion needed for a true positive
     fp_score: float = 2.0  # "rule caught the wrong thing" needed for a false positive
 
@@ -48,6 +51,7 @@ class Run:
     actor: set[str]  # the actor's principals (linked role sessions included)
     aliases: set[str]  # every name the actor goes by
     thresholds: Thresholds
+    signal_techniques: tuple[str, ...] = ()
     findings: list[Finding] = field(default_factory=list)
     explained_events: set[str] = field(default_factory=set)
     # What the context vouches for: ticket, admin, ci, corporate, window (set by explanations)
@@ -109,6 +113,9 @@ def rule_fit(run: Run) -> Step:
         return Step(name, "no triggering event to examine", [], "unknown")
     reasons: dict[str, list[str]] = {}
     effective: list[str] = []
+    # A rule about reconnaissance or collection is meant to catch reads.
+    reading_rule = any(t in READING_TACTICS for tag in run.signal_techniques
+                       for t in attack.lookup(tag).tactics)
     for e in run.triggers:
         f = run.facts[e.id]
         meaning = catalog.meaning(f.action)
@@ -123,7 +130,8 @@ def rule_fit(run: Run) -> Step:
             why = "a protective action (it restores or tightens a control)"
         elif meaning is not None and not catalog.qualifies(f.action, e.event):
             why = "a harmless form of the action (nothing exposed or escalated)"
-        elif f.read_only and (meaning is None or meaning.family == "discovery"):
+        elif f.read_only and (meaning is None or meaning.family == "discovery") \
+                and not reading_rule:
             why = "a read-only call (nothing changed, nothing secret read)"
         if why is None:
             effective.append(e.id)
@@ -136,6 +144,28 @@ def rule_fit(run: Run) -> Step:
     result = "none of the triggering events took effect: " + "; ".join(parts)
     cited = [i for ids in reasons.values() for i in ids][:12]
     return Step(name, result, [run.cite(cited, result)], "not_applicable", 2.0 + len(reasons) * .5)
+
+
+def action_nature(run: Run) -> Step:
+    """What the triggering action does for an attacker, when it took effect: turning off
+    logging, a new key or user, a share with another account weigh a little on their own
+    (half of what a true positive needs), so that such a change from a never-seen network
+    and agent is called an attack, while from the usual place it waits for context."""
+    name = "what the triggering action does"
+    effective = [e for e in run.triggers if not run.facts[e.id].failed
+                 and not run.facts[e.id].dry_run and not run.facts[e.id].aws_service
+                 and catalog.qualifies(run.facts[e.id].action, e.event)]
+    strong = [(e, m) for e in effective
+              if (m := catalog.meaning(run.facts[e.id].action)) is not None
+              and m.family in catalog.SUSPICIOUS_FOLLOW_ON]
+    if not strong:
+        return Step(name, "nothing that by itself persists, evades, escalates, exfiltrates, "
+                          "reads secrets or runs code", [], "neutral")
+    families = sorted({m.family for _, m in strong})
+    actions = sorted({run.facts[e.id].action for e, _ in strong})
+    result = f"{', '.join(families)} ({', '.join(actions)})"
+    return Step(name, result, [run.cite(_ids([e for e, _ in strong]), result)], "suspicious",
+                run.thresholds.action_weight)
 
 
 def routine(run: Run) -> Step:
@@ -329,10 +359,11 @@ def _sensitive(run: Run, families: frozenset[str], *, after_only: bool
 def privilege_changes(run: Run) -> Step:
     name = "privilege changes"
     own, covered = _sensitive(run, frozenset({"privilege"}), after_only=False)
+    skip = {x.id for x in [*own, *run.triggers]}
     granted = [e for e in run.events if run.facts[e.id].target_user in run.aliases
                and (m := catalog.meaning(run.facts[e.id].action)) is not None
                and m.family == "privilege" and not run.facts[e.id].failed
-               and e.id not in {x.id for x in own}]
+               and catalog.qualifies(run.facts[e.id].action, e.event) and e.id not in skip]
     if not own and not granted:
         note = f" ({len(covered)} covered by the change ticket)" if covered else ""
         return Step(name, "no privilege changes by or for this principal" + note,
@@ -448,7 +479,7 @@ def explanations(run: Run) -> Step:
     return Step(name, result, [run.cite(cited, result)], "benign", score)
 
 
-STEPS: tuple[Callable[[Run], Step], ...] = (who_what, rule_fit, routine, other_activity,
-                                            first_seen, impossible_travel, mfa)
+STEPS: tuple[Callable[[Run], Step], ...] = (who_what, rule_fit, action_nature, routine,
+                                            other_activity, first_seen, impossible_travel, mfa)
 # Explanations run before the steps that ask what they cover.
 AFTER_EXPLANATIONS: tuple[Callable[[Run], Step], ...] = (privilege_changes, follow_on)

@@ -75,7 +75,7 @@ class TriageEngine:
             aliases.add(signal.principal)
         return Run(fired_at=signal.fired_at, context=context, events=events, facts=table,
                    triggers=triggers, actor={a for a in actor if a}, aliases=aliases,
-                   thresholds=self.thresholds)
+                   thresholds=self.thresholds, signal_techniques=signal.techniques)
 
 
 def _linked(actor: set[str | None], events: list[SecurityEvent],

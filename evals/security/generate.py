@@ -331,7 +331,7 @@ def minimal_pairs(b: Builder, stratus: dict[str, Any], count: int, start: dateti
     names = sorted(STRATUS_RULES)
     hows = ("ticket", "admin-window", "admin-corporate", "ci-window")
     for index in range(count):
-        trigger = names[(index * 5 + 3) % len(names)]
+        trigger = names[(index * 7 + 3) % len(names)]
         how = hows[index % len(hows)]
         ci = how == "ci-window"
         person = b.rng.choice(CI_ROLES) if ci else b.rng.choice(PEOPLE)
@@ -365,6 +365,19 @@ def minimal_pairs(b: Builder, stratus: dict[str, Any], count: int, start: dateti
                        "key_evidence": key, "notes": f"pair-benign: {trigger}, {how}"},
                       key=f"pair-{index}-benign")
         yield benign
+        if index % 2 == 0 and not ci:
+            # The same change made with the same identity from a never-seen network and
+            # client (stolen keys): unexplained and corroborated, a true positive.
+            far = f"{b.rng.choice(ATTACK_NETS)}.{b.rng.randrange(2, 250)}"
+            tool = b.rng.choice(ATTACK_AGENTS)
+            stolen = copy.deepcopy(triggers)
+            for e in stolen:
+                e["event"]["sourceIPAddress"], e["event"]["userAgent"] = far, tool
+            yield Case("stolen-key", copy.deepcopy(benign.signal), copy.deepcopy(decoys),
+                       copy.deepcopy(events) + stolen,
+                       {"verdict": "true_positive", "techniques": truth_techniques,
+                        "key_evidence": key, "notes": f"stolen-key: {trigger} from {far}"},
+                       key=f"pair-{index}-stolen")
         yield Case("pair-unexplained", copy.deepcopy(benign.signal), decoys,
                    copy.deepcopy(events + triggers),
                    {"verdict": "escalate", "techniques": truth_techniques, "key_evidence": key,
