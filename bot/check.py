@@ -107,6 +107,22 @@ async def sentry(settings: Settings) -> CheckResult:
                        {"Authorization": f"Bearer {config.auth_token.get_secret_value()}"})
 
 
+async def github(settings: Settings) -> CheckResult:
+    config = settings.dev
+    if config.github_token is None:
+        return CheckResult("github", "off", "not configured (GITHUB_TOKEN; the Dev agent "
+                                            "stays silent)")
+    result = await _http("github", "GITHUB_TOKEN", config.github_api_url, "/rate_limit",
+                         {"Authorization": f"Bearer {config.github_token.get_secret_value()}",
+                          "Accept": "application/vnd.github+json"})
+    if result.outcome != "ok":
+        return result
+    repos = len(config.repos)
+    return CheckResult("github", "ok", f"{result.detail}; {repos} "
+                                       f"{'repository' if repos == 1 else 'repositories'} "
+                                       f"in NIGHTOWL_REPOS")
+
+
 def database(settings: Settings, *, migrate: bool) -> CheckResult:
     """Reachable, and at the newest migration (`serve` migrates; `check` only reads)."""
     from alembic.runtime.migration import MigrationContext
@@ -201,7 +217,7 @@ async def all_checks(settings: Settings, *, migrate: bool = False) -> list[Check
     results = static(settings)
     results.append(await asyncio.to_thread(database, settings, migrate=migrate))
     remotes: list[Callable[[Settings], Awaitable[CheckResult]]] = [
-        prometheus, loki, sentry, slack_auth]
+        prometheus, loki, sentry, github, slack_auth]
     results.extend(await asyncio.gather(*(check(settings) for check in remotes)))
     return results
 

@@ -213,9 +213,14 @@ class ApiStore(Repository):
 
     @in_executor
     def create_eval_run(self, *, suites: Sequence[str], seed: int, by: str) -> EvalRun:
+        """The run and its audit event, in one transaction: every API write names its token."""
         with self._session() as session:
             row = EvalRun(suites=list(suites), seed=seed, requested_by=by)
             session.add(row)
+            session.flush()
+            session.add(AuditEvent(actor=by, action="run_eval", incident_id=None,
+                                   detail={"eval_run_id": row.id, "suites": list(suites),
+                                           "seed": seed}))
             session.commit()
             return row
 

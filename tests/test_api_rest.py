@@ -312,3 +312,20 @@ async def test_pull_requests_are_readable(api: Api) -> None:
     assert detail["suspects"][0]["commit"] == "abc123"
     missing = await api.http.get("/api/v1/pull-requests/99", headers=api.as_(READER))
     assert missing.status_code == 404 and "list_pull_requests" in missing.json()["error"]
+
+
+async def test_run_eval_is_audited_and_stops_with_the_service(api: Api) -> None:
+    started = await api.http.post("/api/v1/eval-runs", headers=api.as_(EVALER),
+                                  json={"suites": ["synthetic"], "seed": 3})
+    assert started.status_code == 202, started.text
+    run_id = started.json()["id"]
+    assert started.headers["location"].endswith(f"/api/v1/eval-runs/{run_id}")
+    assert api.wiring.api is not None
+    await api.wiring.api.caps.evals.close()  # what `serve` does on the way out
+    run = (await api.http.get(f"/api/v1/eval-runs/{run_id}", headers=api.as_(READER))).json()
+    assert run["status"] == "failed" and run["error"] == "cancelled"
+    from sqlmodel import Session, select
+
+    with Session(api.wiring.store.engine) as session:
+        events = session.exec(select(AuditEvent).where(AuditEvent.action == "run_eval")).all()
+    assert [(e.actor, e.detail["eval_run_id"]) for e in events] == [("api:evaler", run_id)]

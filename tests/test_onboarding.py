@@ -360,3 +360,24 @@ def test_slack_manifest_grants_what_the_app_uses() -> None:
     for url in (settings["event_subscriptions"]["request_url"],
                 settings["interactivity"]["request_url"]):
         assert url.endswith("/slack/events")
+
+
+async def test_check_tries_the_github_token(tmp_path: Path) -> None:
+    from pydantic import SecretStr
+
+    from bot.check import github
+    from bot.settings import DevSettings, Settings
+    from tests.fakes.github import FakeGitHub
+
+    fake = FakeGitHub(root=tmp_path / "remote", tokens={"ghp-good-token": "nightowl-bot"})
+    with ServerThread(fake.app()) as server:
+        def settings(token: str | None) -> Settings:
+            return Settings().model_copy(update={"dev": DevSettings(
+                github_token=SecretStr(token) if token else None, github_api_url=server.url,
+                repos={"orders": "acme/orders"})})
+
+        assert (await github(settings(None))).outcome == "off"
+        good = await github(settings("ghp-good-token"))
+        assert good.outcome == "ok" and "1 repository in NIGHTOWL_REPOS" in good.detail
+        refused = await github(settings("ghp-revoked"))
+        assert refused.outcome == "fail" and "refused the credentials" in refused.detail

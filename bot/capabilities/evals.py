@@ -122,6 +122,14 @@ class EvalRuns:
                         location=f"{self.public_url}/api/v1/eval-runs/{row.id}")
 
     async def _run(self, run_id: int, suites: Sequence[str], seed: int) -> None:
+        try:
+            await self._run_one_at_a_time(run_id, suites, seed)
+        except asyncio.CancelledError:  # queued or running when the service stopped
+            await asyncio.shield(self.api_store.update_eval_run(
+                run_id, status="failed", error="cancelled", finished_at=utcnow()))
+            raise
+
+    async def _run_one_at_a_time(self, run_id: int, suites: Sequence[str], seed: int) -> None:
         async with self._one_at_a_time:
             await self.api_store.update_eval_run(run_id, status="running", started_at=utcnow())
             command = [sys.executable, "-m", "bot", "eval", "--json", "--seed", str(seed)]
@@ -137,6 +145,11 @@ class EvalRuns:
                     process.kill()
                     await process.wait()
                     raise RuntimeError(f"timed out after {self.timeout_s:.0f} s") from None
+                except asyncio.CancelledError:
+                    # A service that stops takes its child with it: no orphaned benchmark.
+                    process.kill()
+                    await asyncio.shield(process.wait())
+                    raise
                 results = [json.loads(line) for line in out.decode().splitlines()
                            if line.startswith("{")]
                 if process.returncode != 0:
@@ -146,10 +159,6 @@ class EvalRuns:
                 await self.api_store.update_eval_run(run_id, status="done", results=results,
                                                      finished_at=utcnow())
                 log.info("eval run %s finished: %s", run_id, ", ".join(suites))
-            except asyncio.CancelledError:
-                await asyncio.shield(self.api_store.update_eval_run(
-                    run_id, status="failed", error="cancelled", finished_at=utcnow()))
-                raise
             except Exception as exc:
                 log.warning("eval run %s failed: %s", run_id, exc)
                 await self.api_store.update_eval_run(run_id, status="failed",

@@ -252,6 +252,7 @@ class FakeGitHub:
         return Starlette(routes=[
             Route("/git/{owner}/{name}.git/{rest:path}", self._git,
                   methods=["GET", "POST"]),
+            Route("/rate_limit", self._rate_limit),
             Route("/repos/{owner}/{name}", self._repo),
             Route("/repos/{owner}/{name}/pulls", self._pulls, methods=["GET", "POST"]),
             Route("/repos/{owner}/{name}/pulls/{number:int}", self._pull,
@@ -352,6 +353,13 @@ class FakeGitHub:
             elif key:
                 headers[key.strip()] = value.strip()
         return Response(payload, status_code=status, headers=headers)
+
+    async def _rate_limit(self, request: Request) -> Response:
+        # GitHub's own "is this token good?" probe: it costs no rate limit.
+        if self._auth(request) is None:
+            return JSONResponse({"message": "Bad credentials"}, status_code=401)
+        core = {"limit": 5000, "remaining": 4999, "reset": 1900000000, "used": 1}
+        return JSONResponse({"resources": {"core": core}, "rate": core})
 
     async def _repo(self, request: Request) -> Response:
         repo, error = self._find(request)
