@@ -19,7 +19,6 @@ from bot.chat import ThreadChatHandler
 from bot.console import ConsoleSurface
 from bot.dev import DevService, build_dev
 from bot.errors import StartupError
-from bot.http import build_http_app
 from bot.metrics import Metrics
 from bot.models import build_gateway, configure_redaction
 from bot.routing import Router
@@ -36,6 +35,7 @@ from bot.slack.retry import retry_handlers
 from bot.slack.surface import SlackSurface
 from bot.surface import ChatSurface
 from bot.web.api import ApiMount, build_api
+from bot.web.app import build_http_app
 from integrations.alerts.auth import WebhookAuth
 from integrations.llm.gateway import Gateway
 from integrations.security.types import SecuritySource

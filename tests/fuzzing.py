@@ -14,11 +14,11 @@ from sqlalchemy import func
 from sqlmodel import Session, select
 
 from bot.console import ConsoleSurface
-from bot.http import build_http_app
 from bot.metrics import Metrics
 from bot.routing import Router
 from bot.service import Service
 from bot.slack.app import build_bolt_app
+from bot.web.app import build_http_app
 from integrations.alerts.auth import WebhookAuth
 from storage.models import DeadLetter
 from storage.repository import Store

@@ -14,12 +14,12 @@ import pytest
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.demo.run import SCENARIOS
-from bot.http import build_http_app
 from bot.metrics import Metrics
 from bot.routing import Router
 from bot.service import Service
 from bot.slack.pacing import ChannelPacer
 from bot.slack.surface import SlackSurface
+from bot.web.app import build_http_app
 from integrations.alerts.auth import WebhookAuth
 from integrations.telemetry.base import TelemetrySource
 from integrations.telemetry.scenario import ScenarioSource, load_case

@@ -13,7 +13,6 @@ import httpx
 import pytest
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.http import build_http_app
 from bot.metrics import Metrics
 from bot.routing import Router
 from bot.service import Service
@@ -21,6 +20,7 @@ from bot.slack.app import build_bolt_app
 from bot.slack.authorization import OPEN_PR, Authorizer
 from bot.slack.pacing import ChannelPacer
 from bot.slack.surface import SlackSurface
+from bot.web.app import build_http_app
 from integrations.alerts.auth import WebhookAuth
 from storage.repository import Store
 from tests.fakes.signing import action_body, slack_headers

@@ -16,7 +16,6 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from agents.chat.intents import parse
 from bot.chat import RateLimiter, ThreadChatHandler
-from bot.http import build_http_app
 from bot.metrics import Metrics
 from bot.routing import Router
 from bot.service import Service
@@ -24,6 +23,7 @@ from bot.slack.app import build_bolt_app
 from bot.slack.blocks import answer_messages
 from bot.slack.pacing import ChannelPacer
 from bot.slack.surface import SlackSurface
+from bot.web.app import build_http_app
 from integrations.alerts.auth import WebhookAuth
 from integrations.llm.base import ModelClient
 from integrations.telemetry.scenario import ScenarioSource

@@ -17,11 +17,11 @@ from slack_sdk.web.async_client import AsyncWebClient
 from sqlmodel import Session, select
 
 from bot.console import ConsoleSurface
-from bot.http import build_http_app
 from bot.metrics import Metrics
 from bot.routing import Router
 from bot.service import Service
 from bot.slack.app import build_bolt_app
+from bot.web.app import build_http_app
 from integrations.alerts.auth import WebhookAuth, sign
 from storage.models import DeadLetter
 from storage.repository import Store

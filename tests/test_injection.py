@@ -18,12 +18,12 @@ import pytest
 from slack_sdk.web.async_client import AsyncWebClient
 
 from agents.untrusted import carried_payload, fence
-from bot.http import build_http_app
 from bot.metrics import Metrics
 from bot.routing import Router
 from bot.service import Service
 from bot.slack.pacing import ChannelPacer
 from bot.slack.surface import SlackSurface
+from bot.web.app import build_http_app
 from integrations.alerts.auth import WebhookAuth
 from integrations.telemetry.scenario import ScenarioSource
 from storage.models import Alert, Incident

@@ -19,13 +19,13 @@ from slack_sdk.web.async_client import AsyncWebClient
 from sqlmodel import Session, select
 
 import bot.dispatcher
-from bot.http import build_http_app
 from bot.metrics import Metrics
 from bot.routing import Router
 from bot.service import Service
 from bot.slack.pacing import ChannelPacer
 from bot.slack.retry import retry_handlers
 from bot.slack.surface import SlackSurface
+from bot.web.app import build_http_app
 from integrations.alerts.auth import WebhookAuth
 from integrations.telemetry.scenario import ScenarioSource
 from storage.db import make_engine

@@ -19,7 +19,6 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from agents.sre.assist import brief
 from agents.sre.report import Evidence, Hypothesis, InvestigationView, Report, RootCause
-from bot.http import build_http_app
 from bot.logs import RedactingFormatter
 from bot.metrics import Metrics
 from bot.routing import Router
@@ -27,6 +26,7 @@ from bot.service import Service
 from bot.slack.app import build_bolt_app
 from bot.slack.pacing import ChannelPacer
 from bot.slack.surface import SlackSurface
+from bot.web.app import build_http_app
 from integrations import redaction
 from integrations.alerts.auth import WebhookAuth
 from integrations.llm.anthropic_provider import AnthropicProvider

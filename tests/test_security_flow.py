@@ -10,7 +10,7 @@ from pathlib import Path
 
 import httpx
 
-from bot.http import build_http_app
+from bot.web.app import build_http_app
 from integrations.alerts.auth import WebhookAuth
 from integrations.security.sources.files import cloudtrail_source
 from scheduler.jobs.security_scan import RuleCache, SecurityScanJob, SecurityScanPolicy

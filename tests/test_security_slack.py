@@ -14,7 +14,6 @@ import httpx
 import pytest
 from sqlmodel import Session, select
 
-from bot.http import build_http_app
 from bot.security.service import SecurityService
 from bot.service import Service
 from bot.slack.app import build_bolt_app
@@ -26,6 +25,7 @@ from bot.slack.security_blocks import (
     FALSE_POSITIVE,
     RAW_EVENT,
 )
+from bot.web.app import build_http_app
 from integrations.alerts.auth import WebhookAuth
 from storage.models import AuditEvent
 from storage.repository import Store

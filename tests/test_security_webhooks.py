@@ -13,10 +13,10 @@ import pytest
 from sqlmodel import Session, select
 
 from bot.console import ConsoleSurface
-from bot.http import build_http_app
 from bot.metrics import Metrics
 from bot.routing import Router
 from bot.service import Service
+from bot.web.app import build_http_app
 from integrations.alerts.auth import WebhookAuth, sign
 from integrations.security.types import SecuritySignal, SignalSink
 from storage.models import DeadLetter

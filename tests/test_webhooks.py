@@ -11,10 +11,10 @@ import httpx
 import pytest
 
 from bot.console import ConsoleSurface
-from bot.http import build_http_app
 from bot.metrics import Metrics
 from bot.routing import Router
 from bot.service import Service
+from bot.web.app import build_http_app
 from integrations.alerts.auth import WebhookAuth, sign
 from storage.repository import Store
 

@@ -109,7 +109,7 @@ def _demo(args: argparse.Namespace) -> int:
 
 def _investigate(args: argparse.Namespace) -> int:
     if args.prometheus or args.alertmanager:
-        from bot.live import investigate_live
+        from bot.cli.live import investigate_live
 
         return investigate_live(args, _settings())
     if not args.directory:
@@ -281,7 +281,7 @@ def parser(argv: Sequence[str] | None = None) -> argparse.ArgumentParser:
     upgrade.add_argument("revision", nargs="?", default="head")
     upgrade.set_defaults(func=_db_upgrade)
 
-    from bot.cli_jobs import register as register_jobs
+    from bot.cli.jobs import register as register_jobs
 
     register_jobs(sub)
     _plugins(sub, argv)

@@ -1,6 +1,6 @@
 """`POST /webhooks/{datadog-security,panther,guardduty,falco,generic-security}`.
 
-The same rules as the alert webhooks (bot/http.py): JSON only, the body-size limit, the
+The same rules as the alert webhooks (bot/web/app.py): JSON only, the body-size limit, the
 webhook token or signature (`integrations/alerts/auth.py`); malformed JSON answers 400 and a
 payload the normaliser cannot use 422, both naming the problem, the body kept as a dead
 letter. A good payload becomes `SecuritySignal`s handed to the security case layer (a

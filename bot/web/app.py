@@ -20,10 +20,10 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import BaseRoute, Route
 
-from bot.security_webhooks import build_security_webhook, security_sources
 from bot.service import Service
 from bot.slack.events import slack_events_endpoint
 from bot.web.api import ApiMount
+from bot.web.security_webhooks import build_security_webhook, security_sources
 from integrations.alerts.auth import WebhookAuth
 from integrations.alerts.base import AlertNormalizer, normalizers
 from integrations.alerts.payload import parse as parse_payload
