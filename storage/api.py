@@ -9,11 +9,11 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import defer
-from sqlmodel import col, func, select
+from sqlmodel import SQLModel, col, func, select
 
 from storage.errors import NotFound
 from storage.models import (
@@ -31,6 +31,8 @@ from storage.models import (
     utcnow,
 )
 from storage.repository import Repository, in_executor
+
+M = TypeVar("M", bound=SQLModel)
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,24 +60,31 @@ class ApiStore(Repository):
 
     # ---- listings --------------------------------------------------------------------------
 
+    def _newest_first(self, model: type[M], *, before_id: int | None, limit: int,
+                      equal: Sequence[tuple[Any, object]] = (), where: Sequence[Any] = (),
+                      options: Sequence[Any] = ()) -> list[M]:
+        """Rows of `model` newest first, before `before_id`: each (column, value) in `equal`
+        filters only when the value is given (None or "" means any)."""
+        ident = col(model.id)  # type: ignore[attr-defined]
+        query = select(model).options(*options)
+        for column, value in equal:
+            if value not in (None, ""):
+                query = query.where(column == value)
+        for condition in where:
+            query = query.where(condition)
+        if before_id is not None:
+            query = query.where(ident < before_id)
+        with self._session() as session:
+            return list(session.exec(query.order_by(ident.desc()).limit(limit)))
+
     @in_executor
     def incidents(self, where: IncidentFilter, *, before_id: int | None,
                   limit: int) -> list[Incident]:
-        query = select(Incident)
-        if where.status:
-            query = query.where(Incident.status == where.status)
-        if where.service:
-            query = query.where(Incident.service == where.service)
-        if where.severity:
-            query = query.where(Incident.severity == where.severity)
-        if where.channel:
-            query = query.where(Incident.channel == where.channel)
-        if where.since:
-            query = query.where(col(Incident.opened_at) >= where.since)
-        if before_id is not None:
-            query = query.where(col(Incident.id) < before_id)
-        with self._session() as session:
-            return list(session.exec(query.order_by(col(Incident.id).desc()).limit(limit)))
+        return self._newest_first(
+            Incident, before_id=before_id, limit=limit,
+            equal=[(Incident.status, where.status), (Incident.service, where.service),
+                   (Incident.severity, where.severity), (Incident.channel, where.channel)],
+            where=[col(Incident.opened_at) >= where.since] if where.since else [])
 
     @in_executor
     def incident_detail(self, incident_id: int, *, alerts: int, audit: int,
@@ -100,32 +109,19 @@ class ApiStore(Repository):
     def investigations(self, *, incident_id: int | None, status: str | None,
                        before_id: int | None, limit: int) -> list[Investigation]:
         # A listing shows summaries: the result and checkpoint documents stay in the database.
-        query = select(Investigation).options(
-            defer(Investigation.result),  # type: ignore[arg-type]
-            defer(Investigation.progress))  # type: ignore[arg-type]
-        if incident_id is not None:
-            query = query.where(Investigation.incident_id == incident_id)
-        if status:
-            query = query.where(Investigation.status == status)
-        if before_id is not None:
-            query = query.where(col(Investigation.id) < before_id)
-        with self._session() as session:
-            return list(session.exec(query.order_by(col(Investigation.id).desc()).limit(limit)))
+        return self._newest_first(
+            Investigation, before_id=before_id, limit=limit,
+            equal=[(Investigation.incident_id, incident_id), (Investigation.status, status)],
+            options=[defer(Investigation.result),  # type: ignore[arg-type]
+                     defer(Investigation.progress)])  # type: ignore[arg-type]
 
     @in_executor
     def findings(self, where: FindingFilter, *, before_id: int | None,
                  limit: int) -> list[Finding]:
-        query = select(Finding)
-        if where.source:
-            query = query.where(Finding.source == where.source)
-        if where.service:
-            query = query.where(Finding.service == where.service)
-        if where.kind:
-            query = query.where(Finding.kind == where.kind)
-        if before_id is not None:
-            query = query.where(col(Finding.id) < before_id)
-        with self._session() as session:
-            return list(session.exec(query.order_by(col(Finding.id).desc()).limit(limit)))
+        return self._newest_first(
+            Finding, before_id=before_id, limit=limit,
+            equal=[(Finding.source, where.source), (Finding.service, where.service),
+                   (Finding.kind, where.kind)])
 
     @in_executor
     def finding(self, finding_id: int) -> Finding:
@@ -138,17 +134,11 @@ class ApiStore(Repository):
     @in_executor
     def security_cases(self, *, status: str | None, verdict: str | None,
                        before_id: int | None, limit: int) -> list[SecurityCase]:
-        query = select(SecurityCase).options(
-            defer(SecurityCase.triage),  # type: ignore[arg-type]
-            defer(SecurityCase.context))  # type: ignore[arg-type]
-        if status:
-            query = query.where(SecurityCase.status == status)
-        if verdict:
-            query = query.where(SecurityCase.verdict == verdict)
-        if before_id is not None:
-            query = query.where(col(SecurityCase.id) < before_id)
-        with self._session() as session:
-            return list(session.exec(query.order_by(col(SecurityCase.id).desc()).limit(limit)))
+        return self._newest_first(
+            SecurityCase, before_id=before_id, limit=limit,
+            equal=[(SecurityCase.status, status), (SecurityCase.verdict, verdict)],
+            options=[defer(SecurityCase.triage),  # type: ignore[arg-type]
+                     defer(SecurityCase.context)])  # type: ignore[arg-type]
 
     @in_executor
     def security_case(self, case_id: int) -> tuple[SecurityCase, list[ContainmentApproval]]:
@@ -163,15 +153,9 @@ class ApiStore(Repository):
     @in_executor
     def pull_requests(self, *, state: str | None, repository: str | None,
                       before_id: int | None, limit: int) -> list[PullRequest]:
-        query = select(PullRequest)
-        if state:
-            query = query.where(PullRequest.state == state)
-        if repository:
-            query = query.where(PullRequest.repository == repository)
-        if before_id is not None:
-            query = query.where(col(PullRequest.id) < before_id)
-        with self._session() as session:
-            return list(session.exec(query.order_by(col(PullRequest.id).desc()).limit(limit)))
+        return self._newest_first(
+            PullRequest, before_id=before_id, limit=limit,
+            equal=[(PullRequest.state, state), (PullRequest.repository, repository)])
 
     @in_executor
     def pull_request(self, pull_id: int) -> tuple[PullRequest, FixProposal | None]:
@@ -234,11 +218,7 @@ class ApiStore(Repository):
 
     @in_executor
     def eval_runs(self, *, before_id: int | None, limit: int) -> list[EvalRun]:
-        query = select(EvalRun)
-        if before_id is not None:
-            query = query.where(col(EvalRun.id) < before_id)
-        with self._session() as session:
-            return list(session.exec(query.order_by(col(EvalRun.id).desc()).limit(limit)))
+        return self._newest_first(EvalRun, before_id=before_id, limit=limit)
 
     @in_executor
     def update_eval_run(self, run_id: int, *, status: str, started_at: datetime | None = None,

@@ -13,11 +13,7 @@ from typing import Any
 
 from bot.capabilities.errors import InvalidArgument, NotFoundError
 from bot.capabilities.paging import (
-    check_limit,
-    decode_cursor,
-    encode_cursor,
-    fit,
-    query_fingerprint,
+    paged,
     to_csv,
 )
 from bot.capabilities.tokens import Principal
@@ -74,14 +70,9 @@ class EvalRuns:
 
     async def list_eval_runs(self, *, cursor: str | None = None,
                              limit: int | None = None) -> EvalRunPage:
-        fingerprint = query_fingerprint("list_eval_runs", {})
-        size = check_limit(limit)
-        before = decode_cursor(cursor, fingerprint, "list_eval_runs")
-        rows = await self.api_store.eval_runs(before_id=before, limit=size + 1)
-        items = fit([self.view(r) for r in rows[:size]], lambda v: len(v.model_dump_json()))
-        more = len(rows) > len(items)
-        return EvalRunPage(items=items, next_cursor=encode_cursor(fingerprint, items[-1].id)
-                           if more and items else None)
+        return await paged(
+            EvalRunPage, "list_eval_runs", {}, cursor=cursor, limit=limit, view=self.view,
+            fetch=lambda before, n: self.api_store.eval_runs(before_id=before, limit=n))
 
     async def get_eval_result(self, run_id: int) -> EvalRunView:
         try:

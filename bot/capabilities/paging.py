@@ -14,16 +14,28 @@ import csv
 import hashlib
 import io
 import json
-from collections.abc import Callable, Mapping, Sequence
-from typing import Any, TypeVar
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from typing import Any, Protocol, TypeVar
 
 from bot.capabilities.errors import InvalidArgument
+from bot.capabilities.views import Page
 
 BUDGET_CHARS = 11_500
 DEFAULT_LIMIT = 25
 MAX_LIMIT = 100
 
 T = TypeVar("T")
+Row = TypeVar("Row")
+PageT = TypeVar("PageT", bound=Page)
+
+
+class _Item(Protocol):
+    id: int
+
+    def model_dump_json(self) -> str: ...
+
+
+Item = TypeVar("Item", bound=_Item)
 
 
 def query_fingerprint(operation: str, filters: Mapping[str, Any]) -> str:
@@ -89,3 +101,20 @@ def to_csv(header: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
     for row in rows:
         writer.writerow(["" if v is None else v for v in row])
     return out.getvalue()
+
+
+async def paged(page: type[PageT], operation: str, filters: Mapping[str, Any], *,
+                cursor: str | None, limit: int | None,
+                fetch: Callable[[int | None, int], Awaitable[Sequence[Row]]],
+                view: Callable[[Row], Item]) -> PageT:
+    """One page of a listing: `fetch(before_id, n)` reads up to n rows newest first, `view`
+    renders one. A row more than the page is read to know whether another page follows; a
+    page cut short by the character budget also gets a cursor, so nothing is skipped."""
+    fingerprint = query_fingerprint(operation, filters)
+    size = check_limit(limit)
+    before = decode_cursor(cursor, fingerprint, operation)
+    rows = await fetch(before, size + 1)
+    items = fit([view(r) for r in rows[:size]], lambda v: len(v.model_dump_json()))
+    more = len(rows) > len(items)
+    return page(items=items, next_cursor=encode_cursor(fingerprint, items[-1].id)
+                if more and items else None)

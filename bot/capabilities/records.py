@@ -11,11 +11,7 @@ from typing import Any
 from bot.capabilities.errors import InvalidArgument, NotFoundError
 from bot.capabilities.paging import (
     BUDGET_CHARS,
-    check_limit,
-    decode_cursor,
-    encode_cursor,
-    fit,
-    query_fingerprint,
+    paged,
 )
 from bot.capabilities.tokens import Principal
 from bot.capabilities.views import (
@@ -115,17 +111,12 @@ class Records:
                                   f"{', '.join(s.value for s in Severity)}")
         where = IncidentFilter(status=status, service=service, severity=severity,
                                channel=channel, since=since)
-        fingerprint = query_fingerprint("list_incidents", {
-            "status": status, "service": service, "severity": severity, "channel": channel,
-            "since": since})
-        size = check_limit(limit)
-        before = decode_cursor(cursor, fingerprint, "list_incidents")
-        rows = await self.api_store.incidents(where, before_id=before, limit=size + 1)
-        items = fit([self.incident_summary(r) for r in rows[:size]],
-                    lambda v: len(v.model_dump_json()))
-        more = len(rows) > len(items)
-        return IncidentPage(items=items, next_cursor=encode_cursor(fingerprint, items[-1].id)
-                            if more and items else None)
+        return await paged(
+            IncidentPage, "list_incidents",
+            {"status": status, "service": service, "severity": severity, "channel": channel,
+             "since": since},
+            cursor=cursor, limit=limit, view=self.incident_summary,
+            fetch=lambda before, n: self.api_store.incidents(where, before_id=before, limit=n))
 
     async def get_incident(self, incident_id: int) -> IncidentDetail:
         try:
@@ -188,17 +179,12 @@ class Records:
                                   limit: int | None = None) -> InvestigationPage:
         if status and status not in ("running", "done", "failed"):
             raise InvalidArgument("status must be one of running, done, failed")
-        fingerprint = query_fingerprint("list_investigations",
-                                        {"incident_id": incident_id, "status": status})
-        size = check_limit(limit)
-        before = decode_cursor(cursor, fingerprint, "list_investigations")
-        rows = await self.api_store.investigations(incident_id=incident_id, status=status,
-                                                   before_id=before, limit=size + 1)
-        items = [self.investigation_summary(r) for r in rows[:size]]
-        items = fit(items, lambda v: len(v.model_dump_json()))
-        more = len(rows) > len(items)
-        return InvestigationPage(items=items, next_cursor=encode_cursor(
-            fingerprint, items[-1].id) if more and items else None)
+        return await paged(
+            InvestigationPage, "list_investigations",
+            {"incident_id": incident_id, "status": status},
+            cursor=cursor, limit=limit, view=self.investigation_summary,
+            fetch=lambda before, n: self.api_store.investigations(
+                incident_id=incident_id, status=status, before_id=before, limit=n))
 
     async def _investigation(self, investigation_id: int) -> Investigation:
         try:
@@ -335,18 +321,11 @@ class Records:
     async def list_findings(self, *, source: str | None = None, service: str | None = None,
                             kind: str | None = None, cursor: str | None = None,
                             limit: int | None = None) -> FindingPage:
-        fingerprint = query_fingerprint("list_findings",
-                                        {"source": source, "service": service, "kind": kind})
-        size = check_limit(limit)
-        before = decode_cursor(cursor, fingerprint, "list_findings")
-        rows = await self.api_store.findings(FindingFilter(source=source, service=service,
-                                                           kind=kind),
-                                             before_id=before, limit=size + 1)
-        items = fit([self.finding_view(r) for r in rows[:size]],
-                    lambda v: len(v.model_dump_json()))
-        more = len(rows) > len(items)
-        return FindingPage(items=items, next_cursor=encode_cursor(fingerprint, items[-1].id)
-                           if more and items else None)
+        where = FindingFilter(source=source, service=service, kind=kind)
+        return await paged(
+            FindingPage, "list_findings", {"source": source, "service": service, "kind": kind},
+            cursor=cursor, limit=limit, view=self.finding_view,
+            fetch=lambda before, n: self.api_store.findings(where, before_id=before, limit=n))
 
     async def get_finding(self, finding_id: int) -> FindingView:
         try:

@@ -7,14 +7,7 @@ from __future__ import annotations
 from typing import Any
 
 from bot.capabilities.errors import InvalidArgument, NotFoundError
-from bot.capabilities.paging import (
-    BUDGET_CHARS,
-    check_limit,
-    decode_cursor,
-    encode_cursor,
-    fit,
-    query_fingerprint,
-)
+from bot.capabilities.paging import BUDGET_CHARS, paged
 from bot.capabilities.records import Records
 from bot.capabilities.views import (
     ChecklistStepView,
@@ -59,16 +52,11 @@ class SecurityCases:
             raise InvalidArgument(f"status must be one of {', '.join(CASE_STATUSES)}")
         if verdict and verdict not in CASE_VERDICTS:
             raise InvalidArgument(f"verdict must be one of {', '.join(CASE_VERDICTS)}")
-        fingerprint = query_fingerprint("list_security_cases",
-                                        {"status": status, "verdict": verdict})
-        size = check_limit(limit)
-        before = decode_cursor(cursor, fingerprint, "list_security_cases")
-        rows = await self.api_store.security_cases(status=status, verdict=verdict,
-                                                   before_id=before, limit=size + 1)
-        items = fit([self.summary(r) for r in rows[:size]], lambda v: len(v.model_dump_json()))
-        more = len(rows) > len(items)
-        return SecurityCasePage(items=items, next_cursor=encode_cursor(fingerprint, items[-1].id)
-                                if more and items else None)
+        return await paged(
+            SecurityCasePage, "list_security_cases", {"status": status, "verdict": verdict},
+            cursor=cursor, limit=limit, view=self.summary,
+            fetch=lambda before, n: self.api_store.security_cases(
+                status=status, verdict=verdict, before_id=before, limit=n))
 
     async def get_security_case(self, case_id: int) -> SecurityCaseDetail:
         try:
@@ -128,16 +116,11 @@ class PullRequests:
                                  limit: int | None = None) -> PullRequestPage:
         if state and state not in PR_STATES:
             raise InvalidArgument(f"state must be one of {', '.join(PR_STATES)}")
-        fingerprint = query_fingerprint("list_pull_requests",
-                                        {"state": state, "repository": repository})
-        size = check_limit(limit)
-        before = decode_cursor(cursor, fingerprint, "list_pull_requests")
-        rows = await self.api_store.pull_requests(state=state, repository=repository,
-                                                  before_id=before, limit=size + 1)
-        items = fit([self.summary(r) for r in rows[:size]], lambda v: len(v.model_dump_json()))
-        more = len(rows) > len(items)
-        return PullRequestPage(items=items, next_cursor=encode_cursor(fingerprint, items[-1].id)
-                               if more and items else None)
+        return await paged(
+            PullRequestPage, "list_pull_requests", {"state": state, "repository": repository},
+            cursor=cursor, limit=limit, view=self.summary,
+            fetch=lambda before, n: self.api_store.pull_requests(
+                state=state, repository=repository, before_id=before, limit=n))
 
     async def get_pull_request(self, pull_id: int) -> PullRequestDetail:
         try:
