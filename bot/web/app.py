@@ -24,11 +24,19 @@ from bot.service import Service
 from bot.slack.events import slack_events_endpoint
 from bot.web.api import ApiMount
 from bot.web.security_webhooks import build_security_webhook, security_sources
+from bot.web.webhook_body import (
+    Delivery,
+    error,
+    keep_dead_letter,
+    read_limited,
+    storable,
+    take_body,
+)
 from integrations.alerts.auth import WebhookAuth
 from integrations.alerts.base import AlertNormalizer, normalizers
 from integrations.alerts.payload import parse as parse_payload
 from integrations.alerts.replay import delivery_id
-from integrations.errors import AuthError, PayloadError
+from integrations.errors import PayloadError
 from integrations.security.types import SignalSink
 from storage.deliveries import Deliveries, delivery_key
 from storage.models import Alert
@@ -36,37 +44,7 @@ from storage.repository import Store
 
 log = logging.getLogger(__name__)
 
-JSON_TYPES = ("application/json", "text/json")
-
-
-class BodyTooLarge(ValueError):
-    pass
-
-
 OFF_LOOP_BYTES = 64 * 1024  # bodies above this are parsed and normalised in a worker thread
-
-
-async def _read_limited(request: Request, limit: int) -> bytes:
-    declared = request.headers.get("content-length")
-    if declared and declared.isdigit() and int(declared) > limit:
-        raise BodyTooLarge
-    chunks: list[bytes] = []
-    size = 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > limit:
-            raise BodyTooLarge
-        chunks.append(chunk)
-    return b"".join(chunks)
-
-
-def _error(status: int, message: str, **extra: object) -> JSONResponse:
-    return JSONResponse({"error": message, **extra}, status_code=status)
-
-
-def storable(body: bytes) -> str:
-    """The body as text any database keeps: undecodable bytes and NUL written as escapes."""
-    return body.decode("utf-8", errors="backslashreplace").replace("\x00", "\\x00")
 
 
 @dataclass(slots=True)
@@ -111,9 +89,8 @@ def build_http_app(service: Service, *, auth: WebhookAuth, max_body_bytes: int =
     deliveries = Deliveries.beside(service.store)
     # Security signals (Panther, GuardDuty, ...) share the path, the limits and the auth.
     signal_sources = security_sources()
-    security_webhook = build_security_webhook(
-        service, auth=auth, sink=security, read_body=_read_limited, too_large=BodyTooLarge,
-        max_body_bytes=max_body_bytes)
+    security_webhook = build_security_webhook(service, auth=auth, sink=security,
+                                              max_body_bytes=max_body_bytes)
     # Health and metrics read on their own thread and connection (SQLite runs in WAL): they
     # answer while the writer is busy with a storm, instead of queueing behind it.
     probe = Store(service.store.engine,
@@ -126,24 +103,13 @@ def build_http_app(service: Service, *, auth: WebhookAuth, max_body_bytes: int =
         normalizer = sources.get(source)
         if normalizer is None:
             metrics.alerts_rejected.inc(source="unknown", reason="unknown_source")
-            return _error(404, f"unknown source '{source}'",
+            return error(404, f"unknown source '{source}'",
                           sources=sorted([*sources, *signal_sources]))
-        content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
-        if content_type not in JSON_TYPES and not content_type.endswith("+json"):
-            metrics.alerts_rejected.inc(source=source, reason="content_type")
-            return _error(415, f"content type must be application/json, got "
-                               f"'{content_type[:60] or 'none'}'")
-        try:
-            body = await _read_limited(request, max_body_bytes)
-        except BodyTooLarge:
-            metrics.alerts_rejected.inc(source=source, reason="too_large")
-            return _error(413, f"body larger than {max_body_bytes} bytes")
-        try:
-            auth.verify(source, request.headers, body)
-        except Exception as exc:  # AuthError, or a header no check could even read
-            metrics.alerts_rejected.inc(source=source, reason="auth")
-            reason = str(exc) if isinstance(exc, AuthError) else "unreadable credentials"
-            return _error(401, reason)
+        taken = await take_body(request, source, auth=auth, metrics=metrics,
+                                max_body_bytes=max_body_bytes)
+        if not isinstance(taken, Delivery):
+            return taken
+        body = taken.body
         headers = dict(request.headers)
         try:
             if len(body) > OFF_LOOP_BYTES:  # a storm's delivery must not stall the loop
@@ -152,8 +118,8 @@ def build_http_app(service: Service, *, auth: WebhookAuth, max_body_bytes: int =
             else:
                 intake = _parse_and_normalise(normalizer, body, headers)
         except _Refusal as refusal:
-            return await _dead_letter(source, refusal.reason, body, content_type,
-                                      refusal.status)
+            return await keep_dead_letter(service.store, metrics, source, refusal.reason,
+                                          taken, refusal.status)
         key = delivery_key(source, found) if (found := delivery_id(
             source, intake.payload, headers, body)) else None
         if key is not None and await deliveries.taken(key):
@@ -172,8 +138,9 @@ def build_http_app(service: Service, *, auth: WebhookAuth, max_body_bytes: int =
             summary = await service.ingest(intake.alerts)
         except Exception as exc:
             log.exception("webhook %s: storing %d alert(s) failed", source, len(intake.alerts))
-            return await _dead_letter(source, f"could not be stored: {type(exc).__name__}: "
-                                              f"{exc}"[:500], body, content_type, 422)
+            return await keep_dead_letter(
+                service.store, metrics, source,
+                f"could not be stored: {type(exc).__name__}: {exc}"[:500], taken, 422)
         if key is not None:
             await deliveries.remember(key)
         return JSONResponse({"status": "accepted", "alerts": summary.alerts,
@@ -181,22 +148,6 @@ def build_http_app(service: Service, *, auth: WebhookAuth, max_body_bytes: int =
                              "incidents_created": summary.incidents_created,
                              "incidents_resolved": summary.incidents_resolved,
                              "incident_ids": summary.incident_ids}, status_code=202)
-
-    async def _dead_letter(source: str, reason: str, body: bytes, content_type: str,
-                           status: int) -> JSONResponse:
-        reason = storable(reason.encode("utf-8", errors="surrogatepass"))
-        try:
-            dead_id = await service.store.dead_letter(source=source, reason=reason,
-                                                      body=storable(body),
-                                                      content_type=content_type[:255])
-        except Exception:
-            log.exception("webhook %s: could not keep a dead letter", source)
-            return _error(503, "the payload could not be kept; retry later")
-        metrics.alerts_rejected.inc(source=source, reason="unparseable")
-        metrics.dead_letters.inc(source=source)
-        log.warning("webhook %s: kept the payload as dead letter %s: %s",
-                    source, dead_id, reason)
-        return _error(status, reason, dead_letter_id=dead_id)
 
     async def slack_dead_letter(source: str, reason: str, body: bytes,
                                 content_type: str) -> int | None:
@@ -213,7 +164,7 @@ def build_http_app(service: Service, *, auth: WebhookAuth, max_body_bytes: int =
             counts = await probe.counts()
         except Exception as exc:
             log.error("health check: database unreachable: %s", exc)
-            return _error(503, "database unreachable")
+            return error(503, "database unreachable")
         return JSONResponse({"status": service.health.status,
                              "incidents_open": counts["incidents_open"],
                              "queue_depth": service.dispatcher.depth(),
@@ -237,7 +188,7 @@ def build_http_app(service: Service, *, auth: WebhookAuth, max_body_bytes: int =
             raise ValueError("build_http_app: a Bolt app needs slack_signing_secret "
                              "(/slack/events verifies before Bolt reads anything)")
         routes.append(Route("/slack/events", slack_events_endpoint(
-            bolt, signing_secret=slack_signing_secret, read_body=_read_limited,
+            bolt, signing_secret=slack_signing_secret, read_body=read_limited,
             dead_letter=slack_dead_letter), methods=["POST"]))
     if api is not None:
         routes.extend(api.routes)
