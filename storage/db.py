@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import time
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +18,8 @@ from storage.errors import DatabaseConfigError
 log = logging.getLogger(__name__)
 
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
+# How long a process waits for another one's migrations before giving up with an error.
+MIGRATION_WAIT_S = 600.0
 
 
 def normalize_url(url: str) -> str:
@@ -76,4 +79,23 @@ def alembic_config(engine: Engine) -> Config:
 def upgrade(engine: Engine, revision: str = "head") -> None:
     """Apply migrations up to `revision` (run on start and by `nightowl db upgrade`)."""
     log.info("applying database migrations up to %s", revision)
-    command.upgrade(alembic_config(engine), revision)
+    if engine.dialect.name != "postgresql":
+        command.upgrade(alembic_config(engine), revision)
+        return
+    # Replicas start together (`docker compose up --scale worker=3`, a Deployment's pods) and
+    # each migrates on start: unserialised, two of them create the same table and one dies.
+    # One holds the lock and migrates; the others wait, then find the schema at head.
+    from storage.locks import AdvisoryLock
+
+    lock = AdvisoryLock(engine, "nightowl:migrations")
+    deadline = time.monotonic() + MIGRATION_WAIT_S
+    while not lock.acquire():
+        if time.monotonic() > deadline:
+            raise DatabaseConfigError(
+                f"another process has been migrating NIGHTOWL_DATABASE_URL for over "
+                f"{MIGRATION_WAIT_S:.0f} s; check it, then start again")
+        time.sleep(0.25)
+    try:
+        command.upgrade(alembic_config(engine), revision)
+    finally:
+        lock.release()
