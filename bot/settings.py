@@ -7,64 +7,52 @@ variable, named as the operator wrote it (see `ConfigError`).
 
 from __future__ import annotations
 
+import os
 import re
-from pathlib import Path
-from typing import Annotated, Literal
+from typing import Literal
 
 from pydantic import (
-    AfterValidator,
     AliasChoices,
     BaseModel,
     Field,
     SecretStr,
     ValidationError,
     field_validator,
+    model_validator,
 )
 from pydantic_settings import BaseSettings, SettingsConfigDict, SettingsError
 
+from bot.setting_values import (
+    Channel,
+    CreatableFolder,
+    ExistingFile,
+    FileInExistingFolder,
+    GitHubOrg,
+    GitHubToken,
+    Host,
+    HostPatterns,
+    HttpUrl,
+    LabelList,
+    LogLevel,
+    LogType,
+    OneLine,
+    Origins,
+    Paths,
+    Regex,
+    Schedule,
+    Secret,
+    SentryOrg,
+    SentryToken,
+    SlackAppToken,
+    SlackBotToken,
+    TimeZone,
+    UserGroup,
+    split_paths,
+)
 from storage.models import Severity
 
 _COMMON = SettingsConfigDict(env_file=".env", env_file_encoding="utf-8", extra="ignore",
                              populate_by_name=True, env_ignore_empty=True)
-
-
-def _http_url(value: str) -> str:
-    value = value.strip()
-    if not value.startswith(("http://", "https://")) or len(value) < 11:
-        raise ValueError("must be an http:// or https:// URL")
-    return value
-
-
-def _log_level(value: str) -> str:
-    if value.strip().upper() not in ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"):
-        raise ValueError("must be DEBUG, INFO, WARNING, ERROR or CRITICAL")
-    return value.strip().upper()
-
-
-def _label_list(value: str) -> str:
-    labels = [label.strip() for label in value.split(",")]
-    bad = [label for label in labels if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", label)]
-    if bad:
-        raise ValueError(f"must be comma-separated Prometheus label names; {bad[0]!r} is not one")
-    return value
-
-
-def _existing_file(value: str) -> str:
-    if not Path(value).expanduser().is_file():
-        raise ValueError("no such file")
-    return value
-
-
-def _regex(value: str) -> str:
-    try:
-        re.compile(value)
-    except re.error as exc:
-        raise ValueError(f"not a regular expression: {exc}") from None
-    return value
-
-
-# A base URL of a remote API, checked when read rather than at the first request.
-HttpUrl = Annotated[str, AfterValidator(_http_url)]
 
 
 def _env(name: str, *more: str) -> AliasChoices:
@@ -73,9 +61,9 @@ def _env(name: str, *more: str) -> AliasChoices:
 
 class SlackSettings(BaseSettings):
     model_config = _COMMON
-    bot_token: SecretStr | None = Field(None, validation_alias=_env("SLACK_BOT_TOKEN"))
-    signing_secret: SecretStr | None = Field(None, validation_alias=_env("SLACK_SIGNING_SECRET"))
-    app_token: SecretStr | None = Field(None, validation_alias=_env("SLACK_APP_TOKEN"))
+    bot_token: SlackBotToken | None = Field(None, validation_alias=_env("SLACK_BOT_TOKEN"))
+    signing_secret: Secret | None = Field(None, validation_alias=_env("SLACK_SIGNING_SECRET"))
+    app_token: SlackAppToken | None = Field(None, validation_alias=_env("SLACK_APP_TOKEN"))
     api_url: HttpUrl = Field("https://slack.com/api/", validation_alias=_env("SLACK_API_URL"))
     messages_per_second: float = Field(
         1.0, validation_alias=_env("NIGHTOWL_SLACK_MESSAGES_PER_SECOND"))
@@ -92,17 +80,17 @@ class SlackSettings(BaseSettings):
 
 class WebhookSettings(BaseSettings):
     model_config = _COMMON
-    token: SecretStr | None = Field(None, validation_alias=_env("NIGHTOWL_WEBHOOK_TOKEN"))
+    token: Secret | None = Field(None, validation_alias=_env("NIGHTOWL_WEBHOOK_TOKEN"))
     allow_unauthenticated: bool = Field(
         False, validation_alias=_env("NIGHTOWL_ALLOW_UNAUTHENTICATED_WEBHOOKS"))
-    pagerduty_secret: SecretStr | None = Field(
+    pagerduty_secret: Secret | None = Field(
         None, validation_alias=_env("NIGHTOWL_PAGERDUTY_WEBHOOK_SECRET"))
-    sentry_secret: SecretStr | None = Field(
+    sentry_secret: Secret | None = Field(
         None, validation_alias=_env("NIGHTOWL_SENTRY_WEBHOOK_SECRET"))
-    grafana_secret: SecretStr | None = Field(
+    grafana_secret: Secret | None = Field(
         None, validation_alias=_env("NIGHTOWL_GRAFANA_WEBHOOK_SECRET"))
     max_body_bytes: int = Field(1024 * 1024, validation_alias=_env("NIGHTOWL_MAX_BODY_BYTES"))
-    security_secret: SecretStr | None = Field(
+    security_secret: Secret | None = Field(
         None, validation_alias=_env("NIGHTOWL_SECURITY_WEBHOOK_SECRET"))
 
     def signing_secrets(self) -> dict[str, str]:
@@ -113,7 +101,8 @@ class WebhookSettings(BaseSettings):
 
 class RoutingSettings(BaseSettings):
     model_config = _COMMON
-    default_channel: str = Field("#incidents", validation_alias=_env("NIGHTOWL_DEFAULT_CHANNEL"))
+    default_channel: Channel = Field("#incidents",
+                                     validation_alias=_env("NIGHTOWL_DEFAULT_CHANNEL"))
     # {"service": {"checkout": "#checkout-oncall"}, "team": {"payments": "#payments"}}:
     # the first label (in this order) whose value has a channel wins.
     routes: dict[str, dict[str, str]] = Field(
@@ -128,7 +117,7 @@ class TelemetrySettings(BaseSettings):
     topology: dict[str, list[str]] = Field(
         default_factory=dict, validation_alias=_env("NIGHTOWL_TOPOLOGY"))
     # The labels that may name a service, in order; an alert's own labels pick the one used.
-    service_labels: Annotated[str, AfterValidator(_label_list)] = Field(
+    service_labels: LabelList = Field(
         "service,app,job,container,pod", validation_alias=_env("NIGHTOWL_SERVICE_LABELS"))
 
     @property
@@ -149,11 +138,12 @@ class SchedulerSettings(BaseSettings):
     model_config = _COMMON
     # `serve` runs the schedule (one replica at a time holds the database lock).
     enabled: bool = Field(True, validation_alias=_env("NIGHTOWL_SCHEDULER_ENABLED"))
-    timezone: str = Field("UTC", validation_alias=_env("NIGHTOWL_TIMEZONE"))
+    timezone: TimeZone = Field(
+        "UTC", validation_alias=_env("NIGHTOWL_TIMEZONE"))
     lease_seconds: float = Field(30.0, validation_alias=_env("NIGHTOWL_SCHEDULER_LEASE_SECONDS"))
-    ops_channel: str | None = Field(None, validation_alias=_env("NIGHTOWL_OPS_CHANNEL"))
+    ops_channel: Channel | None = Field(None, validation_alias=_env("NIGHTOWL_OPS_CHANNEL"))
     failure_threshold: int = Field(3, validation_alias=_env("NIGHTOWL_JOB_FAILURE_THRESHOLD"))
-    error_scan_schedule: str = Field("every 5m",
+    error_scan_schedule: Schedule = Field("every 5m",
                                      validation_alias=_env("NIGHTOWL_ERROR_SCAN_SCHEDULE"))
     error_scan_recent_minutes: int = Field(
         15, validation_alias=_env("NIGHTOWL_ERROR_SCAN_RECENT_MINUTES"))
@@ -161,7 +151,7 @@ class SchedulerSettings(BaseSettings):
         6.0, validation_alias=_env("NIGHTOWL_ERROR_SCAN_BASELINE_HOURS"))
     error_scan_incident_severity: Severity = Field(
         Severity.HIGH, validation_alias=_env("NIGHTOWL_ERROR_SCAN_INCIDENT_SEVERITY"))
-    digest_schedule: str = Field("cron 0 8 * * *",
+    digest_schedule: Schedule = Field("cron 0 8 * * *",
                                  validation_alias=_env("NIGHTOWL_DIGEST_SCHEDULE"))
     # {"#eng-managers": ["*"], "#payments-leads": ["#payments-oncall"]}: where each digest
     # goes and the incident channels it covers ("*" = all).
@@ -171,9 +161,10 @@ class SchedulerSettings(BaseSettings):
 
 class SentrySettings(BaseSettings):
     model_config = _COMMON
-    auth_token: SecretStr | None = Field(None, validation_alias=_env("SENTRY_AUTH_TOKEN"))
+    auth_token: SentryToken | None = Field(None, validation_alias=_env("SENTRY_AUTH_TOKEN"))
     api_url: HttpUrl = Field("https://sentry.io", validation_alias=_env("SENTRY_API_URL"))
-    org: str | None = Field(None, validation_alias=_env("SENTRY_ORG"))
+    org: SentryOrg | None = Field(
+        None, validation_alias=_env("SENTRY_ORG"))
 
     @property
     def configured(self) -> bool:
@@ -183,9 +174,9 @@ class SentrySettings(BaseSettings):
 class ModelSettings(BaseSettings):
     model_config = _COMMON
     # Read under the names the official SDKs use.
-    anthropic_api_key: SecretStr | None = Field(None, validation_alias=_env("ANTHROPIC_API_KEY"))
+    anthropic_api_key: Secret | None = Field(None, validation_alias=_env("ANTHROPIC_API_KEY"))
     anthropic_base_url: HttpUrl | None = Field(None, validation_alias=_env("ANTHROPIC_BASE_URL"))
-    openai_api_key: SecretStr | None = Field(None, validation_alias=_env("OPENAI_API_KEY"))
+    openai_api_key: Secret | None = Field(None, validation_alias=_env("OPENAI_API_KEY"))
     openai_base_url: HttpUrl | None = Field(None, validation_alias=_env("OPENAI_BASE_URL"))
     planner: str = Field("", validation_alias=_env("NIGHTOWL_MODELS_PLANNER"))
     worker: str = Field("", validation_alias=_env("NIGHTOWL_MODELS_WORKER"))
@@ -196,11 +187,24 @@ class ModelSettings(BaseSettings):
     agent_caps_usd: dict[str, float] = Field(
         default_factory=dict, validation_alias=_env("NIGHTOWL_LLM_AGENT_CAPS_USD"))
     paused: bool = Field(False, validation_alias=_env("NIGHTOWL_MODELS_PAUSED"))
-    prices_file: Annotated[str, AfterValidator(_existing_file)] | None = Field(
+    prices_file: ExistingFile | None = Field(
         None, validation_alias=_env("NIGHTOWL_PRICES_FILE"))
     # Extra regular expressions to mask before text goes to a model or Slack.
-    redact_patterns: list[Annotated[str, AfterValidator(_regex)]] = Field(
+    redact_patterns: list[Regex] = Field(
         default_factory=list, validation_alias=_env("NIGHTOWL_REDACT_PATTERNS"))
+
+    @model_validator(mode="after")
+    def _keys_of_their_provider(self) -> ModelSettings:
+        # Against the provider's own API a key has the provider's prefix; a proxy or a local
+        # OpenAI-compatible server (a base URL set) may take any key.
+        for variable, key, base_url, prefix in (
+                ("ANTHROPIC_API_KEY", self.anthropic_api_key, self.anthropic_base_url, "sk-ant-"),
+                ("OPENAI_API_KEY", self.openai_api_key, self.openai_base_url, "sk-")):
+            if key is not None and base_url is None \
+                    and not key.get_secret_value().startswith(prefix):
+                raise ValueError(f"{variable}: is not an API key of this provider (those start "
+                                 f"with {prefix}; with a proxy, set its base URL too)")
+        return self
 
 
 class AuthorizationSettings(BaseSettings):
@@ -211,7 +215,8 @@ class AuthorizationSettings(BaseSettings):
     # {"resolve": ["S0123"], "open_pr": ["S0456"], "approve_containment": ["S0789"]}
     action_groups: dict[str, list[str]] = Field(
         default_factory=dict, validation_alias=_env("NIGHTOWL_ACTION_GROUPS"))
-    admin_group: str | None = Field(None, validation_alias=_env("NIGHTOWL_ADMIN_GROUP"))
+    admin_group: UserGroup | None = Field(
+        None, validation_alias=_env("NIGHTOWL_ADMIN_GROUP"))
     cache_seconds: float = Field(300.0, ge=0,
                                  validation_alias=_env("NIGHTOWL_AUTHZ_CACHE_SECONDS"))
     reinvestigate_cooldown_seconds: float = Field(
@@ -232,16 +237,16 @@ class ApiSettings(BaseSettings):
     tokens: list[ApiToken] = Field(default_factory=list,
                                    validation_alias=_env("NIGHTOWL_API_TOKENS"))
     # The token `nightowl mcp` (stdio) acts as: one of the tokens above.
-    mcp_token: SecretStr | None = Field(None, validation_alias=_env("NIGHTOWL_MCP_TOKEN"))
+    mcp_token: Secret | None = Field(None, validation_alias=_env("NIGHTOWL_MCP_TOKEN"))
     # Where clients reach `serve` (Location headers, OAuth resource metadata); default
     # http://NIGHTOWL_HOST:NIGHTOWL_PORT.
-    public_url: str | None = Field(None, validation_alias=_env("NIGHTOWL_PUBLIC_URL"))
+    public_url: HttpUrl | None = Field(None, validation_alias=_env("NIGHTOWL_PUBLIC_URL"))
     # Comma-separated Host / Origin values /mcp accepts (DNS-rebinding protection), beyond
     # loopback and the public URL's own.
-    mcp_allowed_hosts: str = Field("", validation_alias=_env("NIGHTOWL_MCP_ALLOWED_HOSTS"))
-    mcp_allowed_origins: str = Field("", validation_alias=_env("NIGHTOWL_MCP_ALLOWED_ORIGINS"))
+    mcp_allowed_hosts: HostPatterns = Field("", validation_alias=_env("NIGHTOWL_MCP_ALLOWED_HOSTS"))
+    mcp_allowed_origins: Origins = Field("", validation_alias=_env("NIGHTOWL_MCP_ALLOWED_ORIGINS"))
     # https://acme.slack.com: permalinks to threads in API answers.
-    slack_workspace_url: str | None = Field(
+    slack_workspace_url: HttpUrl | None = Field(
         None, validation_alias=_env("NIGHTOWL_SLACK_WORKSPACE_URL"))
 
     @field_validator("mcp_token", "public_url", "slack_workspace_url", mode="before")
@@ -251,15 +256,24 @@ class ApiSettings(BaseSettings):
             return None
         return value
 
+    @model_validator(mode="after")
+    def _mcp_token_is_an_api_token(self) -> ApiSettings:
+        if self.mcp_token is not None and self.mcp_token.get_secret_value() not in {
+                t.token.get_secret_value() for t in self.tokens}:
+            raise ValueError("NIGHTOWL_MCP_TOKEN: is not one of the tokens in "
+                             "NIGHTOWL_API_TOKENS")
+        return self
+
 
 class SecurityCaseSettings(BaseSettings):
     """Security cases (bot/security/): where they go and what triage knows."""
 
     model_config = _COMMON
-    channel: str = Field("#security", validation_alias=_env("NIGHTOWL_SECURITY_CHANNEL"))
+    channel: Channel = Field("#security", validation_alias=_env("NIGHTOWL_SECURITY_CHANNEL"))
     # A JSON file in the security case format's `context` shape: known_admins, ci_principals,
     # corporate_cidrs, change_tickets, maintenance_windows (operator-provided, trusted).
-    context_file: str | None = Field(None,
+    context_file: ExistingFile | None = Field(
+        None,
                                      validation_alias=_env("NIGHTOWL_SECURITY_CONTEXT_FILE"))
     lookback_hours: float = Field(24.0, gt=0,
                                   validation_alias=_env("NIGHTOWL_SECURITY_LOOKBACK_HOURS"))
@@ -268,25 +282,18 @@ class SecurityCaseSettings(BaseSettings):
                                 validation_alias=_env("NIGHTOWL_SECURITY_SUPPRESS_AFTER"))
 
 
-def split_paths(value: str | None) -> list[str]:
-    """`a:b,c` -> ["a", "b", "c"]: operators list folders colon- or comma-separated."""
-    if not value:
-        return []
-    return [part.strip() for chunk in value.split(",") for part in chunk.split(":")
-            if part.strip()]
-
-
 class SecurityDetectionSettings(BaseSettings):
     """Security detection (docs/security-detection.md): sources, Sigma rules, the scan."""
 
     model_config = _COMMON
     # Folders (or files) of Sigma rules, colon/comma separated; the project's own rules are
     # always loaded unless NIGHTOWL_SIGMA_OWN_RULES=false.
-    sigma_rules: str | None = Field(None, validation_alias=_env("NIGHTOWL_SIGMA_RULES"))
+    sigma_rules: Paths | None = Field(None, validation_alias=_env("NIGHTOWL_SIGMA_RULES"))
     own_rules: bool = Field(True, validation_alias=_env("NIGHTOWL_SIGMA_OWN_RULES"))
-    suppressions_file: str | None = Field(
+    suppressions_file: FileInExistingFolder | None = Field(
         None, validation_alias=_env("NIGHTOWL_SECURITY_SUPPRESSIONS"))
-    scan_schedule: str = Field("every 5m", validation_alias=_env("NIGHTOWL_SECURITY_SCAN_SCHEDULE"))
+    scan_schedule: Schedule = Field("every 5m",
+                                    validation_alias=_env("NIGHTOWL_SECURITY_SCAN_SCHEDULE"))
     # Logs arrive late (CloudTrail: ~5-15 min): a scan reads up to now minus this delay.
     scan_delay_minutes: float = Field(
         15.0, ge=0, validation_alias=_env("NIGHTOWL_SECURITY_SCAN_DELAY_MINUTES"))
@@ -295,18 +302,19 @@ class SecurityDetectionSettings(BaseSettings):
         24.0, gt=0, validation_alias=_env("NIGHTOWL_SECURITY_SCAN_MAX_WINDOW_HOURS"))
     first_window_hours: float = Field(
         1.0, gt=0, validation_alias=_env("NIGHTOWL_SECURITY_SCAN_FIRST_WINDOW_HOURS"))
-    cloudtrail_paths: str | None = Field(None, validation_alias=_env("NIGHTOWL_CLOUDTRAIL_PATHS"))
-    gcp_audit_paths: str | None = Field(None, validation_alias=_env("NIGHTOWL_GCP_AUDIT_PATHS"))
-    workspace_paths: str | None = Field(None, validation_alias=_env("NIGHTOWL_WORKSPACE_PATHS"))
-    json_paths: str | None = Field(None, validation_alias=_env("NIGHTOWL_SECURITY_JSON_PATHS"))
-    json_log_type: str | None = Field(
+    cloudtrail_paths: Paths | None = Field(None, validation_alias=_env("NIGHTOWL_CLOUDTRAIL_PATHS"))
+    gcp_audit_paths: Paths | None = Field(None, validation_alias=_env("NIGHTOWL_GCP_AUDIT_PATHS"))
+    workspace_paths: Paths | None = Field(None, validation_alias=_env("NIGHTOWL_WORKSPACE_PATHS"))
+    json_paths: Paths | None = Field(None, validation_alias=_env("NIGHTOWL_SECURITY_JSON_PATHS"))
+    json_log_type: LogType | None = Field(
         None, validation_alias=_env("NIGHTOWL_SECURITY_JSON_LOG_TYPE"))
-    okta_url: str | None = Field(None, validation_alias=_env("OKTA_ORG_URL"))
-    okta_token: SecretStr | None = Field(None, validation_alias=_env("OKTA_API_TOKEN"))
-    github_org: str | None = Field(None, validation_alias=_env("NIGHTOWL_GITHUB_SECURITY_ORG"))
-    github_token: SecretStr | None = Field(
+    okta_url: HttpUrl | None = Field(None, validation_alias=_env("OKTA_ORG_URL"))
+    okta_token: Secret | None = Field(None, validation_alias=_env("OKTA_API_TOKEN"))
+    github_org: GitHubOrg | None = Field(None,
+                                         validation_alias=_env("NIGHTOWL_GITHUB_SECURITY_ORG"))
+    github_token: GitHubToken | None = Field(
         None, validation_alias=_env("NIGHTOWL_GITHUB_SECURITY_TOKEN", "GITHUB_TOKEN"))
-    github_api_url: str = Field("https://api.github.com",
+    github_api_url: HttpUrl = Field("https://api.github.com",
                                 validation_alias=_env("GITHUB_API_URL"))
     github_audit_log: bool = Field(
         True, validation_alias=_env("NIGHTOWL_GITHUB_SECURITY_AUDIT_LOG"))
@@ -319,10 +327,10 @@ class DevSettings(BaseSettings):
     """The Dev agent: suspect commits and draft pull requests (docs/dev-agent-prs.md)."""
 
     model_config = _COMMON
-    github_token: SecretStr | None = Field(None, validation_alias=_env("GITHUB_TOKEN"))
-    github_api_url: str = Field("https://api.github.com",
+    github_token: GitHubToken | None = Field(None, validation_alias=_env("GITHUB_TOKEN"))
+    github_api_url: HttpUrl = Field("https://api.github.com",
                                 validation_alias=_env("GITHUB_API_URL"))
-    github_html_url: str = Field("https://github.com",
+    github_html_url: HttpUrl = Field("https://github.com",
                                  validation_alias=_env("NIGHTOWL_GITHUB_HTML_URL"))
     # {"orders": "acme/orders", "web": "acme/mono:services/web",
     #  "billing": {"repo": "acme/billing", "pull_requests": false, "shadow": false,
@@ -330,12 +338,14 @@ class DevSettings(BaseSettings):
     repos: dict[str, str | dict[str, str | bool]] = Field(
         default_factory=dict, validation_alias=_env("NIGHTOWL_REPOS"))
     shadow: bool = Field(False, validation_alias=_env("NIGHTOWL_DEV_SHADOW"))
-    workdir: str = Field("./.nightowl/dev", validation_alias=_env("NIGHTOWL_DEV_WORKDIR"))
+    workdir: CreatableFolder = Field("./.nightowl/dev",
+                                      validation_alias=_env("NIGHTOWL_DEV_WORKDIR"))
     max_open_prs: int = Field(3, ge=0, validation_alias=_env("NIGHTOWL_DEV_MAX_OPEN_PRS"))
     prs_per_hour: int = Field(2, ge=0, validation_alias=_env("NIGHTOWL_DEV_PRS_PER_HOUR"))
     prs_per_day: int = Field(5, ge=0, validation_alias=_env("NIGHTOWL_DEV_PRS_PER_DAY"))
     stale_pr_days: float = Field(7.0, gt=0, validation_alias=_env("NIGHTOWL_DEV_STALE_PR_DAYS"))
-    pr_sync_schedule: str = Field("every 5m", validation_alias=_env("NIGHTOWL_PR_SYNC_SCHEDULE"))
+    pr_sync_schedule: Schedule = Field("every 5m",
+                                       validation_alias=_env("NIGHTOWL_PR_SYNC_SCHEDULE"))
     # Pause between GitHub writes (GitHub's advice against secondary rate limits).
     github_write_interval: float = Field(
         1.0, ge=0, validation_alias=_env("NIGHTOWL_GITHUB_WRITE_INTERVAL_SECONDS"))
@@ -345,13 +355,25 @@ class DevSettings(BaseSettings):
         return self.github_token is not None
 
 
+class OpenTelemetrySettings(BaseSettings):
+    """The standard OpenTelemetry variables: the SDK reads them itself (bot/tracing.py);
+    they are checked here so a wrong one is said at start, not lost in the exporter."""
+
+    model_config = _COMMON
+    otlp_endpoint: HttpUrl | None = Field(
+        None, validation_alias=_env("OTEL_EXPORTER_OTLP_ENDPOINT"))
+    service_name: OneLine = Field(
+        "nightowl", validation_alias=_env("OTEL_SERVICE_NAME"))
+
+
 class Settings(BaseSettings):
     model_config = _COMMON
     database_url: str = Field("sqlite:///./nightowl.db",
                               validation_alias=_env("NIGHTOWL_DATABASE_URL"))
-    host: str = Field("127.0.0.1", validation_alias=_env("NIGHTOWL_HOST"))
+    host: Host = Field("127.0.0.1",
+                                                       validation_alias=_env("NIGHTOWL_HOST"))
     port: int = Field(8080, ge=1, le=65535, validation_alias=_env("NIGHTOWL_PORT"))
-    log_level: Annotated[str, AfterValidator(_log_level)] = Field(
+    log_level: LogLevel = Field(
         "INFO", validation_alias=_env("NIGHTOWL_LOG_LEVEL"))
     slack: SlackSettings = Field(default_factory=SlackSettings)
     webhooks: WebhookSettings = Field(default_factory=WebhookSettings)
@@ -367,6 +389,7 @@ class Settings(BaseSettings):
     security_detection: SecurityDetectionSettings = Field(
         default_factory=SecurityDetectionSettings)
     dev: DevSettings = Field(default_factory=DevSettings)
+    opentelemetry: OpenTelemetrySettings = Field(default_factory=OpenTelemetrySettings)
 
 
 # ---- reading it, with errors an operator can act on ------------------------------------------
@@ -401,6 +424,11 @@ def config_error(exc: ValidationError | SettingsError) -> ConfigError:
         got = error.get("input")
         shown = f" (got {_shown(variable, got)})" if isinstance(got, str | int | float) else ""
         message = str(error["msg"]).removeprefix("Value error, ")
+        # A check across variables (a key and its base URL) names its variable itself.
+        named = re.match(r"([A-Z][A-Z0-9_]+): ", message)
+        if named:
+            variable, where, message = named.group(1), "", message[named.end():]
+            shown = ""
         lines.append(f"{variable}{where}: {message}{shown}")
     return ConfigError("\n".join(lines))
 
@@ -408,6 +436,13 @@ def config_error(exc: ValidationError | SettingsError) -> ConfigError:
 def _shown(variable: str, value: object) -> str:
     secret = any(word in variable for word in ("TOKEN", "SECRET", "KEY", "PASSWORD"))
     return "a value that is hidden" if secret else repr(value)[:80]
+
+
+def _given_names() -> set[str]:
+    from dotenv import dotenv_values
+
+    return {k for k, v in os.environ.items() if v} | {
+        k for k, v in dotenv_values(".env").items() if v}
 
 
 def _variable_of(name: str) -> str:
@@ -420,5 +455,8 @@ def _variable_of(name: str) -> str:
             choices = alias.choices if isinstance(alias, AliasChoices) else []
             names = [str(c) for c in choices]
             if name == field_name or name in names:
-                return names[0] if names else field_name
+                # A field read under several names (NIGHTOWL_GITHUB_SECURITY_TOKEN, else
+                # GITHUB_TOKEN): the one the operator set.
+                given = [n for n in names if n in _given_names()]
+                return given[0] if given else names[0] if names else field_name
     return name

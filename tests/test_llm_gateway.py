@@ -153,9 +153,9 @@ def test_misconfigured_models_fail_at_start_naming_the_setting(store: Store) -> 
 
     assert build_gateway(settings(), store) is None  # no provider: statistics only
     with pytest.raises(StartupError, match="NIGHTOWL_MODELS_PLANNER: 'opus' is not"):
-        build_gateway(settings(anthropic_api_key="k", planner="opus"), store)
+        build_gateway(settings(anthropic_api_key="sk-ant-k", planner="opus"), store)
     with pytest.raises(StartupError, match="OPENAI_API_KEY is not set"):
-        build_gateway(settings(anthropic_api_key="k", worker="openai:gpt-5-mini"), store)
-    gateway = build_gateway(settings(anthropic_api_key="k"), store)
+        build_gateway(settings(anthropic_api_key="sk-ant-k", worker="openai:gpt-5-mini"), store)
+    gateway = build_gateway(settings(anthropic_api_key="sk-ant-k"), store)
     assert gateway is not None
     assert gateway.tiers["summarizer"] == ["anthropic:claude-haiku-4-5"]

@@ -41,10 +41,12 @@ def test_sources_and_rules_from_settings(tmp_path: Path) -> None:
     from bot.security_sources import build_security_sources, rule_roots
     from bot.settings import SecurityDetectionSettings
 
+    for folder in ("a", "b", "r1", "r2"):  # paths are checked when read: they exist
+        (tmp_path / folder).mkdir()
     config = SecurityDetectionSettings(
         cloudtrail_paths=f"{tmp_path}/a:{tmp_path}/b", json_paths=str(tmp_path),
         json_log_type="Acme.Audit", okta_url="http://127.0.0.1:9", okta_token="t",
-        github_org="acme", github_token="g", sigma_rules=f"{tmp_path}/r1,{tmp_path}/r2")
+        github_org="acme", github_token="ghp_g", sigma_rules=f"{tmp_path}/r1,{tmp_path}/r2")
     names = [s.name for s in build_security_sources(config)]
     assert names == ["cloudtrail", "json", "okta", "github"]
     assert rule_roots(config) == [own, tmp_path / "r1", tmp_path / "r2"]

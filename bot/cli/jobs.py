@@ -147,17 +147,34 @@ def spend(args: argparse.Namespace) -> int:
     return 0
 
 
+def _positive(text: str) -> int:
+    from bot.cli import _positive as positive
+
+    return positive(text)
+
+
+def _channel(text: str) -> str:
+    # Checked like NIGHTOWL_DEFAULT_CHANNEL (imported when parsed: --help stays light).
+    from bot.setting_values import slack_channel
+
+    try:
+        return slack_channel(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
 def register(sub: Any) -> None:
     cost = sub.add_parser("spend", help="model spend by day, agent and model",
                           description="Model calls and their cost by day, agent and model, "
                                       "from the database; says whether calls are paused.")
-    cost.add_argument("--days", type=int, default=7, help="how many days back (default 7)")
+    cost.add_argument("--days", type=_positive, default=7,
+                      help="how many days back (default 7)")
     cost.set_defaults(func=spend)
 
     jobs = sub.add_parser("jobs", help="background jobs: list them, or run one now",
                           description="List the background jobs (schedule, next run, recent "
                                       "runs), or run one now with `nightowl jobs run NAME`.")
-    jobs.add_argument("--runs", type=int, default=5, help="recent runs to show per job")
+    jobs.add_argument("--runs", type=_positive, default=5, help="recent runs to show per job")
     jobs.set_defaults(func=jobs_list)
     jobs_sub = jobs.add_subparsers(dest="jobs_command", metavar="ACTION")
     run = jobs_sub.add_parser("run", help="run a job now (waits if it is running elsewhere)",
@@ -168,8 +185,9 @@ def register(sub: Any) -> None:
     dig = sub.add_parser("digest", help="build yesterday's digest for a channel",
                          description="Build yesterday's digest for a digest channel and post "
                                      "it, or print it here with --print.")
-    dig.add_argument("--channel", required=True, help="digest channel (NIGHTOWL_DIGEST_CHANNELS "
-                                                      "says which incidents it covers)")
+    dig.add_argument("--channel", required=True, type=_channel,
+                     help="digest channel (NIGHTOWL_DIGEST_CHANNELS says which incidents it "
+                          "covers)")
     dig.add_argument("--print", action="store_true",
                      help="print it here instead of posting it")
     dig.set_defaults(func=digest)
