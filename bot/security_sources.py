@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from bot.settings import SecurityDetectionSettings, split_paths
+from bot.setting_values import split_paths
+from bot.settings import SecurityDetectionSettings
 from integrations.security.sources.files import (
     cloudtrail_source,
     gcp_audit_source,
