@@ -26,11 +26,12 @@ import asyncio
 import logging
 import re
 from collections import defaultdict
-from collections.abc import Awaitable, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Awaitable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
 from pathlib import PurePosixPath
 from typing import TypeVar
 
+from agents.dev import offstack
 from agents.dev.types import (
     DeployRange,
     ErrorEvent,
@@ -56,6 +57,11 @@ class Weights:
     below: float = 0.2               # ... a line below it in the same function
     nearby: float = 0.3              # ... a line above it that binds nothing it reads
     file: float = 0.15               # ... code elsewhere in a frame's file (range only)
+    # Off the stack (offstack.py), counted only when nothing shipped changed the frames'
+    # own code on the path to the raise:
+    callee: float = 0.6              # ... the body of a function called on the path
+    reads: float = 0.6               # ... bound or removed a name the raising line reads
+    mentions: float = 0.2            # ... a line mentioning such a name
     spread: float = 0.25             # share of a commit's other frames added to its best
     old_code_factor: float = 0.7     # older commits against shipped off-path changes
     max_frames: int = 8              # in-app frames examined, innermost first
@@ -67,6 +73,8 @@ TOUCH_WORDS = {"line": "changed the raising line", "above": "changed a line abov
                "deleted": "deleted lines in it", "below": "changed a line below it",
                "file": "changed code elsewhere in its file",
                "nearby": "changed a line above it (not one it reads)"}
+ON_PATH = frozenset({"line", "above", "deleted"})
+OFF_STACK_ON_PATH = frozenset({"callee", "reads"})
 
 
 @dataclass(slots=True)
@@ -79,6 +87,7 @@ class FrameFacts:
     span: tuple[int, int]                     # the enclosing function's lines
     blame: list[BlameLine] = field(default_factory=list)
     range_touches: list[str] = field(default_factory=list)  # in-range shas from `log -L`
+    offstack: list[offstack.OffStack] = field(default_factory=list)  # shipped, off the stack
 
     @property
     def line_blame(self) -> BlameLine | None:
@@ -149,14 +158,13 @@ async def collect(git: Git, error: ErrorEvent, deploy: DeployRange | None, *,
         facts.depth = depth
 
     file_touches: dict[str, list[str]] = {}
-    if range_spec is not None:
-        paths = list(dict.fromkeys(f.path for f in frames))
-        found = await asyncio.gather(*(_guarded(gate, _code_changes(git, range_spec, p))
-                                       for p in paths))
-        file_touches = dict(zip(paths, found, strict=True))
+    if range_spec is not None and frames:
+        file_touches = await _off_stack(git, error, frames, texts, listing, deployed,
+                                        range_spec)
     wanted = ({s for shas in file_touches.values() for s in shas}
               | {b.commit for f in frames for b in f.blame}
-              | {s for f in frames for s in f.range_touches})
+              | {s for f in frames for s in f.range_touches}
+              | {o.sha for f in frames for o in f.offstack})
     commits = {c.sha: c for c in await git.commits(sorted(wanted))}
     return Evidence(deployed=deployed, frames=frames, range_shas=range_shas, commits=commits,
                     notes=notes, file_touches=file_touches)
@@ -202,39 +210,36 @@ def rank(ev: Evidence, *, weights: Weights = DEFAULT_WEIGHTS,
     kinds: dict[str, set[str]] = defaultdict(set)
     reasons: dict[str, list[str]] = defaultdict(list)
     files: dict[str, set[str]] = defaultdict(set)
-    for facts in ev.frames:
+    found = [_frame_kinds(facts, ev, weights) for facts in ev.frames]
+    direct = ev.range_shas is not None and any(
+        sha in ev.range_shas and kind in ON_PATH
+        for best in found for sha, (_, kind) in best.items())
+    for facts, best in zip(ev.frames, found, strict=True):
         w_depth = weights.depth_decay ** facts.depth
-        best: dict[str, tuple[float, str]] = {}
         line = facts.frame.lineno
-        raising = next((b.text for b in facts.blame if b.line == line),
-                       facts.frame.context_line)
-        used = set(_NAME.findall(raising))
-        for b in facts.blame:
-            if not _executable(b.text):
-                continue  # a comment or a blank line cannot raise
-            if b.line == line:
-                kind = "line"
-            elif b.line > line:
-                kind = "below"
-            else:  # above: on the path only when it binds a name the raising line reads
-                kind = "above" if _binds(b.text) & used else "nearby"
-            _keep_best(best, b.commit, getattr(weights, kind), kind)
-        blamed = {b.commit for b in facts.blame}
-        for sha in facts.range_touches:
-            if sha not in blamed:
-                _keep_best(best, sha, weights.deleted, "deleted")
-        for sha in ev.file_touches.get(facts.path, ()):
-            _keep_best(best, sha, weights.file, "file")
+        where = f"{facts.path}:{line} in {facts.frame.function or '?'}"
+        detail: dict[str, offstack.OffStack] = {}
+        if not direct:  # nothing shipped touched the path itself: look off the stack
+            for item in facts.offstack:
+                if item.sha not in best or best[item.sha][0] < getattr(weights, item.kind):
+                    best[item.sha] = (getattr(weights, item.kind), item.kind)
+                    detail[item.sha] = item
         for sha, (w, kind) in best.items():
             commit = ev.commits.get(sha)
             if commit is None or commit.is_merge:
                 continue
             per_frame[sha].append(w_depth * w)
             kinds[sha].add(kind)
-            where = f"{facts.path}:{line} in {facts.frame.function or '?'}"
-            reasons[sha].append(f"{TOUCH_WORDS[kind]} ({where}, frame {facts.depth + 1} "
-                                f"from the raise)")
-            files[sha].add(facts.path)
+            off = detail.get(sha)
+            if off is not None:
+                at = off.path + (f" in {off.function}" if off.function else "")
+                reasons[sha].append(f"{off.detail} ({at}; the raise is at {where}, frame "
+                                    f"{facts.depth + 1}, off the stack)")
+                files[sha].add(off.path)
+            else:
+                reasons[sha].append(f"{TOUCH_WORDS[kind]} ({where}, frame {facts.depth + 1} "
+                                    f"from the raise)")
+                files[sha].add(facts.path)
     if not per_frame:
         return [], "unknown"
     out = []
@@ -243,7 +248,7 @@ def rank(ev: Evidence, *, weights: Weights = DEFAULT_WEIGHTS,
         top = max(weights_seen)
         raw = min(1.0, top + weights.spread * (sum(weights_seen) - top))
         in_range = None if ev.range_shas is None else sha in ev.range_shas
-        on_path = bool(kinds[sha] & {"line", "above", "deleted"})
+        on_path = bool(kinds[sha] & (ON_PATH | OFF_STACK_ON_PATH))
         if in_range and on_path:
             score = 0.5 + 0.5 * raw
         elif in_range is None:
@@ -266,6 +271,32 @@ def rank(ev: Evidence, *, weights: Weights = DEFAULT_WEIGHTS,
     return out, case
 
 
+def _frame_kinds(facts: FrameFacts, ev: Evidence,
+                 weights: Weights) -> dict[str, tuple[float, str]]:
+    """Each commit's strongest touch of one frame's own code: (weight, kind)."""
+    best: dict[str, tuple[float, str]] = {}
+    line = facts.frame.lineno
+    raising = next((b.text for b in facts.blame if b.line == line), facts.frame.context_line)
+    used = set(_NAME.findall(raising))
+    for b in facts.blame:
+        if not _executable(b.text):
+            continue  # a comment or a blank line cannot raise
+        if b.line == line:
+            kind = "line"
+        elif b.line > line:
+            kind = "below"
+        else:  # above: on the path only when it binds a name the raising line reads
+            kind = "above" if _binds(b.text) & used else "nearby"
+        _keep_best(best, b.commit, getattr(weights, kind), kind)
+    blamed = {b.commit for b in facts.blame}
+    for sha in facts.range_touches:
+        if sha not in blamed:
+            _keep_best(best, sha, weights.deleted, "deleted")
+    for sha in ev.file_touches.get(facts.path, ()):
+        _keep_best(best, sha, weights.file, "file")
+    return best
+
+
 def rank_files(ev: Evidence, suspects: Sequence[SuspectCommit], *,
                weights: Weights = DEFAULT_WEIGHTS) -> list[SuspectFile]:
     """In-app frames' files, the innermost first unless the top suspect changed another."""
@@ -282,6 +313,16 @@ def rank_files(ev: Evidence, suspects: Sequence[SuspectCommit], *,
         if facts.path not in best or best[facts.path].score < s:
             best[facts.path] = SuspectFile(path=facts.path, line=facts.frame.lineno, why=why,
                                            function=facts.frame.function, score=s)
+        # The top suspect ranked for a change off the stack: that change is what to fix.
+        for item in facts.offstack:
+            if top is None or item.sha != top.commit or item.path not in top.files:
+                continue
+            s_off = weights.depth_decay ** facts.depth + 1.05
+            if item.path not in best or best[item.path].score < s_off:
+                best[item.path] = SuspectFile(
+                    path=item.path, line=item.line or 1, function=item.function,
+                    score=s_off, why=f"{item.detail}; changed by suspect {top.commit[:12]}, "
+                                     f"off the stack of frame {facts.depth + 1}")
     return sorted(best.values(), key=lambda f: -f.score)
 
 
@@ -318,18 +359,48 @@ async def _deployed(git: Git, deploy: DeployRange | None, notes: list[str]) -> s
     return await git.resolve("HEAD")
 
 
-async def _code_changes(git: Git, range_spec: str, path: str) -> list[str]:
-    """Shipped commits whose patch to `path` adds or removes code, not only comments."""
-    out = []
-    res = await git.run("log", "--no-merges", "--format=%x00%H", "-U0", "-p", range_spec,
-                        "--", path, check=False)
-    for chunk in res.out.split("\0")[1:]:
-        sha, _, patch = chunk.partition("\n")
-        changed = [ln[1:] for ln in patch.splitlines()
-                   if ln[:1] in "+-" and not ln.startswith(("+++", "---"))]
-        if any(_executable(ln) for ln in changed):
-            out.append(sha.strip())
-    return out
+async def _off_stack(git: Git, error: ErrorEvent, frames: list[FrameFacts],
+                     texts: Mapping[str, Awaitable[str]], listing: list[str], deployed: str,
+                     range_spec: str) -> dict[str, list[str]]:
+    """Read the range's patches once, for the frames' files and the modules they import:
+    which shipped commits changed code in each frame's file (returned), and which changed
+    something off the stack that the frames' raises read (each frame's `offstack`)."""
+    frame_paths = list(dict.fromkeys(f.path for f in frames))
+    sources: dict[str, str] = {}
+    for p in frame_paths:
+        try:
+            sources[p] = await texts[p]
+        except GitError:
+            continue
+    imported = [m for p, text in sources.items()
+                for m in offstack.imported_paths(text, p, listing)]
+    paths = list(dict.fromkeys([*frame_paths, *imported]))
+    hunks = await offstack.range_hunks(git, range_spec, paths)
+    touches: dict[str, list[str]] = {p: [] for p in frame_paths}
+    for sha, items in hunks.items():
+        for p in dict.fromkeys(h.path for h in items
+                               if any(_executable(t) for t in (*h.removed, *h.added))):
+            if p in touches:
+                touches[p].append(sha)
+    said = offstack.error_tokens(error.value)
+    for facts in frames:
+        text = sources.get(facts.path)
+        if text is None:
+            continue
+        reads = offstack.path_reads(text, facts.span, facts.frame.lineno,
+                                    facts.frame.function)
+        for sha, items in hunks.items():
+            facts.offstack += offstack.match(sha, items, reads, facts.path, said)
+    for p in {o.path for f in frames for o in f.offstack}:
+        try:
+            text = sources.get(p) or await git.show_file(deployed, p)
+        except GitError:
+            continue
+        for facts in frames:
+            facts.offstack = [
+                replace(o, line=offstack.locate_line(text, o, hunks.get(o.sha, ())))
+                if o.path == p else o for o in facts.offstack]
+    return touches
 
 
 async def _tree(git: Git, rev: str) -> list[str]:
