@@ -10,16 +10,18 @@ investigations that blame a deploy, answering the Open PR buttons.
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, Protocol
 
-from agents.dev.diagnose import engine_diagnose
+from agents.dev.diagnose import engine_diagnose, engine_resources
 from agents.dev.flow import DevFlow, ErrorReport, Offer
+from agents.dev.manifests import explain
 from agents.dev.policy import Limits
 from agents.dev.pull_requests import Opened, PullRequestRoad
+from agents.dev.resource_need import ResourceFigures, figures_from_report, with_oom_events
 from agents.dev.types import DeployRange, ErrorEvent, Frame
 from agents.sre.report import Report
 from bot.errors import StartupError
@@ -33,7 +35,7 @@ from integrations.github.git import CloneCache
 from integrations.github.push import BranchPusher
 from integrations.github.repos import RepoMap, parse_repos
 from integrations.llm.base import ModelClient
-from integrations.telemetry.base import Window
+from integrations.telemetry.base import TelemetrySource, Window
 from storage.dev import DevStore
 from storage.ledger import MODELS_PAUSED, Ledger
 from storage.models import Alert, Finding, FixProposal, Incident, as_utc
@@ -41,7 +43,9 @@ from storage.repository import Store
 
 log = logging.getLogger(__name__)
 DEPLOY_LOOKBACK = timedelta(days=14)
+RESTART_LOOKBACK = timedelta(hours=1)
 AlertsOf = Callable[[int], Awaitable[list[Alert]]]
+TelemetryFor = Callable[[Incident, Sequence[Alert]], TelemetrySource | None]
 
 
 class ThreadPoster(Protocol):
@@ -77,6 +81,9 @@ class DevService:
                  events: GitHubChangeSource | None, sentry: SentryEvents | None,
                  alerts: AlertsOf | None = None) -> None:
         self.alerts = alerts
+        # The investigation's telemetry (set by the wiring): its change events say whether
+        # the blamed service's pods were OOM-killed.
+        self.telemetry_for: TelemetryFor | None = None
         self.flow = flow
         self.store = store
         self.repos = repos
@@ -155,7 +162,12 @@ class DevService:
         if not self.enabled or report.abstained or not report.root_causes:
             return None
         top = report.root_causes[0]
-        if top.kind != "deploy" or not incident.slack_channel or not incident.slack_ts:
+        if not incident.slack_channel or not incident.slack_ts:
+            return None
+        figures = figures_from_report(report)
+        if figures is not None:
+            return await self._resources(incident, report, figures)
+        if top.kind != "deploy":
             return None
         evidence = report.evidence_by_id()
         chain = [f"alert: {incident.title}"] + [
@@ -184,6 +196,44 @@ class DevService:
             report_in = replace(report_in, evidence=(*chain, "no GitHub deploy found"))
         return await self.flow.start(report_in)
 
+    async def _resources(self, incident: Incident, report: Report,
+                         figures: ResourceFigures) -> FixProposal | None:
+        """Pods ran out of memory or CPU: offer a bump of the container's `resources:` in
+        the repository that holds its manifest (one proposal per container)."""
+        assert incident.slack_channel is not None and incident.slack_ts is not None
+        top = report.root_causes[0]
+        figures = with_oom_events(figures, await self._restarts(incident, top.service))
+        evidence = report.evidence_by_id()
+        chain = [f"alert: {incident.title}", f"cause: {top.summary}"] + [
+            evidence[e].finding for e in top.evidence if e in evidence] + explain(figures)
+        error = ErrorEvent(title=incident.title, type=f"{figures.kind} exhaustion",
+                           value=top.summary, service=top.service,
+                           first_seen=as_utc(incident.opened_at))
+        return await self.flow.start(ErrorReport(
+            fingerprint=f"resources:{figures.service}:{figures.container}:{figures.kind}",
+            error=error, deploy=None, channel=incident.slack_channel,
+            thread_ts=incident.slack_ts, incident_id=incident.id,
+            thread_url=thread_url(incident.slack_channel, incident.slack_ts),
+            incident_title=incident.title, evidence=tuple(dict.fromkeys(chain)),
+            resources=figures))
+
+    async def _restarts(self, incident: Incident, service: str) -> list[tuple[str, str]]:
+        """The service's container restarts around the incident, as (service, summary)."""
+        if self.telemetry_for is None or incident.id is None:
+            return []
+        alerts = await self.alerts(incident.id) if self.alerts is not None else []
+        started = min((as_utc(a.started_at) for a in alerts), default=as_utc(incident.opened_at))
+        try:
+            source = self.telemetry_for(incident, alerts)
+            if source is None:
+                return []
+            result = await source.events(Window(started - RESTART_LOOKBACK,
+                                                started + RESTART_LOOKBACK), service=service)
+        except Exception as exc:  # telemetry is best effort here: no OOM facts, no crash
+            log.warning("incident %s: restarts of %s unreadable: %s", incident.id, service, exc)
+            return []
+        return [(e.service, e.summary) for e in result.events if e.kind == "restart"]
+
     # ---- the buttons ---------------------------------------------------------------------
 
     async def open_pr(self, proposal_id: int, action: str, *, user: str) -> Opened:
@@ -210,6 +260,7 @@ def build_dev(settings: Settings, store: Store, surface: ThreadPoster, *,
     github: GitHubClient | None = None
     road: PullRequestRoad | None = None
     diagnose = None
+    resources = None
     events = None
     if config.github_token is not None:
         token = config.github_token.get_secret_value()
@@ -228,14 +279,16 @@ def build_dev(settings: Settings, store: Store, surface: ThreadPoster, *,
         async def clone_url(full_name: str) -> str:
             return (await client.repo(full_name)).clone_url
 
-        diagnose = engine_diagnose(cache=CloneCache(workdir / "clones"), clone_url=clone_url,
-                                   token=token, model=model, workdir=workdir)
+        cache = CloneCache(workdir / "clones")
+        diagnose = engine_diagnose(cache=cache, clone_url=clone_url, token=token, model=model,
+                                   workdir=workdir)
+        resources = engine_resources(cache=cache, clone_url=clone_url, token=token)
     sentry = None
     if settings.sentry.configured:
         assert settings.sentry.auth_token is not None and settings.sentry.org is not None
         sentry = SentryEvents(settings.sentry.api_url, org=settings.sentry.org,
                               token=settings.sentry.auth_token.get_secret_value())
     flow = DevFlow(repos=repos, store=dev_store, notifier=notifier, diagnose=diagnose,
-                   road=road, github=github, audit=store)
+                   road=road, github=github, audit=store, resources=resources)
     return DevService(flow=flow, store=dev_store, repos=repos, events=events, sentry=sentry,
                       alerts=store.incident_alerts)

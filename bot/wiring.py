@@ -178,6 +178,7 @@ def build(settings: Settings, *, telemetry_for: TelemetryFor | None = None,
         reinvestigate_cooldown_s=settings.authorization.reinvestigate_cooldown_seconds,
     )
     service.on_report = dev.on_report
+    dev.telemetry_for = service.telemetry_for  # OOM kills of a service blamed for memory
     service.add_companion(dev)
     authorizer: Authorizer | None = None
     security = build_security(settings.security_cases, service,

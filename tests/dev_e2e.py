@@ -123,10 +123,12 @@ def scenario_copy(tmp: Path) -> Path:
 async def dev_stack(tmp_path: Path, slack: FakeSlack, slack_url: str, *,
                     write_interval: float = 0.0, model_url: str | None = None,
                     events: int = 40, deployments: bool = True,
-                    test_command: str | None = None) -> AsyncIterator[E2E]:
+                    test_command: str | None = None,
+                    scenario: Path | None = None) -> AsyncIterator[E2E]:
     """`model_url`: a fake Anthropic server for the model's code fix; `events`: the Sentry
     issue's count in the last hour (≥ 30 makes it serious enough to open an incident);
-    `deployments`: whether GitHub knows the deploys (without them there is no range)."""
+    `deployments`: whether GitHub knows the deploys (without them there is no range);
+    `scenario`: the telemetry the investigation reads (default: the demo's frontend-errors)."""
     slack.default_members = ["U42"]  # the responders; anyone else is refused
     end = datetime.now(UTC).replace(microsecond=0)
     sentry = FakeSentry(token="sntrys_test", org="acme", issues=[sentry_issue(end, events)],
@@ -141,7 +143,7 @@ async def dev_stack(tmp_path: Path, slack: FakeSlack, slack_url: str, *,
         # The scenario's search deploy, as GitHub knows it.
         fake.add_deployment(REPO, sha=world.repo.base, created_at="2025-07-04T12:00:00Z")
         fake.add_deployment(REPO, sha=world.repo.head, created_at="2025-07-04T14:46:20Z")
-        scenario = scenario_copy(tmp_path)
+        scenario = scenario or scenario_copy(tmp_path)
         settings = Settings(database_url=f"sqlite:///{tmp_path}/e2e.db").model_copy(update={
             "slack": SlackSettings(bot_token=SecretStr("xoxb-test"),
                                    signing_secret=SecretStr(SECRET), app_token=None,

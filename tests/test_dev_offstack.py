@@ -129,7 +129,7 @@ async def test_a_mere_mention_does_not_outrank_the_old_raising_line(repo: Path) 
     ev = await collect(await Git.open(repo), error, DeployRange(mention, start))
     suspects, case = rank(ev)
     assert suspects[0].commit == old and case == "old_code"
-    assert [s for s in suspects if s.commit == mention][0].score < suspects[0].score
+    assert next(s for s in suspects if s.commit == mention).score < suspects[0].score
 
 
 def test_path_reads_leave_out_what_the_function_binds_itself() -> None:

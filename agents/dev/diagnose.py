@@ -15,7 +15,9 @@ from pathlib import Path
 from urllib.parse import quote, urlsplit, urlunsplit
 
 from agents.dev.engine import FixOptions, run_fix
-from agents.dev.flow import Diagnose
+from agents.dev.flow import Diagnose, ResourceDiagnose
+from agents.dev.manifests import resource_bump_in
+from agents.dev.resource_need import ResourceFigures
 from agents.dev.revert import propose_revert
 from agents.dev.sandbox import Sandbox
 from agents.dev.types import DeployRange, ErrorEvent, FixCase, FixResult, Remediation, SuspectCommit
@@ -80,3 +82,20 @@ async def deploy_revert(git: Git, deploy: DeployRange, *, workdir: Path | None,
                                        sandbox=Sandbox(), workdir=workdir)
     return FixResult(suspects=tuple(suspects), remediation=remediation, case="new_code",
                      notes=("no stack trace: every commit of the blamed deploy is a suspect",))
+
+
+def engine_resources(*, cache: CloneCache, clone_url: CloneUrl, token: str) -> ResourceDiagnose:
+    """The flow's resource step: the repository's manifest or Helm values for the container
+    the investigation blamed, and the change to its `resources:`."""
+    async def diagnose(target: RepoTarget, figures: ResourceFigures) -> FixResult:
+        started = time.perf_counter()
+        url = authenticated(await clone_url(target.full_name), token)
+        try:
+            git = await cache.get(url, name=target.full_name)
+        except GitError as exc:
+            return FixResult(abstained=True, notes=(f"cloning {target.full_name} failed: {exc}",),
+                             remediation=Remediation(message="the repository could not be read"))
+        result = await resource_bump_in(git, "HEAD", figures, under=target.path)
+        return replace(result, elapsed_s=time.perf_counter() - started)
+
+    return diagnose

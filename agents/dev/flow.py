@@ -23,6 +23,7 @@ from typing import Any, Protocol
 from agents.dev import pr_body
 from agents.dev.policy import BRANCH_PREFIX, PRKind
 from agents.dev.pull_requests import AuditSink, Draft, Opened, PullRequestRoad
+from agents.dev.resource_need import ResourceFigures
 from agents.dev.types import (
     DeployRange,
     ErrorEvent,
@@ -44,6 +45,8 @@ log = logging.getLogger(__name__)
 # (repository, error, deploy) → suspects and a remediation. The engine (agents/dev/engine.py)
 # clones the repository and runs blame, revert and the sandbox; see bot/dev.py.
 Diagnose = Callable[[RepoTarget, ErrorEvent, DeployRange | None], Awaitable[FixResult]]
+# (repository, what the investigation measured) → the manifest change (agents/dev/manifests).
+ResourceDiagnose = Callable[[RepoTarget, ResourceFigures], Awaitable[FixResult]]
 ACTIONS: dict[str, PRKind] = {"revert": "revert", "code": "code", "resource": "resource"}
 
 
@@ -86,13 +89,18 @@ class ErrorReport:
     thread_url: str | None = None
     incident_title: str | None = None
     evidence: tuple[str, ...] = ()
+    # Pods OOM-killed or CPU-throttled: the investigation's figures, for a resource bump
+    # instead of suspect commits.
+    resources: ResourceFigures | None = None
 
 
 class DevFlow:
     def __init__(self, *, repos: RepoMap, store: DevStore, notifier: Notifier,
                  diagnose: Diagnose | None, road: PullRequestRoad | None,
-                 github: GitHubClient | None, audit: AuditSink | None = None) -> None:
+                 github: GitHubClient | None, audit: AuditSink | None = None,
+                 resources: ResourceDiagnose | None = None) -> None:
         self.audit_log = audit
+        self.resources = resources
         self.repos = repos
         self.store = store
         self.notifier = notifier
@@ -129,7 +137,10 @@ class DevFlow:
                                          f"`{target.full_name}` and suggest a fix.")
             return row
         try:
-            result = await self.diagnose(target, report.error, report.deploy)
+            if report.resources is not None and self.resources is not None:
+                result = await self.resources(target, report.resources)
+            else:
+                result = await self.diagnose(target, report.error, report.deploy)
         except RemoteError as exc:
             return await self._fail(row, f"reading {target.full_name} failed: {exc}")
         row.result = {**row.result, "fix": result.contract(),
@@ -284,7 +295,8 @@ def _report_dict(report: ErrorReport) -> dict[str, Any]:
             "deploy": None if d is None else {"to": d.to_sha, "from": d.from_sha,
                                               "service": d.service, "at": _iso(d.at)},
             "thread_url": report.thread_url, "incident_title": report.incident_title,
-            "evidence": list(report.evidence)}
+            "evidence": list(report.evidence),
+            "resources": report.resources.as_dict() if report.resources else None}
 
 
 def _error_from(raw: dict[str, Any]) -> ErrorEvent:

@@ -45,12 +45,23 @@ class ResourceNeed:
     peak_memory_bytes: float | None = None
     oom_limit_bytes: float | None = None      # the limit it was OOM-killed at
     cpu_p95_cores: float | None = None
+    # The peak as a share of the memory limit (what a `usage / limit` series gives): turned
+    # into bytes with the limit the manifest holds.
+    peak_memory_share: float | None = None
+    # OOM-killed at the limit the manifest holds (when `oom_limit_bytes` is not known).
+    oom_killed: bool = False
 
 
 def memory_target(need: ResourceNeed, current_limit: float | None) -> float | None:
+    """max(peak × 1.15, OOM-kill limit × 1.25); the floor only when it was OOM-killed, so a
+    CPU bump or a peak that fits leaves the memory limit alone."""
+    killed_at = need.oom_limit_bytes or (current_limit if need.oom_killed else None)
+    peak = need.peak_memory_bytes
     limit = need.oom_limit_bytes or current_limit
-    candidates = [v for v in (need.peak_memory_bytes and need.peak_memory_bytes *
-                              MEMORY_HEADROOM, limit and limit * LIMIT_STEP) if v]
+    if peak is None and need.peak_memory_share is not None and limit:
+        peak = need.peak_memory_share * limit
+    candidates = [v for v in (peak and peak * MEMORY_HEADROOM,
+                              killed_at and killed_at * LIMIT_STEP) if v]
     return max(candidates) if candidates else None
 
 

@@ -57,6 +57,8 @@ class Anomaly:
     # Where the excursion first crossed ONSET_Z, however small against its peak: the
     # earliest the episode can be said to have begun.
     since: float | None = None
+    # The 95th percentile of the evaluation region (what a CPU request is sized to).
+    p95: float | None = None
 
     @property
     def anomalous(self) -> bool:
@@ -180,8 +182,9 @@ def analyze(
         since = float(t[_walk_back(z, start, ONSET_Z)])
         tail = z[start:]
         persistence = float(np.mean(tail >= ONSET_Z)) if tail.size else 1.0
+    finite = v[region][np.isfinite(v[region])]
     return Anomaly(score, baseline.median, float(smoothed[peak_pos]), onset, n_region,
-                   persistence, since)
+                   persistence, since, float(np.percentile(finite, 95)))
 
 
 def _walk_back(z: FloatArray, start: int, floor: float) -> int:

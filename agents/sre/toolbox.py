@@ -206,7 +206,9 @@ class Toolbox:
             link=info.link, numbers={"baseline": round(anomaly.baseline, 6),
                                      "peak": round(anomaly.peak, 6),
                                      "z": round(anomaly.score, 2),
-                                     "onset": hhmm(anomaly.onset)})
+                                     "onset": hhmm(anomaly.onset),
+                                     **({"p95": round(anomaly.p95, 6)}
+                                        if anomaly.p95 is not None else {})})
         return verdict.evidence_id
 
     # ---- logs -------------------------------------------------------------------------------

@@ -20,6 +20,8 @@ CASE = {"new_code": "The suspect shipped in the deploy (new code).",
 def offer_blocks(row: FixProposal, offer: Offer, *, html_base: str) -> tuple[str, list[Block]]:
     repo_url = f"{html_base.rstrip('/')}/{offer.repository}"
     blocks: list[Block] = []
+    if offer.remediation.kind == "resource" and offer.actions:
+        return _resource_blocks(row, offer, repo_url)
     if not offer.suspects:
         text = f"🛠️ No suspect commit in `{offer.repository}` for this error."
         blocks.append({"type": "section", "text": _mrkdwn(
@@ -53,21 +55,42 @@ def offer_blocks(row: FixProposal, offer: Offer, *, html_base: str) -> tuple[str
         detail = []
     if detail:
         blocks.append({"type": "context", "elements": [_mrkdwn(" · ".join(detail))]})
-    if offer.actions:
-        buttons = []
-        for action in offer.actions:
-            label, question = BUTTONS[action]
-            if offer.shadow:
-                label = label.replace("Open", "Preview") + " (shadow)"
-            buttons.append({
-                "type": "button", "action_id": f"dev_open_{action}", "value": str(row.id),
-                "style": "primary", "text": _plain(label),
-                "confirm": {"title": _plain(question),
-                            "text": _mrkdwn(f"A *draft* on a `nightowl/` branch of "
-                                            f"`{offer.repository}`; nightowl never merges it."),
-                            "confirm": _plain("Open draft"), "deny": _plain("Cancel")}})
-        blocks.append({"type": "actions", "block_id": f"dev:{row.id}", "elements": buttons})
+    blocks += _buttons(row, offer)
     return f"Suspect commits in {offer.repository}", blocks
+
+
+def _resource_blocks(row: FixProposal, offer: Offer, repo_url: str
+                     ) -> tuple[str, list[Block]]:
+    """Pods ran out of memory or CPU and the repository holds their manifest: the change
+    to the container's `resources:` and the button that opens it as a draft."""
+    r = offer.remediation
+    where = ", ".join(f"`{f}`" for f in r.files[:2]) or "the manifest"
+    text = f"🛠️ Resource change proposed in {offer.repository}"
+    lines = [f"🛠️ *Resource change* in <{repo_url}|{offer.repository}> ({where})",
+             r.message[:400]]
+    lines += [f"• _{n[:200]}_" for n in offer.notes[:4]]
+    blocks: list[Block] = [{"type": "section", "text": _mrkdwn("\n".join(lines))}]
+    if r.diff.strip():
+        blocks.append({"type": "section", "text": _mrkdwn(f"```{_clip(r.diff, 2000)}```")})
+    return text, blocks + _buttons(row, offer)
+
+
+def _buttons(row: FixProposal, offer: Offer) -> list[Block]:
+    if not offer.actions:
+        return []
+    buttons = []
+    for action in offer.actions:
+        label, question = BUTTONS[action]
+        if offer.shadow:
+            label = label.replace("Open", "Preview") + " (shadow)"
+        buttons.append({
+            "type": "button", "action_id": f"dev_open_{action}", "value": str(row.id),
+            "style": "primary", "text": _plain(label),
+            "confirm": {"title": _plain(question),
+                        "text": _mrkdwn(f"A *draft* on a `nightowl/` branch of "
+                                        f"`{offer.repository}`; nightowl never merges it."),
+                        "confirm": _plain("Open draft"), "deny": _plain("Cancel")}})
+    return [{"type": "actions", "block_id": f"dev:{row.id}", "elements": buttons}]
 
 
 def say_blocks(text: str, *, diff: str | None = None) -> list[Block]:

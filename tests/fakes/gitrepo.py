@@ -50,6 +50,32 @@ def test_to_dto():
 '''
 
 
+# The search service's Kubernetes manifest lives in the same repository (a small monorepo):
+# what a resource bump edits. The sidecar's resources must stay as they are.
+SEARCH_MANIFEST = """apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: search
+spec:
+  replicas: 3
+  template:
+    spec:
+      containers:
+        - name: search
+          image: "shop/search:2.1"
+          resources:
+            requests:
+              cpu: 200m
+              memory: 256Mi
+            limits:
+              memory: 512Mi   # sized in January
+        - name: envoy
+          image: "envoyproxy/envoy:v1.30"
+          resources:
+            limits: {memory: 128Mi}
+"""
+
+
 @dataclass
 class ServiceRepo:
     path: Path
@@ -67,6 +93,7 @@ def orders_repo(path: Path) -> ServiceRepo:
                   "tests/test_mapper.py": TEST,
                   ".github/CODEOWNERS": "* @acme/platform\norders/ @carol @acme/orders-team\n",
                   ".github/workflows/ci.yml": "on: push\njobs: {}\n",
+                  "deploy/search.yaml": SEARCH_MANIFEST,
                   "README.md": "orders\n"}, "orders service", author="carol",
            date="2026-01-05T10:00:00Z")
     base = commit(path, {"README.md": "orders service\n"}, "docs", author="erin",
