@@ -11,7 +11,9 @@ from typing import Any, TextIO
 from agents.sre.report import InvestigationView
 from bot.slack.blocks import incident_blocks, investigation_blocks
 from bot.surface import MessageRef, Tag
+from bot.thread_text import reply_text
 from storage.models import Alert, Incident
+from storage.thread_events import ThreadEvent
 
 _LINK = re.compile(r"<([^|>]+)\|([^>]+)>")
 _DATE = re.compile(r"<!date\^\d+\^[^|]+\|([^>]+)>")
@@ -87,6 +89,12 @@ class ConsoleSurface:
                     tag: Tag | None = None) -> MessageRef:
         lines = blocks_to_lines(blocks) if blocks else mrkdwn_to_text(text).splitlines()
         self._box("thread reply", lines, indent="    ")
+        return self._next(incident.slack_channel or incident.channel)
+
+    async def post_events(self, incident: Incident, events: Sequence[ThreadEvent], *,
+                          tag: Tag) -> MessageRef:
+        self._box("thread reply", mrkdwn_to_text(reply_text(events)).splitlines(),
+                  indent="    ")
         return self._next(incident.slack_channel or incident.channel)
 
     async def post(self, channel: str, text: str, blocks: Sequence[dict[str, Any]],

@@ -16,15 +16,20 @@ import logging
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Protocol
 
-from agents.sre.report import InvestigationView, Report
+from agents.sre.report import InvestigationView, Progress, Report
 from bot.surface import ChatSurface, MessageRef
-from storage.models import Incident, Investigation
+from storage.models import Incident, Investigation, ThreadUpdate
 from storage.outbox import Outbox
 from storage.repository import Store
+from storage.thread_events import (
+    InvestigationFinished,
+    InvestigationProgress,
+    InvestigationStarted,
+)
 
 log = logging.getLogger(__name__)
 
-MAX_LINES_PER_REPLY = 10
+FINISHED = ("done", "failed")
 RETRY_BASE_S = 2.0
 RETRY_MAX_S = 300.0
 
@@ -86,8 +91,7 @@ class Dispatcher:
 
     async def recover(self) -> int:
         """Queue every incident whose thread is behind the database (after a restart)."""
-        ids = sorted(set(await self.store.incidents_to_render())
-                     | set(await self.outbox.incidents_with_unshown()))
+        ids = await self.store.incidents_to_render()
         for incident_id in ids:
             incident = await self.store.incident(incident_id)
             self.notify(incident_id, incident.channel)
@@ -174,40 +178,78 @@ class Dispatcher:
                                            ts=ref.ts)
             if first:
                 incident.slack_channel, incident.slack_ts = ref.channel, ref.ts
-        updates = await self.store.pending_updates(incident_id)
-        if updates:
-            ids = [u.id for u in updates if u.id is not None]
-            tag = ("update", min(ids))
-            attempted = [u.post_started_at for u in updates if u.post_started_at is not None]
-            found = (await self.surface.find_posted(incident, tag, since=min(attempted))
-                     if attempted else None)
-            if found is None:
-                lines = [u.text for u in updates]
-                if len(lines) > MAX_LINES_PER_REPLY:
-                    extra = len(lines) - MAX_LINES_PER_REPLY
-                    lines = [*lines[:MAX_LINES_PER_REPLY], f"…and {extra} more update(s)."]
-                await self.outbox.updates_attempt(ids)
-                found = await self.surface.reply(incident, "\n".join(lines), tag=tag)
-            await self.store.mark_posted(ids, found.ts)
-        for row in await self.outbox.unshown(incident_id):
-            await self._show_final(incident, row)
+        await self._post_events(incident, await self.store.pending_updates(incident_id))
         if first and self.on_rendered_first is not None:
             await self.on_rendered_first(incident_id)
 
-    async def _show_final(self, incident: Incident, row: Investigation) -> None:
-        """A finished run's result (or error) into its message: edited when it was posted,
-        found by metadata when a post may have landed, posted otherwise."""
-        assert row.id is not None
-        tag = ("investigation", row.id)
+    async def _post_events(self, incident: Incident, updates: list[ThreadUpdate]) -> None:
+        """The thread's pending events, in order: each run of plain events is one reply; an
+        investigation's events are its one message, posted once and then edited, showing
+        the run as it is now (so a backlog of progress events is one edit)."""
+        runs: dict[int, list[ThreadUpdate]] = {}
+        for update in updates:
+            event = update.event
+            if isinstance(event, InvestigationStarted | InvestigationProgress
+                          | InvestigationFinished):
+                runs.setdefault(event.investigation_id, []).append(update)
+        plain: list[ThreadUpdate] = []
+        for pending in [*updates, None]:
+            run_id = getattr(pending.event, "investigation_id", None) if pending else None
+            if pending is not None and run_id is None:
+                plain.append(pending)
+                continue
+            if plain:
+                await self._reply(incident, plain)
+                plain = []
+            if run_id is not None and run_id in runs:
+                await self._show_run(incident, run_id, runs.pop(run_id))
+
+    async def _reply(self, incident: Incident, updates: list[ThreadUpdate]) -> None:
+        ids = [u.id for u in updates if u.id is not None]
+        tag = ("update", min(ids))
+        attempted = [u.post_started_at for u in updates if u.post_started_at is not None]
+        found = (await self.surface.find_posted(incident, tag, since=min(attempted))
+                 if attempted else None)
+        if found is None:
+            await self.outbox.updates_attempt(ids)
+            found = await self.surface.post_events(incident, [u.event for u in updates],
+                                                   tag=tag)
+        await self.store.mark_posted(ids, found.ts)
+
+    async def _show_run(self, incident: Incident, run_id: int,
+                        updates: list[ThreadUpdate]) -> None:
+        """An investigation's message as the run is now: edited when it was posted, found by
+        its metadata when a post may have landed unanswered, posted otherwise."""
+        row = await self.store.investigation(run_id)
+        tag = ("investigation", run_id)
         message = MessageRef(incident.slack_channel or incident.channel, row.slack_ts) \
             if row.slack_ts else None
         if message is None and row.post_started_at is not None:
             message = await self.surface.find_posted(incident, tag, since=row.post_started_at)
         if message is None:
-            await self.outbox.investigation_attempt(row.id)
-        ref = await self.surface.show_investigation(incident, final_view(row), message=message,
-                                                    tag=tag)
-        await self.outbox.shown(row.id, ref.ts)
+            await self.outbox.investigation_attempt(run_id)
+        resumed = any(isinstance(u.event, InvestigationStarted) and u.event.resumed
+                      for u in updates)
+        ref = await self.surface.show_investigation(incident, run_view(row, resumed=resumed),
+                                                    message=message, tag=tag)
+        if row.slack_ts != ref.ts:
+            await self.outbox.investigation_posted(run_id, ref.ts)
+        await self.store.mark_posted([u.id for u in updates if u.id is not None], ref.ts)
+        if row.status in FINISHED:
+            await self.outbox.shown(run_id, ref.ts)
+
+
+def run_view(row: Investigation, *, resumed: bool = False) -> InvestigationView:
+    """What a run's message shows now: its result or error once finished, its progress
+    while it runs."""
+    if row.status in FINISHED:
+        return final_view(row)
+    try:
+        progress = Progress.model_validate(row.progress or {})
+    except ValueError:
+        progress = Progress()
+    return InvestigationView(investigation_id=row.id, progress=progress,
+                             note="resumed after a restart" if resumed else None)
 
 
 def final_view(row: Investigation) -> InvestigationView:

@@ -17,12 +17,12 @@ from agents.sre.assist import ModelAssist
 from agents.sre.context import AlertContext
 from agents.sre.grounding import ground
 from agents.sre.investigator import Budget, Investigator
-from agents.sre.report import InvestigationView, Progress, Report
+from agents.sre.report import Progress, Report
 from bot.dispatcher import Dispatcher
 from bot.health import Health
 from bot.metrics import Metrics
 from bot.routing import Router
-from bot.surface import ChatSurface, MessageRef
+from bot.surface import ChatSurface
 from integrations.llm.base import ModelClient
 from integrations.redaction import clip
 from integrations.telemetry.base import TelemetrySource
@@ -34,10 +34,10 @@ from storage.models import (
     Incident,
     IncidentStatus,
     Investigation,
-    as_utc,
     utcnow,
 )
-from storage.repository import IntakeOutcome, Store
+from storage.repository import IntakeOutcome, NotNow, Store
+from storage.thread_events import FeedbackGiven
 
 log = logging.getLogger(__name__)
 
@@ -88,7 +88,6 @@ class Service:
         self.lookback_minutes = lookback_minutes
         self.model = model  # None: the statistical engine alone
         self.reinvestigate_cooldown_s = reinvestigate_cooldown_s
-        self._reinvestigating: dict[int, asyncio.Lock] = {}
         self.dispatcher = Dispatcher(store, surface)
         self.dispatcher.on_rendered_first = self._on_incident_posted
         self.health = Health()  # /healthz: Slack's state (set at start, updated on failures)
@@ -178,23 +177,25 @@ class Service:
         log.info("incident %s resolved by %s", incident_id, user)
         self.dispatcher.notify(incident_id, incident.channel)
 
+    async def reopen(self, incident_id: int, user: str) -> None:
+        incident, _ = await self.store.reopen(incident_id, user)
+        log.info("incident %s reopened by %s", incident_id, user)
+        self.dispatcher.notify(incident_id, incident.channel)
+
     async def reinvestigate(self, incident_id: int, user: str) -> str | None:
         """Start a new investigation, unless one is running or started within the cooldown
-        (five clicks in a second are one investigation). Returns why not, or None."""
-        lock = self._reinvestigating.setdefault(incident_id, asyncio.Lock())
-        async with lock:  # the check and the new row together, so clicks cannot interleave
-            latest = await self.store.latest_investigation(incident_id)
-            if latest is not None:
-                age = (utcnow() - as_utc(latest.started_at)).total_seconds()
-                if latest.status == "running" and age < STUCK_RUN_S:
-                    return "An investigation of this incident is already running."
-                if age < self.reinvestigate_cooldown_s:
-                    wait = int(self.reinvestigate_cooldown_s - age) + 1
-                    return (f"This incident was investigated {int(age)}s ago; you can "
-                            f"re-investigate it in {wait}s.")
-            await self.store.audit(actor=user, action="reinvestigate", incident_id=incident_id)
-            row = await self.store.start_investigation(incident_id, "reinvestigate")
-        self._spawn(self.investigate(incident_id, trigger="reinvestigate", started=row))
+        (five clicks in a second are one investigation, whichever replica each reaches: the
+        cooldown is claimed in the database). Returns why not, or None."""
+        started = await self.store.claim_investigation(
+            incident_id, "reinvestigate", cooldown_s=self.reinvestigate_cooldown_s,
+            stuck_s=STUCK_RUN_S)
+        if isinstance(started, NotNow):
+            if started.running:
+                return "An investigation of this incident is already running."
+            return (f"This incident was investigated {started.age_s}s ago; you can "
+                    f"re-investigate it in {started.wait_s}s.")
+        await self.store.audit(actor=user, action="reinvestigate", incident_id=incident_id)
+        self._spawn(self.investigate(incident_id, trigger="reinvestigate", started=started))
         return None
 
     async def record_feedback(self, investigation_id: int, user: str, verdict: str, *,
@@ -205,10 +206,9 @@ class Service:
             investigation_id=investigation_id, incident_id=row.incident_id, user=user,
             verdict=verdict, correct_service=correct_service, comment=comment))
         if row.incident_id is not None:
-            text = {"up": f"👍 <@{user}> confirmed the diagnosis.",
-                    "down": f"👎 <@{user}> says the diagnosis is wrong.",
-                    "wrong_cause": f"✏️ <@{user}> says the cause was `{correct_service}`."}
-            await self.store.add_note(row.incident_id, "feedback", text[verdict])
+            await self.store.add_event(row.incident_id, FeedbackGiven(
+                user=user, verdict=verdict,  # type: ignore[arg-type]
+                correct_service=correct_service))
             self.dispatcher.notify(row.incident_id, await self._channel_of(row.incident_id))
 
     async def set_models_paused(self, paused: bool, user: str) -> None:
@@ -251,45 +251,25 @@ class Service:
         alerts = await self.store.incident_alerts(incident_id)
         source = self.telemetry_for(incident, alerts) if self.telemetry_for else None
         row = resume or started or await self.store.start_investigation(incident_id, trigger)
+        assert row.id is not None
+        if resume is not None:
+            await self.store.resume_investigation(resume)
         log.info("incident %s: investigation %s started (%s) on %s %s", incident_id, row.id,
                  trigger, incident.service, incident.signal)
+        # Its message, progress edits and final result all go through the outbox: the
+        # dispatcher posts them once, in thread order, retrying until they land.
         self.dispatcher.notify(incident_id, incident.channel)
-        view = InvestigationView(investigation_id=row.id, note="resumed after a restart"
-                                 if resume is not None else None)
-        message: MessageRef | None = None
-        if resume is not None and resume.slack_ts and incident.slack_channel:
-            message = MessageRef(incident.slack_channel, resume.slack_ts)
-        try:
-            if message is None:
-                assert row.id is not None
-                await self.dispatcher.outbox.investigation_attempt(row.id)
-                row.post_started_at = utcnow()
-            message = await self.surface.show_investigation(
-                incident, view, message=message, tag=("investigation", row.id or 0))
-            if row.slack_ts != message.ts:
-                row.slack_ts = message.ts  # so a restart edits this message, not a new one
-                row = await self.store.save_investigation(row)
-        except Exception:
-            # The final message goes through the dispatcher, which finds this one by its
-            # metadata if it landed after all, and posts it otherwise.
-            log.exception("incident %s: could not post the investigation message", incident_id)
         last_edit = time.monotonic()
+        run_id = row.id
 
         async def on_progress(progress: Progress) -> None:
-            nonlocal last_edit, message, row
+            nonlocal last_edit
             if time.monotonic() - last_edit < PROGRESS_EDIT_INTERVAL_S:
                 return
             last_edit = time.monotonic()
             row.progress = progress.model_dump()
-            row = await self.store.save_investigation(row)
-            if message is None:
-                return
-            try:
-                message = await self.surface.show_investigation(
-                    incident, InvestigationView(investigation_id=row.id, progress=progress),
-                    message=message)
-            except Exception:
-                log.warning("incident %s: progress update failed", incident_id, exc_info=True)
+            await self.store.save_progress(run_id, row.progress)
+            self.dispatcher.notify(incident_id, incident.channel)
 
         report: Report | None = None
         try:
@@ -326,10 +306,7 @@ class Service:
             row.error = clip(str(exc), 2000)
             self.metrics.investigations.inc(outcome="failed")
         row.finished_at = utcnow()
-        if message is not None:
-            row.slack_ts = message.ts
-        row.shown_final = False  # the dispatcher shows it, retrying until it lands
-        await self.store.save_investigation(row)
+        await self.store.save_investigation(row)  # queues the final message
         fresh = await self.store.incident(incident_id)
         self.dispatcher.notify(incident_id, fresh.channel)
         if report is not None and self.on_report is not None:

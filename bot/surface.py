@@ -9,6 +9,7 @@ from typing import Any, Protocol
 
 from agents.sre.report import InvestigationView
 from storage.models import Alert, Incident
+from storage.thread_events import ThreadEvent
 
 # (kind, key) written into a message's metadata: ("incident", incident id),
 # ("update", first thread update id), ("investigation", investigation id).
@@ -31,6 +32,12 @@ class ChatSurface(Protocol):
                     tag: Tag | None = None) -> MessageRef:
         """Post a reply in the incident's thread (`text` is the fallback when `blocks`).
         `tag` goes into the message's metadata, so `find_posted` can find it again."""
+        ...
+
+    async def post_events(self, incident: Incident, events: Sequence[ThreadEvent], *,
+                          tag: Tag) -> MessageRef:
+        """Post one reply in the incident's thread that shows `events` (typed, from the
+        outbox), worded by this surface; `tag` as in `reply`."""
         ...
 
     async def show_investigation(

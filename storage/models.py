@@ -14,6 +14,8 @@ from typing import Any
 from sqlalchemy import JSON, Column, Index, String, UniqueConstraint, text
 from sqlmodel import Field, SQLModel
 
+from storage.thread_events import ThreadEvent, dump_event, load_event
+
 
 def utcnow() -> datetime:
     return datetime.now(UTC)
@@ -125,20 +127,36 @@ class Incident(SQLModel, table=True):
     # Set before the root message is posted: after a crash or an unanswered call, the next
     # attempt first looks for the message by its metadata instead of posting it twice.
     slack_post_started_at: datetime | None = None
+    # When its latest investigation started: the re-investigate cooldown is claimed on this
+    # row, so it holds across replicas (storage.repository.Store.start_investigation).
+    last_investigation_at: datetime | None = None
 
 
 class ThreadUpdate(SQLModel, table=True):
-    """Transactional outbox of thread replies: written with the change, posted later."""
+    """Transactional outbox of an incident's thread: typed events (storage.thread_events),
+    written with the change that produced them, rendered and posted later by the
+    dispatcher. `posted_ts` is the message that shows the event once it landed."""
 
     __table_args__ = (Index("ix_thread_update_pending", "incident_id", "posted_ts"),)
 
     id: int | None = Field(default=None, primary_key=True)
     incident_id: int = Field(foreign_key="incident.id")
-    kind: str = Field(max_length=32)  # alert_added | alert_resolved | resolved | ack | note
-    text: str
+    kind: str = Field(max_length=32)  # the event's kind (thread_events), e.g. alert_added, ack
+    # The event's fields; None only on rows from before events were typed, which kept the
+    # reply's words in `text`.
+    data: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON, nullable=True))
+    text: str | None = None
     created_at: datetime = Field(default_factory=utcnow)
     posted_ts: str | None = Field(default=None, max_length=64)
     post_started_at: datetime | None = None  # as Incident.slack_post_started_at
+
+    @classmethod
+    def of(cls, incident_id: int, event: ThreadEvent) -> ThreadUpdate:
+        return cls(incident_id=incident_id, kind=event.kind, data=dump_event(event))
+
+    @property
+    def event(self) -> ThreadEvent:
+        return load_event(self.kind, self.data, self.text)
 
 
 class DeadLetter(SQLModel, table=True):

@@ -1,11 +1,13 @@
-"""The Slack outbox's bookkeeping beside the incident queries: post attempts and finished
-investigations still to show.
+"""The Slack outbox's bookkeeping beside the incident queries: post attempts, and where an
+investigation's message is.
 
-Every post is recorded as attempted before the call (`*_post_started_at`): after a crash or
-an unanswered call, the dispatcher first looks for the message by its metadata, and posts
-only when it is not there. A finished investigation stays `shown_final = false` until its
-message (result or error) has landed, so a failed final edit is retried until it does.
-Targeted UPDATEs, so a run saving its own row at the same time loses nothing.
+The outbox itself is `ThreadUpdate`: typed thread events (storage.thread_events), pending
+until the message that shows them has landed, so a failed post or edit is retried until it
+does. Every post is recorded as attempted before the call (`*_post_started_at`): after a
+crash or an unanswered call, the dispatcher first looks for the message by its metadata, and
+posts only when it is not there. A finished investigation is `shown_final` once its final
+message (result or error) has landed. Targeted UPDATEs, so a run saving its own row at the
+same time loses nothing.
 """
 
 from __future__ import annotations
@@ -13,10 +15,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from sqlalchemy import update
-from sqlmodel import col, select
+from sqlmodel import col
 
+from storage.base import Repository, in_executor
 from storage.models import Incident, Investigation, ThreadUpdate, utcnow
-from storage.repository import Repository, in_executor
 
 
 class Outbox(Repository):
@@ -55,28 +57,9 @@ class Outbox(Repository):
             session.commit()
 
     @in_executor
-    def unshown(self, incident_id: int) -> list[Investigation]:
-        """Finished runs of the incident whose final message has not landed yet."""
-        with self._session() as session:
-            return list(session.exec(
-                select(Investigation).where(Investigation.incident_id == incident_id,
-                                            col(Investigation.status).in_(("done", "failed")),
-                                            col(Investigation.shown_final).is_(False))
-                .order_by(col(Investigation.id))))
-
-    @in_executor
     def shown(self, investigation_id: int, ts: str) -> None:
         with self._session() as session:
             session.execute(update(Investigation)
                             .where(col(Investigation.id) == investigation_id)
                             .values(shown_final=True, slack_ts=ts))
             session.commit()
-
-    @in_executor
-    def incidents_with_unshown(self) -> list[int]:
-        with self._session() as session:
-            return sorted({i for i in session.exec(
-                select(Investigation.incident_id).where(
-                    col(Investigation.status).in_(("done", "failed")),
-                    col(Investigation.shown_final).is_(False),
-                    col(Investigation.incident_id).is_not(None))) if i is not None})

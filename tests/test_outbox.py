@@ -126,8 +126,14 @@ async def test_a_post_slack_kept_but_answered_500_lands_once(rig: Rig) -> None:
 async def test_a_failed_final_edit_is_retried_until_it_lands(rig: Rig) -> None:
     await rig.alert(ALERT)
     await rig.service.idle()
+    run = await rig.service.store.start_investigation(1, "test")
+    rig.service.dispatcher.notify(1, "#incidents")
+    await rig.service.idle()  # its "Investigating…" message went through the outbox
+    [started] = [m for m in rig.slack.replies() if (m.get("metadata") or {}).get(
+        "event_type") == "nightowl_investigation"]
+    assert "Investigating" in started["text"]
     rig.slack.fail_next("chat.update", status=500, times=4)  # beyond the SDK's own retries
-    await rig.service.investigate(1, trigger="test")
+    await rig.service.investigate(1, trigger="test", started=run)
 
     async def shown() -> bool:
         row = await rig.service.store.latest_investigation(1)

@@ -37,16 +37,11 @@ from integrations.redaction import clip, redact
 from storage.api import ApiStore, FindingFilter, IncidentFilter
 from storage.errors import NotFound
 from storage.models import Finding, Incident, IncidentStatus, Investigation, Severity
+from storage.thread_events import Note
 
 NOTE_MAX_CHARS = 3000
 _CHANNEL_ID = re.compile(r"^[CG][A-Z0-9]{6,}$")
 VERDICTS = ("up", "down", "wrong_cause")
-
-
-def slack_escape(text: str) -> str:
-    """Slack's three control characters, escaped as its docs say, so text from a caller
-    cannot mention a channel, ping a person or dress up a link."""
-    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
 class Records:
@@ -162,9 +157,8 @@ class Records:
             raise InvalidArgument("text is empty")
         if len(body) > NOTE_MAX_CHARS:
             raise InvalidArgument(f"text is longer than {NOTE_MAX_CHARS} characters")
-        safe = slack_escape(redact(body))
-        await self.store.add_note(incident_id, "note",
-                                  f"📝 Note from {slack_escape(principal.actor)}: {safe}")
+        # Kept masked; the surface that shows it escapes it (bot/thread_text.py).
+        await self.store.add_event(incident_id, Note(author=principal.actor, text=redact(body)))
         await self.store.audit(actor=principal.actor, action="api_note",
                                incident_id=incident_id, detail={"chars": len(body)})
         self.service.dispatcher.notify(incident_id, incident.channel)
@@ -312,7 +306,7 @@ class Records:
         await self._investigation(investigation_id)
         await self.service.record_feedback(
             investigation_id, principal.actor, verdict,
-            correct_service=slack_escape(correct_service) if correct_service else None,
+            correct_service=correct_service,
             comment=redact(comment) if comment else None)
         return FeedbackAdded(investigation_id=investigation_id, verdict=verdict)
 

@@ -12,9 +12,9 @@ import json
 from collections.abc import Sequence
 from typing import Any, Protocol
 
-from bot.dispatcher import MAX_LINES_PER_REPLY
 from bot.slack.security_blocks import case_blocks, case_text, triage_blocks, triage_text
 from bot.surface import MessageRef
+from bot.thread_text import MAX_LINES_PER_REPLY
 from storage.security import SecurityStore
 
 Blocks = Sequence[dict[str, Any]]

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import re
 from collections.abc import Sequence
 from typing import Any
 
 from agents.sre.report import InvestigationView, Report
 from agents.untrusted import inert
 from bot.rca import Line, rca_view
+from bot.thread_text import who
 from integrations.redaction import clip, redact
 from storage.models import Alert, Incident, IncidentStatus, as_utc, utcnow
 
@@ -40,9 +40,7 @@ def link_target(url: str) -> str | None:
     return url.replace("|", "%7C").replace("<", "%3C").replace(">", "%3E")
 
 
-def _who(who: str) -> str:
-    """A Slack user id becomes a mention; anything else (a source's name) is shown as text."""
-    return f"<@{who}>" if re.fullmatch(r"[UW][A-Z0-9]{2,20}", who) else esc(who)
+_who = who  # one rule for who is a mention (bot/thread_text.py)
 
 
 def _plain(text: str) -> dict[str, Any]:

@@ -20,8 +20,10 @@ from bot.slack.blocks import (
 )
 from bot.slack.pacing import ChannelPacer
 from bot.surface import MessageRef, Tag
+from bot.thread_text import reply_text
 from integrations.redaction import clip, redact_data
 from storage.models import Alert, Incident
+from storage.thread_events import ThreadEvent
 
 MAX_REPLY_CHARS = 3500  # keep replies well under Slack's 4,000-character text limit
 LOOKUP_SLACK_S = 120.0  # look from a little before the attempt (clocks differ)
@@ -71,6 +73,10 @@ class SlackSurface:
             tagged = {}  # the first part carries the tag: finding it means the reply landed
             ts = str(response["ts"])
         return MessageRef(channel, ts)
+
+    async def post_events(self, incident: Incident, events: Sequence[ThreadEvent], *,
+                          tag: Tag) -> MessageRef:
+        return await self.reply(incident, reply_text(events), tag=tag)
 
     async def find_posted(self, incident: Incident, tag: Tag, *,
                           since: datetime) -> MessageRef | None:
