@@ -364,10 +364,10 @@ def _get_incident(session: Session, incident_id: int) -> Incident:
     return incident
 
 
-# What a run writes of itself; the rest of its row is the outbox's (storage.outbox).
+# What a run writes of itself when saved; its checkpoint is `save_progress`'s and its Slack
+# bookkeeping the outbox's (storage.outbox).
 _RUN_FIELDS = ("status", "finished_at", "abstained", "top_service", "top_kind", "confidence",
-               "queries", "llm_calls", "llm_input_tokens", "cost_usd", "error", "progress",
-               "result")
+               "queries", "llm_calls", "llm_input_tokens", "cost_usd", "error", "result")
 
 
 def _add_events(session: Session, incident_id: int, events: Sequence[ThreadEvent]) -> None:
