@@ -18,7 +18,8 @@ import time
 from pathlib import Path
 
 from agents.security.triage import triage_directory
-from evals.security.generate import DATASET, build_suite
+from evals.security.dataset import DATASET
+from evals.security.generate import build_suite
 
 RUNS = 5
 

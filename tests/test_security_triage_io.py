@@ -12,7 +12,8 @@ import pytest
 from agents.security import attack
 from agents.security.triage import triage_directory
 from bot.cli import main
-from evals.security.generate import DATASET, build_suite
+from evals.security.dataset import DATASET
+from evals.security.generate import build_suite
 from evals.security.score import Outcome, score, suppression_at_recall
 from integrations.security.casedir import CaseDirectorySource, CaseError
 from integrations.security.types import SecuritySource

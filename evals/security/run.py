@@ -14,7 +14,8 @@ from typing import Any
 from agents.security.report import TriageReport
 from agents.security.triage import triage_directory
 from evals.errors import EvalError
-from evals.security.generate import CREDIT, DATASET, build_suite
+from evals.security.dataset import CREDIT, DATASET
+from evals.security.generate import build_suite
 from evals.security.score import Outcome, always_escalate, score, severity_decides
 
 SPLITS = {"dev": 7, "held-out": 1007}  # seeds; the Panther rules are split in halves too
