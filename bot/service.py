@@ -26,6 +26,7 @@ from bot.surface import ChatSurface
 from integrations.llm.base import ModelClient
 from integrations.redaction import clip
 from integrations.telemetry.base import TelemetrySource
+from integrations.telemetry.prometheus import DEFAULT_SERVICE_LABELS, pick_service_label
 from integrations.telemetry.scoped import ScopedSource
 from storage.ledger import MODELS_PAUSED, Ledger
 from storage.models import (
@@ -77,6 +78,7 @@ class Service:
         lookback_minutes: int = 120,
         model: ModelClient | None = None,
         reinvestigate_cooldown_s: float = 120.0,
+        service_labels: Sequence[str] = DEFAULT_SERVICE_LABELS,
     ) -> None:
         self.store = store
         self.surface = surface
@@ -88,6 +90,7 @@ class Service:
         self.lookback_minutes = lookback_minutes
         self.model = model  # None: the statistical engine alone
         self.reinvestigate_cooldown_s = reinvestigate_cooldown_s
+        self.service_labels = tuple(service_labels)  # NIGHTOWL_SERVICE_LABELS
         self.dispatcher = Dispatcher(store, surface)
         self.dispatcher.on_rendered_first = self._on_incident_posted
         self.health = Health()  # /healthz: Slack's state (set at start, updated on failures)
@@ -146,6 +149,13 @@ class Service:
         # A huge delivery is stored in bounded chunks: each is one transaction on the store's
         # writer, so deliveries arriving meanwhile are written between chunks instead of
         # waiting behind all of it. (The webhook still answers after the last chunk.)
+        for alert in alerts:
+            # The incident names the service the way its investigation reads the telemetry
+            # (NIGHTOWL_SERVICE_LABELS, the alert's own labels picking): a kube-state-metrics
+            # alert is about its container, not about the exporter's job.
+            _, picked = pick_service_label(alert.labels, self.service_labels)
+            if picked:
+                alert.service = picked[:255]
         outcomes: list[IntakeOutcome] = []
         for start in range(0, len(alerts), INTAKE_CHUNK):
             outcomes += await self.store.ingest(alerts[start:start + INTAKE_CHUNK],
@@ -286,6 +296,9 @@ class Service:
             if isinstance(source, ScopedSource) and source.scope.service:
                 # The label the alert's own labels picked names the service in the telemetry.
                 context = replace(context, service=source.scope.service)
+                if source.scope.service != incident.service:  # found through its instance
+                    incident = await self.store.set_service(incident_id, source.scope.service)
+                    self.dispatcher.notify(incident_id, incident.channel)
             report = await investigator.investigate(context, on_progress=on_progress)
             await ground(report, context, source)
             row.status = "done"

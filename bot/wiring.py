@@ -176,6 +176,7 @@ def build(settings: Settings, *, telemetry_for: TelemetryFor | None = None,
         lookback_minutes=settings.investigation.lookback_minutes,
         model=gateway,
         reinvestigate_cooldown_s=settings.authorization.reinvestigate_cooldown_seconds,
+        service_labels=settings.telemetry.service_label_list,
     )
     service.on_report = dev.on_report
     dev.telemetry_for = service.telemetry_for  # OOM kills of a service blamed for memory

@@ -121,6 +121,17 @@ def investigation_finished(incident: Incident, *, diagnosed: bool, now: datetime
         _touch(incident, now)
 
 
+def service_found(incident: Incident, service: str, now: datetime) -> bool:
+    """The investigation read the alert's telemetry under another name than intake gave it
+    (an alert whose rule aggregated its service label away is named by its instance's
+    series): the root shows that name. Returns whether anything changed."""
+    if incident.service == service[:255]:
+        return False
+    incident.service = service[:255]
+    _touch(incident, now)
+    return True
+
+
 def _alert_event(kind: str, alert: Alert) -> AlertChanged:
     return AlertChanged(kind=kind,  # type: ignore[arg-type]
                         title=alert.title, service=alert.service,

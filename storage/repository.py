@@ -117,6 +117,16 @@ class Store(Intake):
             return {"incidents_open": int(open_incidents), "dead_letters": int(dead)}
 
     @in_executor
+    def set_service(self, incident_id: int, service: str) -> Incident:
+        """Name the service its investigation found the alert's telemetry under."""
+        with self._session() as session:
+            incident = _get_incident(session, incident_id)
+            if lifecycle.service_found(incident, service, utcnow()):
+                session.add(incident)
+                session.commit()
+            return incident
+
+    @in_executor
     def acknowledge(self, incident_id: int, user: str) -> tuple[Incident, bool]:
         """Returns the incident and whether this click changed anything."""
         return self._transition(incident_id, user, "acknowledge", lifecycle.acknowledge)

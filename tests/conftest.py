@@ -100,3 +100,14 @@ def sqlite_store(tmp_path: Path) -> Iterator[Store]:
     store = Store(engine)
     yield store
     store.close()
+
+
+@pytest.fixture(scope="module")
+def prometheus(request: pytest.FixtureRequest,
+               tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A real Prometheus serving the requesting test module's `openmetrics()` history."""
+    from tests.fakes.prometheus import backfilled
+
+    history = request.module.openmetrics()
+    with backfilled(tmp_path_factory.mktemp("prometheus"), history) as url:
+        yield url

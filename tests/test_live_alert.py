@@ -10,7 +10,6 @@ expression and read the CPU as a busy share, not as the core count.
 from __future__ import annotations
 
 import json
-import subprocess
 import time
 from collections.abc import Iterator
 from datetime import UTC, datetime
@@ -27,6 +26,7 @@ from starlette.routing import Route
 from bot.cli import main
 from tests.conftest import require_binary
 from tests.fakes.process import free_port, ready_process
+from tests.fakes.prometheus import backfilled
 from tests.fakes.server import ServerThread
 
 CORES = 2
@@ -72,8 +72,6 @@ class NodeExporter:
 
 @pytest.fixture(scope="module")
 def firing(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    binary = require_binary("prometheus")
-    promtool = require_binary("promtool")
     node = NodeExporter()
 
     async def metrics(request: Request) -> PlainTextResponse:
@@ -82,25 +80,15 @@ def firing(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     root = tmp_path_factory.mktemp("live-alert")
     with ServerThread(Starlette(routes=[Route("/metrics", metrics)])) as target:
         instance = target.url.removeprefix("http://")
-        (root / "history.om").write_text(node.history(instance))
-        subprocess.run([promtool, "tsdb", "create-blocks-from", "openmetrics",
-                        str(root / "history.om"), str(root / "data")], check=True,
-                       capture_output=True, timeout=120)
         (root / "rules.yml").write_text(json.dumps({"groups": [{"name": "node", "rules": [{
             "alert": "HostHighCpuLoad", "expr": RULE, "for": "0s",
             "labels": {"severity": "warning"},
             "annotations": {"summary": "CPU load is above 80%"}}]}]}))
-        (root / "prometheus.yml").write_text(json.dumps({
-            "global": {"scrape_interval": "1s", "evaluation_interval": "1s"},
-            "rule_files": [str(root / "rules.yml")],
-            "scrape_configs": [{"job_name": "node",
-                                "static_configs": [{"targets": [instance]}]}]}))
-        port = free_port()
-        command = [binary, f"--config.file={root / 'prometheus.yml'}",
-                   f"--storage.tsdb.path={root / 'data'}",
-                   f"--web.listen-address=127.0.0.1:{port}",
-                   "--storage.tsdb.retention.time=30d"]
-        with ready_process(command, f"http://127.0.0.1:{port}") as url:
+        config = {"global": {"scrape_interval": "1s", "evaluation_interval": "1s"},
+                  "rule_files": [str(root / "rules.yml")],
+                  "scrape_configs": [{"job_name": "node",
+                                      "static_configs": [{"targets": [instance]}]}]}
+        with backfilled(root, node.history(instance), config=config) as url:
             deadline = time.monotonic() + 60
             while time.monotonic() < deadline:
                 alerts = httpx.get(f"{url}/api/v1/alerts", timeout=5).json()["data"]["alerts"]

@@ -8,20 +8,25 @@ climbs to its limit and it is OOM-killed; checkout's p99 goes from ~0.1 s to ~0.
 
 from __future__ import annotations
 
-import subprocess
-from collections.abc import Iterator
+import json
+import re
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
+import httpx
 import numpy as np
 import pytest
+from pydantic import SecretStr
 
 from agents.sre.context import AlertContext
 from agents.sre.grounding import ground
 from agents.sre.investigator import Investigator
+from bot.settings import Settings, SlackSettings, TelemetrySettings, WebhookSettings
+from bot.wiring import build
 from integrations.telemetry.base import Window
 from integrations.telemetry.prometheus import PrometheusSource, expression_of
-from tests.conftest import require_binary
-from tests.fakes.process import free_port, ready_process
+from tests.fakes.service import serving
+from tests.fakes.slack import FakeSlack
 
 NOW = datetime.now(UTC).replace(second=0, microsecond=0)
 START = NOW - timedelta(hours=2)
@@ -104,25 +109,6 @@ def openmetrics() -> str:
         lines.append(f"# TYPE {name} gauge")
         lines.extend(samples)
     return "\n".join(lines) + "\n# EOF\n"
-
-
-@pytest.fixture(scope="module")
-def prometheus(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    binary = require_binary("prometheus")
-    promtool = require_binary("promtool")
-    root = tmp_path_factory.mktemp("prometheus-conventions")
-    data = root / "data"
-    (root / "input.om").write_text(openmetrics())
-    subprocess.run([promtool, "tsdb", "create-blocks-from", "openmetrics",
-                    str(root / "input.om"), str(data)], check=True, capture_output=True,
-                   timeout=120)
-    (root / "prometheus.yml").write_text("global:\n  scrape_interval: 1h\n")
-    port = free_port()
-    command = [binary, f"--config.file={root / 'prometheus.yml'}",
-               f"--storage.tsdb.path={data}", f"--web.listen-address=127.0.0.1:{port}",
-               "--storage.tsdb.retention.time=30d"]
-    with ready_process(command, f"http://127.0.0.1:{port}") as url:
-        yield url
 
 
 WINDOW = Window(START, NOW)
@@ -223,3 +209,45 @@ async def test_alert_expression_is_the_first_evidence_and_links_are_per_query(
     metric_links = [e.link for e in report.evidence if e.signal == "cpu" and e.link]
     assert metric_links and all("node_cpu_seconds_total" in link for link in metric_links)
     await source.aclose()
+
+
+@pytest.mark.parametrize(("labels", "named"), [
+    # kube-state-metrics' own job is passed over for the container the alert is about.
+    ({"alertname": "KubeContainerOOMKilled", "job": "kube-state-metrics", "namespace": "shop",
+      "pod": "cart-7d9", "container": "cart"}, "cart"),
+    ({"alertname": "HostHighCpuLoad", "job": "node", "instance": "host1:9100"}, "node"),
+    # The usual rule (`avg by (instance)`) drops the job: named through the instance's series.
+    ({"alertname": "HostHighCpuLoad", "instance": "host1:9100"}, "node"),
+], ids=["kube", "node", "node-by-instance"])
+async def test_the_root_message_names_the_resolved_service(
+        prometheus: str, labels: dict[str, str], named: str, tmp_path: Path,
+        fake_slack: tuple[FakeSlack, str]) -> None:
+    """The Slack root names the service as NIGHTOWL_SERVICE_LABELS resolves it (the one the
+    RCA reads), not the webhook normaliser's guess."""
+    slack, url = fake_slack
+    settings = Settings(database_url=f"sqlite:///{tmp_path}/n.db").model_copy(update={
+        "slack": SlackSettings(bot_token=SecretStr("xoxb-t"), signing_secret=SecretStr("s"),
+                               app_token=None, api_url=f"{url}/api/"),
+        "webhooks": WebhookSettings(token=SecretStr("hook-token")),
+        "telemetry": TelemetrySettings(prometheus_url=prometheus)})
+    wiring = build(settings)
+    fired = (FAULT + timedelta(minutes=5)).isoformat()
+    payload = {"version": "4", "status": "firing", "groupKey": labels["alertname"],
+               "alerts": [{"status": "firing", "labels": labels, "startsAt": fired,
+                           "annotations": {"summary": labels["alertname"]},
+                           "generatorURL": f"{prometheus}/graph?g0.expr=up"}]}
+    async with serving(wiring.app) as base, httpx.AsyncClient(timeout=30) as http:
+        answer = await http.post(f"{base}/webhooks/alertmanager", json=payload,
+                                 headers={"Authorization": "Bearer hook-token"})
+        assert answer.status_code == 202, answer.text
+        await wiring.service.idle(timeout=120)
+    wiring.store.close()
+    roots = slack.roots()
+    assert len(roots) == 1
+    # The root as it stands now: its last post or edit.
+    last = [c.args for c in slack.calls if c.method in ("chat.postMessage", "chat.update")
+            and (c.args.get("ts") == roots[0]["ts"] or (c.method == "chat.postMessage"
+                 and not c.args.get("thread_ts")))][-1]
+    blocks = last["blocks"] if isinstance(last["blocks"], str) else json.dumps(last["blocks"])
+    assert re.findall(r"\*Service\*\\n`([^`]+)`", blocks) == [named], blocks
+    assert f"({named})" in last["text"]

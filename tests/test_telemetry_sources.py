@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import subprocess
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
@@ -20,8 +19,7 @@ from integrations.telemetry.base import Window
 from integrations.telemetry.composite import CompositeSource
 from integrations.telemetry.loki import LokiSource
 from integrations.telemetry.prometheus import PrometheusSource
-from tests.conftest import require_binary
-from tests.fakes.process import free_port, ready_process
+from tests.fakes.process import free_port
 from tests.fakes.server import ServerThread
 
 NOW = datetime.now(UTC).replace(second=0, microsecond=0)
@@ -53,25 +51,6 @@ def openmetrics() -> str:
         lines.append(f"# TYPE {name} {'counter' if name == 'http_requests' else 'gauge'}")
         lines.extend(samples[name])
     return "\n".join(lines) + "\n# EOF\n"
-
-
-@pytest.fixture(scope="module")
-def prometheus(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    binary = require_binary("prometheus")
-    promtool = require_binary("promtool")
-    root = tmp_path_factory.mktemp("prometheus")
-    data = root / "data"
-    (root / "input.om").write_text(openmetrics())
-    subprocess.run([promtool, "tsdb", "create-blocks-from", "openmetrics",
-                    str(root / "input.om"), str(data)], check=True, capture_output=True,
-                   timeout=120)
-    (root / "prometheus.yml").write_text("global:\n  scrape_interval: 1h\n")
-    port = free_port()
-    command = [binary, f"--config.file={root / 'prometheus.yml'}",
-               f"--storage.tsdb.path={data}", f"--web.listen-address=127.0.0.1:{port}",
-               "--storage.tsdb.retention.time=30d"]
-    with ready_process(command, f"http://127.0.0.1:{port}") as url:
-        yield url
 
 
 WINDOW = Window(START, NOW)
