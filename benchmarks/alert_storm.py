@@ -13,7 +13,6 @@ import itertools
 import json
 import os
 import random
-import socket
 import sqlite3
 import statistics
 import subprocess
@@ -26,6 +25,7 @@ from pathlib import Path
 import aiohttp
 import httpx
 
+from tests.fakes.process import free_port
 from tests.fakes.server import ServerThread
 from tests.fakes.slack import FakeSlack
 
@@ -34,12 +34,6 @@ GROUPS = 200
 TEAMS = 20
 CONCURRENCY = 16
 TOKEN = "storm-token"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def payload(group: int, alert: int) -> dict[str, object]:

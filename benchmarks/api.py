@@ -13,7 +13,6 @@ from __future__ import annotations
 import asyncio
 import json
 import os
-import socket
 import statistics
 import subprocess
 import sys
@@ -30,16 +29,11 @@ from sqlmodel import Session
 
 from storage.db import make_engine, upgrade
 from storage.models import Alert, Finding, Incident, Investigation
+from tests.fakes.process import free_port
 
 INCIDENTS = 10_000
 REQUESTS = 200
 TOKEN = "bench-reader-token-0123456789"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def heavy_result(n: int) -> dict[str, object]:

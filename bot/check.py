@@ -172,18 +172,24 @@ def static(settings: Settings) -> list[CheckResult]:
     return results
 
 
-def _webhooks(settings: Settings) -> CheckResult:
-    # What `serve` refuses (bot.wiring.check_serve_settings), without importing the app.
+def serve_refusal(settings: Settings) -> str | None:
+    """Why `serve` would refuse these settings (it stops with this; `nightowl check` reports
+    it), or None. Here, not in bot.wiring, so `check` need not import the app."""
     if settings.webhooks.token is None and not settings.webhooks.allow_unauthenticated:
-        return CheckResult("webhooks", "fail", "NIGHTOWL_WEBHOOK_TOKEN is not set: webhooks "
-                                               "would accept anyone (or set NIGHTOWL_ALLOW_"
-                                               "UNAUTHENTICATED_WEBHOOKS=true on a trusted "
-                                               "network)")
+        return ("NIGHTOWL_WEBHOOK_TOKEN is not set: webhooks would accept anyone. Set it (and "
+                "configure your alert sources to send it as a Bearer token), or set "
+                "NIGHTOWL_ALLOW_UNAUTHENTICATED_WEBHOOKS=true for a trusted network.")
     if (settings.slack.bot_token is None) != (settings.slack.signing_secret is None):
         missing = "SLACK_SIGNING_SECRET" if settings.slack.signing_secret is None \
             else "SLACK_BOT_TOKEN"
-        return CheckResult("webhooks", "fail", f"Slack is half configured: set {missing} too "
-                                               "(or neither)")
+        return f"Slack is half configured: set {missing} too (or neither)."
+    return None
+
+
+def _webhooks(settings: Settings) -> CheckResult:
+    refusal = serve_refusal(settings)
+    if refusal is not None:
+        return CheckResult("webhooks", "fail", refusal)
     return CheckResult("webhooks", "ok", "authentication configured")
 
 

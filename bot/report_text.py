@@ -3,6 +3,9 @@ Slack thread (bot/rca.py), then the hypothesis tree for those who want all of it
 
 from __future__ import annotations
 
+import json
+import sys
+
 from agents.sre.report import Hypothesis, Report
 from bot.rca import Line, rca_view, utc_text
 
@@ -46,6 +49,15 @@ def render(report: Report, *, links: bool = True) -> str:
         lines.extend(f"  {i}. {step}" for i, step in enumerate(report.next_steps, 1))
     lines += ["", rca.footer]
     return "\n".join(lines)
+
+
+def print_report(report: Report, *, as_json: bool) -> None:
+    """What `nightowl investigate` prints, offline or live: the JSON contract, or the text."""
+    if as_json:
+        json.dump(report.contract(), sys.stdout, indent=2)
+        sys.stdout.write("\n")
+    else:
+        print(render(report))
 
 
 def _tree(h: Hypothesis, by_id: dict[str, Hypothesis], lines: list[str], depth: int) -> None:

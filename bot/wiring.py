@@ -16,6 +16,7 @@ from agents.sre.investigator import Budget
 from bot.capabilities import Capabilities
 from bot.capabilities.tokens import TokenRegistry, TokenSpec
 from bot.chat import ThreadChatHandler
+from bot.check import serve_refusal
 from bot.console import ConsoleSurface
 from bot.dev import DevService, build_dev
 from bot.errors import StartupError
@@ -89,15 +90,9 @@ def webhook_auth(settings: Settings) -> WebhookAuth:
 
 
 def check_serve_settings(settings: Settings) -> None:
-    if settings.webhooks.token is None and not settings.webhooks.allow_unauthenticated:
-        raise StartupError(
-            "NIGHTOWL_WEBHOOK_TOKEN is not set: webhooks would accept anyone. Set it (and "
-            "configure your alert sources to send it as a Bearer token), or set "
-            "NIGHTOWL_ALLOW_UNAUTHENTICATED_WEBHOOKS=true for a trusted network.")
-    if (settings.slack.bot_token is None) != (settings.slack.signing_secret is None):
-        missing = "SLACK_SIGNING_SECRET" if settings.slack.signing_secret is None \
-            else "SLACK_BOT_TOKEN"
-        raise StartupError(f"Slack is half configured: set {missing} too (or neither).")
+    refusal = serve_refusal(settings)
+    if refusal is not None:
+        raise StartupError(refusal)
 
 
 def production_source(settings: Settings, *,

@@ -116,14 +116,13 @@ def _investigate(args: argparse.Namespace) -> int:
         print("nightowl investigate: give a scenario DIRECTORY, or --prometheus URL --alert "
               "NAME, or --alertmanager URL", file=sys.stderr)
         return 2
-    import json
     from pathlib import Path
 
     from agents.sre.context import AlertContext
     from agents.sre.grounding import ground
     from agents.sre.investigator import Budget, Investigator
     from agents.sre.report import Report
-    from bot.report_text import render
+    from bot.report_text import print_report
     from integrations.telemetry.errors import ScenarioError
     from integrations.telemetry.scenario import ScenarioSource
 
@@ -152,11 +151,7 @@ def _investigate(args: argparse.Namespace) -> int:
         return report
 
     report = asyncio.run(run())
-    if args.json:
-        json.dump(report.contract(), sys.stdout, indent=2)
-        sys.stdout.write("\n")
-    else:
-        print(render(report))
+    print_report(report, as_json=args.json)
     return 0
 
 

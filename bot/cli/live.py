@@ -12,8 +12,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
-import sys
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -123,7 +121,7 @@ async def _run(args: argparse.Namespace, settings: Settings) -> int:
     from agents.sre.context import AlertContext
     from agents.sre.grounding import ground
     from agents.sre.investigator import Budget, Investigator
-    from bot.report_text import render
+    from bot.report_text import print_report
     from integrations.alerts.base import signal_of
     from integrations.telemetry.base import Window
     from integrations.telemetry.loki import LokiSource
@@ -174,9 +172,5 @@ async def _run(args: argparse.Namespace, settings: Settings) -> int:
         await prometheus.aclose()
         if loki is not None:
             await loki.aclose()
-    if args.json:
-        json.dump(report.contract(), sys.stdout, indent=2)
-        sys.stdout.write("\n")
-    else:
-        print(render(report))
+    print_report(report, as_json=args.json)
     return 0
