@@ -369,6 +369,65 @@ def test_env_example_serves_and_a_refused_slack_token_stops_serve(
     assert "xoxb-revoked" not in result.stderr + result.stdout
 
 
+def _health(port: int, process: subprocess.Popen[str], *, until: str,
+            timeout: float = 60) -> dict[str, object]:
+    """/healthz of a `serve` subprocess, polled until its slack entry starts with `until`."""
+    deadline = time.monotonic() + timeout
+    health: dict[str, object] = {}
+    while time.monotonic() < deadline and process.poll() is None:
+        try:
+            health = httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=2).json()
+            if str(health.get("slack", "")).startswith(until):
+                return health
+        except httpx.TransportError:
+            pass
+        time.sleep(0.2)
+    output = "" if process.poll() is None or process.stdout is None else process.stdout.read()
+    raise AssertionError(f"/healthz never said slack {until!r}: {health} {output}")
+
+
+def test_healthz_says_slack_is_degraded_and_why(clean_env: Path,
+                                                slack: tuple[FakeSlack, str]) -> None:
+    """`nightowl serve` against the fake Slack: unreachable at start (serve goes on, Slack
+    may come back), then a token Slack starts refusing (invalid_auth) while it runs."""
+    fake, url = slack
+    base = {k: v for k, v in __import__("os").environ.items() if k not in VARIABLES}
+    env = base | {"NIGHTOWL_WEBHOOK_TOKEN": "t0ken-for-the-test",
+                  "NIGHTOWL_DATABASE_URL": f"sqlite:///{clean_env}/n.db",
+                  "NIGHTOWL_SCHEDULER_ENABLED": "false", "SLACK_BOT_TOKEN": "xoxb-good-token",
+                  "SLACK_SIGNING_SECRET": "s3cret"}
+    port = free_port()
+    down = env | {"NIGHTOWL_PORT": str(port),
+                  "SLACK_API_URL": f"http://127.0.0.1:{free_port()}/api/"}
+    process = _serve(down, clean_env)
+    try:
+        health = _health(port, process, until="degraded")
+        assert health["status"] == "degraded"
+        assert "cannot reach" in str(health["slack"]) and "SLACK_API_URL" in str(health["slack"])
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
+
+    port = free_port()
+    process = _serve(env | {"NIGHTOWL_PORT": str(port), "SLACK_API_URL": f"{url}/api/"},
+                     clean_env)
+    try:
+        assert _health(port, process, until="ok")["status"] == "ok"
+        fake.refuse_tokens.add("xoxb-good-token")  # revoked while serve runs
+        alert = {"version": "4", "status": "firing", "groupKey": "g", "alerts": [{
+            "status": "firing", "labels": {"alertname": "HighLatency", "service": "cart"},
+            "startsAt": "2026-01-01T00:00:00Z", "annotations": {"summary": "slow"}}]}
+        answer = httpx.post(f"http://127.0.0.1:{port}/webhooks/alertmanager", json=alert,
+                            headers={"Authorization": "Bearer t0ken-for-the-test"}, timeout=10)
+        assert answer.status_code == 202, answer.text
+        health = _health(port, process, until="degraded")
+        assert health["status"] == "degraded" and "invalid_auth" in str(health["slack"])
+        assert "xoxb-good-token" not in json.dumps(health)
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
+
+
 async def test_healthz_reports_a_degraded_slack() -> None:
     from bot.health import Health
 
