@@ -190,3 +190,36 @@ def test_sigkill_right_after_the_root_post_does_not_post_it_again(tmp_path: Path
     assert incident.slack_ts == slack.roots()[0]["ts"]
     assert slack.of("conversations.list") and slack.of("conversations.history")
 
+
+
+@pytest.mark.parametrize("content_type, body", [
+    ("text/html", "<html><body><h1>502 Bad Gateway</h1></body></html>"),  # no JSON at all
+    ("text/plain", "upstream connect error or disconnect/reset before headers"),
+    ("application/json", "<html>an error page that claims to be JSON</html>"),
+])
+async def test_a_proxy_error_page_instead_of_slack_json_is_retried_not_a_crash(
+        rig: Rig, content_type: str, body: str) -> None:
+    """A load balancer's page in place of Slack's answer: the pacer reads its status without
+    assuming JSON, the call fails like any Slack error, and the outbox posts it later."""
+    rig.slack.fail_with_page("chat.postMessage", status=502, content_type=content_type,
+                             body=body, times=2)
+    await rig.alert(ALERT)
+
+    async def posted() -> bool:
+        return (await rig.service.store.incident(1)).slack_ts is not None
+
+    await until(rig, posted)
+    assert len(rig.slack.roots()) == 1  # the page came instead of a post: nothing kept
+    errors = rig.service.metrics.slack_errors.value(method="chat.postMessage", error="502")
+    assert errors == 2
+
+
+async def test_a_rate_limit_page_without_json_waits_its_retry_after(rig: Rig) -> None:
+    rig.slack.fail_with_page("auth.test", status=429, content_type="text/plain",
+                             body="Too Many Requests", times=1)
+    pacer = rig.service.surface.pacer  # type: ignore[attr-defined]
+    # Without the SDK's own retry handlers: the pacer is what retries here.
+    client = AsyncWebClient(token="xoxb-outbox", base_url=f"{rig.slack.base_url}/api/")
+    answer = await pacer.call("#ops", "auth.test", lambda: client.api_call("auth.test"))
+    assert answer["ok"] is True
+    assert len(rig.slack.of("auth.test")) == 2

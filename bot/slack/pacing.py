@@ -57,11 +57,10 @@ class ChannelPacer:
                 try:
                     result = await send()
                 except SlackApiError as exc:
-                    error = str(exc.response.get("error") or exc.response.status_code)
+                    status, error, retry_after = _answer(exc)
                     self.metrics.slack_errors.inc(method=method, error=error)
-                    if exc.response.status_code != 429 or attempt == MAX_RATE_LIMIT_RETRIES:
+                    if status != 429 or attempt == MAX_RATE_LIMIT_RETRIES:
                         raise
-                    retry_after = float(exc.response.headers.get("Retry-After", "1") or 1)
                     log.warning("slack %s rate-limited in %s; retrying in %.1fs",
                                 method, channel, retry_after)
                     self._next_at[self._lane(channel)] = time.monotonic() + retry_after
@@ -69,3 +68,21 @@ class ChannelPacer:
                 self._next_at[self._lane(channel)] = time.monotonic() + self.interval
                 return result
         raise AssertionError("unreachable")
+
+
+def _answer(exc: SlackApiError) -> tuple[int | None, str, float]:
+    """Status, error and Retry-After of a failed call, whatever answered it. Slack answers
+    JSON; a proxy or load balancer in front of it answers a page: slack_sdk then hands us a
+    response whose data is a string, or the raw HTTP response when the body claimed to be
+    JSON and was not. Neither may turn a Slack error into a crash of the pacer."""
+    response = exc.response
+    status = getattr(response, "status_code", None) or getattr(response, "status", None)
+    data = getattr(response, "data", None)
+    error = data.get("error") if isinstance(data, dict) else None
+    headers = getattr(response, "headers", None) or {}
+    try:
+        retry_after = max(0.0, min(float(headers.get("Retry-After") or 1), 300.0))
+    except (TypeError, ValueError):  # an HTTP date, or nonsense: wait the default second
+        retry_after = 1.0
+    code = status if isinstance(status, int) else None
+    return code, str(error or code or "no_answer"), retry_after

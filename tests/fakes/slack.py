@@ -16,7 +16,7 @@ from urllib.parse import parse_qsl
 
 from starlette.applications import Starlette
 from starlette.requests import Request
-from starlette.responses import JSONResponse
+from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 
@@ -52,6 +52,8 @@ class FakeSlack:
     # needed where `oldest` matters (looking a message up by its metadata).
     clock_ts: bool = False
     refuse_tokens: set[str] = field(default_factory=set)  # auth.test answers invalid_auth
+    # `fail_with_page`: the next call(s) answered by a proxy's page, not Slack's JSON.
+    pages: dict[str, list[tuple[int, str, str]]] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self._ts = itertools.count(1)
@@ -60,6 +62,13 @@ class FakeSlack:
     def fail_next(self, method: str, *, status: int = 429, retry_after: int = 1,
                   times: int = 1) -> None:
         self.failures.setdefault(method, []).extend([(status, retry_after)] * times)
+
+    def fail_with_page(self, method: str, *, status: int = 502, content_type: str = "text/html",
+                       body: str = "<html><body>502 Bad Gateway</body></html>",
+                       times: int = 1) -> None:
+        """The next call(s) of `method` answered as a load balancer or proxy in front of
+        Slack does: an error page, not JSON (the call is not carried out)."""
+        self.pages.setdefault(method, []).extend([(status, content_type, body)] * times)
 
     def _new_ts(self) -> str:
         if not self.clock_ts:
@@ -94,7 +103,7 @@ class FakeSlack:
     def app(self) -> Starlette:
         import time
 
-        async def handle(request: Request) -> JSONResponse:
+        async def handle(request: Request) -> Response:
             method = request.path_params["method"]
             raw = await request.body()
             content_type = request.headers.get("content-type", "")
@@ -112,6 +121,10 @@ class FakeSlack:
                 self.calls.append(Call(method, args, time.monotonic()))
                 queued = self.failures.get(method)
                 failure = queued.pop(0) if queued else None
+                pages = self.pages.get(method)
+                page = pages.pop(0) if pages else None
+            if page is not None:
+                return Response(page[2], status_code=page[0], media_type=page[1])
             token = request.headers.get("authorization", "").removeprefix("Bearer ")
             if token in self.refuse_tokens:
                 return JSONResponse({"ok": False, "error": "invalid_auth"})
