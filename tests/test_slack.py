@@ -101,9 +101,25 @@ async def test_incident_thread_lifecycle(harness: Harness) -> None:
     await harness.service.idle()
     last_edit = harness.slack.of("chat.update")[-1]
     assert "RESOLVED after 23m" in last_edit.args["blocks"][0]["text"]["text"]
-    assert not any(b["type"] == "actions" for b in last_edit.args["blocks"])
+    [actions] = [b for b in last_edit.args["blocks"] if b["type"] == "actions"]
+    assert [e["action_id"] for e in actions["elements"]] == ["incident_reopen"]
     texts = [c.args["text"] for c in harness.slack.of("chat.postMessage")]
     assert any("every alert of this incident has cleared" in t for t in texts)
+
+    # Resolved by mistake: Reopen brings the incident and its buttons back, and says so.
+    assert (await harness.click("incident_reopen", "1", user="U7")).status_code == 200
+    for _ in range(100):
+        await harness.service.idle()
+        if (await harness.service.store.incident(1)).status == "open":
+            break
+        await asyncio.sleep(0.05)
+    await harness.service.idle()
+    incident = await harness.service.store.incident(1)
+    assert incident.status == "open" and incident.resolved_by is None
+    last_edit = harness.slack.of("chat.update")[-1]
+    buttons = [e["action_id"] for e in last_edit.args["blocks"][-1]["elements"]]
+    assert buttons == ["incident_ack", "incident_resolve", "incident_reinvestigate"]
+    assert "↩️ Reopened by U7." in harness.slack.of("chat.postMessage")[-1].args["text"]
 
 
 async def test_buttons_are_acknowledged_and_recorded(harness: Harness) -> None:

@@ -21,6 +21,7 @@ from bot.slack.authorization import (
     FEEDBACK,
     PAUSE,
     REINVESTIGATE,
+    REOPEN,
     RESOLVE,
     RESUME,
     Authorizer,
@@ -92,6 +93,14 @@ def build_bolt_app(service: Service, *, client: AsyncWebClient, signing_secret: 
         found = await incident_action(action, body)
         if found and await allowed(RESOLVE, *found, body, respond):
             await service.resolve(found[0].id or 0, found[1])
+
+    @app.action("incident_reopen")
+    async def on_reopen(ack: AsyncAck, action: dict[str, Any], body: dict[str, Any],
+                        respond: AsyncRespond) -> None:
+        await ack()
+        found = await incident_action(action, body)
+        if found and await allowed(REOPEN, *found, body, respond):
+            await service.reopen(found[0].id or 0, found[1])
 
     @app.action("incident_reinvestigate")
     async def on_reinvestigate(ack: AsyncAck, action: dict[str, Any], body: dict[str, Any],

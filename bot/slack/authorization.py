@@ -42,6 +42,7 @@ log = logging.getLogger(__name__)
 # The actions nightowl knows; any other string is accepted too (channel members by default).
 ACKNOWLEDGE = "acknowledge"
 RESOLVE = "resolve"
+REOPEN = "reopen"
 REINVESTIGATE = "reinvestigate"
 FEEDBACK = "feedback"
 OPEN_PR = "open_pr"

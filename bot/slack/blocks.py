@@ -121,6 +121,10 @@ def incident_blocks(incident: Incident, alerts: Sequence[Alert]) -> list[Block]:
                         "value": value, "text": _plain("Re-investigate")})
         blocks.append({"type": "actions", "block_id": f"incident:{incident.id}",
                        "elements": buttons})
+    else:  # resolved by mistake, or the fix did not hold: one click brings it back
+        blocks.append({"type": "actions", "block_id": f"incident:{incident.id}", "elements": [
+            {"type": "button", "action_id": "incident_reopen", "value": str(incident.id),
+             "text": _plain("Reopen")}]})
     return blocks
 
 
