@@ -12,6 +12,7 @@ import json
 import re
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from urllib.parse import parse_qs, urlsplit
 
 import httpx
 import numpy as np
@@ -201,6 +202,17 @@ async def test_alert_expression_is_the_first_evidence_and_links_are_per_query(
                            fired_at_s=(FAULT + timedelta(minutes=5)).timestamp(),
                            name="HostHighCpuLoad", summary="CPU above 80%", window=WINDOW)
     report = await Investigator(source).investigate(context)
+    # Each metric evidence carries its own series' query, and its link opens exactly that
+    # query over the incident window, as the toolbox made it (no pass patches them later).
+    cited = [e for e in report.evidence if e.link and e.signal not in ("logs", "traces")]
+    assert cited
+    for item in cited:
+        params = parse_qs(urlsplit(item.link or "").query)
+        assert params["g0.expr"] == [item.query] and "metric=" not in item.query, item
+        assert params["g0.range_input"] == [f"{int(WINDOW.end_s - WINDOW.start_s)}s"]
+        assert params["g0.end_input"] == [WINDOW.end.strftime("%Y-%m-%d %H:%M:%S")]
+        assert item.unit and item.label, item
+    assert len({e.query for e in cited}) == len(cited)
     await ground(report, context, source, expression=expr)
     first = report.evidence[0]
     assert first.id == "ev-alert" and first.query == expr

@@ -5,8 +5,6 @@ The investigator reasons over series; this pass, run by every caller that has a 
 checkable:
 
 - the alert rule's own expression, run over the incident window, is the first evidence;
-- each metric finding links to the query of its own series (not the whole service), and
-  carries its unit and a plain label;
 - a service with no series at all is said so, with the selector that found nothing;
 - a verdict drawn from a short history has its confidence capped, and says why;
 - what could not be checked (no log source, no call graph) is listed.
@@ -21,13 +19,12 @@ import numpy as np
 
 from agents.sre.context import AlertContext
 from agents.sre.report import Evidence, Report
-from integrations.telemetry.base import TelemetrySource, Window
+from integrations.telemetry.base import TelemetrySource
 from integrations.telemetry.prometheus import PrometheusSource
 from integrations.telemetry.scoped import ScopedSource
 
 FULL_HISTORY_S = 3600.0   # an hour before the alert: enough to trust a baseline fully
 FLOOR = 0.5               # the cap with no history at all
-_METRIC = re.compile(r' metric="([^"]+)"$')
 # A trailing threshold: `expr > 0.8`, `expr >= bool 5`, ... (the alert's condition).
 _THRESHOLD = re.compile(r"^(?P<expr>.+?)\s*(?P<op>>=|<=|==|!=|>|<)\s*(?:bool\s+)?"
                         r"(?P<value>[-+]?[0-9.]+(?:e[-+]?\d+)?)\s*$", re.S)
@@ -40,7 +37,6 @@ async def ground(report: Report, ctx: AlertContext, source: TelemetrySource, *,
         source if isinstance(source, PrometheusSource) else None)
     expression = expression or (scope.expression if scope else None)
     if prometheus is not None:
-        _describe(report, prometheus, ctx.window)
         where = prometheus.empty.get(ctx.service)
         if where is not None:
             _no_series(report, ctx, where, prometheus.service_label)
@@ -49,19 +45,6 @@ async def ground(report: Report, ctx: AlertContext, source: TelemetrySource, *,
     if scope is not None:
         report.coverage.extend(scope.coverage)
     await _cap_confidence(report, ctx, source, prometheus)
-
-
-def _describe(report: Report, prometheus: PrometheusSource, window: Window) -> None:
-    for item in report.evidence:
-        match = _METRIC.search(item.query)
-        if not match or item.service is None:
-            continue
-        recipe = prometheus.catalog.get((item.service, match.group(1)))
-        if recipe is None:
-            continue
-        item.query = recipe.expr
-        item.link = prometheus.link(recipe.expr, window)
-        item.label, item.unit = recipe.label, recipe.unit
 
 
 def _no_series(report: Report, ctx: AlertContext, where: str, label: str) -> None:

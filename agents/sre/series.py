@@ -145,7 +145,7 @@ class SeriesView:
                 best = FamilyVerdict(verdict.service, verdict.family, verdict.metric, anomaly,
                                      "", basis=f"a step from its level just before; its "
                                                f"baseline, recorded at another load, is "
-                                               f"{noise.median:.4g}")
+                                               f"{noise.median:.4g}", series=verdict.series)
         return best
 
     def volume(self, service: str, metric: str, since: float | None = None) -> float | None:

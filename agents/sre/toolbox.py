@@ -117,11 +117,12 @@ class Toolbox:
 
     def record(self, *, query: str, finding: str, status: EvidenceStatus = "ok",
                service: str | None = None, signal: str | None = None, link: str | None = None,
-               numbers: dict[str, float | str | None] | None = None) -> str:
+               numbers: dict[str, float | str | None] | None = None,
+               label: str | None = None, unit: str | None = None) -> str:
         evidence_id = f"{self.id_prefix}-{len(self.evidence) + 1}"
         self.evidence.append(Evidence(id=evidence_id, query=query, finding=finding,
                                       status=status, service=service, signal=signal, link=link,
-                                      numbers=numbers or {}))
+                                      numbers=numbers or {}, label=label, unit=unit))
         return evidence_id
 
     def _error(self, info: QueryInfo, service: str, what: str) -> str:
@@ -165,7 +166,8 @@ class Toolbox:
             current = profile.families.get(family)
             rise = (anomaly.peak - anomaly.baseline
                     if anomaly is not None and anomaly.anomalous else 0.0)
-            own = FamilyVerdict(service, family, series.metric, anomaly, "", max_rise=rise)
+            own = FamilyVerdict(service, family, series.metric, anomaly, "", max_rise=rise,
+                                series=series)
             profile.metrics.setdefault(series.metric, own)
             if current is not None:
                 current.max_rise = max(current.max_rise, rise)
@@ -182,12 +184,20 @@ class Toolbox:
         if verdict.evidence_id:
             return verdict.evidence_id
         info = info or self._metrics[verdict.service].info
-        query = f'{info.query} metric="{verdict.metric}"'
+        # The series' own query and its link over the incident window, made when the source
+        # answered (PrometheusSource builds both per series); a source without per-series
+        # queries (a scenario directory) is cited by the service's query and the metric.
+        series = verdict.series
+        query = (series.query if series is not None and series.query
+                 else f'{info.query} metric="{verdict.metric}"')
+        link = series.link if series is not None and series.link else info.link
+        label = series.label or None if series is not None else None
+        unit = series.unit or None if series is not None else None
         anomaly = verdict.anomaly
         if anomaly is None:
             verdict.evidence_id = self.record(
                 query=query, status="insufficient_data", service=verdict.service,
-                signal=verdict.family, link=info.link,
+                signal=verdict.family, link=link, label=label, unit=unit,
                 finding=f"{verdict.metric} of {verdict.service}: insufficient data "
                         f"(too few samples before or after the change)")
             return verdict.evidence_id
@@ -203,12 +213,10 @@ class Toolbox:
                        f"(baseline {anomaly.change().split(' → ')[0]}, z={anomaly.score:.1f})")
         verdict.evidence_id = self.record(
             query=query, finding=finding, service=verdict.service, signal=verdict.family,
-            link=info.link, numbers={"baseline": round(anomaly.baseline, 6),
-                                     "peak": round(anomaly.peak, 6),
-                                     "z": round(anomaly.score, 2),
-                                     "onset": hhmm(anomaly.onset),
-                                     **({"p95": round(anomaly.p95, 6)}
-                                        if anomaly.p95 is not None else {})})
+            link=link, label=label, unit=unit,
+            numbers={"baseline": round(anomaly.baseline, 6), "peak": round(anomaly.peak, 6),
+                     "z": round(anomaly.score, 2), "onset": hhmm(anomaly.onset),
+                     **({"p95": round(anomaly.p95, 6)} if anomaly.p95 is not None else {})})
         return verdict.evidence_id
 
     # ---- logs -------------------------------------------------------------------------------

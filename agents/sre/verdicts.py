@@ -63,6 +63,9 @@ class FamilyVerdict:
     # rather than from its baseline (see `SeriesView.step_surge`): says what it was measured
     # from.
     basis: str = ""
+    # The series it was judged on: where the source knows them, its own query and a link to
+    # it over the incident window, its unit and its name in words (the evidence carries them).
+    series: Series | None = field(default=None, repr=False, compare=False)
 
     @property
     def score(self) -> float:

@@ -55,8 +55,6 @@ class PrometheusSource(HttpSource):
         super().__init__(base_url, service_label=service_label, client=client, timeout=timeout)
         self.scope = dict(scope or {})  # extra matchers on the alerting service's queries
         self.focus: str | None = None  # the alerting service (scope applies to it only)
-        # What each series of each service was: the recipe behind it (for evidence links).
-        self.catalog: dict[tuple[str, str], Recipe] = {}
         self.first_sample: dict[str, float] = {}
         self.empty: dict[str, str] = {}  # service -> the selector that found no series
 
@@ -145,9 +143,6 @@ class PrometheusSource(HttpSource):
         outcomes = await asyncio.gather(*(run(r) for r in plan))
         series = [o for o in outcomes if isinstance(o, Series)]
         errors = [o for o in outcomes if isinstance(o, str)]
-        for item, recipe in zip(outcomes, plan, strict=True):
-            if isinstance(item, Series):
-                self.catalog[(service, recipe.metric)] = recipe
         firsts = [float(s.t[0]) for s in series if s.t.size]
         if firsts:
             self.first_sample[service] = min(firsts)
