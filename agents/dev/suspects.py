@@ -112,24 +112,13 @@ async def collect(git: Git, error: ErrorEvent, deploy: DeployRange | None, *,
     """Blame the error's in-app frames at the deployed commit and read the deploy range."""
     notes: list[str] = []
     deployed = await _deployed(git, deploy, notes)
-    range_shas: set[str] | None = None
-    range_spec: str | None = None
-    if deploy is not None and deploy.from_sha:
-        try:
-            shipped = await git.range_commits(deploy.from_sha, deployed)
-            range_shas = {c.sha for c in shipped}
-            range_spec = f"{await git.resolve(deploy.from_sha)}..{deployed}"
-            if not await git.is_ancestor(range_spec.split("..")[0], deployed):
-                notes.append(f"deploy range: {deploy.from_sha[:12]} is not an ancestor of "
-                             f"{deployed[:12]}; using the commits only the new one has")
-        except GitError as exc:
-            notes.append(f"deploy range {deploy.from_sha[:12]}..{deploy.to_sha[:12]} "
-                         f"unusable: {exc}")
-    if await git.is_shallow():
+    # The range, the shallow check and the file listing are independent: ask git at once.
+    (range_shas, range_spec, range_notes), shallow, listing = await asyncio.gather(
+        _range(git, deploy, deployed), git.is_shallow(), _tree(git, deployed))
+    notes += range_notes
+    if shallow:
         notes.append("shallow clone: blame stops at the shallow boundary; older suspects "
                      "may be missing (fetch with --unshallow)")
-
-    listing = await _tree(git, deployed)
     frames: list[FrameFacts] = []
     app = error.in_app_innermost_first()[:weights.max_frames]
     if not app:
@@ -149,9 +138,19 @@ async def collect(git: Git, error: ErrorEvent, deploy: DeployRange | None, *,
     gate = asyncio.Semaphore(PARALLEL_GIT)
     texts = {p: asyncio.ensure_future(_guarded(gate, git.show_file(deployed, p)))
              for p in dict.fromkeys(f.path for f in frames)}
-    problems = await asyncio.gather(*(_blame_frame(git, gate, facts, texts[facts.path],
-                                                   deployed, range_spec, weights)
+    # One blame per file, over all its frames' functions: frames that share a file (a
+    # stack often passes through one module several times) walk its history once.
+    by_path: dict[str, list[FrameFacts]] = defaultdict(list)
+    for facts in frames:
+        by_path[facts.path].append(facts)
+    spans = {p: asyncio.ensure_future(_file_spans(group, texts[p], weights))
+             for p, group in by_path.items()}
+    blames = {p: asyncio.ensure_future(_file_blame(git, gate, p, spans[p], deployed))
+              for p in by_path}
+    problems = await asyncio.gather(*(_blame_frame(git, gate, facts, spans[facts.path],
+                                                   blames[facts.path], deployed, range_spec)
                                       for facts in frames))
+    await asyncio.gather(*blames.values(), return_exceptions=True)  # each frame noted it
     notes.extend(p for p in problems if p)
     frames = [f for f, p in zip(frames, problems, strict=True) if not p or f.blame]
     for depth, facts in enumerate(frames):
@@ -175,17 +174,42 @@ async def _guarded(gate: asyncio.Semaphore, work: Awaitable[T]) -> T:
         return await work
 
 
+async def _file_spans(group: Sequence[FrameFacts], text: Awaitable[str],
+                      weights: Weights) -> list[tuple[int, int]]:
+    """Set each frame's function span in one file; the spans merged, for one blame."""
+    source = await text
+    for facts in group:
+        facts.span = _function_span(source, facts.frame, weights.context_lines)
+    merged: list[tuple[int, int]] = []
+    for lo, hi in sorted({f.span for f in group}):
+        if merged and lo <= merged[-1][1] + 1:
+            merged[-1] = (merged[-1][0], max(merged[-1][1], hi))
+        else:
+            merged.append((lo, hi))
+    return merged
+
+
+async def _file_blame(git: Git, gate: asyncio.Semaphore, path: str,
+                      spans: Awaitable[list[tuple[int, int]]], deployed: str
+                      ) -> list[BlameLine]:
+    return await _guarded(gate, git.blame(deployed, path, await spans))
+
+
 async def _blame_frame(git: Git, gate: asyncio.Semaphore, facts: FrameFacts,
-                       text: Awaitable[str], deployed: str, range_spec: str | None,
-                       weights: Weights) -> str:
+                       spans: Awaitable[list[tuple[int, int]]],
+                       file_blame: Awaitable[list[BlameLine]], deployed: str,
+                       range_spec: str | None) -> str:
     """Fill in one frame's blame and range touches; a problem comes back as a note."""
     frame = facts.frame
     try:
-        facts.span = _function_span(await text, frame, weights.context_lines)
-        facts.blame = await _guarded(gate, git.blame(deployed, facts.path, [facts.span]))
-        if range_spec is not None:
-            facts.range_touches = await _guarded(
-                gate, git.line_log(range_spec, facts.path, *facts.span))
+        await spans
+        if range_spec is None:
+            lines = await file_blame
+        else:  # the range's line history does not wait for the (longer) blame
+            lines, facts.range_touches = await asyncio.gather(
+                file_blame, _guarded(gate, git.line_log(range_spec, facts.path, *facts.span)))
+        lo, hi = facts.span
+        facts.blame = [b for b in lines if lo <= b.line <= hi]
     except MissingFile as exc:
         return f"frame {frame.filename}:{frame.lineno}: {exc}"
     except GitError as exc:
@@ -348,6 +372,24 @@ def _executable(text: str) -> bool:
 def _keep_best(best: dict[str, tuple[float, str]], sha: str, w: float, kind: str) -> None:
     if sha not in best or best[sha][0] < w:
         best[sha] = (w, kind)
+
+
+async def _range(git: Git, deploy: DeployRange | None, deployed: str
+                 ) -> tuple[set[str] | None, str | None, list[str]]:
+    """The deploy's shipped commits, its `from..to` spec, and notes on what was wrong."""
+    if deploy is None or not deploy.from_sha:
+        return None, None, []
+    try:
+        start = await git.resolve(deploy.from_sha)
+        shipped = await git.log(f"{start}..{deployed}")
+        notes = []
+        if not await git.is_ancestor(start, deployed):
+            notes.append(f"deploy range: {deploy.from_sha[:12]} is not an ancestor of "
+                         f"{deployed[:12]}; using the commits only the new one has")
+        return {c.sha for c in shipped}, f"{start}..{deployed}", notes
+    except GitError as exc:
+        return None, None, [f"deploy range {deploy.from_sha[:12]}..{deploy.to_sha[:12]} "
+                            f"unusable: {exc}"]
 
 
 async def _deployed(git: Git, deploy: DeployRange | None, notes: list[str]) -> str:

@@ -40,6 +40,8 @@ _RECORD = "\x1e"
 _LOG_FORMAT = _FIELD.join(("%H", "%P", "%an", "%ae", "%at", "%s")) + _RECORD
 _PR_RE = re.compile(r"(?:\(#(\d+)\)\s*$|^Merge pull request #(\d+))")
 _URL_SECRET_RE = re.compile(r"//[^/@\s]+@")
+_FULL_SHA = re.compile(r"^[0-9a-f]{40}([0-9a-f]{24})?$")
+FILE_CACHE = 64  # files kept per repository handle
 
 
 @dataclass(frozen=True, slots=True)
@@ -94,6 +96,7 @@ class Git:
         self.path = path
         self._git = git
         self._timeout_s = timeout_s
+        self._files: dict[tuple[str, str], str] = {}
 
     @classmethod
     async def open(cls, path: Path, *, git: str = "git",
@@ -234,10 +237,19 @@ class Git:
             raise MissingFile(f"{path}: not in the repository at {rev[:12]}")
 
     async def show_file(self, rev: str, path: str) -> str:
+        # A file at a full sha never changes: blame and suspect-finding both read each frame's
+        # file, so keep it (bounded; a branch name or HEAD is read afresh every time).
+        key = (rev, path)
+        if key in self._files:
+            return self._files[key]
         res = await self.run("show", f"{rev}:{path}", check=False)
         if res.code != 0:
             await self.resolve(rev)
             raise MissingFile(f"{path}: not in the repository at {rev[:12]}", stderr=res.err)
+        if _FULL_SHA.match(rev):
+            if len(self._files) >= FILE_CACHE:
+                self._files.pop(next(iter(self._files)))
+            self._files[key] = res.out
         return res.out
 
     async def blame(self, rev: str, path: str, ranges: Sequence[tuple[int, int]], *,
