@@ -279,10 +279,10 @@ def build_dev(settings: Settings, store: Store, surface: ThreadPoster, *,
         async def clone_url(full_name: str) -> str:
             return (await client.repo(full_name)).clone_url
 
-        cache = CloneCache(workdir / "clones")
-        diagnose = engine_diagnose(cache=cache, clone_url=clone_url, token=token, model=model,
+        cache = CloneCache(workdir / "clones", token=token)
+        diagnose = engine_diagnose(cache=cache, clone_url=clone_url, model=model,
                                    workdir=workdir)
-        resources = engine_resources(cache=cache, clone_url=clone_url, token=token)
+        resources = engine_resources(cache=cache, clone_url=clone_url)
     sentry = None
     if settings.sentry.configured:
         assert settings.sentry.auth_token is not None and settings.sentry.org is not None

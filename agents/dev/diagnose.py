@@ -12,7 +12,6 @@ import time
 from collections.abc import Awaitable, Callable
 from dataclasses import replace
 from pathlib import Path
-from urllib.parse import quote, urlsplit, urlunsplit
 
 from agents.dev.engine import FixOptions, run_fix
 from agents.dev.flow import Diagnose, ResourceDiagnose
@@ -29,21 +28,13 @@ from integrations.llm.base import ModelClient
 CloneUrl = Callable[[str], Awaitable[str]]
 
 
-def authenticated(url: str, token: str) -> str:
-    """The clone URL with the token as GitHub documents for apps (`x-access-token`)."""
-    parts = urlsplit(url)
-    netloc = f"x-access-token:{quote(token, safe='')}@{parts.hostname}"
-    if parts.port:
-        netloc += f":{parts.port}"
-    return urlunsplit((parts.scheme, netloc, parts.path, parts.query, parts.fragment))
-
-
-def engine_diagnose(*, cache: CloneCache, clone_url: CloneUrl, token: str,
+def engine_diagnose(*, cache: CloneCache, clone_url: CloneUrl,
                     model: ModelClient | None = None, workdir: Path | None = None) -> Diagnose:
+    """`cache` holds the token (sent as a header on clone and fetch, never in a URL)."""
     async def diagnose(target: RepoTarget, error: ErrorEvent,
                        deploy: DeployRange | None) -> FixResult:
         started = time.perf_counter()
-        url = authenticated(await clone_url(target.full_name), token)
+        url = await clone_url(target.full_name)
         try:
             git = await cache.get(url, name=target.full_name)
         except GitError as exc:
@@ -84,12 +75,12 @@ async def deploy_revert(git: Git, deploy: DeployRange, *, workdir: Path | None,
                      notes=("no stack trace: every commit of the blamed deploy is a suspect",))
 
 
-def engine_resources(*, cache: CloneCache, clone_url: CloneUrl, token: str) -> ResourceDiagnose:
+def engine_resources(*, cache: CloneCache, clone_url: CloneUrl) -> ResourceDiagnose:
     """The flow's resource step: the repository's manifest or Helm values for the container
     the investigation blamed, and the change to its `resources:`."""
     async def diagnose(target: RepoTarget, figures: ResourceFigures) -> FixResult:
         started = time.perf_counter()
-        url = authenticated(await clone_url(target.full_name), token)
+        url = await clone_url(target.full_name)
         try:
             git = await cache.get(url, name=target.full_name)
         except GitError as exc:

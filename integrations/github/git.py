@@ -10,6 +10,7 @@ message says what was asked and what git answered.
 from __future__ import annotations
 
 import asyncio
+import base64
 import logging
 import os
 import re
@@ -42,6 +43,22 @@ _PR_RE = re.compile(r"(?:\(#(\d+)\)\s*$|^Merge pull request #(\d+))")
 _URL_SECRET_RE = re.compile(r"//[^/@\s]+@")
 _FULL_SHA = re.compile(r"^[0-9a-f]{40}([0-9a-f]{24})?$")
 FILE_CACHE = 64  # files kept per repository handle
+
+
+def auth_env(token: str) -> dict[str, str]:
+    """Git configuration, through the environment, that sends the token as an HTTP header.
+
+    Never in the URL: git writes a clone's URL into its config (`remote.origin.url`) and
+    every process list shows it. `GIT_CONFIG_COUNT`/`GIT_CONFIG_KEY_n`/`GIT_CONFIG_VALUE_n`
+    live only in the environment of the one git process (and its own children), and an
+    empty `credential.helper` keeps a machine's helper from storing the token anywhere.
+    """
+    basic = base64.b64encode(f"x-access-token:{token}".encode()).decode()
+    return {"GIT_CONFIG_COUNT": "2",
+            "GIT_CONFIG_KEY_0": "http.extraHeader",
+            "GIT_CONFIG_VALUE_0": f"Authorization: Basic {basic}",
+            "GIT_CONFIG_KEY_1": "credential.helper", "GIT_CONFIG_VALUE_1": "",
+            "GIT_ASKPASS": "true"}
 
 
 @dataclass(frozen=True, slots=True)
@@ -111,9 +128,13 @@ class Git:
         return repo
 
     async def run(self, *args: str, cwd: Path | None = None, check: bool = True,
-                  stdin: bytes | None = None, timeout_s: float | None = None) -> RunResult:
-        env = {k: v for k, v in os.environ.items() if not k.startswith("GIT_")}
-        env.update(LC_ALL="C", GIT_TERMINAL_PROMPT="0", GIT_OPTIONAL_LOCKS="0")
+                  stdin: bytes | None = None, timeout_s: float | None = None,
+                  env: dict[str, str] | None = None) -> RunResult:
+        """`env`: extra variables for this one command (the clone cache's auth_env)."""
+        base = {k: v for k, v in os.environ.items() if not k.startswith("GIT_")}
+        base.update(LC_ALL="C", GIT_TERMINAL_PROMPT="0", GIT_OPTIONAL_LOCKS="0")
+        base.update(env or {})
+        env = base
         proc = await asyncio.create_subprocess_exec(
             self._git, *args, cwd=str(cwd or self.path), env=env,
             stdin=asyncio.subprocess.PIPE if stdin is not None else asyncio.subprocess.DEVNULL,
@@ -371,11 +392,13 @@ class CloneCache:
     """
 
     def __init__(self, root: Path, *, git: str = "git",
-                 timeout_s: float = DEFAULT_TIMEOUT_S) -> None:
+                 timeout_s: float = DEFAULT_TIMEOUT_S, token: str | None = None) -> None:
         self.root = root
         self._git = git
         self._timeout_s = timeout_s
         self._locks: dict[str, asyncio.Lock] = {}
+        # The token goes to clone and fetch only, as a header (auth_env), never in a URL.
+        self._env = auth_env(token) if token else {}
 
     def path_for(self, name: str) -> Path:
         safe = re.sub(r"[^A-Za-z0-9._-]+", "__", name).strip("_.") or "repo"
@@ -394,7 +417,7 @@ class CloneCache:
                 log.info("cloning %s into %s", _redact_url(url), path)
                 try:
                     await Git(self.root, git=self._git, timeout_s=self._timeout_s).run(
-                        "clone", "--bare", "--quiet", url, str(tmp))
+                        "clone", "--bare", "--quiet", url, str(tmp), env=self._env)
                 except GitError as exc:
                     shutil.rmtree(tmp, ignore_errors=True)
                     raise GitError(f"cloning {_redact_url(url)} failed: "
@@ -402,14 +425,29 @@ class CloneCache:
                 tmp.rename(path)
                 await repo.write_commit_graph()
             elif fetch:
+                await _scrub_remote(repo, url)
                 try:
                     await repo.run("fetch", "--quiet", "--prune", url,
-                                   "+refs/heads/*:refs/heads/*", "+refs/tags/*:refs/tags/*")
+                                   "+refs/heads/*:refs/heads/*", "+refs/tags/*:refs/tags/*",
+                                   env=self._env)
                 except GitError as exc:
                     raise GitError(f"fetching {_redact_url(url)} failed: "
                                    f"{_redact_url(exc.stderr.strip())[:300]}") from None
                 await repo.write_commit_graph()
             return repo
+
+
+async def _scrub_remote(repo: Git, url: str) -> None:
+    """A clone made by an older nightowl kept `https://x-access-token:…@host/…` as its
+    remote URL: replace it with the plain one so the token leaves the config file."""
+    config = repo.path / "config"
+    try:
+        text = config.read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        return
+    if _URL_SECRET_RE.search(text):
+        await repo.run("config", "remote.origin.url", _URL_SECRET_RE.sub("//", url),
+                       check=False)
 
 
 def _parse_log(out: str) -> list[Commit]:

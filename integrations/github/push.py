@@ -13,12 +13,13 @@ never a command-line argument or a URL, so it does not show in process lists or 
 from __future__ import annotations
 
 import asyncio
-import base64
 import logging
 import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
+
+from integrations.github.git import auth_env
 
 log = logging.getLogger(__name__)
 
@@ -50,14 +51,9 @@ class BranchPusher:
         self.workdir = workdir
         self.timeout = timeout
         self.author_name, self.author_email = author_name, author_email
-        auth = base64.b64encode(f"x-access-token:{token}".encode()).decode()
         self._env = {
-            "GIT_TERMINAL_PROMPT": "0", "GIT_ASKPASS": "true",
-            "GIT_CONFIG_NOSYSTEM": "1", "HOME": str(workdir),
-            "GIT_CONFIG_COUNT": "2",
-            "GIT_CONFIG_KEY_0": "http.extraHeader",
-            "GIT_CONFIG_VALUE_0": f"Authorization: Basic {auth}",
-            "GIT_CONFIG_KEY_1": "credential.helper", "GIT_CONFIG_VALUE_1": "",
+            "GIT_TERMINAL_PROMPT": "0", "GIT_CONFIG_NOSYSTEM": "1", "HOME": str(workdir),
+            **auth_env(token),
             "GIT_AUTHOR_NAME": author_name, "GIT_AUTHOR_EMAIL": author_email,
             "GIT_COMMITTER_NAME": author_name, "GIT_COMMITTER_EMAIL": author_email,
             "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
