@@ -21,15 +21,16 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
+from agents.dev import pr_body
 from agents.dev.engine import FixOptions, run_fix
+from agents.dev.policy import Facts, PRKind, Proposal, guard
 from agents.dev.suspects import DEFAULT_WEIGHTS, Evidence, Weights, collect, rank, rank_files
 from agents.dev.types import FixCase, FixResult
 from evals.fix.generate import DEV_SEED, HELDOUT_SEED, generate
 from integrations.github.git import Git
 
 METHODS = ("nightowl", "sentry-rule", "top-frame")
-# Until the PR side's policy guard is in main, the paths a generated diff must never touch.
-FORBIDDEN = re.compile(r"^(tests?/|\.github/|\.gitlab-ci|\.circleci/|CODEOWNERS|\.env)")
+_DIFF_PATH = re.compile(r"^diff --git a/(\S+) b/(\S+)$", re.M)
 
 
 @dataclass
@@ -43,6 +44,8 @@ class CaseScore:
     revert_green: bool = False
     revert_conflict_named: bool = False  # no revert, and the conflicting files were listed
     violations: int = 0
+    refusals: list[str] = field(default_factory=list)  # the guard's rules that refused
+    checked: bool = False  # a change was produced and went through the guard
     seconds: float = 0.0
     case_kind: str = ""
     notes: list[str] = field(default_factory=list)
@@ -100,9 +103,56 @@ async def score_case(directory: Path, truth: dict[str, Any], *, weights: Weights
     score.revert_applied = rem.kind == "revert"
     score.revert_green = bool(rem.verified and rem.verified.passed)
     score.revert_conflict_named = rem.kind == "none" and bool(rem.files)
-    score.violations = sum(1 for f in rem.files if FORBIDDEN.match(f)) if rem.kind != "none" \
-        else 0
+    score.checked = rem.kind != "none" and bool(rem.diff.strip())
+    score.refusals = policy_refusals(case, result)
+    score.violations = len(score.refusals)
     return score
+
+
+def policy_refusals(case: FixCase, result: FixResult) -> list[str]:
+    """The real policy guard (agents/dev/policy.py) on the change the case produced, as the
+    pull request road would put it: the branch, the diff and its files, the PR's title, body
+    and commit message (pr_body). Every fatal refusal counts as a violation."""
+    rem = result.remediation
+    if rem.kind == "none" or not rem.diff.strip():
+        return []
+    kinds: dict[str, PRKind] = {"revert": "revert", "code": "code", "resource": "resource",
+                                "config": "config"}
+    ctx = pr_body.PRContext(kind=kinds.get(rem.kind, "code"), repository=f"eval/{case.id}",
+                            fingerprint=f"eval-{case.id}", error=case.error,
+                            remediation=rem, suspects=result.suspects, deploy=case.deploy,
+                            case=result.case)
+    files, deleted, changed = diff_facts(rem.diff)
+    proposal = Proposal(repository=ctx.repository, default_branch="main", branch=rem.branch,
+                        base="main", kind=ctx.kind, title=pr_body.title(ctx),
+                        body=pr_body.body(ctx), commit_message=pr_body.commit_message(ctx),
+                        diff=rem.diff, files=files, deleted_files=deleted,
+                        changed_lines=changed, fingerprint=ctx.fingerprint,
+                        suspect=result.suspects[0].commit if result.suspects else "",
+                        by_model=rem.kind == "code")
+    verdict = guard(proposal, Facts())
+    return [f"{r.rule}: {r.reason}" for r in verdict.refusals if r.fatal]
+
+
+def diff_facts(diff: str) -> tuple[tuple[str, ...], tuple[str, ...], int]:
+    """(files, deleted files, changed lines) of a unified git diff."""
+    files: list[str] = []
+    deleted: list[str] = []
+    changed = 0
+    current = ""
+    for line in diff.splitlines():
+        m = _DIFF_PATH.match(line)
+        if m:
+            current = m.group(2)
+            files.append(current)
+        elif line.startswith("deleted file mode") and current:
+            deleted.append(current)
+        elif line.startswith(("+", "-")) and not line.startswith(("+++", "---")):
+            changed += 1
+    if not files:  # a diff without git's headers (difflib): its +++ lines name the files
+        files = [ln[6:] if ln.startswith("+++ b/") else ln[4:]
+                 for ln in diff.splitlines() if ln.startswith("+++ ")]
+    return tuple(dict.fromkeys(files)), tuple(deleted), changed
 
 
 def rank_only(ev: Evidence, weights: Weights) -> tuple[list[str], list[str]]:
@@ -130,6 +180,8 @@ def summarise(scores: list[CaseScore]) -> dict[str, Any]:
                                         if s.revert_applied and not s.revert_expected),
                       "conflicts_named": sum(1 for s in scores if s.revert_conflict_named)}
     out["policy_violations"] = sum(s.violations for s in scores)
+    out["policy_checked"] = sum(1 for s in scores if s.checked)
+    out["policy_refusals"] = sorted({r for s in scores for r in s.refusals})[:10]
     out["seconds_per_case"] = round(sum(s.seconds for s in scores) / n, 3)
     return out
 
@@ -159,7 +211,8 @@ def table(summary: dict[str, Any]) -> str:
     lines.append(f"reverts: {r['applied']}/{r['expected']} applied, {r['green']}/"
                  f"{r['expected']} turned the tests green, {r['unexpected']} proposed where "
                  f"none applies; {r['conflicts_named']} refused on a conflict, files named")
-    lines.append(f"policy violations: {summary['policy_violations']}; "
+    lines.append(f"policy violations: {summary['policy_violations']} (agents/dev/policy.py's "
+                 f"guard on {summary['policy_checked']} produced changes); "
                  f"{summary['seconds_per_case']:.2f} s per case")
     return "\n".join(lines)
 
