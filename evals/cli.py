@@ -27,7 +27,8 @@ def register(sub: Any) -> None:
                                         "DIR` turns a corrected production incident into a case.")
     parser.add_argument("action", nargs="*", help="'export INCIDENT_ID DIR' (optional)")
     parser.add_argument("--suite", action="append", default=[],
-                        help="synthetic | wide | petshop | petshop-crossed | petshop-injected | "
+                        help="synthetic | wide | wide-heldout | petshop | petshop-train | "
+                             "petshop-crossed | petshop-injected | "
                              "security | security-detection | fix | fix-heldout | PATH "
                              "(repeatable; default synthetic)")
     parser.add_argument("--json", action="store_true", help="print one JSON object per suite")
@@ -62,6 +63,8 @@ def resolve_suites(args: argparse.Namespace) -> list[Suite]:
             suites.append(load_suite(folder, name="synthetic"))
         elif name == "petshop":
             suites.append(convert(args.petshop, CACHE / "petshop-test", split="test"))
+        elif name == "petshop-train":  # a development suite: PetShop's real train faults
+            suites.append(convert(args.petshop, CACHE / "petshop-train", split="train"))
         elif name == "petshop-crossed":  # a development suite: see evals/petshop.py
             suites.append(convert_crossed(args.petshop, CACHE / "petshop-crossed"))
         elif name == "wide":  # a development suite: see evals/synthetic_wide.py
@@ -69,6 +72,13 @@ def resolve_suites(args: argparse.Namespace) -> list[Suite]:
 
             suites.append(generate_wide(CACHE / f"wide-seed{args.seed}-n{args.wide_count}",
                                         seed=args.seed, count=args.wide_count))
+        elif name == "wide-heldout":  # read once, at the end: never developed or fitted on
+            from evals.synthetic_wide import HELDOUT_SEED
+            from evals.synthetic_wide import generate as generate_wide
+
+            suites.append(generate_wide(CACHE / f"wide-heldout-n{args.wide_count}",
+                                        seed=HELDOUT_SEED, count=args.wide_count,
+                                        name="wide-heldout"))
         elif name == "petshop-injected":  # a development suite: see evals/petshop_injected.py
             suites.append(generate(args.petshop, CACHE / f"petshop-injected-seed{args.seed}",
                                    seed=args.seed))

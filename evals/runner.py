@@ -76,6 +76,7 @@ def _nightowl(source: ScenarioSource, outcome: Outcome, load_s: float,
         outcome.confidence = (contract["root_causes"][0]["confidence"]
                               if contract["root_causes"] else 0.0)
         outcome.abstained = bool(contract["abstained"])
+        outcome.basis = dict(contract.get("confidence_basis") or {})
         outcome.queries = int(contract["stats"]["queries"])
         outcome.llm_input_tokens = int(contract["stats"]["llm_input_tokens"])
     except Exception as exc:

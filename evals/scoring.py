@@ -25,6 +25,8 @@ class Outcome:
     queries: int = 0
     llm_input_tokens: int = 0
     error: str | None = None
+    # nightowl's: what its top confidence was computed from (evals.calibrate refits on it).
+    basis: dict[str, float] = field(default_factory=dict)
 
     def rank_of_truth(self) -> int | None:
         for position, service in enumerate(self.ranking, 1):

@@ -33,18 +33,25 @@ import numpy as np
 
 from evals.cases import Suite, load_suite
 
-FAMILIES = ["noisy_neighbour", "exception", "config_deep", "network_deep", "drift"]
-VERSION = 2
+FAMILIES = ["noisy_neighbour", "exception", "config_deep", "network_deep", "drift",
+            "loss_deep", "deploy_deep"]
+VERSION = 3
+# The held-out seed (`--suite wide-heldout`): scored once at the end of a round, never read
+# case by case, never used to fit or sweep. Development uses other seeds (`--suite wide
+# --seed S`: 7 and 11 so far).
+HELDOUT_SEED = 2027
 STYLES: dict[str, dict[str, str]] = {
     # How each style names the five signals a service exports.
     "plain": {"cpu": "cpu_usage", "mem": "memory_usage", "lat": "latency_p95_ms",
-              "err": "error_ratio", "req": "requests_per_s", "net": "net_rtt_ms"},
+              "err": "error_ratio", "req": "requests_per_s", "net": "net_rtt_ms",
+              "loss": "net_loss_ratio"},
     "prom": {"cpu": "container_cpu_usage_seconds_rate",
              "mem": "container_memory_working_set_bytes",
              "lat": "http_server_duration_p90_seconds", "err": "http_server_errors_rate",
-             "req": "http_server_requests_rate", "net": "container_network_rtt_seconds"},
+             "req": "http_server_requests_rate", "net": "container_network_rtt_seconds",
+             "loss": "container_network_packets_dropped_rate"},
     "short": {"cpu": "cpu", "mem": "mem", "lat": "latency-90", "err": "error-rate",
-              "req": "request-count", "net": "net-latency"},
+              "req": "request-count", "net": "net-latency", "loss": "net-drops"},
 }
 WORDS = ["order", "basket", "route", "seat", "ticket", "price", "station", "train", "user",
          "token", "payment", "invoice", "stock", "review", "media", "search", "config",
@@ -118,6 +125,8 @@ class WideCase:
         self.events: list[dict[str, Any]] = []
         self.span_faults: dict[str, tuple[float, float, float]] = {}  # error p, slow x, since
         self.own_slow: dict[str, tuple[float, float]] = {}  # since, x: a service's own time
+        # When a fault reached each transitive caller, and the latency it added there.
+        self.reached: dict[str, tuple[float, float]] = {}
         self.show_nodes = rng.random() < 0.5
         self.show_topology = rng.random() < 0.8
         self._normal()
@@ -131,14 +140,20 @@ class WideCase:
         for s in self.dag.services + self.dag.jobs:
             base = {"cpu": rng.uniform(5, 50), "mem": rng.uniform(20, 60),
                     "lat": rng.uniform(10, 400), "err": rng.uniform(0.001, 0.02),
-                    "req": rng.uniform(5, 900), "net": rng.uniform(0.2, 3.0)}
+                    "req": rng.uniform(5, 900), "net": rng.uniform(0.2, 3.0),
+                    "loss": rng.uniform(0.0005, 0.005)}
+            # Some services are spiky: heavy-tailed noise, an occasional 2-4x outlier.
+            spiky = rng.random() < 0.3
             for key, level in base.items():
                 if s in self.dag.jobs and key in ("lat", "err", "req"):
                     continue
-                if key == "net" and rng.random() < 0.5:
+                if key in ("net", "loss") and rng.random() < 0.5:
                     continue  # not every system exports network metrics
                 level *= scale.get(key, 1.0)
                 noise = rng.normal(0, rng.uniform(0.03, 0.1) * level, t.size)
+                if spiky and key in ("lat", "cpu", "err"):
+                    hits = rng.random(t.size) < 0.01
+                    noise = noise + hits * level * rng.uniform(1.0, 3.0, t.size)
                 self.values[(s, m[key])] = np.maximum(level + noise, 0)
                 self.level[(s, key)] = level
         for s in self.dag.services:  # background error logs, some carrying the node
@@ -174,14 +189,27 @@ class WideCase:
                     continue
                 lag = float(self.rng.uniform(0, 1.2 * self.step))
                 seen[caller] = (onset + lag, amount * float(self.rng.uniform(0.6, 0.95)))
+                self.reached[caller] = seen[caller]
                 ramp = self.ramp(onset + lag)
                 self.bump(caller, "lat", ramp * seen[caller][1])
                 if errors:
                     self.bump(caller, "err", ramp * errors * float(self.rng.uniform(0.4, 0.9)))
                 frontier.append(caller)
 
-    def alert_above(self, root: str, *, min_hops: int = 0, max_hops: int = 3) -> str:
+    def alert_above(self, root: str, *, min_hops: int = 0, max_hops: int = 3,
+                    signal: str = "latency") -> str:
+        """A transitive caller within the hops whose alert would really fire: its latency
+        rose by at least half its level (several times its noise), or, for an error alert,
+        its errors rose at all. A caller the fault barely touched fires no alert; labelling
+        it the alerting service made a case that no method could answer."""
         above = [a for a, d in self.dag.ancestors(root).items() if min_hops <= d <= max_hops]
+        if signal == "latency":
+            visible = [a for a in above
+                       if self.reached.get(a, (0.0, 0.0))[1] >= 0.5 * self.level[(a, "lat")]]
+            if not visible and above:  # the caller the fault moved most, relative to level
+                visible = [max(above, key=lambda a: self.reached.get(a, (0.0, 0.0))[1]
+                               / self.level[(a, "lat")])]
+            above = visible
         return str(self.rng.choice(sorted(above))) if above else root
 
     def deep_service(self, hops: int) -> str:
@@ -257,6 +285,40 @@ class WideCase:
         self.propagate(root, at + self.step / 2, extra=lat)
         return root, "network_delay", self.alert_above(root, min_hops=2, max_hops=4), "latency"
 
+    def loss_deep(self, at: float) -> tuple[str, str, str, str]:
+        """Packet loss two to four hops down: retransmits slow the service and some calls
+        fail; its loss counter moves when the system exports one (half do not)."""
+        rng = self.rng
+        root = self.deep_service(2)
+        loss = self.level.get((root, "loss"))
+        if loss is not None:
+            self.bump(root, "loss", self.ramp(at, 30) * float(rng.uniform(0.03, 0.15)))
+        lat = self.level[(root, "lat")] * float(rng.uniform(1.5, 4))
+        self.bump(root, "lat", self.ramp(at, 30) * lat)
+        self.bump(root, "err", self.ramp(at, 30) * float(rng.uniform(0.02, 0.08)))
+        self.own_slow[root] = (at, 1 + lat / self.level[(root, "lat")])
+        self.propagate(root, at + self.step / 2, extra=lat, errors=0.03)
+        return root, "network_loss", self.alert_above(root, min_hops=2, max_hops=4), "latency"
+
+    def deploy_deep(self, at: float) -> tuple[str, str, str, str]:
+        """A bad deploy a few hops down: its errors and latency rise right after it, while
+        routine deploys of other services happen too."""
+        rng = self.rng
+        root = self.deep_service(2)
+        self.events.append({"ts": _iso(at - float(rng.uniform(0.5, 6)) * 60), "service": root,
+                            "kind": "deploy", "summary": f"{root} v2.{int(rng.integers(100))}"})
+        for _ in range(2):
+            other = str(rng.choice(self.dag.services))
+            self.events.append({"ts": _iso(float(rng.uniform(self.t[0], at - 900))),
+                                "service": other, "kind": "deploy",
+                                "summary": f"routine deploy of {other}"})
+        lat = self.level[(root, "lat")] * float(rng.uniform(1.5, 3))
+        self.bump(root, "lat", self.ramp(at) * lat)
+        self.bump(root, "err", self.ramp(at) * float(rng.uniform(0.05, 0.2)))
+        self.own_slow[root] = (at, 1 + lat / self.level[(root, "lat")])
+        self.propagate(root, at + self.step / 2, extra=lat, errors=0.08)
+        return root, "deploy", self.alert_above(root, min_hops=2, max_hops=4), "latency"
+
     def drift(self, at: float) -> tuple[str, str, str, str]:
         rng = self.rng
         walk = np.exp(np.cumsum(rng.normal(0, 0.02, self.t.size)))
@@ -289,6 +351,10 @@ class WideCase:
             self.log(ts, noisy, "HTTP 503 from partner API /v1/quote")
         self.events.append({"ts": _iso(fired - 1200), "service": str(rng.choice(dag.services)),
                             "kind": "deploy", "summary": "routine deploy"})
+        if rng.random() < 0.5:  # a slow leak elsewhere, over the whole window
+            leaky = str(rng.choice([s for s in dag.services if s != service]))
+            self.bump(leaky, "mem", np.linspace(0, 1, self.t.size)
+                      * self.level[(leaky, "mem")] * float(rng.uniform(0.3, 0.8)))
         return "", "none", service, "latency"
 
     # ---- writing ------------------------------------------------------------------------------
@@ -302,6 +368,10 @@ class WideCase:
         else:
             root, kind, alert, signal = getattr(self, family)(at)
             fired = at + float(rng.uniform(3, 6)) * 60
+            # An alert fires once its own signal has been abnormal for a while (a few hops
+            # of lag can put that after the fault's first minutes).
+            reached = self.reached.get(alert, (at, 0.0))[0]
+            fired = min(max(fired, reached + 2 * self.step + 60), float(self.t[-1]) - self.step)
         out.mkdir(parents=True, exist_ok=True)
         metric = self.m["lat"] if signal == "latency" else self.m["err"]
         if (alert, metric) not in self.values:
@@ -383,14 +453,14 @@ def plan(count: int) -> list[str | None]:
     return order
 
 
-def generate(out: Path, *, seed: int = 7, count: int = 42) -> Suite:
+def generate(out: Path, *, seed: int = 7, count: int = 42, name: str = "wide") -> Suite:
     stamp = out / ".generated"
     wanted = json.dumps({"seed": seed, "count": count, "version": VERSION})
     if not (stamp.is_file() and stamp.read_text() == wanted):
         for i, family in enumerate(plan(count)):
             WideCase(seed, i).write(family, out / f"case-{i:04d}")
         stamp.write_text(wanted)
-    suite = load_suite(out, name="wide")
+    suite = load_suite(out, name=name)
     for k, case in enumerate(suite.cases):
         note = json.loads((case.path / "truth.json").read_text()).get("notes", "")
         family = note.split(";")[0].removeprefix("family=")

@@ -55,7 +55,7 @@ SUMMARY = tool("write_summary", claims=[
      ["ev-10", "ev-9"]},
     {"text": "frontend p99 latency rose 4.7× because cart slowed down", "evidence": ["ev-1",
                                                                                        "ev-9"]},
-    {"text": "A payments deploy caused the outage", "evidence": ["ev-27"]},
+    {"text": "A payments deploy caused the outage", "evidence": ["ev-28"]},
     {"text": "The database ran out of connections", "evidence": []},
     {"text": "mongo is slow", "evidence": ["ev-99"]},
 ])

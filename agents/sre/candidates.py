@@ -4,8 +4,9 @@ A candidate's strength is its anomaly score squashed to [0, 1); it is discounted
 explained by something deeper, when it is off the alert's call path, or when it is only a
 degraded leaf with no visible cause of its own. Confidence is that strength shared among the
 competitors (a clear winner is more certain than one of three equals), mapped through a
-logistic curve whose two parameters were fitted on the synthetic suite's development seed
-(`python -m evals.calibrate`: synthetic seed 3 plus PetShop train), never on test data.
+logistic curve over four features of the ranking (strength, margin over the runner-up,
+independent modalities, on a path or not) fitted on the pooled development suites
+(`python -m evals.calibrate`), never on test data.
 """
 
 from __future__ import annotations
@@ -52,6 +53,7 @@ class Candidate:
     twin_of: str | None = None
     weight: float = 0.0
     confidence: float = 0.0
+    basis: Basis | None = None
 
     def strength(self, th: Thresholds = DEFAULT) -> float:
         # Logarithmic in z: a 500-sigma move outranks a 10-sigma one without either
@@ -103,11 +105,61 @@ class Candidate:
         return f"{self.service}: {words} from {hhmm(self.onset)}{where}"
 
 
-def calibrate(raw: float, th: Thresholds = DEFAULT) -> float:
-    return 1.0 / (1.0 + math.exp(-(th.calibration_a * raw + th.calibration_b)))
+MODALITIES = ("metrics", "logs", "traces", "change")
 
 
-def rank(candidates: list[Candidate], *, symptom_anomalous: bool, th: Thresholds = DEFAULT
+def modality(signal: str | None) -> str:
+    """Which independent kind of telemetry a piece of evidence comes from."""
+    if signal in ("logs", "traces"):
+        return signal
+    return "change" if signal in ("deploy", "config") else "metrics"
+
+
+@dataclass(frozen=True, slots=True)
+class Basis:
+    """What a candidate's confidence rests on: its strength, its margin over the strongest
+    competitor ((own − best other) / own: 1 alone, 0 tied, negative when behind), how many
+    independent modalities (metrics, logs, traces, a change event) support it at its own
+    service, and whether a call path connects it to the alert."""
+
+    strength: float
+    margin: float
+    modalities: int
+    on_path: bool
+
+    def features(self) -> tuple[float, float, float, float]:
+        return (self.strength, self.margin, float(min(self.modalities, 3) - 1),
+                1.0 if self.on_path else 0.0)
+
+    def as_dict(self) -> dict[str, float]:
+        return {"strength": round(self.strength, 4), "margin": round(self.margin, 4),
+                "modalities": float(self.modalities), "on_path": float(self.on_path)}
+
+
+def calibrate(basis: Basis, th: Thresholds = DEFAULT) -> float:
+    """Platt scaling over the basis: a logistic curve of four features, fitted on the pooled
+    development suites (`python -m evals.calibrate`, which also cross-checks it across
+    suites). The constants live in `Thresholds`."""
+    a = (th.calibration_strength, th.calibration_margin, th.calibration_modalities,
+         th.calibration_path)
+    logit = th.calibration_bias + sum(w * x for w, x in zip(a, basis.features(), strict=True))
+    return 1.0 / (1.0 + math.exp(-max(min(logit, 40.0), -40.0)))
+
+
+def basis_of(candidate: Candidate, ranked: list[Candidate],
+             evidence: dict[str, Evidence] | None) -> Basis:
+    others = [c.weight for c in ranked if c is not candidate]
+    best_other = max(others, default=0.0)
+    margin = (candidate.weight - best_other) / max(candidate.weight, best_other, 1e-9)
+    kinds = {modality(e.signal) for i in candidate.evidence
+             if evidence is not None and (e := evidence.get(i)) is not None
+             and e.service == candidate.service and e.status == "ok"}
+    return Basis(strength=candidate.weight, margin=margin, modalities=max(len(kinds), 1),
+                 on_path=candidate.reachable or candidate.connected or bool(candidate.node))
+
+
+def rank(candidates: list[Candidate], *, symptom_anomalous: bool, th: Thresholds = DEFAULT,
+         evidence: dict[str, Evidence] | None = None
          ) -> tuple[list[Candidate], bool, str | None]:
     """Best candidate per service, ranked; whether to abstain; a note on why, if abstaining."""
     best: dict[str, Candidate] = {}
@@ -119,10 +171,9 @@ def rank(candidates: list[Candidate], *, symptom_anomalous: bool, th: Thresholds
     ranked = sorted(best.values(), key=lambda c: (-c.weight, c.onset or 0.0, c.service))
     if not ranked:
         return [], True, None
-    total = sum(c.weight for c in ranked[:3]) or 1.0
     for candidate in ranked:
-        share = candidate.weight / total
-        candidate.confidence = calibrate(candidate.weight * (0.5 + 0.5 * share), th)
+        candidate.basis = basis_of(candidate, ranked, evidence)
+        candidate.confidence = calibrate(candidate.basis, th)
     top = ranked[0]
     note = None
     # A cause off the path that passed the search's own bar (strong against its own
@@ -135,11 +186,9 @@ def rank(candidates: list[Candidate], *, symptom_anomalous: bool, th: Thresholds
         abstain, note = True, "the alerting signal itself looks normal"
     if abstain:
         for candidate in ranked:
-            candidate.confidence = min(candidate.confidence, 0.3)
-    elif top.unknown_link and not top.node:
-        # An answer without a connection is less certain than one with a path.
-        for candidate in ranked:
-            candidate.confidence = min(candidate.confidence, th.unknown_link_confidence)
+            candidate.confidence = min(candidate.confidence, th.abstained_confidence)
+    # An answer without a connection is less certain than one with a path: the calibration
+    # weighs that (its `path` feature), fitted on how often such answers were right.
     return ranked, abstain, note
 
 

@@ -68,6 +68,7 @@ async def explore(run: Run, service: str, effect: str, effect_onset: float | Non
     Returns every cause found at or below `service` as (onset, score).
     """
     await run.progress(f"explaining {effect}")
+    run.catalogued.add(service)
     profile = await run.tools.profile(service)
     local: list[Explanation] = []
     traffic_from_upstream = False
@@ -123,23 +124,22 @@ async def explore(run: Run, service: str, effect: str, effect_onset: float | Non
         h.status = "supported"
         local.append(Explanation(change, h.score, event.ts, h.evidence))
 
-    degraded = profile.degradation(DEGRADATION, run.ctx.metric)
-    if (degraded is not None and (degraded.family in ("errors", "availability") or depth == 0)) \
-            or run.tools.has_logs(service):
-        logs = await run.tools.error_logs(service)
-        if logs is not None and (logs.baseline_count or logs.region_count):
-            h = run.new(statement=f"a new or surging error in {service}'s code caused {effect}",
-                        kind="code_error", service=service, depth=depth, parent=parent)
-            h.evidence.append(logs.evidence_id)
-            h.score = logs.score
-            refuted = run.judge(kind="code_error", role="local", cause=logs,
-                                effect=effect_verdict, effect_onset=effect_onset,
-                                effect_service=service, effect_label=effect)
-            if refuted is None:
-                h.status = "supported"
-                local.append(Explanation("code_error", logs.score, logs.onset, h.evidence))
-            else:
-                h.status, h.reason = "refuted", refuted.reason
+    # Every service examined gets its error logs read: a code fault may show there alone
+    # (no error metric of its own, only a slowdown and its callers' failures).
+    logs = await run.tools.error_logs(service)
+    if logs is not None and (logs.baseline_count or logs.region_count):
+        h = run.new(statement=f"a new or surging error in {service}'s code caused {effect}",
+                    kind="code_error", service=service, depth=depth, parent=parent)
+        h.evidence.append(logs.evidence_id)
+        h.score = logs.score
+        refuted = run.judge(kind="code_error", role="local", cause=logs,
+                            effect=effect_verdict, effect_onset=effect_onset,
+                            effect_service=service, effect_label=effect)
+        if refuted is None:
+            h.status = "supported"
+            local.append(Explanation("code_error", logs.score, logs.onset, h.evidence))
+        else:
+            h.status, h.reason = "refuted", refuted.reason
 
     await _own_spans(run, service, effect, effect_onset, depth=depth, parent=parent,
                      effect_verdict=effect_verdict, local=local)
@@ -268,9 +268,11 @@ async def _dependencies(run: Run, service: str, effect: str, effect_onset: float
                 if effect_verdict is not None and covers(verdict, effect_verdict):
                     # As strong as the effect for `explains`, whatever its own noise.
                     below = [(o, max(s, effect_verdict.score)) for o, s in below]
-                elif effect_verdict is not None and await _spans_carry(run, callee, service):
-                    # Failing spans carried up to this caller: as strong as its failure, and
-                    # no later than its metric (sampled spans cannot order them finer).
+                elif effect_verdict is not None and await _failure_carried(
+                        run, callee, service, effect_verdict):
+                    # Failing spans (or the callee's new exceptions) carried up to this
+                    # caller's failures: as strong as its failure, and no later than its
+                    # metric (sampled spans and log lines cannot order them finer).
                     start = verdict.onset if verdict.onset is not None else float("inf")
                     below = [(min(o, start), max(s, effect_verdict.score)) for o, s in below]
                 found_below.extend(below)
@@ -283,12 +285,23 @@ def _has_latency(run: Run, service: str) -> bool:
     return profile is not None and "latency" in profile.families
 
 
-async def _spans_carry(run: Run, callee: str, caller: str) -> bool:
-    """Do the traces carry a failure from `callee` up to `caller` (both fail more since the
-    split)? Then the callee accounts for the caller's failures as a covering cause does."""
+async def _failure_carried(run: Run, callee: str, caller: str,
+                           effect: FamilyVerdict) -> bool:
+    """Is a failure carried from `callee` up to `caller`? Either the traces show it (both
+    fail more since the split), or the caller fails more (errors, availability) while the
+    callee logs a new error pattern surging at the onset, an exception with no error metric
+    of its own. Then the callee accounts for the caller's failures as a covering cause
+    does."""
     below = await run.tools.span_verdict(callee, sorted(run.graph.get(callee, ())))
     above = await run.tools.span_verdict(caller, sorted(run.graph.get(caller, ())))
-    return below is not None and above is not None and below.failing and above.failing
+    if below is not None and above is not None and below.failing and above.failing:
+        return True
+    if effect.family not in ("errors", "availability") or not effect.anomalous:
+        return False
+    logs = await run.tools.error_logs(callee)
+    return logs is not None and bool(logs.new_templates) and run.judge(
+        kind="code_error", role="dependency", cause=logs, effect=None,
+        effect_onset=effect.onset, effect_service=caller, effect_label=f"{caller} errors") is None
 
 
 async def _through_traces(run: Run, callee: str, service: str, effect: str,

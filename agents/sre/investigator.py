@@ -24,6 +24,7 @@ from agents.sre.search import corroborate, twins, widen
 from agents.sre.stats import FAMILY_DIRECTION, ceiling_of, episode_onset
 from agents.sre.toolbox import BudgetExhausted, Toolbox
 from agents.sre.verdicts import FamilyVerdict, hhmm, kind_family, persistence
+from integrations.error_sources.templates import TemplateStore
 from integrations.redaction import clip
 from integrations.telemetry.base import TelemetrySource, Window
 
@@ -36,20 +37,25 @@ class Investigator:
     def __init__(self, source: TelemetrySource, *, budget: Budget | None = None,
                  topology: dict[str, set[str]] | None = None,
                  assist: ModelAssist | None = None, thresholds: Thresholds = DEFAULT,
-                 rules: tuple[Rule, ...] = RULES) -> None:
+                 rules: tuple[Rule, ...] = RULES,
+                 templates: TemplateStore | None = None) -> None:
         self.source = source
         self.budget = budget or Budget()
         self.static_topology = topology or {}
         self.assist = assist  # None: the statistical engine alone
         self.thresholds = thresholds
         self.rules = rules  # evals leave some out to see what each is worth
+        # Log-template miners kept between runs and shared with the error scan (None: each
+        # run mines afresh, as evals do so that their figures are reproducible).
+        self.templates = templates
 
     async def investigate(self, ctx: AlertContext, *,
                           on_progress: ProgressHook | None = None) -> Report:
         started = time.perf_counter()
         window = ctx.window
         tools = Toolbox(self.source, window, split=ctx.fired_at_s,
-                        max_queries=self.budget.max_queries)
+                        max_queries=self.budget.max_queries, templates=self.templates,
+                        thresholds=self.thresholds)
         services = await self._services(tools, window)
         graph = await self._topology(tools, window)
         callers: dict[str, set[str]] = {}
@@ -93,9 +99,17 @@ class Investigator:
             run.notes.append(str(exc))
             log.info("investigation stopped early: %s", exc)
         run.notes.extend(coverage_notes(run, services, self.source))
+        if self.templates is not None:
+            if self.templates.problem:
+                run.notes.append(self.templates.problem)
+            try:
+                self.templates.save()
+            except OSError as exc:
+                run.notes.append(f"log templates not saved for the next run: {exc}")
 
         ranked, abstained, confidence_note = rank(run.candidates, symptom_anomalous=bool(
-            symptom and symptom.anomalous), th=th)
+            symptom and symptom.anomalous), th=th,
+            evidence={e.id: e for e in tools.evidence})
         if confidence_note:
             run.notes.append(confidence_note)
         summary, next_steps = render_summary(ctx, ranked, abstained, tools.evidence, run.notes)
@@ -110,6 +124,7 @@ class Investigator:
                         services_seen=len(services)),
             alert={"service": ctx.service, "signal": ctx.signal, "name": ctx.name,
                    "fired_at": hhmm(ctx.fired_at_s)},
+            confidence_basis=ranked[0].basis.as_dict() if ranked and ranked[0].basis else {},
         )
         if self.assist is not None:
             await run.progress("writing the summary")

@@ -96,6 +96,9 @@ class Report(BaseModel):
     # far the verdict can be trusted ("confidence capped: 11 minutes of history").
     coverage: list[str] = Field(default_factory=list)
     caveats: list[str] = Field(default_factory=list)
+    # What the top cause's confidence was computed from (strength, margin over the runner-up,
+    # independent modalities, on a path or not): `python -m evals.calibrate` refits on it.
+    confidence_basis: dict[str, float] = Field(default_factory=dict)
 
     def evidence_by_id(self) -> dict[str, Evidence]:
         return {e.id: e for e in self.evidence}

@@ -54,6 +54,8 @@ class Run:
     # What exploring a service found (every cause at or below it, as (onset, score)), for
     # other branches that reach it too.
     explored: dict[str, list[tuple[float, float]]] = field(default_factory=dict)
+    # Services whose own catalogue was tested (not only their degradation as a dependency).
+    catalogued: set[str] = field(default_factory=set)
     notes: list[str] = field(default_factory=list)
     on_progress: ProgressHook | None = None
 

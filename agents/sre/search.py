@@ -78,19 +78,33 @@ async def widen(run: Run, services: list[str], effect_onset: float | None) -> No
     effect = f"{run.ctx.service} {run.ctx.signal}"
     added: list[Candidate] = []
     for service in services:
-        if service in run.visited:
+        # A callee refuted as a dependency (its latency did not move) had its catalogue
+        # left unread: its own resources may still be what hurt a service beside it.
+        if service in run.catalogued or service == run.ctx.service:
             continue
         run.visited.add(service)
         profile = await run.tools.profile(service)
         best = profile.best(*DEGRADATION, *RESOURCE_KINDS)
+        own = _own_resource(run, profile.best(*RESOURCE_KINDS), profile.best(*DEGRADATION))
+        if own is not None and run.judge(kind=own.family, role="widened", cause=own,
+                                         effect=symptom, effect_onset=effect_onset,
+                                         effect_service=run.ctx.service,
+                                         effect_label=effect) is None:
+            best = own  # its own resource, before its own degradation: that is its cause
         if best is not None and run.judge(kind=best.family, role="widened", cause=best,
                                           effect=symptom, effect_onset=effect_onset,
                                           effect_service=run.ctx.service,
                                           effect_label=effect) is None:
             evidence = run.tools.cite(best, effect=(effect, effect_onset))
             kind = best.family if best.family in RESOURCE_KINDS else fallback_kind(best.family)
+            degraded = profile.best(*DEGRADATION)
+            score = best.score
+            if best is own and degraded is not None and degraded.anomalous:
+                # As strong as the degradation it caused (a saturated CPU at z=20 behind a
+                # latency at z=70), as a local explanation is on the path.
+                score = max(score, degraded.score)
             added.append(Candidate(
-                service=service, kind=kind, score=best.score, onset=best.onset,
+                service=service, kind=kind, score=score, onset=best.onset,
                 evidence=[evidence], reachable=False, connected=service in downstream,
                 fallback=best.family in DEGRADATION, persistence=persistence(best)))
             run.candidates.append(added[-1])
@@ -116,6 +130,18 @@ async def widen(run: Run, services: list[str], effect_onset: float | None) -> No
             candidate.explained = True
 
 
+def _own_resource(run: Run, resource: FamilyVerdict | None,
+                  degraded: FamilyVerdict | None) -> FamilyVerdict | None:
+    """A widened service's saturated resource that began no later than its own degradation
+    (within the tolerance): the catalogue's local explanation, read off the path."""
+    if resource is None or not resource.anomalous or resource.onset is None:
+        return None
+    if degraded is not None and degraded.anomalous and degraded.onset is not None and \
+            resource.onset > degraded.onset + run.tolerance:
+        return None
+    return resource
+
+
 async def unknown_links(run: Run, found: list[Candidate], effect_onset: float | None) -> None:
     """Causes off the call graph: a service whose anomaly began before the alert's and lasts
     (a noisy neighbour, a hog the topology does not connect to the alert) is a cause whose
@@ -128,6 +154,9 @@ async def unknown_links(run: Run, found: list[Candidate], effect_onset: float | 
     if effect_onset is None:
         return
     isolated = not run.graph.get(run.ctx.service)  # nothing known below the alert to walk
+    # Services the call graph knows at all: one it never mentions (not traced, no topology
+    # entry) may be a dependency the graph missed, so its placement cannot rule it out.
+    charted = set(run.graph) | {c for callees in run.graph.values() for c in callees}
     path = [c for c in run.candidates if c.reachable and c.fallback]
     places = {c.service: await run.tools.placement(c.service) for c in path[:5]}
     # Who went first, among those strong enough to matter: a resource or an error pattern
@@ -148,6 +177,7 @@ async def unknown_links(run: Run, found: list[Candidate], effect_onset: float | 
             mine = await run.tools.placement(candidate.service)
             shared = {s for s, node in places.items() if mine is not None and node == mine}
             if mine is not None and places and not shared and \
+                    candidate.service in charted and \
                     all(node is not None for node in places.values()):
                 continue  # placed elsewhere than every degraded service of the path
             candidate.unknown_link = True

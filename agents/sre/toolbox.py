@@ -13,6 +13,7 @@ import re
 from collections import Counter
 
 from agents.sre.report import Evidence, EvidenceStatus
+from agents.sre.rules.thresholds import DEFAULT, Thresholds
 from agents.sre.series import SeriesView
 from agents.sre.stats import analyze, ceiling_of, poisson_surge
 from agents.sre.traces import SpanVerdict, judge_spans
@@ -25,7 +26,7 @@ from agents.sre.verdicts import (
     kind_family,
     relative,
 )
-from integrations.error_sources.templates import TemplateMiner
+from integrations.error_sources.templates import TemplateMiner, TemplateStore
 from integrations.redaction import clip
 from integrations.telemetry.base import (
     ChangeEvent,
@@ -56,11 +57,12 @@ _MASK = [
 PLACEMENT_KEYS = ("node", "host", "hostname", "k8s.node.name", "node_name", "host.name")
 
 
-def mine_templates(lines: list[LogLine]) -> list[str]:
+def mine_templates(lines: list[LogLine], miner: TemplateMiner | None = None) -> list[str]:
     """Each line's template, from the one miner the error scan uses (Drain over masked
     values): a line maps to the template its cluster ended with, so templates that merged
-    as the miner learned count as one."""
-    miner = TemplateMiner()
+    as the miner learned count as one. A persisted miner (shared with the error scan) sends
+    a line it saw in an earlier run to the same cluster again."""
+    miner = miner if miner is not None else TemplateMiner()
     clusters = [miner.add(line.message) for line in lines]
     return [miner.cluster(c).template[:160] for c in clusters]
 
@@ -79,8 +81,12 @@ class BudgetExhausted(Exception):
 class Toolbox:
     def __init__(self, source: TelemetrySource, window: Window, *, split: float,
                  max_queries: int, id_prefix: str = "ev",
-                 evidence: list[Evidence] | None = None) -> None:
+                 evidence: list[Evidence] | None = None,
+                 templates: TemplateStore | None = None,
+                 thresholds: Thresholds = DEFAULT) -> None:
         self.source = source
+        self.thresholds = thresholds
+        self.templates = templates  # persisted miners, shared with the error scan
         # Thread chat numbers its own evidence apart, in one list across its toolboxes.
         self.id_prefix = id_prefix
         self.window = window
@@ -243,7 +249,8 @@ class Toolbox:
         base_span = max(self.split - max(self.window.start_s, self.data_start), 1.0)
         now_span = max(self.window.end_s - self.split, 1.0)
         score = poisson_surge(len(before), base_span, len(after), now_span)
-        templates = mine_templates(result.lines)
+        templates = mine_templates(result.lines, self.templates.miner(service)
+                                   if self.templates is not None else None)
         self._templates[service] = templates
         old = {t for line, t in zip(result.lines, templates, strict=True) if line.ts < self.split}
         counts = Counter(t for line, t in zip(result.lines, templates, strict=True)
@@ -348,7 +355,10 @@ class Toolbox:
         verdict = None
         if own:
             children = [sp for callee in callees for sp in await self.spans(callee)]
-            verdict = judge_spans(service, own, children, split=self.split)
+            th = self.thresholds
+            verdict = judge_spans(service, own, children, split=self.split,
+                                  min_spans=th.min_spans, min_spans_after=th.min_spans_after,
+                                  slower=th.span_slower)
         if verdict is not None and (verdict.failing or verdict.slowed):
             verdict.evidence_id = self.record(
                 query=f"traces of {service}", service=service, signal="traces",

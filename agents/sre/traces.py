@@ -17,9 +17,9 @@ import numpy as np
 
 from integrations.telemetry.base import Span
 
-MIN_SPANS = 5  # fewer spans before the split cannot give a baseline rate...
-MIN_SPANS_AFTER = 3  # ...and fewer after it cannot say anything
-SLOWER = 1.5  # an operation's own time must grow by half to count as slowed
+# The verdict's minimums (spans before and after the split) and the self-time growth that
+# counts as slowed are fields of `agents.sre.rules.Thresholds` (`min_spans`,
+# `min_spans_after`, `span_slower`); the toolbox passes them in.
 
 
 @dataclass(slots=True)
@@ -63,11 +63,12 @@ def self_times(spans: list[Span], children: list[Span]) -> dict[str, float]:
 
 
 def judge_spans(service: str, spans: list[Span], children: list[Span], *,
-                split: float) -> SpanVerdict | None:
+                split: float, min_spans: int = 5, min_spans_after: int = 3,
+                slower: float = 1.5) -> SpanVerdict | None:
     own = [s for s in spans if s.service == service]
     before = [s for s in own if s.start < split]
     after = [s for s in own if s.start >= split]
-    if len(before) < MIN_SPANS or len(after) < MIN_SPANS_AFTER:
+    if len(before) < min_spans or len(after) < min_spans_after:
         return None
     failed_before = sum(s.status == "error" for s in before)
     failed_after = sum(s.status == "error" for s in after)
@@ -82,7 +83,7 @@ def judge_spans(service: str, spans: list[Span], children: list[Span], *,
         (new if span.start >= split else old).append(own_time[span.span_id + span.trace_id])
         durations.append(span.duration_ms)
     for operation, (old, new, durations) in by_op.items():
-        if len(old) < MIN_SPANS or len(new) < MIN_SPANS_AFTER:
+        if len(old) < min_spans or len(new) < min_spans_after:
             continue
         base = np.asarray(old)
         median, now = float(np.median(base)), float(np.median(new))
@@ -90,7 +91,7 @@ def judge_spans(service: str, spans: list[Span], children: list[Span], *,
         # self-time that is 0 in most spans has no spread of its own to divide by).
         scale = max(1.4826 * float(np.median(np.abs(base - median))),
                     0.1 * float(np.median(durations)), 1.0)
-        if now < SLOWER * median + 1.0:
+        if now < slower * median + 1.0:
             continue  # a real slowdown of the service's own work is large, not a drift
         z = (now - median) / scale
         if z > self_z:

@@ -123,6 +123,7 @@ def _investigate(args: argparse.Namespace) -> int:
     from agents.sre.investigator import Budget, Investigator
     from agents.sre.report import Report
     from bot.report_text import print_report
+    from integrations.error_sources.templates import DEFAULT_STATE, TemplateStore
     from integrations.telemetry.errors import ScenarioError
     from integrations.telemetry.scenario import ScenarioSource
 
@@ -146,7 +147,9 @@ def _investigate(args: argparse.Namespace) -> int:
     context = AlertContext.from_case(source.case)
 
     async def run() -> Report:
-        report = await Investigator(source, budget=budget, assist=assist).investigate(context)
+        report = await Investigator(source, budget=budget, assist=assist,
+                                    templates=TemplateStore(DEFAULT_STATE)
+                                    ).investigate(context)
         await ground(report, context, source)
         return report
 

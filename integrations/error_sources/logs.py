@@ -6,7 +6,7 @@ import logging
 from collections.abc import Iterable
 
 from integrations.error_sources.base import ScanResult, ScanWindow, SignatureCount
-from integrations.error_sources.templates import TemplateMiner, signature_of
+from integrations.error_sources.templates import TemplateMiner, TemplateStore, signature_of
 from integrations.errors import RemoteError
 from integrations.redaction import clip
 from integrations.telemetry.base import TelemetrySource, Window
@@ -20,10 +20,10 @@ class SignatureCounter:
     """Feeds (timestamp, message) of one service through a miner and counts each template
     before and after the window's split."""
 
-    def __init__(self, service: str, split_ts: float) -> None:
+    def __init__(self, service: str, split_ts: float, miner: TemplateMiner | None = None) -> None:
         self.service = service
         self.split_ts = split_ts
-        self.miner = TemplateMiner()
+        self.miner = miner if miner is not None else TemplateMiner()
         self.baseline: list[int] = []
         self.recent: list[int] = []
         self.examples: dict[int, str] = {}
@@ -51,6 +51,9 @@ class SignatureCounter:
         # Templates can merge as the miner learns: sum clusters that ended with one template.
         merged: dict[str, SignatureCount] = {}
         for cluster in self.miner.clusters:
+            if cluster.id >= len(self.baseline) or not (self.baseline[cluster.id]
+                                                        or self.recent[cluster.id]):
+                continue  # a template the persisted miner knows that this scan never saw
             template = cluster.template
             signature = signature_of(self.service, template)
             entry = merged.get(signature)
@@ -71,10 +74,13 @@ class LogErrorSource:
     name = "logs"
 
     def __init__(self, telemetry: TelemetrySource, *, max_lines_per_service: int = 50_000,
-                 services: list[str] | None = None) -> None:
+                 services: list[str] | None = None,
+                 templates: TemplateStore | None = None) -> None:
         self.telemetry = telemetry
         self.max_lines = max_lines_per_service
         self.only = services
+        # The miners shared with the investigator, kept between scans (None: per scan).
+        self.templates = templates
 
     async def scan(self, window: ScanWindow) -> ScanResult:
         span = Window(window.start, window.end)
@@ -89,7 +95,8 @@ class LogErrorSource:
             if result.info.status == "error":
                 failures.append(f"{service}: {result.info.error}")
                 continue
-            counter = SignatureCounter(service, window.split.timestamp())
+            counter = SignatureCounter(service, window.split.timestamp(),
+                                       self.templates.miner(service) if self.templates else None)
             counter.add_all((line.ts, line.message) for line in result.lines
                             if line.level in ("error", "fatal", "critical", "panic"))
             lines_read += len(result.lines)
@@ -99,4 +106,9 @@ class LogErrorSource:
             raise RemoteError(f"{self.telemetry.name}: every log query failed: {failures[0]}")
         for failure in failures:
             log.warning("log scan: %s", failure)
+        if self.templates is not None:
+            try:
+                self.templates.save()
+            except OSError as exc:
+                log.warning("log scan: template state not saved: %s", exc)
         return ScanResult("logs", signatures, lines_read=lines_read, truncated=truncated)
