@@ -63,7 +63,7 @@ def self_times(spans: list[Span], children: list[Span]) -> dict[str, float]:
 
 
 def judge_spans(service: str, spans: list[Span], children: list[Span], *,
-                split: float, min_spans: int = 5, min_spans_after: int = 3,
+                split: float, min_spans: float = 5, min_spans_after: float = 3,
                 slower: float = 1.5) -> SpanVerdict | None:
     own = [s for s in spans if s.service == service]
     before = [s for s in own if s.start < split]

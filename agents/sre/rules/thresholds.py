@@ -48,8 +48,8 @@ class Thresholds:
     carries: float = 0.5
     # ---- traces -------------------------------------------------------------------------------
     # A span verdict needs this many of a service's spans before the split and after it...
-    min_spans: int = 5
-    min_spans_after: int = 3
+    min_spans: float = 5
+    min_spans_after: float = 3
     # ...and an operation's own time (without its children's) must grow this much to count.
     span_slower: float = 1.5
     # ---- persistence ------------------------------------------------------------------------
