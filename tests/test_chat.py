@@ -129,7 +129,9 @@ async def test_commands_are_answered_in_the_thread_with_evidence(chat: Chat) -> 
     await chat.event("<@UBOT> what changed in cart in the last 90 minutes?")
     answer = chat.last_answer()
     assert "What changed in `cart` since" in answer
-    assert "cpu_usage of cart" in answer and "`q-" in answer
+    # In words, as the RCA says it: the metric's name, no z-score, times in UTC.
+    assert "CPU usage of cart: " in answer and "`q-" in answer
+    assert "z=" not in answer and "cpu_usage" not in answer and " UTC" in answer
 
     await chat.event("<@UBOT> show me the error logs of checkout since 19:45")
     answer = chat.last_answer()
@@ -214,13 +216,13 @@ async def test_free_form_question_with_a_model_cites_evidence(
             assert "cart's CPU doubled before frontend slowed `q-1` `q-2`" in answer
             assert "marketing" not in answer
             assert "1 claim without supporting evidence was removed" in answer
-            assert "cpu_usage of cart" in answer  # the cited evidence, one click away
+            assert "CPU usage of cart" in answer  # the cited evidence, one click away
             footer = chat.answers()[-1].args["blocks"][-1]["elements"][0]["text"]
             assert "answered with anthropic:claude-haiku-4-5" in footer
             # The model got the investigation's brief and the lookup's result, nothing raw.
             first = json.dumps(server.requests[0]["messages"], ensure_ascii=False)
             assert "Question: is this the marketing campaign again?" in first
-            assert "cpu_usage of cart" in first and len(first) < 8000
+            assert "cpu_usage of cart" in first and len(first) < 8000  # exact, for the model
             second = json.dumps(server.requests[1]["messages"], ensure_ascii=False)
             assert "What changed in `cart` since" in second
 

@@ -470,6 +470,30 @@ async def test_chat_says_what_it_could_not_check() -> None:
     assert "0 " not in logs.split("`")[0]
 
 
+async def test_chat_says_a_metrics_source_is_not_configured() -> None:
+    """Logs only (no PROMETHEUS_URL): "what changed" and "why not X" say there were no
+    metrics to look at and why, never "all within normal range"."""
+    from datetime import timedelta
+
+    from agents.chat.lookups import Lookups, Thread
+    from agents.sre.context import AlertContext
+    from integrations.telemetry.base import Window
+    from integrations.telemetry.composite import CompositeSource
+    from integrations.telemetry.scenario import ScenarioSource
+
+    scenario = ScenarioSource(ROOT / "bot/demo/scenarios/frontend-latency")
+    fired = scenario.case.alert.fired_at
+    ctx = AlertContext(service="cart", signal="latency", fired_at_s=fired.timestamp(),
+                       name="HighLatency", summary="",
+                       window=Window(fired - timedelta(hours=2), fired + timedelta(minutes=10)))
+    thread = Thread(incident_id=1, ctx=ctx, report=None, now=fired.timestamp() + 600,
+                    source=CompositeSource(logs=scenario), services=["cart", "kafka"])
+    for answer in (await Lookups(thread).what_changed("cart", 30),
+                   await Lookups(thread).why_not("kafka")):
+        assert "no metrics source configured; set PROMETHEUS_URL" in answer, answer
+        assert "could not check it all" in answer and "normal range" not in answer, answer
+
+
 def test_slack_manifest_grants_what_the_app_uses() -> None:
     """Every event the Bolt app listens to is subscribed, every Web API method it calls has
     its scope, and the slash command and interactivity point at /slack/events."""

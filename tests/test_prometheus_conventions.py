@@ -263,3 +263,25 @@ async def test_the_root_message_names_the_resolved_service(
     blocks = last["blocks"] if isinstance(last["blocks"], str) else json.dumps(last["blocks"])
     assert re.findall(r"\*Service\*\\n`([^`]+)`", blocks) == [named], blocks
     assert f"({named})" in last["text"]
+
+
+async def test_chat_answers_in_plain_words(prometheus: str) -> None:
+    """Thread chat renders what it read as the RCA does (agents/sre/wording.py): the p99 in
+    ms and how many times its usual, CPU as a busy share; no metric names, no z-scores."""
+    from agents.chat.lookups import Lookups, Thread
+
+    base = PrometheusSource(prometheus)
+    fired = FAULT + timedelta(minutes=5)
+    for labels, question, said in (
+            ({"service": "checkout"}, "checkout", ("p99 latency", " ms", "× its usual")),
+            ({"job": "node", "instance": "host1:9100"}, "node", ("CPU busy", "%"))):
+        source, service = base.for_alert(labels)
+        assert service is not None
+        ctx = AlertContext(service=service, signal="latency", fired_at_s=fired.timestamp(),
+                           name="Alert", summary="", window=WINDOW)
+        thread = Thread(incident_id=1, ctx=ctx, report=None, source=source,
+                        now=NOW.timestamp(), services=[service])
+        answer = await Lookups(thread).what_changed(question, 45)
+        assert all(words in answer for words in said), answer
+        assert "z=" not in answer and "_seconds" not in answer and " UTC" in answer, answer
+    await base.aclose()

@@ -18,6 +18,7 @@ from agents.chat.lookups import Lookups, NotAnswerable, Thread, summary_text
 from agents.citations import check_claims, parse_claims
 from agents.sre.assist import brief
 from agents.sre.report import Evidence
+from agents.sre.wording import evidence_text
 from agents.untrusted import fence, inert
 from integrations.llm.base import (
     Message,
@@ -184,7 +185,7 @@ class ThreadChat:
                  for c in checked.claims]
         used = list(dict.fromkeys(e for c in checked.claims for e in c.evidence))
         lines.append("*Evidence*")
-        lines += [f"`{e}` {inert(clip(evidence[e].finding, 200))}" for e in used[:10]]
+        lines += [f"`{e}` {inert(clip(evidence_text(evidence[e]), 200))}" for e in used[:10]]
         removed = len(claims) - len(checked.claims)
         if removed:
             lines.append(f"_{removed} claim{'s' if removed > 1 else ''} without supporting "

@@ -15,6 +15,7 @@ from datetime import UTC, datetime, timedelta
 from agents.sre.context import AlertContext
 from agents.sre.report import Evidence, EvidenceStatus, Report
 from agents.sre.toolbox import ServiceProfile, Toolbox, hhmm, log_template
+from agents.sre.wording import evidence_text, utc_text, words
 from agents.untrusted import inert
 from integrations.redaction import clip
 from integrations.telemetry.base import EventsResult, QueryInfo, TelemetrySource, Window
@@ -122,34 +123,57 @@ class Lookups:
             failed = [e for e in self.evidence if e.status == "error"]
             lines.extend(f"• ⚠️ {inert(e.finding)} `{e.id}`" for e in failed[-1:])
         elif not events and not moved:
-            lines.extend(self._nothing_moved(tools, service, profile, changes, split))
+            metrics = (await tools.fetch_metrics(service)).info  # kept: no second query
+            lines.append(self._nothing_moved(tools, service, profile, changes, split,
+                                             metrics=metrics))
+        else:
+            # What moved is listed; what could not be compared is said too, not left out.
+            blind = sorted(f for f, v in profile.families.items() if v.anomaly is None)
+            gaps = [f"{', '.join(blind)}: no data before {hhmm(split)} UTC to compare with"
+                    ] if blind else []
+            if not profile.families:
+                gaps.append("no metrics to look at")
+            if changes.info.status != "ok":
+                gaps.append(f"no change events ({changes.info.error or changes.info.query})")
+            if gaps:
+                evidence_id = tools.record(query=f"metrics and change events of {service}",
+                                           service=service, status="insufficient_data",
+                                           finding="; ".join(gaps))
+                lines.append(f"• ∅ Not compared: {self._finding(evidence_id)} `{evidence_id}`")
         return "\n".join(lines)
 
     def _nothing_moved(self, tools: Toolbox, service: str, profile: ServiceProfile,
-                       changes: EventsResult, split: float) -> list[str]:
+                       changes: EventsResult | None, split: float, *, metrics: QueryInfo,
+                       around: str = "") -> str:
         """"Nothing changed" only for what was really compared: a family with no data
-        before the period, or no change-event source, is said so, not counted as calm."""
+        before the period, no metrics at all, or no change-event source, is said so, not
+        counted as calm."""
         judged = [v for v in profile.families.values() if v.anomaly is not None]
         blind = sorted(f for f, v in profile.families.items() if v.anomaly is None)
         parts = []
-        if changes.info.status == "ok":
+        if changes is not None and changes.info.status == "ok":
             parts.append(f"no deploys or config changes of {service} recorded")
-        else:
+        elif changes is not None:
             parts.append("no change events to look at "
                          f"({changes.info.error or changes.info.query})")
         if judged:
             parts.append(f"{len(judged)} of its metric "
                          f"{'family is' if len(judged) == 1 else 'families are'} within their "
-                         "normal range")
+                         f"normal range{around}")
         if blind:
             parts.append(f"{', '.join(blind)}: no data before {hhmm(split)} UTC to compare with")
         if not profile.families:
-            parts.append(f"no metrics of {service} in the window at all")
+            # Say why: no metrics source configured, or the selector that found no series.
+            why = metrics.error or (metrics.query if metrics.query.startswith("no ") else "")
+            hint = "; set PROMETHEUS_URL" if "source configured" in why else ""
+            parts.append(f"no metrics of {service} to look at ({why}{hint})" if why
+                         else f"no metrics of {service} in the window at all")
         status: EvidenceStatus = "ok" if judged and not blind else "insufficient_data"
-        evidence_id = tools.record(query=f"metrics and change events of {service}",
+        evidence_id = tools.record(query=f"metrics{' and change events' if changes else ''} "
+                                         f"of {service}",
                                    service=service, status=status, finding="; ".join(parts))
         lead = "Nothing" if status == "ok" else "Nothing I could see, but I could not check it all"
-        return [f"• {lead}: {self._finding(evidence_id)} `{evidence_id}`"]
+        return f"• {lead}: {self._finding(evidence_id)} `{evidence_id}`"
 
     # ---- error logs --------------------------------------------------------------------------
 
@@ -235,9 +259,9 @@ class Lookups:
                 lines = [f"*Why not `{service}`?* I tested {count} about it:"]
                 for h in sorted(tested, key=lambda h: h.status != "supported")[:6]:
                     icon = {"supported": "✓", "refuted": "✗"}.get(h.status, "?")
-                    why = f": {h.reason}" if h.reason else ""
+                    why = f": {utc_text(h.reason)}" if h.reason else ""
                     cited = "".join(f" `{e}`" for e in h.evidence[:2])
-                    finding = by_id[h.evidence[0]].finding if h.evidence and \
+                    finding = evidence_text(by_id[h.evidence[0]]) if h.evidence and \
                         h.evidence[0] in by_id else ""
                     lines.append(f"{icon} {inert(h.statement)}{inert(why)}. "
                                  f"{inert(clip(finding, 160))}{cited}")
@@ -259,17 +283,16 @@ class Lookups:
             evidence_id = tools.cite(verdict)
             lines.append(f"• {self._finding(evidence_id)} `{evidence_id}`")
         if not moved:
-            evidence_id = tools.record(
-                query=f"metrics of {service}", service=service,
-                status="ok" if profile.status == "ok" else profile.status,
-                finding=f"{service}: {len(profile.families)} metric families, none abnormal "
-                        f"around {hhmm(ctx.fired_at_s)}")
-            lines.append(f"• {self._finding(evidence_id)} `{evidence_id}`")
+            metrics = (await tools.fetch_metrics(service)).info  # kept: no second query
+            lines.append(self._nothing_moved(tools, service, profile, None,
+                                             ctx.fired_at_s - 10 * 60, metrics=metrics,
+                                             around=f" around {hhmm(ctx.fired_at_s)} UTC"))
         return "\n".join(lines)
 
     def _finding(self, evidence_id: str) -> str:
-        # Findings quote telemetry (log lines, event summaries): inert in a message.
-        return inert(next(e.finding for e in self.evidence if e.id == evidence_id))
+        # In words, as the RCA says it; findings quote telemetry (log lines, event
+        # summaries): inert in a message.
+        return inert(evidence_text(next(e for e in self.evidence if e.id == evidence_id)))
 
 
 def summary_text(report: Report | None) -> str:
@@ -279,8 +302,9 @@ def summary_text(report: Report | None) -> str:
         head = "*No confident root cause.*"
     else:
         top = report.root_causes[0]
-        head = f"*Likely root cause:* `{top.service}` ({top.kind}, {top.confidence:.0%})"
-    return f"{head}\n{inert(report.summary)}"
+        head = (f"*Likely root cause:* `{top.service}` — {words(top.kind)} "
+                f"({top.confidence:.0%})")
+    return f"{head}\n{inert(utc_text(report.summary))}"
 
 
 def _span(minutes: int) -> str:

@@ -69,6 +69,31 @@ def unit_of(name: str) -> str:
     return ""
 
 
+def metric_words(name: str) -> tuple[str, str]:
+    """A label and a unit for a metric whose source gave neither (a scenario's
+    `latency_p99_ms`, an application gauge): "p99 latency", "ms"."""
+    unit = unit_of(name) or next((u for suffix, u in _SUFFIX_UNITS if name.endswith(suffix)),
+                                 "")
+    stem = name.removesuffix("_total")
+    for suffix, _ in (*_SUFFIX_UNITS, ("_seconds", ""), ("_milliseconds", ""), ("_ms", ""),
+                      ("_bytes", ""), ("_ratio", ""), ("_percent", "")):
+        stem = stem.removesuffix(suffix)
+    quantile = re.search(r"(?:^|_)(p\d{2,3})(?:_|$)", stem)
+    if quantile:
+        stem = re.sub(r"(?:^|_)p\d{2,3}(?=_|$)", "", stem).strip("_")
+    text = " ".join(_WORDS.get(w, w) for w in stem.split("_") if w)
+    if quantile:
+        text = f"{quantile.group(1)} {text}"
+    return text or name, unit
+
+
+_SUFFIX_UNITS = (("_per_s", "per second"), ("_per_second", "per second"), ("_pct", "%"),
+                 ("_util", "%"))
+_WORDS = {"cpu": "CPU", "rpc": "RPC", "api": "API", "gc": "GC", "mem": "memory", "io": "I/O",
+          "rtt": "round-trip time", "net": "network", "db": "database", "http": "HTTP",
+          "rps": "requests per second"}
+
+
 def selector(matchers: dict[str, str], *extra: str) -> str:
     parts = [f'{k}="{escape(v)}"' for k, v in sorted(matchers.items())] + list(extra)
     return "{" + ",".join(parts) + "}"
@@ -198,7 +223,7 @@ def _histograms(names: set[str], labels: set[str], s: _Sel, rate: str) -> list[R
         unit = unit_of(base)
         out.append(Recipe(_latency_name(base, "p99"),
                           f"histogram_quantile(0.99, sum by (le) (rate({bucket}{s()}[{rate}])))",
-                          unit, f"p99 of {base}"))
+                          unit, _p99_label(base)))
         if f"{base}_count" in names:
             out += _requests(f"{base}_count", base, status, s, rate)
     for base in sorted(n for n in names if {f"{n}_sum", f"{n}_count"} <= names
@@ -208,9 +233,14 @@ def _histograms(names: set[str], labels: set[str], s: _Sel, rate: str) -> list[R
         out.append(Recipe(_latency_name(base, "p99"),
                           f'max({base}{s(Q99)}) or max({base}'
                           f'{s(Q9X)})', unit_of(base),
-                          f"p99 of {base} (summary)"))
+                          _p99_label(base)))
         out += _requests(f"{base}_count", base, status, s, rate)
     return out
+
+
+def _p99_label(base: str) -> str:
+    said = metric_words(base)[0]
+    return f"p99 latency ({said})" if metric_family(base) == "latency" else f"p99 of {said}"
 
 
 def _latency_name(base: str, quantile: str) -> str:
@@ -222,11 +252,12 @@ def _latency_name(base: str, quantile: str) -> str:
 def _requests(counter: str, base: str, status: str | None, s: _Sel, rate: str
               ) -> list[Recipe]:
     total = f"sum(rate({counter}{s()}[{rate}]))"
-    out = [Recipe(f"requests:{base}", total, "per second", f"requests per second ({base})")]
+    said = metric_words(base)[0]
+    out = [Recipe(f"requests:{base}", total, "per second", f"requests per second ({said})")]
     if status:
         out.append(Recipe(f"errors_5xx:{base}",
                           f'sum(rate({counter}{s(_5xx(status))}[{rate}])) or 0 * '
-                          f"{total}", "per second", f"5xx answers per second ({base})"))
+                          f"{total}", "per second", f"5xx answers per second ({said})"))
     return out
 
 
@@ -242,15 +273,16 @@ def _generic(names: set[str], labels: set[str], s: _Sel, rate: str) -> list[Reci
     for name in interesting[:MAX_GENERIC]:
         if name.endswith("_total"):
             short = name.removesuffix("_total")
+            said = metric_words(short)[0]
             out.append(Recipe(short, f"sum(rate({name}{s()}[{rate}]))", "per second",
-                              f"{short} per second"))
+                              f"{said} per second"))
             if status and re.search(r"request|response|http|rpc", name):
                 out.append(Recipe(f"errors_5xx:{short}", f'sum(rate({name}'
                                   f'{s(_5xx(status))}[{rate}])) or 0 * '
                                   f"sum(rate({name}{s()}[{rate}]))", "per second",
-                                  f"5xx answers per second ({short})"))
+                                  f"5xx answers per second ({said})"))
         else:
-            out.append(Recipe(name, f"avg({name}{s()})", unit_of(name), name))
+            out.append(Recipe(name, f"avg({name}{s()})", *reversed(metric_words(name))))
     if "up" in names:
         out.append(Recipe("availability_up", f"avg(up{s()})", "share",
                           "targets up (share of scrapes that succeeded)"))
