@@ -73,14 +73,15 @@ def public_url(settings: Settings) -> str:
 
 
 def build_capabilities(settings: Settings, service: Service,
-                       default_telemetry: TelemetrySource | None) -> Capabilities:
+                       default_telemetry: TelemetrySource | None,
+                       dev: DevService | None = None) -> Capabilities:
     tokens = TokenRegistry(TokenSpec(t.name, t.token.get_secret_value(), tuple(t.scopes))
                            for t in settings.api.tokens)
     slack_url = (settings.api.slack_workspace_url or "https://slack.com"
                  if settings.slack.configured else None)
     return Capabilities.build(service=service, tokens=tokens,
                               default_telemetry=default_telemetry,
-                              slack_url=slack_url, public_url=public_url(settings))
+                              slack_url=slack_url, public_url=public_url(settings), dev=dev)
 
 
 def webhook_auth(settings: Settings) -> WebhookAuth:
@@ -191,7 +192,7 @@ def build(settings: Settings, *, telemetry_for: TelemetryFor | None = None,
                                   service, per_user=settings.slack.chat_questions_per_user,
                                   per_seconds=settings.slack.chat_window_seconds))
         register_dev_actions(bolt, dev, authorizer=authorizer, store=store)
-    api = build_api(build_capabilities(settings, service, default_telemetry),
+    api = build_api(build_capabilities(settings, service, default_telemetry, dev),
                     public_url=public_url(settings),
                     extra_hosts=settings.api.mcp_allowed_hosts,
                     extra_origins=settings.api.mcp_allowed_origins)

@@ -50,6 +50,18 @@ class DevStore(Repository):
                 .order_by(col(FixProposal.id).desc())).first()
 
     @in_executor
+    def proposals_of(self, *, incident_id: int | None = None,
+                     finding_id: int | None = None) -> list[FixProposal]:
+        """An incident's (or a finding's) proposals, newest first."""
+        with self._session() as session:
+            query = select(FixProposal)
+            if incident_id is not None:
+                query = query.where(FixProposal.incident_id == incident_id)
+            if finding_id is not None:
+                query = query.where(FixProposal.finding_id == finding_id)
+            return list(session.exec(query.order_by(col(FixProposal.id).desc()).limit(20)))
+
+    @in_executor
     def resumable(self) -> list[FixProposal]:
         with self._session() as session:
             return list(session.exec(select(FixProposal).where(

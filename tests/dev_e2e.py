@@ -18,6 +18,8 @@ from pydantic import SecretStr
 
 from bot.background import Background, build_background
 from bot.settings import (
+    ApiSettings,
+    ApiToken,
     DevSettings,
     ModelSettings,
     RoutingSettings,
@@ -41,6 +43,9 @@ from tests.fakes.slack import FakeSlack
 
 SECRET = "slack-signing-secret"
 HOOK = "hook-token"
+# REST/MCP callers: one that may open pull requests, one that may only read.
+WRITER = "writer-token-0123456789"
+READER = "reader-token-0123456789"
 DEMO = Path(__file__).parent.parent / "bot" / "demo" / "scenarios" / "frontend-errors"
 
 
@@ -159,7 +164,11 @@ async def dev_stack(tmp_path: Path, slack: FakeSlack, slack_url: str, *,
                                repos={"orders": {"repo": REPO, "test_command": test_command}
                                       if test_command else REPO, "search": REPO},
                                workdir=str(tmp_path / "dev"),
-                               github_write_interval=write_interval)})
+                               github_write_interval=write_interval),
+            "api": ApiSettings(tokens=[
+                ApiToken(name="oncall-agent", token=SecretStr(WRITER), scopes=["read", "write"]),
+                ApiToken(name="dashboard", token=SecretStr(READER), scopes=["read"])],
+                public_url="http://nightowl.test")})
         if model_url is not None:
             settings = settings.model_copy(update={"models": ModelSettings(
                 anthropic_api_key=SecretStr("sk-ant-test"), anthropic_base_url=model_url,

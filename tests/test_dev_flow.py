@@ -18,7 +18,7 @@ import pytest
 
 from bot.demo.run import alertmanager_payload
 from integrations.telemetry.scenario import load_case
-from tests.dev_e2e import DEMO, E2E, HOOK, dev_stack, until
+from tests.dev_e2e import DEMO, E2E, HOOK, READER, WRITER, dev_stack, until
 from tests.dev_support import REPO
 from tests.fakes.slack import FakeSlack
 
@@ -95,3 +95,40 @@ async def test_an_unconfigured_service_says_which_variable_to_set(e2e: E2E) -> N
     await e2e.background.runner.run("error_scan", trigger="manual")
     assert any("NIGHTOWL_REPOS" in t for t in e2e.thread_texts()), e2e.thread_texts()
     assert e2e.world.fake.pulls[REPO] == []
+
+
+async def test_an_agent_opens_the_offered_pr_through_the_rest_api(e2e: E2E) -> None:
+    """POST /api/v1/pull-requests: the same flow as the button (policy guard, audit,
+    thread), scoped to `write`, idempotent with a key; never a second PR."""
+    run = await e2e.background.runner.run("error_scan", trigger="manual")
+    assert run is not None and run.outcome == "ok", run
+    listing = await e2e.http.get("/api/v1/findings",
+                                 headers={"Authorization": f"Bearer {READER}"})
+    finding_id = listing.json()["items"][0]["id"]
+    body = {"finding_id": finding_id, "idempotency_key": "page-7"}
+    refused = await e2e.http.post("/api/v1/pull-requests", json=body,
+                                  headers={"Authorization": f"Bearer {READER}"})
+    assert refused.status_code == 403 and "write" in refused.json()["error"]
+    missing = await e2e.http.post("/api/v1/pull-requests", json={"incident_id": 999},
+                                  headers={"Authorization": f"Bearer {WRITER}"})
+    assert missing.status_code == 404
+    wrong = await e2e.http.post("/api/v1/pull-requests",
+                                json={"finding_id": finding_id, "action": "resource"},
+                                headers={"Authorization": f"Bearer {WRITER}"})
+    assert wrong.status_code == 422 and "offers a revert" in wrong.json()["error"]
+    assert e2e.world.fake.pulls[REPO] == []
+    answer = await e2e.http.post("/api/v1/pull-requests", json=body,
+                                 headers={"Authorization": f"Bearer {WRITER}"})
+    assert answer.status_code == 200, answer.text
+    opened = answer.json()
+    assert opened["outcome"] == "opened" and opened["kind"] == "revert"
+    [pr] = e2e.world.fake.pulls[REPO]
+    assert pr.draft and opened["number"] == pr.number and opened["pull_request_id"]
+    assert any("Draft pull request opened" in t and "api:oncall-agent" in t
+               for t in e2e.thread_texts()), e2e.thread_texts()
+    again = await e2e.http.post("/api/v1/pull-requests", json=body,
+                                headers={"Authorization": f"Bearer {WRITER}"})
+    assert again.status_code == 200 and again.json()["number"] == pr.number
+    assert len(e2e.world.fake.pulls[REPO]) == 1
+    actions = [a.action for a in e2e.audits()]
+    assert actions.count("api_open_pr:revert") == 1 and "pr_opened" in actions

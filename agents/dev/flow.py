@@ -258,7 +258,8 @@ def _actions(result: FixResult) -> tuple[str, ...]:
 
 
 def outcome_text(opened: Opened, repository: str, user: str) -> str:
-    who = f"<@{user}>" if user and user != "nightowl" else "nightowl"
+    who = (f"`{user}` through the API" if user.startswith("api:") else
+           f"<@{user}>" if user and user != "nightowl" else "nightowl")
     if opened.outcome == "opened":
         extra = f" Review requested from {', '.join(opened.reviewers)}." if opened.reviewers \
             else ""

@@ -6,6 +6,7 @@ only. Surfaces authenticate the caller, check `SCOPE_OF[operation]`, call in her
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from bot.capabilities.errors import CapabilityError
 from bot.capabilities.evals import EvalRuns
@@ -17,6 +18,9 @@ from bot.service import Service
 from integrations.telemetry.base import TelemetrySource
 from storage.api import ApiStore
 
+if TYPE_CHECKING:
+    from bot.dev import DevService
+
 # The scope each operation needs; both surfaces read this one table.
 SCOPE_OF: dict[str, str] = {
     "list_incidents": "read", "get_incident": "read",
@@ -27,7 +31,7 @@ SCOPE_OF: dict[str, str] = {
     "list_findings": "read", "get_finding": "read",
     "list_eval_runs": "read", "get_eval_result": "read", "run_eval": "eval",
     "list_security_cases": "read", "get_security_case": "read",
-    "list_pull_requests": "read", "get_pull_request": "read",
+    "list_pull_requests": "read", "get_pull_request": "read", "open_pull_request": "write",
 }
 
 
@@ -43,7 +47,7 @@ class Capabilities:
     @classmethod
     def build(cls, *, service: Service, tokens: TokenRegistry,
               default_telemetry: TelemetrySource | None, slack_url: str | None,
-              public_url: str) -> Capabilities:
+              public_url: str, dev: DevService | None = None) -> Capabilities:
         api_store = ApiStore.beside(service.store)
         records = Records(service=service, api_store=api_store, slack_url=slack_url,
                           public_url=public_url)
@@ -52,7 +56,7 @@ class Capabilities:
             telemetry=TelemetryQueries(service=service, default_source=default_telemetry),
             evals=EvalRuns(api_store=api_store, public_url=public_url),
             security=SecurityCases(api_store=api_store, records=records),
-            pulls=PullRequests(api_store=api_store, records=records),
+            pulls=PullRequests(api_store=api_store, records=records, dev=dev),
             tokens=tokens)
 
     def authorize(self, principal: Principal, operation: str) -> None:

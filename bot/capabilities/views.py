@@ -250,6 +250,19 @@ class Accepted(BaseModel):
     location: str
 
 
+class PullRequestOpened(BaseModel):
+    """What asking for a remediation PR did: the policy guard's outcome, as in the thread."""
+
+    proposal_id: int
+    kind: str                      # revert | code | resource
+    repository: str | None
+    outcome: str                   # opened | updated | shadow | refused | failed
+    number: int | None = None
+    url: str | None = None
+    pull_request_id: int | None = None  # for get_pull_request
+    reason: str = ""
+
+
 class NoteAdded(BaseModel):
     incident_id: int
     status: Literal["queued"] = "queued"

@@ -4,15 +4,16 @@ with people, in Slack."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from bot.capabilities.errors import InvalidArgument, NotFoundError
+from bot.capabilities.errors import InvalidArgument, NotConfigured, NotFoundError
 from bot.capabilities.paging import BUDGET_CHARS, paged
 from bot.capabilities.records import Records
 from bot.capabilities.views import (
     ChecklistStepView,
     ContainmentView,
     PullRequestDetail,
+    PullRequestOpened,
     PullRequestPage,
     PullRequestSummary,
     SecurityCaseDetail,
@@ -23,7 +24,15 @@ from bot.capabilities.views import (
 from integrations.redaction import clip
 from storage.api import ApiStore
 from storage.errors import NotFound
-from storage.models import PullRequest, SecurityCase
+from storage.models import FixProposal, PullRequest, SecurityCase
+
+if TYPE_CHECKING:
+    from bot.capabilities.tokens import Principal
+    from bot.dev import DevService
+
+PR_ACTIONS = ("revert", "code", "resource")
+# A proposal in one of these offered a pull request (and may have opened it since).
+OFFERED = ("offered", "confirmed", "pushing", "opened", "updated", "shadow", "refused")
 
 PR_STATES = ("open", "merged", "closed")
 CASE_STATUSES = ("open", "closed")
@@ -95,12 +104,73 @@ class SecurityCases:
 
 
 class PullRequests:
-    """The Dev agent's draft PRs: reading them is open to agents; opening, approving and
-    merging them is not (opening takes a person's click in the thread, merging a reviewer)."""
+    """The Dev agent's draft PRs. Reading them needs `read`; opening the remediation a thread
+    offers needs `write` and goes the way the thread's button goes (the same flow, policy
+    guard and audit trail). Approving, marking ready and merging are nobody's but a
+    reviewer's: no capability does them."""
 
-    def __init__(self, *, api_store: ApiStore, records: Records) -> None:
+    def __init__(self, *, api_store: ApiStore, records: Records,
+                 dev: DevService | None = None) -> None:
         self.api_store = api_store
         self.records = records
+        self.dev = dev
+
+    async def open_pull_request(self, principal: Principal, *, incident_id: int | None = None,
+                                finding_id: int | None = None, action: str | None = None,
+                                idempotency_key: str | None = None) -> PullRequestOpened:
+        """Open the draft PR an incident's or a finding's thread offers, as its button would."""
+        if (incident_id is None) == (finding_id is None):
+            raise InvalidArgument("give exactly one of incident_id or finding_id")
+        if action is not None and action not in PR_ACTIONS:
+            raise InvalidArgument(f"action must be one of {', '.join(PR_ACTIONS)}")
+        if idempotency_key is not None and not 1 <= len(idempotency_key) <= 255:
+            raise InvalidArgument("idempotency_key must be 1 to 255 characters")
+        dev = self.dev
+        if dev is None or not dev.enabled:
+            raise NotConfigured("the Dev agent is off: set GITHUB_TOKEN and NIGHTOWL_REPOS")
+        if idempotency_key:
+            seen = await self.api_store.remembered(principal.name, idempotency_key)
+            if seen is not None:
+                return await self._as_opened(await dev.store.proposal(seen.result_id), "")
+        what = f"incident {incident_id}" if incident_id is not None else f"finding {finding_id}"
+        rows = await dev.store.proposals_of(incident_id=incident_id, finding_id=finding_id)
+        row = next((r for r in rows if r.status in OFFERED and r.kind in PR_ACTIONS), None)
+        if row is None or row.id is None:
+            raise NotFoundError(f"{what} has no remediation on offer (its thread shows why)",
+                                next_tool="get_incident" if incident_id else "get_finding")
+        kind = action or row.kind
+        if kind != row.kind:
+            raise InvalidArgument(f"{what} offers a {row.kind} pull request, not {kind}")
+        # The same record a click leaves, then the same flow: guard, push, audit, thread.
+        await self.records.service.store.audit(
+            actor=principal.actor, action=f"api_open_pr:{kind}", incident_id=row.incident_id,
+            detail={"proposal": row.id, "repository": row.repository,
+                    "finding": row.finding_id})
+        opened = await dev.open_pr(row.id, kind, user=principal.actor)
+        fresh = await dev.store.proposal(row.id)
+        if idempotency_key:
+            kept = await self.api_store.remember(principal.name, idempotency_key,
+                                                 operation="open_pull_request",
+                                                 result_id=row.id)
+            if kept.result_id != row.id:  # another request with this key won the race
+                return await self._as_opened(await dev.store.proposal(kept.result_id), "")
+        return await self._as_opened(fresh, opened.outcome, reason=opened.reason,
+                                     number=opened.number, url=opened.url)
+
+    async def _as_opened(self, row: FixProposal, outcome: str, *, reason: str = "",
+                         number: int | None = None, url: str | None = None
+                         ) -> PullRequestOpened:
+        assert row.id is not None
+        number = number or row.progress.get("number")
+        url = url or row.progress.get("url")
+        pull_id = None
+        if row.repository and self.dev is not None:
+            pull = await self.dev.store.open_pull(row.repository, row.fingerprint)
+            pull_id = pull.id if pull is not None else None
+        return PullRequestOpened(proposal_id=row.id, kind=row.kind, repository=row.repository,
+                                 outcome=outcome or row.status, number=number or None,
+                                 url=url or None, pull_request_id=pull_id,
+                                 reason=clip(reason or (row.error or ""), 600))
 
     @staticmethod
     def summary(row: PullRequest) -> PullRequestSummary:

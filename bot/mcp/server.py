@@ -303,6 +303,23 @@ def build_mcp_server(caps: Capabilities, *, local: Principal | None = None,
         return structured(await call("get_pull_request", lambda _: (
             caps.pulls.get_pull_request(pull_request_id))))
 
+    @server.tool(annotations=KEYED_WRITE)
+    async def open_pull_request(
+        incident_id: Annotated[int | None, Field(
+            ge=1, description="the incident whose thread offers the pull request")] = None,
+        finding_id: Annotated[int | None, Field(ge=1, description="or the finding")] = None,
+        action: Annotated[str | None, Field(
+            description="revert | code | resource (default: what the thread offers)")] = None,
+        idempotency_key: Annotated[str | None, Field(
+            description="retrying with the same key returns the same answer",
+            max_length=255)] = None) -> str:
+        """Open the draft remediation pull request an incident's (or a finding's) thread
+        offers, exactly as its Open … PR button does: the policy guard decides, the audit log
+        and the thread record it. nightowl never merges it."""
+        return structured(await call("open_pull_request", lambda who: (
+            caps.pulls.open_pull_request(who, incident_id=incident_id, finding_id=finding_id,
+                                         action=action, idempotency_key=idempotency_key))))
+
     @server.tool(annotations=READ)
     async def list_security_cases(
         status: Annotated[str | None, Field(description="open | closed")] = None,

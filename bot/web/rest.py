@@ -38,6 +38,7 @@ from bot.capabilities.views import (
     MetricsAnswer,
     NoteAdded,
     PullRequestDetail,
+    PullRequestOpened,
     PullRequestPage,
     SecurityCaseDetail,
     SecurityCasePage,
@@ -133,6 +134,15 @@ class EvalBody(_Strict):
     idempotency_key: str | None = Field(None, min_length=1, max_length=255)
 
 
+class OpenPullRequestBody(_Strict):
+    incident_id: int | None = Field(None, ge=1, description="the incident whose thread "
+                                                            "offers the pull request")
+    finding_id: int | None = Field(None, ge=1, description="or the finding")
+    action: Literal["revert", "code", "resource"] | None = Field(
+        None, description="the kind offered (default: whatever the thread offers)")
+    idempotency_key: str | None = Field(None, min_length=1, max_length=255)
+
+
 class NoQuery(_Strict):
     pass
 
@@ -221,6 +231,14 @@ def _routes() -> list[RouteSpec]:
                   "One pull request: suspects, verification, what it fixes",
                   lambda c: c.caps.pulls.get_pull_request(c.path["pull_request_id"]),
                   PullRequestDetail),
+        RouteSpec("POST", "/pull-requests", "open_pull_request",
+                  "Open the draft remediation PR an incident's or finding's thread offers "
+                  "(the button's flow: policy guard, audit, thread)",
+                  lambda c: c.caps.pulls.open_pull_request(
+                      c.principal, incident_id=c.body.incident_id,
+                      finding_id=c.body.finding_id, action=c.body.action,
+                      idempotency_key=c.body.idempotency_key),
+                  PullRequestOpened, body=OpenPullRequestBody),
         RouteSpec("GET", "/security-cases", "list_security_cases",
                   "Security cases, newest first",
                   lambda c: c.caps.security.list_security_cases(**c.query.model_dump()),
