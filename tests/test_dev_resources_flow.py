@@ -11,6 +11,8 @@ import json
 import subprocess
 from pathlib import Path
 
+import pytest
+
 from agents.dev.manifests import need_of
 from agents.dev.resource_need import ResourceFigures, figures_from_report
 from agents.dev.resources import memory_target
@@ -112,3 +114,38 @@ def test_figures_come_from_the_investigations_evidence() -> None:
     assert figures_from_report(Report(root_causes=[RootCause(
         service="api", kind="deploy", confidence=0.9, summary="a deploy")])) is None
     assert ResourceFigures.from_dict(figures.as_dict()) == figures
+
+
+def test_a_fix_case_can_carry_resources(tmp_path: Path,
+                                        capsys: pytest.CaptureFixture[str]) -> None:
+    """case.json's optional `resources` block: `nightowl fix` bumps the container's
+    resources in the repository's manifest; bad figures are named, never a traceback."""
+    from bot.cli import main as cli_main
+    from tests.fakes.gitrepo import SEARCH_MANIFEST, commit, run_git
+
+    repo = tmp_path / "case" / "repo"
+    repo.mkdir(parents=True)
+    run_git(repo, "init", "-q", "-b", "main")
+    commit(repo, {"deploy/search.yaml": SEARCH_MANIFEST,
+                  "deploy/other.yaml": "containers:\n  - name: web\n"}, "manifests")
+    case = {"id": "oom-1", "error": {"title": "OOMKilled", "type": "OOMKilled",
+                                     "value": "search", "service": "search"},
+            "resources": {"kind": "memory", "oom_killed": True,
+                          "peak_memory_bytes": 600 * MI}}
+    (tmp_path / "case" / "case.json").write_text(json.dumps(case))
+    assert cli_main(["fix", str(tmp_path / "case"), "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    rem = out["remediation"]
+    assert rem["kind"] == "resource" and rem["branch"] == "nightowl/resources-search"
+    # max(600Mi × 1.15, 512Mi × 1.25) = 690Mi, and nothing else moves
+    assert "+              memory: 690Mi   # sized in January" in rem["diff"]
+    assert [f["path"] for f in out["files"]] == ["deploy/search.yaml"]
+    case["resources"] = {"kind": "disk"}
+    (tmp_path / "case" / "case.json").write_text(json.dumps(case))
+    assert cli_main(["fix", str(tmp_path / "case"), "--json"]) != 0
+    assert "resources.kind must be one of memory, cpu" in capsys.readouterr().err
+    case["resources"] = {"kind": "memory", "container": "nope", "oom_killed": True}
+    (tmp_path / "case" / "case.json").write_text(json.dumps(case))
+    assert cli_main(["fix", str(tmp_path / "case"), "--json"]) == 0
+    missing = json.loads(capsys.readouterr().out)["remediation"]
+    assert missing["kind"] == "none" and "container named `nope`" in missing["message"]

@@ -1,5 +1,6 @@
 """The Dev agent's engine: one error and its code in, suspects and a remediation out.
 
+    case with `resources` (pods OOM-killed or throttled) → the manifest's bump (manifests)
     case → blame the frames at the deployed commit (suspects.collect)
          → rank suspect commits and files (suspects.rank, rank_files)
          → remediation: a revert of the deploy's suspect commits when the top suspect is new
@@ -45,6 +46,14 @@ async def run_fix(case: FixCase, *, model: ModelClient | None = None,
         return FixResult(abstained=True, notes=(f"repository unusable: {exc}",),
                          remediation=Remediation(message="no repository"),
                          elapsed_s=time.perf_counter() - started)
+    if case.resources is not None:
+        # Pods ran out of memory or CPU: the remediation is the container's `resources:`
+        # in the repository's manifest or Helm values, at the deployed commit.
+        from agents.dev.manifests import resource_bump_in
+
+        rev = case.deploy.to_sha if case.deploy is not None else "HEAD"
+        result = await resource_bump_in(git, rev, case.resources)
+        return replace(result, elapsed_s=time.perf_counter() - started)
     try:
         ev = await collect(git, case.error, case.deploy, weights=options.weights)
     except GitError as exc:

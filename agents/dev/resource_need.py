@@ -19,52 +19,15 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 
+from agents.dev.types import RESOURCE_KINDS, ResourceFigures
 from agents.sre.report import Evidence, Report
 
-RESOURCE_KINDS = ("memory", "cpu")
 _METRIC = re.compile(r'metric="([^"]+)"')
 _OOM_EVENT = re.compile(r"container (\S+) of pod \S+ restarted \(last terminated: OOMKilled\)")
 _OOM_WORDS = re.compile(r"OOMKilled|oom.?kill", re.IGNORECASE)
 THROTTLED_SHARE = 0.25  # a quarter of CPU periods throttled: the limit is in the way
-
-
-@dataclass(frozen=True, slots=True)
-class ResourceFigures:
-    """What an investigation's evidence says about one container's memory and CPU."""
-
-    service: str
-    container: str
-    kind: str                                  # memory | cpu (the blamed family)
-    oom_killed: bool = False
-    peak_memory_bytes: float | None = None
-    peak_memory_share: float | None = None     # of the container's memory limit
-    cpu_p95_cores: float | None = None
-    throttled_share: float | None = None
-    evidence: tuple[str, ...] = field(default_factory=tuple)  # the findings read
-
-    def as_dict(self) -> dict[str, object]:
-        return {"service": self.service, "container": self.container, "kind": self.kind,
-                "oom_killed": self.oom_killed, "peak_memory_bytes": self.peak_memory_bytes,
-                "peak_memory_share": self.peak_memory_share,
-                "cpu_p95_cores": self.cpu_p95_cores, "throttled_share": self.throttled_share,
-                "evidence": list(self.evidence)}
-
-    @classmethod
-    def from_dict(cls, raw: dict[str, object]) -> ResourceFigures:
-        def num(key: str) -> float | None:
-            value = raw.get(key)
-            return float(value) if isinstance(value, int | float) else None
-
-        return cls(service=str(raw.get("service", "")),
-                   container=str(raw.get("container", "")), kind=str(raw.get("kind", "")),
-                   oom_killed=bool(raw.get("oom_killed")),
-                   peak_memory_bytes=num("peak_memory_bytes"),
-                   peak_memory_share=num("peak_memory_share"),
-                   cpu_p95_cores=num("cpu_p95_cores"), throttled_share=num("throttled_share"),
-                   evidence=tuple(str(e) for e in evidence)
-                   if isinstance(evidence := raw.get("evidence"), list) else ())
 
 
 def figures_from_report(report: Report) -> ResourceFigures | None:
@@ -167,3 +130,7 @@ def _unit_of(metric: str) -> str:
     from integrations.telemetry.promql import unit_of
 
     return unit_of(metric) or ("cores" if metric.endswith("_cores") else "")
+
+
+__all__ = ["ResourceFigures", "figures_from_evidence", "figures_from_report",
+           "with_oom_events"]

@@ -68,6 +68,46 @@ class DeployRange:
     at: datetime | None = None
 
 
+RESOURCE_KINDS = ("memory", "cpu")
+
+
+@dataclass(frozen=True, slots=True)
+class ResourceFigures:
+    """What an investigation's evidence says about one container's memory and CPU."""
+
+    service: str
+    container: str
+    kind: str                                  # memory | cpu (the blamed family)
+    oom_killed: bool = False
+    peak_memory_bytes: float | None = None
+    peak_memory_share: float | None = None     # of the container's memory limit
+    cpu_p95_cores: float | None = None
+    throttled_share: float | None = None
+    evidence: tuple[str, ...] = field(default_factory=tuple)  # the findings read
+
+    def as_dict(self) -> dict[str, object]:
+        return {"service": self.service, "container": self.container, "kind": self.kind,
+                "oom_killed": self.oom_killed, "peak_memory_bytes": self.peak_memory_bytes,
+                "peak_memory_share": self.peak_memory_share,
+                "cpu_p95_cores": self.cpu_p95_cores, "throttled_share": self.throttled_share,
+                "evidence": list(self.evidence)}
+
+    @classmethod
+    def from_dict(cls, raw: dict[str, object]) -> ResourceFigures:
+        def num(key: str) -> float | None:
+            value = raw.get(key)
+            return float(value) if isinstance(value, int | float) else None
+
+        return cls(service=str(raw.get("service", "")),
+                   container=str(raw.get("container", "")), kind=str(raw.get("kind", "")),
+                   oom_killed=bool(raw.get("oom_killed")),
+                   peak_memory_bytes=num("peak_memory_bytes"),
+                   peak_memory_share=num("peak_memory_share"),
+                   cpu_p95_cores=num("cpu_p95_cores"), throttled_share=num("throttled_share"),
+                   evidence=tuple(str(e) for e in evidence)
+                   if isinstance(evidence := raw.get("evidence"), list) else ())
+
+
 @dataclass(frozen=True, slots=True)
 class FixCase:
     """A fix case directory, parsed: the error, the deploy, the test command, the repository."""
@@ -77,6 +117,9 @@ class FixCase:
     repo: Path
     deploy: DeployRange | None = None
     test_command: str | None = None
+    # Optional (an addition to DESIGN's case.json): pods OOM-killed or CPU-throttled, and
+    # what was measured; the remediation is then a bump of the container's `resources:`.
+    resources: ResourceFigures | None = None
 
     @classmethod
     def load(cls, directory: Path) -> FixCase:
@@ -127,7 +170,8 @@ class FixCase:
             raise CaseError(f"{where}: 'deploy' must be an object")
         test = raw.get("test_command")
         return cls(id=str(raw.get("id") or ""), error=error, repo=repo, deploy=deploy,
-                   test_command=str(test) if test else None)
+                   test_command=str(test) if test else None,
+                   resources=_resources(raw.get("resources"), error.service, where))
 
 
 @dataclass(frozen=True, slots=True)
@@ -222,6 +266,28 @@ class FixResult:
                 "case": self.case,
                 "notes": list(self.notes),
                 "stats": {"elapsed_s": round(self.elapsed_s, 3), "llm_calls": self.llm_calls}}
+
+
+def _resources(raw: Any, service: str, where: str) -> ResourceFigures | None:
+    """case.json's optional `resources`: {"container", "kind": memory|cpu, "oom_killed",
+    "peak_memory_bytes", "peak_memory_share", "cpu_p95_cores", "throttled_share"}."""
+    if raw is None:
+        return None
+    if not isinstance(raw, dict):
+        raise CaseError(f"{where}: 'resources' must be an object")
+    kind = raw.get("kind", "memory")
+    if kind not in RESOURCE_KINDS:
+        raise CaseError(f"{where}: resources.kind must be one of {', '.join(RESOURCE_KINDS)}")
+    for key in ("peak_memory_bytes", "peak_memory_share", "cpu_p95_cores", "throttled_share"):
+        value = raw.get(key)
+        if value is not None and (not isinstance(value, int | float) or value < 0
+                                  or isinstance(value, bool)):
+            raise CaseError(f"{where}: resources.{key} must be a non-negative number")
+    container = str(raw.get("container") or service or "")
+    if not container:
+        raise CaseError(f"{where}: resources.container is needed (or error.service)")
+    return ResourceFigures.from_dict({**raw, "kind": kind, "container": container,
+                                      "service": str(raw.get("service") or service)})
 
 
 def _int(value: Any) -> int:
