@@ -64,13 +64,16 @@ def rca_view(report: Report) -> RcaView:
                   if e.id != "ev-alert"]
         if lines:
             details.append(("Evidence chain", lines))
-    others = report.root_causes[1:1 + MAX_OTHERS] if not abstained \
-        else report.root_causes[:MAX_OTHERS]
+    others = report.root_causes[1:1 + MAX_OTHERS]  # the first is the cause, or the lead
     if others:
         details.append(("Other candidates", [
-            Line(f"{c.service} — {words(c.kind)} ({c.confidence:.0%})") for c in others]))
+            Line(f"{c.service} — {words(c.kind)}"
+                 + ("" if abstained else f" ({c.confidence:.0%})")) for c in others]))
     if abstained:
-        details.append(("What I checked", _checked(report)))
+        # The alert's own expression first: what fired, over the incident window.
+        alert = by_id.get("ev-alert")
+        checked = [Line(evidence_text(alert), alert.link, alert.status)] if alert else []
+        details.append(("What I checked", checked + _checked(report)))
     elif report.coverage:
         details.append(("Not checked", [Line(c) for c in report.coverage]))
     failed = [e for e in report.evidence if e.status == "error"]
@@ -100,9 +103,15 @@ def _abstention_lead(report: Report) -> Line:
     if symptom is not None and symptom.status != "supported" and symptom.reason:
         return Line(f"The alerting signal: {utc_text(symptom.reason)}.")
     if report.root_causes:
+        # No percentage: a number beside "too weak to call" reads as a verdict. What the
+        # lead rests on is said instead, in words.
         top = report.root_causes[0]
-        return Line(f"The strongest lead, {top.service} — {words(top.kind)} "
-                    f"({top.confidence:.0%}), is too weak to call.")
+        behind = next((by_id[e] for e in reversed(top.evidence) if e in by_id
+                       and by_id[e].status == "ok"), None)
+        text = f"The strongest lead, {top.service} — {words(top.kind)}, is too weak to call"
+        if behind is None:
+            return Line(text + ".")
+        return Line(f"{text}: {evidence_text(behind)}.", behind.link)
     tested = [h for h in report.hypotheses if h.kind != "symptom"]
     return Line(f"Nothing I tested ({plural(len(tested), 'hypothesis', 'hypotheses')}) "
                 "explains the alert.")

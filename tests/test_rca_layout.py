@@ -110,6 +110,32 @@ def test_abstention_lists_what_was_checked_and_why() -> None:
     assert "1 query · 0.3 s · 1 piece of evidence" in text and "3 hypotheses" in text
 
 
+def test_an_abstention_with_a_lead_says_what_it_rests_on() -> None:
+    """A supported symptom and a lead too weak to call (a CPU alert whose only cause is that
+    CPU): no percentage beside "too weak", the lead's numbers instead; the alert's own
+    expression first among what was checked; the lead not repeated as another candidate."""
+    report = Report(
+        abstained=True,
+        hypotheses=[Hypothesis(id="h1", statement="node saturation is abnormal",
+                               kind="symptom", service="node", status="supported")],
+        evidence=[Evidence(id="ev-alert", query="expr > 80", link="http://p/alert",
+                           finding="The alert's expression peaked at 97.6 (fires when > 80)"),
+                  Evidence(id="ev-1", query="1 - avg(rate(node_cpu_seconds_total[2m]))",
+                           link="http://p/cpu", finding="cpu_busy_share of node 0.2 → 0.976",
+                           service="node", label="CPU busy", unit="share",
+                           numbers={"baseline": 0.2, "peak": 0.976, "onset": "12:02"})],
+        root_causes=[RootCause(service="node", kind="cpu", confidence=0.81, summary="",
+                               evidence=["ev-1"])])
+    view = rca_view(report)
+    assert view.lead is not None and view.lead.link == "http://p/cpu"
+    assert view.lead.text == ("The strongest lead, node — CPU saturation, is too weak to call: "
+                              "CPU busy of node: 20% → 98% (4.9× its usual) from 12:02 UTC.")
+    details = dict(view.details)
+    assert "Other candidates" not in details
+    assert details["What I checked"][0].text.startswith("The alert's expression peaked")
+    assert "81%" not in render(report)
+
+
 async def test_an_abstention_leaves_the_incident_open(store: Store) -> None:
     alert = Alert(source="alertmanager", dedup_key="k1", group_key="g1",
                   status=AlertStatus.FIRING, service="api", signal=Signal.LATENCY,

@@ -286,11 +286,13 @@ def render_summary(ctx: AlertContext, ranked: list[Candidate], abstained: bool,
                    evidence: list[Evidence], notes: list[str]) -> tuple[str, list[str]]:
     by_id = {e.id: e for e in evidence}
     errors = [e for e in evidence if e.status == "error"]
-    opening = f"{ctx.service} {ctx.signal} alert \"{ctx.name}\" fired at {hhmm(ctx.fired_at_s)}."
+    opening = (f"{ctx.service} {ctx.signal} alert \"{ctx.name}\" fired at "
+               f"{hhmm(ctx.fired_at_s)} UTC.")
     if abstained or not ranked:
         checked = len({e.service for e in evidence if e.service})
-        text = (f"{opening} No confident root cause: I checked {checked} services and "
-                f"{len(evidence)} signals and nothing was decisive.")
+        text = (f"{opening} No confident root cause: I checked {checked} "
+                f"{'service' if checked == 1 else 'services'} and {len(evidence)} "
+                f"{'signal' if len(evidence) == 1 else 'signals'} and nothing was decisive.")
         if ranked:
             text += f" The strongest lead, {ranked[0].describe()}, is too weak to call."
         steps = ["Check whether the alert is noise (thresholds, a single spike) before "
