@@ -28,6 +28,7 @@ from bot.errors import StartupError
 from bot.settings import Settings
 from bot.slack.dev_blocks import offer_blocks, say_blocks
 from integrations.error_sources.sentry_events import SentryEvents
+from integrations.error_sources.tracebacks import parse as parse_trace
 from integrations.errors import ConfigurationError, RemoteError
 from integrations.github.client import GitHubClient
 from integrations.github.events import GitHubChangeSource
@@ -125,15 +126,23 @@ class DevService:
     # ---- the error scan's findings -------------------------------------------------------
 
     async def on_finding(self, finding: Finding, channel: str, ts: str) -> FixProposal | None:
-        """A finding was posted: when Sentry has its stack trace, look for the commit."""
-        if (not self.enabled or finding.source != "sentry" or self.sentry is None
-                or finding.kind != "new"):
+        """A finding was posted: when it has a stack trace (Sentry's, or one parsed out of
+        the error log line), look for the commit."""
+        if not self.enabled or finding.kind != "new":
             return None
-        issue = finding.signature.removeprefix("sentry-")
-        try:
-            trace = await self.sentry.latest(issue)
-        except RemoteError as exc:
-            log.warning("finding %s: no stack trace: %s", finding.id, exc)
+        if finding.source == "sentry" and self.sentry is not None:
+            issue = finding.signature.removeprefix("sentry-")
+            try:
+                trace = await self.sentry.latest(issue)
+            except RemoteError as exc:
+                log.warning("finding %s: no stack trace: %s", finding.id, exc)
+                return None
+        elif finding.source == "logs":
+            # An error log line that carried a traceback (Python, Java, Go, Node).
+            trace = parse_trace(finding.example)
+            if trace is None or not any(f.in_app for f in trace.frames):
+                return None
+        else:
             return None
         if trace is None:
             return None

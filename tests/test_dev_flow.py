@@ -132,3 +132,34 @@ async def test_an_agent_opens_the_offered_pr_through_the_rest_api(e2e: E2E) -> N
     assert len(e2e.world.fake.pulls[REPO]) == 1
     actions = [a.action for a in e2e.audits()]
     assert actions.count("api_open_pr:revert") == 1 and "pr_opened" in actions
+
+
+async def test_an_error_log_traceback_gets_suspect_commits(e2e: E2E) -> None:
+    """A finding from error logs (no Sentry) whose example carries a Python traceback: its
+    frames are parsed and the thread shows the suspect commit, as for a Sentry issue."""
+    from datetime import UTC, datetime
+
+    from storage.models import Finding
+
+    example = ('ERROR orders.api: GET /orders/7 failed\n'
+               'Traceback (most recent call last):\n'
+               '  File "/srv/app/server.py", line 10, in handle\n'
+               '    return route(request)\n'
+               '  File "/srv/app/orders/mapper.py", line 2, in to_dto\n'
+               '    return {"id": order["order_id"], "total": order["total"]}\n'
+               "KeyError: 'order_id'")
+    now = datetime.now(UTC)
+    finding = Finding(source="logs", signature="logs-orders-keyerror", service="orders",
+                      kind="new", title="GET /orders/<*> failed", example=example, count=12,
+                      first_seen=now, last_seen=now, channel="#orders")
+    posted = await e2e.wiring.service.surface.post("#orders", "new error", [])
+    row = await e2e.wiring.dev.on_finding(finding, posted.channel, posted.ts)
+    assert row is not None and row.suspect == e2e.world.repo.bad, row
+    texts = e2e.thread_texts()
+    assert any("Suspect commits in acme/orders" in t for t in texts), texts
+    assert "server.py:10: file not in the repository" in " ".join(
+        row.result["fix"]["notes"])
+    plain = Finding(source="logs", signature="logs-orders-plain", service="orders",
+                    kind="new", title="payment declined", example="payment declined",
+                    first_seen=now, last_seen=now, channel="#orders")
+    assert await e2e.wiring.dev.on_finding(plain, posted.channel, posted.ts) is None

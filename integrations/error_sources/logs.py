@@ -7,6 +7,7 @@ from collections.abc import Iterable
 
 from integrations.error_sources.base import ScanResult, ScanWindow, SignatureCount
 from integrations.error_sources.templates import TemplateMiner, TemplateStore, signature_of
+from integrations.error_sources.tracebacks import parse as parse_trace
 from integrations.errors import RemoteError
 from integrations.redaction import clip
 from integrations.telemetry.base import TelemetrySource, Window
@@ -14,6 +15,11 @@ from integrations.telemetry.base import TelemetrySource, Window
 log = logging.getLogger(__name__)
 
 MAX_EXAMPLE_CHARS = 300
+# An example holding a stack trace is kept whole up to this size (its tail first: the
+# exception and the innermost frames are at the end), so the Dev agent can read its frames.
+MAX_TRACE_CHARS = 6000
+_TRACE_HINT = ("Traceback (most recent call last)", "\tat ", "\n    at ", "goroutine ",
+               'File "')
 
 
 class SignatureCounter:
@@ -61,7 +67,7 @@ class SignatureCounter:
                 entry = merged[signature] = SignatureCount(
                     source="logs", signature=signature, service=self.service,
                     title=clip(template, 200),
-                    example=clip(self.examples.get(cluster.id, ""), MAX_EXAMPLE_CHARS),
+                    example=example_of(self.examples.get(cluster.id, "")),
                     baseline=0, recent=0)
             entry.baseline += self.baseline[cluster.id]
             entry.recent += self.recent[cluster.id]
@@ -112,3 +118,13 @@ class LogErrorSource:
             except OSError as exc:
                 log.warning("log scan: template state not saved: %s", exc)
         return ScanResult("logs", signatures, lines_read=lines_read, truncated=truncated)
+
+
+def example_of(message: str) -> str:
+    """What a finding shows of its newest line: short, unless it carries a stack trace."""
+    if not any(hint in message for hint in _TRACE_HINT) or parse_trace(message) is None:
+        return clip(message, MAX_EXAMPLE_CHARS)
+    if len(message) <= MAX_TRACE_CHARS:
+        return message
+    head = message.split("\n", 1)[0][:300]
+    return f"{head}\n…\n{message[-(MAX_TRACE_CHARS - len(head) - 3):]}"
