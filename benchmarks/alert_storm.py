@@ -2,8 +2,9 @@
 
 5,000 webhook deliveries of Alertmanager alerts in 200 groups, half of them duplicate
 deliveries, from 16 concurrent connections; a local fake Slack records every call. Prints
-alerts/s, webhook latency, incidents created (must be 200), alerts lost (must be 0), Slack
-calls, and the highest per-channel message rate. Targets: >= 500 alerts/s, p99 < 100 ms.
+alerts/s, webhook latency, incidents created (must be 200), duplicate root messages (must be
+0), alerts lost (must be 0), Slack calls, and the highest per-channel message rate.
+Targets: >= 500 alerts/s, p99 < 100 ms.
 """
 
 from __future__ import annotations
@@ -125,6 +126,11 @@ def main() -> None:
             stored = conn.execute("select count(*) from alert").fetchone()[0]
             deliveries = conn.execute("select sum(deliveries) from alert").fetchone()[0]
     latencies.sort()
+    roots_per_incident: dict[object, int] = defaultdict(int)
+    for root in slack.roots():
+        incident = ((root.get("metadata") or {}).get("event_payload") or {}).get("incident_id")
+        roots_per_incident[incident] += 1
+    duplicate_roots = sum(n - 1 for n in roots_per_incident.values())
     writes = [c for c in slack.calls if c.method in ("chat.postMessage", "chat.update")]
     by_channel: dict[str, list[float]] = defaultdict(list)
     for call in writes:  # posts name the channel, edits use the id Slack answered with
@@ -145,7 +151,8 @@ def main() -> None:
     print(f"throughput: {len(latencies) / elapsed:.0f} alerts/s ({elapsed:.1f}s)")
     print(f"webhook latency: p50 {p[49] * 1000:.1f} ms, p99 {p[98] * 1000:.1f} ms, "
           f"max {latencies[-1] * 1000:.1f} ms")
-    print(f"incidents created: {incidents} (expected {GROUPS})")
+    print(f"incidents created: {incidents} (expected {GROUPS}); root messages "
+          f"{sum(roots_per_incident.values())}, duplicate roots {duplicate_roots}")
     print(f"alerts lost: {DELIVERIES // 2 - stored} (stored {stored}, deliveries counted "
           f"{deliveries} of {DELIVERIES})")
     print(f"slack calls: {len(slack.calls)} ({len(writes)} writes) over {len(by_channel)} "

@@ -156,15 +156,19 @@ class Service:
             _, picked = pick_service_label(alert.labels, self.service_labels)
             if picked:
                 alert.service = picked[:255]
+        # Each chunk's outcomes are counted, logged and notified as it lands, so the loop
+        # never runs one long stretch over all of a huge delivery's alerts.
         outcomes: list[IntakeOutcome] = []
         for start in range(0, len(alerts), INTAKE_CHUNK):
-            outcomes += await self.store.ingest(alerts[start:start + INTAKE_CHUNK],
-                                                self.router.channel_for)
-        for alert, outcome in zip(alerts, outcomes, strict=True):
-            self.metrics.alerts_received.inc(source=alert.source)
-            _log_intake(alert, outcome)
-            if outcome.incident_id is not None and outcome.channel and not outcome.duplicate:
-                self.dispatcher.notify(outcome.incident_id, outcome.channel)
+            chunk = alerts[start:start + INTAKE_CHUNK]
+            stored = await self.store.ingest(chunk, self.router.channel_for)
+            for alert, outcome in zip(chunk, stored, strict=True):
+                self.metrics.alerts_received.inc(source=alert.source)
+                _log_intake(alert, outcome)
+                if outcome.incident_id is not None and outcome.channel and \
+                        not outcome.duplicate:
+                    self.dispatcher.notify(outcome.incident_id, outcome.channel)
+            outcomes += stored
         return IntakeSummary(
             alerts=len(outcomes),
             duplicates=sum(o.duplicate for o in outcomes),

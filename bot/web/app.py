@@ -7,10 +7,11 @@ nothing here waits for Slack or for an investigation.
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import AsyncExitStack, asynccontextmanager
+from contextlib import AsyncExitStack, asynccontextmanager, contextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -52,6 +53,31 @@ class _Intake:
     alerts: list[Alert]
     payload: Any
     cleaned: bool
+
+
+class _CollectionDeferred:
+    """Automatic garbage collection off while at least one big delivery is in hand (see the
+    webhook). Counted, as deliveries overlap; every use is on the event loop's thread."""
+
+    def __init__(self) -> None:
+        self._holders = 0
+        self._was_enabled = False
+
+    @contextmanager
+    def __call__(self) -> Iterator[None]:
+        if self._holders == 0:
+            self._was_enabled = gc.isenabled()
+            gc.disable()
+        self._holders += 1
+        try:
+            yield
+        finally:
+            self._holders -= 1
+            if self._holders == 0 and self._was_enabled:
+                gc.enable()
+
+
+collection_deferred = _CollectionDeferred()
 
 
 class _Refusal(Exception):
@@ -109,8 +135,19 @@ def build_http_app(service: Service, *, auth: WebhookAuth, max_body_bytes: int =
                                 max_body_bytes=max_body_bytes)
         if not isinstance(taken, Delivery):
             return taken
+        if len(taken.body) <= OFF_LOOP_BYTES:
+            return await take_in(source, normalizer, taken, dict(request.headers))
+        # A big delivery is parsed and normalised on a worker thread; and while its objects
+        # are alive the cyclic collector waits: a full collection over them (hundreds of
+        # thousands of objects, none of them garbage) holds the GIL for 100 ms and more,
+        # stalling every other request. They are freed by reference counting once
+        # `take_in` returns, and collection resumes over a heap of the usual size.
+        with collection_deferred():
+            return await take_in(source, normalizer, taken, dict(request.headers))
+
+    async def take_in(source: str, normalizer: AlertNormalizer, taken: Delivery,
+                      headers: dict[str, str]) -> Response:
         body = taken.body
-        headers = dict(request.headers)
         try:
             if len(body) > OFF_LOOP_BYTES:  # a storm's delivery must not stall the loop
                 intake = await asyncio.to_thread(_parse_and_normalise, normalizer, body,
