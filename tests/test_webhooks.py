@@ -118,3 +118,38 @@ async def test_unknown_label_values_never_break_routing(client: httpx.AsyncClien
     payload = {"title": "odd", "labels": {"team": "🦉" * 50, "service": ""}, "service": None}
     response = await client.post("/webhooks/generic", json=payload, headers=AUTH)
     assert response.status_code == 202
+
+
+async def test_the_collector_waits_while_a_big_delivery_is_in_hand(
+        service: Service, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A full collection over a big delivery's objects stalls every request; it waits until
+    they are freed, and only then: collection is on again once the answer is out."""
+    import gc
+
+    app = build_http_app(service, auth=WebhookAuth(token=TOKEN), max_body_bytes=4 << 20,
+                         manage_lifecycle=False)
+    seen: list[bool] = []
+    ingest = service.ingest
+
+    async def watching(alerts: list) -> object:  # type: ignore[type-arg]
+        seen.append(gc.isenabled())
+        return await ingest(alerts)
+
+    monkeypatch.setattr(service, "ingest", watching)
+    alerts = [{"status": "firing", "fingerprint": f"{i:06d}",
+               "labels": {"alertname": "Disk", "service": f"svc{i % 5}", "instance": f"n{i}"},
+               "annotations": {"summary": "disk " + "x" * 100},
+               "startsAt": "2026-11-22T21:00:00Z"} for i in range(600)]
+    big = json.dumps({"version": "4", "groupKey": "big", "status": "firing",
+                      "alerts": alerts}).encode()
+    small = json.dumps({"version": "4", "groupKey": "small", "status": "firing",
+                        "alerts": alerts[:1]}).encode()
+    assert len(big) > 64 * 1024 > len(small)
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app),
+                                 base_url="http://nightowl") as http:
+        for body in (big, small):
+            response = await http.post("/webhooks/alertmanager", content=body,
+                                       headers={**AUTH, "Content-Type": "application/json"})
+            assert response.status_code == 202, response.text
+            assert gc.isenabled()
+    assert seen == [False, True]
