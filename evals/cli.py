@@ -27,7 +27,8 @@ def register(sub: Any) -> None:
                                         "DIR` turns a corrected production incident into a case.")
     parser.add_argument("action", nargs="*", help="'export INCIDENT_ID DIR' (optional)")
     parser.add_argument("--suite", action="append", default=[],
-                        help="synthetic | wide | wide-heldout | petshop | petshop-train | "
+                        help="synthetic | wide | wide-bare | wide-heldout | petshop | "
+                             "petshop-train | "
                              "petshop-crossed | petshop-injected | "
                              "security | security-detection | fix | fix-heldout | PATH "
                              "(repeatable; default synthetic)")
@@ -72,6 +73,12 @@ def resolve_suites(args: argparse.Namespace) -> list[Suite]:
 
             suites.append(generate_wide(CACHE / f"wide-seed{args.seed}-n{args.wide_count}",
                                         seed=args.seed, count=args.wide_count))
+        elif name == "wide-bare":  # the wide cases with metrics and change events only
+            from evals.synthetic_wide import generate as generate_wide
+
+            suites.append(generate_wide(CACHE / f"wide-bare-seed{args.seed}-n{args.wide_count}",
+                                        seed=args.seed, count=args.wide_count,
+                                        name="wide-bare", bare=True))
         elif name == "wide-heldout":  # read once, at the end: never developed or fitted on
             from evals.synthetic_wide import HELDOUT_SEED
             from evals.synthetic_wide import generate as generate_wide

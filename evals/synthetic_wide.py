@@ -453,12 +453,21 @@ def plan(count: int) -> list[str | None]:
     return order
 
 
-def generate(out: Path, *, seed: int = 7, count: int = 42, name: str = "wide") -> Suite:
+def generate(out: Path, *, seed: int = 7, count: int = 42, name: str = "wide",
+             bare: bool = False) -> Suite:
+    """`bare`: the same incidents with metrics and change events only (no topology, no logs,
+    no traces), as many public RCA datasets ship them."""
     stamp = out / ".generated"
-    wanted = json.dumps({"seed": seed, "count": count, "version": VERSION})
+    wanted = json.dumps({"seed": seed, "count": count, "version": VERSION, "bare": bare})
     if not (stamp.is_file() and stamp.read_text() == wanted):
         for i, family in enumerate(plan(count)):
-            WideCase(seed, i).write(family, out / f"case-{i:04d}")
+            folder = WideCase(seed, i).write(family, out / f"case-{i:04d}")
+            if bare:
+                spec = json.loads((folder / "case.json").read_text())
+                spec["topology"] = []
+                (folder / "case.json").write_text(json.dumps(spec, indent=1))
+                (folder / "logs.jsonl").unlink()
+                (folder / "traces.jsonl").unlink()
         stamp.write_text(wanted)
     suite = load_suite(out, name=name)
     for k, case in enumerate(suite.cases):

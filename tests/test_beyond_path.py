@@ -64,3 +64,31 @@ async def test_an_exception_in_a_dependency_without_an_error_metric(tmp_path) ->
         logs=background + burst))
     top = report.root_causes[0]
     assert (top.service, top.kind) == ("db", "code_error")
+
+
+async def test_without_a_call_graph_time_orders_cause_and_victim(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """No topology, no traces: only metrics and change events. The alerting service had a
+    routine deploy 25 minutes before and slowed two samples after `ledger`, whose deploy
+    came just before its own slowdown. The walk saw one service; time says which went
+    first."""
+    from datetime import UTC, datetime
+
+    front, ledger, other = noisy(100, 1), noisy(40, 2), noisy(60, 3)
+    ledger[FAULT:] += 150
+    front[FAULT + 2:] += 180
+    case = write(tmp_path / "c", {("front", "latency_ms"): front,
+                                  ("ledger", "latency_ms"): ledger,
+                                  ("other", "latency_ms"): other}, edges=[])
+
+    def iso(minute: float) -> str:
+        return datetime.fromtimestamp(T0 + 60 * minute, tz=UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+    (case / "events.jsonl").write_text(
+        f'{{"ts": "{iso(FAULT - 25)}", "service": "front", "kind": "deploy", '
+        f'"summary": "routine deploy"}}\n'
+        f'{{"ts": "{iso(FAULT - 2)}", "service": "ledger", "kind": "deploy", '
+        f'"summary": "ledger v2"}}\n')
+    report = await investigate(case)
+    top = report.root_causes[0]
+    assert (top.service, top.kind) == ("ledger", "deploy")
+    assert "no call graph" in report.summary

@@ -40,6 +40,9 @@ class Candidate:
     unknown_link: bool = False
     node: str | None = None
     fallback: bool = False
+    # When the service's own degradation began, where it differs from the cause's onset (a
+    # change found off the path: the deploy is at `onset`, the damage it did from here).
+    degraded_at: float | None = None
     depth: int = 0
     persistence: float = 1.0
     # Other degraded services this candidate would also explain (its degraded callers, or
@@ -245,7 +248,9 @@ def candidate_at(service: str, degraded: FamilyVerdict | None, local: list[Expla
         return Candidate(service=service, kind=pick.kind, score=score, onset=pick.onset,
                          evidence=list(dict.fromkeys([*path, *pick.evidence, *supporting])),
                          hypothesis_id=hypothesis_id, explained=explained, depth=depth,
-                         persistence=max(item.persistence for item in strong))
+                         persistence=max(item.persistence for item in strong),
+                         degraded_at=degraded.onset if degraded is not None and pick.kind
+                         in ("deploy", "config") else None)
     if degraded is not None and degraded.anomalous:
         return Candidate(service=service, kind=fallback_kind(degraded.family),
                          score=degraded.score, onset=degraded.onset,

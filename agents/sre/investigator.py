@@ -87,7 +87,9 @@ class Investigator:
             await explore(run, ctx.service, f"{ctx.service} {ctx.signal}", effect_onset,
                           depth=0, parent=root, path=list(root.evidence),
                           effect_verdict=symptom)
-            if not decisive(run.candidates):
+            # With no call graph at all the walk saw one service: a "decisive" cause there
+            # (a change of its own, a resource) has had no competitor yet.
+            if not decisive(run.candidates) or not any(graph.values()):
                 await widen(run, services, effect_onset)
             if self.assist is not None:
                 await run.progress("asking the model for hypotheses beyond the catalogue")

@@ -7,7 +7,7 @@ from __future__ import annotations
 from agents.sre.candidates import Candidate, explains, fallback_kind
 from agents.sre.report import Hypothesis
 from agents.sre.rules.timing import bulk
-from agents.sre.run import DEGRADATION, RESOURCE_KINDS, Run
+from agents.sre.run import CHANGE_KINDS, DEGRADATION, RESOURCE_KINDS, Run
 from agents.sre.stats import squash
 from agents.sre.verdicts import FamilyVerdict, persistence
 
@@ -108,6 +108,29 @@ async def widen(run: Run, services: list[str], effect_onset: float | None) -> No
                 evidence=[evidence], reachable=False, connected=service in downstream,
                 fallback=best.family in DEGRADATION, persistence=persistence(best)))
             run.candidates.append(added[-1])
+        # A deploy or config change of the service before its own degradation: the
+        # catalogue's change test, read off the path.
+        degraded = profile.degradation(DEGRADATION, run.ctx.metric)
+        if degraded is not None and degraded.anomalous:
+            for event in await run.tools.changes():
+                change = CHANGE_KINDS.get(event.kind)
+                if change is None or event.service != service:
+                    continue
+                label = f"{service} {degraded.family}"
+                if run.judge(kind=change, role="widened", cause=event, effect=degraded,
+                             effect_onset=degraded.onset, effect_service=service,
+                             effect_label=label) is not None or run.judge(
+                        kind=change, role="widened", cause=event, effect=symptom,
+                        effect_onset=effect_onset, effect_service=run.ctx.service,
+                        effect_label=effect) is not None:
+                    continue
+                added.append(Candidate(
+                    service=service, kind=change, score=max(8.0, degraded.score),
+                    onset=event.ts, evidence=[run.tools.cite_event(event, (label,
+                                                                          degraded.onset))],
+                    reachable=False, connected=service in downstream,
+                    persistence=persistence(degraded), degraded_at=degraded.onset))
+                run.candidates.append(added[-1])
         # A service seen in its logs alone (or whose metrics say nothing): a new error
         # pattern that surged before the alert is a code fault somewhere off the path.
         logs = await run.tools.error_logs(service)
@@ -122,12 +145,43 @@ async def widen(run: Run, services: list[str], effect_onset: float | None) -> No
     if symptom is not None and symptom.anomalous and \
             persistence(symptom) >= run.thresholds.transient:
         await unknown_links(run, added, effect_onset)
+    if not any(run.graph.values()):
+        precedence(run)
     below = [(c.onset, c.score) for c in run.candidates if c.connected and c.onset is not None]
     for candidate in run.candidates:
         if candidate.service == run.ctx.service and candidate.fallback and explains(
                 below, bulk(run.tools.view, candidate.onset, symptom), candidate.score,
                 run.thresholds):
             candidate.explained = True
+
+
+def began(c: Candidate) -> float | None:
+    """When a candidate's trouble began: its service's degradation, for a change found off
+    the path (the deploy itself may be long before), else its own onset."""
+    return c.degraded_at if c.degraded_at is not None else c.onset
+
+
+def precedence(run: Run) -> None:
+    """No call graph at all (no topology, no traces linking services): who hurt whom can only
+    be read from time. A service degraded with no cause of its own, or whose degradation
+    follows a change of its own, is more likely a victim than a cause when another
+    candidate's trouble began a full sample (the lag) before its degradation and is as
+    strong: a caller's routine deploy does not explain the failure it inherited below."""
+    th = run.thresholds
+    for candidate in run.candidates:
+        start = began(candidate)
+        if not (candidate.fallback or candidate.kind in CHANGE_KINDS.values()) or \
+                candidate.explained or start is None:
+            continue
+        for other in run.candidates:
+            if other is candidate or other.service == candidate.service:
+                continue
+            at = began(other)
+            if at is None or at > start - run.lag:
+                continue
+            if squash(other.score) >= th.explains * squash(candidate.score):
+                candidate.explained = True
+                break
 
 
 def _own_resource(run: Run, resource: FamilyVerdict | None,
@@ -163,7 +217,7 @@ async def unknown_links(run: Run, found: list[Candidate], effect_onset: float | 
     # before a degradation (which is more often a victim), then the earlier onset (to the
     # sample), then the stronger anomaly. Only the best is promoted.
     step = max(run.lag, 1.0)
-    ranked = sorted(found, key=lambda c: (c.fallback, round((c.onset or 0.0) / step),
+    ranked = sorted(found, key=lambda c: (c.fallback, round((began(c) or 0.0) / step),
                                           -c.strength(th)))
     for candidate in ranked:
         if candidate.onset is None or candidate.onset > effect_onset + run.tolerance or \
