@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import os
 import re
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import (
     AliasChoices,
@@ -400,11 +400,34 @@ class ConfigError(Exception):
 
 
 def load_settings() -> Settings:
-    """`Settings()`, with pydantic's reports rewritten as `VARIABLE: what is wrong (got ...)`."""
+    """`Settings()`, with pydantic's reports rewritten as `VARIABLE: what is wrong (got ...)`,
+    one line for every wrong variable (not only the first group's)."""
     try:
         return Settings()
     except (ValidationError, SettingsError) as exc:
-        raise config_error(exc) from None
+        raise _every_error(exc) from None
+
+
+def _every_error(first: ValidationError | SettingsError) -> ConfigError:
+    """Each group of settings read on its own: a group's error stops `Settings()` before the
+    others are read, and an operator fixing a copied .env wants the whole list at once."""
+    groups: dict[str, type[BaseSettings]] = {
+        name: field.default_factory for name, field in Settings.model_fields.items()
+        if isinstance(field.default_factory, type)
+        and issubclass(field.default_factory, BaseSettings)}
+    lines: list[str] = []
+    for group in groups.values():
+        try:
+            group()
+        except (ValidationError, SettingsError) as exc:
+            lines += str(config_error(exc)).splitlines()
+    try:  # the top-level variables, with the groups given (already reported above)
+        given: dict[str, Any] = {name: group.model_construct() for name, group in groups.items()}
+        Settings(**given)
+    except (ValidationError, SettingsError) as exc:
+        lines += str(config_error(exc)).splitlines()
+    unique = list(dict.fromkeys(lines))
+    return ConfigError("\n".join(unique)) if unique else config_error(first)
 
 
 def config_error(exc: ValidationError | SettingsError) -> ConfigError:

@@ -192,6 +192,18 @@ def test_a_bad_value_is_one_line_naming_the_variable(
     assert not secret or BAD[variable] not in text, "a secret's value is never shown"
 
 
+def test_every_bad_variable_is_named_at_once(clean_env: Path, monkeypatch: pytest.MonkeyPatch,
+                                             capsys: pytest.CaptureFixture[str]) -> None:
+    """Three wrong values in three groups of settings: all three named in one run, not one
+    per attempt."""
+    wrong = ("NIGHTOWL_PORT", "SLACK_API_URL", "NIGHTOWL_SIGMA_RULES")
+    for variable in wrong:
+        monkeypatch.setenv(variable, BAD[variable])
+    assert main(["check"]) == 1
+    failed = [line for line in capsys.readouterr().out.splitlines() if line.startswith("✗")]
+    assert len(failed) == 3 and all(any(v in line for line in failed) for v in wrong), failed
+
+
 COMMANDS = [["serve"], ["check"], ["demo"], ["investigate", str(ROOT / "bot/demo/scenarios/"
                                                                  "frontend-latency")],
             ["investigate", "--prometheus", "http://127.0.0.1:9", "--alert", "X"],
