@@ -109,7 +109,7 @@ async def test_real_alertmanager_to_rca_in_slack(alertmanager: str,
         rca = [c for c in slack.of("chat.update") + slack.of("chat.postMessage")
                if "Likely root cause" in json.dumps(c.args.get("blocks", []))][-1]
         text = json.dumps(rca.args["blocks"])
-        assert "`cart`" in text and "cpu" in text and "Evidence chain" in text
+        assert "`cart`" in text and "cpu" in text.lower() and "Evidence chain" in text
 
         # Resolving in Alertmanager edits the root message and says so in the thread.
         ended = datetime.now(UTC) - timedelta(seconds=1)

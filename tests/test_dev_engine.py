@@ -3,6 +3,7 @@ ranking, reverts, the sandbox and `nightowl fix`."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import socket
@@ -220,7 +221,13 @@ async def test_sandbox_has_no_network_and_no_tokens(tmp_path: Path,
     server.bind(("127.0.0.1", 0))
     server.listen(1)
     port = server.getsockname()[1]
-    threading.Thread(target=lambda: server.accept()[0].close(), daemon=True).start()
+
+    def accept_once() -> None:
+        # The sandbox must never connect; when the test closes the socket, accept() ends.
+        with contextlib.suppress(OSError):
+            server.accept()[0].close()
+
+    threading.Thread(target=accept_once, daemon=True).start()
     probe = tmp_path / "probe.py"
     probe.write_text(
         "import os, socket, sys\n"
