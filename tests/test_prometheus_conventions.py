@@ -285,3 +285,24 @@ async def test_chat_answers_in_plain_words(prometheus: str) -> None:
         assert all(words in answer for words in said), answer
         assert "z=" not in answer and "_seconds" not in answer and " UTC" in answer, answer
     await base.aclose()
+
+
+async def test_resource_figures_from_prometheus_evidence(prometheus: str) -> None:
+    """Evidence cited by its own PromQL (no `metric="..."` in the query) still gives the
+    Dev agent its figures: kube-state-metrics' OOM kills of the cart container."""
+    from agents.dev.resource_need import figures_from_evidence
+
+    source, service = PrometheusSource(prometheus).for_alert(
+        {"alertname": "KubeContainerOOMKilled", "job": "kube-state-metrics",
+         "namespace": "shop", "pod": "cart-7d9", "container": "cart"})
+    assert service == "cart"
+    context = AlertContext(service="cart", signal="saturation",
+                           fired_at_s=(FAULT + timedelta(minutes=21)).timestamp(),
+                           name="KubeContainerOOMKilled", summary="", window=WINDOW)
+    report = await Investigator(source).investigate(context)
+    memory = [e for e in report.evidence if e.service == "cart" and e.signal == "memory"]
+    assert memory and all("metric=" not in e.query for e in memory)
+    figures = figures_from_evidence("cart", "memory", memory)
+    assert figures is not None and figures.oom_killed and figures.container == "cart"
+    assert any(line.startswith("memory_oom_kills of cart") for line in figures.evidence)
+    await source.aclose()

@@ -133,8 +133,9 @@ class Lookups:
                     ] if blind else []
             if not profile.families:
                 gaps.append("no metrics to look at")
-            if changes.info.status != "ok":
-                gaps.append(f"no change events ({changes.info.error or changes.info.query})")
+            gap = _events_gap(changes)
+            if gap:
+                gaps.append(gap)
             if gaps:
                 evidence_id = tools.record(query=f"metrics and change events of {service}",
                                            service=service, status="insufficient_data",
@@ -151,11 +152,11 @@ class Lookups:
         judged = [v for v in profile.families.values() if v.anomaly is not None]
         blind = sorted(f for f, v in profile.families.items() if v.anomaly is None)
         parts = []
-        if changes is not None and changes.info.status == "ok":
-            parts.append(f"no deploys or config changes of {service} recorded")
+        gap = _events_gap(changes) if changes is not None else None
+        if gap:
+            parts.append(gap)
         elif changes is not None:
-            parts.append("no change events to look at "
-                         f"({changes.info.error or changes.info.query})")
+            parts.append(f"no deploys or config changes of {service} recorded")
         if judged:
             parts.append(f"{len(judged)} of its metric "
                          f"{'family is' if len(judged) == 1 else 'families are'} within their "
@@ -305,6 +306,17 @@ def summary_text(report: Report | None) -> str:
         head = (f"*Likely root cause:* `{top.service}` — {words(top.kind)} "
                 f"({top.confidence:.0%})")
     return f"{head}\n{inert(utc_text(report.summary))}"
+
+
+def _events_gap(changes: EventsResult) -> str | None:
+    """Why change events could not be looked at (no source configured, or it failed); None
+    when a source answered, even with nothing (that is "no deploys recorded", not a gap)."""
+    info = changes.info
+    if info.status == "error":
+        return f"no change events to look at ({info.error or info.query})"
+    if info.query.startswith("no ") and not changes.events:
+        return f"no change events to look at ({info.query})"
+    return None
 
 
 def _span(minutes: int) -> str:

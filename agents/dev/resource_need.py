@@ -56,7 +56,10 @@ def figures_from_evidence(service: str, kind: str,
             read.append(e.finding)
             continue
         metric_m = _METRIC.search(e.query)
-        metric = metric_m.group(1) if metric_m else ""
+        # A series cited by its own PromQL names its metric where the finding starts
+        # ("memory_limit_share of cart ..."), not in the query.
+        metric = metric_m.group(1) if metric_m else (
+            e.finding.split(" of ", 1)[0] if e.label and " of " in e.finding else "")
         peak = _num(e.numbers.get("peak"))
         p95 = _num(e.numbers.get("p95"))
         unit = (e.unit or _unit_of(metric)).lower()

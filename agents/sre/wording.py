@@ -92,7 +92,8 @@ def evidence_text(item: Evidence) -> str:
                     f"{amount(baseline, unit)})")
         line = f"{label}{who}: {amount(baseline, unit)} → {amount(peak, unit)}"
         if baseline > 0 and peak / baseline >= 2:
-            line += f" ({peak / baseline:.2g}× its usual)"
+            ratio = peak / baseline
+            line += f" ({ratio:.2g}× its usual)" if ratio < 10 else f" ({ratio:,.0f}× its usual)"
         return line + f" from {onset} UTC" + relation
     text = item.finding
     if metric and text.startswith(metric.group(1) + " "):
