@@ -19,6 +19,7 @@ BENCHMARKS = (
     "dev_pr",
     "fuzz",
     "big_delivery",
+    "temporal",
 )
 
 if __name__ == "__main__":

@@ -40,6 +40,9 @@ class Background:
     store: BackgroundStore
     runner: JobRunner
     scheduler: Scheduler
+    # Each scheduled job's schedule as the operator wrote it (Temporal Schedules are made
+    # from these when TEMPORAL_ADDRESS is set; the in-process `scheduler` from the same).
+    specs: dict[str, str]
 
 
 def error_sources(settings: Settings, logs: TelemetrySource | None = None) -> list[ErrorSource]:
@@ -112,6 +115,7 @@ def build_background(settings: Settings, service: Service, *,
                        failure_threshold=config.failure_threshold,
                        lease_seconds=config.lease_seconds)
     schedules = {}
+    specs: dict[str, str] = {}
     for name, spec, variable in (
             ("error_scan", config.error_scan_schedule, "NIGHTOWL_ERROR_SCAN_SCHEDULE"),
             ("digest", config.digest_schedule, "NIGHTOWL_DIGEST_SCHEDULE"),
@@ -122,9 +126,10 @@ def build_background(settings: Settings, service: Service, *,
         trigger = parse_schedule(spec, timezone=config.timezone, setting=variable)
         if trigger is not None and name in jobs:
             schedules[name] = trigger
+            specs[name] = spec
     scheduler = Scheduler(runner=runner, engine=service.store.engine, schedules=schedules,
                           lease_seconds=config.lease_seconds)
-    return Background(store, runner, scheduler)
+    return Background(store, runner, scheduler, specs)
 
 
 def add_security_scan(jobs: dict[str, Job], settings: Settings, service: Service, *,

@@ -123,6 +123,22 @@ async def github(settings: Settings) -> CheckResult:
                                        f"in NIGHTOWL_REPOS")
 
 
+async def temporal(settings: Settings) -> CheckResult:
+    config = settings.temporal
+    if not config.configured or config.address is None:
+        return CheckResult("temporal", "off", "not configured (TEMPORAL_ADDRESS): flows run "
+                                              "inside serve")
+    from scheduler.errors import TemporalUnavailable
+    from scheduler.temporal.runner import connect
+
+    try:
+        await connect(config.address, config.namespace, timeout_s=5.0)
+    except TemporalUnavailable as exc:
+        return CheckResult("temporal", "fail", str(exc))
+    return CheckResult("temporal", "ok", f"{config.address}, namespace {config.namespace}, "
+                                         f"task queue {config.task_queue}")
+
+
 def database(settings: Settings, *, migrate: bool) -> CheckResult:
     """Reachable, and at the newest migration (`serve` migrates; `check` only reads)."""
     from alembic.runtime.migration import MigrationContext
@@ -223,7 +239,7 @@ async def all_checks(settings: Settings, *, migrate: bool = False) -> list[Check
     results = static(settings)
     results.append(await asyncio.to_thread(database, settings, migrate=migrate))
     remotes: list[Callable[[Settings], Awaitable[CheckResult]]] = [
-        prometheus, loki, sentry, github, slack_auth]
+        prometheus, loki, sentry, github, slack_auth, temporal]
     results.extend(await asyncio.gather(*(check(settings) for check in remotes)))
     return results
 

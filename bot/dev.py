@@ -37,6 +37,7 @@ from integrations.github.push import BranchPusher
 from integrations.github.repos import RepoMap, parse_repos
 from integrations.llm.base import ModelClient
 from integrations.telemetry.base import TelemetrySource, Window
+from scheduler.flows import Runner
 from storage.dev import DevStore
 from storage.ledger import MODELS_PAUSED, Ledger
 from storage.models import Alert, Finding, FixProposal, Incident, as_utc
@@ -90,6 +91,9 @@ class DevService:
         self.repos = repos
         self.events = events
         self.sentry = sentry
+        # Where the fix_pr flow runs once bot/flows.py registered it; None: a click opens
+        # the pull request at once, in the click's handler (as before flows existed).
+        self.runner: Callable[[], Runner] | None = None
 
     @property
     def enabled(self) -> bool:
@@ -102,6 +106,8 @@ class DevService:
             log.info("dev agent off: set GITHUB_TOKEN and NIGHTOWL_REPOS to get suspect "
                      "commits and fix pull requests")
             return
+        if self.runner is not None:
+            return  # the runner resumes (in-process) or retries (Temporal) cut-off flows
         resumed = await self.flow.resume()
         if resumed:
             log.info("dev agent: resumed %d pull request flow(s) cut off by a restart", resumed)
@@ -158,12 +164,12 @@ class DevService:
                                               .timestamp())
         except RemoteError:
             deploy = None
-        return await self.flow.start(ErrorReport(
+        return await self.offered(await self.flow.start(ErrorReport(
             fingerprint=finding.signature, error=error, deploy=deploy, channel=channel,
             thread_ts=ts, finding_id=finding.id, incident_id=finding.incident_id,
             thread_url=thread_url(channel, ts), incident_title=finding.title,
             evidence=(f"error scan: {finding.kind} error in {finding.service}, "
-                      f"{finding.count} events", *((finding.link,) if finding.link else ()))))
+                      f"{finding.count} events", *((finding.link,) if finding.link else ())))))
 
     # ---- investigations that blame a deploy ----------------------------------------------
 
@@ -203,7 +209,7 @@ class DevService:
             incident_title=incident.title, evidence=tuple(chain))
         if deploy is None and self.repos.for_service(top.service) is not None:
             report_in = replace(report_in, evidence=(*chain, "no GitHub deploy found"))
-        return await self.flow.start(report_in)
+        return await self.offered(await self.flow.start(report_in))
 
     async def _resources(self, incident: Incident, report: Report,
                          figures: ResourceFigures) -> FixProposal | None:
@@ -245,8 +251,29 @@ class DevService:
 
     # ---- the buttons ---------------------------------------------------------------------
 
-    async def open_pr(self, proposal_id: int, action: str, *, user: str) -> Opened:
-        return await self.flow.confirm(proposal_id, action, user=user)
+    async def open_pr(self, proposal_id: int, action: str, *, user: str) -> Opened | None:
+        """The PR's outcome, or None when the proposal's flow took the click (it opens the
+        PR and says so in the thread)."""
+        if self.runner is None:
+            return await self.flow.confirm(proposal_id, action, user=user)
+        from bot.flows import FIX_PR, OPEN_PR, fix_pr_key
+
+        # The approval reaches the proposal's waiting flow, which opens the PR (and says so
+        # in the thread); a flow that was never started (an offer from before flows) is.
+        runner = self.runner()
+        key = fix_pr_key(proposal_id)
+        await runner.start(FIX_PR, key, {"proposal_id": proposal_id})
+        await runner.signal(FIX_PR, key, OPEN_PR, {"action": action, "user": user})
+        return None
+
+    async def offered(self, row: FixProposal | None) -> FixProposal | None:
+        """An offer with buttons was posted: its fix_pr flow waits for a person's click."""
+        if row is not None and row.id is not None and row.status == "offered" \
+                and self.runner is not None:
+            from bot.flows import FIX_PR, fix_pr_key
+
+            await self.runner().start(FIX_PR, fix_pr_key(row.id), {"proposal_id": row.id})
+        return row
 
 
 def build_dev(settings: Settings, store: Store, surface: ThreadPoster, *,

@@ -67,6 +67,8 @@ class Dispatcher:
         self.on_rendered_first: OnOpened | None = None
         self._outboxes: dict[str, ThreadOutbox] = {}
         self.health: Health | None = None  # told of each failed and each good update
+        # One sync of a thread at a time in this process: the queue's and a flow step's.
+        self._syncing: dict[int, asyncio.Lock] = {}
 
     def register(self, outbox: ThreadOutbox) -> None:
         self._outboxes[outbox.kind] = outbox
@@ -129,7 +131,7 @@ class Dispatcher:
             self._busy += 1
             try:
                 if kind == INCIDENT:
-                    await self.sync(incident_id)
+                    await self.sync_now(incident_id)
                 else:
                     await self._outboxes[kind].sync(incident_id)
             except asyncio.CancelledError:
@@ -151,6 +153,12 @@ class Dispatcher:
                     self.health.recovered("slack")
             finally:
                 self._busy -= 1
+
+    async def sync_now(self, incident_id: int) -> None:
+        """`sync`, waited for (a flow's step ends when its result is in the thread), never at
+        the same time as the channel queue's sync of the same incident."""
+        async with self._syncing.setdefault(incident_id, asyncio.Lock()):
+            await self.sync(incident_id)
 
     async def sync(self, incident_id: int) -> None:
         """Bring one incident's thread up to date: the root message, the pending replies,

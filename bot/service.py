@@ -8,32 +8,30 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import time
 from collections.abc import Awaitable, Callable, Coroutine, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import Any, Protocol
 
-from agents.sre.assist import ModelAssist
-from agents.sre.context import AlertContext
-from agents.sre.grounding import ground
-from agents.sre.investigator import Budget, Investigator
-from agents.sre.report import Progress, Report
+from agents.sre.investigator import Budget
+from agents.sre.report import Report
 from bot.dispatcher import Dispatcher
 from bot.health import Health
+from bot.investigations import FLOW as INVESTIGATION
+from bot.investigations import InvestigationSteps, flow_key
 from bot.metrics import Metrics
 from bot.routing import Router
 from bot.surface import ChatSurface
 from integrations.llm.base import ModelClient
-from integrations.redaction import clip
 from integrations.telemetry.base import TelemetrySource
 from integrations.telemetry.prometheus import DEFAULT_SERVICE_LABELS, pick_service_label
-from integrations.telemetry.scoped import ScopedSource
+from scheduler.flows import STOP, Flows, Runner
+from scheduler.inprocess import InProcessRunner
+from storage.flows import FlowStore
 from storage.ledger import MODELS_PAUSED, Ledger
 from storage.models import (
     Alert,
     Feedback,
     Incident,
-    IncidentStatus,
     Investigation,
     utcnow,
 )
@@ -43,7 +41,6 @@ from storage.thread_events import FeedbackGiven
 log = logging.getLogger(__name__)
 
 TelemetryFor = Callable[[Incident, Sequence[Alert]], TelemetrySource | None]
-PROGRESS_EDIT_INTERVAL_S = 2.0
 INTAKE_CHUNK = 500  # alerts per intake transaction, at most
 # A run still marked running after this long was cut off without its process noticing.
 STUCK_RUN_S = 1800.0
@@ -100,6 +97,14 @@ class Service:
         self._companions: list[Companion] = []
         # Called with each finished report (the Dev agent looks at deploys it blames).
         self.on_report: Callable[[Incident, Report], Awaitable[object]] | None = None
+        # The flows this service's work runs as, and where they run: in this process by
+        # default; `use_runner` puts them on Temporal (bot/cli/worker.py).
+        self.investigations = InvestigationSteps(self)
+        self.flows = Flows({INVESTIGATION: self.investigations.flow()})
+        self.runner: Runner = InProcessRunner(self.flows, FlowStore.beside(store))
+
+    def use_runner(self, runner: Runner) -> None:
+        self.runner = runner
 
     # ---- lifecycle -----------------------------------------------------------------------
 
@@ -109,15 +114,20 @@ class Service:
 
     async def start(self) -> None:
         """Recover what a previous process left behind: unposted updates, cut-off runs."""
+        await self.runner.recover()
         for row in await self.store.interrupted_investigations():
             if row.incident_id is None:  # a CLI run: nothing to resume it into
                 row.status, row.error, row.finished_at = "failed", "interrupted", utcnow()
                 await self.store.save_investigation(row)
                 continue
-            log.info("incident %s: investigation %s was cut off after %s hypotheses; "
-                     "resuming it in the same thread message", row.incident_id, row.id,
-                     row.progress.get("tested", 0))
-            self._spawn(self.investigate(row.incident_id, trigger=row.trigger, resume=row))
+            if self.runner.remote:
+                continue  # on Temporal, a worker is running (or will retry) it
+            # Its flow resumed above (`recover`); a run started before flows existed
+            # resumes as a flow of its own row (a start of a known key is not repeated).
+            await self.runner.start(INVESTIGATION, flow_key(
+                incident_id=row.incident_id, trigger=row.trigger, investigation_id=row.id), {
+                    "incident_id": row.incident_id, "trigger": row.trigger,
+                    "investigation_id": row.id})
         await self.dispatcher.recover()
         for companion in self._companions:
             await companion.start()
@@ -128,15 +138,21 @@ class Service:
         for task in list(self._tasks):
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
+        await self.runner.close()
         await self.dispatcher.close()
 
     async def idle(self, timeout: float = 60.0) -> None:
         """Wait for queued Slack updates and running investigations (tests and the demo)."""
         async with asyncio.timeout(timeout):
-            while self._tasks or self.dispatcher.depth():
+            while self._tasks or self.dispatcher.depth() or self._flows_running():
                 if self._tasks:
                     await asyncio.gather(*list(self._tasks), return_exceptions=True)
+                if isinstance(self.runner, InProcessRunner):
+                    await self.runner.idle(timeout)
                 await self.dispatcher.idle(timeout)
+
+    def _flows_running(self) -> bool:
+        return isinstance(self.runner, InProcessRunner) and self.runner.busy()
 
     def _spawn(self, coro: Coroutine[Any, Any, Any]) -> None:
         task = asyncio.create_task(coro)
@@ -209,7 +225,7 @@ class Service:
             return (f"This incident was investigated {started.age_s}s ago; you can "
                     f"re-investigate it in {started.wait_s}s.")
         await self.store.audit(actor=user, action="reinvestigate", incident_id=incident_id)
-        self._spawn(self.investigate(incident_id, trigger="reinvestigate", started=started))
+        await self._start_flow(incident_id, "reinvestigate", started)
         return None
 
     async def record_feedback(self, investigation_id: int, user: str, verdict: str, *,
@@ -238,7 +254,7 @@ class Service:
         if self.auto_investigate and self.telemetry_for is not None:
             if (await self.store.incident(incident_id)).source == "security":
                 return  # an escalated security case: its triage is in the case thread
-            self._spawn(self.investigate(incident_id, trigger="auto"))
+            await self._start_flow(incident_id, "auto")
 
     async def start_investigation(self, incident_id: int, *, trigger: str,
                                   actor: str) -> Investigation:
@@ -247,91 +263,39 @@ class Service:
         await self.store.audit(actor=actor, action="start_investigation",
                                incident_id=incident_id)
         row = await self.store.start_investigation(incident_id, trigger)
-        self._spawn(self.investigate(incident_id, trigger=trigger, started=row))
+        await self._start_flow(incident_id, trigger, row)
         return row
 
     async def investigate(self, incident_id: int, *, trigger: str,
-                          resume: Investigation | None = None,
                           started: Investigation | None = None) -> Report | None:
-        """Run the SRE agent on an incident, showing progress in its thread.
-
-        `resume` is a run a previous process left `running`: it continues in the same row and
-        the same thread message. The statistical engine is deterministic and its queries are
-        cheap, so resuming re-tests from the start rather than replaying half a tree.
-        """
-        incident = await self.store.incident(incident_id)
-        if incident.status == IncidentStatus.RESOLVED and trigger == "auto" and resume is None:
+        """Run the investigation flow's steps here and now, in order, and return the report
+        (for callers that want it; flows started through the runner run the same steps)."""
+        state: dict[str, Any] = {"incident_id": incident_id, "trigger": trigger,
+                                 "investigation_id": started.id if started else None}
+        steps = self.investigations
+        state.update(await steps.open(state))
+        if state.get(STOP):
             return None
-        alerts = await self.store.incident_alerts(incident_id)
-        source = self.telemetry_for(incident, alerts) if self.telemetry_for else None
-        row = resume or started or await self.store.start_investigation(incident_id, trigger)
-        assert row.id is not None
-        if resume is not None:
-            await self.store.resume_investigation(resume)
-        log.info("incident %s: investigation %s started (%s) on %s %s", incident_id, row.id,
-                 trigger, incident.service, incident.signal)
-        # Its message, progress edits and final result all go through the outbox: the
-        # dispatcher posts them once, in thread order, retrying until they land.
-        self.dispatcher.notify(incident_id, incident.channel)
-        last_edit = time.monotonic()
-        run_id = row.id
-
-        async def on_progress(progress: Progress) -> None:
-            nonlocal last_edit
-            if time.monotonic() - last_edit < PROGRESS_EDIT_INTERVAL_S:
-                return
-            last_edit = time.monotonic()
-            row.progress = progress.model_dump()
-            await self.store.save_progress(run_id, row.progress)
-            self.dispatcher.notify(incident_id, incident.channel)
-
-        report: Report | None = None
-        try:
-            if source is None:
-                raise RuntimeError("no telemetry source is configured "
-                                   "(set PROMETHEUS_URL and/or LOKI_URL)")
-            assist = (ModelAssist(self.model, incident_id=incident_id, investigation_id=row.id)
-                      if self.model is not None else None)
-            investigator = Investigator(source, budget=self.budget, assist=assist)
-            context = AlertContext.from_incident(incident, alerts,
-                                                 lookback_minutes=self.lookback_minutes)
-            if isinstance(source, ScopedSource):
-                await source.resolve()
-            if isinstance(source, ScopedSource) and source.scope.service:
-                # The label the alert's own labels picked names the service in the telemetry.
-                context = replace(context, service=source.scope.service)
-                if source.scope.service != incident.service:  # found through its instance
-                    incident = await self.store.set_service(incident_id, source.scope.service)
-                    self.dispatcher.notify(incident_id, incident.channel)
-            report = await investigator.investigate(context, on_progress=on_progress)
-            await ground(report, context, source)
-            row.status = "done"
-            row.abstained = report.abstained
-            if report.root_causes:
-                row.top_service = report.root_causes[0].service
-                row.top_kind = report.root_causes[0].kind
-                row.confidence = report.root_causes[0].confidence
-            row.queries = report.stats.queries
-            row.result = report.contract()
-            _log_result(incident_id, row.id, report)
-            self.metrics.investigations.inc(outcome="abstained" if report.abstained else "done")
-        except asyncio.CancelledError:
-            raise
-        except Exception as exc:
-            log.exception("incident %s: investigation %s failed", incident_id, row.id)
-            row.status = "failed"
-            row.error = clip(str(exc), 2000)
-            self.metrics.investigations.inc(outcome="failed")
-        row.finished_at = utcnow()
-        await self.store.save_investigation(row)  # queues the final message
+        await steps.investigate(state)
         fresh = await self.store.incident(incident_id)
         self.dispatcher.notify(incident_id, fresh.channel)
+        row = await self.store.investigation(int(state["investigation_id"]))
+        report = Report.model_validate(row.result) if row.status == "done" and row.result \
+            else None
         if report is not None and self.on_report is not None:
             try:
                 await self.on_report(fresh, report)
             except Exception:
                 log.exception("incident %s: follow-up of the report failed", incident_id)
         return report
+
+    async def _start_flow(self, incident_id: int, trigger: str,
+                          row: Investigation | None = None) -> None:
+        key = flow_key(incident_id=incident_id, trigger=trigger,
+                       investigation_id=row.id if row else None)
+        await self.runner.start(INVESTIGATION, key, {
+            "incident_id": incident_id, "trigger": trigger,
+            "investigation_id": row.id if row else None})
 
 
 def _log_intake(alert: Alert, outcome: IntakeOutcome) -> None:
@@ -345,13 +309,3 @@ def _log_intake(alert: Alert, outcome: IntakeOutcome) -> None:
              alert.source, name, alert.service, alert.status, outcome.incident_id, what,
              outcome.channel or "-")
 
-
-def _log_result(incident_id: int, investigation_id: int | None, report: Report) -> None:
-    s = report.stats
-    if report.abstained or not report.root_causes:
-        verdict = "no confident root cause"
-    else:
-        top = report.root_causes[0]
-        verdict = f"cause {top.service} {top.kind} ({top.confidence:.0%})"
-    log.info("incident %s: investigation %s finished in %.1fs: %s; %d queries", incident_id,
-             investigation_id, s.elapsed_s, verdict, s.queries)

@@ -366,6 +366,45 @@ class OpenTelemetrySettings(BaseSettings):
         "nightowl", validation_alias=_env("OTEL_SERVICE_NAME"))
 
 
+_TEMPORAL_NAME = re.compile(r"[A-Za-z0-9._-]{1,255}")
+
+
+class TemporalSettings(BaseSettings):
+    """Durable execution on Temporal (docs/scaling-out.md). Unset address: in-process."""
+
+    model_config = _COMMON
+    address: str | None = Field(None, validation_alias=_env("TEMPORAL_ADDRESS"))
+    namespace: str = Field("default", validation_alias=_env("TEMPORAL_NAMESPACE"))
+    task_queue: str = Field("nightowl", validation_alias=_env("NIGHTOWL_TEMPORAL_TASK_QUEUE"))
+    # A worker silent for this long is presumed dead and its step retried elsewhere.
+    heartbeat_timeout_seconds: float = Field(
+        10.0, gt=0, validation_alias=_env("NIGHTOWL_TEMPORAL_HEARTBEAT_TIMEOUT_SECONDS"))
+
+    @field_validator("address")
+    @classmethod
+    def _host_port(cls, value: str | None) -> str | None:
+        if value is None or not value.strip():
+            return None
+        value = value.strip()
+        host, _, port = value.rpartition(":")
+        if "://" in value or not host or not port.isdigit() or not 0 < int(port) < 65536:
+            raise ValueError("must be host:port of Temporal's frontend (e.g. "
+                             "temporal:7233), not a URL")
+        return value
+
+    @field_validator("namespace", "task_queue")
+    @classmethod
+    def _name(cls, value: str) -> str:
+        if not _TEMPORAL_NAME.fullmatch(value):
+            raise ValueError("must be a name of letters, digits, '.', '-' or '_' "
+                             "(1 to 255 characters)")
+        return value
+
+    @property
+    def configured(self) -> bool:
+        return self.address is not None
+
+
 class Settings(BaseSettings):
     model_config = _COMMON
     database_url: str = Field("sqlite:///./nightowl.db",
@@ -390,6 +429,7 @@ class Settings(BaseSettings):
         default_factory=SecurityDetectionSettings)
     dev: DevSettings = Field(default_factory=DevSettings)
     opentelemetry: OpenTelemetrySettings = Field(default_factory=OpenTelemetrySettings)
+    temporal: TemporalSettings = Field(default_factory=TemporalSettings)
 
 
 # ---- reading it, with errors an operator can act on ------------------------------------------

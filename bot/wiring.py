@@ -20,6 +20,7 @@ from bot.check import serve_refusal
 from bot.console import ConsoleSurface
 from bot.dev import DevService, build_dev
 from bot.errors import StartupError
+from bot.flows import register as register_flows
 from bot.metrics import Metrics
 from bot.models import build_gateway, configure_redaction
 from bot.routing import Router
@@ -180,6 +181,11 @@ def build(settings: Settings, *, telemetry_for: TelemetryFor | None = None,
     authorizer: Authorizer | None = None
     security = build_security(settings.security_cases, service,
                               engine=EngineTriage(model=gateway), sources=security_sources)
+    # Every flow runs on the service's runner (in-process unless `use_runner` puts it on
+    # Temporal): the Dev agent's pull requests and security triage too.
+    register_flows(service.flows, dev=dev, security=security)
+    dev.runner = lambda: service.runner
+    security.runner = lambda: service.runner
     if client is not None:
         assert settings.slack.signing_secret is not None
         authz = settings.authorization

@@ -1,7 +1,9 @@
 """Scheduler errors.
 
     SchedulerError
-    └── ScheduleError     a job's schedule setting cannot be parsed (names the variable)
+    ├── ScheduleError     a job's schedule setting cannot be parsed (names the variable)
+    ├── StepFailed        a flow step failed for good (scheduler/flows.py): no retry
+    └── TemporalUnavailable  TEMPORAL_ADDRESS cannot be reached (at start: one line, exit 2)
 """
 
 
@@ -11,3 +13,7 @@ class SchedulerError(Exception):
 
 class ScheduleError(SchedulerError):
     """A schedule string is not `every <n><s|m|h|d>`, a cron expression, or `off`."""
+
+
+class TemporalUnavailable(SchedulerError):
+    """Temporal (TEMPORAL_ADDRESS) did not answer; the message names the address."""

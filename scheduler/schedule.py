@@ -10,8 +10,8 @@ from apscheduler.triggers.interval import IntervalTrigger
 
 from scheduler.errors import ScheduleError
 
-_EVERY = re.compile(r"^every\s+(\d+)\s*(s|m|h|d)$")
-_UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days"}
+EVERY = re.compile(r"^every\s+(\d+)\s*(s|m|h|d)$")
+UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days"}
 
 
 def parse_schedule(text: str, *, timezone: str = "UTC", setting: str = "schedule",
@@ -20,12 +20,12 @@ def parse_schedule(text: str, *, timezone: str = "UTC", setting: str = "schedule
     spec = text.strip().lower()
     if spec in ("", "off", "none", "disabled"):
         return None
-    match = _EVERY.match(spec)
+    match = EVERY.match(spec)
     if match:
         amount = int(match.group(1))
         if amount <= 0:
             raise ScheduleError(f"{setting}: the interval must be positive, got {text!r}")
-        return IntervalTrigger(**{_UNITS[match.group(2)]: amount}, timezone=timezone)
+        return IntervalTrigger(**{UNITS[match.group(2)]: amount}, timezone=timezone)
     crontab = spec.removeprefix("cron").strip()
     try:
         return CronTrigger.from_crontab(crontab, timezone=timezone)

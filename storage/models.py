@@ -519,3 +519,26 @@ class PullRequest(SQLModel, table=True):
     opened_at: datetime = Field(default_factory=utcnow)
     closed_at: datetime | None = None
     synced_at: datetime | None = None
+
+
+class FlowRun(SQLModel, table=True):
+    """One run of a flow (scheduler/flows.py), keyed by (flow, key) so a second start of the
+    same work finds the first. In-process: its progress (the next step and the state the
+    steps built), resumed on start. On Temporal: the start request itself, kept until
+    Temporal accepted it (`pending` → `started`), so a webhook taken while Temporal was down
+    still starts its flow when Temporal returns."""
+
+    __table_args__ = (UniqueConstraint("flow", "key", name="uq_flowrun_flow_key"),
+                      Index("ix_flowrun_status", "status"))
+
+    id: int | None = Field(default=None, primary_key=True)
+    flow: str = Field(max_length=64)
+    key: str = Field(max_length=255)
+    # pending (Temporal: not accepted yet) | started (Temporal has it) | running | waiting
+    # (for a person's approval) | done | failed
+    status: str = Field(default="running", max_length=16)
+    step: int = 0  # index of the next step to run (in-process)
+    state: dict[str, Any] = _json_column()
+    error: str | None = None
+    created_at: datetime = Field(default_factory=utcnow)
+    updated_at: datetime = Field(default_factory=utcnow)

@@ -130,6 +130,10 @@ BAD: dict[str, str] = {
     "NIGHTOWL_GITHUB_SECURITY_ORG": "acme corp",
     "NIGHTOWL_GITHUB_SECURITY_TOKEN": "xoxb-a-slack-token",
     "NIGHTOWL_GITHUB_SECURITY_AUDIT_LOG": BOOL,
+    "TEMPORAL_ADDRESS": "http://temporal:7233",  # a URL where host:port belongs
+    "TEMPORAL_NAMESPACE": "on call",
+    "NIGHTOWL_TEMPORAL_TASK_QUEUE": "night owl",
+    "NIGHTOWL_TEMPORAL_HEARTBEAT_TIMEOUT_SECONDS": NUMBER,
 }
 # Values of the kinds the checks above must still accept (a check that refuses real
 # configurations would be worse than none).
@@ -244,7 +248,8 @@ BAD_ARGUMENTS = [
 BAD_OPTIONS = [["serve", "--port", "notaport"], ["investigate", "x", "--max-queries", "0"],
                ["--log-level", "LOUD", "check"], ["spend", "--days", "0"],
                ["jobs", "--runs", "0"], ["digest", "--channel", "#On Call"],
-               ["sigma", "nope"], ["db", "downgrade"]]
+               ["sigma", "nope"], ["db", "downgrade"],
+               ["worker", "--max-concurrent-steps", "0"]]
 
 
 def test_every_subcommand_is_given_bad_input() -> None:

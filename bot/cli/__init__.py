@@ -60,12 +60,15 @@ def _serve(args: argparse.Namespace) -> int:
     security_sources = build_security_sources(settings.security_detection)
     wiring = build(settings, security_sources=security_sources)
     wiring.service.health.set("slack", slack_ok)
+    background = None
     if settings.scheduler.enabled:
         from bot.background import build_background
 
         background = build_background(settings, wiring.service, security_sink=wiring.security,
                                       security_sources=security_sources, dev=wiring.dev)
-        wiring.service.add_companion(background.scheduler)
+        if not settings.temporal.configured:
+            # On Temporal the schedules are Temporal Schedules (exactly once, no leader lock).
+            wiring.service.add_companion(background.scheduler)
 
     # Everything loaded so far (the SDKs, the ORM's mappings) lives as long as the process:
     # keeping it out of the collector's reach makes each full collection, and the pause it
@@ -74,6 +77,18 @@ def _serve(args: argparse.Namespace) -> int:
     gc.freeze()
 
     async def run() -> None:
+        if settings.temporal.configured:
+            from bot.cli.worker import temporal_runner
+
+            # Unreachable now: one line naming TEMPORAL_ADDRESS, before listening. (Later
+            # outages are ridden out: starts wait in the database, see TemporalRunner.)
+            runner = await temporal_runner(settings, wiring, background)
+            if background is not None:
+                await runner.ensure_schedules(background.specs,
+                                              timezone=settings.scheduler.timezone)
+            log.info("flows run on Temporal at %s (task queue %s): start `nightowl worker` "
+                     "processes to do the work", settings.temporal.address,
+                     settings.temporal.task_queue)
         server = uvicorn.Server(uvicorn.Config(wiring.app, host=settings.host,
                                                port=settings.port, log_config=None))
         tasks = [asyncio.create_task(server.serve())]
@@ -280,8 +295,10 @@ def parser(argv: Sequence[str] | None = None) -> argparse.ArgumentParser:
     upgrade.set_defaults(func=_db_upgrade)
 
     from bot.cli.jobs import register as register_jobs
+    from bot.cli.worker import register as register_worker
 
     register_jobs(sub)
+    register_worker(sub)
     _plugins(sub, argv)
     # Every subcommand's --help says what it does, even a plug-in that gave only a summary.
     summaries = {a.dest: a.help for a in sub._choices_actions}

@@ -24,6 +24,7 @@ from bot.dispatcher import Dispatcher
 from bot.security.containment import ContainmentExecutor, manual_steps, pick_executor
 from bot.slack.security_blocks import DECISIONS, code, target, untrusted, verdict_label
 from integrations.security.types import SecurityEvent, SecuritySignal, SecuritySource
+from scheduler.flows import Runner
 from storage.errors import NotFound
 from storage.models import (
     Alert,
@@ -94,15 +95,20 @@ class SecurityService:
         self.sources = list(sources)
         self.executors = list(executors)
         self._running: dict[int, asyncio.Task[None]] = {}
+        # Where the case flow runs once bot/flows.py registered it (in-process or Temporal);
+        # None: an asyncio task of this service, as before flows existed.
+        self.runner: Callable[[], Runner] | None = None
 
     # ---- lifecycle -----------------------------------------------------------------------
 
     async def start(self) -> None:
         """Resume every flow a previous process left unfinished."""
+        if self.runner is not None and self.runner().remote:
+            return  # Temporal workers retry what a dead process left
         for case in await self.store.unfinished():
             assert case.id is not None
             log.info("security case %s: resuming its flow after step %s", case.id, case.step)
-            self._spawn(case.id)
+            await self._begin(case.id)
 
     async def stop(self) -> None:
         tasks = list(self._running.values())
@@ -150,20 +156,36 @@ class SecurityService:
         if intake.created:
             log.info("security case %s opened: %s on %s", intake.case_id, signal.rule_id,
                      principal or "no principal")
-            self._spawn(intake.case_id)
+            await self._begin(intake.case_id)
         return intake.case_id, intake.created
 
     # ---- the flow ------------------------------------------------------------------------
 
+    async def _begin(self, case_id: int) -> None:
+        if self.runner is None:
+            self._spawn(case_id)
+            return
+        from bot.flows import SECURITY_TRIAGE
+
+        await self.runner().start(SECURITY_TRIAGE, f"case-{case_id}", {"case_id": case_id})
+
+    def _steps(self) -> dict[str, Callable[[SecurityCase], Awaitable[None]]]:
+        return {"received": self._collect, "collected": self._triage, "triaged": self._finish}
+
     async def run_flow(self, case_id: int) -> None:
-        steps: dict[str, Callable[[SecurityCase], Awaitable[None]]] = {
-            "received": self._collect, "collected": self._triage, "triaged": self._finish}
         while True:
             case = await self.store.case(case_id)
-            step = steps.get(case.step)
+            step = self._steps().get(case.step)
             if step is None:
                 return
             await step(case)
+
+    async def run_step(self, case_id: int, expected: str) -> None:
+        """One step of the case flow, when the case is at it (a step run again after the
+        case advanced does nothing): the flow's steps on a runner."""
+        case = await self.store.case(case_id)
+        if case.step == expected:
+            await self._steps()[expected](case)
 
     async def _collect(self, case: SecurityCase) -> None:
         """Read the principal's activity around the fire from every source, for triage."""

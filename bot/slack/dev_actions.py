@@ -50,4 +50,5 @@ def register_dev_actions(app: AsyncApp, dev: DevService, *, authorizer: Authoriz
             return
         assert proposal.id is not None
         opened = await dev.open_pr(proposal.id, kind, user=user)
-        log.info("proposal %s: %s by %s → %s", proposal.id, kind, user, opened.outcome)
+        log.info("proposal %s: %s by %s → %s", proposal.id, kind, user,
+                 opened.outcome if opened is not None else "handed to its flow")
