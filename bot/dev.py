@@ -38,6 +38,7 @@ from integrations.github.repos import RepoMap, parse_repos
 from integrations.llm.base import ModelClient
 from integrations.telemetry.base import TelemetrySource, Window
 from scheduler.flows import Runner
+from scheduler.inprocess import InProcessRunner
 from storage.dev import DevStore
 from storage.ledger import MODELS_PAUSED, Ledger
 from storage.models import Alert, Finding, FixProposal, Incident, as_utc
@@ -45,6 +46,8 @@ from storage.repository import Store
 
 log = logging.getLogger(__name__)
 DEPLOY_LOOKBACK = timedelta(days=14)
+# In-process, a click (or the API) waits this long for its pull request's outcome.
+OPEN_PR_WAIT_S = 900.0
 RESTART_LOOKBACK = timedelta(hours=1)
 AlertsOf = Callable[[int], Awaitable[list[Alert]]]
 TelemetryFor = Callable[[Incident, Sequence[Alert]], TelemetrySource | None]
@@ -264,7 +267,15 @@ class DevService:
         key = fix_pr_key(proposal_id)
         await runner.start(FIX_PR, key, {"proposal_id": proposal_id})
         await runner.signal(FIX_PR, key, OPEN_PR, {"action": action, "user": user})
-        return None
+        if not isinstance(runner, InProcessRunner):
+            return None  # a worker opens it; the thread says how it went
+        run = await runner.wait(FIX_PR, key, timeout=OPEN_PR_WAIT_S)
+        outcome = run.state.get("outcome")
+        if outcome is None:
+            return None
+        return Opened(outcome, number=run.state.get("number"),
+                      url=str(run.state.get("url") or ""),
+                      reason=str(run.state.get("reason") or ""))
 
     async def offered(self, row: FixProposal | None) -> FixProposal | None:
         """An offer with buttons was posted: its fix_pr flow waits for a person's click."""

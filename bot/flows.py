@@ -36,7 +36,8 @@ def fix_pr_flow(dev: DevService) -> Flow:
     async def open_pr(state: State) -> State:
         opened = await dev.flow.confirm(int(state["proposal_id"]), str(state["action"]),
                                         user=str(state.get("user") or "nightowl"))
-        return {"outcome": opened.outcome, "number": opened.number}
+        return {"outcome": opened.outcome, "number": opened.number, "url": opened.url,
+                "reason": opened.reason}
 
     return Flow(FIX_PR, (Approval(OPEN_PR, timeout=timedelta(days=14)),
                          Step(OPEN_PR, open_pr, timeout=timedelta(minutes=15))))

@@ -76,6 +76,15 @@ class InProcessRunner:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
 
+    async def wait(self, flow: str, key: str, *, timeout: float) -> FlowRun:
+        """The run of (flow, key) once its task in this process stopped (ended, or waits
+        for an approval)."""
+        task = self._tasks.get((flow, key))
+        if task is not None:
+            async with asyncio.timeout(timeout):
+                await asyncio.shield(task)
+        return await self.store.get(flow, key)
+
     def busy(self) -> bool:
         return bool(self._tasks)
 

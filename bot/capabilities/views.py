@@ -256,7 +256,7 @@ class PullRequestOpened(BaseModel):
     proposal_id: int
     kind: str                      # revert | code | resource
     repository: str | None
-    outcome: str                   # opened | updated | shadow | refused | failed
+    outcome: str                   # opened | updated | shadow | refused | failed | queued
     number: int | None = None
     url: str | None = None
     pull_request_id: int | None = None  # for get_pull_request

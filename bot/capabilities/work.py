@@ -154,6 +154,9 @@ class PullRequests:
                                                  result_id=row.id)
             if kept.result_id != row.id:  # another request with this key won the race
                 return await self._as_opened(await dev.store.proposal(kept.result_id), "")
+        if opened is None:  # on Temporal: a worker opens it; get_incident shows the outcome
+            return await self._as_opened(fresh, "queued",
+                                         reason="a worker is opening it (see get_incident)")
         return await self._as_opened(fresh, opened.outcome, reason=opened.reason,
                                      number=opened.number, url=opened.url)
 
