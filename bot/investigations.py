@@ -1,5 +1,5 @@
-"""The investigation flow: open → investigate → show → follow_up, each step a function of the
-service that both runners call (scheduler/flows.py).
+"""The investigation flow: open → announce → investigate → show → follow_up, each step a
+function of the service that both runners call (scheduler/flows.py).
 
 Each step may run again (after a restart in-process, after a worker died on Temporal), so
 each is keyed: `open` reuses the run's row; `investigate` returns at once when the row already
@@ -48,7 +48,10 @@ class InvestigationSteps:
         self.service = service
 
     def flow(self) -> Flow:
+        # `announce` puts the "Investigating…" message in the thread before the long step,
+        # so people see the run start whichever worker has it.
         return Flow(FLOW, (Step("open", self.open, attempts=6),
+                           Step("announce", self.show, attempts=8),
                            Step("investigate", self.investigate),
                            Step("show", self.show, attempts=8),
                            Step("follow_up", self.follow_up, attempts=3)),
@@ -152,7 +155,8 @@ class InvestigationSteps:
         return {}
 
     async def show(self, state: State) -> State:
-        """The result into the run's thread message, through the outbox (keyed by metadata)."""
+        """What the outbox holds for the thread (the run's message, then its result) posted
+        now, through the dispatcher: a message that landed is found by its metadata."""
         dispatcher = self.service.dispatcher
         incident = await self.service.store.incident(int(state["incident_id"]))
         try:
