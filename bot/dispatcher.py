@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Protocol
 
 from agents.sre.report import InvestigationView, Progress, Report
 from bot.surface import ChatSurface, MessageRef
+from storage.locks import DatabaseLock
 from storage.models import Incident, Investigation, ThreadUpdate
 from storage.outbox import Outbox
 from storage.repository import Store
@@ -32,6 +33,7 @@ log = logging.getLogger(__name__)
 FINISHED = ("done", "failed")
 RETRY_BASE_S = 2.0
 RETRY_MAX_S = 300.0
+THREAD_LOCK_WAIT_S = 60.0
 
 if TYPE_CHECKING:
     from bot.health import Health
@@ -67,8 +69,10 @@ class Dispatcher:
         self.on_rendered_first: OnOpened | None = None
         self._outboxes: dict[str, ThreadOutbox] = {}
         self.health: Health | None = None  # told of each failed and each good update
-        # One sync of a thread at a time in this process: the queue's and a flow step's.
+        # One sync of a thread at a time in this process: the queue's and a flow step's;
+        # and across processes with `thread_lock` (a lease per thread, set on Temporal).
         self._syncing: dict[int, asyncio.Lock] = {}
+        self.thread_lock: Callable[[int], DatabaseLock] | None = None
 
     def register(self, outbox: ThreadOutbox) -> None:
         self._outboxes[outbox.kind] = outbox
@@ -158,7 +162,19 @@ class Dispatcher:
         """`sync`, waited for (a flow's step ends when its result is in the thread), never at
         the same time as the channel queue's sync of the same incident."""
         async with self._syncing.setdefault(incident_id, asyncio.Lock()):
-            await self.sync(incident_id)
+            if self.thread_lock is None:
+                await self.sync(incident_id)
+                return
+            # Several processes post (serve and the workers, on Temporal): one at a time per
+            # thread, so a message queued in the outbox is posted by one of them only.
+            lock = self.thread_lock(incident_id)
+            async with asyncio.timeout(THREAD_LOCK_WAIT_S):
+                while not await asyncio.to_thread(lock.acquire):
+                    await asyncio.sleep(0.05)
+            try:
+                await self.sync(incident_id)
+            finally:
+                await asyncio.to_thread(lock.release)
 
     async def sync(self, incident_id: int) -> None:
         """Bring one incident's thread up to date: the root message, the pending replies,

@@ -28,6 +28,7 @@ from scheduler.flows import STOP, Flows, Runner
 from scheduler.inprocess import InProcessRunner
 from storage.flows import FlowStore
 from storage.ledger import MODELS_PAUSED, Ledger
+from storage.locks import LeaseLock, process_holder
 from storage.models import (
     Alert,
     Feedback,
@@ -41,6 +42,7 @@ from storage.thread_events import FeedbackGiven
 log = logging.getLogger(__name__)
 
 TelemetryFor = Callable[[Incident, Sequence[Alert]], TelemetrySource | None]
+THREAD_LEASE_S = 60.0  # a thread's lease outlives a dead holder elsewhere this long at most
 INTAKE_CHUNK = 500  # alerts per intake transaction, at most
 # A run still marked running after this long was cut off without its process noticing.
 STUCK_RUN_S = 1800.0
@@ -105,6 +107,12 @@ class Service:
 
     def use_runner(self, runner: Runner) -> None:
         self.runner = runner
+        if runner.remote:
+            # Workers post to the same threads as serve: a lease per thread (a row, not a
+            # held connection) keeps two processes from posting the same queued message.
+            engine, holder = self.store.engine, process_holder()
+            self.dispatcher.thread_lock = lambda incident_id: LeaseLock(
+                engine, f"thread:{incident_id}", holder=holder, ttl_seconds=THREAD_LEASE_S)
 
     # ---- lifecycle -----------------------------------------------------------------------
 
