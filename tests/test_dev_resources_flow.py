@@ -149,3 +149,30 @@ def test_a_fix_case_can_carry_resources(tmp_path: Path,
     assert cli_main(["fix", str(tmp_path / "case"), "--json"]) == 0
     missing = json.loads(capsys.readouterr().out)["remediation"]
     assert missing["kind"] == "none" and "container named `nope`" in missing["message"]
+
+
+def test_cpu_request_from_the_p95_share_of_the_limit() -> None:
+    from agents.dev.resources import propose_resource_bump
+    from tests.fakes.gitrepo import SEARCH_MANIFEST
+
+    report = Report(root_causes=[RootCause(service="search", kind="cpu", confidence=0.8,
+                                           summary="search: CPU saturated")], evidence=[
+        Evidence(id="ev-1", query='prom{service="search"} metric="cpu_limit_share"',
+                 finding="container CPU against its limit 40% → 98%", service="search",
+                 signal="cpu", unit="share", numbers={"peak": 0.99, "p95": 0.9}),
+        Evidence(id="ev-2", query='prom{service="search"} metric="cpu_throttled_share"',
+                 finding="CPU periods throttled 2% → 60%", service="search", signal="cpu",
+                 unit="share", numbers={"peak": 0.6, "p95": 0.55})])
+    figures = figures_from_report(report)
+    assert figures is not None and figures.cpu_p95_share == 0.9
+    assert figures.throttled_share == 0.6 and not figures.oom_killed
+    manifest = SEARCH_MANIFEST.replace("              memory: 512Mi   # sized in January",
+                                       "              memory: 512Mi   # sized in January\n"
+                                       "              cpu: 500m")
+    rem = propose_resource_bump("deploy/search.yaml", manifest, need_of(figures))
+    changed = sorted(ln for ln in rem.diff.splitlines()
+                     if ln[:1] in "+-" and not ln.startswith(("+++", "---")))
+    # p95 = 90% of the 500m limit = 450m; memory untouched (CPU was blamed, no OOM kill)
+    assert changed == ["+              cpu: 450m", "-              cpu: 200m"], changed
+    no_limit = propose_resource_bump("deploy/search.yaml", SEARCH_MANIFEST, need_of(figures))
+    assert no_limit.kind == "none" and "sets no CPU limit" in no_limit.message

@@ -36,6 +36,7 @@ def need_of(figures: ResourceFigures) -> ResourceNeed:
         peak_memory_bytes=figures.peak_memory_bytes if memory else None,
         peak_memory_share=figures.peak_memory_share if memory else None,
         cpu_p95_cores=figures.cpu_p95_cores if figures.kind == "cpu" else None,
+        cpu_p95_share=figures.cpu_p95_share if figures.kind == "cpu" else None,
         oom_killed=figures.oom_killed)
 
 
@@ -95,6 +96,8 @@ def explain(figures: ResourceFigures) -> list[str]:
     if figures.kind == "cpu":
         if figures.cpu_p95_cores is not None:
             out.append(f"CPU p95 {figures.cpu_p95_cores * 1000:.0f}m: the CPU request")
+        elif figures.cpu_p95_share is not None:
+            out.append(f"CPU p95 {figures.cpu_p95_share:.0%} of its limit: the CPU request")
         if figures.throttled_share is not None:
             out.append(f"{figures.throttled_share:.0%} of CPU periods throttled")
     return out

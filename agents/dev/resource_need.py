@@ -9,7 +9,9 @@ peak and, for metrics, the 95th percentile of the episode) and the change events
 - peak memory: a bytes-valued memory series' peak (the working set), else the peak share of
   the limit (`memory_limit_share`, or a percentage series) to multiply by the limit the
   manifest holds;
-- CPU: the p95 of the CPU-in-cores series; throttling from `cpu_throttled_share`.
+- CPU: the p95 of the CPU-in-cores series, else the p95 share of the CPU limit
+  (`cpu_limit_share`, turned into cores with the manifest's limit); throttling from
+  `cpu_throttled_share`.
 
 Nothing here guesses a number the evidence does not hold: a figure that is missing stays
 None, and the bump then rests on the others (memory: the OOM-kill limit × 1.25).
@@ -45,7 +47,7 @@ def figures_from_evidence(service: str, kind: str,
                           evidence: Sequence[Evidence]) -> ResourceFigures | None:
     container = ""
     oom = False
-    peak_bytes = peak_share = cpu_p95 = throttled = None
+    peak_bytes = peak_share = cpu_p95 = cpu_share = throttled = None
     read: list[str] = []
     for e in evidence:
         if e.status != "ok":
@@ -81,7 +83,9 @@ def figures_from_evidence(service: str, kind: str,
             if "throttl" in metric:
                 throttled = _as_share(peak, unit)
             elif unit == "cores" or metric.endswith("_cores"):
-                cpu_p95 = p95 if p95 is not None else None
+                cpu_p95 = p95
+            elif metric == "cpu_limit_share":  # usage against the container's limit
+                cpu_share = _as_share(p95, unit)
             else:
                 continue
             read.append(e.finding)
@@ -90,12 +94,14 @@ def figures_from_evidence(service: str, kind: str,
             read.append(e.finding)
     if kind == "memory" and not (oom or peak_bytes or peak_share):
         return None
-    if kind == "cpu" and cpu_p95 is None and (throttled or 0) < THROTTLED_SHARE:
+    if kind == "cpu" and cpu_p95 is None and cpu_share is None and \
+            (throttled or 0) < THROTTLED_SHARE:
         return None
     return ResourceFigures(service=service, container=container or service, kind=kind,
                            oom_killed=oom, peak_memory_bytes=peak_bytes,
                            peak_memory_share=peak_share, cpu_p95_cores=cpu_p95,
-                           throttled_share=throttled, evidence=tuple(read))
+                           throttled_share=throttled, cpu_p95_share=cpu_share,
+                           evidence=tuple(read))
 
 
 def with_oom_events(figures: ResourceFigures,

@@ -50,6 +50,8 @@ class ResourceNeed:
     peak_memory_share: float | None = None
     # OOM-killed at the limit the manifest holds (when `oom_limit_bytes` is not known).
     oom_killed: bool = False
+    # The CPU p95 as a share of the CPU limit (`usage / limit`): cores with the manifest's.
+    cpu_p95_share: float | None = None
 
 
 def memory_target(need: ResourceNeed, current_limit: float | None) -> float | None:
@@ -108,8 +110,11 @@ def bump(text: str, need: ResourceNeed) -> tuple[str, list[str]]:
         if old is None or (parse_quantity(old) or 0) < memory:
             limits["memory"] = new
             changes.append(f"memory limit {old or 'unset'} → {new}")
-    if need.cpu_p95_cores is not None:
-        cores = need.cpu_p95_cores
+    cores = need.cpu_p95_cores
+    if cores is None and need.cpu_p95_share is not None and "cpu" in limits:
+        cpu_limit = parse_quantity(limits.get("cpu"))
+        cores = need.cpu_p95_share * cpu_limit if cpu_limit else None
+    if cores is not None:
         new = f"{max(1, math.ceil(cores * 1000))}m"
         old = requests.get("cpu")
         if old is None or (parse_quantity(old) or 0) < cores:
@@ -137,7 +142,10 @@ def propose_resource_bump(path: str, text: str, need: ResourceNeed, *,
     except ResourceEditError as exc:
         return Remediation(message=f"{path}: {exc}")
     if not changes:
-        return Remediation(message=f"{path}: {need.container} already has these resources")
+        why = ("already has these resources" if need.cpu_p95_share is None else
+               "needs no change: its CPU request covers the p95 already, or the manifest "
+               "sets no CPU limit to turn the p95 share of it into cores")
+        return Remediation(message=f"{path}: {need.container} {why}")
     diff = "".join(difflib.unified_diff(text.splitlines(keepends=True),
                                         edited.splitlines(keepends=True),
                                         fromfile=f"a/{path}", tofile=f"b/{path}"))

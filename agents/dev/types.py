@@ -83,6 +83,7 @@ class ResourceFigures:
     peak_memory_share: float | None = None     # of the container's memory limit
     cpu_p95_cores: float | None = None
     throttled_share: float | None = None
+    cpu_p95_share: float | None = None         # of the container's CPU limit
     evidence: tuple[str, ...] = field(default_factory=tuple)  # the findings read
 
     def as_dict(self) -> dict[str, object]:
@@ -90,6 +91,7 @@ class ResourceFigures:
                 "oom_killed": self.oom_killed, "peak_memory_bytes": self.peak_memory_bytes,
                 "peak_memory_share": self.peak_memory_share,
                 "cpu_p95_cores": self.cpu_p95_cores, "throttled_share": self.throttled_share,
+                "cpu_p95_share": self.cpu_p95_share,
                 "evidence": list(self.evidence)}
 
     @classmethod
@@ -104,6 +106,7 @@ class ResourceFigures:
                    peak_memory_bytes=num("peak_memory_bytes"),
                    peak_memory_share=num("peak_memory_share"),
                    cpu_p95_cores=num("cpu_p95_cores"), throttled_share=num("throttled_share"),
+                   cpu_p95_share=num("cpu_p95_share"),
                    evidence=tuple(str(e) for e in evidence)
                    if isinstance(evidence := raw.get("evidence"), list) else ())
 
@@ -270,7 +273,8 @@ class FixResult:
 
 def _resources(raw: Any, service: str, where: str) -> ResourceFigures | None:
     """case.json's optional `resources`: {"container", "kind": memory|cpu, "oom_killed",
-    "peak_memory_bytes", "peak_memory_share", "cpu_p95_cores", "throttled_share"}."""
+    "peak_memory_bytes", "peak_memory_share", "cpu_p95_cores", "cpu_p95_share",
+    "throttled_share"}."""
     if raw is None:
         return None
     if not isinstance(raw, dict):
@@ -278,7 +282,8 @@ def _resources(raw: Any, service: str, where: str) -> ResourceFigures | None:
     kind = raw.get("kind", "memory")
     if kind not in RESOURCE_KINDS:
         raise CaseError(f"{where}: resources.kind must be one of {', '.join(RESOURCE_KINDS)}")
-    for key in ("peak_memory_bytes", "peak_memory_share", "cpu_p95_cores", "throttled_share"):
+    for key in ("peak_memory_bytes", "peak_memory_share", "cpu_p95_cores", "cpu_p95_share",
+                "throttled_share"):
         value = raw.get(key)
         if value is not None and (not isinstance(value, int | float) or value < 0
                                   or isinstance(value, bool)):

@@ -22,6 +22,11 @@ def offer_blocks(row: FixProposal, offer: Offer, *, html_base: str) -> tuple[str
     blocks: list[Block] = []
     if offer.remediation.kind == "resource" and offer.actions:
         return _resource_blocks(row, offer, repo_url)
+    if row.fingerprint.startswith("resources:"):  # resources ran out, nothing to change
+        text = f"🛠️ No resource change proposed in `{offer.repository}`."
+        lines = [text, offer.remediation.message[:400]] + [f"• _{n[:200]}_"
+                                                          for n in offer.notes[:4]]
+        return text, [{"type": "section", "text": _mrkdwn("\n".join(x for x in lines if x))}]
     if not offer.suspects:
         text = f"🛠️ No suspect commit in `{offer.repository}` for this error."
         blocks.append({"type": "section", "text": _mrkdwn(
