@@ -74,7 +74,7 @@ def _is_host(value: str) -> bool:
             and not labels[-1].isdigit())
 
 
-def _host(value: str) -> str:
+def listen_host(value: str) -> str:
     if not _is_host(value.strip()):
         raise ValueError("must be an address to listen on (127.0.0.1, 0.0.0.0, ::) or a host "
                          "name")
@@ -251,7 +251,7 @@ LogLevel = Annotated[str, AfterValidator(_log_level)]
 LabelList = Annotated[str, AfterValidator(_label_list)]
 ExistingFile = Annotated[str, AfterValidator(_existing_file)]
 Regex = Annotated[str, AfterValidator(_regex)]
-Host = Annotated[str, AfterValidator(_host)]
+Host = Annotated[str, AfterValidator(listen_host)]
 HostPatterns = Annotated[str, AfterValidator(_host_patterns)]
 Origins = Annotated[str, AfterValidator(_origins)]
 OneLine = Annotated[str, AfterValidator(_one_line)]

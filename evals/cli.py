@@ -20,6 +20,12 @@ CACHE = Path(".cache") / "evals"
 PETSHOP = Path(__file__).resolve().parents[2] / "shared" / "datasets" / "petshop"
 
 
+
+def _positive(text: str) -> int:
+    from bot.cli import _positive as positive  # one rule for counts across commands
+
+    return positive(text)
+
 def register(sub: Any) -> None:
     parser = sub.add_parser("eval", help="score the investigator on labelled incidents",
                             description="Run nightowl and the baselines (BARO, NSigma, random) "
@@ -34,10 +40,10 @@ def register(sub: Any) -> None:
                              "(repeatable; default synthetic)")
     parser.add_argument("--json", action="store_true", help="print one JSON object per suite")
     parser.add_argument("--out", type=Path, help="write results.json and report.html here")
-    parser.add_argument("--jobs", type=int, default=1, help="worker processes")
-    parser.add_argument("--count", type=int, default=130, help="synthetic cases to generate")
+    parser.add_argument("--jobs", type=_positive, default=1, help="worker processes")
+    parser.add_argument("--count", type=_positive, default=130, help="synthetic cases to generate")
     parser.add_argument("--seed", type=int, default=7, help="synthetic suite seed")
-    parser.add_argument("--wide-count", type=int, default=42, help="wide cases to generate")
+    parser.add_argument("--wide-count", type=_positive, default=42, help="wide cases to generate")
     parser.add_argument("--petshop", type=Path, default=PETSHOP, help="PetShop dataset folder")
     parser.add_argument("--ablate", action="append", default=[], metavar="RULE",
                         help="also run nightowl without this causal rule (repeatable; 'all' "

@@ -245,10 +245,11 @@ BAD_ARGUMENTS = [
     ["sigma", "scan", "/nonexistent/events.json"],
 ]
 # Rejected by argparse itself (exit 2, its usage line and one error line).
-BAD_OPTIONS = [["serve", "--port", "notaport"], ["investigate", "x", "--max-queries", "0"],
+BAD_OPTIONS = [["serve", "--port", "notaport"], ["serve", "--host", "local host"],
+               ["investigate", "x", "--max-queries", "0"],
                ["--log-level", "LOUD", "check"], ["spend", "--days", "0"],
                ["jobs", "--runs", "0"], ["digest", "--channel", "#On Call"],
-               ["sigma", "nope"], ["db", "downgrade"],
+               ["sigma", "nope"], ["db", "downgrade"], ["eval", "--count", "0"],
                ["worker", "--max-concurrent-steps", "0"]]
 
 

@@ -216,6 +216,16 @@ def _positive(text: str) -> int:
     return value
 
 
+def _host(text: str) -> str:
+    # Checked as NIGHTOWL_HOST is (imported when parsed: --help stays light).
+    from bot.setting_values import listen_host
+
+    try:
+        return listen_host(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
 def _port(text: str) -> int:
     value = _positive(text)
     if value > 65535:
@@ -250,7 +260,7 @@ def parser(argv: Sequence[str] | None = None) -> argparse.ArgumentParser:
                     "Run the service: alert webhooks, Slack (or the console without Slack "
                     "credentials), investigations and background jobs. Checks the settings, "
                     "the database and Slack's credentials first, and stops if one is wrong.")
-    serve.add_argument("--host", help="listen address (default NIGHTOWL_HOST)")
+    serve.add_argument("--host", type=_host, help="listen address (default NIGHTOWL_HOST)")
     serve.add_argument("--port", type=_port, help="listen port (default NIGHTOWL_PORT)")
     serve.set_defaults(func=_serve)
 
