@@ -115,3 +115,20 @@ def test_the_scan_keeps_a_traceback_example_whole(tmp_path: Path) -> None:
     kept = example_of(long)
     assert kept.startswith("ERROR boom") and kept.endswith("ValueError: bad")
     assert parse(kept) is not None and parse(kept).frames[-1].lineno == 399  # type: ignore[union-attr]
+
+
+def test_a_structured_lines_trace_attribute_joins_its_example(tmp_path: Path) -> None:
+    from integrations.error_sources.logs import attached_trace
+
+    trace = real_python_traceback(tmp_path).split("\n", 1)[1]  # logging's own message first
+    attributes: dict[str, object] = {"logger": "shop", "exc_info": trace}
+    counter = SignatureCounter("shop", split_ts=0.0)
+    counter.add(5.0, "GET /orders/7 failed", attached_trace(attributes))
+    counter.add(6.0, "GET /orders/8 failed", attached_trace({"exc_info": 3}))
+    [sig] = counter.counts()  # one signature: the trace is not part of it
+    assert sig.recent == 2 and sig.example == "GET /orders/8 failed"
+    counter.add(7.0, "GET /orders/9 failed", attached_trace(attributes))
+    [sig] = counter.counts()
+    parsed = parse(sig.example)
+    assert sig.example.startswith("GET /orders/9 failed\n") and parsed is not None
+    assert parsed.type == "LookupError"

@@ -18,6 +18,10 @@ MAX_EXAMPLE_CHARS = 300
 # An example holding a stack trace is kept whole up to this size (its tail first: the
 # exception and the innermost frames are at the end), so the Dev agent can read its frames.
 MAX_TRACE_CHARS = 6000
+# Where structured loggers put the trace (Python's logging/structlog, logback/log4j JSON
+# layouts, pino/winston, zap, OpenTelemetry's exception.stacktrace).
+TRACE_KEYS = ("exc_info", "exc_text", "exception", "stack_trace", "stacktrace", "stack",
+              "traceback", "error.stack", "error.stack_trace", "exception.stacktrace")
 _TRACE_HINT = ("Traceback (most recent call last)", "\tat ", "\n    at ", "goroutine ",
                'File "')
 
@@ -34,8 +38,12 @@ class SignatureCounter:
         self.recent: list[int] = []
         self.examples: dict[int, str] = {}
 
-    def add(self, ts: float, message: str) -> None:
+    def add(self, ts: float, message: str, detail: str = "") -> None:
+        """`detail`: a stack trace the line carried beside its message (a structured log's
+        `exc_info`, `stack_trace`, ...): part of the example, not of the signature."""
         cluster = self.miner.add(message)
+        if detail:
+            message = f"{message}\n{detail}"
         if cluster >= len(self.baseline):
             grow = cluster + 1 - len(self.baseline)
             self.baseline.extend([0] * grow)
@@ -103,8 +111,12 @@ class LogErrorSource:
                 continue
             counter = SignatureCounter(service, window.split.timestamp(),
                                        self.templates.miner(service) if self.templates else None)
-            counter.add_all((line.ts, line.message) for line in result.lines
-                            if line.level in ("error", "fatal", "critical", "panic"))
+            add = counter.add
+            for line in result.lines:
+                if line.level in ("error", "fatal", "critical", "panic"):
+                    # A structured line's trace may sit in an attribute of its own.
+                    add(line.ts, line.message,
+                        attached_trace(line.attributes) if line.attributes else "")
             lines_read += len(result.lines)
             truncated = truncated or result.truncated
             signatures.extend(counter.counts())
@@ -118,6 +130,15 @@ class LogErrorSource:
             except OSError as exc:
                 log.warning("log scan: template state not saved: %s", exc)
         return ScanResult("logs", signatures, lines_read=lines_read, truncated=truncated)
+
+
+def attached_trace(attributes: dict[str, object]) -> str:
+    """The stack trace a structured log line carries in a field of its own, if any."""
+    for key in TRACE_KEYS:
+        value = attributes.get(key)
+        if isinstance(value, str) and "\n" in value:
+            return value
+    return ""
 
 
 def example_of(message: str) -> str:
