@@ -92,8 +92,8 @@ class ConsoleSurface:
         return self._next(incident.slack_channel or incident.channel)
 
     async def post_events(self, incident: Incident, events: Sequence[ThreadEvent], *,
-                          tag: Tag) -> MessageRef:
-        self._box("thread reply", mrkdwn_to_text(reply_text(events)).splitlines(),
+                          tag: Tag, more: int = 0) -> MessageRef:
+        self._box("thread reply", mrkdwn_to_text(reply_text(events, more=more)).splitlines(),
                   indent="    ")
         return self._next(incident.slack_channel or incident.channel)
 

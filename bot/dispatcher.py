@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Protocol
 
 from agents.sre.report import InvestigationView, Progress, Report
 from bot.surface import ChatSurface, MessageRef
+from bot.thread_text import MAX_LINES_PER_REPLY
 from storage.locks import DatabaseLock
 from storage.models import Incident, Investigation, ThreadUpdate
 from storage.outbox import Outbox
@@ -209,22 +210,22 @@ class Dispatcher:
     async def _post_events(self, incident: Incident, updates: list[ThreadUpdate]) -> None:
         """The thread's pending events, in order: each run of plain events is one reply; an
         investigation's events are its one message, posted once and then edited, showing
-        the run as it is now (so a backlog of progress events is one edit)."""
+        the run as it is now (so a backlog of progress events is one edit). Rows are told
+        apart by their kind; only what is shown is loaded as an event (a storm's backlog
+        can be thousands of rows, and this runs on the event loop)."""
         runs: dict[int, list[ThreadUpdate]] = {}
         for update in updates:
-            event = update.event
-            if isinstance(event, InvestigationStarted | InvestigationProgress
-                          | InvestigationFinished):
-                runs.setdefault(event.investigation_id, []).append(update)
+            if update.kind in INVESTIGATION_KINDS:
+                runs.setdefault(_run_of(update), []).append(update)
         plain: list[ThreadUpdate] = []
         for pending in [*updates, None]:
-            run_id = getattr(pending.event, "investigation_id", None) if pending else None
-            if pending is not None and run_id is None:
+            if pending is not None and pending.kind not in INVESTIGATION_KINDS:
                 plain.append(pending)
                 continue
             if plain:
                 await self._reply(incident, plain)
                 plain = []
+            run_id = _run_of(pending) if pending is not None else None
             if run_id is not None and run_id in runs:
                 await self._show_run(incident, run_id, runs.pop(run_id))
 
@@ -236,8 +237,9 @@ class Dispatcher:
                  if attempted else None)
         if found is None:
             await self.outbox.updates_attempt(ids)
-            found = await self.surface.post_events(incident, [u.event for u in updates],
-                                                   tag=tag)
+            shown = [u.event for u in updates[:MAX_LINES_PER_REPLY]]
+            found = await self.surface.post_events(incident, shown, tag=tag,
+                                                   more=len(updates) - len(shown))
         await self.store.mark_posted(ids, found.ts)
 
     async def _show_run(self, incident: Incident, run_id: int,
@@ -261,6 +263,18 @@ class Dispatcher:
         await self.store.mark_posted([u.id for u in updates if u.id is not None], ref.ts)
         if row.status in FINISHED:
             await self.outbox.shown(run_id, ref.ts)
+
+
+INVESTIGATION_KINDS = frozenset(
+    kind.model_fields["kind"].default
+    for kind in (InvestigationStarted, InvestigationProgress, InvestigationFinished))
+
+
+def _run_of(update: ThreadUpdate) -> int:
+    event = update.event
+    assert isinstance(event, InvestigationStarted | InvestigationProgress
+                      | InvestigationFinished)
+    return event.investigation_id
 
 
 def run_view(row: Investigation, *, resumed: bool = False) -> InvestigationView:

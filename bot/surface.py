@@ -35,9 +35,10 @@ class ChatSurface(Protocol):
         ...
 
     async def post_events(self, incident: Incident, events: Sequence[ThreadEvent], *,
-                          tag: Tag) -> MessageRef:
+                          tag: Tag, more: int = 0) -> MessageRef:
         """Post one reply in the incident's thread that shows `events` (typed, from the
-        outbox), worded by this surface; `tag` as in `reply`."""
+        outbox) and says `more` were left out, worded by this surface; `tag` as in
+        `reply`."""
         ...
 
     async def show_investigation(

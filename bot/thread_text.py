@@ -75,10 +75,11 @@ def event_line(event: ThreadEvent) -> str:
     assert_never(event)
 
 
-def reply_text(events: Sequence[ThreadEvent]) -> str:
-    """The reply that carries `events`: one line each, the tail summed up past the cap."""
-    lines = [event_line(e) for e in events]
-    if len(lines) > MAX_LINES_PER_REPLY:
-        extra = len(lines) - MAX_LINES_PER_REPLY
-        lines = [*lines[:MAX_LINES_PER_REPLY], f"…and {extra} more update(s)."]
+def reply_text(events: Sequence[ThreadEvent], *, more: int = 0) -> str:
+    """The reply that carries `events` (and says `more` others happened): one line each,
+    the tail summed up past the cap."""
+    lines = [event_line(e) for e in events[:MAX_LINES_PER_REPLY]]
+    extra = more + max(0, len(events) - MAX_LINES_PER_REPLY)
+    if extra:
+        lines.append(f"…and {extra} more update(s).")
     return "\n".join(lines)

@@ -238,6 +238,11 @@ class Redactor:
                           for shape in _PATTERNS]
         for n, pattern in enumerate(self.extra):
             self._compiled.append((f"custom-{n + 1}", re.compile(pattern), None, ()))
+        # Which keywords a text holds is found once, over the set of all shapes' keywords,
+        # rather than shape by shape (many shapes share keywords, and a storm's every
+        # alert title passes here); each shape then needs one of its own among them.
+        self._keywords = tuple(sorted({k for *_, ks in self._compiled for k in ks}))
+        self._keysets = [frozenset(entry[3]) for entry in self._compiled]
 
     def __call__(self, text: str) -> str:
         return self.redact(text)
@@ -246,12 +251,15 @@ class Redactor:
         if not text:
             return text
         lowered = text.lower()
-        for name, pattern, check, keywords in self._compiled:
-            if keywords and not any(k in lowered for k in keywords):
+        present = {k for k in self._keywords if k in lowered}
+        for (name, pattern, check, keywords), keyset in zip(self._compiled, self._keysets,
+                                                            strict=True):
+            if keywords and keyset.isdisjoint(present):
                 continue
             masked = pattern.sub(_replacer(name, check), text)
             if masked is not text and masked != text:
                 text, lowered = masked, masked.lower()
+                present = {k for k in self._keywords if k in lowered}
         return text
 
     def clip(self, text: str, limit: int, *, ellipsis: str = "…") -> str:

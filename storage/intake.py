@@ -82,10 +82,16 @@ class _Delivery:
         loop = self.pending.get_loop()
         if loop.is_closed():  # its caller is gone with its event loop
             return
-        if isinstance(result, BaseException):
-            loop.call_soon_threadsafe(_fail, self.pending, result)
+        settle: Callable[[Any, Any], None] = _fail if isinstance(
+            result, BaseException) else _succeed
+        try:
+            running = asyncio.get_running_loop()
+        except RuntimeError:
+            running = None
+        if running is loop:  # the usual case: no need to wake the loop through its pipe
+            settle(self.pending, result)
         else:
-            loop.call_soon_threadsafe(_succeed, self.pending, result)
+            loop.call_soon_threadsafe(settle, self.pending, result)
 
 
 def _succeed(pending: asyncio.Future[list[IntakeOutcome]], result: list[IntakeOutcome]) -> None:

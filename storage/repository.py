@@ -201,12 +201,12 @@ class Store(Intake):
 
     @in_executor
     def mark_posted(self, update_ids: Sequence[int], ts: str) -> None:
+        ids = list(update_ids)
         with self._session() as session:
-            for update_id in update_ids:
-                row = session.get(ThreadUpdate, update_id)
-                if row is not None:
-                    row.posted_ts = ts
-                    session.add(row)
+            for i in range(0, len(ids), 500):  # a storm's backlog, in a few statements
+                session.execute(update(ThreadUpdate)
+                                .where(col(ThreadUpdate.id).in_(ids[i:i + 500]))
+                                .values(posted_ts=ts))
             session.commit()
 
     @in_executor

@@ -75,8 +75,8 @@ class SlackSurface:
         return MessageRef(channel, ts)
 
     async def post_events(self, incident: Incident, events: Sequence[ThreadEvent], *,
-                          tag: Tag) -> MessageRef:
-        return await self.reply(incident, reply_text(events), tag=tag)
+                          tag: Tag, more: int = 0) -> MessageRef:
+        return await self.reply(incident, reply_text(events, more=more), tag=tag)
 
     async def find_posted(self, incident: Incident, tag: Tag, *,
                           since: datetime) -> MessageRef | None:
