@@ -132,6 +132,23 @@ async def test_an_agent_opens_the_offered_pr_through_the_rest_api(e2e: E2E) -> N
     assert len(e2e.world.fake.pulls[REPO]) == 1
     actions = [a.action for a in e2e.audits()]
     assert actions.count("api_open_pr:revert") == 1 and "pr_opened" in actions
+    # The MCP tool is the same capability: asked again, it reports the open PR.
+    from mcp import Client
+
+    from bot.capabilities import Principal
+    from bot.mcp.server import build_mcp_server
+
+    caps = e2e.wiring.api.caps  # type: ignore[attr-defined]
+    async with Client(build_mcp_server(
+            caps, local=Principal("desk", frozenset({"read", "write"})))) as client:
+        answer_mcp = await client.call_tool("open_pull_request", {"finding_id": finding_id})
+        assert not answer_mcp.is_error
+        text = getattr(answer_mcp.content[0], "text", "")
+        assert json.loads(text)["number"] == pr.number, text
+        bad = await client.call_tool("open_pull_request", {})
+        assert bad.is_error and "exactly one of incident_id or finding_id" in str(
+            getattr(bad.content[0], "text", ""))
+    assert len(e2e.world.fake.pulls[REPO]) == 1
 
 
 async def test_an_error_log_traceback_gets_suspect_commits(e2e: E2E) -> None:
