@@ -167,7 +167,8 @@ async def test_lifecycle_is_logged_one_line_each(tmp_path: Path,
         resolved = alertmanager_payload(case, status="resolved", scenario="frontend-latency")
         assert (await http.post("/webhooks/alertmanager", json=resolved)).status_code == 202
         await wiring.service.idle(timeout=60)
-    lines = [r.getMessage() for r in caplog.records if r.name == "bot.service"]
+    lines = [r.getMessage() for r in caplog.records
+             if r.name in ("bot.service", "bot.investigations")]
     assert any("accepted: alertmanager HighLatency on frontend (firing); incident 1 opened"
                in line for line in lines), lines
     assert any("incident 1: investigation 1 started (auto)" in line for line in lines)
