@@ -8,6 +8,8 @@ Target: under 2 s median, under 300 MB.
 from __future__ import annotations
 
 import json
+import os
+import resource
 import statistics
 import subprocess
 import sys
@@ -34,13 +36,18 @@ runpy.run_module("bot.cli", run_name="__main__")
 """
 
 
-def _run(arguments: list[str], cwd: Path) -> tuple[str, int]:
-    """One `nightowl` process: its stdout and its peak RSS in KiB. It runs in `cwd`, where
-    it keeps its log-template state (`.nightowl/templates.json`), as a deployment would."""
+def _run(arguments: list[str], cwd: Path) -> tuple[str, int, float]:
+    """One `nightowl` process: its stdout, its peak RSS in KiB and the CPU seconds it used
+    (user + system: on a machine shared with other work, wall time measures the neighbours
+    too). It runs in `cwd`, where it keeps its log-template state
+    (`.nightowl/templates.json`), as a deployment would."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     out = subprocess.run([sys.executable, "-c", PEAK_WRAPPER, *arguments],
                          capture_output=True, text=True, check=True, cwd=cwd)
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
     line = next(x for x in out.stderr.splitlines() if x.startswith("VmHWM:"))
-    return out.stdout, int(line.split()[1])
+    return out.stdout, int(line.split()[1]), cpu
 
 
 def main() -> None:
@@ -52,12 +59,13 @@ def main() -> None:
         spans = sum(1 for _ in (case / "traces.jsonl").open())
         print(f"scenario: 50 services, 120 min, {rows} metric samples, {logs} log lines, "
               f"{spans} spans")
-        walls, peaks, inner = [], [], []
+        walls, peaks, inner, cpus = [], [], [], []
         for _ in range(RUNS):
             started = time.perf_counter()
             # The statistical engine alone: a configured model would time the provider.
-            stdout, peak = _run(["--log-level", "ERROR", "investigate", str(case), "--json",
-                                 "--no-model"], Path(tmp))
+            stdout, peak, cpu = _run(["--log-level", "ERROR", "investigate", str(case),
+                                      "--json", "--no-model"], Path(tmp))
+            cpus.append(cpu)
             walls.append(time.perf_counter() - started)
             peaks.append(peak)
             report = json.loads(stdout)
@@ -66,6 +74,8 @@ def main() -> None:
         top = report["root_causes"][0] if report["root_causes"] else {}
         print(f"process wall time (start, load, investigate, print): median "
               f"{statistics.median(walls):.2f}s, max {max(walls):.2f}s over {RUNS} runs")
+        print(f"process CPU time (user + system): median {statistics.median(cpus):.2f}s; "
+              f"load average at the end {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs")
         print(f"investigation alone: median {statistics.median(inner):.3f}s, "
               f"{report['stats']['queries']} queries")
         print(f"peak RSS: {max(peaks) / 1024:.0f} MB (target: median under 2 s, under 300 MB)")

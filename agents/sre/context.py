@@ -5,10 +5,13 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import timedelta
+from typing import TYPE_CHECKING
 
 from integrations.telemetry.base import Window
 from integrations.telemetry.scenario import Case
-from storage.models import Alert, Incident, as_utc, utcnow
+
+if TYPE_CHECKING:  # the ORM (SQLAlchemy, 0.1-0.4 s to import) only for incidents from storage
+    from storage.models import Alert, Incident
 
 
 @dataclass(frozen=True, slots=True)
@@ -30,6 +33,8 @@ class AlertContext:
     @classmethod
     def from_incident(cls, incident: Incident, alerts: Sequence[Alert], *,
                       lookback_minutes: int = 120) -> AlertContext:
+        from storage.models import as_utc, utcnow
+
         firing = [a for a in alerts if a.status == "firing"] or list(alerts)
         fired = min((as_utc(a.started_at) for a in firing), default=as_utc(incident.opened_at))
         # Up to now, but a re-investigation days later still looks at the hour after firing,
