@@ -38,25 +38,28 @@ CACHE = Path(".cache") / "evals" / "calibration"
 SUITES: tuple[tuple[str, str, int], ...] = (
     ("synthetic-3", "synthetic", 3), ("wide-7", "wide", 7), ("wide-11", "wide", 11),
     ("petshop-train", "petshop-train", 0), ("petshop-injected-11", "petshop-injected", 11),
+    ("wide-bare-7", "wide-bare", 7),
 )
-FORBIDDEN = {("synthetic", 7), ("petshop", 0), ("wide-heldout", 0)}
-NAMES = ("strength", "margin", "modalities", "path")
+FORBIDDEN = {("synthetic", 7), ("petshop", 0), ("wide-heldout", 0), ("wide-bare", 11)}
+NAMES = ("strength", "margin", "modalities", "path", "graph", "margin_uncharted")
 Row = dict[str, object]
 
 
 def features(basis: dict[str, float]) -> list[float]:
     b = Basis(strength=float(basis.get("strength", 0.0)), margin=float(basis.get("margin", 0.0)),
-              modalities=int(basis.get("modalities", 1)), on_path=bool(basis.get("on_path")))
+              modalities=int(basis.get("modalities", 1)), on_path=bool(basis.get("on_path")),
+              charted=bool(basis.get("charted", 1.0)))
     return [1.0, *b.features()]
 
 
 def fit(rows: Sequence[Row], *, l2: float = 1.0, steps: int = 50) -> list[float]:
     """Logistic regression by Newton's method (IRLS), an L2 penalty on the slopes only.
-    Returns [bias, strength, margin, modalities, path]. Every slope is known to point one
-    way (more strength, a wider margin, more modalities, a path: never less likely to be
-    right); a slope the data would make negative is fixed at 0 and the rest refitted, so
-    that a few lucky off-path answers on the development suites cannot make a cause with
-    no known connection more credible than one on the call path."""
+    Returns [bias, strength, margin, modalities, path, graph, margin without a graph].
+    Every slope is known to point one way (more strength, a wider margin, more modalities,
+    a path, a call graph: never less likely to be right); a slope the data would make
+    negative is fixed at 0 and the rest refitted, so that a few lucky off-path answers on
+    the development suites cannot make a cause with no known connection more credible than
+    one on the call path."""
     usable = [r for r in rows if not r["abstained"]]
     if not usable:
         raise SystemExit("no decisive fault cases to fit on")
@@ -95,11 +98,11 @@ def fit_abstained(rows: Sequence[Row]) -> float:
 
 
 def predict(weights: Sequence[float], row: Row) -> float:
-    """`weights` are [bias, strength, margin, modalities, path, abstained confidence]."""
+    """`weights` are the fit's (bias and slopes), then the abstained cap."""
     basis: dict[str, float] = row["basis"]  # type: ignore[assignment]
-    logit = float(sum(a * b for a, b in zip(weights[:5], features(basis), strict=True)))
+    logit = float(sum(a * b for a, b in zip(weights[:-1], features(basis), strict=True)))
     p = 1 / (1 + math.exp(-max(min(logit, 40.0), -40.0)))
-    return min(p, weights[5]) if row["abstained"] else p
+    return min(p, weights[-1]) if row["abstained"] else p
 
 
 def ece(weights: Sequence[float], rows: Sequence[Row]) -> float:
@@ -109,7 +112,8 @@ def ece(weights: Sequence[float], rows: Sequence[Row]) -> float:
 
 def current() -> list[float]:
     return [DEFAULT.calibration_bias, DEFAULT.calibration_strength, DEFAULT.calibration_margin,
-            DEFAULT.calibration_modalities, DEFAULT.calibration_path,
+            DEFAULT.calibration_modalities, DEFAULT.calibration_path, DEFAULT.calibration_graph,
+            DEFAULT.calibration_margin_uncharted,
             DEFAULT.abstained_confidence]
 
 
@@ -175,9 +179,9 @@ def main() -> None:
         print(f"{name:<22} {len(rows):>5} {ece(current(), rows):>8.3f} "
               f"{ece(weights, rows):>10.3f} {ece(held_out, rows):>12.3f}")
     print("\nThresholds (agents/sre/rules/thresholds.py):")
-    for label, value in zip(("bias", *NAMES), weights[:5], strict=True):
+    for label, value in zip(("bias", *NAMES), weights[:-1], strict=True):
         print(f"    calibration_{label}: float = {value:.2f}")
-    print(f"    abstained_confidence: float = {weights[5]:.2f}")
+    print(f"    abstained_confidence: float = {weights[-1]:.2f}")
 
 
 if __name__ == "__main__":

@@ -209,3 +209,24 @@ def test_eval_cli_json(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> No
         assert key in figures
     assert figures["acc@1"] == 1.0 and figures["abstention_recall"] == 1.0
     assert (tmp_path / "out" / "report.html").read_text().count("<svg") >= 3
+
+
+def test_calibration_fit_follows_strength_and_keeps_slopes_non_negative() -> None:
+    from evals.calibrate import ece, fit, fit_all
+
+    rows = []
+    for k in range(200):
+        strength = k / 200
+        # Right more often when stronger; off the path right *more* often (a few lucky
+        # answers): the path slope must not go negative for it.
+        rows.append({"basis": {"strength": strength, "margin": 0.5, "modalities": 1,
+                               "on_path": float(k % 2), "charted": 1.0},
+                     "abstained": False, "correct": (k * 7919) % 200 < 200 * strength
+                     and not (k % 2 and k % 5 == 0)})
+    weights = fit(rows)
+    assert weights[1] > 1.0          # strength
+    assert weights[4] == 0.0         # path: clamped, never negative
+    full = fit_all(rows)
+    assert ece(full, rows) < 0.1
+    abstained = [{**rows[0], "abstained": True, "correct": True}] * 3
+    assert fit_all(rows + abstained)[-1] == (3 + 1) / (3 + 2)

@@ -4,9 +4,9 @@ A candidate's strength is its anomaly score squashed to [0, 1); it is discounted
 explained by something deeper, when it is off the alert's call path, or when it is only a
 degraded leaf with no visible cause of its own. Confidence is that strength shared among the
 competitors (a clear winner is more certain than one of three equals), mapped through a
-logistic curve over four features of the ranking (strength, margin over the runner-up,
-independent modalities, on a path or not) fitted on the pooled development suites
-(`python -m evals.calibrate`), never on test data.
+logistic curve over features of the ranking (strength, margin over the runner-up,
+independent modalities, on a path or not, a call graph at all or not) fitted on the pooled
+development suites (`python -m evals.calibrate`), never on test data.
 """
 
 from __future__ import annotations
@@ -129,28 +129,35 @@ class Basis:
     margin: float
     modalities: int
     on_path: bool
+    # Whether the run had a call graph at all: without one, "on the path" means only the
+    # alerting service itself, and time alone orders cause and victim.
+    charted: bool = True
 
-    def features(self) -> tuple[float, float, float, float]:
+    def features(self) -> tuple[float, float, float, float, float, float]:
+        # Without a call graph the margin is all there is to tell cause from victim: it
+        # gets a slope of its own there.
         return (self.strength, self.margin, float(min(self.modalities, 3) - 1),
-                1.0 if self.on_path else 0.0)
+                1.0 if self.on_path else 0.0, 1.0 if self.charted else 0.0,
+                0.0 if self.charted else self.margin)
 
     def as_dict(self) -> dict[str, float]:
         return {"strength": round(self.strength, 4), "margin": round(self.margin, 4),
-                "modalities": float(self.modalities), "on_path": float(self.on_path)}
+                "modalities": float(self.modalities), "on_path": float(self.on_path),
+                "charted": float(self.charted)}
 
 
 def calibrate(basis: Basis, th: Thresholds = DEFAULT) -> float:
-    """Platt scaling over the basis: a logistic curve of four features, fitted on the pooled
+    """Platt scaling over the basis: a logistic curve of six features, fitted on the pooled
     development suites (`python -m evals.calibrate`, which also cross-checks it across
     suites). The constants live in `Thresholds`."""
     a = (th.calibration_strength, th.calibration_margin, th.calibration_modalities,
-         th.calibration_path)
+         th.calibration_path, th.calibration_graph, th.calibration_margin_uncharted)
     logit = th.calibration_bias + sum(w * x for w, x in zip(a, basis.features(), strict=True))
     return 1.0 / (1.0 + math.exp(-max(min(logit, 40.0), -40.0)))
 
 
 def basis_of(candidate: Candidate, ranked: list[Candidate],
-             evidence: dict[str, Evidence] | None) -> Basis:
+             evidence: dict[str, Evidence] | None, charted: bool = True) -> Basis:
     others = [c.weight for c in ranked if c is not candidate]
     best_other = max(others, default=0.0)
     margin = (candidate.weight - best_other) / max(candidate.weight, best_other, 1e-9)
@@ -158,11 +165,12 @@ def basis_of(candidate: Candidate, ranked: list[Candidate],
              if evidence is not None and (e := evidence.get(i)) is not None
              and e.service == candidate.service and e.status == "ok"}
     return Basis(strength=candidate.weight, margin=margin, modalities=max(len(kinds), 1),
-                 on_path=candidate.reachable or candidate.connected or bool(candidate.node))
+                 on_path=candidate.reachable or candidate.connected or bool(candidate.node),
+                 charted=charted)
 
 
 def rank(candidates: list[Candidate], *, symptom_anomalous: bool, th: Thresholds = DEFAULT,
-         evidence: dict[str, Evidence] | None = None
+         evidence: dict[str, Evidence] | None = None, charted: bool = True
          ) -> tuple[list[Candidate], bool, str | None]:
     """Best candidate per service, ranked; whether to abstain; a note on why, if abstaining."""
     best: dict[str, Candidate] = {}
@@ -175,7 +183,7 @@ def rank(candidates: list[Candidate], *, symptom_anomalous: bool, th: Thresholds
     if not ranked:
         return [], True, None
     for candidate in ranked:
-        candidate.basis = basis_of(candidate, ranked, evidence)
+        candidate.basis = basis_of(candidate, ranked, evidence, charted)
         candidate.confidence = calibrate(candidate.basis, th)
     top = ranked[0]
     note = None

@@ -111,7 +111,7 @@ class Investigator:
 
         ranked, abstained, confidence_note = rank(run.candidates, symptom_anomalous=bool(
             symptom and symptom.anomalous), th=th,
-            evidence={e.id: e for e in tools.evidence})
+            evidence={e.id: e for e in tools.evidence}, charted=any(graph.values()))
         if confidence_note:
             run.notes.append(confidence_note)
         summary, next_steps = render_summary(ctx, ranked, abstained, tools.evidence, run.notes)
