@@ -187,7 +187,10 @@ async def limited(chat: Chat) -> None:
              if c.args.get("thread_ts") == chat.root_ts]
     assert "more questions than I can look up at once (3 per 5 min)" in texts[-1]
     await chat.event("<@UBOT> summary", user="U77")  # someone else is not held back
-    assert "Likely root cause" in chat.last_answer()
+    answer = chat.last_answer()
+    # The RCA's lines in the RCA's words: the cause, and the evidence it rests on in UTC.
+    assert "Likely root cause" in answer and "CPU saturation" in answer and " UTC" in answer
+    assert "z=" not in answer and "cpu_usage" not in answer and "`ev-" in answer
 
 
 async def test_free_form_question_with_a_model_cites_evidence(

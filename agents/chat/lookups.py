@@ -297,15 +297,31 @@ class Lookups:
 
 
 def summary_text(report: Report | None) -> str:
+    """The RCA's first lines, in the RCA's words: the cause (or that there is none) and the
+    evidence it rests on; the model's cited narrative when there is one."""
     if report is None:
         return "There is no finished investigation in this thread yet."
-    if report.abstained or not report.root_causes:
+    by_id = report.evidence_by_id()
+    top = report.root_causes[0] if report.root_causes else None
+    behind = next((by_id[e] for e in reversed(top.evidence) if e in by_id
+                   and by_id[e].status == "ok"), None) if top is not None else None
+    if report.abstained or top is None:
         head = "*No confident root cause.*"
+        if top is not None:
+            head += (f" The strongest lead, `{top.service}` — {words(top.kind)}, is too weak "
+                     "to call.")
     else:
-        top = report.root_causes[0]
         head = (f"*Likely root cause:* `{top.service}` — {words(top.kind)} "
                 f"({top.confidence:.0%})")
-    return f"{head}\n{inert(utc_text(report.summary))}"
+    lines = [head]
+    if behind is not None:
+        lines.append(f"• {inert(evidence_text(behind))} `{behind.id}`")
+    lines += [f"⚠️ {inert(c)}" for c in report.caveats]
+    if report.claims:  # a model's narrative, checked against the evidence
+        lines.append(inert(utc_text(report.summary)))
+    if report.next_steps:
+        lines.append(f"Next: {inert(report.next_steps[0])}")
+    return "\n".join(lines)
 
 
 def _events_gap(changes: EventsResult) -> str | None:
