@@ -148,3 +148,17 @@ def test_path_reads_leave_out_what_the_function_binds_itself() -> None:
     assert imported_paths("from .config import LIMITS\n", "shop/api.py", listing) == \
         ["shop/config.py"]
     assert imported_paths("import (", "shop/api.py", listing) == []
+
+
+def test_a_kept_key_is_not_a_redefinition() -> None:
+    from agents.dev.offstack import Hunk, PathReads, match
+
+    hunk = Hunk("inv/stock.py", 16, "def restock(stock, sku, qty):",
+                removed=('    level = stock.setdefault(sku, {"available": 0, "reserved": 0})',),
+                added=('    level = stock.setdefault(sku, {"available": 0})',))
+    reads = PathReads(names={"available", "reserved"}, function="reserve")
+    [item] = match("c0ffee", [hunk], reads, "inv/stock.py", said=set())
+    assert (item.kind, item.function) == ("reads", "restock")
+    assert item.detail == "removed reserved, which the raising line reads"
+    assert match("c0ffee", [hunk], PathReads(names={"available"}, function="reserve"),
+                 "inv/stock.py", said=set())[0].kind == "mentions"

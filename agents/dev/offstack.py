@@ -183,7 +183,8 @@ def match(sha: str, hunks: Iterable[Hunk], reads: PathReads, frame_path: str,
         if not any(_executable(t) for t in (*h.removed, *h.added)):
             continue
         gone = _tokens(h.removed) - _tokens(h.added)
-        bound = {n for ln in (*h.added, *h.removed) for n in _module_binds(ln)}
+        before, after = _bindings(h.removed), _bindings(h.added)
+        bound = {n for n in before.keys() | after.keys() if before.get(n) != after.get(n)}
         shared = reads.names & (_tokens(h.removed) | _tokens(h.added))
         if not shared:
             if h.function and h.function in reads.callees:
@@ -288,14 +289,19 @@ def _locals(text: str, span: tuple[int, int], body: Sequence[str]) -> set[str]:
     return set()
 
 
-def _module_binds(line: str) -> set[str]:
-    """Names a line binds at module level or as a dict/keyword key (`X = 1`, `"k": v`)."""
-    from agents.dev.suspects import _binds
+_BINDING = re.compile(r"""(?:["']([A-Za-z_]\w*)["']\s*:|\b([A-Za-z_]\w*)\s*"""
+                      r"""(?:[-+*/%&|^@]|//|\*\*|<<|>>)?=(?!=))(?=\s*([^,}\n]*))""")
 
-    names = set(_binds(line))
-    names |= set(re.findall(r"""["']([A-Za-z_]\w*)["']\s*:""", line))
-    names |= set(re.findall(r"\b([A-Za-z_]\w*)\s*=(?!=)", line))
-    return names
+
+def _bindings(lines: Iterable[str]) -> dict[str, str]:
+    """Names the lines bind — `X = 1`, a keyword `k=v`, a dict key `"k": v` — and the value
+    each gets, so a binding whose value did not change (a key kept in a rewritten literal)
+    is not taken for a redefinition."""
+    out: dict[str, str] = {}
+    for line in lines:
+        for m in _BINDING.finditer(_code(line)):
+            out[m.group(1) or m.group(2)] = m.group(3).strip()
+    return out
 
 
 def _tokens(lines: Iterable[str]) -> set[str]:

@@ -134,7 +134,7 @@ async def collect(git: Git, error: ErrorEvent, deploy: DeployRange | None, *,
             continue  # a comprehension's frame repeats its function's line
         seen.add((path, frame.lineno))
         frames.append(FrameFacts(depth=len(frames), frame=frame, path=path, span=(0, 0)))
-    # Each frame's blame walks the file's history on its own: run them side by side.
+    # Each file's blame walks its history on its own: read and blame files side by side.
     gate = asyncio.Semaphore(PARALLEL_GIT)
     texts = {p: asyncio.ensure_future(_guarded(gate, git.show_file(deployed, p)))
              for p in dict.fromkeys(f.path for f in frames)}
