@@ -1,12 +1,12 @@
-"""The investigation flow: open → announce → investigate → show → follow_up, each step a
-function of the service that both runners call (scheduler/flows.py).
+"""The investigation flow: open → investigate → show, each step a function of the service
+that both runners call (scheduler/flows.py).
 
 Each step may run again (after a restart in-process, after a worker died on Temporal), so
 each is keyed: `open` reuses the run's row; `investigate` returns at once when the row already
 holds a result; every message (the run's, its progress edits, its result) is queued in the
-outbox with the row and posted by `show` through the dispatcher, which finds a message that
-landed by its metadata instead of posting it twice; the Dev agent's follow-up finds an
-existing proposal per error. The state carries ids only.
+outbox with the row and posted by `open` and `show` through the dispatcher, which finds a
+message that landed by its metadata instead of posting it twice; the Dev agent's follow-up
+finds an existing proposal per error. The state carries ids only.
 """
 
 from __future__ import annotations
@@ -48,13 +48,11 @@ class InvestigationSteps:
         self.service = service
 
     def flow(self) -> Flow:
-        # `announce` puts the "Investigating…" message in the thread before the long step,
-        # so people see the run start whichever worker has it.
+        # Three steps: each costs a round trip to Temporal, so the thread posts and the Dev
+        # agent's follow-up ride with the step before them.
         return Flow(FLOW, (Step("open", self.open, attempts=6),
-                           Step("announce", self.show, attempts=8),
                            Step("investigate", self.investigate),
-                           Step("show", self.show, attempts=8),
-                           Step("follow_up", self.follow_up, attempts=3)),
+                           Step("show", self.show, attempts=8)),
                     on_failure=self.on_failure)
 
     async def _row(self, state: State) -> Investigation | None:
@@ -67,8 +65,8 @@ class InvestigationSteps:
         return None
 
     async def open(self, state: State) -> State:
-        """The run's row (its "Investigating…" message is queued with it in the outbox)."""
-        service, store = self.service, self.service.store
+        """The run's row, and its "Investigating…" message (queued with it in the outbox)."""
+        store = self.service.store
         incident_id, trigger = int(state["incident_id"]), str(state["trigger"])
         incident = await store.incident(incident_id)
         row = await self._row(state)
@@ -79,7 +77,9 @@ class InvestigationSteps:
         assert row.id is not None
         log.info("incident %s: investigation %s started (%s) on %s %s", incident_id, row.id,
                  trigger, incident.service, incident.signal)
-        service.dispatcher.notify(incident_id, incident.channel)
+        # Its "Investigating…" message in the thread before the long step, whichever
+        # process runs it (Slack down: the dispatcher keeps trying; `show` syncs again).
+        await self._post(incident_id, incident.channel, must=False)
         return {"investigation_id": row.id}
 
     async def investigate(self, state: State) -> State:
@@ -154,22 +154,26 @@ class InvestigationSteps:
         await store.save_investigation(row)  # queues the final message
         return {}
 
-    async def show(self, state: State) -> State:
-        """What the outbox holds for the thread (the run's message, then its result) posted
-        now, through the dispatcher: a message that landed is found by its metadata."""
+    async def _post(self, incident_id: int, channel: str, *, must: bool) -> None:
+        """What the outbox holds for the thread posted now, through the dispatcher (a
+        message that landed is found by its metadata, never posted twice)."""
         dispatcher = self.service.dispatcher
-        incident = await self.service.store.incident(int(state["incident_id"]))
         try:
-            await dispatcher.sync_now(int(state["incident_id"]))
+            await dispatcher.sync_now(incident_id)
         except Exception:
-            dispatcher.notify(int(state["incident_id"]), incident.channel)  # retried there too
-            raise
-        return {}
+            dispatcher.notify(incident_id, channel)  # retried there too
+            if must:
+                raise
+            log.warning("incident %s: posting to the thread failed; retried in the "
+                        "background", incident_id, exc_info=True)
 
-    async def follow_up(self, state: State) -> State:
-        """The Dev agent looks at a deploy the report blames (it finds its own earlier
-        proposal for the same error, so running this twice offers once)."""
+    async def show(self, state: State) -> State:
+        """The result into the thread, then the Dev agent's look at a deploy the report
+        blames (it finds its own earlier proposal for the same error: running this step
+        twice offers once)."""
         service = self.service
+        incident = await service.store.incident(int(state["incident_id"]))
+        await self._post(int(state["incident_id"]), incident.channel, must=True)
         if service.on_report is None:
             return {}
         row = await service.store.investigation(int(state["investigation_id"]))

@@ -1,7 +1,10 @@
 """Flows on the real Temporal dev server with real nightowl processes on PostgreSQL: `serve`
-takes the alerts and starts flows, two `nightowl worker` processes run them. A worker
-SIGKILLed mid-step has its step retried by the other, once; 100 alerts in 20 groups are 20
-investigations; an approval sent after the workers restarted opens exactly one PR."""
+takes the alerts and starts flows, two `nightowl worker` processes run them (one cluster for
+the module, its workers restarted as the tests kill them). A worker SIGKILLed mid-step has
+its step retried by the other, once; 100 alerts in 20 groups are 20 investigations; an
+approval sent after the workers restarted opens exactly one PR. Then the runner against the
+server with a worker in this process: bounded retries, and starts kept while Temporal is down.
+"""
 
 from __future__ import annotations
 
@@ -14,7 +17,8 @@ import sys
 import time
 from collections import Counter
 from collections.abc import AsyncIterator, Iterator
-from contextlib import ExitStack, asynccontextmanager, contextmanager
+from contextlib import ExitStack, asynccontextmanager
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -23,30 +27,27 @@ import pytest
 from sqlmodel import Session, col, select
 
 from storage.db import make_engine, upgrade
-from storage.models import FixProposal, FlowRun, Investigation
+from storage.models import FixProposal, FlowRun, Incident, Investigation
 from tests.conftest import postgres_schema
+from tests.dev_support import REPO, World, github_world, revert_draft
+from tests.dev_support import TOKEN as GH_TOKEN
 from tests.fakes.process import free_port
 from tests.fakes.server import ServerThread
 from tests.fakes.slack import FakeSlack
 from tests.temporal_support import dev_server
-from tests.test_restarts import _alertmanager_payload, held_prometheus, process, wait_for
+from tests.test_restarts import _alertmanager_payload, held_prometheus, wait_for
 
 TOKEN = "temporal-test-token"
 ROOT = Path(__file__).parent.parent
 HEARTBEAT_S = "3"  # short in tests: a dead worker's step moves within seconds
+QUEUE = "q-cluster"
+THREAD = "100.000001"  # the Dev agent's proposal thread
 
 
 @pytest.fixture(scope="module")
 def temporal(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     with dev_server(log=tmp_path_factory.mktemp("temporal") / "server.log") as address:
         yield address
-
-
-@pytest.fixture
-def pg_url() -> Iterator[str]:
-    with postgres_schema() as url:
-        upgrade(make_engine(url))
-        yield url
 
 
 def _env(db_url: str, temporal: str, queue: str, slack_url: str, **extra: str) -> dict[str, str]:
@@ -69,89 +70,110 @@ def _healthy(port: int) -> bool:
         return False
 
 
-def _rows(db_url: str, model: Any) -> list[Any]:
-    engine = make_engine(db_url)
-    try:
-        with Session(engine) as session:
-            return list(session.exec(select(model).order_by(col(model.id))))
-    finally:
-        engine.dispose()
-
-
-@contextmanager
-def cluster(env: dict[str, str], tmp: Path, *, workers: int = 2, serve: bool = True,
-            ) -> Iterator[tuple[int, list[subprocess.Popen[bytes]]]]:
-    """serve (on a free port) and `workers` worker processes; yields (port, workers)."""
-    port = free_port()
-    with ExitStack() as stack:
-        if serve:
-            stack.enter_context(process(["-m", "bot.cli", "serve"],
-                                        env | {"NIGHTOWL_PORT": str(port)}, tmp / "serve.log"))
-        procs = [stack.enter_context(process(["-m", "bot.cli", "worker"], env,
-                                             tmp / f"worker{i}.log")) for i in range(workers)]
-        for i in range(workers):
-            wait_for(lambda i=i: "nightowl worker: task queue" in _log(tmp / f"worker{i}.log"),
-                     what=f"worker {i} to start", timeout=180)
-        if serve:
-            wait_for(lambda: _healthy(port), what="serve to start", timeout=180)
-        yield port, procs
-
-
 def _log(path: Path) -> str:
     return path.read_text(errors="replace") if path.exists() else ""
 
 
-def _holder(tmp: Path, marker: str, count: int) -> int:
-    """Which worker's log shows `marker` (a step starting)."""
-    for i in range(count):
-        if marker in _log(tmp / f"worker{i}.log"):
-            return i
-    return -1
+@dataclass
+class Cluster:
+    """serve and two workers over one database, the fakes they talk to, and their logs."""
+
+    url: str
+    env: dict[str, str]
+    tmp: Path
+    port: int
+    slack: FakeSlack
+    release: Any  # threading.Event: set = Prometheus answers; clear = it holds the query
+    queries: list[str]
+    github: World
+    workers: list[subprocess.Popen[bytes]] = field(default_factory=list)
+    logs: list[Path] = field(default_factory=list)
+    started: int = 0
+
+    def start_worker(self, slot: int) -> None:
+        self.started += 1
+        log = self.tmp / f"worker-{self.started}.log"
+        with log.open("ab") as out:
+            proc = subprocess.Popen([sys.executable, "-m", "bot.cli", "worker"], env=self.env,
+                                    cwd=ROOT, stdout=out, stderr=subprocess.STDOUT)
+        if slot < len(self.workers):
+            self.workers[slot], self.logs[slot] = proc, log
+        else:
+            self.workers.append(proc)
+            self.logs.append(log)
+
+    def wait_ready(self) -> None:
+        for log in self.logs:
+            wait_for(lambda log=log: "nightowl worker: task queue" in _log(log),
+                     what=f"{log.name} to start", timeout=180)
+
+    def stop_worker(self, slot: int, sig: int = signal.SIGTERM) -> None:
+        proc = self.workers[slot]
+        if proc.poll() is None:
+            proc.send_signal(sig)
+        proc.wait(timeout=60)
+
+    def holder(self, marker: str) -> int:
+        """The slot of the worker whose log shows `marker` (a step starting)."""
+        return next((i for i, log in enumerate(self.logs) if marker in _log(log)), -1)
+
+    def rows(self, model: Any) -> list[Any]:
+        engine = make_engine(self.url)
+        try:
+            with Session(engine) as session:
+                return list(session.exec(select(model).order_by(col(model.id))))
+        finally:
+            engine.dispose()
+
+    def post(self, payload: dict[str, Any]) -> None:
+        response = httpx.post(f"http://127.0.0.1:{self.port}/webhooks/alertmanager",
+                              json=payload, headers={"Authorization": f"Bearer {TOKEN}"},
+                              timeout=30)
+        assert response.status_code == 202, response.text
 
 
-def _post(port: int, payload: dict[str, Any]) -> None:
-    response = httpx.post(f"http://127.0.0.1:{port}/webhooks/alertmanager", json=payload,
-                          headers={"Authorization": f"Bearer {TOKEN}"}, timeout=30)
-    assert response.status_code == 202, response.text
-
-
-def test_sigkill_a_worker_mid_investigation_the_other_finishes_it_once(
-        temporal: str, pg_url: str, tmp_path: Path) -> None:
+@pytest.fixture(scope="module")
+def cluster(temporal: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
+    tmp = tmp_path_factory.mktemp("cluster")
     slack = FakeSlack()
-    with ServerThread(slack.app()) as slack_server, held_prometheus() as (prom, release, queries):
+    with ExitStack() as stack:
+        url = stack.enter_context(postgres_schema())
+        upgrade(make_engine(url))
+        slack_server = stack.enter_context(ServerThread(slack.app()))
         slack.base_url = slack_server.url
-        env = _env(pg_url, temporal, "q-kill-investigation", slack_server.url,
-                   PROMETHEUS_URL=prom)
-        with cluster(env, tmp_path) as (port, workers):
-            _post(port, _alertmanager_payload())
-            wait_for(lambda: queries, what="the investigation to query Prometheus")
-            held = _holder(tmp_path, "step investigate, attempt 1", 2)
-            assert held >= 0, "a worker runs the investigate step"
-            killed_at = time.monotonic()
-            os.kill(workers[held].pid, signal.SIGKILL)
-            workers[held].wait()
-            release.set()
+        prom, release, queries = stack.enter_context(held_prometheus())
+        release.set()
+        github = stack.enter_context(github_world(tmp / "gh"))
+        env = _env(url, temporal, QUEUE, slack_server.url, PROMETHEUS_URL=prom,
+                   GITHUB_TOKEN=GH_TOKEN, GITHUB_API_URL=github.url,
+                   NIGHTOWL_REPOS=json.dumps({"orders": REPO}),
+                   NIGHTOWL_DEV_WORKDIR=str(tmp / "work"),
+                   NIGHTOWL_GITHUB_WRITE_INTERVAL_SECONDS="0")
+        port = free_port()
+        with (tmp / "serve.log").open("ab") as out:
+            serve = subprocess.Popen([sys.executable, "-m", "bot.cli", "serve"],
+                                     env=env | {"NIGHTOWL_PORT": str(port)}, cwd=ROOT,
+                                     stdout=out, stderr=subprocess.STDOUT)
+        c = Cluster(url, env, tmp, port, slack, release, queries, github)
+        try:
+            c.start_worker(0)
+            c.start_worker(1)
+            c.wait_ready()
+            wait_for(lambda: _healthy(port), what="serve to start", timeout=180)
+            yield c
+        finally:
+            for proc in [serve, *c.workers]:
+                if proc.poll() is None:
+                    proc.terminate()
+            for proc in [serve, *c.workers]:
+                try:
+                    proc.wait(timeout=30)
+                except subprocess.TimeoutExpired:
+                    proc.kill()
 
-            def finished() -> list[Investigation]:
-                rows = _rows(pg_url, Investigation)
-                return rows if rows and all(r.shown_final for r in rows) else []
 
-            rows = wait_for(finished, what="the other worker to finish it", timeout=90)
-            resumed_s = time.monotonic() - killed_at
-            other = 1 - held
-            assert "step investigate, attempt 2" in _log(tmp_path / f"worker{other}.log")
-    assert len(rows) == 1 and rows[0].status == "done"
-    roots = [c for c in slack.of("chat.postMessage") if "thread_ts" not in c.args]
-    replies = [c for c in slack.of("chat.postMessage") if "thread_ts" in c.args
-               and c.args.get("blocks")]
-    assert len(roots) == 1, "the incident was posted once"
-    assert len(replies) == 1, "the investigation message was posted once, then edited"
-    final = [c for c in slack.of("chat.update") if c.args.get("ts") == rows[0].slack_ts
-             and "investigating" not in json.dumps(c.args).lower()[:200]]
-    assert final, "the result went into the investigation's own message"
-    [run] = [r for r in _rows(pg_url, FlowRun) if r.flow == "investigation"]
-    assert run.status == "started"
-    assert resumed_s < 60
+def _incident_of(c: Cluster, name: str) -> list[Incident]:
+    return [i for i in c.rows(Incident) if name in i.group_key]
 
 
 def _storm(group: int, alerts: int) -> dict[str, Any]:
@@ -166,109 +188,135 @@ def _storm(group: int, alerts: int) -> dict[str, Any]:
     return payload
 
 
-def test_a_hundred_alerts_in_twenty_groups_are_twenty_investigations(
-        temporal: str, pg_url: str, tmp_path: Path) -> None:
-    slack = FakeSlack()
-    with ServerThread(slack.app()) as slack_server, held_prometheus() as (prom, release, _):
-        release.set()
-        slack.base_url = slack_server.url
-        env = _env(pg_url, temporal, "q-storm", slack_server.url, PROMETHEUS_URL=prom)
-        with cluster(env, tmp_path) as (port, _workers):
-            for group in range(20):
-                for half in range(2):  # each group arrives in two deliveries (repeats too)
-                    _post(port, _storm(group, 5) if half else _storm(group, 3))
+def _investigation_posts(c: Cluster, incident_ids: set[int]) -> list[Any]:
+    return [call for call in c.slack.of("chat.postMessage") if "thread_ts" in call.args
+            and (call.args.get("metadata") or {}).get("event_type") == "nightowl_investigation"
+            and (call.args["metadata"].get("event_payload") or {}).get("incident_id")
+            in incident_ids]
 
-            def finished() -> list[Investigation]:
-                rows = _rows(pg_url, Investigation)
-                return rows if len(rows) >= 20 and all(r.shown_final for r in rows) else []
 
-            rows = wait_for(finished, what="twenty investigations", timeout=120)
-            time.sleep(1.0)  # nothing more may follow
-            rows = _rows(pg_url, Investigation)
-            logs = [_log(tmp_path / f"worker{i}.log") for i in range(2)]
-    assert len(rows) == 20
-    assert len({r.incident_id for r in rows}) == 20
+def test_a_hundred_alerts_in_twenty_groups_are_twenty_investigations(cluster: Cluster) -> None:
+    c = cluster
+    for group in range(20):
+        for alerts in (3, 5):  # each group arrives in two deliveries, the second repeating
+            c.post(_storm(group, alerts))
+
+    def finished() -> list[Investigation]:
+        ids = {i.id for i in _incident_of(c, "Storm")}
+        rows = [r for r in c.rows(Investigation) if r.incident_id in ids]
+        return rows if len(rows) >= 20 and all(r.shown_final for r in rows) else []
+
+    wait_for(finished, what="twenty investigations", timeout=120)
+    time.sleep(1.0)  # nothing more may follow
+    incidents = {i.id for i in _incident_of(c, "Storm")}
+    rows = [r for r in c.rows(Investigation) if r.incident_id in incidents]
+    assert len(incidents) == 20 and len(rows) == 20
     assert all(r.status == "done" for r in rows)
-    assert all("step investigate" in text for text in logs), "both workers took work"
-    replies = [c for c in slack.of("chat.postMessage") if "thread_ts" in c.args
-               and c.args.get("blocks")]
-    assert len(replies) == 20
+    assert all("step investigate" in _log(log) for log in c.logs), "both workers took work"
+    assert len(_investigation_posts(c, incidents)) == 20, "one message per investigation"
+
+
+def test_sigkill_a_worker_mid_investigation_the_other_finishes_it_once(cluster: Cluster) -> None:
+    c = cluster
+    c.release.clear()
+    c.queries.clear()
+    c.post(_alertmanager_payload())
+    wait_for(lambda: c.queries, what="the investigation to query Prometheus")
+    [incident] = _incident_of(c, "CheckoutLatency")
+    marker = f"investigation/incident-{incident.id}-auto: step investigate, attempt 1"
+    held = c.holder(marker)
+    assert held >= 0, "a worker runs the investigate step"
+    killed_at = time.monotonic()
+    c.stop_worker(held, signal.SIGKILL)
+    c.release.set()
+
+    def finished() -> list[Investigation]:
+        rows = [r for r in c.rows(Investigation) if r.incident_id == incident.id]
+        return rows if rows and all(r.shown_final for r in rows) else []
+
+    [row] = wait_for(finished, what="the other worker to finish it", timeout=90)
+    resumed_s = time.monotonic() - killed_at
+    retried = marker.replace("attempt 1", "attempt 2")
+    assert retried in _log(c.logs[1 - held])
+    c.start_worker(held)  # the cluster keeps two workers for the next test
+    assert row.status == "done" and resumed_s < 60
+    roots = [call for call in c.slack.of("chat.postMessage") if "thread_ts" not in call.args
+             and (call.args.get("metadata") or {}).get("event_payload", {}).get("key")
+             == incident.id]
+    assert len(roots) == 1, "the incident was posted once"
+    assert len(_investigation_posts(c, {incident.id})) == 1, "its message was posted once"
+    final = [call for call in c.slack.of("chat.update") if call.args.get("ts") == row.slack_ts
+             and ("Root cause" in json.dumps(call.args) or "No confident" in json.dumps(call.args)
+                  or "insufficient" in json.dumps(call.args).lower())]
+    assert final, "the result went into the investigation's own message"
+    [run] = [r for r in c.rows(FlowRun) if r.key == f"incident-{incident.id}-auto"]
+    assert run.status == "started"
 
 
 def test_approval_after_a_worker_restart_and_a_sigkill_mid_pr_give_one_pr(
-        temporal: str, pg_url: str, tmp_path: Path) -> None:
+        cluster: Cluster) -> None:
+    from bot.flows import FIX_PR, fix_pr_flow
     from scheduler.flows import Flows
     from scheduler.temporal.runner import TemporalRunner, connect
+    from storage.dev import DevStore
     from storage.flows import FlowStore
     from storage.repository import Store
-    from tests.dev_support import REPO, github_world, revert_draft
-    from tests.dev_support import TOKEN as GH_TOKEN
 
-    slack = FakeSlack()
-    with github_world(tmp_path / "gh") as world, ServerThread(slack.app()) as slack_server:
-        slack.base_url = slack_server.url
-        draft = revert_draft(world)
-        store = Store(make_engine(pg_url))
-        proposal = FixProposal(
-            fingerprint="sentry-42", service="orders", repository=REPO, kind="revert",
-            status="offered", suspect=world.repo.bad, channel="C1", thread_ts="100.000001",
-            result={"remediation": {"kind": "revert", "branch": draft.branch,
-                                    "diff": draft.diff, "commits": [world.repo.bad]},
-                    "report": {"error": {"title": "KeyError: 'order_id'", "type": "KeyError",
-                                         "service": "orders", "frames": []}},
-                    "suspects": [{"commit": world.repo.bad, "author": "Dave",
-                                  "title": "Read order_id from the new schema", "score": 1.0,
-                                  "why": "changed the raising line"}]})
-        from storage.dev import DevStore
+    c, world = cluster, cluster.github
+    draft = revert_draft(world)
+    store = Store(make_engine(c.url))
+    proposal = asyncio.run(DevStore.beside(store).save_proposal(FixProposal(
+        fingerprint="sentry-42", service="orders", repository=REPO, kind="revert",
+        status="offered", suspect=world.repo.bad, channel="C1", thread_ts=THREAD,
+        result={"remediation": {"kind": "revert", "branch": draft.branch, "diff": draft.diff,
+                                "commits": [world.repo.bad]},
+                "report": {"error": {"title": "KeyError: 'order_id'", "type": "KeyError",
+                                     "service": "orders", "frames": []}},
+                "suspects": [{"commit": world.repo.bad, "author": "Dave",
+                              "title": "Read order_id from the new schema", "score": 1.0,
+                              "why": "changed the raising line"}]})))
+    key = f"proposal-{proposal.id}"
 
-        proposal = asyncio.run(DevStore.beside(store).save_proposal(proposal))
-        env = _env(pg_url, temporal, "q-fix-pr", slack_server.url, GITHUB_TOKEN=GH_TOKEN,
-                   GITHUB_API_URL=world.url, NIGHTOWL_REPOS=json.dumps({"orders": REPO}),
-                   NIGHTOWL_DEV_WORKDIR=str(tmp_path / "work"),
-                   NIGHTOWL_GITHUB_WRITE_INTERVAL_SECONDS="0")
+    async def runner() -> TemporalRunner:
+        # What serve does on an offer and on the click (bot/dev.py): the flow's shape is all
+        # it needs; the steps run in the workers.
+        client = await connect(c.env["TEMPORAL_ADDRESS"], "default")
+        return TemporalRunner(client, flows=Flows({FIX_PR: fix_pr_flow(None)}),  # type: ignore[arg-type]
+                              store=FlowStore.beside(store), task_queue=QUEUE)
 
-        async def runner() -> TemporalRunner:
-            from bot.flows import FIX_PR, fix_pr_flow
+    async def offer() -> None:
+        await (await runner()).start(FIX_PR, key, {"proposal_id": proposal.id})
 
-            # The flow's shape as serve and the workers build it; its steps run in workers.
-            client = await connect(temporal, "default")
-            return TemporalRunner(client, flows=Flows({FIX_PR: fix_pr_flow(None)}),  # type: ignore[arg-type]
-                                  store=FlowStore.beside(store), task_queue="q-fix-pr")
+    async def approve() -> None:
+        await (await runner()).signal(FIX_PR, key, "open_pr", {"action": "revert", "user": "U1"})
 
-        key = f"proposal-{proposal.id}"
-        with cluster(env, tmp_path, serve=False):
-            async def start() -> None:
-                await (await runner()).start("fix_pr", key, {"proposal_id": proposal.id})
-            asyncio.run(start())
-            time.sleep(1.0)
-        # Both workers are gone (a deploy); the flow waits on Temporal, not in a process.
-        world.fake.answer_delay = 30.0  # GitHub creates the PR, its answer comes too late
-        for name in ("worker0.log", "worker1.log"):
-            (tmp_path / name).rename(tmp_path / f"before-{name}")
-        with cluster(env, tmp_path, serve=False) as (_, workers):
-            async def approve() -> None:
-                await (await runner()).signal("fix_pr", key, "open_pr",
-                                              {"action": "revert", "user": "U1"})
-            asyncio.run(approve())
-            wait_for(lambda: world.fake.pulls[REPO], what="a worker to create the PR")
-            held = _holder(tmp_path, "step open_pr, attempt 1", 2)
-            assert held >= 0
-            os.kill(workers[held].pid, signal.SIGKILL)
-            workers[held].wait()
-            world.fake.answer_delay = 0.0
+    asyncio.run(offer())
+    for slot in (0, 1):  # a deploy: every worker replaced while the flow waits on Temporal
+        c.stop_worker(slot)
+        c.start_worker(slot)
+    c.wait_ready()
+    world.fake.answer_delay = 30.0  # GitHub creates the PR, its answer comes too late
+    try:
+        asyncio.run(approve())
+        wait_for(lambda: world.fake.pulls[REPO], what="a worker to create the PR")
+        held = c.holder(f"{FIX_PR}/{key}: step open_pr, attempt 1")
+        assert held >= 0
+        c.stop_worker(held, signal.SIGKILL)
+    finally:
+        world.fake.answer_delay = 0.0
 
-            def opened() -> bool:
-                rows = asyncio.run(DevStore.beside(store).pulls())
-                return bool(rows) and any(
-                    "draft pull request" in json.dumps(c.args).lower()
-                    for c in slack.of("chat.postMessage"))
+    def said() -> list[Any]:
+        return [call for call in c.slack.of("chat.postMessage")
+                if call.args.get("thread_ts") == THREAD]
 
-            wait_for(opened, what="the other worker to finish the PR", timeout=90)
-            time.sleep(1.0)
-        store.close()
-    assert len(world.fake.pulls[REPO]) == 1
-    says = [c for c in slack.of("chat.postMessage") if c.args.get("thread_ts") == "100.000001"]
-    assert len(says) == 1, [c.args.get("text") for c in says]
+    wait_for(said, what="the other worker to finish the PR and say so", timeout=90)
+    time.sleep(1.0)
+    c.start_worker(held)
+    pulls = asyncio.run(DevStore.beside(store).pulls())
+    store.close()
+    assert len(world.fake.pulls[REPO]) == 1 and len(pulls) == 1
+    assert len(said()) == 1, [call.args.get("text") for call in said()]
+    assert "pull request" in said()[0].args["text"].lower()
 
 
 # ---- the runner against the server, with a worker in this process -----------------------------

@@ -54,6 +54,10 @@ def _serve(args: argparse.Namespace) -> int:
         settings.port = args.port
     check_serve_settings(settings)
     slack_ok = asyncio.run(startup_checks(settings))  # fails fast on bad credentials
+    if settings.temporal.configured:
+        from bot.cli.worker import reach_temporal
+
+        reach_temporal(settings)  # unreachable: one line naming TEMPORAL_ADDRESS, exit 2
     from bot.security_sources import build_security_sources
 
     # The same security sources feed the scan and the case layer's context collection.
@@ -80,8 +84,7 @@ def _serve(args: argparse.Namespace) -> int:
         if settings.temporal.configured:
             from bot.cli.worker import temporal_runner
 
-            # Unreachable now: one line naming TEMPORAL_ADDRESS, before listening. (Later
-            # outages are ridden out: starts wait in the database, see TemporalRunner.)
+            # Later outages are ridden out: starts wait in the database (TemporalRunner).
             runner = await temporal_runner(settings, wiring, background)
             if background is not None:
                 await runner.ensure_schedules(background.specs,

@@ -38,6 +38,16 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     worker.set_defaults(func=run_worker)
 
 
+def reach_temporal(settings: Settings) -> None:
+    """Before anything is built: TemporalUnavailable (one line naming TEMPORAL_ADDRESS)
+    when Temporal does not answer."""
+    from scheduler.temporal.runner import connect
+
+    config = settings.temporal
+    assert config.address is not None
+    asyncio.run(connect(config.address, config.namespace))
+
+
 async def temporal_runner(settings: Settings, wiring: Wiring,
                           background: Background | None) -> TemporalRunner:
     """Connect (or raise TemporalUnavailable naming TEMPORAL_ADDRESS), register the job flow,
@@ -73,6 +83,7 @@ def run_worker(args: argparse.Namespace) -> int:
     from bot.security_sources import build_security_sources
     from bot.wiring import build
 
+    reach_temporal(settings)
     security_sources = build_security_sources(settings.security_detection)
     wiring = build(settings, security_sources=security_sources)
     background = build_background(settings, wiring.service, security_sink=wiring.security,
