@@ -61,11 +61,19 @@ async def connect(address: str, namespace: str, *,
                   timeout_s: float = CONNECT_TIMEOUT_S) -> Client:
     """A client, or TemporalUnavailable naming TEMPORAL_ADDRESS (no traceback for the operator)."""
     try:
+        # A plain TCP connection first: nothing listening is the common mistake, and the
+        # SDK's native runtime is then never started (a process exiting right after a failed
+        # native connect could crash in the interpreter's shutdown).
+        host, _, port = address.rpartition(":")
+        _, writer = await asyncio.wait_for(asyncio.open_connection(host.strip("[]"), int(port)),
+                                           timeout=timeout_s)
+        writer.close()
         return await asyncio.wait_for(Client.connect(address, namespace=namespace),
                                       timeout=timeout_s)
-    except (RPCError, RuntimeError, OSError, TimeoutError) as exc:
+    except (RPCError, RuntimeError, OSError, TimeoutError, ValueError) as exc:
         text = str(exc)
-        first = ("connection refused" if "refused" in text.lower() else
+        first = ("connection refused" if isinstance(exc, ConnectionRefusedError)
+                 or "refused" in text.lower() else
                  (text.strip().splitlines() or [type(exc).__name__])[0][:160])
         raise TemporalUnavailable(
             f"Temporal is not reachable at TEMPORAL_ADDRESS={address} (namespace "
