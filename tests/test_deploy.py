@@ -230,6 +230,7 @@ def pod_specs(manifests: dict[tuple[str, str], dict[str, Any]]) -> dict[str, dic
 
 def test_kubernetes_pods_run_non_root_on_a_read_only_filesystem(manifests: Any) -> None:
     dockerfile_uid = next(a for k, a in stages()[-1] if k == "USER").split(":")[0]
+    workdir = next(a for k, a in stages()[-1] if k == "WORKDIR")
     for name, pod in pod_specs(manifests).items():
         context = pod["securityContext"]
         assert context["runAsNonRoot"] is True and str(context["runAsUser"]) == dockerfile_uid
@@ -241,8 +242,11 @@ def test_kubernetes_pods_run_non_root_on_a_read_only_filesystem(manifests: Any) 
             assert sc["allowPrivilegeEscalation"] is False
             assert sc["capabilities"]["drop"] == ["ALL"]
             assert container["resources"]["requests"] and container["resources"]["limits"]
-            # A read-only root needs somewhere to write temporary files.
-            assert "/tmp" in {m["mountPath"] for m in container.get("volumeMounts", [])}
+            # A read-only root needs somewhere to write temporary files, and the working
+            # directory writable: settings are checked at start, NIGHTOWL_DEV_WORKDIR's
+            # folder (relative to it) among them, even for `db upgrade`.
+            mounts = {m["mountPath"] for m in container.get("volumeMounts", [])}
+            assert {"/tmp", workdir} <= mounts, name
 
 
 def test_kubernetes_config_comes_from_one_secret_and_nothing_secret_is_inline(
