@@ -41,20 +41,20 @@ SUITES: tuple[tuple[str, str, int], ...] = (
     ("wide-bare-7", "wide-bare", 7),
 )
 FORBIDDEN = {("synthetic", 7), ("petshop", 0), ("wide-heldout", 0), ("wide-bare", 11)}
-NAMES = ("strength", "margin", "modalities", "path", "graph", "margin_uncharted")
+NAMES = ("strength", "margin", "modalities", "path", "graph", "loudest_uncharted")
 Row = dict[str, object]
 
 
 def features(basis: dict[str, float]) -> list[float]:
     b = Basis(strength=float(basis.get("strength", 0.0)), margin=float(basis.get("margin", 0.0)),
               modalities=int(basis.get("modalities", 1)), on_path=bool(basis.get("on_path")),
-              charted=bool(basis.get("charted", 1.0)))
+              charted=bool(basis.get("charted", 1.0)), loudest=bool(basis.get("loudest", 1.0)))
     return [1.0, *b.features()]
 
 
 def fit(rows: Sequence[Row], *, l2: float = 1.0, steps: int = 50) -> list[float]:
     """Logistic regression by Newton's method (IRLS), an L2 penalty on the slopes only.
-    Returns [bias, strength, margin, modalities, path, graph, margin without a graph].
+    Returns [bias, strength, margin, modalities, path, graph, loudest without a graph].
     Every slope is known to point one way (more strength, a wider margin, more modalities,
     a path, a call graph: never less likely to be right); a slope the data would make
     negative is fixed at 0 and the rest refitted, so that a few lucky off-path answers on
@@ -113,7 +113,7 @@ def ece(weights: Sequence[float], rows: Sequence[Row]) -> float:
 def current() -> list[float]:
     return [DEFAULT.calibration_bias, DEFAULT.calibration_strength, DEFAULT.calibration_margin,
             DEFAULT.calibration_modalities, DEFAULT.calibration_path, DEFAULT.calibration_graph,
-            DEFAULT.calibration_margin_uncharted,
+            DEFAULT.calibration_loudest_uncharted,
             DEFAULT.abstained_confidence]
 
 

@@ -132,18 +132,21 @@ class Basis:
     # Whether the run had a call graph at all: without one, "on the path" means only the
     # alerting service itself, and time alone orders cause and victim.
     charted: bool = True
+    # Whether it is also the most anomalous candidate before any discount (path, time,
+    # explanation): two rankings, by reasoning and by magnitude, agree.
+    loudest: bool = True
 
     def features(self) -> tuple[float, float, float, float, float, float]:
-        # Without a call graph the margin is all there is to tell cause from victim: it
-        # gets a slope of its own there.
+        # Without a call graph, whether the order read from time agrees with the plain
+        # magnitude ranking is what tells a cause from a victim: a feature of its own there.
         return (self.strength, self.margin, float(min(self.modalities, 3) - 1),
                 1.0 if self.on_path else 0.0, 1.0 if self.charted else 0.0,
-                0.0 if self.charted else self.margin)
+                0.0 if self.charted or not self.loudest else 1.0)
 
     def as_dict(self) -> dict[str, float]:
         return {"strength": round(self.strength, 4), "margin": round(self.margin, 4),
                 "modalities": float(self.modalities), "on_path": float(self.on_path),
-                "charted": float(self.charted)}
+                "charted": float(self.charted), "loudest": float(self.loudest)}
 
 
 def calibrate(basis: Basis, th: Thresholds = DEFAULT) -> float:
@@ -151,7 +154,7 @@ def calibrate(basis: Basis, th: Thresholds = DEFAULT) -> float:
     development suites (`python -m evals.calibrate`, which also cross-checks it across
     suites). The constants live in `Thresholds`."""
     a = (th.calibration_strength, th.calibration_margin, th.calibration_modalities,
-         th.calibration_path, th.calibration_graph, th.calibration_margin_uncharted)
+         th.calibration_path, th.calibration_graph, th.calibration_loudest_uncharted)
     logit = th.calibration_bias + sum(w * x for w, x in zip(a, basis.features(), strict=True))
     return 1.0 / (1.0 + math.exp(-max(min(logit, 40.0), -40.0)))
 
@@ -164,9 +167,10 @@ def basis_of(candidate: Candidate, ranked: list[Candidate],
     kinds = {modality(e.signal) for i in candidate.evidence
              if evidence is not None and (e := evidence.get(i)) is not None
              and e.service == candidate.service and e.status == "ok"}
+    loudest = all(candidate.score >= c.score for c in ranked if c.service != candidate.service)
     return Basis(strength=candidate.weight, margin=margin, modalities=max(len(kinds), 1),
                  on_path=candidate.reachable or candidate.connected or bool(candidate.node),
-                 charted=charted)
+                 charted=charted, loudest=loudest)
 
 
 def rank(candidates: list[Candidate], *, symptom_anomalous: bool, th: Thresholds = DEFAULT,

@@ -78,23 +78,24 @@ class Thresholds:
     persistent: float = 0.5
     # ---- calibration --------------------------------------------------------------------------
     # Confidence = logistic(bias + strength·s + margin·m + modalities·(k − 1) + path·p
-    # + graph·g + margin_uncharted·m·(1 − g)), Platt scaling of the top candidate's strength
+    # + graph·g + loudest_uncharted·l·(1 − g)), Platt scaling of the top candidate's strength
     # s, its margin m over the runner-up, the number k of independent modalities behind it
     # (metrics, logs, traces, a change; at most 3), whether a path connects it to the alert
-    # (p) and whether the run had a call graph at all (g; without one, the margin is what
-    # tells cause from victim, and gets a slope of its own). Fitted by `python -m
+    # (p), whether the run had a call graph at all (g) and, without one, whether the top is
+    # also the most anomalous candidate (l: the order read from time and the plain magnitude
+    # ranking agree). Fitted by `python -m
     # evals.calibrate` on the pooled development suites (synthetic seed 3, wide seeds 7 and
     # 11, wide-bare seed 7, PetShop train, PetShop-injected seed 11: 366 fault cases, each
     # suite weighed alike), L2 1.0, slopes held non-negative; docs/evaluation.md has each
     # suite's ECE with the curve fitted on the others. The path slope came out 0: off-path
     # answers were right as often; their strength already carries the off-path discount.
-    calibration_bias: float = -1.62
-    calibration_strength: float = 1.38
-    calibration_margin: float = 2.27
-    calibration_modalities: float = 0.78
+    calibration_bias: float = -1.23
+    calibration_strength: float = 1.32
+    calibration_margin: float = 2.42
+    calibration_modalities: float = 0.77
     calibration_path: float = 0.00
-    calibration_graph: float = 3.10
-    calibration_margin_uncharted: float = 0.98
+    calibration_graph: float = 2.71
+    calibration_loudest_uncharted: float = 0.21
     # When the investigation abstains, no lead's confidence exceeds how often the strongest
     # lead of an abstention on a real fault was the cause anyway (fitted alongside, on fault
     # cases, as `nightowl eval` scores calibration; on a no-fault control every lead is
