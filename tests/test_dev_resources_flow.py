@@ -139,7 +139,7 @@ def test_a_fix_case_can_carry_resources(tmp_path: Path,
     assert rem["kind"] == "resource" and rem["branch"] == "nightowl/resources-search"
     # max(600Mi × 1.15, 512Mi × 1.25) = 690Mi, and nothing else moves
     assert "+              memory: 690Mi   # sized in January" in rem["diff"]
-    assert [f["path"] for f in out["files"]] == ["deploy/search.yaml"]
+    assert [(f["path"], f["line"]) for f in out["files"]] == [("deploy/search.yaml", 10)]
     case["resources"] = {"kind": "disk"}
     (tmp_path / "case" / "case.json").write_text(json.dumps(case))
     assert cli_main(["fix", str(tmp_path / "case"), "--json"]) != 0

@@ -9,6 +9,7 @@ so a person can point nightowl at the right one.
 
 from __future__ import annotations
 
+import re
 from pathlib import PurePosixPath
 
 from agents.dev.resource_need import ResourceFigures
@@ -74,8 +75,7 @@ async def resource_bump_in(git: Git, rev: str, figures: ResourceFigures, *,
             files=tuple(p for p, _ in fits)), notes=tuple(notes))
     path, text = fits[0]
     remediation = propose_resource_bump(path, text, need)
-    line = next((i for i, ln in enumerate(text.splitlines(), 1)
-                 if need.container in ln), 1)
+    line = _container_line(text, need.container)
     files = (SuspectFile(path=path, line=line, function=need.container,
                          why=f"holds the resources of container `{need.container}`"),)
     return FixResult(files=files, remediation=remediation, notes=tuple(notes))
@@ -101,6 +101,18 @@ def explain(figures: ResourceFigures) -> list[str]:
         if figures.throttled_share is not None:
             out.append(f"{figures.throttled_share:.0%} of CPU periods throttled")
     return out
+
+
+def _container_line(text: str, container: str) -> int:
+    """The line that opens the container (`- name: x`) or the values block (`x:`)."""
+    opening = re.compile(rf"^\s*(?:-\s*)?name:\s*[\"']?{re.escape(container)}[\"']?\s*$|"
+                         rf"^\s*{re.escape(container)}:\s*$")
+    lines = text.splitlines()
+    for i, ln in enumerate(lines, 1):
+        if opening.match(ln) and (ln.lstrip().startswith("-") or not ln.lstrip()
+                                  .startswith("name:")):
+            return i
+    return next((i for i, ln in enumerate(lines, 1) if container in ln), 1)
 
 
 async def _candidates(git: Git, rev: str, container: str) -> list[str]:

@@ -81,7 +81,7 @@ def render(data: dict[str, Any]) -> str:
             "unknown": "no deploy range"}.get(data.get("case", ""), "")
     if data["abstained"]:
         lines.append("No suspect commit.")
-    else:
+    elif data["suspects"]:
         lines.append(f"Suspect commits ({case}):")
     for s in data["suspects"]:
         pr = f" (#{s['pr']})" if s.get("pr") and f"#{s['pr']}" not in s["title"] else ""
