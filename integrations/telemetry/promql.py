@@ -124,12 +124,12 @@ def _node(names: set[str], s: _Sel, rate: str) -> list[Recipe]:
         out.append(Recipe("cpu_busy_share",
                           f'1 - min(avg by (instance) (rate(node_cpu_seconds_total'
                           f'{s(IDLE)}[{rate}])))', "share",
-                          "CPU busy (busiest instance, averaged over its cores)"))
+                          "CPU busy (busiest instance)"))
     if {"node_memory_MemAvailable_bytes", "node_memory_MemTotal_bytes"} <= names:
         out.append(Recipe("memory_used_share",
                           f"max(1 - node_memory_MemAvailable_bytes{s()} / "
                           f"node_memory_MemTotal_bytes{s()})", "share",
-                          "memory in use (1 − available/total, busiest instance)"))
+                          "memory in use (busiest instance)"))
     if {"node_filesystem_avail_bytes", "node_filesystem_size_bytes"} <= names:
         fs = s(REAL_FS)
         out.append(Recipe("disk_used_share",
