@@ -25,6 +25,7 @@ from bot.security.containment import ContainmentExecutor, manual_steps, pick_exe
 from bot.slack.security_blocks import DECISIONS, code, target, untrusted, verdict_label
 from integrations.security.types import SecurityEvent, SecuritySignal, SecuritySource
 from scheduler.flows import Runner
+from scheduler.inprocess import InProcessRunner
 from storage.errors import NotFound
 from storage.models import (
     Alert,
@@ -120,6 +121,9 @@ class SecurityService:
         async with asyncio.timeout(timeout):
             while self._running:
                 await asyncio.gather(*list(self._running.values()), return_exceptions=True)
+            runner = self.runner() if self.runner is not None else None
+            if isinstance(runner, InProcessRunner):  # the case flows run there
+                await runner.idle(timeout)
             await self.dispatcher.idle(timeout)
 
     def _spawn(self, case_id: int) -> None:
