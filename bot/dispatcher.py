@@ -197,7 +197,7 @@ class Dispatcher:
             if ref is None or incident.rendered_version < version:
                 if first and ref is None:
                     await self.outbox.root_attempt(incident_id)
-                alerts = await self.store.incident_alerts(incident_id)
+                alerts = await self.store.incident_alert_states(incident_id)
                 ref = await self.surface.show_incident(incident, alerts)
             await self.store.mark_rendered(incident_id, version=version, channel=ref.channel,
                                            ts=ref.ts)

@@ -16,6 +16,7 @@ from typing import Any
 
 from sqlalchemy import func, or_, update
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import QueryableAttribute, load_only
 from sqlmodel import Session, col, select
 
 from storage import lifecycle
@@ -93,6 +94,17 @@ class Store(Intake):
                     select(Alert).where(Alert.incident_id == incident_id).order_by(col(Alert.id))
                 )
             )
+
+    @in_executor
+    def incident_alert_states(self, incident_id: int) -> list[Alert]:
+        """The incident's alerts as its root message shows them (when each started, whether
+        it fires, what it is), without their labels and raw payloads: the root is edited on
+        every change, and in a storm an incident holds thousands of alerts."""
+        with self._session() as session:
+            return list(session.exec(
+                select(Alert).where(Alert.incident_id == incident_id)
+                .options(load_only(*_ALERT_STATE, raiseload=True))
+                .order_by(col(Alert.id))))
 
     @in_executor
     def open_incidents(self, *, limit: int = 50) -> list[Incident]:
@@ -373,6 +385,11 @@ def _get_incident(session: Session, incident_id: int) -> Incident:
         raise NotFound(f"incident {incident_id}")
     return incident
 
+
+# What an incident's root message reads of its alerts (`incident_alert_states`).
+_ALERT_STATE: tuple[QueryableAttribute[Any], ...] = tuple(
+    getattr(Alert, name) for name in ("id", "incident_id", "source", "status", "started_at",
+                                      "title", "service", "severity"))
 
 # What a run writes of itself when saved; its checkpoint is `save_progress`'s and its Slack
 # bookkeeping the outbox's (storage.outbox).
