@@ -69,6 +69,8 @@ async def test_oom_alert_to_a_draft_resource_pr(tmp_path: Path,
         assert pr.labels == ["nightowl", "resource-bump"] and pr.base == "main"
         assert "Raise resources for search" in pr.title
         assert "memory pressure" in pr.body and "mem_usage of search" in pr.body
+        assert "OOM-killed: its memory limit becomes at least 1.25×" in pr.body
+        assert "A resource change is not tested here" in pr.body
         # Only the search container's memory limit moved: peak 98% of 512Mi × 1.15 = 579Mi
         # is below the OOM-kill floor 512Mi × 1.25 = 640Mi.
         bare = e2e.world.fake.repos[REPO].path

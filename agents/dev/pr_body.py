@@ -161,6 +161,10 @@ def body(ctx: PRContext) -> str:
         out.append(f"| `{_fence(v.command)[:120]}` | exit {v.before_exit} | exit {v.after_exit} |")
         out.append("The failing command fails before the change and passes after it."
                    if v.passed else "⚠️ The change did not turn the command green.")
+    elif ctx.kind == "resource":
+        out.append("A resource change is not tested here: the investigation's figures in the "
+                   "chain of evidence size it. After the rollout, check that the pods stop "
+                   "being OOM-killed or throttled and that the nodes still have room.")
     else:
         out.append("No test command was run (none was configured for this repository).")
     out.append("")
