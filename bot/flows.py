@@ -5,6 +5,7 @@ the same set):
 - `fix_pr`: wait for a person's click on an offered remediation (an approval), then open the
   draft pull request (`DevFlow.confirm`, which finds an existing PR by branch and marker);
 - `security_triage`: a security case's collect → triage → finish steps;
+- `containment`: a containment action a person approved, executed (once);
 - `job`: one background job run (what a Temporal Schedule starts; in-process, APScheduler
   calls the same `JobRunner`).
 """
@@ -25,6 +26,7 @@ if TYPE_CHECKING:
 FIX_PR = "fix_pr"
 OPEN_PR = "open_pr"  # the approval: a person clicked "open a pull request"
 SECURITY_TRIAGE = "security_triage"
+CONTAINMENT = "containment"  # an approved containment action, executed
 JOB = "job"
 
 
@@ -56,6 +58,16 @@ def security_flow(security: SecurityService) -> Flow:
                                   Step("finish", step("triaged"))))
 
 
+def containment_flow(security: SecurityService) -> Flow:
+    async def contain(state: State) -> State:
+        await security.contain(int(state["case_id"]), int(state["index"]))
+        return {}
+
+    # One attempt: an action integration that failed halfway is reported, not run again
+    # (the same rule as before flows: "Nothing else was tried").
+    return Flow(CONTAINMENT, (Step("contain", contain, attempts=1),))
+
+
 def job_flow(runner: JobRunner) -> Flow:
     async def run(state: State) -> State:
         name = str(state["job"])
@@ -74,3 +86,4 @@ def register(flows: Flows, *, dev: DevService | None, security: SecurityService 
         flows.add(fix_pr_flow(dev))
     if security is not None:
         flows.add(security_flow(security))
+        flows.add(containment_flow(security))

@@ -319,6 +319,29 @@ def test_approval_after_a_worker_restart_and_a_sigkill_mid_pr_give_one_pr(
     assert "pull request" in said()[0].args["text"].lower()
 
 
+def test_a_security_signal_is_triaged_by_the_workers(cluster: Cluster) -> None:
+    from storage.models import SecurityCase
+
+    c = cluster
+    response = httpx.post(f"http://127.0.0.1:{c.port}/webhooks/falco", timeout=30, json={
+        "uuid": "fa-1", "output": "A shell was spawned in a container", "priority": "Critical",
+        "rule": "Terminal shell in container", "time": "2026-03-02T04:13:00.123456789Z",
+        "output_fields": {"user.name": "root", "container.name": "api"},
+        "source": "syscall", "tags": ["container", "shell", "T1059"], "hostname": "node-3"},
+        headers={"Authorization": f"Bearer {TOKEN}"})
+    assert response.status_code == 202, response.text
+
+    def triaged() -> list[SecurityCase]:
+        cases = c.rows(SecurityCase)
+        return cases if cases and all(x.step == "done" for x in cases) else []
+
+    [case] = wait_for(triaged, what="the workers to triage the case", timeout=60)
+    assert case.verdict and case.triage.get("verdict")
+    logs = "".join(_log(log) for log in c.logs)
+    for step in ("collect", "triage", "finish"):
+        assert f"security_triage/case-{case.id}: step {step}, attempt 1" in logs
+
+
 # ---- the runner against the server, with a worker in this process -----------------------------
 
 

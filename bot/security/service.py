@@ -293,10 +293,32 @@ class SecurityService:
                 target=str(action.get("target", ""))[:500], approved_by=user,
                 outcome="approved", executor=executor.name),
                 note=f"✅ <@{user}> approved {what}; running it through {executor.name}.")
-            if created:
+            if created and self.runner is None:
                 row = await self._execute(case, row, executor, action)
+            elif created and self.runner is not None:
+                # Durable: the approved action runs as a flow step (on a worker, on Temporal),
+                # retried if its process dies, and run once (`contain` checks it still waits).
+                from bot.flows import CONTAINMENT
+
+                await self.runner().start(CONTAINMENT, f"case-{case_id}-action-{index}",
+                                          {"case_id": case_id, "index": index})
         self.dispatcher.notify(case_id, case.channel, kind=THREAD_KIND)
         return row
+
+    async def contain(self, case_id: int, index: int) -> None:
+        """Run approved action `index` of the case, unless it already ran (a step run again
+        after it finished does nothing)."""
+        case = await self.store.case(case_id)
+        row = next((a for a in await self.store.approvals(case_id) if a.action_index == index),
+                    None)
+        if row is None or row.outcome != "approved":
+            return
+        actions = case.triage.get("proposed_actions") or []
+        action = actions[index]
+        executor = pick_executor(self.executors, action, log_type=case.log_type)
+        if executor is not None:
+            await self._execute(case, row, executor, action)
+            self.dispatcher.notify(case_id, case.channel, kind=THREAD_KIND)
 
     async def _execute(self, case: SecurityCase, row: ContainmentApproval,
                        executor: ContainmentExecutor, action: Mapping[str, Any]
