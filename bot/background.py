@@ -14,6 +14,7 @@ from bot.settings import Settings
 from integrations.error_sources.base import ErrorSource
 from integrations.error_sources.logs import LogErrorSource
 from integrations.error_sources.sentry import SentrySource
+from integrations.error_sources.templates import DEFAULT_STATE, TemplateStore
 from integrations.security.suppressions import FileSuppressions
 from integrations.security.types import SecuritySource, SignalSink
 from integrations.telemetry.base import TelemetrySource
@@ -54,7 +55,9 @@ def error_sources(settings: Settings, logs: TelemetrySource | None = None) -> li
     if logs is None and settings.telemetry.loki_url:
         logs = LokiSource(settings.telemetry.loki_url)
     if logs is not None:
-        sources.append(LogErrorSource(logs))
+        # The log-template miners are kept between scans and shared with the investigator,
+        # so a line keeps its signature from one scan (and one investigation) to the next.
+        sources.append(LogErrorSource(logs, templates=TemplateStore(DEFAULT_STATE)))
     return sources
 
 

@@ -21,6 +21,7 @@ from agents.sre.context import AlertContext
 from agents.sre.grounding import ground
 from agents.sre.investigator import Investigator
 from agents.sre.report import Progress, Report
+from integrations.error_sources.templates import DEFAULT_STATE, TemplateStore
 from integrations.redaction import clip
 from integrations.telemetry.scoped import ScopedSource
 from scheduler.flows import FAILED_REASON, FAILED_STEP, STOP, Flow, State, Step
@@ -120,7 +121,8 @@ class InvestigationSteps:
             assist = (ModelAssist(service.model, incident_id=incident_id,
                                   investigation_id=run_id)
                       if service.model is not None else None)
-            investigator = Investigator(source, budget=service.budget, assist=assist)
+            investigator = Investigator(source, budget=service.budget, assist=assist,
+                                        templates=TemplateStore(DEFAULT_STATE))
             context = AlertContext.from_incident(incident, alerts,
                                                  lookback_minutes=service.lookback_minutes)
             if isinstance(source, ScopedSource):

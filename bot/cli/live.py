@@ -123,6 +123,7 @@ async def _run(args: argparse.Namespace, settings: Settings) -> int:
     from agents.sre.investigator import Budget, Investigator
     from bot.report_text import print_report
     from integrations.alerts.base import signal_of
+    from integrations.error_sources.templates import DEFAULT_STATE, TemplateStore
     from integrations.telemetry.base import Window
     from integrations.telemetry.loki import LokiSource
     from integrations.telemetry.prometheus import PrometheusSource
@@ -165,8 +166,8 @@ async def _run(args: argparse.Namespace, settings: Settings) -> int:
     budget = Budget(max_queries=args.max_queries or settings.investigation.max_queries,
                     max_depth=settings.investigation.max_depth)
     try:
-        report = await Investigator(source, budget=budget,
-                                    topology=topology).investigate(context)
+        report = await Investigator(source, budget=budget, topology=topology,
+                                    templates=TemplateStore(DEFAULT_STATE)).investigate(context)
         await ground(report, context, source, expression=alert.expression)
     finally:
         await prometheus.aclose()
