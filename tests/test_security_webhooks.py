@@ -3,6 +3,7 @@ input answered with a 4xx naming the problem and the body kept as a dead letter.
 
 from __future__ import annotations
 
+import asyncio
 import io
 import json
 from collections.abc import AsyncIterator, Sequence
@@ -10,6 +11,8 @@ from typing import Any
 
 import httpx
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from sqlmodel import Session, select
 
 from bot.console import ConsoleSurface
@@ -21,6 +24,7 @@ from integrations.alerts.auth import WebhookAuth, sign
 from integrations.security.types import SecuritySignal, SignalSink
 from storage.models import DeadLetter
 from storage.repository import Store
+from tests.fakes.deliveries import bodies
 
 TOKEN = "test-token"
 SECRET = "generic-secret"
@@ -192,3 +196,45 @@ async def test_without_case_layer_the_signal_is_kept(service: Service) -> None:
     assert response.status_code == 503
     (kept,) = dead_letters(service)
     assert json.loads(kept.body) == FALCO
+
+
+GENERIC = {"rule": "Console login without MFA", "severity": "high",
+           "events": [{"insertId": "e-9", "user": "mallory"}]}
+TEMPLATES: dict[str, list[tuple[Any, dict[str, str]]]] = {
+    "guardduty": [(GUARDDUTY, {})], "panther": [(PANTHER, {})], "falco": [(FALCO, {})],
+    "datadog-security": [(DATADOG, {})], "generic-security": [(GENERIC, {})]}
+
+
+def test_hostile_signals_never_5xx_and_failures_kept(sqlite_store: Store) -> None:
+    """The alert webhooks' fuzzing (tests/test_fuzz.py) over the security sources: timestamps
+    out of range, numbers of thousands of digits, nesting thousands deep, NUL and lone
+    surrogates, wrong types, random JSON and bytes. Never a 5xx; every failure a dead letter."""
+    service = Service(store=sqlite_store, surface=ConsoleSurface(io.StringIO()),
+                      router=Router({}, "#incidents"), metrics=Metrics())
+    runner = asyncio.Runner()
+    http = client_for(service, Collected())
+    problems: list[str] = []
+
+    @settings(max_examples=60, deadline=None, database=None,
+              suppress_health_check=list(HealthCheck))
+    @given(st.sampled_from(sorted(TEMPLATES)).flatmap(
+        lambda source: st.tuples(st.just(source), bodies(source, TEMPLATES))))
+    def check(delivery: tuple[str, tuple[bytes, dict[str, str]]]) -> None:
+        source, (body, _) = delivery
+        headers = dict(AUTH)
+        if source == "generic-security":
+            headers = {"Content-Type": "application/json",
+                       **sign("generic-security", SECRET, body)}
+        response = runner.run(http.post(f"/webhooks/{source}", content=body, headers=headers))
+        if response.status_code >= 500:
+            problems.append(f"{response.status_code} for {source} {body[:200]!r}")
+        elif response.status_code in (400, 422) and "dead_letter_id" not in response.json():
+            problems.append(f"not kept: {source} {body[:200]!r}")
+
+    try:
+        check()
+    finally:
+        runner.run(http.aclose())
+        runner.run(service.stop())
+        runner.close()
+    assert not problems, problems[:3]

@@ -10,7 +10,7 @@ is lost while security cases are not set up.
 
 from __future__ import annotations
 
-import json
+import logging
 from collections.abc import Awaitable, Callable
 
 from starlette.requests import Request
@@ -18,10 +18,13 @@ from starlette.responses import JSONResponse, Response
 
 from bot.service import Service
 from bot.web.webhook_body import Delivery, keep_dead_letter, take_body
+from integrations.alerts import payload as json_payload
 from integrations.alerts.auth import WebhookAuth
 from integrations.errors import PayloadError
 from integrations.security.types import SignalSink
 from integrations.security.webhooks import SignalNormalizer, signal_normalizers
+
+log = logging.getLogger(__name__)
 
 SecurityWebhook = Callable[[Request, str], Awaitable[Response]]
 
@@ -48,14 +51,22 @@ def build_security_webhook(
             return taken
         body = taken.body
         try:
-            payload = json.loads(body)
-        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-            return await keep_dead_letter(service.store, metrics, source,
-                                          f"malformed JSON: {exc}", taken, 400)
+            # The alert webhooks' parser: depth and number limits before and while parsing,
+            # text the database cannot store cleaned (the raw body is what the dead letter keeps).
+            payload = json_payload.parse(body).payload
+        except PayloadError as exc:
+            return await keep_dead_letter(service.store, metrics, source, str(exc), taken, 400)
         try:
             signals = normalizer.normalize(payload, headers=request.headers)
         except PayloadError as exc:
             return await keep_dead_letter(service.store, metrics, source, str(exc), taken, 422)
+        except Exception as exc:  # a shape no normaliser foresaw is still input
+            log.warning("security webhook %s: payload the normaliser could not read (%s: %s)",
+                        source, type(exc).__name__, exc)
+            return await keep_dead_letter(
+                service.store, metrics, source,
+                f"payload not understood ({type(exc).__name__}); kept as a dead letter", taken,
+                422)
         if sink is None:
             return await keep_dead_letter(
                 service.store, metrics, source, "security cases are not set up on this "

@@ -110,8 +110,12 @@ def _dump(payload: Any) -> bytes:
 
 
 @st.composite
-def bodies(draw: st.DrawFn, source: str) -> tuple[bytes, dict[str, str]]:
-    template, extra = draw(st.sampled_from(_LOADED[source]))
+def bodies(draw: st.DrawFn, source: str,
+           templates: dict[str, list[tuple[Any, dict[str, str]]]] | None = None,
+           ) -> tuple[bytes, dict[str, str]]:
+    """A source's template payload with trouble in it (or random JSON, or random bytes);
+    `templates` defaults to the alert sources' fixtures."""
+    template, extra = draw(st.sampled_from((templates or _LOADED)[source]))
     kind = draw(st.sampled_from(["mutated"] * 6 + ["as-is", "json", "bytes", "truncated"]))
     if kind == "json":
         return _dump(draw(json_values)), extra
