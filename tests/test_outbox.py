@@ -223,3 +223,34 @@ async def test_a_rate_limit_page_without_json_waits_its_retry_after(rig: Rig) ->
     answer = await pacer.call("#ops", "auth.test", lambda: client.api_call("auth.test"))
     assert answer["ok"] is True
     assert len(rig.slack.of("auth.test")) == 2
+
+
+async def test_an_investigation_message_slack_kept_but_answered_500_lands_once(
+        rig: Rig) -> None:
+    """The "Investigating…" post goes through the outbox like the rest: Slack keeps it but
+    answers 500, and the retry finds it by its metadata; the result edits that message."""
+    await rig.alert(ALERT)
+    await rig.service.idle()
+    rig.slack.accept_then_fail("chat.postMessage", status=500)
+    run = await rig.service.store.start_investigation(1, "test")
+    rig.service.dispatcher.notify(1, "#incidents")
+    assert run.id is not None
+    run_id = run.id
+
+    async def posted() -> bool:
+        return (await rig.service.store.investigation(run_id)).slack_ts is not None
+
+    await until(rig, posted)
+    await rig.service.investigate(1, trigger="test", started=run)
+
+    async def shown() -> bool:
+        return (await rig.service.store.investigation(run_id)).shown_final
+
+    await until(rig, shown)
+    messages = [m for m in rig.slack.replies() if (m.get("metadata") or {}).get(
+        "event_type") == "nightowl_investigation"]
+    assert len(messages) == 1, "the investigation's message was posted twice"
+    row = await rig.service.store.investigation(run_id)
+    assert row.slack_ts == messages[0]["ts"]
+    final = [c for c in rig.slack.of("chat.update") if c.args.get("ts") == row.slack_ts]
+    assert final and "Investigating" not in json.dumps(final[-1].args["blocks"])
