@@ -14,7 +14,6 @@ from agents.sre.rules.magnitude import covers, gain
 from agents.sre.rules.timing import bulk, when
 from agents.sre.run import CHANGE_KINDS, DEGRADATION, RESOURCE_KINDS, Run
 from agents.sre.search import traffic_origin
-from agents.sre.stats import ONSET_Z
 from agents.sre.traces import SpanVerdict
 from agents.sre.verdicts import FamilyVerdict, LogVerdict, hhmm, persistence
 
@@ -47,7 +46,7 @@ def _traffic_share(run: Run, verdict: FamilyVerdict, damage_at: float,
         step = view.step_surge(verdict, damage_at, run.lag, gain=step_gain)
         if step is None and surge_above is not None:
             step = view.step_surge(verdict, damage_at, run.lag, gain=step_gain,
-                                   min_score=ONSET_Z)
+                                   min_score=run.thresholds.onset_z)
             if step is not None and gain(step) < 0.5 * gain(surge_above):
                 step = None
             share = step is not None

@@ -205,10 +205,14 @@ class Investigator:
             if not ctx.metric and family not in families:
                 continue
             baseline_end = data_start + 0.5 * (ctx.fired_at_s - data_start)
+            th = self.thresholds
             onset = episode_onset(series.t, series.v, at=ctx.fired_at_s,
                                   baseline_end=baseline_end,
                                   direction=FAMILY_DIRECTION.get(series.family, "both"),
-                                  ceiling=ceiling_of(series.family, series.v))
+                                  ceiling=ceiling_of(series.family, series.v),
+                                  anomaly_z=th.anomaly_z, onset_z=th.onset_z,
+                                  min_baseline_points=th.min_baseline_points,
+                                  rare_cap=th.rare_cap)
             if onset is not None:
                 onsets.append(onset)
         step = sorted(steps)[len(steps) // 2] if steps else 60.0

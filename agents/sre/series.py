@@ -12,6 +12,9 @@ import numpy as np
 from agents.sre.stats import (
     ANOMALY_Z,
     FAMILY_DIRECTION,
+    MIN_BASELINE_POINTS,
+    ONSET_Z,
+    RARE_CAP,
     Anomaly,
     Baseline,
     ceiling_of,
@@ -24,9 +27,16 @@ from integrations.telemetry.base import FloatArray, MetricsResult, Series
 
 
 class SeriesView:
-    def __init__(self, *, split: float, window_start: float) -> None:
+    def __init__(self, *, split: float, window_start: float, anomaly_z: float = ANOMALY_Z,
+                 onset_z: float = ONSET_Z, min_baseline_points: float = MIN_BASELINE_POINTS,
+                 rare_cap: float = RARE_CAP) -> None:
         self.split = split
         self.window_start = window_start
+        # The run's statistics (`Thresholds`): rules read them here, as `analyze` used them.
+        self.anomaly_z = anomaly_z
+        self.onset_z = onset_z
+        self.min_baseline_points = min_baseline_points
+        self.rare_cap = rare_cap
         self.metrics: dict[str, MetricsResult] = {}
         self.profiles: dict[str, ServiceProfile] = {}
         self._z: dict[tuple[str, str], FloatArray | None] = {}
@@ -51,7 +61,8 @@ class SeriesView:
         """The series' reference level and noise, from the part of the window before the
         baseline ends (as `analyze` takes it)."""
         t, v = series.t, series.v
-        return robust_baseline(v[t < self.baseline_end(series)], ceiling_of(series.family, v))
+        return robust_baseline(v[t < self.baseline_end(series)], ceiling_of(series.family, v),
+                               min_points=self.min_baseline_points, rare_cap=self.rare_cap)
 
     def z_scores(self, series: Series, verdict: FamilyVerdict) -> FloatArray | None:
         """The series as smoothed directional z-scores against its baseline, the way
@@ -89,9 +100,10 @@ class SeriesView:
         if region.size == 0:
             return None
         peak = float(np.max(z[region]))
-        if peak < ANOMALY_Z:
+        if peak < self.anomaly_z:
             return None
-        return float(series.t[region[np.argmax(z[region] >= max(ANOMALY_Z, 0.5 * peak))]])
+        return float(series.t[region[np.argmax(z[region] >= max(self.anomaly_z,
+                                                                0.5 * peak))]])
 
     def level_before(self, verdict: FamilyVerdict, at: float | None) -> float | None:
         """The series' own level just before `at` (the median of the two samples before it)."""
@@ -112,7 +124,7 @@ class SeriesView:
         return max(float(np.mean(since)) / before - 1.0, 0.0) if since.size else 0.0
 
     def step_surge(self, verdict: FamilyVerdict, at: float | None, lag: float, *,
-                   gain: float, min_score: float = ANOMALY_Z) -> FamilyVerdict | None:
+                   gain: float, min_score: float | None = None) -> FamilyVerdict | None:
         """Requests that stepped up at `at` (or up to `lag` before it), measured from their own
         level just before: the surge a baseline recorded at a higher load hides. Traffic that
         sat at half its baseline and then doubled is still "normal" against that baseline, yet
@@ -122,6 +134,8 @@ class SeriesView:
         verdict is re-based on the level before."""
         if at is None or verdict.family != "throughput":
             return None
+        if min_score is None:
+            min_score = self.anomaly_z
         series = self.series_of(verdict)
         if series is None:
             return None
@@ -141,7 +155,7 @@ class SeriesView:
                 continue
             if best is None or score > best.score:
                 anomaly = Anomaly(score, before, level, float(start), int(since.size),
-                                  since=float(start))
+                                  since=float(start), threshold=self.anomaly_z)
                 best = FamilyVerdict(verdict.service, verdict.family, verdict.metric, anomaly,
                                      "", basis=f"a step from its level just before; its "
                                                f"baseline, recorded at another load, is "

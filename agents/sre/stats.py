@@ -24,6 +24,9 @@ FAMILY_DIRECTION: dict[str, Direction] = {
     "errors": "up", "throughput": "both", "availability": "down", "other": "both",
 }
 
+# These definitions are the defaults of `Thresholds` fields (anomaly_z, onset_z,
+# onset_share, min_baseline_points, min_region_points, rare_cap): a run passes its own, so
+# `nightowl eval --sweep` reaches them too.
 ANOMALY_Z = 3.0       # a sustained excursion beyond this many robust sigmas is anomalous
 ONSET_Z = 2.0         # the excursion is traced back while it stays beyond this
 # ...and beyond this share of its peak: a 70-sigma jump did not begin at the 3-sigma wobble
@@ -61,10 +64,12 @@ class Anomaly:
     since: float | None = None
     # The 95th percentile of the evaluation region (what a CPU request is sized to).
     p95: float | None = None
+    # The score from which the run calls an excursion anomalous.
+    threshold: float = ANOMALY_Z
 
     @property
     def anomalous(self) -> bool:
-        return self.score >= ANOMALY_Z
+        return self.score >= self.threshold
 
     def change(self) -> str:
         if not math.isfinite(self.baseline) or abs(self.baseline) < 1e-12:
@@ -97,9 +102,11 @@ def ceiling_of(family: str, values: FloatArray) -> float | None:
     return 1.0 if top <= 1.0 else 100.0 if top <= 100.0 else None
 
 
-def robust_baseline(values: FloatArray, ceiling: float | None = None) -> Baseline | None:
+def robust_baseline(values: FloatArray, ceiling: float | None = None, *,
+                    min_points: float = MIN_BASELINE_POINTS,
+                    rare_cap: float = RARE_CAP) -> Baseline | None:
     clean = values[np.isfinite(values)]
-    if clean.size < MIN_BASELINE_POINTS:
+    if clean.size < min_points:
         return None
     median = float(np.median(clean))
     mad = float(np.median(np.abs(clean - median))) * 1.4826
@@ -116,7 +123,7 @@ def robust_baseline(values: FloatArray, ceiling: float | None = None) -> Baselin
     if mad > 0 and clean.size >= 5:
         smooth = rolling_median(clean, 3)
         rare = max(float(np.percentile(np.abs(smooth - median), 99)) / 3.0,
-                   min(rare, RARE_CAP * max(mad, iqr)))
+                   min(rare, rare_cap * max(mad, iqr)))
     level = abs(median) if ceiling is None else abs(ceiling - median)
     floor = max(0.05 * level, rare, 1e-6 if ceiling is None else 1e-4 * ceiling)
     return Baseline(median, max(mad, iqr, floor), int(clean.size))
@@ -154,6 +161,12 @@ def analyze(
     baseline: Baseline | None = None,
     smooth: int = 3,
     ceiling: float | None = None,
+    anomaly_z: float = ANOMALY_Z,
+    onset_z: float = ONSET_Z,
+    onset_share: float = ONSET_SHARE,
+    min_baseline_points: float = MIN_BASELINE_POINTS,
+    min_region_points: float = MIN_REGION_POINTS,
+    rare_cap: float = RARE_CAP,
 ) -> Anomaly | None:
     """Judge the region t >= split against the baseline t < baseline_end (default: split).
 
@@ -162,14 +175,16 @@ def analyze(
     """
     if baseline is None:
         end = split if baseline_end is None else baseline_end
-        baseline = robust_baseline(v[t < end], ceiling)
+        baseline = robust_baseline(v[t < end], ceiling, min_points=min_baseline_points,
+                                   rare_cap=rare_cap)
         if baseline is None and end < split:
-            baseline = robust_baseline(v[t < split], ceiling)
+            baseline = robust_baseline(v[t < split], ceiling, min_points=min_baseline_points,
+                                       rare_cap=rare_cap)
     if baseline is None:
         return None
     region = t >= split
     n_region = int(np.isfinite(v[region]).sum())
-    if n_region < MIN_REGION_POINTS:
+    if n_region < min_region_points:
         return None
     k = smooth if n_region >= 5 else 1
     smoothed = rolling_median(v, k)
@@ -185,15 +200,15 @@ def analyze(
     onset: float | None = None
     persistence = 1.0
     since: float | None = None
-    if score >= ANOMALY_Z:
-        start = _walk_back(z, peak_pos, max(ONSET_Z, ONSET_SHARE * score))
+    if score >= anomaly_z:
+        start = _walk_back(z, peak_pos, max(onset_z, onset_share * score))
         onset = float(t[start])
-        since = float(t[_walk_back(z, start, ONSET_Z)])
+        since = float(t[_walk_back(z, start, onset_z)])
         tail = z[start:]
-        persistence = float(np.mean(tail >= ONSET_Z)) if tail.size else 1.0
+        persistence = float(np.mean(tail >= onset_z)) if tail.size else 1.0
     finite = v[region][np.isfinite(v[region])]
     return Anomaly(score, baseline.median, float(smoothed[peak_pos]), onset, n_region,
-                   persistence, since, float(np.percentile(finite, 95)))
+                   persistence, since, float(np.percentile(finite, 95)), anomaly_z)
 
 
 def _walk_back(z: FloatArray, start: int, floor: float) -> int:
@@ -206,10 +221,12 @@ def _walk_back(z: FloatArray, start: int, floor: float) -> int:
 
 def episode_onset(
     t: FloatArray, v: FloatArray, *, at: float, baseline_end: float, direction: Direction,
-    ceiling: float | None = None,
+    ceiling: float | None = None, anomaly_z: float = ANOMALY_Z, onset_z: float = ONSET_Z,
+    min_baseline_points: float = MIN_BASELINE_POINTS, rare_cap: float = RARE_CAP,
 ) -> float | None:
     """Start of the anomalous episode that is under way at time `at` (the alert's firing)."""
-    baseline = robust_baseline(v[t < baseline_end], ceiling)
+    baseline = robust_baseline(v[t < baseline_end], ceiling, min_points=min_baseline_points,
+                               rare_cap=rare_cap)
     if baseline is None:
         return None
     smoothed = rolling_median(v, 3 if t.size >= 5 else 1)
@@ -219,13 +236,13 @@ def episode_onset(
     if near.size == 0:
         return None
     # The episode must be visible at (or just before) the firing time.
-    candidates = [i for i in near[-3:] if z[i] >= ANOMALY_Z]
+    candidates = [i for i in near[-3:] if z[i] >= anomaly_z]
     after = np.flatnonzero(t > at)
-    candidates += [i for i in after[:2] if z[i] >= ANOMALY_Z]
+    candidates += [i for i in after[:2] if z[i] >= anomaly_z]
     if not candidates:
         return None
     pos = int(min(candidates))
-    while pos > 0 and z[pos - 1] >= ONSET_Z:
+    while pos > 0 and z[pos - 1] >= onset_z:
         pos -= 1
     return float(t[pos])
 

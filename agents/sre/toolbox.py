@@ -91,7 +91,10 @@ class Toolbox:
         self.id_prefix = id_prefix
         self.window = window
         # What the rules may read of the series fetched here (it owns the split).
-        self.view = SeriesView(split=split, window_start=window.start_s)
+        self.view = SeriesView(split=split, window_start=window.start_s,
+                               anomaly_z=thresholds.anomaly_z, onset_z=thresholds.onset_z,
+                               min_baseline_points=thresholds.min_baseline_points,
+                               rare_cap=thresholds.rare_cap)
         self.max_queries = max_queries
         self.queries = 0
         self.data_start = window.start_s  # the first sample actually seen (set by the caller)
@@ -165,10 +168,15 @@ class Toolbox:
             profile.status = "insufficient_data"
         for series in result.series:
             family = kind_family(series.metric, series.family)
+            th = self.thresholds
             anomaly = analyze(series.t, series.v, split=self.split,
                               direction=direction_of(series, family),
                               baseline_end=self.view.baseline_end(series),
-                              ceiling=ceiling_of(series.family, series.v))
+                              ceiling=ceiling_of(series.family, series.v),
+                              anomaly_z=th.anomaly_z, onset_z=th.onset_z,
+                              onset_share=th.onset_share,
+                              min_baseline_points=th.min_baseline_points,
+                              min_region_points=th.min_region_points, rare_cap=th.rare_cap)
             current = profile.families.get(family)
             rise = (anomaly.peak - anomaly.baseline
                     if anomaly is not None and anomaly.anomalous else 0.0)

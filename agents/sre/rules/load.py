@@ -8,7 +8,7 @@ from agents.sre.rules.link import Link, rule
 from agents.sre.rules.magnitude import gain
 from agents.sre.rules.persistence import standing_since
 from agents.sre.series import SeriesView
-from agents.sre.stats import ANOMALY_Z, ONSET_Z, directional
+from agents.sre.stats import directional
 from agents.sre.verdicts import FamilyVerdict, direction_of, hhmm
 
 
@@ -28,7 +28,7 @@ def coped_with(view: SeriesView, surge: FamilyVerdict, since: float, lag: float,
         return ""
     t, v = series.t, series.v
     before = np.flatnonzero((t <= since - lag) & np.isfinite(z) & np.isfinite(v))
-    if before.size == 0 or z[before[-1]] < ONSET_Z or v[before[-1]] <= 0:
+    if before.size == 0 or z[before[-1]] < view.onset_z or v[before[-1]] <= 0:
         return ""
     coping = float(v[before[-1]])
     arrived = v[(t >= since) & (t <= since + lag) & np.isfinite(v)]
@@ -81,7 +81,7 @@ def load_lull(link: Link) -> str:
         return ""
     worst = float(np.max(z_damage[episode]))
     for k in np.flatnonzero((common >= since) & np.isfinite(z_load) & episode):
-        if z_load[k] < ONSET_Z and z_damage[k] >= max(ANOMALY_Z, 0.5 * worst):
+        if z_load[k] < view.onset_z and z_damage[k] >= max(view.anomaly_z, 0.5 * worst):
             return (f"requests were back to normal at {hhmm(float(common[k]))} "
                     f"({load.v[il[k]]:.3g} against a baseline of {load_base.median:.3g}) "
                     f"while {effect.metric} stayed at {damage.v[idm[k]]:.3g} "

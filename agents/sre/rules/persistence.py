@@ -7,7 +7,6 @@ import numpy as np
 from agents.sre.rules.link import Link, rule
 from agents.sre.rules.timing import began
 from agents.sre.series import SeriesView
-from agents.sre.stats import ANOMALY_Z
 from agents.sre.verdicts import FamilyVerdict, hhmm, persistence
 
 DEGRADATION = ("latency", "errors", "availability")
@@ -35,7 +34,7 @@ def standing_since(view: SeriesView, verdict: FamilyVerdict, effect_onset: float
         return ""
     z_before = float(z[before[-1]])
     rise = float(np.max(z[after])) - z_before
-    if z_before < ANOMALY_Z or rise >= ANOMALY_Z:
+    if z_before < view.anomaly_z or rise >= view.anomaly_z:
         return ""
     return (f"it was already this abnormal at {hhmm(float(t[before[-1]]))} (z={z_before:.1f}), "
             f"before the effect began, and got no worse with it")

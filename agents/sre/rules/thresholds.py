@@ -11,9 +11,23 @@ from __future__ import annotations
 
 from dataclasses import dataclass, fields, replace
 
+from agents.sre import stats
+
 
 @dataclass(frozen=True, slots=True)
 class Thresholds:
+    # ---- statistics ---------------------------------------------------------------------------
+    # What counts as anomalous (robust sigmas of a sustained excursion), where an onset is
+    # traced back to (and the share of the peak it must keep), the fewest samples a baseline
+    # and an evaluation region need, and how far lone outliers may widen a continuous
+    # series' scale (times its MAD/IQR). Their values are defined in `agents.sre.stats`;
+    # every run passes these fields to it.
+    anomaly_z: float = stats.ANOMALY_Z
+    onset_z: float = stats.ONSET_Z
+    onset_share: float = stats.ONSET_SHARE
+    min_baseline_points: float = stats.MIN_BASELINE_POINTS
+    min_region_points: float = stats.MIN_REGION_POINTS
+    rare_cap: float = stats.RARE_CAP
     # ---- timing -------------------------------------------------------------------------------
     # A cause may show up this many samples after its effect (both smoothed, sampled apart)...
     tolerance_samples: float = 1.5
