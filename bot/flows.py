@@ -5,7 +5,7 @@ the same set):
 - `fix_pr`: wait for a person's click on an offered remediation (an approval), then open the
   draft pull request (`DevFlow.confirm`, which finds an existing PR by branch and marker);
 - `security_triage`: a security case's collect → triage → finish steps;
-- `containment`: a containment action a person approved, executed (once);
+- `containment`: a proposed containment action waits for a person's Approve, then runs once;
 - `job`: one background job run (what a Temporal Schedule starts; in-process, APScheduler
   calls the same `JobRunner`).
 """
@@ -26,7 +26,8 @@ if TYPE_CHECKING:
 FIX_PR = "fix_pr"
 OPEN_PR = "open_pr"  # the approval: a person clicked "open a pull request"
 SECURITY_TRIAGE = "security_triage"
-CONTAINMENT = "containment"  # an approved containment action, executed
+CONTAINMENT = "containment"  # a proposed containment action: approved, then executed
+APPROVE = "approve"  # the approval: a person pressed Approve on the action
 JOB = "job"
 
 
@@ -65,7 +66,12 @@ def containment_flow(security: SecurityService) -> Flow:
 
     # One attempt: an action integration that failed halfway is reported, not run again
     # (the same rule as before flows: "Nothing else was tried").
-    return Flow(CONTAINMENT, (Step("contain", contain, attempts=1),))
+    return Flow(CONTAINMENT, (Approval(APPROVE, timeout=timedelta(days=14)),
+                              Step("contain", contain, attempts=1)))
+
+
+def containment_key(case_id: int, index: int) -> str:
+    return f"case-{case_id}-action-{index}"
 
 
 def job_flow(runner: JobRunner) -> Flow:

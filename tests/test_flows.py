@@ -22,6 +22,7 @@ from scheduler.flows import (
 from scheduler.inprocess import InProcessRunner
 from storage.flows import FlowStore
 from storage.repository import Store
+from tests.fakes.slack import FakeSlack
 
 
 class Recorder:
@@ -143,3 +144,39 @@ async def test_a_step_can_end_its_flow_early(sqlite_store: Store) -> None:
     await r.start("f", "k", {})
     await r.idle(10)
     assert (await FlowStore.beside(sqlite_store).get("f", "k")).status == "done"
+
+
+async def test_a_containment_waits_for_its_approval_then_runs_once(
+        sqlite_store: Store, fake_slack: tuple[FakeSlack, str]) -> None:
+    """The security case layer on the service's (in-process) runner, as bot/wiring.py wires
+    it: each proposed action waits in a flow; Approve signals it; two clicks run it once."""
+    from bot.flows import CONTAINMENT, containment_key, register
+    from tests.security_cases import (
+        KEY,
+        RecordingExecutor,
+        attack_story,
+        slack_service,
+        stop_logging_signal,
+    )
+
+    _, url = fake_slack
+    executor = RecordingExecutor()
+    service, security, _ = slack_service(sqlite_store, url, executors=[executor])
+    register(service.flows, dev=None, security=security)
+    security.runner = lambda: service.runner
+    case_id, _ = await security.receive(stop_logging_signal(attack_story()))
+    await security.idle()
+    case = await security.store.case(case_id)
+    index = next(i for i, a in enumerate(case.triage["proposed_actions"])
+                 if a["action"] == "disable access key")
+    flows = FlowStore.beside(sqlite_store)
+    assert (await flows.get(CONTAINMENT, containment_key(case_id, index))).status == "waiting"
+    assert executor.calls == []  # triaged: nothing runs before a person approves
+    await security.approve(case_id, index, "U2")
+    await security.approve(case_id, index, "U3")  # a second click runs nothing twice
+    await security.idle()
+    assert executor.calls == [("disable access key", KEY)]
+    [row] = [a for a in await security.store.approvals(case_id) if a.action_index == index]
+    assert row.outcome == "executed" and row.approved_by == "U2"
+    assert (await flows.get(CONTAINMENT, containment_key(case_id, index))).status == "done"
+    await service.stop()

@@ -242,6 +242,15 @@ class SecurityService:
 
     async def _finish(self, case: SecurityCase) -> None:
         assert case.id is not None
+        if self.runner is not None:
+            # Each action that needs a person's approval waits for it durably (a signal on
+            # Temporal, a `waiting` run in-process), then runs once (`contain`).
+            from bot.flows import CONTAINMENT, containment_key
+
+            for index, action in enumerate(case.triage.get("proposed_actions") or []):
+                if action.get("requires_approval", True):
+                    await self.runner().start(CONTAINMENT, containment_key(case.id, index),
+                                              {"case_id": case.id, "index": index})
         await self.store.advance(case.id, STEP_DONE)
         self.dispatcher.notify(case.id, case.channel, kind=THREAD_KIND)
 
@@ -295,13 +304,15 @@ class SecurityService:
                 note=f"✅ <@{user}> approved {what}; running it through {executor.name}.")
             if created and self.runner is None:
                 row = await self._execute(case, row, executor, action)
-            elif created and self.runner is not None:
-                # Durable: the approved action runs as a flow step (on a worker, on Temporal),
-                # retried if its process dies, and run once (`contain` checks it still waits).
-                from bot.flows import CONTAINMENT
+        if created and self.runner is not None:
+            # The approval reaches the action's waiting flow, which runs it (on a worker, on
+            # Temporal) once (`contain` checks it still waits; a recorded-only approval ends
+            # the flow); a case triaged before flows existed gets its flow now.
+            from bot.flows import APPROVE, CONTAINMENT, containment_key
 
-                await self.runner().start(CONTAINMENT, f"case-{case_id}-action-{index}",
-                                          {"case_id": case_id, "index": index})
+            runner, key = self.runner(), containment_key(case_id, index)
+            await runner.start(CONTAINMENT, key, {"case_id": case_id, "index": index})
+            await runner.signal(CONTAINMENT, key, APPROVE, {"user": user})
         self.dispatcher.notify(case_id, case.channel, kind=THREAD_KIND)
         return row
 
