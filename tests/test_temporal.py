@@ -33,11 +33,13 @@ from tests.dev_support import REPO, World, github_world, revert_draft
 from tests.dev_support import TOKEN as GH_TOKEN
 from tests.fakes.process import free_port
 from tests.fakes.server import ServerThread
+from tests.fakes.signing import action_body, slack_headers
 from tests.fakes.slack import FakeSlack
 from tests.temporal_support import dev_server
 from tests.test_restarts import _alertmanager_payload, held_prometheus, wait_for
 
 TOKEN = "temporal-test-token"
+SLACK_SECRET = "temporal-secret"
 ROOT = Path(__file__).parent.parent
 HEARTBEAT_S = "3"  # short in tests: a dead worker's step moves within seconds
 QUEUE = "q-cluster"
@@ -58,7 +60,7 @@ def _env(db_url: str, temporal: str, queue: str, slack_url: str, **extra: str) -
                   "TEMPORAL_ADDRESS": temporal, "NIGHTOWL_TEMPORAL_TASK_QUEUE": queue,
                   "NIGHTOWL_TEMPORAL_HEARTBEAT_TIMEOUT_SECONDS": HEARTBEAT_S,
                   "NIGHTOWL_WEBHOOK_TOKEN": TOKEN, "SLACK_BOT_TOKEN": "xoxb-temporal",
-                  "SLACK_SIGNING_SECRET": "temporal-secret", "SLACK_API_URL": f"{slack_url}/api/",
+                  "SLACK_SIGNING_SECRET": SLACK_SECRET, "SLACK_API_URL": f"{slack_url}/api/",
                   "NIGHTOWL_SLACK_MESSAGES_PER_SECOND": "200",
                   "NIGHTOWL_SCHEDULER_ENABLED": "false", **extra}
 
@@ -278,8 +280,8 @@ def test_approval_after_a_worker_restart_and_a_sigkill_mid_pr_give_one_pr(
     key = f"proposal-{proposal.id}"
 
     async def runner() -> TemporalRunner:
-        # What serve does on an offer and on the click (bot/dev.py): the flow's shape is all
-        # it needs; the steps run in the workers.
+        # What serve does when it posts an offer (bot/dev.py `offered`): the flow's shape is
+        # all it needs; the steps run in the workers.
         client = await connect(c.env["TEMPORAL_ADDRESS"], "default")
         return TemporalRunner(client, flows=Flows({FIX_PR: fix_pr_flow(None)}),  # type: ignore[arg-type]
                               store=FlowStore.beside(store), task_queue=QUEUE)
@@ -287,17 +289,22 @@ def test_approval_after_a_worker_restart_and_a_sigkill_mid_pr_give_one_pr(
     async def offer() -> None:
         await (await runner()).start(FIX_PR, key, {"proposal_id": proposal.id})
 
-    async def approve() -> None:
-        await (await runner()).signal(FIX_PR, key, "open_pr", {"action": "revert", "user": "U1"})
-
     asyncio.run(offer())
     for slot in (0, 1):  # a deploy: every worker replaced while the flow waits on Temporal
         c.stop_worker(slot)
         c.start_worker(slot)
     c.wait_ready()
     world.fake.answer_delay = 30.0  # GitHub creates the PR, its answer comes too late
+    c.slack.members["C1"] = ["U1"]  # a responder in the proposal's channel
     try:
-        asyncio.run(approve())
+        # The click, signed as Slack signs it, to serve: serve signals the waiting workflow.
+        body = action_body("dev_open_revert", str(proposal.id), user="U1", channel="C1",
+                           response_url=f"{c.slack.base_url}/api/respond")
+        clicked = httpx.post(f"http://127.0.0.1:{c.port}/slack/events", content=body,
+                             timeout=30, headers=slack_headers(
+                                 SLACK_SECRET, body,
+                                 content_type="application/x-www-form-urlencoded"))
+        assert clicked.status_code == 200, clicked.text
         wait_for(lambda: world.fake.pulls[REPO], what="a worker to create the PR")
         held = c.holder(f"{FIX_PR}/{key}: step open_pr, attempt 1")
         assert held >= 0
