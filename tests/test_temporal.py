@@ -62,7 +62,7 @@ def _env(db_url: str, temporal: str, queue: str, slack_url: str, **extra: str) -
                   "NIGHTOWL_WEBHOOK_TOKEN": TOKEN, "SLACK_BOT_TOKEN": "xoxb-temporal",
                   "SLACK_SIGNING_SECRET": SLACK_SECRET, "SLACK_API_URL": f"{slack_url}/api/",
                   "NIGHTOWL_SLACK_MESSAGES_PER_SECOND": "200",
-                  "NIGHTOWL_SCHEDULER_ENABLED": "false", **extra}
+                  **extra}
 
 
 def _healthy(port: int) -> bool:
@@ -448,3 +448,38 @@ def test_serve_stops_with_one_line_when_temporal_is_unreachable(tmp_path: Path) 
     assert done.returncode == 2, done.stderr
     assert "Traceback" not in done.stderr
     assert len(lines) == 1 and "TEMPORAL_ADDRESS=" in lines[0], done.stderr
+
+
+async def test_scheduled_jobs_are_temporal_schedules(temporal: str, sqlite_store: Any) -> None:
+    from bot.flows import job_flow
+    from scheduler.flows import Flows
+    from scheduler.jobs.base import JobOutcome
+    from scheduler.runner import JobRunner
+    from scheduler.temporal.runner import TemporalRunner
+    from storage.background import BackgroundStore
+    from storage.flows import FlowStore
+
+    class Probe:
+        name = "probe"
+
+        async def run(self, *, trigger: str) -> JobOutcome:
+            return JobOutcome(items=1, summary="probed")
+
+    background = BackgroundStore.beside(sqlite_store)
+    jobs = JobRunner(jobs={"probe": Probe()}, store=background, engine=sqlite_store.engine,
+                     holder="test:1:a")
+    flows = Flows({"job": job_flow(jobs)})
+    async with _worker(temporal, flows, "q-schedules") as client:
+        runner = TemporalRunner(client, flows=flows, store=FlowStore.beside(sqlite_store),
+                                task_queue="q-schedules")
+        await runner.ensure_schedules({"probe": "every 1s"})
+        await runner.ensure_schedules({"probe": "every 1s"})  # a restart: updated, not doubled
+        async with asyncio.timeout(60):
+            while len(await background.runs("probe", limit=10)) < 2:
+                await asyncio.sleep(0.2)
+        await runner.ensure_schedules({"probe": "off"})  # switched off: the schedule goes
+        handle = client.get_schedule_handle("nightowl-q-schedules-job-probe")
+        with pytest.raises(Exception, match="not found"):
+            await handle.describe()
+    runs = await background.runs("probe", limit=10)
+    assert all(r.trigger == "schedule" and r.outcome == "ok" for r in runs)
