@@ -127,7 +127,7 @@ def _checked(report: Report) -> list[Line]:
         verdict = {"inconclusive": "inconclusive", "refuted": "ruled out",
                    "supported": "supported", "pending": "not tested"}[h.status]
         reason = f": {utc_text(h.reason)}" if h.reason else ""
-        lines.append(Line(f"{h.statement} — {verdict}{reason}",
+        lines.append(Line(f"{utc_text(h.statement)} — {verdict}{reason}",
                           status="insufficient_data" if h.status == "inconclusive" else "ok"))
     rest = len(report.hypotheses) - len(lines)
     if rest > 0:

@@ -62,7 +62,7 @@ def print_report(report: Report, *, as_json: bool) -> None:
 
 def _tree(h: Hypothesis, by_id: dict[str, Hypothesis], lines: list[str], depth: int) -> None:
     reason = f" — {utc_text(h.reason)}" if h.reason and h.status != "supported" else ""
-    lines.append(f"{'  ' * depth}{MARK[h.status]} [{h.id}] {h.statement}{reason}")
+    lines.append(f"{'  ' * depth}{MARK[h.status]} [{h.id}] {utc_text(h.statement)}{reason}")
     for child in h.children:
         if child in by_id:
             _tree(by_id[child], by_id, lines, depth + 1)

@@ -177,3 +177,13 @@ async def test_lifecycle_is_logged_one_line_each(tmp_path: Path,
     assert any("incident 1 resolved in #incidents" in line for line in lines), lines
     assert "cpu_busy" not in out.getvalue() and "Likely root cause: cart" in out.getvalue()
     wiring.store.close()
+
+
+def test_reasons_name_metrics_in_words_and_leave_service_names_alone() -> None:
+    from agents.sre.wording import utc_text
+
+    said = utc_text("it moved, but by too little to explain search errors "
+                    "(latency_p99_ms against error_rate at z=3.2) at 10:02")
+    assert said == ("it moved, but by too little to explain search errors "
+                    "(p99 latency against error rate) at 10:02 UTC")
+    assert utc_text("order_service called payment_db") == "order_service called payment_db"

@@ -8,6 +8,7 @@ from datetime import timedelta
 from typing import TYPE_CHECKING
 
 from integrations.telemetry.base import Window
+from integrations.telemetry.promql import metric_words
 from integrations.telemetry.scenario import Case
 
 if TYPE_CHECKING:  # the ORM (SQLAlchemy, 0.1-0.4 s to import) only for incidents from storage
@@ -23,6 +24,12 @@ class AlertContext:
     summary: str
     window: Window
     metric: str | None = None
+
+    @property
+    def effect(self) -> str:
+        """The alerting symptom as hypotheses and reasons say it: "cart p99 latency", not
+        "cart latency_p99_ms" (a signal is often a metric name)."""
+        return f"{self.service} {metric_words(self.signal)[0]}"
 
     @classmethod
     def from_case(cls, case: Case) -> AlertContext:

@@ -79,12 +79,12 @@ class Investigator:
         tools.split = max(anchor - max(2 * step, 0.04 * (ctx.fired_at_s - data_start)),
                           earliest)
 
-        root = run.new(statement=f"{ctx.service} {ctx.signal} is abnormal ({ctx.name})",
+        root = run.new(statement=f"{ctx.effect} is abnormal ({ctx.name})",
                        kind="symptom", service=ctx.service, depth=0, parent=None)
         try:
             symptom = await self._test_symptom(run, root)
             effect_onset = symptom.onset if symptom and symptom.anomalous else symptom_onset
-            await explore(run, ctx.service, f"{ctx.service} {ctx.signal}", effect_onset,
+            await explore(run, ctx.service, ctx.effect, effect_onset,
                           depth=0, parent=root, path=list(root.evidence),
                           effect_verdict=symptom)
             # With no call graph at all the walk saw one service: a "decisive" cause there

@@ -44,7 +44,7 @@ class Lab:
         h = run.new(statement=proposal.statement, kind=proposal.kind,
                     service=proposal.service, depth=self.root.depth + 1, parent=self.root)
         h.origin = "model"
-        effect = f"{run.ctx.service} {run.ctx.signal}"
+        effect = run.ctx.effect
         symptom = (await run.tools.profile(run.ctx.service)).degradation(
             ("latency", "errors", "availability"), run.ctx.metric)
         onset: float | None = None

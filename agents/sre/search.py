@@ -75,7 +75,7 @@ async def widen(run: Run, services: list[str], effect_onset: float | None) -> No
                 frontier.append(callee)
     symptom = (await run.tools.profile(run.ctx.service)).degradation(DEGRADATION,
                                                                       run.ctx.metric)
-    effect = f"{run.ctx.service} {run.ctx.signal}"
+    effect = run.ctx.effect
     added: list[Candidate] = []
     for service in services:
         # A callee refuted as a dependency (its latency did not move) had its catalogue

@@ -21,9 +21,26 @@ _ONSET = re.compile(r"\bonset ([0-2]\d:[0-5]\d)")
 _HHMM = re.compile(r"\b([0-2]\d:[0-5]\d)\b(?! UTC)")
 
 
+# A metric's name inside a sentence (rules' reasons say "latency_p99_ms against error_rate"):
+# snake_case naming one of the families the investigator reads, so service names stay as
+# they are.
+_METRIC_NAME = re.compile(
+    r"\b[a-z][a-z0-9]*(?:_[a-z0-9]+)+\b")
+_FAMILY_WORD = re.compile(
+    r"(?:^|_)(?:latency|lat|duration|cpu|mem|memory|disk|net|network|socket|errors?|5xx|"
+    r"requests?|throughput|qps|availability|rate|bytes|seconds|ms|total|p\d{2,3})(?:_|$)")
+
+
+def _metric_in_words(match: re.Match[str]) -> str:
+    name = match.group(0)
+    return metric_words(name)[0] if _FAMILY_WORD.search(name) else name
+
+
 def utc_text(text: str) -> str:
-    """Drop z-scores (statisticians' shorthand) and say which clock the times are on."""
-    return _HHMM.sub(r"\1 UTC", _Z.sub("", text)).strip()
+    """A reason or finding as a person reads it: no z-scores (statisticians' shorthand),
+    metric names in words, and which clock the times are on."""
+    text = _METRIC_NAME.sub(_metric_in_words, _Z.sub("", text))
+    return _HHMM.sub(r"\1 UTC", text).strip()
 
 
 def plural(count: int, one: str, many: str | None = None) -> str:
