@@ -8,13 +8,14 @@ import io
 from datetime import timedelta
 from pathlib import Path
 
+from alembic import command
 from sqlalchemy import text
 from sqlmodel import Session, select
 
 from bot.console import ConsoleSurface
 from bot.thread_text import reply_text
 from storage import lifecycle
-from storage.db import make_engine, upgrade
+from storage.db import alembic_config, make_engine, upgrade
 from storage.models import IncidentStatus, Investigation, ThreadUpdate, utcnow
 from storage.outbox import Outbox
 from storage.repository import NotNow, Store
@@ -149,8 +150,10 @@ def test_unshown_runs_from_before_typed_events_are_queued_by_the_migration(
                 " queries, llm_calls, llm_input_tokens, cost_usd, shown_final, progress, result)"
                 " VALUES (1, 'done', 'auto', :when, false, 0, 0, 0, 0, :shown, '{}', '{}')"),
                 {"when": when, "shown": shown})
-    upgrade(engine)
-    with Session(engine) as session:
-        rows = list(session.exec(select(ThreadUpdate)))
-    assert [row.event for row in rows] == [InvestigationFinished(investigation_id=1)]
+    for _ in range(2):  # and once more after a downgrade, which drops the typed rows
+        upgrade(engine)
+        with Session(engine) as session:
+            rows = list(session.exec(select(ThreadUpdate)))
+        assert [row.event for row in rows] == [InvestigationFinished(investigation_id=1)]
+        command.downgrade(alembic_config(engine), "0004_slack_outbox")
     engine.dispose()

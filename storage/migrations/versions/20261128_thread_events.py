@@ -42,8 +42,12 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     op.execute("DELETE FROM threadupdate WHERE data IS NOT NULL AND text IS NULL")
-    with op.batch_alter_table('incident') as batch:
-        batch.drop_column('last_investigation_at')
+    if op.get_bind().dialect.name == "sqlite":
+        # A batch drop would copy `incident`, which other tables reference; SQLite (3.35+)
+        # drops a plain column in place.
+        op.execute("ALTER TABLE incident DROP COLUMN last_investigation_at")
+    else:
+        op.drop_column('incident', 'last_investigation_at')
     with op.batch_alter_table('threadupdate') as batch:
         batch.alter_column('text', existing_type=sqlmodel.sql.sqltypes.AutoString(), nullable=False)
         batch.drop_column('data')
