@@ -157,3 +157,44 @@ def test_unshown_runs_from_before_typed_events_are_queued_by_the_migration(
         assert [row.event for row in rows] == [InvestigationFinished(investigation_id=1)]
         command.downgrade(alembic_config(engine), "0004_slack_outbox")
     engine.dispose()
+
+
+_CLICKER = """
+import asyncio, sys, time
+from storage.db import make_engine
+from storage.repository import Store
+from storage.models import Investigation
+
+async def main() -> None:
+    store = Store(make_engine(sys.argv[1]))
+    time.sleep(max(0.0, float(sys.argv[2]) - time.time()))  # both processes click at once
+    results = await asyncio.gather(*(store.claim_investigation(
+        1, "reinvestigate", cooldown_s=120, stuck_s=1800) for _ in range(10)))
+    print(sum(isinstance(r, Investigation) for r in results))
+    store.close()
+
+asyncio.run(main())
+"""
+
+
+def test_the_reinvestigate_cooldown_holds_across_processes(tmp_path: Path) -> None:
+    """Two real processes, ten clicks each at the same moment: one run starts."""
+    import subprocess
+    import sys
+    import time
+
+    url = f"sqlite:///{tmp_path}/nightowl.db"
+    engine = make_engine(url)
+    upgrade(engine)
+    store = Store(engine)
+    try:
+        asyncio.run(store.ingest([alert("a")], route))
+    finally:
+        store.close()
+    at = str(time.time() + 3.0)
+    clickers = [subprocess.Popen([sys.executable, "-c", _CLICKER, url, at],
+                                 stdout=subprocess.PIPE, text=True,
+                                 cwd=Path(__file__).parents[1]) for _ in range(2)]
+    started = [int(c.communicate(timeout=60)[0].strip()) for c in clickers]
+    assert all(c.returncode == 0 for c in clickers)
+    assert sum(started) == 1, started
