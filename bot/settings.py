@@ -375,7 +375,7 @@ class TemporalSettings(BaseSettings):
     model_config = _COMMON
     address: str | None = Field(None, validation_alias=_env("TEMPORAL_ADDRESS"))
     namespace: str = Field("default", validation_alias=_env("TEMPORAL_NAMESPACE"))
-    task_queue: str = Field("nightowl", validation_alias=_env("NIGHTOWL_TEMPORAL_TASK_QUEUE"))
+    task_queue: str = Field("nightowl", validation_alias=_env("TEMPORAL_TASK_QUEUE"))
     # A worker silent for this long is presumed dead and its step retried elsewhere.
     heartbeat_timeout_seconds: float = Field(
         10.0, gt=0, validation_alias=_env("NIGHTOWL_TEMPORAL_HEARTBEAT_TIMEOUT_SECONDS"))

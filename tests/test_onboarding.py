@@ -132,7 +132,7 @@ BAD: dict[str, str] = {
     "NIGHTOWL_GITHUB_SECURITY_AUDIT_LOG": BOOL,
     "TEMPORAL_ADDRESS": "http://temporal:7233",  # a URL where host:port belongs
     "TEMPORAL_NAMESPACE": "on call",
-    "NIGHTOWL_TEMPORAL_TASK_QUEUE": "night owl",
+    "TEMPORAL_TASK_QUEUE": "night owl",
     "NIGHTOWL_TEMPORAL_HEARTBEAT_TIMEOUT_SECONDS": NUMBER,
 }
 # Values of the kinds the checks above must still accept (a check that refuses real

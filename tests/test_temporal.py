@@ -57,7 +57,7 @@ def _env(db_url: str, temporal: str, queue: str, slack_url: str, **extra: str) -
            if not k.startswith(("NIGHTOWL_", "SLACK_", "PROMETHEUS_", "LOKI_", "SENTRY_",
                                 "TEMPORAL_", "GITHUB_"))}
     return env | {"NIGHTOWL_DATABASE_URL": db_url, "NIGHTOWL_LOG_LEVEL": "INFO",
-                  "TEMPORAL_ADDRESS": temporal, "NIGHTOWL_TEMPORAL_TASK_QUEUE": queue,
+                  "TEMPORAL_ADDRESS": temporal, "TEMPORAL_TASK_QUEUE": queue,
                   "NIGHTOWL_TEMPORAL_HEARTBEAT_TIMEOUT_SECONDS": HEARTBEAT_S,
                   "NIGHTOWL_WEBHOOK_TOKEN": TOKEN, "SLACK_BOT_TOKEN": "xoxb-temporal",
                   "SLACK_SIGNING_SECRET": SLACK_SECRET, "SLACK_API_URL": f"{slack_url}/api/",

@@ -1,7 +1,7 @@
 """`nightowl worker`, and putting `nightowl serve`'s flows on Temporal.
 
 With TEMPORAL_ADDRESS set, `serve` takes webhooks and clicks and starts flows; the workers
-run them (any number, on any machines, on NIGHTOWL_TEMPORAL_TASK_QUEUE). Both build the same
+run them (any number, on any machines, on TEMPORAL_TASK_QUEUE). Both build the same
 flows from the same settings, so a workflow started by serve finds its steps in every worker.
 """
 
@@ -28,7 +28,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     worker = sub.add_parser(
         "worker", help="run flows from Temporal (TEMPORAL_ADDRESS): investigations, triage, "
                        "fix PRs, scheduled jobs",
-        description="Run a Temporal worker on NIGHTOWL_TEMPORAL_TASK_QUEUE (default nightowl) "
+        description="Run a Temporal worker on TEMPORAL_TASK_QUEUE (default nightowl) "
                     "at TEMPORAL_ADDRESS, namespace TEMPORAL_NAMESPACE: it executes the steps "
                     "of every flow `nightowl serve` starts and every scheduled job. Run as many "
                     "as you like, anywhere; a step a dead worker held is retried on another. "
