@@ -118,7 +118,10 @@ class Runner(Protocol):
     async def close(self) -> None: ...
 
 
-def workflow_id(flow: str, key: str, *, queue: str) -> str:
+def workflow_id(flow: str, key: str, *, queue: str, installation: str) -> str:
     """Temporal's id for the run of (flow, key) of the installation whose task queue is
-    `queue`: two installations sharing a namespace never take each other's runs for their own."""
-    return f"nightowl/{queue}/{flow}/{key}"
+    `queue` and whose database is `installation` (its random id, storage/flows.py): two
+    installations sharing a namespace never take each other's runs for their own, and a fresh
+    database on the same queue (incident 1 again) is not refused as a duplicate of the old
+    database's incident 1."""
+    return f"nightowl/{queue}/{installation}/{flow}/{key}"

@@ -5,14 +5,17 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from typing import Any
+from uuid import uuid4
 
 from sqlalchemy import update
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import col, select
 
 from storage.errors import NotFound
-from storage.models import FlowRun, utcnow
+from storage.models import Control, FlowRun, utcnow
 from storage.repository import Repository, in_executor
+
+INSTALLATION_KEY = "installation_id"
 
 
 class FlowStore(Repository):
@@ -41,6 +44,24 @@ class FlowStore(Repository):
                                                           FlowRun.key == key)).one(), False
             session.refresh(run)
             return run, True
+
+    @in_executor
+    def installation_id(self) -> str:
+        """This database's identity: random, made on first use and kept (a `Control` row), so
+        every process on the same database agrees and a new database gets a new one."""
+        with self._session() as session:
+            row = session.get(Control, INSTALLATION_KEY)
+            if row is not None:
+                return row.value
+            session.add(Control(key=INSTALLATION_KEY, value=uuid4().hex[:16],
+                                updated_by="nightowl"))
+            try:
+                session.commit()
+            except IntegrityError:  # another process made it first: theirs stands
+                session.rollback()
+            found = session.get(Control, INSTALLATION_KEY)
+            assert found is not None
+            return found.value
 
     @in_executor
     def get(self, flow: str, key: str) -> FlowRun:

@@ -402,7 +402,8 @@ async def test_a_step_that_keeps_failing_ends_its_workflow_with_the_reason(
                                 task_queue="q-failing",
                                 timeouts=Timeouts(retry_initial_s=0.1))
         await runner.start("flaky", "k", {"incident_id": 7})
-        handle = client.get_workflow_handle(workflow_id("flaky", "k", queue="q-failing"))
+        handle = client.get_workflow_handle(workflow_id(
+            "flaky", "k", queue="q-failing", installation=await runner.store.installation_id()))
         with pytest.raises(WorkflowFailureError) as failure:
             await asyncio.wait_for(handle.result(), 60)
     assert calls["flaky"] == 3, "bounded: three attempts, then the flow ends"
@@ -432,11 +433,44 @@ async def test_starts_made_while_temporal_is_down_run_when_it_is_back(
         async with _worker(address, flows, "q-down") as client:
             runner.client = client
             assert await runner.drain() == 1
-            result = await asyncio.wait_for(
-                client.get_workflow_handle(workflow_id("fine", "k", queue="q-down")).result(), 60)
+            ident = workflow_id("fine", "k", queue="q-down",
+                                installation=await store.installation_id())
+            result = await asyncio.wait_for(client.get_workflow_handle(ident).result(), 60)
             assert await runner.drain() == 0
     assert result["seen"] == 42 and calls["fine"] == 1
     assert (await store.get("fine", "k")).status == "started"
+
+
+async def test_a_fresh_database_on_the_same_queue_is_not_refused_the_old_ones_ids(
+        temporal: str, sqlite_store: Any, tmp_path: Path) -> None:
+    """Incident 1 of a new database is new work, even on the namespace and queue where the
+    old database's incident 1 ran: the workflow id carries the database's own identity."""
+    from scheduler.flows import workflow_id
+    from scheduler.temporal.runner import TemporalRunner
+    from storage.flows import FlowStore
+    from storage.repository import Store
+
+    calls: Counter[str] = Counter()
+    flows = _flows(calls, [])
+    old = FlowStore.beside(sqlite_store)
+    engine = make_engine(f"sqlite:///{tmp_path}/fresh.db")
+    upgrade(engine)
+    fresh_store = Store(engine)
+    fresh = FlowStore.beside(fresh_store)
+    try:
+        assert await old.installation_id() == await old.installation_id(), "kept, not remade"
+        assert await old.installation_id() != await fresh.installation_id()
+        async with _worker(temporal, flows, "q-fresh") as client:
+            for store, n in ((old, 1), (fresh, 2)):
+                runner = TemporalRunner(client, flows=flows, store=store, task_queue="q-fresh")
+                await runner.start("fine", "incident-1", {"n": n})
+                ident = workflow_id("fine", "incident-1", queue="q-fresh",
+                                    installation=await store.installation_id())
+                result = await asyncio.wait_for(client.get_workflow_handle(ident).result(), 60)
+                assert result["seen"] == n
+    finally:
+        fresh_store.close()
+    assert calls["fine"] == 2, "the fresh database's run ran; it was not taken for the old one"
 
 
 def test_serve_stops_with_one_line_when_temporal_is_unreachable(tmp_path: Path) -> None:

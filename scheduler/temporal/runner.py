@@ -1,10 +1,10 @@
 """`TemporalRunner`: starts flows as Temporal workflows and signals their approvals.
 
 Every start is written to the `flowrun` table first (`pending`), then submitted with the
-workflow id `nightowl/<queue>/<flow>/<key>`: Temporal refuses a second workflow with that id, so a
-start repeated by two replicas or a retried webhook runs once. When Temporal does not answer
-the row stays `pending` and `drain` (a loop in `nightowl serve`) submits it when Temporal is
-back: nothing a webhook accepted is lost.
+workflow id `nightowl/<queue>/<installation>/<flow>/<key>`: Temporal refuses a second
+workflow with that id, so a start repeated by two replicas or a retried webhook runs once.
+When Temporal does not answer the row stays `pending` and `drain` (a loop in `nightowl
+serve`) submits it when Temporal is back: nothing a webhook accepted is lost.
 """
 
 from __future__ import annotations
@@ -100,6 +100,12 @@ class TemporalRunner:
         self.timeouts = timeouts or Timeouts()
         self._drainer: asyncio.Task[None] | None = None
         self._wake = asyncio.Event()
+        self._installation: str | None = None
+
+    async def _id(self, flow: str, key: str) -> str:
+        if self._installation is None:
+            self._installation = await self.store.installation_id()
+        return workflow_id(flow, key, queue=self.task_queue, installation=self._installation)
 
     async def start(self, flow: str, key: str, state: State) -> None:
         self.flows[flow]
@@ -122,7 +128,7 @@ class TemporalRunner:
                 WORKFLOW, FlowInput(run.flow, run.key, dict(run.state), plan_of(flow),
                                     has_failure_handler=flow.on_failure is not None,
                                     timeouts=self.timeouts),
-                id=workflow_id(run.flow, run.key, queue=self.task_queue),
+                id=await self._id(run.flow, run.key),
                 task_queue=self.task_queue,
                 id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
                 id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
@@ -133,8 +139,7 @@ class TemporalRunner:
         run = await self.store.get(flow, key)
         if run.status == "pending":
             await self._submit(run)
-        handle = self.client.get_workflow_handle(
-            workflow_id(flow, key, queue=self.task_queue))
+        handle = self.client.get_workflow_handle(await self._id(flow, key))
         await handle.signal(SIGNAL, Approve(name, payload), rpc_timeout=RPC_TIMEOUT)
 
     async def drain(self) -> int:
@@ -199,7 +204,7 @@ class TemporalRunner:
                 with contextlib.suppress(RPCError):
                     await self.client.get_schedule_handle(ident).delete()
                 continue
-            schedule = self._schedule(name, spec)
+            schedule = self._schedule(name, spec, await self._id(JOB_FLOW, name))
             try:
                 await self.client.create_schedule(ident, schedule)
                 log.info("Temporal schedule %s created (%s)", ident, text)
@@ -209,14 +214,14 @@ class TemporalRunner:
 
                 await self.client.get_schedule_handle(ident).update(update)
 
-    def _schedule(self, job: str, spec: ScheduleSpec) -> Schedule:
+    def _schedule(self, job: str, spec: ScheduleSpec, ident: str) -> Schedule:
         flow = self.flows[JOB_FLOW]
         return Schedule(
             action=ScheduleActionStartWorkflow(
                 WORKFLOW, FlowInput(JOB_FLOW, job, {"job": job}, plan_of(flow),
                                     has_failure_handler=flow.on_failure is not None,
                                     timeouts=self.timeouts),
-                id=workflow_id(JOB_FLOW, job, queue=self.task_queue), task_queue=self.task_queue,
+                id=ident, task_queue=self.task_queue,
                 execution_timeout=timedelta(hours=6)),
             spec=spec,
             # A run still going when the next tick comes: the tick is skipped.
