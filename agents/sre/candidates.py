@@ -94,7 +94,7 @@ class Candidate:
             "payload": "abnormally large payloads", "traffic": "traffic surge",
             "deploy": "a deploy", "config": "a config change",
             "code_error": "a surge of errors", "dependency": "degraded with no visible "
-            "resource cause",
+            "resource cause", "other": "an anomaly in a metric of no known kind",
         }.get(self.kind, self.kind)
         where = "" if self.reachable else (
             " (downstream of the alert, through services that did not confirm it)"
@@ -197,8 +197,11 @@ def rank(candidates: list[Candidate], *, symptom_anomalous: bool, th: Thresholds
     if abstain:
         note = (f"strongest candidate {top.service} is weak "
                 f"(strength {top.weight:.2f} < {th.abstain_strength})")
-    elif not symptom_anomalous and not top.reachable:
+    elif not symptom_anomalous and not top.reachable and not top.unknown_link:
         abstain, note = True, "the alerting signal itself looks normal"
+    elif not symptom_anomalous and not top.reachable:
+        note = ("the alerting signal itself looks normal: the strongest lasting anomaly that "
+                "began before the alert is reported, its connection to the alert unknown")
     if abstain:
         for candidate in ranked:
             candidate.confidence = min(candidate.confidence, th.abstained_confidence)

@@ -8,7 +8,7 @@ from agents.sre.candidates import Candidate, explains, fallback_kind
 from agents.sre.report import Hypothesis
 from agents.sre.rules.timing import bulk
 from agents.sre.run import CHANGE_KINDS, DEGRADATION, RESOURCE_KINDS, Run
-from agents.sre.stats import squash
+from agents.sre.stats import squash, step_score
 from agents.sre.verdicts import FamilyVerdict, persistence
 
 
@@ -91,12 +91,19 @@ async def widen(run: Run, services: list[str], effect_onset: float | None) -> No
                                          effect_service=run.ctx.service,
                                          effect_label=effect) is None:
             best = own  # its own resource, before its own degradation: that is its cause
+        if best is None or not best.anomalous:
+            # Nothing of a known kind moved; a metric named unlike any family the catalogue
+            # knows (`container_threads`, `jvm_gc_pause_ms`) still ranks, as "other".
+            unnamed = profile.families.get("other")
+            if unnamed is not None and unnamed.anomalous:
+                best = unnamed
         if best is not None and run.judge(kind=best.family, role="widened", cause=best,
                                           effect=symptom, effect_onset=effect_onset,
                                           effect_service=run.ctx.service,
                                           effect_label=effect) is None:
             evidence = run.tools.cite(best, effect=(effect, effect_onset))
-            kind = best.family if best.family in RESOURCE_KINDS else fallback_kind(best.family)
+            kind = best.family if best.family in (*RESOURCE_KINDS, "other") else \
+                fallback_kind(best.family)
             degraded = profile.best(*DEGRADATION)
             score = best.score
             if best is own and degraded is not None and degraded.anomalous:
@@ -144,7 +151,17 @@ async def widen(run: Run, services: list[str], effect_onset: float | None) -> No
             run.candidates.append(added[-1])
     if symptom is not None and symptom.anomalous and \
             persistence(symptom) >= run.thresholds.transient:
-        await unknown_links(run, added, effect_onset)
+        # The alert's own statistic may not have moved while the service degraded on a
+        # sibling signal (errors behind a latency alert): its onset is then the effect's.
+        await unknown_links(run, added, effect_onset if effect_onset is not None
+                            else symptom.onset)
+    elif symptom is None or not symptom.anomalous:
+        # The alerting service looks normal on every degradation signal (an alert raised on
+        # a fixed threshold, or on an entry service that barely felt a fault elsewhere):
+        # a plain ranking of every service's own anomaly is then all the evidence there is.
+        # Only a very strong, lasting anomaly that began before the alert is reported; a
+        # blip at the alert (anomalous, not lasting) still abstains.
+        await unknown_links(run, added, run.ctx.fired_at_s, quiet=True)
     if not any(run.graph.values()):
         precedence(run)
     below = [(c.onset, c.score) for c in run.candidates if c.connected and c.onset is not None]
@@ -196,7 +213,22 @@ def _own_resource(run: Run, resource: FamilyVerdict | None,
     return resource
 
 
-async def unknown_links(run: Run, found: list[Candidate], effect_onset: float | None) -> None:
+async def _clean_step(run: Run, candidate: Candidate) -> bool:
+    """For a quiet alert, the bar a cause off the graph must clear: a resource (or a metric
+    of no known family) of its own, strong against its own baseline, whose series steps
+    cleanly to a new level as BARO scores it (a slow leak all window long does not)."""
+    th = run.thresholds
+    if candidate.fallback or \
+            candidate.strength(th) / th.off_path_factor < th.quiet_alert_strength:
+        return False
+    verdict = (await run.tools.profile(candidate.service)).families.get(candidate.kind)
+    if verdict is None or verdict.series is None:
+        return False
+    return step_score(verdict.series.v) >= th.quiet_step
+
+
+async def unknown_links(run: Run, found: list[Candidate], effect_onset: float | None, *,
+                        quiet: bool = False) -> None:
     """Causes off the call graph: a service whose anomaly began before the alert's and lasts
     (a noisy neighbour, a hog the topology does not connect to the alert) is a cause whose
     connection is unknown, weighed below a path but not dropped. A resource qualifies; a
@@ -225,6 +257,8 @@ async def unknown_links(run: Run, found: list[Candidate], effect_onset: float | 
                 candidate.strength(th) / th.off_path_factor < th.abstain_strength:
             continue
         if candidate.fallback and not isolated:
+            continue
+        if quiet and not await _clean_step(run, candidate):
             continue
         shared: set[str] = set()
         if not candidate.connected:  # downstream of the alert: connected, if unconfirmed

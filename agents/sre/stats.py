@@ -262,3 +262,26 @@ def poisson_surge(base_count: int, base_span: float, now_count: int, now_span: f
 def squash(score: float, scale: float = 6.0) -> float:
     """Map an unbounded anomaly score to [0, 1)."""
     return 1.0 - math.exp(-max(score, 0.0) / scale)
+
+
+def step_score(values: FloatArray, *, min_segment: int = 3) -> float:
+    """How cleanly a series steps to a new level, as BARO scores it: the single change point
+    that best splits it in two (least squares), then the shift of the median after it
+    against the median and interquartile range of everything before it. A step from a quiet
+    level scores in the tens or more; a slow drift all window long (a leak) only a few, since
+    its own earlier rise widens the reference's spread."""
+    x = np.asarray(values, dtype=float)
+    x = x[np.isfinite(x)]
+    n = x.size
+    if n < 2 * min_segment:
+        return 0.0
+    cumulative, squares = np.cumsum(x), np.cumsum(x * x)
+    k = np.arange(min_segment, n - min_segment + 1)
+    left = squares[k - 1] - cumulative[k - 1] ** 2 / k
+    right = (squares[-1] - squares[k - 1]) - (cumulative[-1] - cumulative[k - 1]) ** 2 / (n - k)
+    split = int(k[np.argmin(left + right)])
+    before, after = x[:split], x[split:]
+    q1, q3 = np.percentile(before, [25, 75])
+    median = float(np.median(before))
+    spread = max(float(q3 - q1), 1e-6 * abs(median), 1e-12)
+    return abs(float(np.median(after)) - median) / spread

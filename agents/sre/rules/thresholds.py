@@ -82,6 +82,14 @@ class Thresholds:
     # Such a cause explains a path's "degraded with no visible cause" when at least this
     # strong against it (squashed scale); on a shared node, whatever its strength.
     unknown_link_explains: float = 0.5
+    # When the alerting service looks normal on every degradation signal, a cause off the
+    # call graph is reported only when this strong before any discount (squashed scale;
+    # 0.6 is a z of about 15)...
+    quiet_alert_strength: float = 0.6
+    # ...and its series steps to a new level by this many interquartile ranges of what came
+    # before (`stats.step_score`, BARO's score): a plain anomaly ranking's answer, held to a
+    # bar a slow leak or a few bursts do not clear.
+    quiet_step: float = 10.0
     unconfirmed_path_factor: float = 0.6
     fallback_factor: float = 0.75
     abstain_strength: float = 0.4
