@@ -33,7 +33,7 @@ def register(sub: Any) -> None:
                                         "DIR` turns a corrected production incident into a case.")
     parser.add_argument("action", nargs="*", help="'export INCIDENT_ID DIR' (optional)")
     parser.add_argument("--suite", action="append", default=[],
-                        help="synthetic | wide | wide-bare | wide-heldout | petshop | "
+                        help="synthetic | wide | wide-bare | wide-entry | wide-heldout | petshop | "
                              "petshop-train | "
                              "petshop-crossed | petshop-injected | "
                              "security | security-detection | fix | fix-heldout | PATH "
@@ -85,6 +85,12 @@ def resolve_suites(args: argparse.Namespace) -> list[Suite]:
             suites.append(generate_wide(CACHE / f"wide-bare-seed{args.seed}-n{args.wide_count}",
                                         seed=args.seed, count=args.wide_count,
                                         name="wide-bare", bare=True))
+        elif name == "wide-entry":  # wide-bare, alerting on the entry service (see generate)
+            from evals.synthetic_wide import generate as generate_wide
+
+            suites.append(generate_wide(CACHE / f"wide-entry-seed{args.seed}-n{args.wide_count}",
+                                        seed=args.seed, count=args.wide_count,
+                                        name="wide-entry", bare=True, entry=True))
         elif name == "wide-heldout":  # read once, at the end: never developed or fitted on
             from evals.synthetic_wide import HELDOUT_SEED
             from evals.synthetic_wide import generate as generate_wide

@@ -461,17 +461,27 @@ def plan(count: int) -> list[str | None]:
 
 
 def generate(out: Path, *, seed: int = 7, count: int = 42, name: str = "wide",
-             bare: bool = False) -> Suite:
+             bare: bool = False, entry: bool = False) -> Suite:
     """`bare`: the same incidents with metrics and change events only (no topology, no logs,
-    no traces), as many public RCA datasets ship them."""
+    no traces), as many public RCA datasets ship them. `entry` (with `bare`): the alert is
+    on the system's entry service's latency at the same time, whether or not the fault moved
+    it, as a benchmark that labels faults rather than alerts would raise it; a no-fault
+    control's alert then shows nothing at all beside the loud unrelated trouble."""
     stamp = out / ".generated"
-    wanted = json.dumps({"seed": seed, "count": count, "version": VERSION, "bare": bare})
+    wanted = json.dumps({"seed": seed, "count": count, "version": VERSION, "bare": bare,
+                         **({"entry": True} if entry else {})})
     if not (stamp.is_file() and stamp.read_text() == wanted):
         for i, family in enumerate(plan(count)):
-            folder = WideCase(seed, i).write(family, out / f"case-{i:04d}")
+            incident = WideCase(seed, i)
+            folder = incident.write(family, out / f"case-{i:04d}")
             if bare:
                 spec = json.loads((folder / "case.json").read_text())
                 spec["topology"] = []
+                if entry:
+                    front, metric = incident.dag.services[0], incident.m["lat"]
+                    spec["alert"].update(service=front, metric=metric, signal="latency",
+                                         name="HighLatency",
+                                         summary=f"{metric} of {front} is abnormal")
                 (folder / "case.json").write_text(json.dumps(spec, indent=1))
                 (folder / "logs.jsonl").unlink()
                 (folder / "traces.jsonl").unlink()

@@ -70,11 +70,23 @@ async def test_the_alerts_statistic_flat_while_its_service_fails_on_another(
 
 def test_a_quiet_alert_without_an_unknown_link_still_abstains() -> None:
     """The ranking alone (no search promoted anything): a normal-looking alert with a cause
-    off the path that nothing vouched for is not called."""
+    off the path that nothing vouched for is not called; one the quiet-alert search picked
+    is, with a note that says so."""
     loud = Candidate(service="ledger", kind="cpu", score=500.0, onset=1.0, reachable=False,
                      connected=True)  # strong enough, yet nothing vouched for its timing
     _, abstained, note = rank([loud], symptom_anomalous=False)
     assert abstained and note == "the alerting signal itself looks normal"
-    loud.connected, loud.unknown_link = False, True
+    loud.quiet_pick = True  # the search's plain ranking found it a clean, lasting step
     _, abstained, note = rank([loud], symptom_anomalous=False)
     assert not abstained and note is not None and "connection to the alert unknown" in note
+
+
+def test_step_score_tells_a_step_from_a_slow_leak() -> None:
+    from agents.sre.stats import step_score
+
+    step = noisy(30, 3)
+    step[FAULT:] = noisy(90, 4)[FAULT:]
+    leak = noisy(200, 7) + np.linspace(0, 80, N)
+    assert step_score(step) > 30
+    assert step_score(leak) < 5
+    assert step_score(np.array([1.0, 2.0])) == 0.0  # too short to split

@@ -39,6 +39,9 @@ class Candidate:
     # `node` is the node or host it shares with a degraded service, when the telemetry says.
     unknown_link: bool = False
     node: str | None = None
+    # The alerting service looked normal, and this is the loud, clean, lasting step that
+    # began before the alert which the search ranked first (`search.unknown_links`).
+    quiet_pick: bool = False
     fallback: bool = False
     # When the service's own degradation began, where it differs from the cause's onset (a
     # change found off the path: the deploy is at `onset`, the damage it did from here).
@@ -168,9 +171,11 @@ def basis_of(candidate: Candidate, ranked: list[Candidate],
              if evidence is not None and (e := evidence.get(i)) is not None
              and e.service == candidate.service and e.status == "ok"}
     loudest = all(candidate.score >= c.score for c in ranked if c.service != candidate.service)
+    # A quiet alert's pick was ranked by its anomaly alone: whatever call graph the run had
+    # did not place it, so its confidence is read as a graph-less run's.
     return Basis(strength=candidate.weight, margin=margin, modalities=max(len(kinds), 1),
                  on_path=candidate.reachable or candidate.connected or bool(candidate.node),
-                 charted=charted, loudest=loudest)
+                 charted=charted and not candidate.quiet_pick, loudest=loudest)
 
 
 def rank(candidates: list[Candidate], *, symptom_anomalous: bool, th: Thresholds = DEFAULT,
@@ -197,7 +202,7 @@ def rank(candidates: list[Candidate], *, symptom_anomalous: bool, th: Thresholds
     if abstain:
         note = (f"strongest candidate {top.service} is weak "
                 f"(strength {top.weight:.2f} < {th.abstain_strength})")
-    elif not symptom_anomalous and not top.reachable and not top.unknown_link:
+    elif not symptom_anomalous and not top.reachable and not top.quiet_pick:
         abstain, note = True, "the alerting signal itself looks normal"
     elif not symptom_anomalous and not top.reachable:
         note = ("the alerting signal itself looks normal: the strongest lasting anomaly that "

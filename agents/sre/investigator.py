@@ -19,7 +19,7 @@ from agents.sre.context import AlertContext
 from agents.sre.lab import Lab
 from agents.sre.report import Hypothesis, Report, Stats
 from agents.sre.rules import DEFAULT, RULES, Rule, Thresholds
-from agents.sre.run import SYMPTOM_FAMILIES, Budget, ProgressHook, Run
+from agents.sre.run import DEGRADATION, SYMPTOM_FAMILIES, Budget, ProgressHook, Run
 from agents.sre.search import corroborate, twins, widen
 from agents.sre.stats import FAMILY_DIRECTION, ceiling_of, episode_onset
 from agents.sre.toolbox import BudgetExhausted, Toolbox
@@ -109,8 +109,13 @@ class Investigator:
             except OSError as exc:
                 run.notes.append(f"log templates not saved for the next run: {exc}")
 
+        # The alerting service is failing when its alert's statistic is abnormal, or when
+        # it degraded lastingly on a sibling signal (its errors behind a latency alert).
+        failing = (await tools.profile(ctx.service)).degradation(DEGRADATION, ctx.metric)
         ranked, abstained, confidence_note = rank(run.candidates, symptom_anomalous=bool(
-            symptom and symptom.anomalous), th=th,
+            symptom and symptom.anomalous) or bool(
+            failing is not None and failing.anomalous and
+            persistence(failing) >= th.transient), th=th,
             evidence={e.id: e for e in tools.evidence}, charted=any(graph.values()))
         if confidence_note:
             run.notes.append(confidence_note)

@@ -4,6 +4,8 @@ service when the call path found nothing decisive, and the weights of what was f
 
 from __future__ import annotations
 
+import math
+
 from agents.sre.candidates import Candidate, explains, fallback_kind
 from agents.sre.report import Hypothesis
 from agents.sre.rules.timing import bulk
@@ -218,8 +220,9 @@ async def _clean_step(run: Run, candidate: Candidate) -> bool:
     of no known family) of its own, strong against its own baseline, whose series steps
     cleanly to a new level as BARO scores it (a slow leak all window long does not)."""
     th = run.thresholds
-    if candidate.fallback or \
-            candidate.strength(th) / th.off_path_factor < th.quiet_alert_strength:
+    # Its own anomaly before any discount for where it sits (the path, the graph).
+    raw = min(1.0, math.log1p(max(candidate.score, 0.0)) / math.log1p(th.strong_z))
+    if candidate.fallback or raw < th.quiet_alert_strength:
         return False
     verdict = (await run.tools.profile(candidate.service)).families.get(candidate.kind)
     if verdict is None or verdict.series is None:
@@ -258,8 +261,10 @@ async def unknown_links(run: Run, found: list[Candidate], effect_onset: float | 
             continue
         if candidate.fallback and not isolated:
             continue
-        if quiet and not await _clean_step(run, candidate):
-            continue
+        if quiet:
+            if not await _clean_step(run, candidate):
+                continue
+            candidate.quiet_pick = True
         shared: set[str] = set()
         if not candidate.connected:  # downstream of the alert: connected, if unconfirmed
             mine = await run.tools.placement(candidate.service)
