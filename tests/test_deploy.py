@@ -9,6 +9,8 @@ a package the image forgets, a build tool left in the final image.
 
 from __future__ import annotations
 
+import argparse
+import importlib.util
 import re
 import tomllib
 from collections.abc import Iterator
@@ -268,7 +270,7 @@ def test_kubernetes_serve_is_probed_on_healthz_and_worker_runs_the_same_image(
     (sc,) = serve["spec"]["containers"]
     (wc,) = worker["spec"]["containers"]
     assert sc["image"] == wc["image"]
-    assert (sc["args"], wc["args"]) == (["serve"], ["worker"])
+    assert (sc["args"], wc["args"][:1]) == (["serve"], ["worker"])
     env = {e["name"]: e["value"] for e in sc["env"]}
     port = next(p for p in sc["ports"] if p["name"] == "http")
     assert env["NIGHTOWL_HOST"] == "0.0.0.0" and int(env["NIGHTOWL_PORT"]) == port["containerPort"]
@@ -281,6 +283,28 @@ def test_kubernetes_serve_is_probed_on_healthz_and_worker_runs_the_same_image(
     assert not selector <= worker["metadata"]["labels"].items(), "the Service is serve's only"
     job = manifests[("Job", "nightowl-migrate")]["spec"]["template"]["spec"]["containers"][0]
     assert job["args"] == ["db", "upgrade"]
+
+
+def test_kubernetes_worker_is_probed_on_the_alive_file_it_writes(manifests: Any) -> None:
+    """The probe reads the file the worker's arguments make it touch, on a writable volume
+    (the root filesystem is read-only), allowing more than one touch interval of slack."""
+    from bot.cli.worker import _positive_seconds
+
+    pod = manifests[("Deployment", "nightowl-worker")]["spec"]["template"]["spec"]
+    (wc,) = pod["containers"]
+    args = parser(["worker"]).parse_args(wc["args"])
+    assert args.command == "worker" and args.alive_file is not None
+    mounts = [Path(m["mountPath"]) for m in wc["volumeMounts"]]
+    assert any(args.alive_file.is_relative_to(m) for m in mounts), "not on a writable volume"
+    for probe in ("startupProbe", "livenessProbe"):
+        command = wc[probe]["exec"]["command"]
+        assert command[:3] == ["python", "-m", "scheduler.temporal.liveness"], probe
+        assert Path(command[3]) == args.alive_file, probe
+        max_age = float(command[command.index("--max-age") + 1])
+        assert max_age >= 3 * args.alive_every, probe
+    assert importlib.util.find_spec("scheduler.temporal.liveness") is not None
+    with pytest.raises(argparse.ArgumentTypeError):
+        _positive_seconds("0")
 
 
 def test_the_commands_the_files_run_exist() -> None:

@@ -96,13 +96,18 @@ class Cluster:
         self.started += 1
         log = self.tmp / f"worker-{self.started}.log"
         with log.open("ab") as out:
-            proc = subprocess.Popen([sys.executable, "-m", "bot.cli", "worker"], env=self.env,
+            proc = subprocess.Popen([sys.executable, "-m", "bot.cli", "worker",
+                                     "--alive-file", str(self.alive(slot)), "--alive-every",
+                                     "0.5"], env=self.env,
                                     cwd=ROOT, stdout=out, stderr=subprocess.STDOUT)
         if slot < len(self.workers):
             self.workers[slot], self.logs[slot] = proc, log
         else:
             self.workers.append(proc)
             self.logs.append(log)
+
+    def alive(self, slot: int) -> Path:
+        return self.tmp / f"worker-{slot}.alive"
 
     def wait_ready(self) -> None:
         for log in self.logs:
@@ -350,6 +355,33 @@ def test_a_security_signal_is_triaged_by_the_workers(cluster: Cluster) -> None:
 
 
 # ---- the runner against the server, with a worker in this process -----------------------------
+
+
+def _probe(path: Path, max_age: str = "3") -> subprocess.CompletedProcess[str]:
+    """The Kubernetes worker's liveness probe, as the kubelet runs it."""
+    return subprocess.run([sys.executable, "-m", "scheduler.temporal.liveness", str(path),
+                           "--max-age", max_age], capture_output=True, text=True, timeout=30,
+                          cwd=ROOT)
+
+
+def test_the_liveness_probe_passes_a_working_worker_and_fails_a_stuck_one(
+        cluster: Cluster) -> None:
+    for slot in range(len(cluster.workers)):
+        wait_for(lambda slot=slot: _probe(cluster.alive(slot)).returncode == 0,
+                 what=f"worker {slot}'s alive file", timeout=30)
+    proc = cluster.workers[0]
+    proc.send_signal(signal.SIGSTOP)  # the process lives, its loop does not turn: stuck
+    try:
+        wait_for(lambda: _probe(cluster.alive(0)).returncode == 1, what="a stale alive file",
+                 timeout=30)
+        assert _probe(cluster.alive(1)).returncode == 0, "the other worker is still alive"
+        stale = _probe(cluster.alive(0))
+        assert "not alive" in stale.stderr and "Traceback" not in stale.stderr
+    finally:
+        proc.send_signal(signal.SIGCONT)
+    wait_for(lambda: _probe(cluster.alive(0)).returncode == 0, what="alive again", timeout=30)
+    missing = _probe(cluster.tmp / "never-started.alive")
+    assert missing.returncode == 1 and "does not exist" in missing.stderr
 
 
 def _flows(calls: Counter[str], reported: list[dict[str, Any]]) -> Any:

@@ -11,6 +11,7 @@ import argparse
 import asyncio
 import logging
 import signal
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -35,7 +36,23 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
                     "Needs the same settings as serve (database, Slack, telemetry, GitHub).")
     worker.add_argument("--max-concurrent-steps", type=_positive, default=20, metavar="N",
                         help="steps this worker runs at once (default 20)")
+    worker.add_argument("--alive-file", type=Path, metavar="PATH",
+                        help="touch PATH every few seconds while this worker runs, for a "
+                             "liveness probe: `python -m scheduler.temporal.liveness PATH` "
+                             "fails when it is stale (docs/deploy.md)")
+    worker.add_argument("--alive-every", type=_positive_seconds, default=10.0, metavar="S",
+                        help="seconds between touches of --alive-file (default 10)")
     worker.set_defaults(func=run_worker)
+
+
+def _positive_seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = 0.0
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a positive number of seconds")
+    return value
 
 
 def reach_temporal(settings: Settings) -> None:
@@ -88,15 +105,18 @@ def run_worker(args: argparse.Namespace) -> int:
     wiring = build(settings, security_sources=security_sources)
     background = build_background(settings, wiring.service, security_sink=wiring.security,
                                   security_sources=security_sources, dev=wiring.dev)
-    asyncio.run(_work(settings, wiring, background, args.max_concurrent_steps))
+    asyncio.run(_work(settings, wiring, background, args.max_concurrent_steps,
+                      alive_file=args.alive_file, alive_every=args.alive_every))
     return 0
 
 
 async def _work(settings: Settings, wiring: Wiring, background: Background,
-                concurrency: int) -> None:
+                concurrency: int, *, alive_file: Path | None = None,
+                alive_every: float = 10.0) -> None:
     from temporalio.worker import Worker
 
     from scheduler.temporal.activities import StepActivities
+    from scheduler.temporal.liveness import keep_alive
     from scheduler.temporal.workflow import FlowWorkflow
 
     runner = await temporal_runner(settings, wiring, background)
@@ -112,6 +132,14 @@ async def _work(settings: Settings, wiring: Wiring, background: Background,
              settings.temporal.task_queue, settings.temporal.address,
              settings.temporal.namespace, ", ".join(wiring.service.flows.names()))
     async with worker:
+        alive = None
+        if alive_file is not None:
+            # Touched only while the Temporal worker runs: one stopped by a fatal error (no
+            # more polling) or a loop stuck in a blocking call lets the file go stale.
+            alive = asyncio.create_task(keep_alive(alive_file, lambda: worker.is_running,
+                                                   every_s=alive_every), name="alive-file")
         await stopping.wait()
         log.info("nightowl worker: stopping; steps in flight finish or are retried elsewhere")
+        if alive is not None:
+            alive.cancel()
     await wiring.service.dispatcher.close()
