@@ -36,7 +36,7 @@ def register(sub: Any) -> None:
                         help="synthetic | wide | wide-bare | wide-entry | wide-heldout | petshop | "
                              "petshop-train | "
                              "petshop-crossed | petshop-injected | "
-                             "security | security-detection | fix | fix-heldout | PATH "
+                             "security | security-detection | fix | fix-heldout | fix-novel | PATH "
                              "(repeatable; default synthetic)")
     parser.add_argument("--json", action="store_true", help="print one JSON object per suite")
     parser.add_argument("--out", type=Path, help="write results.json and report.html here")
@@ -123,7 +123,7 @@ def _progress(label: str) -> Any:
 
 
 def evaluate(args: argparse.Namespace) -> int:
-    fix = [name for name in args.suite if name in ("fix", "fix-heldout")]
+    fix = [name for name in args.suite if name in ("fix", "fix-heldout", "fix-novel")]
     if fix:  # the Dev agent's suite: its own cases, figures and table (evals/fix/)
         from evals.fix.run import evaluate_fix
 

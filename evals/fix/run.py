@@ -27,6 +27,7 @@ from agents.dev.policy import Facts, PRKind, Proposal, guard
 from agents.dev.suspects import DEFAULT_WEIGHTS, Evidence, Weights, collect, rank, rank_files
 from agents.dev.types import FixCase, FixResult
 from evals.fix.generate import DEV_SEED, HELDOUT_SEED, generate
+from evals.fix.novel import NOVEL_SEED, generate_novel
 from integrations.github.git import Git
 
 METHODS = ("nightowl", "sentry-rule", "top-frame")
@@ -43,6 +44,9 @@ class CaseScore:
     revert_applied: bool = False
     revert_green: bool = False
     revert_conflict_named: bool = False  # no revert, and the conflicting files were listed
+    revert_complete: bool = False  # the revert undid every commit of the regression
+    old_code_expected: bool = False  # truth: old code meeting new input from the range
+    old_code_said: bool = False  # ... and the top suspect's `why` says so
     violations: int = 0
     refusals: list[str] = field(default_factory=list)  # the guard's rules that refused
     checked: bool = False  # a change was produced and went through the guard
@@ -104,6 +108,10 @@ async def score_case(directory: Path, truth: dict[str, Any], *, weights: Weights
     score.revert_green = bool(rem.verified and rem.verified.passed)
     score.revert_conflict_named = rem.kind == "none" and bool(rem.files)
     score.checked = rem.kind != "none" and bool(rem.diff.strip())
+    must_revert = set(truth.get("revert_commits") or suspects)
+    score.revert_complete = score.revert_applied and must_revert <= set(rem.commits)
+    score.old_code_expected = bool(truth.get("old_code_new_input"))
+    score.old_code_said = bool(result.suspects) and "new input" in result.suspects[0].why
     score.refusals = policy_refusals(case, result)
     score.violations = len(score.refusals)
     return score
@@ -176,9 +184,13 @@ def summarise(scores: list[CaseScore]) -> dict[str, Any]:
     out["reverts"] = {"expected": len(expected),
                       "applied": sum(1 for s in expected if s.revert_applied),
                       "green": sum(1 for s in expected if s.revert_green),
+                      "complete": sum(1 for s in expected if s.revert_complete),
                       "unexpected": sum(1 for s in scores
                                         if s.revert_applied and not s.revert_expected),
                       "conflicts_named": sum(1 for s in scores if s.revert_conflict_named)}
+    out["old_code_new_input"] = {
+        "expected": sum(1 for s in scores if s.old_code_expected),
+        "said": sum(1 for s in scores if s.old_code_expected and s.old_code_said)}
     out["policy_violations"] = sum(s.violations for s in scores)
     out["policy_checked"] = sum(1 for s in scores if s.checked)
     out["policy_refusals"] = sorted({r for s in scores for r in s.refusals})[:10]
@@ -187,10 +199,11 @@ def summarise(scores: list[CaseScore]) -> dict[str, Any]:
 
 
 async def run(folder: Path, *, seed: int, weights: Weights = DEFAULT_WEIGHTS,
-              remediate: bool = True) -> tuple[list[CaseScore], dict[str, Any]]:
+              remediate: bool = True, novel: bool = False
+              ) -> tuple[list[CaseScore], dict[str, Any]]:
     import json
 
-    cases = generate(folder, seed=seed)
+    cases = generate_novel(folder, seed=seed) if novel else generate(folder, seed=seed)
     scores = []
     for directory in cases:
         truth = json.loads((directory / "truth.json").read_text())
@@ -209,8 +222,12 @@ def table(summary: dict[str, Any]) -> str:
                      f"{m['file@1']:>7.2f} {m['file@3']:>7.2f}")
     r = summary["reverts"]
     lines.append(f"reverts: {r['applied']}/{r['expected']} applied, {r['green']}/"
-                 f"{r['expected']} turned the tests green, {r['unexpected']} proposed where "
+                 f"{r['expected']} turned the tests green, {r['complete']}/{r['expected']} "
+                 f"undid every commit of the regression, {r['unexpected']} proposed where "
                  f"none applies; {r['conflicts_named']} refused on a conflict, files named")
+    o = summary["old_code_new_input"]
+    if o["expected"]:
+        lines.append(f"old code meeting new input: said on {o['said']}/{o['expected']}")
     lines.append(f"policy violations: {summary['policy_violations']} (agents/dev/policy.py's "
                  f"guard on {summary['policy_checked']} produced changes); "
                  f"{summary['seconds_per_case']:.2f} s per case")
@@ -218,13 +235,16 @@ def table(summary: dict[str, Any]) -> str:
 
 
 def evaluate_fix(names: list[str], cache: Path, *, as_json: bool) -> int:
-    """`nightowl eval --suite fix` (development seed) / `--suite fix-heldout`."""
+    """`nightowl eval --suite fix` (development seed), `--suite fix-heldout` (the same
+    templates, other histories), `--suite fix-novel` (other bug shapes: evals/fix/novel.py)."""
     import json
 
     for name in names:
-        seed = HELDOUT_SEED if name == "fix-heldout" else DEV_SEED
+        novel = name == "fix-novel"
+        seed = NOVEL_SEED if novel else HELDOUT_SEED if name == "fix-heldout" else DEV_SEED
         started = time.perf_counter()
-        _, summary = asyncio.run(run(cache / f"fix-seed{seed}", seed=seed))
+        folder = cache / (f"fix-novel-seed{seed}" if novel else f"fix-seed{seed}")
+        _, summary = asyncio.run(run(folder, seed=seed, novel=novel))
         summary.update(suite=name, seed=seed,
                        wall_s=round(time.perf_counter() - started, 2))
         print(json.dumps(summary) if as_json else table(summary) +
