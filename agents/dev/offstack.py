@@ -88,6 +88,7 @@ class PathReads:
     names: set[str] = field(default_factory=set)    # free names, attributes, keys it reads
     callees: set[str] = field(default_factory=set)  # functions called on the path
     function: str = ""                              # the frame's own function
+    via: dict[str, str] = field(default_factory=dict)  # a deeper callee → who calls it
 
 
 def path_reads(text: str, span: tuple[int, int], lineno: int, function: str) -> PathReads:
@@ -115,6 +116,53 @@ def path_reads(text: str, span: tuple[int, int], lineno: int, function: str) -> 
         out.names |= {t for t in _NAME.findall(code) if _distinctive(t) and t not in local}
         out.callees |= {c for c in _CALL.findall(code) if _distinctive(c)}
     return out
+
+
+def expand_callees(reads: PathReads, texts: Iterable[str], depth: int = 1) -> None:
+    """Add the functions that the path's callees call in turn, `depth` levels down, when
+    their definitions are in `texts` (the frames' files and the modules they import): a
+    helper two calls below the raising frame has returned by the time it raises, yet what
+    it returned is what raised."""
+    defs: dict[str, ast.FunctionDef | ast.AsyncFunctionDef] = {}
+    for text in texts:
+        try:
+            tree = ast.parse(text)
+        except (SyntaxError, ValueError):
+            continue
+        for node in ast.walk(tree):
+            if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
+                defs.setdefault(node.name, node)
+    frontier = set(reads.callees)
+    for _ in range(depth):
+        found: set[str] = set()
+        for caller in sorted(frontier):
+            body = defs.get(caller)
+            if body is None:
+                continue
+            for sub in ast.walk(body):
+                if not isinstance(sub, ast.Call):
+                    continue
+                f = sub.func
+                name = f.id if isinstance(f, ast.Name) else \
+                    f.attr if isinstance(f, ast.Attribute) else ""
+                if _distinctive(name) and name not in reads.callees and name != caller \
+                        and name != reads.function:
+                    reads.via.setdefault(name, caller)
+                    found.add(name)
+        reads.callees |= found
+        frontier = found
+
+
+def substitutions(hunks: Iterable[Hunk]) -> set[tuple[str, str]]:
+    """The renames the hunks make: (token gone, token new) pairs of hunks that swap a few
+    words for a few others (a rewrite of many words says nothing this precise)."""
+    pairs: set[tuple[str, str]] = set()
+    for h in hunks:
+        before, after = _tokens(h.removed), _tokens(h.added)
+        gone, new = before - after, after - before
+        if gone and new and len(gone) <= 2 and len(new) <= 2:
+            pairs |= {(g, n) for g in gone for n in new}
+    return pairs
 
 
 def error_tokens(value: str) -> set[str]:
@@ -188,9 +236,11 @@ def match(sha: str, hunks: Iterable[Hunk], reads: PathReads, frame_path: str,
         shared = reads.names & (_tokens(h.removed) | _tokens(h.added))
         if not shared:
             if h.function and h.function in reads.callees:
+                via = reads.via.get(h.function)
                 found.append(OffStack(sha, "callee", h.path, h.function,
-                                      f"changed {h.function}(), called on the path to the "
-                                      "raise"))
+                                      f"changed {h.function}(), called "
+                                      + (f"by {via}() " if via else "")
+                                      + "on the path to the raise"))
             continue
         removed, redefined = shared & gone, (shared & bound) - gone
         named = (shared & said) - removed - redefined

@@ -105,6 +105,8 @@ class Evidence:
     notes: list[str]
     # Shipped commits that changed code (not only comments) elsewhere in a frame's file.
     file_touches: dict[str, list[str]] = field(default_factory=dict)
+    # The range's code hunks per shipped commit (frames' files and the modules they import).
+    hunks: dict[str, list[offstack.Hunk]] = field(default_factory=dict)
 
 
 async def collect(git: Git, error: ErrorEvent, deploy: DeployRange | None, *,
@@ -120,7 +122,16 @@ async def collect(git: Git, error: ErrorEvent, deploy: DeployRange | None, *,
         notes.append("shallow clone: blame stops at the shallow boundary; older suspects "
                      "may be missing (fetch with --unshallow)")
     frames: list[FrameFacts] = []
-    app = error.in_app_innermost_first()[:weights.max_frames]
+    app = error.in_app_innermost_first()
+    # Vendored copies of libraries (and site-packages frames an SDK marked in-app) raise
+    # what their callers hand them: blame the callers, unless nothing else is on the stack.
+    library = [(d, f) for d, f in app if is_library(f.filename)]
+    if library and len(library) < len(app):
+        app = [(d, f) for d, f in app if not is_library(f.filename)]
+        notes += [f"frame {f.filename}:{f.lineno} in {f.function or '?'}: library code "
+                  "(vendored or site-packages), not blamed; its callers are"
+                  for _, f in library]
+    app = app[:weights.max_frames]
     if not app:
         notes.append("no in-app frames in the error: nothing to blame")
     seen: set[tuple[str, int]] = set()
@@ -157,16 +168,17 @@ async def collect(git: Git, error: ErrorEvent, deploy: DeployRange | None, *,
         facts.depth = depth
 
     file_touches: dict[str, list[str]] = {}
+    hunks: dict[str, list[offstack.Hunk]] = {}
     if range_spec is not None and frames:
-        file_touches = await _off_stack(git, error, frames, texts, listing, deployed,
+        file_touches, hunks = await _off_stack(git, error, frames, texts, listing, deployed,
                                         range_spec)
-    wanted = ({s for shas in file_touches.values() for s in shas}
+    wanted = ({s for shas in file_touches.values() for s in shas} | set(hunks)
               | {b.commit for f in frames for b in f.blame}
               | {s for f in frames for s in f.range_touches}
               | {o.sha for f in frames for o in f.offstack})
     commits = {c.sha: c for c in await git.commits(sorted(wanted))}
     return Evidence(deployed=deployed, frames=frames, range_shas=range_shas, commits=commits,
-                    notes=notes, file_touches=file_touches)
+                    notes=notes, file_touches=file_touches, hunks=hunks)
 
 
 async def _guarded(gate: asyncio.Semaphore, work: Awaitable[T]) -> T:
@@ -288,11 +300,67 @@ def rank(ev: Evidence, *, weights: Weights = DEFAULT_WEIGHTS,
                                  in_range=in_range, email=commit.email,
                                  files=tuple(sorted(files[sha]))))
     # Ties go to the newer commit: of two equally placed changes the later one is likelier.
-    out.sort(key=lambda s: (-s.score, -(s.when.timestamp() if s.when else 0.0)))
+    newest = lambda s: (-s.score, -(s.when.timestamp() if s.when else 0.0))  # noqa: E731
+    out.sort(key=newest)
+    out = _with_companions(ev, out)
+    out.sort(key=newest)
     out = out[:limit]
+    out[0] = _say_old_code(ev, out[0], found)
     case: SuspectCase = ("unknown" if ev.range_shas is None else
                          "new_code" if out[0].in_range else "old_code")
     return out, case
+
+
+COMPANION_SHARE = 0.9  # a companion's score against the top suspect's: reverted with it
+
+
+def _with_companions(ev: Evidence, out: list[SuspectCommit]) -> list[SuspectCommit]:
+    """One change spread over several shipped commits (a rename done in two steps): the
+    other commits that make the top suspect's substitution (`reserved` → `held`) come
+    right after it, so a revert undoes the whole change and not half of it."""
+    top = out[0]
+    if not top.in_range or ev.range_shas is None:
+        return out
+    signature = offstack.substitutions(ev.hunks.get(top.commit, ()))
+    if not signature:
+        return out
+    by_sha = {s.commit: s for s in out}
+    for sha, items in ev.hunks.items():
+        commit = ev.commits.get(sha)
+        if sha == top.commit or sha not in ev.range_shas or commit is None or commit.is_merge:
+            continue
+        shared = signature & offstack.substitutions(items)
+        if not shared:
+            continue
+        old, new = sorted(shared)[0]
+        score = COMPANION_SHARE * top.score
+        why = (f"makes the same change as {top.commit[:12]} ({old} → {new}): one change "
+               f"spread over commits; shipped in the deployed range")
+        paths = tuple(sorted({h.path for h in items
+                              if offstack.substitutions([h]) & shared}))
+        known = by_sha.get(sha)
+        if known is not None and known.score >= score:
+            continue
+        by_sha[sha] = SuspectCommit(commit=sha, author=commit.author, title=commit.title,
+                                    score=score, why=why, when=commit.when, pr=commit.pr,
+                                    in_range=True, email=commit.email, files=paths)
+    return list(by_sha.values())
+
+
+def _say_old_code(ev: Evidence, top: SuspectCommit,
+                  found: Sequence[dict[str, tuple[float, str]]]) -> SuspectCommit:
+    """A shipped suspect that did not change the raising frame's own path fed it new input:
+    the raise is in older code, and the result says so (the fix may belong in either)."""
+    if not top.in_range or not ev.frames or ev.range_shas is None:
+        return top
+    inner = ev.frames[0]
+    blamed = inner.line_blame
+    kind = found[0].get(top.commit, (0.0, ""))[1] if found else ""
+    if blamed is None or blamed.commit in ev.range_shas or kind in ON_PATH:
+        return top
+    return replace(top, why=top.why + (
+        f"; the raise itself is in older code ({inner.path}:{inner.frame.lineno}, "
+        f"{blamed.commit[:12]}): old code meeting new input from this change"))
 
 
 def _frame_kinds(facts: FrameFacts, ev: Evidence,
@@ -301,7 +369,7 @@ def _frame_kinds(facts: FrameFacts, ev: Evidence,
     best: dict[str, tuple[float, str]] = {}
     line = facts.frame.lineno
     raising = next((b.text for b in facts.blame if b.line == line), facts.frame.context_line)
-    used = set(_NAME.findall(raising))
+    used = _path_names(raising, [b.text for b in facts.blame if b.line < line])
     for b in facts.blame:
         if not _executable(b.text):
             continue  # a comment or a blank line cannot raise
@@ -351,12 +419,35 @@ def rank_files(ev: Evidence, suspects: Sequence[SuspectCommit], *,
 
 
 _NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+_DEF_LINE = re.compile(r"^\s*(?:async\s+)?def\s+\w+\s*\((.*?)\)?\s*(?:->.*)?:?\s*$")
 _BINDING = re.compile(r"^\s*(?:for\s+(.+?)\s+in\b|with\b.*\bas\s+(.+?):|"
                       r"([A-Za-z_][\w\s,.\[\]'\"()*]*?)\s*(?:[-+*/%&|^@]|//|\*\*|<<|>>)?=(?!=))")
 
 
+def _path_names(raising: str, above: Sequence[str]) -> set[str]:
+    """The names the raise depends on: those the raising line reads, and, through the lines
+    above it that bind one of them, what those lines read in turn (`site = get(default)`
+    makes `default` matter to `SITES[site]`, and so the signature's default for it)."""
+    used = set(_NAME.findall(raising))
+    lines = [t for t in above if _executable(t)]
+    for _ in range(4):  # data flows down a function in a pass or two; loops may need more
+        grown = set(used)
+        for text in reversed(lines):
+            if _binds(text) & grown:
+                grown |= set(_NAME.findall(text))
+        if grown == used:
+            break
+        used = grown
+    return used
+
+
 def _binds(text: str) -> set[str]:
-    """Names a line assigns (`x = ...`, `a, b = ...`, `x += ...`, `for x in`, `as x`)."""
+    """Names a line assigns (`x = ...`, `a, b = ...`, `x += ...`, `for x in`, `as x`), and
+    a `def` line's parameters (their values, defaults included, come from it)."""
+    d = _DEF_LINE.match(text)
+    if d:
+        return {p.split("=")[0].split(":")[0].strip(" *") for p in d.group(1).split(",")
+                if p.strip(" */")} - {"self", "cls"}
     m = _BINDING.match(text)
     if not m:
         return set()
@@ -403,7 +494,8 @@ async def _deployed(git: Git, deploy: DeployRange | None, notes: list[str]) -> s
 
 async def _off_stack(git: Git, error: ErrorEvent, frames: list[FrameFacts],
                      texts: Mapping[str, Awaitable[str]], listing: list[str], deployed: str,
-                     range_spec: str) -> dict[str, list[str]]:
+                     range_spec: str
+                     ) -> tuple[dict[str, list[str]], dict[str, list[offstack.Hunk]]]:
     """Read the range's patches once, for the frames' files and the modules they import:
     which shipped commits changed code in each frame's file (returned), and which changed
     something off the stack that the frames' raises read (each frame's `offstack`)."""
@@ -418,6 +510,12 @@ async def _off_stack(git: Git, error: ErrorEvent, frames: list[FrameFacts],
                 for m in offstack.imported_paths(text, p, listing)]
     paths = list(dict.fromkeys([*frame_paths, *imported]))
     hunks = await offstack.range_hunks(git, range_spec, paths)
+    for p in imported:  # the path's callees may be defined there (expand_callees)
+        if p not in sources:
+            try:
+                sources[p] = await git.show_file(deployed, p)
+            except GitError:
+                continue
     touches: dict[str, list[str]] = {p: [] for p in frame_paths}
     for sha, items in hunks.items():
         for p in dict.fromkeys(h.path for h in items
@@ -431,6 +529,7 @@ async def _off_stack(git: Git, error: ErrorEvent, frames: list[FrameFacts],
             continue
         reads = offstack.path_reads(text, facts.span, facts.frame.lineno,
                                     facts.frame.function)
+        offstack.expand_callees(reads, [text, *(sources[p] for p in sources if p != facts.path)])
         for sha, items in hunks.items():
             facts.offstack += offstack.match(sha, items, reads, facts.path, said)
     for p in {o.path for f in frames for o in f.offstack}:
@@ -442,12 +541,22 @@ async def _off_stack(git: Git, error: ErrorEvent, frames: list[FrameFacts],
             facts.offstack = [
                 replace(o, line=offstack.locate_line(text, o, hunks.get(o.sha, ())))
                 if o.path == p else o for o in facts.offstack]
-    return touches
+    return touches, hunks
 
 
 async def _tree(git: Git, rev: str) -> list[str]:
     res = await git.run("ls-tree", "-r", "--name-only", "-z", rev)
     return [p for p in res.out.split("\0") if p]
+
+
+LIBRARY_DIRS = frozenset({"site-packages", "dist-packages", "vendor", "vendored", "_vendor",
+                          "third_party", "thirdparty", "third-party", "node_modules"})
+
+
+def is_library(filename: str) -> bool:
+    """A frame in a library's code: a directory named like a vendored or installed copy."""
+    parts = PurePosixPath(filename.replace("\\", "/")).parts[:-1]
+    return any(p.lower() in LIBRARY_DIRS for p in parts)
 
 
 def _locate(filename: str, listing: list[str]) -> str | None:

@@ -36,7 +36,7 @@ from evals.fix.generate import (
 from evals.fix.novel_services import NOVEL, NOVEL_SOURCES, Edit, NovelFault
 
 NOVEL_SEED = 3
-VERSION = 1
+VERSION = 2
 
 
 def _where(tree: dict[str, str], moved: dict[str, str], original: str) -> str:

@@ -101,7 +101,7 @@ def split_row(row, sep=","):
 def join_row(fields, sep=","):
     return sep.join(str(f) for f in fields)
 ''',
-    "inventory/importer.py": '''"""Import stock counts from a warehouse file (sku,count per line)."""
+    "inventory/importer.py": '''"""Import stock counts from a warehouse file (sku,count lines)."""
 
 from vendor.csvlite import split_row
 
