@@ -32,6 +32,7 @@ from pathlib import PurePosixPath
 from typing import TypeVar
 
 from agents.dev import offstack
+from agents.dev.companions import say_old_code, with_companions
 from agents.dev.types import (
     DeployRange,
     ErrorEvent,
@@ -110,8 +111,9 @@ class Evidence:
 
 
 async def collect(git: Git, error: ErrorEvent, deploy: DeployRange | None, *,
-                  weights: Weights = DEFAULT_WEIGHTS) -> Evidence:
-    """Blame the error's in-app frames at the deployed commit and read the deploy range."""
+                  weights: Weights = DEFAULT_WEIGHTS, keep_library: bool = False) -> Evidence:
+    """Blame the error's in-app frames at the deployed commit and read the deploy range
+    (`keep_library`: library frames too, as the error marks them, for the eval's baselines)."""
     notes: list[str] = []
     deployed = await _deployed(git, deploy, notes)
     # The range, the shallow check and the file listing are independent: ask git at once.
@@ -126,7 +128,7 @@ async def collect(git: Git, error: ErrorEvent, deploy: DeployRange | None, *,
     # Vendored copies of libraries (and site-packages frames an SDK marked in-app) raise
     # what their callers hand them: blame the callers, unless nothing else is on the stack.
     library = [(d, f) for d, f in app if is_library(f.filename)]
-    if library and len(library) < len(app):
+    if library and len(library) < len(app) and not keep_library:
         app = [(d, f) for d, f in app if not is_library(f.filename)]
         notes += [f"frame {f.filename}:{f.lineno} in {f.function or '?'}: library code "
                   "(vendored or site-packages), not blamed; its callers are"
@@ -302,65 +304,14 @@ def rank(ev: Evidence, *, weights: Weights = DEFAULT_WEIGHTS,
     # Ties go to the newer commit: of two equally placed changes the later one is likelier.
     newest = lambda s: (-s.score, -(s.when.timestamp() if s.when else 0.0))  # noqa: E731
     out.sort(key=newest)
-    out = _with_companions(ev, out)
+    out = with_companions(ev, out)
     out.sort(key=newest)
     out = out[:limit]
-    out[0] = _say_old_code(ev, out[0], found)
+    out[0] = say_old_code(ev, out[0], bool(found) and
+                          found[0].get(out[0].commit, (0.0, ""))[1] in ON_PATH)
     case: SuspectCase = ("unknown" if ev.range_shas is None else
                          "new_code" if out[0].in_range else "old_code")
     return out, case
-
-
-COMPANION_SHARE = 0.9  # a companion's score against the top suspect's: reverted with it
-
-
-def _with_companions(ev: Evidence, out: list[SuspectCommit]) -> list[SuspectCommit]:
-    """One change spread over several shipped commits (a rename done in two steps): the
-    other commits that make the top suspect's substitution (`reserved` → `held`) come
-    right after it, so a revert undoes the whole change and not half of it."""
-    top = out[0]
-    if not top.in_range or ev.range_shas is None:
-        return out
-    signature = offstack.substitutions(ev.hunks.get(top.commit, ()))
-    if not signature:
-        return out
-    by_sha = {s.commit: s for s in out}
-    for sha, items in ev.hunks.items():
-        commit = ev.commits.get(sha)
-        if sha == top.commit or sha not in ev.range_shas or commit is None or commit.is_merge:
-            continue
-        shared = signature & offstack.substitutions(items)
-        if not shared:
-            continue
-        old, new = sorted(shared)[0]
-        score = COMPANION_SHARE * top.score
-        why = (f"makes the same change as {top.commit[:12]} ({old} → {new}): one change "
-               f"spread over commits; shipped in the deployed range")
-        paths = tuple(sorted({h.path for h in items
-                              if offstack.substitutions([h]) & shared}))
-        known = by_sha.get(sha)
-        if known is not None and known.score >= score:
-            continue
-        by_sha[sha] = SuspectCommit(commit=sha, author=commit.author, title=commit.title,
-                                    score=score, why=why, when=commit.when, pr=commit.pr,
-                                    in_range=True, email=commit.email, files=paths)
-    return list(by_sha.values())
-
-
-def _say_old_code(ev: Evidence, top: SuspectCommit,
-                  found: Sequence[dict[str, tuple[float, str]]]) -> SuspectCommit:
-    """A shipped suspect that did not change the raising frame's own path fed it new input:
-    the raise is in older code, and the result says so (the fix may belong in either)."""
-    if not top.in_range or not ev.frames or ev.range_shas is None:
-        return top
-    inner = ev.frames[0]
-    blamed = inner.line_blame
-    kind = found[0].get(top.commit, (0.0, ""))[1] if found else ""
-    if blamed is None or blamed.commit in ev.range_shas or kind in ON_PATH:
-        return top
-    return replace(top, why=top.why + (
-        f"; the raise itself is in older code ({inner.path}:{inner.frame.lineno}, "
-        f"{blamed.commit[:12]}): old code meeting new input from this change"))
 
 
 def _frame_kinds(facts: FrameFacts, ev: Evidence,

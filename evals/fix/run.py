@@ -89,7 +89,8 @@ async def score_case(directory: Path, truth: dict[str, Any], *, weights: Weights
                                                                remediate=remediate))
     elapsed = time.perf_counter() - started
     git = await Git.open(case.repo)
-    ev = await collect(git, case.error, case.deploy, weights=weights)
+    # The baselines see the frames as the error marks them (a vendored copy is in-app).
+    ev = await collect(git, case.error, case.deploy, weights=weights, keep_library=True)
     frame_files = [f.path for f in sorted(ev.frames, key=lambda f: f.depth)]
     score = CaseScore(case=case.id, fault=str(truth.get("fault", "")), seconds=elapsed,
                       case_kind=result.case, notes=list(result.notes))
