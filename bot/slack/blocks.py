@@ -133,6 +133,8 @@ def incident_blocks(incident: Incident, alerts: Sequence[Alert]) -> list[Block]:
 
 def investigation_text(view: InvestigationView) -> str:
     """The notification line (what a phone shows first)."""
+    if view.error:  # a failed run is finished: its notification must not still say so
+        return "The investigation could not finish"
     report = view.report
     if report is None:
         return "Investigating…"
