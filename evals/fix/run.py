@@ -214,8 +214,8 @@ async def run(folder: Path, *, seed: int, weights: Weights = DEFAULT_WEIGHTS,
 
 
 def table(summary: dict[str, Any]) -> str:
-    lines = [f"fix suite: {summary['cases']} cases (Sentry's rule and top frame use the same "
-             "blame)",
+    lines = [f"{summary.get('suite', 'fix')} suite: {summary['cases']} cases (Sentry's rule "
+             "and top frame use the same blame)",
              f"{'method':<12} {'suspect@1':>9} {'suspect@3':>9} {'file@1':>7} {'file@3':>7}"]
     for method in METHODS:
         m = summary[method]
