@@ -44,6 +44,13 @@ INCIDENT = "incident"
 Key = tuple[str, int]  # (kind of thread, its id): incidents, and what registers (security)
 
 
+def lease_name(kind: str, item_id: int) -> str:
+    """The per-thread lease's name: `thread:<id>` for incidents (its name before other
+    kinds of thread took one), `thread:<kind>:<id>` for the others."""
+    return f"thread:{item_id}" if kind == INCIDENT else f"thread:{kind}:{item_id}"
+
+
+
 class ThreadOutbox(Protocol):
     """Another kind of thread kept up to date from the database the same way (security
     cases): `sync` brings one thread up to date, `behind` lists what is behind after a
@@ -71,9 +78,11 @@ class Dispatcher:
         self._outboxes: dict[str, ThreadOutbox] = {}
         self.health: Health | None = None  # told of each failed and each good update
         # One sync of a thread at a time in this process: the queue's and a flow step's;
-        # and across processes with `thread_lock` (a lease per thread, set on Temporal).
-        self._syncing: dict[int, asyncio.Lock] = {}
-        self.thread_lock: Callable[[int], DatabaseLock] | None = None
+        # and across processes with `thread_lock` (a lease per thread, by the lease's name
+        # from `lease_name`; set on Temporal). Every kind of thread (incidents, security
+        # cases) takes the same lease the same way.
+        self._syncing: dict[Key, asyncio.Lock] = {}
+        self.thread_lock: Callable[[str], DatabaseLock] | None = None
 
     def register(self, outbox: ThreadOutbox) -> None:
         self._outboxes[outbox.kind] = outbox
@@ -135,10 +144,7 @@ class Dispatcher:
             self._waiting[channel].discard(key)
             self._busy += 1
             try:
-                if kind == INCIDENT:
-                    await self.sync_now(incident_id)
-                else:
-                    await self._outboxes[kind].sync(incident_id)
+                await self.sync_now(incident_id, kind=kind)
             except asyncio.CancelledError:
                 raise
             except Exception as exc:
@@ -159,21 +165,23 @@ class Dispatcher:
             finally:
                 self._busy -= 1
 
-    async def sync_now(self, incident_id: int) -> None:
-        """`sync`, waited for (a flow's step ends when its result is in the thread), never at
-        the same time as the channel queue's sync of the same incident."""
-        async with self._syncing.setdefault(incident_id, asyncio.Lock()):
+    async def sync_now(self, item_id: int, *, kind: str = INCIDENT) -> None:
+        """Bring one thread (an incident's, or a registered kind's) up to date, waited for (a
+        flow's step ends when its result is in the thread), never at the same time as another
+        sync of the same thread, in this process or (with `thread_lock`) any other."""
+        sync = self.sync if kind == INCIDENT else self._outboxes[kind].sync
+        async with self._syncing.setdefault((kind, item_id), asyncio.Lock()):
             if self.thread_lock is None:
-                await self.sync(incident_id)
+                await sync(item_id)
                 return
             # Several processes post (serve and the workers, on Temporal): one at a time per
-            # thread, so a message queued in the outbox is posted by one of them only.
-            lock = self.thread_lock(incident_id)
+            # thread, so a message queued in the database is posted by one of them only.
+            lock = self.thread_lock(lease_name(kind, item_id))
             async with asyncio.timeout(THREAD_LOCK_WAIT_S):
                 while not await asyncio.to_thread(lock.acquire):
                     await asyncio.sleep(0.05)
             try:
-                await self.sync(incident_id)
+                await sync(item_id)
             finally:
                 await asyncio.to_thread(lock.release)
 

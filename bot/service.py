@@ -111,8 +111,8 @@ class Service:
             # Workers post to the same threads as serve: a lease per thread (a row, not a
             # held connection) keeps two processes from posting the same queued message.
             engine, holder = self.store.engine, process_holder()
-            self.dispatcher.thread_lock = lambda incident_id: LeaseLock(
-                engine, f"thread:{incident_id}", holder=holder, ttl_seconds=THREAD_LEASE_S)
+            self.dispatcher.thread_lock = lambda name: LeaseLock(
+                engine, name, holder=holder, ttl_seconds=THREAD_LEASE_S)
 
     # ---- lifecycle -----------------------------------------------------------------------
 
