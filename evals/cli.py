@@ -33,8 +33,8 @@ def register(sub: Any) -> None:
                                         "DIR` turns a corrected production incident into a case.")
     parser.add_argument("action", nargs="*", help="'export INCIDENT_ID DIR' (optional)")
     parser.add_argument("--suite", action="append", default=[],
-                        help="synthetic | wide | wide-bare | wide-entry | wide-heldout | petshop | "
-                             "petshop-train | "
+                        help="synthetic | wide | wide-bare | wide-entry | wide-unnamed | "
+                             "wide-heldout | petshop | petshop-train | "
                              "petshop-crossed | petshop-injected | "
                              "security | security-detection | fix | fix-heldout | fix-novel | PATH "
                              "(repeatable; default synthetic)")
@@ -91,6 +91,13 @@ def resolve_suites(args: argparse.Namespace) -> list[Suite]:
             suites.append(generate_wide(CACHE / f"wide-entry-seed{args.seed}-n{args.wide_count}",
                                         seed=args.seed, count=args.wide_count,
                                         name="wide-entry", bare=True, entry=True))
+        elif name == "wide-unnamed":  # wide-entry under metric names of no known family
+            from evals.synthetic_wide import generate as generate_wide
+
+            suites.append(generate_wide(
+                CACHE / f"wide-unnamed-seed{args.seed}-n{args.wide_count}", seed=args.seed,
+                count=args.wide_count, name="wide-unnamed", bare=True, entry=True,
+                unnamed=True))
         elif name == "wide-heldout":  # read once, at the end: never developed or fitted on
             from evals.synthetic_wide import HELDOUT_SEED
             from evals.synthetic_wide import generate as generate_wide

@@ -460,8 +460,17 @@ def plan(count: int) -> list[str | None]:
     return order
 
 
+# `unnamed`: the names a scrape of another system might give the five signals whose names
+# here carry no family the investigator knows (errors, requests, round-trip time, drops):
+# ranked as "other", their direction unknown. CPU, memory and latency keep known words.
+UNNAMED = {"cpu": "container_cpu_usage_seconds_total",
+           "mem": "container_memory_working_set_bytes", "lat": "latency-90",
+           "err": "grpc_server_handled_failed", "req": "workload",
+           "net": "tcp_srtt_seconds", "loss": "tcp_retransmits_rate"}
+
+
 def generate(out: Path, *, seed: int = 7, count: int = 42, name: str = "wide",
-             bare: bool = False, entry: bool = False) -> Suite:
+             bare: bool = False, entry: bool = False, unnamed: bool = False) -> Suite:
     """`bare`: the same incidents with metrics and change events only (no topology, no logs,
     no traces), as many public RCA datasets ship them. `entry` (with `bare`): the alert is
     on the system's entry service's latency at the same time, whether or not the fault moved
@@ -469,7 +478,8 @@ def generate(out: Path, *, seed: int = 7, count: int = 42, name: str = "wide",
     control's alert then shows nothing at all beside the loud unrelated trouble."""
     stamp = out / ".generated"
     wanted = json.dumps({"seed": seed, "count": count, "version": VERSION, "bare": bare,
-                         **({"entry": True} if entry else {})})
+                         **({"entry": True} if entry else {}),
+                         **({"unnamed": True} if unnamed else {})})
     if not (stamp.is_file() and stamp.read_text() == wanted):
         for i, family in enumerate(plan(count)):
             incident = WideCase(seed, i)
@@ -482,6 +492,16 @@ def generate(out: Path, *, seed: int = 7, count: int = 42, name: str = "wide",
                     spec["alert"].update(service=front, metric=metric, signal="latency",
                                          name="HighLatency",
                                          summary=f"{metric} of {front} is abnormal")
+                if unnamed:  # the same series under names of no known family
+                    rename = {incident.m[k]: UNNAMED[k] for k in UNNAMED}
+                    spec["alert"]["metric"] = rename.get(spec["alert"]["metric"],
+                                                         spec["alert"]["metric"])
+                    rows = (folder / "metrics.csv").read_text().splitlines()
+                    renamed = [rows[0]]
+                    for row in rows[1:]:
+                        ts, service, metric, value = row.split(",")
+                        renamed.append(f"{ts},{service},{rename.get(metric, metric)},{value}")
+                    (folder / "metrics.csv").write_text("\n".join(renamed) + "\n")
                 (folder / "case.json").write_text(json.dumps(spec, indent=1))
                 (folder / "logs.jsonl").unlink()
                 (folder / "traces.jsonl").unlink()

@@ -1,5 +1,5 @@
 """When the evidence the walk relies on is absent (no topology, no traces or logs, an alerting
-signal that barely moved, metrics named unlike any family), the answer degrades to a plain
+signal that barely moved), the answer degrades to a plain
 ranking of every service's own lasting anomaly, held to a high bar and reported with its
 doubt, rather than an abstention or a weak structural answer. A quiet alert with only
 passing noise elsewhere still abstains."""
@@ -47,11 +47,13 @@ async def test_a_quiet_alert_names_the_loud_lasting_anomaly_with_its_doubt(
     assert "looks normal" in report.summary  # says what it could not use
 
 
-async def test_a_metric_of_no_known_family_still_ranks(tmp_path: Path) -> None:
+async def test_a_loud_metric_of_no_known_family_is_not_called_alone(tmp_path: Path) -> None:
+    """A series named unlike any family may be a symptom as well as a cause (a failure count
+    under another name rises at every caller): ranking such series as causes cost accuracy
+    at 3 on `wide-unnamed` (docs/evaluation.md), so a quiet alert with nothing else still
+    abstains."""
     report = await investigate(quiet_case(tmp_path / "c", hog_metric="proc_hog_ticks"))
-    assert not report.abstained
-    top = report.root_causes[0]
-    assert (top.service, top.kind) == ("ledger", "other")
+    assert report.abstained
 
 
 async def test_a_quiet_alert_with_only_passing_noise_abstains(tmp_path: Path) -> None:

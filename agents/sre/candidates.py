@@ -97,7 +97,7 @@ class Candidate:
             "payload": "abnormally large payloads", "traffic": "traffic surge",
             "deploy": "a deploy", "config": "a config change",
             "code_error": "a surge of errors", "dependency": "degraded with no visible "
-            "resource cause", "other": "an anomaly in a metric of no known kind",
+            "resource cause",
         }.get(self.kind, self.kind)
         where = "" if self.reachable else (
             " (downstream of the alert, through services that did not confirm it)"

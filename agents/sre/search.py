@@ -93,19 +93,12 @@ async def widen(run: Run, services: list[str], effect_onset: float | None) -> No
                                          effect_service=run.ctx.service,
                                          effect_label=effect) is None:
             best = own  # its own resource, before its own degradation: that is its cause
-        if best is None or not best.anomalous:
-            # Nothing of a known kind moved; a metric named unlike any family the catalogue
-            # knows (`container_threads`, `jvm_gc_pause_ms`) still ranks, as "other".
-            unnamed = profile.families.get("other")
-            if unnamed is not None and unnamed.anomalous:
-                best = unnamed
         if best is not None and run.judge(kind=best.family, role="widened", cause=best,
                                           effect=symptom, effect_onset=effect_onset,
                                           effect_service=run.ctx.service,
                                           effect_label=effect) is None:
             evidence = run.tools.cite(best, effect=(effect, effect_onset))
-            kind = best.family if best.family in (*RESOURCE_KINDS, "other") else \
-                fallback_kind(best.family)
+            kind = best.family if best.family in RESOURCE_KINDS else fallback_kind(best.family)
             degraded = profile.best(*DEGRADATION)
             score = best.score
             if best is own and degraded is not None and degraded.anomalous:
