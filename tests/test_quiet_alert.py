@@ -7,9 +7,12 @@ passing noise elsewhere still abstains."""
 from __future__ import annotations
 
 from pathlib import Path
+from types import SimpleNamespace
 
 import numpy as np
+import pytest
 
+from agents.sre import candidates
 from agents.sre.candidates import Candidate, rank
 from tests.test_search_v2 import FAULT, N, investigate, noisy, write
 
@@ -92,3 +95,20 @@ def test_step_score_tells_a_step_from_a_slow_leak() -> None:
     assert step_score(step) > 30
     assert step_score(leak) < 5
     assert step_score(np.array([1.0, 2.0])) == 0.0  # too short to split
+
+
+def test_a_runner_up_is_never_shown_surer_than_the_answer_above_it(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """Confidence is calibrated for top answers; a runner-up's features (off the graph, a
+    wide margin over the rest) can put it above the answer ranked first: it is shown no
+    surer than that answer (the fitted curve stands in for such a pair here)."""
+    fitted = {"cart": 0.62, "ledger": 0.77, "auth": 0.4}
+    monkeypatch.setattr(candidates, "calibrate", lambda basis, th: fitted[basis.service])
+    monkeypatch.setattr(candidates, "basis_of",
+                        lambda c, ranked, evidence, charted: SimpleNamespace(service=c.service))
+    ranked, _, _ = rank([Candidate(service=s, kind="cpu", score=w, onset=1.0, reachable=True,
+                                   connected=True)
+                         for s, w in (("auth", 1.0), ("ledger", 5.5), ("cart", 6.0))],
+                        symptom_anomalous=True)
+    assert [(c.service, c.confidence) for c in ranked] == [
+        ("cart", 0.62), ("ledger", 0.62), ("auth", 0.4)]

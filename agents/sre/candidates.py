@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
+from itertools import pairwise
 
 from agents.sre.context import AlertContext
 from agents.sre.report import Evidence, RootCause
@@ -194,6 +195,10 @@ def rank(candidates: list[Candidate], *, symptom_anomalous: bool, th: Thresholds
     for candidate in ranked:
         candidate.basis = basis_of(candidate, ranked, evidence, charted)
         candidate.confidence = calibrate(candidate.basis, th)
+    # The calibration was fitted on top answers only; a runner-up is never surer than what
+    # ranks above it (a ranked list whose percentages rise down the page reads as a mistake).
+    for above, below in pairwise(ranked):
+        below.confidence = min(below.confidence, above.confidence)
     top = ranked[0]
     note = None
     # A cause off the path that passed the search's own bar (strong against its own
