@@ -28,18 +28,25 @@ from integrations.llm.base import ModelClient
 CloneUrl = Callable[[str], Awaitable[str]]
 
 
+async def _clone(cache: CloneCache, clone_url: CloneUrl, target: RepoTarget) -> Git | FixResult:
+    """The repository from the clone cache, or the result that says it could not be read."""
+    url = await clone_url(target.full_name)
+    try:
+        return await cache.get(url, name=target.full_name)
+    except GitError as exc:
+        return FixResult(abstained=True, notes=(f"cloning {target.full_name} failed: {exc}",),
+                         remediation=Remediation(message="the repository could not be read"))
+
+
 def engine_diagnose(*, cache: CloneCache, clone_url: CloneUrl,
                     model: ModelClient | None = None, workdir: Path | None = None) -> Diagnose:
     """`cache` holds the token (sent as a header on clone and fetch, never in a URL)."""
     async def diagnose(target: RepoTarget, error: ErrorEvent,
                        deploy: DeployRange | None) -> FixResult:
         started = time.perf_counter()
-        url = await clone_url(target.full_name)
-        try:
-            git = await cache.get(url, name=target.full_name)
-        except GitError as exc:
-            return FixResult(abstained=True, notes=(f"cloning {target.full_name} failed: {exc}",),
-                             remediation=Remediation(message="the repository could not be read"))
+        git = await _clone(cache, clone_url, target)
+        if isinstance(git, FixResult):
+            return git
         if any(f.in_app for f in error.frames) or deploy is None:
             case = FixCase(id=target.full_name, error=error, repo=git.path, deploy=deploy,
                            test_command=target.test_command)
@@ -80,12 +87,9 @@ def engine_resources(*, cache: CloneCache, clone_url: CloneUrl) -> ResourceDiagn
     the investigation blamed, and the change to its `resources:`."""
     async def diagnose(target: RepoTarget, figures: ResourceFigures) -> FixResult:
         started = time.perf_counter()
-        url = await clone_url(target.full_name)
-        try:
-            git = await cache.get(url, name=target.full_name)
-        except GitError as exc:
-            return FixResult(abstained=True, notes=(f"cloning {target.full_name} failed: {exc}",),
-                             remediation=Remediation(message="the repository could not be read"))
+        git = await _clone(cache, clone_url, target)
+        if isinstance(git, FixResult):
+            return git
         result = await resource_bump_in(git, "HEAD", figures, under=target.path)
         return replace(result, elapsed_s=time.perf_counter() - started)
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
 from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncRespond
@@ -78,29 +79,21 @@ def build_bolt_app(service: Service, *, client: AsyncWebClient, signing_secret: 
                                           incident_id=incident.id, respond=respond)
         return decision.allowed
 
-    @app.action("incident_ack")
-    async def on_ack(ack: AsyncAck, action: dict[str, Any], body: dict[str, Any],
-                     respond: AsyncRespond) -> None:
-        await ack()
-        found = await incident_action(action, body)
-        if found and await allowed(ACKNOWLEDGE, *found, body, respond):
-            await service.acknowledge(found[0].id or 0, found[1])
+    def lifecycle_button(what: str, change: Callable[[int, str], Awaitable[None]]
+                         ) -> Callable[..., Awaitable[None]]:
+        """Acknowledge, Resolve and Reopen: the same road, authorized per action."""
+        async def on_click(ack: AsyncAck, action: dict[str, Any], body: dict[str, Any],
+                           respond: AsyncRespond) -> None:
+            await ack()
+            found = await incident_action(action, body)
+            if found and await allowed(what, *found, body, respond):
+                await change(found[0].id or 0, found[1])
 
-    @app.action("incident_resolve")
-    async def on_resolve(ack: AsyncAck, action: dict[str, Any], body: dict[str, Any],
-                         respond: AsyncRespond) -> None:
-        await ack()
-        found = await incident_action(action, body)
-        if found and await allowed(RESOLVE, *found, body, respond):
-            await service.resolve(found[0].id or 0, found[1])
+        return on_click
 
-    @app.action("incident_reopen")
-    async def on_reopen(ack: AsyncAck, action: dict[str, Any], body: dict[str, Any],
-                        respond: AsyncRespond) -> None:
-        await ack()
-        found = await incident_action(action, body)
-        if found and await allowed(REOPEN, *found, body, respond):
-            await service.reopen(found[0].id or 0, found[1])
+    app.action("incident_ack")(lifecycle_button(ACKNOWLEDGE, service.acknowledge))
+    app.action("incident_resolve")(lifecycle_button(RESOLVE, service.resolve))
+    app.action("incident_reopen")(lifecycle_button(REOPEN, service.reopen))
 
     @app.action("incident_reinvestigate")
     async def on_reinvestigate(ack: AsyncAck, action: dict[str, Any], body: dict[str, Any],
