@@ -134,8 +134,9 @@ class ConsoleSurface:
         return message or self._next(incident.slack_channel or incident.channel)
 
     async def thread_post(self, channel: str, thread_ts: str, text: str,
-                          blocks: Sequence[dict[str, Any]]) -> str:
-        """A reply in any thread (the Dev agent replies under findings too)."""
+                          blocks: Sequence[dict[str, Any]], *, key: str | None = None) -> str:
+        """A reply in any thread (the Dev agent replies under findings too). `key` is for
+        the Slack surface's retried steps; the console runs in one process, once."""
         self._box("thread reply", blocks_to_lines(blocks) or [mrkdwn_to_text(text)],
                   indent="    ")
         return self._next(channel).ts

@@ -55,7 +55,7 @@ TelemetryFor = Callable[[Incident, Sequence[Alert]], TelemetrySource | None]
 
 class ThreadPoster(Protocol):
     async def thread_post(self, channel: str, thread_ts: str, text: str,
-                          blocks: list[dict[str, Any]]) -> str: ...
+                          blocks: list[dict[str, Any]], *, key: str | None = None) -> str: ...
 
 
 class SurfaceNotifier:
@@ -71,10 +71,11 @@ class SurfaceNotifier:
         text, blocks = offer_blocks(row, offer, html_base=self.html_base)
         return await self.surface.thread_post(row.channel, row.thread_ts, text, blocks)
 
-    async def say(self, row: FixProposal, text: str, *, diff: str | None = None) -> None:
+    async def say(self, row: FixProposal, text: str, *, diff: str | None = None,
+                  key: str | None = None) -> None:
         if row.channel and row.thread_ts:
             await self.surface.thread_post(row.channel, row.thread_ts, text,
-                                           say_blocks(text, diff=diff))
+                                           say_blocks(text, diff=diff), key=key)
 
 
 def thread_url(channel: str, ts: str) -> str:

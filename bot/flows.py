@@ -37,8 +37,12 @@ def fix_pr_key(proposal_id: int) -> str:
 
 def fix_pr_flow(dev: DevService) -> Flow:
     async def open_pr(state: State) -> State:
-        opened = await dev.flow.confirm(int(state["proposal_id"]), str(state["action"]),
-                                        user=str(state.get("user") or "nightowl"))
+        proposal_id = int(state["proposal_id"])
+        # Its reply keyed by this run and step: an attempt retried after the reply landed
+        # finds it (by its message metadata) instead of posting a second line.
+        opened = await dev.flow.confirm(proposal_id, str(state["action"]),
+                                        user=str(state.get("user") or "nightowl"),
+                                        say_key=f"{FIX_PR}/{fix_pr_key(proposal_id)}/{OPEN_PR}")
         return {"outcome": opened.outcome, "number": opened.number, "url": opened.url,
                 "reason": opened.reason}
 

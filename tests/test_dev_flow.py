@@ -180,3 +180,34 @@ async def test_an_error_log_traceback_gets_suspect_commits(e2e: E2E) -> None:
                     kind="new", title="payment declined", example="payment declined",
                     first_seen=now, last_seen=now, channel="#orders")
     assert await e2e.wiring.dev.on_finding(plain, posted.channel, posted.ts) is None
+
+
+async def test_the_pr_step_retried_after_its_reply_landed_adds_no_second_line(e2e: E2E) -> None:
+    """A worker killed after the PR step's thread reply landed and before Temporal recorded
+    the step: the step runs again. Its reply is keyed by flow run and step and found by its
+    message metadata, so the thread keeps one line about the pull request; one PR."""
+    from bot.flows import FIX_PR, OPEN_PR
+    from storage.models import FixProposal
+
+    run = await e2e.background.runner.run("error_scan", trigger="manual")
+    assert run is not None and run.outcome == "ok", run
+    dev = e2e.wiring.dev
+    assert dev is not None
+    [proposal] = await dev.store.proposals_of()
+    assert isinstance(proposal, FixProposal) and proposal.id is not None
+    step = e2e.wiring.service.flows[FIX_PR].step(OPEN_PR)
+    state = {"proposal_id": proposal.id, "action": "revert", "user": "U42"}
+
+    def pr_lines() -> list[str]:
+        return [t for t in e2e.thread_texts()
+                if "pull request" in t or "Already open" in t]
+
+    first = await step.run(dict(state))
+    assert first and first["outcome"] == "opened", first
+    again = await step.run(dict(state))  # the retried attempt
+    assert again and again["number"] == first["number"]
+    assert len(pr_lines()) == 1, pr_lines()
+    assert len(e2e.world.fake.pulls[REPO]) == 1
+    # A person's later click (no flow step) is a new question: it is answered.
+    await dev.flow.confirm(proposal.id, "revert", user="U42")
+    assert len(pr_lines()) == 2 and "Already open" in pr_lines()[-1], pr_lines()

@@ -69,8 +69,10 @@ class Notifier(Protocol):
         """Show the suspects and the buttons; returns the message's ts (to edit it later)."""
         ...
 
-    async def say(self, row: FixProposal, text: str, *, diff: str | None = None) -> None:
-        """A reply in the proposal's thread (with a diff to show, in shadow mode)."""
+    async def say(self, row: FixProposal, text: str, *, diff: str | None = None,
+                  key: str | None = None) -> None:
+        """A reply in the proposal's thread (with a diff to show, in shadow mode). With `key`
+        (a flow run and step), a reply already posted under that key is not posted again."""
         ...
 
 
@@ -187,11 +189,15 @@ class DevFlow:
 
     # ---- step 2: a person confirmed; open the pull request -------------------------------
 
-    async def confirm(self, proposal_id: int, action: str, *, user: str) -> Opened:
+    async def confirm(self, proposal_id: int, action: str, *, user: str,
+                      say_key: str | None = None) -> Opened:
+        """Open the pull request a person asked for. `say_key` (the flow run and step doing
+        it) keys the thread reply: the step retried after the reply landed (a worker killed
+        before Temporal heard of it) finds that reply instead of adding a second line."""
         row = await self.store.proposal(proposal_id)
         if row.status in ("opened", "pushing") and row.progress.get("number"):
             url, number = str(row.progress.get("url", "")), int(row.progress["number"])
-            await self.notifier.say(row, f"🔧 Already open: <{url}|#{number}>.")
+            await self.notifier.say(row, f"🔧 Already open: <{url}|#{number}>.", key=say_key)
             return Opened("updated", number=number, url=url, reason="already open")
         kind = ACTIONS.get(action)
         remediation = _remediation_from(row.result.get("remediation") or {})
@@ -200,7 +206,7 @@ class DevFlow:
         row.status, row.requested_by = "confirmed", user
         row.progress = {**row.progress, "action": action}
         row = await self.store.save_proposal(row)
-        return await self._open(row, user)
+        return await self._open(row, user, say_key)
 
     async def resume(self) -> int:
         """Continue every flow a restart cut off between confirmation and the PR."""
@@ -210,7 +216,7 @@ class DevFlow:
             await self._open(row, row.requested_by or "nightowl")
         return len(rows)
 
-    async def _open(self, row: FixProposal, user: str) -> Opened:
+    async def _open(self, row: FixProposal, user: str, say_key: str | None = None) -> Opened:
         if self.road is None or row.repository is None:
             return Opened("failed", reason="GitHub is not configured (set GITHUB_TOKEN)")
         target = self.repos.for_service(row.service)
@@ -219,7 +225,8 @@ class DevFlow:
         draft = self.draft(row, target)
         opened = await self.road.open(row, draft, actor=user)
         await self.notifier.say(row, outcome_text(opened, target.full_name, user),
-                                diff=opened.diff if opened.outcome == "shadow" else None)
+                                diff=opened.diff if opened.outcome == "shadow" else None,
+                                key=say_key)
         return opened
 
     def draft(self, row: FixProposal, target: RepoTarget) -> Draft:

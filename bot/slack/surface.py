@@ -91,6 +91,17 @@ class SlackSurface:
         else:
             channel, thread = self._thread(incident)
             method, args = "conversations.replies", {"channel": channel, "ts": thread}
+        ts = await self._find_tagged(channel, method, args, oldest=oldest,
+                                     metadata=_metadata(tag, incident))
+        if ts is None:
+            return None
+        self.pacer.same_channel(incident.channel, channel)
+        return MessageRef(channel, ts)
+
+    async def _find_tagged(self, channel: str, method: str, args: dict[str, Any], *,
+                           oldest: str, metadata: dict[str, Any]) -> str | None:
+        """The ts of the message carrying `metadata` (as this surface tags them), or None."""
+        want_payload = metadata["event_payload"]
         cursor: str | None = None
         for _ in range(LOOKUP_PAGES):
             response = await self._read(channel, method, **args, oldest=oldest, limit=200,
@@ -99,11 +110,9 @@ class SlackSurface:
             for message in response.get("messages") or []:
                 found = message.get("metadata") or {}
                 payload = found.get("event_payload") or {}
-                if found.get("event_type") == f"nightowl_{tag[0]}" and \
-                        str(payload.get("key")) == str(tag[1]) and \
-                        str(payload.get("incident_id")) == str(incident.id):
-                    self.pacer.same_channel(incident.channel, channel)
-                    return MessageRef(channel, str(message["ts"]))
+                if found.get("event_type") == metadata["event_type"] and all(
+                        str(payload.get(k)) == str(v) for k, v in want_payload.items()):
+                    return str(message["ts"])
             cursor = (response.get("response_metadata") or {}).get("next_cursor")
             if not cursor:
                 return None
@@ -198,11 +207,22 @@ class SlackSurface:
         await self.pacer.call(channel, "files.upload", call)
 
     async def thread_post(self, channel: str, thread_ts: str, text: str,
-                          blocks: Sequence[dict[str, Any]]) -> str:
-        """A reply in any thread (the Dev agent replies under findings too)."""
+                          blocks: Sequence[dict[str, Any]], *, key: str | None = None) -> str:
+        """A reply in any thread (the Dev agent replies under findings too). With `key` (a
+        flow run and step), the reply carries it in its metadata and is looked up by it
+        first: a step retried after its reply landed finds that reply, not a second one."""
+        tagged: dict[str, Any] = {}
+        if key is not None:
+            metadata = {"event_type": "nightowl_step", "event_payload": {"key": key}}
+            found = await self._find_tagged(channel, "conversations.replies",
+                                            {"channel": channel, "ts": thread_ts},
+                                            oldest=thread_ts, metadata=metadata)
+            if found is not None:
+                return found
+            tagged = {"metadata": metadata}
         response = await self._send(channel, "chat.postMessage", channel=channel,
                                     thread_ts=thread_ts, text=text[:MAX_REPLY_CHARS],
-                                    blocks=list(blocks), unfurl_links=False)
+                                    blocks=list(blocks), unfurl_links=False, **tagged)
         return str(response["ts"])
 
     def _thread(self, incident: Incident) -> tuple[str, str]:
