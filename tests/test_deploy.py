@@ -127,19 +127,25 @@ def compose() -> dict[str, Any]:
 
 def nightowl_services(compose: dict[str, Any]) -> dict[str, dict[str, Any]]:
     return {name: s for name, s in compose["services"].items()
-            if s.get("command") in (["serve"], ["worker"])}
+            if (s.get("command") or [None])[0] in ("serve", "worker")}
 
 
 def test_compose_serve_and_worker_share_one_image_and_one_configuration(
         compose: dict[str, Any]) -> None:
     ours = nightowl_services(compose)
-    assert {tuple(s["command"]) for s in ours.values()} == {("serve",), ("worker",)}
+    assert {s["command"][0] for s in ours.values()} == {"serve", "worker"}
     assert len({s["image"] for s in ours.values()}) == 1
     assert all(s["env_file"] == ".env" for s in ours.values())
     worker = ours["worker"]
     # `docker compose up --scale worker=3`: nothing that two copies could not both have.
     assert "container_name" not in worker and "ports" not in worker
-    assert worker["healthcheck"] == {"disable": True}
+    # Its check reads the alive file its own arguments make it touch, on its tmpfs.
+    args = parser(["worker"]).parse_args(worker["command"])
+    assert args.alive_file is not None and str(args.alive_file).startswith(tuple(
+        compose["x-nightowl"]["tmpfs"]))
+    test = worker["healthcheck"]["test"]
+    assert test[:4] == ["CMD", "python", "-m", "scheduler.temporal.liveness"]
+    assert Path(test[4]) == args.alive_file
     assert "healthcheck" not in ours["serve"], "serve keeps the image's /healthz check"
 
 
