@@ -178,9 +178,9 @@ def register(sub: Any) -> None:
     jobs.set_defaults(func=jobs_list)
     jobs_sub = jobs.add_subparsers(dest="jobs_command", metavar="ACTION")
     run = jobs_sub.add_parser("run", help="run a job now (waits if it is running elsewhere)",
-                               description="Run a background job now: error_scan, digest, pr_sync or "
-                                           "security_scan, when configured (`nightowl jobs` "
-                                           "lists them).")
+                               description="Run a background job now: error_scan, digest, "
+                                           "pr_sync or security_scan, when configured "
+                                           "(`nightowl jobs` lists them).")
     run.add_argument("name", help="a configured job's name")
     run.set_defaults(func=jobs_run)
 
