@@ -97,8 +97,8 @@ class ConsoleSurface:
                   indent="    ")
         return self._next(incident.slack_channel or incident.channel)
 
-    async def post(self, channel: str, text: str, blocks: Sequence[dict[str, Any]],
-                   ) -> MessageRef:
+    async def post(self, channel: str, text: str, blocks: Sequence[dict[str, Any]], *,
+                   key: str | None = None, since: datetime | None = None) -> MessageRef:
         self._box(f"{channel} · message", blocks_to_lines(blocks) or [mrkdwn_to_text(text)])
         return self._next(channel)
 
@@ -109,7 +109,8 @@ class ConsoleSurface:
         return message
 
     async def post_reply(self, root: MessageRef, text: str,
-                         blocks: Sequence[dict[str, Any]] | None = None) -> MessageRef:
+                         blocks: Sequence[dict[str, Any]] | None = None, *,
+                         key: str | None = None) -> MessageRef:
         lines = blocks_to_lines(blocks) if blocks else mrkdwn_to_text(text).splitlines()
         self._box("thread reply", lines, indent="    ")
         return self._next(root.channel)

@@ -54,9 +54,10 @@ class ChatSurface(Protocol):
         again after a crash or an unanswered call (the root's tag is ("incident", id))."""
         ...
 
-    async def post(self, channel: str, text: str, blocks: Sequence[dict[str, Any]],
-                   ) -> MessageRef:
-        """Post a message to a channel, outside any incident (findings, digests, ops)."""
+    async def post(self, channel: str, text: str, blocks: Sequence[dict[str, Any]], *,
+                   key: str | None = None, since: datetime | None = None) -> MessageRef:
+        """Post a message to a channel, outside any incident (findings, digests, ops). With
+        `key`, at most once: a message carrying it posted since `since` is returned instead."""
         ...
 
     async def update(self, message: MessageRef, text: str, blocks: Sequence[dict[str, Any]],
@@ -65,8 +66,10 @@ class ChatSurface(Protocol):
         ...
 
     async def post_reply(self, root: MessageRef, text: str,
-                         blocks: Sequence[dict[str, Any]] | None = None) -> MessageRef:
-        """Post in the thread under `root`, a message that is not an incident's."""
+                         blocks: Sequence[dict[str, Any]] | None = None, *,
+                         key: str | None = None) -> MessageRef:
+        """Post in the thread under `root`, a message that is not an incident's; with `key`,
+        at most once."""
         ...
 
     async def upload(self, channel: str, *, filename: str, content: bytes, title: str,

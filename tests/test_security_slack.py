@@ -183,3 +183,21 @@ async def test_raw_event_opens_redacted_in_a_modal(harness: Harness) -> None:
     assert "<!channel>" not in view and "&lt;!channel&gt;" in view
     audit = [(e.actor, e.action) for e in await h.security.store.audit_events(case_id)]
     assert (MEMBER, "security_view_event") in audit
+
+
+async def test_a_case_root_slack_kept_but_did_not_confirm_is_not_posted_twice(
+        harness: Harness) -> None:
+    """Slack keeps the root (and then the triage reply) but answers 500: the retry finds each
+    by its metadata instead of posting a second one."""
+    harness.slack.clock_ts = True
+    harness.slack.accept_then_fail("chat.postMessage", status=500, times=2)
+    case_id = await _case(harness)
+
+    assert await harness.until(lambda: bool(harness.slack.roots() and harness.slack.replies()))
+    for _ in range(20):  # let any duplicate the retries would make arrive
+        await harness.security.idle()
+        await asyncio.sleep(0.05)
+    assert len(harness.slack.roots()) == 1, harness.slack.roots()
+    keys = [(m.get("metadata") or {}).get("event_payload", {}).get("key")
+            for m in harness.slack.replies()]
+    assert keys.count(f"security-case/{case_id}/triage") == 1, keys

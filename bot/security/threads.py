@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
+from datetime import datetime
 from typing import Any, Protocol
 
 from bot.slack.security_blocks import case_blocks, case_text, triage_blocks, triage_text
@@ -23,12 +24,13 @@ Blocks = Sequence[dict[str, Any]]
 class CaseSurface(Protocol):
     """What a case thread needs from a chat surface (Slack, or the console)."""
 
-    async def post(self, channel: str, text: str, blocks: Blocks) -> MessageRef: ...
+    async def post(self, channel: str, text: str, blocks: Blocks, *, key: str | None = None,
+                   since: datetime | None = None) -> MessageRef: ...
 
     async def update(self, message: MessageRef, text: str, blocks: Blocks) -> MessageRef: ...
 
-    async def post_reply(self, root: MessageRef, text: str,
-                         blocks: Blocks | None = None) -> MessageRef: ...
+    async def post_reply(self, root: MessageRef, text: str, blocks: Blocks | None = None, *,
+                         key: str | None = None) -> MessageRef: ...
 
 
 class CaseThreads:
@@ -52,7 +54,11 @@ class CaseThreads:
         version = case.version
         stale = case.rendered_version < version
         if case.slack_ts is None or case.slack_channel is None:
-            root = await self.surface.post(case.channel, case_text(case), case_blocks(case))
+            # Keyed: a root that landed just before a crash (or whose answer was lost) is
+            # found by its metadata instead of posted again.
+            root = await self.surface.post(case.channel, case_text(case), case_blocks(case),
+                                           key=f"security-case/{item_id}/root",
+                                           since=case.opened_at)
             # Remembered at once: a failure further down must not post a second root.
             await self.store.mark_root(item_id, channel=root.channel, ts=root.ts)
         else:
@@ -68,7 +74,8 @@ class CaseThreads:
             blocks = triage_blocks(case, events, approvals, executor_names=self.executor_names)
             shown = json.dumps(blocks, sort_keys=True)
             if detail_ts is None:
-                ref = await self.surface.post_reply(root, triage_text(case), blocks)
+                ref = await self.surface.post_reply(root, triage_text(case), blocks,
+                                                    key=f"security-case/{item_id}/triage")
                 detail_ts = ref.ts
                 await self.store.mark_detail(item_id, ts=ref.ts)
             elif self._shown.get(item_id) != shown:

@@ -163,10 +163,25 @@ class SlackSurface:
                                     **({"metadata": _metadata(tag, incident)} if tag else {}))
         return MessageRef(channel, str(response["ts"]))
 
-    async def post(self, channel: str, text: str, blocks: Sequence[dict[str, Any]],
-                   ) -> MessageRef:
+    async def post(self, channel: str, text: str, blocks: Sequence[dict[str, Any]], *,
+                   key: str | None = None, since: datetime | None = None) -> MessageRef:
+        """With `key`, the message carries it in its metadata and the channel's history since
+        `since` is searched for it first: a post that landed before a crash (or whose answer
+        was lost) is found, not made twice."""
+        tagged: dict[str, Any] = {}
+        if key is not None:
+            metadata = {"event_type": "nightowl_step", "event_payload": {"key": key}}
+            channel_id = await self._channel_id(channel)
+            if channel_id is not None and since is not None:
+                found = await self._find_tagged(
+                    channel_id, "conversations.history", {"channel": channel_id},
+                    oldest=f"{since.timestamp() - LOOKUP_SLACK_S:.6f}", metadata=metadata)
+                if found is not None:
+                    self.pacer.same_channel(channel, channel_id)
+                    return MessageRef(channel_id, found)
+            tagged = {"metadata": metadata}
         response = await self._send(channel, "chat.postMessage", channel=channel, text=text,
-                                    blocks=list(blocks), unfurl_links=False)
+                                    blocks=list(blocks), unfurl_links=False, **tagged)
         return MessageRef(str(response["channel"]), str(response["ts"]))
 
     async def update(self, message: MessageRef, text: str, blocks: Sequence[dict[str, Any]],
@@ -177,13 +192,13 @@ class SlackSurface:
         return message
 
     async def post_reply(self, root: MessageRef, text: str,
-                         blocks: Sequence[dict[str, Any]] | None = None) -> MessageRef:
-        """Post in the thread under `root` (a message that is not an incident's)."""
-        if blocks:
-            response = await self._send(root.channel, "chat.postMessage", channel=root.channel,
-                                        thread_ts=root.ts, text=text[:MAX_REPLY_CHARS],
-                                        blocks=list(blocks), unfurl_links=False)
-            return MessageRef(root.channel, str(response["ts"]))
+                         blocks: Sequence[dict[str, Any]] | None = None, *,
+                         key: str | None = None) -> MessageRef:
+        """Post in the thread under `root` (a message that is not an incident's); with `key`,
+        once (see `thread_post`)."""
+        if blocks or key is not None:
+            ts = await self.thread_post(root.channel, root.ts, text, blocks or [], key=key)
+            return MessageRef(root.channel, ts)
         ts = ""
         for chunk in split_text(text, MAX_REPLY_CHARS):
             response = await self._send(root.channel, "chat.postMessage", channel=root.channel,
