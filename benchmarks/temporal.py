@@ -122,7 +122,8 @@ async def _one_by_one(url: str, case: Path, ids: list[int], trigger: str,
         row = await svc.start_investigation(incident_id, trigger=trigger, actor="bench")
         if client is not None and temporal is not None:
             await client.get_workflow_handle(workflow_id(
-                INVESTIGATION, f"run-{row.id}", queue=temporal[1])).result()
+                INVESTIGATION, f"run-{row.id}", queue=temporal[1],
+                installation=await FlowStore.beside(svc.store).installation_id())).result()
         else:
             assert isinstance(svc.runner, InProcessRunner)
             await svc.runner.idle(120)
@@ -177,7 +178,9 @@ async def _kill_and_resume(url: str, case: Path, address: str, queue: str,
     await asyncio.sleep(1.0)  # in the middle of the step
     os.kill(procs[holder].pid, signal.SIGKILL)
     died = time.perf_counter()
-    await client.get_workflow_handle(workflow_id(SLOW, "kill-1", queue=queue)).result()
+    await client.get_workflow_handle(workflow_id(
+        SLOW, "kill-1", queue=queue,
+        installation=await FlowStore.beside(svc.store).installation_id())).result()
     return time.perf_counter() - died
 
 

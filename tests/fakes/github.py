@@ -398,11 +398,12 @@ class FakeGitHub:
             return JSONResponse(self._pull_json(pr), status_code=201)
         query = request.query_params
         state = query.get("state", "open")
-        head = query.get("head")
+        head_filter = query.get("head")
         with self.lock:
             items = [p for p in self.pulls[repo.full_name]
                      if (state == "all" or p.state == state)
-                     and (head is None or f"{repo.full_name.split('/')[0]}:{p.head}" == head)
+                     and (head_filter is None
+                          or f"{repo.full_name.split('/')[0]}:{p.head}" == head_filter)
                      and (query.get("base") is None or p.base == query.get("base"))]
         items.sort(key=lambda p: p.updated_at if query.get("sort") == "updated" else
                    str(p.number).zfill(8), reverse=query.get("direction", "desc") == "desc"
