@@ -30,7 +30,8 @@ TOOLS = {"list_incidents", "get_incident", "list_investigations", "get_investiga
          "start_investigation", "add_incident_note", "add_feedback", "query_metrics",
          "search_logs", "search_traces", "list_findings", "get_finding", "list_eval_runs",
          "get_eval_result", "run_eval", "list_security_cases", "get_security_case",
-         "list_pull_requests", "get_pull_request"}
+         "list_pull_requests", "get_pull_request", "acknowledge_incident", "resolve_incident",
+         "reopen_incident"}
 
 
 async def _fire(http: httpx.AsyncClient, scenario: str = "frontend-latency") -> int:
@@ -90,6 +91,11 @@ async def test_in_process_tools_hints_errors_resource_and_prompts(
                                        {"incident_id": incident, "idempotency_key": "k1"})
         assert json.loads(_text(again))["id"] == run
         await wiring.service.idle(timeout=120)  # type: ignore[attr-defined]
+
+        resolved = await client.call_tool("resolve_incident", {"incident_id": incident})
+        assert json.loads(_text(resolved))["status"] == "resolved", _text(resolved)
+        reopened = await client.call_tool("reopen_incident", {"incident_id": incident})
+        assert json.loads(_text(reopened))["status"] == "open"
 
         report = await client.read_resource(f"nightowl://investigations/{run}/report.md")
         assert getattr(report.contents[0], "text", "").startswith(f"# Investigation {run}")

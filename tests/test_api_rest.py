@@ -151,6 +151,27 @@ async def test_notes_reach_the_thread_escaped_and_masked(api: Api) -> None:
     assert [e.actor for e in events if e.action == "api_note"] == ["api:writer"]
 
 
+async def test_acknowledge_resolve_and_reopen_as_the_buttons_do(api: Api) -> None:
+    incident = await api.fire()
+    base = f"/api/v1/incidents/{incident}"
+    read_only = await api.http.post(f"{base}/resolve", headers=api.as_(READER))
+    assert read_only.status_code == 403
+    acked = await api.http.post(f"{base}/acknowledge", headers=api.as_(WRITER))
+    assert acked.status_code == 200 and acked.json()["acknowledged_by"] == "api:writer"
+    resolved = await api.http.post(f"{base}/resolve", headers=api.as_(WRITER))
+    assert resolved.json()["status"] == "resolved"
+    again = await api.http.post(f"{base}/resolve", headers=api.as_(WRITER))
+    assert again.status_code == 200 and again.json()["status"] == "resolved"  # no change
+    reopened = await api.http.post(f"{base}/reopen", headers=api.as_(WRITER))
+    assert reopened.json()["status"] == "open"
+    missing = await api.http.post("/api/v1/incidents/424242/resolve", headers=api.as_(WRITER))
+    assert missing.status_code == 404
+    events: list[AuditEvent] = await api.wiring.store.audit_events(incident)
+    assert [e.action for e in events if e.action.startswith("api_")
+            and e.action != "api_note"][-4:] == [
+        "api_acknowledge", "api_resolve", "api_resolve", "api_reopen"]
+
+
 async def test_feedback_is_recorded(api: Api) -> None:
     incident = await api.fire()
     run = (await api.wiring.store.latest_investigation(incident))

@@ -27,6 +27,7 @@ SCOPE_OF: dict[str, str] = {
     "list_investigations": "read", "get_investigation": "read",
     "get_investigation_report": "read",
     "start_investigation": "write", "add_incident_note": "write", "add_feedback": "write",
+    "acknowledge_incident": "write", "resolve_incident": "write", "reopen_incident": "write",
     "query_metrics": "read", "search_logs": "read", "search_traces": "read",
     "list_findings": "read", "get_finding": "read",
     "list_eval_runs": "read", "get_eval_result": "read", "run_eval": "eval",

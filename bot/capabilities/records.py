@@ -166,6 +166,20 @@ class Records:
                          slack_permalink=self.permalink(incident.slack_channel,
                                                         incident.slack_ts))
 
+    async def change_incident(self, principal: Principal, incident_id: int,
+                              action: str) -> IncidentDetail:
+        """Acknowledge, resolve or reopen, as the thread's buttons do (the same lifecycle
+        functions, so a repeat changes nothing); an audit event names the token."""
+        await self._incident(incident_id)
+        change = {"acknowledge": self.service.acknowledge, "resolve": self.service.resolve,
+                  "reopen": self.service.reopen}.get(action)
+        if change is None:
+            raise InvalidArgument("action must be one of acknowledge, resolve, reopen")
+        await change(incident_id, principal.actor)
+        await self.store.audit(actor=principal.actor, action=f"api_{action}",
+                               incident_id=incident_id, detail={})
+        return await self.get_incident(incident_id)
+
     # ---- investigations --------------------------------------------------------------------
 
     async def list_investigations(self, *, incident_id: int | None = None,

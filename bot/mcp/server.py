@@ -176,6 +176,25 @@ def build_mcp_server(caps: Capabilities, *, local: Principal | None = None,
         return structured(await call("add_incident_note", lambda who: (
             caps.records.add_incident_note(who, incident_id, text))))
 
+    @server.tool(annotations=WRITE)
+    async def acknowledge_incident(incident_id: IncidentId) -> str:
+        """Acknowledge the incident, as its thread's Acknowledge button does (a repeat
+        changes nothing); returns the incident."""
+        return structured(await call("acknowledge_incident", lambda who: (
+            caps.records.change_incident(who, incident_id, "acknowledge"))))
+
+    @server.tool(annotations=WRITE)
+    async def resolve_incident(incident_id: IncidentId) -> str:
+        """Resolve the incident, as its thread's Resolve button does; returns the incident."""
+        return structured(await call("resolve_incident", lambda who: (
+            caps.records.change_incident(who, incident_id, "resolve"))))
+
+    @server.tool(annotations=WRITE)
+    async def reopen_incident(incident_id: IncidentId) -> str:
+        """Reopen a resolved incident, as its thread's Reopen button does; returns it."""
+        return structured(await call("reopen_incident", lambda who: (
+            caps.records.change_incident(who, incident_id, "reopen"))))
+
     @server.tool(annotations=KEYED_WRITE)
     async def add_feedback(
         investigation_id: InvestigationId,

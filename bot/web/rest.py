@@ -172,6 +172,12 @@ class RouteSpec:
     status: int = 200
 
 
+def _change_incident(action: str) -> Handler:
+    async def handle(c: Call) -> BaseModel:
+        return await c.caps.records.change_incident(c.principal, c.path["incident_id"], action)
+    return handle
+
+
 def _routes() -> list[RouteSpec]:
     return [
         RouteSpec("GET", "/incidents", "list_incidents", "List incidents, newest first",
@@ -185,6 +191,10 @@ def _routes() -> list[RouteSpec]:
                   lambda c: c.caps.records.add_incident_note(
                       c.principal, c.path["incident_id"], c.body.text),
                   NoteAdded, body=NoteBody, status=202),
+        *[RouteSpec("POST", f"/incidents/{{incident_id}}/{action}", f"{action}_incident",
+                    f"{action.capitalize()} the incident (as the thread's button does)",
+                    _change_incident(action), IncidentDetail)
+          for action in ("acknowledge", "resolve", "reopen")],
         RouteSpec("GET", "/investigations", "list_investigations",
                   "List investigations, newest first",
                   lambda c: c.caps.records.list_investigations(**c.query.model_dump()),
