@@ -413,13 +413,22 @@ class FakeGitHub:
     def _get_pull(self, repo: FakeRepo, number: int) -> Pull | None:
         return next((p for p in self.pulls[repo.full_name] if p.number == number), None)
 
-    async def _pull(self, request: Request) -> Response:
+    def _find_pull(self, request: Request) -> tuple[FakeRepo, Pull] | Response:
+        """The repository and pull request a `/pulls/{number}/...` request names, or the
+        answer GitHub gives when either is missing (401, 404)."""
         repo, error = self._find(request)
         if repo is None:
             return error or Response(status_code=500)
         pr = self._get_pull(repo, request.path_params["number"])
         if pr is None:
             return JSONResponse({"message": "Not Found"}, status_code=404)
+        return repo, pr
+
+    async def _pull(self, request: Request) -> Response:
+        found = self._find_pull(request)
+        if isinstance(found, Response):
+            return found
+        _, pr = found
         if request.method == "PATCH":
             data = await request.json()
             with self.lock:
@@ -434,12 +443,10 @@ class FakeGitHub:
         return JSONResponse(self._pull_json(pr))
 
     async def _reviewers(self, request: Request) -> Response:
-        repo, error = self._find(request)
-        if repo is None:
-            return error or Response(status_code=500)
-        pr = self._get_pull(repo, request.path_params["number"])
-        if pr is None:
-            return JSONResponse({"message": "Not Found"}, status_code=404)
+        found = self._find_pull(request)
+        if isinstance(found, Response):
+            return found
+        _, pr = found
         data = await request.json()
         with self.lock:
             pr.reviewers += [r for r in data.get("reviewers", []) if r not in pr.reviewers]
@@ -448,12 +455,10 @@ class FakeGitHub:
         return JSONResponse(self._pull_json(pr), status_code=201)
 
     async def _reviews(self, request: Request) -> Response:
-        repo, error = self._find(request)
-        if repo is None:
-            return error or Response(status_code=500)
-        pr = self._get_pull(repo, request.path_params["number"])
-        if pr is None:
-            return JSONResponse({"message": "Not Found"}, status_code=404)
+        found = self._find_pull(request)
+        if isinstance(found, Response):
+            return found
+        _, pr = found
         if request.method == "POST":
             # Recorded so a test can prove nightowl never reviews (never approves) anything.
             data = await request.json()
@@ -465,24 +470,20 @@ class FakeGitHub:
         return JSONResponse(pr.reviews)
 
     async def _merge(self, request: Request) -> Response:
-        repo, error = self._find(request)
-        if repo is None:
-            return error or Response(status_code=500)
-        pr = self._get_pull(repo, request.path_params["number"])
-        if pr is None:
-            return JSONResponse({"message": "Not Found"}, status_code=404)
+        found = self._find_pull(request)
+        if isinstance(found, Response):
+            return found
+        repo, pr = found
         if request.method == "PUT":
             self.merge(repo.full_name, pr.number)
             return JSONResponse({"merged": True, "sha": pr.merge_commit_sha})
         return Response(status_code=204 if pr.merged else 404)
 
     async def _pull_commits(self, request: Request) -> Response:
-        repo, error = self._find(request)
-        if repo is None:
-            return error or Response(status_code=500)
-        pr = self._get_pull(repo, request.path_params["number"])
-        if pr is None:
-            return JSONResponse({"message": "Not Found"}, status_code=404)
+        found = self._find_pull(request)
+        if isinstance(found, Response):
+            return found
+        repo, pr = found
         head = self.ref_sha(repo.full_name, pr.head) or pr.head_sha_at_close
         if head is None:
             return JSONResponse([])
@@ -490,12 +491,10 @@ class FakeGitHub:
         return JSONResponse([self._commit_json(repo.full_name, s) for s in shas])
 
     async def _labels(self, request: Request) -> Response:
-        repo, error = self._find(request)
-        if repo is None:
-            return error or Response(status_code=500)
-        pr = self._get_pull(repo, request.path_params["number"])
-        if pr is None:
-            return JSONResponse({"message": "Not Found"}, status_code=404)
+        found = self._find_pull(request)
+        if isinstance(found, Response):
+            return found
+        _, pr = found
         if request.method in ("POST", "PUT"):
             data = await request.json()
             names = data.get("labels", []) if isinstance(data, dict) else data
@@ -506,12 +505,10 @@ class FakeGitHub:
         return JSONResponse([{"name": n} for n in pr.labels])
 
     async def _comments(self, request: Request) -> Response:
-        repo, error = self._find(request)
-        if repo is None:
-            return error or Response(status_code=500)
-        pr = self._get_pull(repo, request.path_params["number"])
-        if pr is None:
-            return JSONResponse({"message": "Not Found"}, status_code=404)
+        found = self._find_pull(request)
+        if isinstance(found, Response):
+            return found
+        repo, pr = found
         if request.method == "POST":
             data = await request.json()
             number = next(self._ids)
