@@ -285,3 +285,11 @@ async def test_leaving_out_any_rule_never_crashes_an_investigation(tmp_path: obj
         report = await Investigator(source, rules=without([name])).investigate(
             AlertContext.from_case(source.case))
         assert report.contract()["root_causes"] is not None
+
+
+def test_rules_travel_to_eval_worker_processes() -> None:
+    # `nightowl eval --jobs N --ablate RULE` sends rule tuples to other processes.
+    import pickle
+
+    from agents.sre.rules import RULES
+    assert pickle.loads(pickle.dumps(RULES)) == RULES

@@ -85,6 +85,16 @@ class Rule:
         reason = self.test(link)
         return Refutation(self.name, reason) if reason else None
 
+    def __reduce__(self) -> tuple[Callable[[str], Rule], tuple[str]]:
+        # A rule's module attribute is the Rule, not its test function, so pickle (eval's
+        # worker processes) cannot find the function by name: send the rule's name instead.
+        return _rule_named, (self.name,)
+
+
+def _rule_named(name: str) -> Rule:
+    from agents.sre.rules import BY_NAME  # the registry imports this module
+    return BY_NAME[name]
+
 
 def rule(name: str, *, family: str, kinds: Iterable[str] | None = None,
          roles: Iterable[Role] = ROLES) -> Callable[[Callable[[Link], str]], Rule]:
