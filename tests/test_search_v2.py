@@ -135,3 +135,20 @@ async def test_input_it_can_only_partly_use_is_named(tmp_path: Path) -> None:
     assert "no parent ids" in text
     assert "no usable metrics" in text and "worker" in text
     assert "no level" in text
+
+
+async def test_without_a_call_graph_the_service_that_slowed_most_is_where_it_began(
+        tmp_path: Path) -> None:
+    # Two services slow together with no cause of their own and no topology says who calls
+    # whom. The caller is quieter, so its slowdown is more sigmas out, but it added less
+    # time than the other did: latency only fades going up a call chain.
+    caller, callee, front = noisy(50, 11, 0.01), noisy(120, 12, 0.05), noisy(100, 13)
+    callee[FAULT:] += 300
+    caller[FAULT:] += 180
+    front[FAULT:] += 170
+    metrics = {("front", "latency_ms"): front, ("caller", "latency_ms"): caller,
+               ("callee", "latency_ms"): callee}
+    for k, service in enumerate(("front", "caller", "callee")):
+        metrics[(service, "cpu_usage")] = noisy(30, 20 + k)
+    report = await investigate(write(tmp_path / "c", metrics, edges=[]))
+    assert report.root_causes[0].service == "callee"

@@ -144,6 +144,8 @@ async def widen(run: Run, services: list[str], effect_onset: float | None) -> No
                 service=service, kind="code_error", score=logs.score, onset=logs.onset,
                 evidence=[logs.evidence_id], reachable=False, connected=service in downstream))
             run.candidates.append(added[-1])
+    if not any(run.graph.values()):
+        await inherited(run)
     if symptom is not None and symptom.anomalous and \
             persistence(symptom) >= run.thresholds.transient:
         # The alert's own statistic may not have moved while the service degraded on a
@@ -190,6 +192,40 @@ def precedence(run: Run) -> None:
                 continue
             at = began(other)
             if at is None or at > start - run.lag:
+                continue
+            if squash(other.score) >= th.explains * squash(candidate.score):
+                candidate.explained = True
+                break
+
+
+async def inherited(run: Run) -> None:
+    """No call graph, and several services slowed together with no cause of their own: who
+    called whom can still be read from how much each slowed. Latency adds up along a call
+    chain and only fades going up it (a caller waits on part of its callee's added time, at
+    most all of it per call), so of two such services whose trouble began within a sample
+    of each other, the one whose latency rose by less, on the same statistic, is likely a
+    caller inheriting the other's slowdown, not where it began."""
+    th = run.thresholds
+    slowed: dict[str, tuple[Candidate, str, float]] = {}
+    for candidate in run.candidates:
+        if not candidate.fallback or candidate.explained or began(candidate) is None or \
+                candidate.service == run.ctx.service:  # the alert is the effect, not a cause
+            continue
+        profile = await run.tools.profile(candidate.service)
+        verdict = profile.metrics.get(run.ctx.metric) if run.ctx.metric else None
+        if verdict is None or verdict.family != "latency":
+            verdict = profile.families.get("latency")
+        if verdict is None or not verdict.anomalous or verdict.anomaly is None:
+            continue
+        rise = verdict.anomaly.peak - verdict.anomaly.baseline
+        if rise > 0 and candidate.service not in slowed:
+            slowed[candidate.service] = (candidate, verdict.metric, rise)
+    for candidate, metric, rise in slowed.values():
+        start = began(candidate)
+        for other, other_metric, other_rise in slowed.values():
+            at = began(other)
+            if other is candidate or other_metric != metric or other_rise <= rise or \
+                    start is None or at is None or at > start + run.lag:
                 continue
             if squash(other.score) >= th.explains * squash(candidate.score):
                 candidate.explained = True
