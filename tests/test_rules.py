@@ -209,6 +209,19 @@ def test_standing_refutes_a_dependency_already_as_bad_before() -> None:
                                    onset=at(99)), series=series)) is None
 
 
+def test_standing_waits_for_a_call_graph_to_judge_a_cause_off_the_path() -> None:
+    # Off the path, "one sample before" assumes a direct call; with no call graph the hops
+    # between a cause and the alert are unknown, each adding its own lag.
+    errors = noisy(0.01, 4)
+    errors[96:] = 0.2                        # four samples before the alert's service
+    series = view(("db", "errors_avg", errors))
+    early = verdict("db", "errors", score=200, baseline=0.01, peak=0.2, onset=at(96))
+    rule = BY_NAME["standing"]
+    assert rule.check(link(early, kind="errors", role="widened", series=series)) is not None
+    assert rule.check(link(early, kind="errors", role="widened", series=series,
+                           charted=False)) is None
+
+
 def test_transient_refutes_a_model_proposed_blip() -> None:
     rule = BY_NAME["transient"]
     blip = verdict("db", "cpu", score=9, persistence=0.2)

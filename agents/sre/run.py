@@ -78,7 +78,8 @@ class Run:
                     series=self.tools.view, timing=self.timing(), thresholds=self.thresholds,
                     effect_service=effect_service, effect_label=effect_label,
                     damage_at=damage_at, upstream_surge=upstream_surge, share=share,
-                    children=children, callees=callees)
+                    children=children, callees=callees,
+                    charted=any(self.graph.values()))
         return judge(link, self.rules)
 
     def timing(self) -> Timing:

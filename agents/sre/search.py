@@ -199,35 +199,44 @@ def precedence(run: Run) -> None:
 
 
 async def inherited(run: Run) -> None:
-    """No call graph, and several services slowed together with no cause of their own: who
-    called whom can still be read from how much each slowed. Latency adds up along a call
-    chain and only fades going up it (a caller waits on part of its callee's added time, at
-    most all of it per call), so of two such services whose trouble began within a sample
-    of each other, the one whose latency rose by less, on the same statistic, is likely a
-    caller inheriting the other's slowdown, not where it began."""
+    """No call graph, and several services degraded together with no resource cause of their
+    own: who called whom can still be read from how much each degraded. Latency adds up
+    along a call chain and only fades going up it (a caller waits on part of its callee's
+    added time, at most all of it per call), and so does an error ratio (a caller fails a
+    share of what its callee failed, unless it retries it away). Of two such services whose
+    trouble began within a sample of each other, one that rose by less on every statistic
+    they share is likely a caller inheriting the other's trouble, not where it began; a
+    change of its own does not explain what it inherited."""
     th = run.thresholds
-    slowed: dict[str, tuple[Candidate, str, float]] = {}
+    rises: dict[str, dict[str, tuple[str, float]]] = {}
+    eligible: list[Candidate] = []
     for candidate in run.candidates:
-        if not candidate.fallback or candidate.explained or began(candidate) is None or \
+        if not (candidate.fallback or candidate.kind in CHANGE_KINDS.values()) or \
+                candidate.explained or began(candidate) is None or \
                 candidate.service == run.ctx.service:  # the alert is the effect, not a cause
             continue
-        profile = await run.tools.profile(candidate.service)
-        verdict = profile.metrics.get(run.ctx.metric) if run.ctx.metric else None
-        if verdict is None or verdict.family != "latency":
-            verdict = profile.families.get("latency")
-        if verdict is None or not verdict.anomalous or verdict.anomaly is None:
+        eligible.append(candidate)
+        if candidate.service in rises:
             continue
-        rise = verdict.anomaly.peak - verdict.anomaly.baseline
-        if rise > 0 and candidate.service not in slowed:
-            slowed[candidate.service] = (candidate, verdict.metric, rise)
-    for candidate, metric, rise in slowed.values():
-        start = began(candidate)
-        for other, other_metric, other_rise in slowed.values():
-            at = began(other)
-            if other is candidate or other_metric != metric or other_rise <= rise or \
-                    start is None or at is None or at > start + run.lag:
+        profile = await run.tools.profile(candidate.service)
+        rises[candidate.service] = {}
+        for family in ("latency", "errors"):
+            verdict = profile.metrics.get(run.ctx.metric) if run.ctx.metric else None
+            if verdict is None or verdict.family != family:
+                verdict = profile.families.get(family)
+            if verdict is not None and verdict.anomalous and verdict.anomaly is not None:
+                rises[candidate.service][family] = (
+                    verdict.metric, verdict.anomaly.peak - verdict.anomaly.baseline)
+    for candidate in eligible:
+        start, mine = began(candidate), rises[candidate.service]
+        for other in eligible:
+            at, theirs = began(other), rises[other.service]
+            if other.service == candidate.service or start is None or at is None or \
+                    at > start + run.lag:
                 continue
-            if squash(other.score) >= th.explains * squash(candidate.score):
+            shared = [f for f in mine if f in theirs and mine[f][0] == theirs[f][0]]
+            if shared and all(theirs[f][1] > max(mine[f][1], 0.0) for f in shared) and \
+                    squash(other.score) >= th.explains * squash(candidate.score):
                 candidate.explained = True
                 break
 

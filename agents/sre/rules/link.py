@@ -57,6 +57,9 @@ class Link:
     # what place a fault in the service's own code).
     children: tuple[SpanVerdict, ...] = ()
     callees: tuple[str, ...] = ()  # the services this cause's service calls
+    # Whether the run knows a call graph at all (topology or traces linking services); with
+    # none, how many hops lie between a widened cause and the alert is unknown.
+    charted: bool = True
 
 
 @dataclass(frozen=True, slots=True)

@@ -58,8 +58,11 @@ def normal(link: Link) -> str:
 def standing(link: Link) -> str:
     """A dependency that was already as abnormal one sample before its effect first crossed
     2 sigmas, and got no worse with it, is a standing condition: a constant cannot explain a
-    change. (Off the path, resources are exempt: their damage builds up.)"""
-    if not isinstance(link.cause, FamilyVerdict):
+    change. (Off the path, resources are exempt: their damage builds up. With no call graph
+    at all, so is everything off the path: "one sample before" assumes a direct call, and
+    the hops between a widened cause and the alert are unknown; each adds its own lag.)"""
+    if not isinstance(link.cause, FamilyVerdict) or (link.role == "widened" and
+                                                      not link.charted):
         return ""
     if link.role == "dependency":
         at = began(link.effect_onset, link.timing.fired_at, link.effect)
