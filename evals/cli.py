@@ -34,7 +34,8 @@ def register(sub: Any) -> None:
     parser.add_argument("action", nargs="*", help="'export INCIDENT_ID DIR' (optional)")
     parser.add_argument("--suite", action="append", default=[],
                         help="synthetic | wide | wide-bare | wide-entry | wide-unnamed | "
-                             "wide-heldout | petshop | petshop-train | "
+                             "wide-heldout | public-metrics | public-multi | public-code | "
+                             "public-heldout | petshop | petshop-train | "
                              "petshop-crossed | petshop-injected | "
                              "security | security-detection | fix | fix-heldout | fix-novel | PATH "
                              "(repeatable; default synthetic)")
@@ -105,6 +106,19 @@ def resolve_suites(args: argparse.Namespace) -> list[Suite]:
             suites.append(generate_wide(CACHE / f"wide-heldout-n{args.wide_count}",
                                         seed=HELDOUT_SEED, count=args.wide_count,
                                         name="wide-heldout"))
+        elif name in ("public-metrics", "public-multi", "public-code"):
+            # development suites shaped like RCAEval RE1/RE2/RE3: see evals/synthetic_public
+            from evals.synthetic_public import generate as generate_public
+
+            suites.append(generate_public(CACHE / f"{name}-seed{args.seed}-n{args.wide_count}",
+                                          seed=args.seed, count=args.wide_count, name=name))
+        elif name == "public-heldout":  # public-multi at a seed read once, at the end
+            from evals.synthetic_public import HELDOUT_SEED
+            from evals.synthetic_public import generate as generate_public
+
+            suites.append(generate_public(CACHE / f"public-heldout-n{args.wide_count}",
+                                          seed=HELDOUT_SEED, count=args.wide_count,
+                                          name="public-heldout"))
         elif name == "petshop-injected":  # a development suite: see evals/petshop_injected.py
             suites.append(generate(args.petshop, CACHE / f"petshop-injected-seed{args.seed}",
                                    seed=args.seed))
