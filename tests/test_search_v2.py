@@ -152,3 +152,20 @@ async def test_without_a_call_graph_the_service_that_slowed_most_is_where_it_beg
         metrics[(service, "cpu_usage")] = noisy(30, 20 + k)
     report = await investigate(write(tmp_path / "c", metrics, edges=[]))
     assert report.root_causes[0].service == "callee"
+
+
+def test_log_levels_as_shippers_spell_them(tmp_path: Path) -> None:
+    from integrations.telemetry.scenario import level_name
+
+    spelled = {"ERROR": "error", "SEVERE": "error", "E": "error", 50: "error", "50": "error",
+               3: "error", "Warning": "warning", 40: "warning", "crit": "critical",
+               60: "fatal", "information": "info", 30: "info", "": "", "loud": "",
+               None: "", True: ""}
+    assert {raw: level_name(raw) for raw in spelled} == spelled
+    path = write(tmp_path / "c", {("front", "latency_ms"): noisy(100, 1)}, edges=[], logs=[
+        {"ts": T0 + 60, "service": "front", "level": "SEVERE", "message": "db gone"},
+        {"ts": T0 + 61, "service": "front", "level": "", "severity": 50, "message": "db gone"},
+        {"ts": T0 + 62, "service": "front", "level": 30, "message": "request served"}])
+    source = ScenarioSource(path)
+    assert [line.level for line in source._logs["front"]] == ["error", "error", "info"]
+    assert not any("level" in w for w in source.warnings)

@@ -36,6 +36,31 @@ from integrations.telemetry.errors import ScenarioError
 
 LEVELS = {"trace": 0, "debug": 1, "info": 2, "notice": 2, "warn": 3, "warning": 3, "error": 4,
           "err": 4, "critical": 5, "fatal": 5, "panic": 5}
+# Other spellings shippers use, mapped onto those names: java.util.logging's SEVERE, syslog's
+# keywords, glog's and logcat's single letters.
+_SPELLINGS = {"severe": "error", "crit": "critical", "alert": "critical", "emerg": "critical",
+              "emergency": "critical", "fine": "debug", "finer": "trace", "finest": "trace",
+              "config": "info", "information": "info", "informational": "info", "dbg": "debug",
+              "wrn": "warning", "eror": "error", "e": "error", "w": "warning", "i": "info",
+              "d": "debug", "f": "fatal", "c": "critical", "v": "trace", "t": "trace"}
+# Numeric levels: pino and bunyan count up in tens (30 info, 50 error), syslog counts down
+# from 0 (emergency) to 7 (debug).
+_PINO = ((60, "fatal"), (50, "error"), (40, "warning"), (30, "info"), (20, "debug"), (0, "trace"))
+_SYSLOG = ("critical", "critical", "critical", "error", "warning", "notice", "info", "debug")
+
+
+def level_name(raw: object) -> str:
+    """A log line's level as one of LEVELS' names, or '' when it has none we can read."""
+    if isinstance(raw, bool) or raw is None:
+        return ""
+    if isinstance(raw, int | float) or (isinstance(raw, str) and raw.strip().isdigit()):
+        number = int(float(raw))
+        if number >= 10:
+            return next(name for floor, name in _PINO if number >= floor)
+        return _SYSLOG[number] if 0 <= number < len(_SYSLOG) else ""
+    text = str(raw).strip().lower()
+    text = _SPELLINGS.get(text, text)
+    return text if text in LEVELS else ""
 # A log line without a level is an error when its message says so.
 _ERRORISH = re.compile(r"\b(error|exception|fatal|panic|traceback|failed)\b|Error\b|Exception\b",
                        re.IGNORECASE)
@@ -240,15 +265,16 @@ class ScenarioSource:
             attributes = {k: v for k, v in item.items()
                           if k not in ("ts", "service", "level", "severity", "message")}
             message = str(item.get("message") or "")
-            level = str(item.get("level") or item.get("severity") or "").lower()
+            raw = item.get("level")
+            level = level_name(raw if raw not in (None, "") else item.get("severity"))
             if not level:
                 unlevelled += 1
                 level = "error" if _ERRORISH.search(message) else "info"
             logs[service].append(LogLine(ts, service, level, message, attributes))
         if unlevelled:
-            self.warnings.append(f"logs.jsonl: {unlevelled} lines have no level; read as error "
-                                 f"when the message says so (error, exception, fatal, "
-                                 f"traceback), else as info")
+            self.warnings.append(f"logs.jsonl: {unlevelled} lines have no level we can read; "
+                                 f"read as error when the message says so (error, "
+                                 f"exception, fatal, traceback), else as info")
         for lines in logs.values():
             lines.sort(key=lambda line: line.ts)
         return dict(logs)
