@@ -97,7 +97,7 @@ def system_onset(source: ScenarioSource) -> tuple[float, list[Series], np.ndarra
     head = max(3, times.size // 3)
     reference = matrix[:head]
     med = np.nanmedian(reference, axis=0)
-    spread = np.nanstd(reference, axis=0) + 1e-9
+    spread = _unit_if_zero(np.nanstd(reference, axis=0))
     deviation = np.nanmean(np.abs((matrix - med) / spread), axis=1)
     onset_index = bocpd_onset(np.nan_to_num(deviation))
     fired = source.case.alert.fired_at.timestamp()
@@ -122,11 +122,19 @@ def _split(source: ScenarioSource) -> tuple[list[Series], np.ndarray, np.ndarray
     return series, before, after
 
 
+def _unit_if_zero(scale: np.ndarray) -> np.ndarray:
+    """A reference with no spread is scaled by 1, as the published implementations do
+    (scikit-learn's RobustScaler and StandardScaler, which RCAEval's BARO uses): dividing by
+    a tiny epsilon instead puts every sparse count (errors, sockets, throttled periods) that
+    moved by one at the top of the ranking."""
+    return np.where(np.isfinite(scale) & (scale > 0), scale, 1.0)
+
+
 def baro(source: ScenarioSource) -> list[str]:
     series, before, after = _split(source)
     med = np.nanmedian(before, axis=0)
     iqr = np.nanpercentile(before, 75, axis=0) - np.nanpercentile(before, 25, axis=0)
-    scores = np.nanmax(np.abs(after - med) / (iqr + 1e-9), axis=0)
+    scores = np.nanmax(np.abs(after - med) / _unit_if_zero(iqr), axis=0)
     return _rank(series, scores)
 
 
@@ -134,7 +142,7 @@ def nsigma(source: ScenarioSource) -> list[str]:
     series, before, after = _split(source)
     mean = np.nanmean(before, axis=0)
     std = np.nanstd(before, axis=0)
-    scores = np.nanmax(np.abs(after - mean) / (std + 1e-9), axis=0)
+    scores = np.nanmax(np.abs(after - mean) / _unit_if_zero(std), axis=0)
     return _rank(series, scores)
 
 

@@ -230,3 +230,29 @@ def test_calibration_fit_follows_strength_and_keeps_slopes_non_negative() -> Non
     assert ece(full, rows) < 0.1
     abstained = [{**rows[0], "abstained": True, "correct": True}] * 3
     assert fit_all(rows + abstained)[-1] == (3 + 1) / (3 + 2)
+
+
+def test_baselines_scale_a_flat_reference_by_one(tmp_path: Path) -> None:
+    # A sparse count that was 0 and then 1 is not a billion-sigma event for BARO
+    # or NSigma (scikit-learn's scalers, which the published implementations use, divide a
+    # flat reference by 1): the service whose latency tripled ranks first.
+    from evals.baselines import baro, nsigma
+    from integrations.telemetry.scenario import ScenarioSource
+
+    t0, n = 1_700_000_000, 120
+    rows = ["timestamp,service,metric,value"]
+    rng = np.random.default_rng(5)
+    for i in range(n):
+        slow = 300.0 if i >= 90 else 100.0
+        rows.append(f"{t0 + 30 * i},db,latency_ms,{slow + rng.normal(0, 5):.3f}")
+        rows.append(f"{t0 + 30 * i},queue,dropped_total,{1 if i >= 100 else 0}")
+    case = tmp_path / "c"
+    case.mkdir()
+    (case / "metrics.csv").write_text("\n".join(rows) + "\n")
+    (case / "case.json").write_text(json.dumps({
+        "id": "flat", "alert": {"name": "A", "service": "db", "signal": "latency",
+                                "fired_at": t0 + 30 * 95},
+        "window": {"start": t0, "end": t0 + 30 * (n - 1)}}))
+    source = ScenarioSource(case)
+    assert baro(source)[0] == "db"
+    assert nsigma(source)[0] == "db"
