@@ -129,6 +129,35 @@ def test_log_surge_needs_a_surging_pattern() -> None:
                            role="local")) is None
 
 
+def test_blames_another_refutes_error_lines_that_name_a_dependency() -> None:
+    rule = BY_NAME["blames_another"]
+    caller = LogVerdict("front", 60.0, at(99), 0, 900, "error calling <*> failed", 1, "",
+                        blamed=("user", "orders"), blame_share=0.9)
+    refuted = rule.check(link(caller, kind="code_error", role="local"))
+    assert refuted is not None and "user" in refuted.reason
+    own = LogVerdict("user", 60.0, at(99), 0, 900, "panic: nil pointer", 1, "",
+                     blamed=("payment",), blame_share=0.05)
+    assert rule.check(link(own, kind="code_error", role="local")) is None
+    assert rule.check(link(caller, kind="code_error", role="widened")) is not None
+
+
+def test_blame_names_services_as_whole_tokens() -> None:
+    from agents.sre.toolbox import blame
+    from integrations.telemetry.base import LogLine
+
+    def lines(*messages: str) -> list[LogLine]:
+        return [LogLine(T0, "front", "error", m, {}) for m in messages]
+
+    others = {"user", "orders", "ts-order-service"}
+    names, share = blame(lines("error calling user: user failed",
+                               "GET http://orders.default.svc:80/orders 503",
+                               "username must not be empty",
+                               "POST /api/v1/ts-order-service/order timed out"), others)
+    assert names[0] in {"user", "orders", "ts-order-service"} and set(names) == others
+    assert share == 0.75
+    assert blame(lines("username must not be empty"), others) == ((), 0.0)
+
+
 # ---- load ---------------------------------------------------------------------------------
 
 def test_coping_refutes_load_already_borne_before_the_damage() -> None:

@@ -169,3 +169,31 @@ def test_log_levels_as_shippers_spell_them(tmp_path: Path) -> None:
     source = ScenarioSource(path)
     assert [line.level for line in source._logs["front"]] == ["error", "error", "info"]
     assert not any("level" in w for w in source.warnings)
+
+
+async def test_error_lines_that_blame_a_dependency_lead_to_it(tmp_path: Path) -> None:
+    # A wrong value returned by `user` fails requests at `front`, behind a latency alert
+    # whose statistic barely moves. front's new error lines all name user; user logs a new
+    # exception of its own. The fault is user's code, not front's, and the alert is not
+    # noise although its statistic looks normal.
+    logs: list[dict[str, object]] = []
+    for k in range(300):
+        minute = FAULT + k * 0.06
+        logs.append({"ts": T0 + 60 * minute, "service": "front",
+                     "message": f"error calling user: user failed (request {k})"})
+        if k % 2:
+            logs.append({"ts": T0 + 60 * minute + 1, "service": "user", "level": "ERROR",
+                         "message": f"panic recovered: nil pointer dereference (id {k})"})
+    for k in range(40):  # a little of both before: the service is used, and logs normally
+        logs.append({"ts": T0 + 60 * k * 2, "service": "user", "level": "INFO",
+                     "message": "request complete"})
+    metrics = {("front", "latency_ms"): noisy(100, 1), ("user", "latency_ms"): noisy(20, 2),
+               ("front", "cpu_usage"): noisy(30, 3), ("user", "cpu_usage"): noisy(30, 4)}
+    report = await investigate(write(tmp_path / "c", metrics, edges=[("front", "user")],
+                                     logs=logs))
+    assert not report.abstained
+    top = report.root_causes[0]
+    assert (top.service, top.kind) == ("user", "code_error")
+    front = next(h for h in report.hypotheses if h.service == "front"
+                 and h.kind == "code_error")
+    assert front.status == "refuted" and "name another service" in front.reason

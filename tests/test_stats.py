@@ -119,3 +119,25 @@ def test_one_or_two_samples_since_the_split_are_insufficient() -> None:
     values[-2:] += 50
     assert analyze(T, values, split=T[-2], direction="up") is None
     assert analyze(T, values, split=T[-3], direction="up") is not None
+
+
+def test_smoothing_spans_half_a_minute_whatever_the_scrape() -> None:
+    from agents.sre.stats import smoothing_width
+
+    assert smoothing_width(np.arange(0, 3600, 60.0)) == 3
+    assert smoothing_width(np.arange(0, 3600, 10.0)) == 3
+    assert smoothing_width(np.arange(0, 3600, 2.0)) == 15
+    assert smoothing_width(np.arange(0, 3600, 1.0)) == 31
+
+
+def test_a_shift_sampled_every_second_is_dated_where_it_began() -> None:
+    # Three samples of one-second noise dip under 2 sigmas every few seconds, and the onset
+    # traced back from the peak stopped at the first dip, minutes late (837 s for a shift at
+    # 620 s); half a minute's median holds the excursion together back to where it began.
+    rng = np.random.default_rng(9)
+    t = np.arange(0.0, 900.0, 1.0)
+    shifted = 100 + rng.normal(0, 5, t.size)
+    shifted[t >= 620] += 15        # three sigmas, sustained
+    verdict = analyze(t, shifted, split=600.0, direction="up")
+    assert verdict is not None and verdict.anomalous and verdict.onset is not None
+    assert abs(verdict.onset - 620) <= 30 and verdict.persistence > 0.9

@@ -20,7 +20,7 @@ from agents.sre.lab import Lab
 from agents.sre.report import Hypothesis, Report, Stats
 from agents.sre.rules import DEFAULT, RULES, Rule, Thresholds
 from agents.sre.run import DEGRADATION, SYMPTOM_FAMILIES, Budget, ProgressHook, Run
-from agents.sre.search import corroborate, twins, widen
+from agents.sre.search import corroborate, failing_in_logs, twins, widen
 from agents.sre.stats import FAMILY_DIRECTION, ceiling_of, episode_onset
 from agents.sre.toolbox import BudgetExhausted, Toolbox
 from agents.sre.verdicts import FamilyVerdict, hhmm, kind_family, persistence
@@ -57,7 +57,9 @@ class Investigator:
                         max_queries=self.budget.max_queries, templates=self.templates,
                         thresholds=self.thresholds)
         services = await self._services(tools, window)
+        tools.services = set(services)
         graph = await self._topology(tools, window)
+        tools.graph = graph
         callers: dict[str, set[str]] = {}
         for caller, callees in graph.items():
             for callee in callees:
@@ -110,12 +112,17 @@ class Investigator:
                 run.notes.append(f"log templates not saved for the next run: {exc}")
 
         # The alerting service is failing when its alert's statistic is abnormal, or when
-        # it degraded lastingly on a sibling signal (its errors behind a latency alert).
+        # it degraded lastingly on a sibling signal (its errors behind a latency alert), or
+        # its own error logs say so (a new pattern surging by the alert).
         failing = (await tools.profile(ctx.service)).degradation(DEGRADATION, ctx.metric)
+        try:
+            loud = await failing_in_logs(run) is not None
+        except BudgetExhausted:
+            loud = False
         ranked, abstained, confidence_note = rank(run.candidates, symptom_anomalous=bool(
             symptom and symptom.anomalous) or bool(
             failing is not None and failing.anomalous and
-            persistence(failing) >= th.transient), th=th,
+            persistence(failing) >= th.transient) or loud, th=th,
             evidence={e.id: e for e in tools.evidence}, charted=any(graph.values()))
         if confidence_note:
             run.notes.append(confidence_note)

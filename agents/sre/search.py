@@ -11,7 +11,7 @@ from agents.sre.report import Hypothesis
 from agents.sre.rules.timing import bulk
 from agents.sre.run import CHANGE_KINDS, DEGRADATION, RESOURCE_KINDS, Run
 from agents.sre.stats import squash, step_score
-from agents.sre.verdicts import FamilyVerdict, persistence
+from agents.sre.verdicts import FamilyVerdict, LogVerdict, persistence
 
 
 async def traffic_origin(run: Run, service: str, verdict: FamilyVerdict, depth: int,
@@ -60,6 +60,19 @@ async def traffic_origin(run: Run, service: str, verdict: FamilyVerdict, depth: 
         run.candidates.append(passed_on)
         current, current_onset, current_verdict = caller, v.onset, v
     return current
+
+
+async def failing_in_logs(run: Run) -> LogVerdict | None:
+    """The alerting service's own error logs, when they say it is failing although its alert
+    statistic looks normal: a new pattern surging no later than the alert (an error-only
+    fault behind a latency alert, on a service that exports no error metric). Whatever the
+    lines blame, the alert is then not noise."""
+    logs = await run.tools.error_logs(run.ctx.service)
+    if logs is None or not logs.new_templates or logs.onset is None or \
+            logs.score < run.thresholds.log_surge or \
+            logs.onset > run.ctx.fired_at_s + run.tolerance:
+        return None
+    return logs
 
 
 async def widen(run: Run, services: list[str], effect_onset: float | None) -> None:
@@ -152,6 +165,9 @@ async def widen(run: Run, services: list[str], effect_onset: float | None) -> No
         # sibling signal (errors behind a latency alert): its onset is then the effect's.
         await unknown_links(run, added, effect_onset if effect_onset is not None
                             else symptom.onset)
+    elif (loud := await failing_in_logs(run)) is not None:
+        await unknown_links(run, added, effect_onset if effect_onset is not None
+                            else loud.onset)
     elif symptom is None or not symptom.anomalous:
         # The alerting service looks normal on every degradation signal (an alert raised on
         # a fixed threshold, or on an entry service that barely felt a fault elsewhere):

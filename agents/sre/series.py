@@ -21,6 +21,7 @@ from agents.sre.stats import (
     directional,
     robust_baseline,
     rolling_median,
+    smoothing_width,
 )
 from agents.sre.verdicts import FamilyVerdict, ServiceProfile, direction_of
 from integrations.telemetry.base import FloatArray, MetricsResult, Series
@@ -76,7 +77,8 @@ class SeriesView:
             if baseline is None:
                 self._z[key] = None
             else:
-                k = 3 if int(np.isfinite(v[t >= self.split]).sum()) >= 5 else 1
+                k = smoothing_width(t) if int(np.isfinite(v[t >= self.split]).sum()) >= 5 \
+                    else 1
                 self._z[key] = (rolling_median(v, k) - baseline.median) / baseline.scale
         signed = self._z[key]
         if signed is None:

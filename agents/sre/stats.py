@@ -38,6 +38,12 @@ RARE_CAP = 3.0
 # One or two samples since the change (a sparse series: an hourly job, a rarely-called
 # endpoint) cannot tell an episode from a blip; such a series is insufficient data.
 MIN_REGION_POINTS = 3
+# Series are judged through a rolling median of three samples, and at least this many
+# seconds: at one sample a second, three samples are three seconds of heavy-tailed noise,
+# and the peak of a few hundred of them looks like an excursion everywhere (every service's
+# CPU "anomalous" at once, a real shift called a blip for dipping under 2 sigmas half the
+# time). In seconds, not samples, what counts as sustained does not depend on the scrape.
+SMOOTH_S = 30.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -129,6 +135,18 @@ def robust_baseline(values: FloatArray, ceiling: float | None = None, *,
     return Baseline(median, max(mad, iqr, floor), int(clean.size))
 
 
+def smoothing_width(t: FloatArray, samples: int = 3) -> int:
+    """How many samples the rolling median spans: `samples`, or as many as cover SMOOTH_S
+    seconds at this series' typical interval (an odd number, so it stays centred)."""
+    if t.size < 2:
+        return samples
+    step = float(np.median(np.diff(t)))
+    if not np.isfinite(step) or step <= 0:
+        return samples
+    wide = round(SMOOTH_S / step)
+    return max(samples, wide | 1)
+
+
 def rolling_median(values: FloatArray, k: int = 3) -> FloatArray:
     if values.size < k or k <= 1:
         return values.copy()
@@ -186,7 +204,7 @@ def analyze(
     n_region = int(np.isfinite(v[region]).sum())
     if n_region < min_region_points:
         return None
-    k = smooth if n_region >= 5 else 1
+    k = smoothing_width(t, smooth) if n_region >= 5 else 1
     smoothed = rolling_median(v, k)
     signed = (smoothed - baseline.median) / baseline.scale
     z = directional(signed, direction)
@@ -229,7 +247,7 @@ def episode_onset(
                                rare_cap=rare_cap)
     if baseline is None:
         return None
-    smoothed = rolling_median(v, 3 if t.size >= 5 else 1)
+    smoothed = rolling_median(v, smoothing_width(t) if t.size >= 5 else 1)
     z = directional((smoothed - baseline.median) / baseline.scale, direction)
     z = np.where(np.isfinite(z), z, -np.inf)
     near = np.flatnonzero(t <= at + 1e-9)

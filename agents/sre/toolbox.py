@@ -74,6 +74,30 @@ def log_template(message: str) -> str:
     return text[:160]
 
 
+_TOKENS = re.compile(r"[a-z0-9](?:[a-z0-9_.\-]*[a-z0-9])?")
+
+
+def blame(lines: list[LogLine], others: set[str]) -> tuple[tuple[str, ...], float]:
+    """Which of `others` (service names) these error lines name, most named first, and the
+    share of lines naming at least one. Names are matched as whole tokens (a host name's
+    first label too: orders.default.svc), so "user" names a service only where it stands
+    alone, not inside "username"."""
+    if not lines or not others:
+        return (), 0.0
+    lowered = {name.lower(): name for name in others}
+    counts: Counter[str] = Counter()
+    naming = 0
+    for line in lines:
+        tokens = set(_TOKENS.findall(line.message.lower()))
+        tokens |= {t.split(".", 1)[0] for t in tokens if "." in t}
+        hits = tokens & lowered.keys()
+        if hits:
+            naming += 1
+            counts.update(lowered[h] for h in hits)
+    names = tuple(name for name, _ in sorted(counts.items(), key=lambda kv: (-kv[1], kv[0])))
+    return names, naming / len(lines)
+
+
 class BudgetExhausted(Exception):
     """No queries left in this investigation's budget."""
 
@@ -107,6 +131,12 @@ class Toolbox:
         self._events: list[ChangeEvent] | None = None
         self._spans: dict[str, list[Span]] = {}
         self._span_verdicts: dict[str, SpanVerdict | None] = {}
+        # Every service the telemetry knows, and the call graph (set by the investigator):
+        # the names an error line may blame are the writer's callees, or with no call graph
+        # any other service (a service reports only the failures of those it calls; an
+        # exception's text that happens to say "order" does not blame a service so named).
+        self.services: set[str] = set()
+        self.graph: dict[str, set[str]] = {}
 
     @property
     def split(self) -> float:
@@ -277,13 +307,18 @@ class Toolbox:
                        f"{hhmm(self.split)} (surge score {score:.1f})")
             if top:
                 finding += f"; top pattern{' (new)' if top in new else ''}: \"{clip(top, 90)}\""
+        callable_ = self.graph.get(service, set()) if any(self.graph.values()) \
+            else self.services - {service}
+        blamed, share = blame(after, callable_)
+        if blamed:
+            finding += f"; {share:.0%} of the lines since name {', '.join(blamed[:3])}"
         evidence_id = self.record(
             query=result.info.query, finding=finding, service=service, signal="logs",
             link=result.info.link,
             numbers={"before": len(before), "after": len(after), "score": round(score, 2),
                      "new_patterns": len(new)})
         verdict = LogVerdict(service, score, onset, len(before), len(after), top, len(new),
-                             evidence_id)
+                             evidence_id, blamed=blamed, blame_share=share)
         self._logs[service] = verdict
         return verdict
 

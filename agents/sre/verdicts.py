@@ -94,6 +94,11 @@ class LogVerdict:
     top_template: str | None
     new_templates: int
     evidence_id: str
+    # The other services of the system its error lines since the split name ("error calling
+    # user", "upstream orders returned 500"), most named first, and the share of those lines
+    # that name one: a caller's view of a dependency failing, not a fault of its own.
+    blamed: tuple[str, ...] = ()
+    blame_share: float = 0.0
 
 
 @dataclass(slots=True)

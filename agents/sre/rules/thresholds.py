@@ -53,6 +53,9 @@ class Thresholds:
     saturating_gain: float = 1.0
     # A new or surging error-log pattern counts from this surge score.
     log_surge: float = 3.0
+    # Error lines at least this share of which name another service blame it (the writer
+    # reports a dependency's failure; its own code is not where the fault is).
+    blames: float = 0.5
     # ---- load ---------------------------------------------------------------------------------
     # A step up in requests from their own level just before counts as a surge from +50%.
     step_gain: float = 0.5
