@@ -11,8 +11,10 @@ event) and whether a call path connects it to the alert. Five constants
 (`Thresholds.calibration_*`), fitted by L2-regularised logistic regression on every decisive
 fault case of the development suites, and a sixth, `abstained_confidence`: how often the
 strongest lead of an abstention was the cause anyway. The suites: synthetic seed 3, wide
-seeds 7 and 11, PetShop's train split and PetShop-injected seed 11. Never on PetShop's test
-split, never on the wide held-out seed, never on synthetic seed 7 (the reported synthetic figure).
+seeds 7 and 11, wide-bare seed 7, the three public-shaped suites (RCAEval RE1-RE3 shapes,
+written without reading the investigator) at seed 7, PetShop's train split and
+PetShop-injected seed 11. Never on PetShop's test split, never on the wide or public
+held-out seeds, never on synthetic seed 7 (the reported synthetic figure).
 
 Cross-suite check: for each suite, the curve is fitted on the others and its expected
 calibration error (10 bins, as `nightowl eval` reports it) measured on the suite left out.
@@ -38,7 +40,8 @@ CACHE = Path(".cache") / "evals" / "calibration"
 SUITES: tuple[tuple[str, str, int], ...] = (
     ("synthetic-3", "synthetic", 3), ("wide-7", "wide", 7), ("wide-11", "wide", 11),
     ("petshop-train", "petshop-train", 0), ("petshop-injected-11", "petshop-injected", 11),
-    ("wide-bare-7", "wide-bare", 7),
+    ("wide-bare-7", "wide-bare", 7), ("public-metrics-7", "public-metrics", 7),
+    ("public-multi-7", "public-multi", 7), ("public-code-7", "public-code", 7),
 )
 FORBIDDEN = {("synthetic", 7), ("petshop", 0), ("wide-heldout", 0), ("wide-bare", 11)}
 NAMES = ("strength", "margin", "modalities", "path", "graph", "loudest_uncharted")
@@ -126,7 +129,8 @@ def collect(name: str, suite_name: str, seed: int, *, jobs: int, petshop: Path) 
     from evals.cli import resolve_suites
     from evals.runner import run_suite
 
-    if (suite_name, seed) in FORBIDDEN or suite_name in ("petshop", "wide-heldout"):
+    if (suite_name, seed) in FORBIDDEN or suite_name in ("petshop", "wide-heldout",
+                                                         "public-heldout"):
         raise SystemExit(f"{suite_name} seed {seed} is an evaluation suite: never fit on it")
     args = argparse.Namespace(suite=[suite_name], seed=seed, count=130, wide_count=42,
                               petshop=petshop)

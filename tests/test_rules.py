@@ -121,6 +121,28 @@ def test_faint_surge_needs_comparable_strength_or_a_doubling() -> None:
     assert rule.check(link(doubled, kind="traffic", role="local", effect=effect)) is None
 
 
+def test_nothing_to_explain_refutes_a_resource_behind_an_effect_that_did_not_move() -> None:
+    rule = BY_NAME["nothing_to_explain"]
+    calm = verdict("front", "latency", score=1.2)
+    cpu = verdict("front", "cpu", score=9)
+    series = view()
+    series.profiles["front"] = ServiceProfile("front", families={"latency": calm, "cpu": cpu})
+    refuted = rule.check(link(cpu, kind="cpu", role="local", effect=calm, series=series,
+                              effect_service="front"))
+    assert refuted is not None and "nothing to explain" in refuted.reason
+    # A surge's damage lands downstream; an effect that moved needs explaining.
+    surge = verdict("front", "throughput", score=9)
+    assert rule.check(link(surge, kind="traffic", role="local", effect=calm, series=series,
+                           effect_service="front")) is None
+    slow = verdict("front", "latency", score=12)
+    assert rule.check(link(cpu, kind="cpu", role="local", effect=slow, series=series,
+                           effect_service="front")) is None
+    # Failing on a sibling signal (errors behind a latency alert): something to explain.
+    series.profiles["front"].families["errors"] = verdict("front", "errors", score=30)
+    assert rule.check(link(cpu, kind="cpu", role="local", effect=calm, series=series,
+                           effect_service="front")) is None
+
+
 def test_log_surge_needs_a_surging_pattern() -> None:
     rule = BY_NAME["log_surge"]
     assert rule.check(link(LogVerdict("db", 1.0, at(99), 5, 6, "x", 0, ""), kind="code_error",

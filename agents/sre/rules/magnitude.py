@@ -117,4 +117,23 @@ def log_surge(link: Link) -> str:
     return "no surge of error logs before the symptom"
 
 
-RULES = (latency_share, faint_link, traffic_share, faint_surge, log_surge)
+@rule("nothing_to_explain", family="magnitude", roles=("local",),
+      kinds=("cpu", "memory", "disk", "network_delay", "network_loss", "payload"))
+def nothing_to_explain(link: Link) -> str:
+    """A resource explains a degradation where it is: offered for an effect that did not
+    move, at a service that degraded on no other signal either, a saturated CPU or a surge
+    of packets there has nothing to explain (every service's CPU rises with the load; the
+    alert fired on something else). Not so a traffic surge, whose damage lands on the
+    services it flows down to, nor a change, error lines or failing spans."""
+    effect = link.effect
+    if effect is None or effect.anomalous or not isinstance(link.cause, FamilyVerdict):
+        return ""
+    profile = link.series.profile(link.effect_service)
+    if profile is not None and any(v.anomalous for family, v in profile.families.items()
+                                   if family in ("latency", "errors", "availability")):
+        return ""
+    return (f"{link.effect_label} did not move (z={effect.score:.1f}) and nothing else "
+            f"degraded there: nothing to explain")
+
+
+RULES = (latency_share, faint_link, traffic_share, faint_surge, log_surge, nothing_to_explain)
