@@ -51,14 +51,6 @@ def commit(repo: Path, files: dict[str, str], message: str, **kw: object) -> str
     return sh(repo, "rev-parse", "HEAD")
 
 
-@pytest.fixture
-def repo(tmp_path: Path) -> Path:
-    path = tmp_path / "repo"
-    path.mkdir()
-    sh(path, "init", "-q", "-b", "main")
-    return path
-
-
 async def test_blame_follows_a_rename_and_names_bad_input(repo: Path, tmp_path: Path) -> None:
     first = commit(repo, {"app/util.py": "def f(x):\n    return x['id']\n"}, "add util",
                    who="Ann")

@@ -8,13 +8,11 @@ import subprocess
 import sys
 from pathlib import Path
 
-import pytest
-
 from agents.dev.offstack import imported_paths, path_reads
 from agents.dev.suspects import collect, rank, rank_files
 from agents.dev.types import DeployRange, ErrorEvent, Frame
 from integrations.github.git import Git
-from tests.test_dev_engine import commit, sh
+from tests.test_dev_engine import commit
 
 API = '''from shop.config import LIMITS
 from shop import pricing
@@ -32,14 +30,6 @@ PRICING = '''def subtotal(cart):
 def unrelated(x):
     return x
 '''
-
-
-@pytest.fixture
-def repo(tmp_path: Path) -> Path:
-    path = tmp_path / "repo"
-    path.mkdir()
-    sh(path, "init", "-q", "-b", "main")
-    return path
 
 
 def traceback_frames(repo: Path, code: str) -> tuple[ErrorEvent, tuple[Frame, ...]]:

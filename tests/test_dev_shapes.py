@@ -7,23 +7,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import pytest
-
 from agents.dev.revert import revert_targets
 from agents.dev.suspects import _path_names, collect, is_library, rank, rank_files
 from agents.dev.types import DeployRange
 from integrations.github.git import Git
-from tests.test_dev_engine import commit, sh
+from tests.test_dev_engine import commit
 from tests.test_dev_offstack import traceback_frames
-
-
-@pytest.fixture
-def repo(tmp_path: Path) -> Path:
-    path = tmp_path / "repo"
-    path.mkdir()
-    sh(path, "init", "-q", "-b", "main")
-    return path
-
 
 VENDOR = '''def split_row(row, sep=","):
     fields = row.split(sep)

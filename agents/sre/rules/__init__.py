@@ -12,8 +12,7 @@ from agents.sre.rules.thresholds import DEFAULT, Thresholds
 RULES: tuple[Rule, ...] = (
     magnitude.latency_share, magnitude.faint_link, magnitude.traffic_share,
     magnitude.faint_surge, magnitude.log_surge, magnitude.nothing_to_explain,
-    logs.blames_another, traces.span_change,
-    traces.healthy_children,
+    logs.blames_another, traces.span_change, traces.healthy_children,
     load.coping, load.load_lull, load.carries,
     persistence.standing, persistence.normal,
     timing.late, timing.change_window,
