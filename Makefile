@@ -25,9 +25,12 @@ typecheck: $(STAMP)
 	$(BIN)/mypy
 
 # Real Prometheus/Alertmanager tests: installed when possible, and every skip says why (-rs).
+# Two pytest-xdist workers, each given whole modules (their module-scoped servers start once);
+# the slowest modules go first (tests/conftest.py). `make unit TEST_WORKERS=0` runs serially.
+TEST_WORKERS ?= 2
 unit: $(STAMP)
 	@.ci/deps
-	$(BIN)/pytest -q -rs
+	$(BIN)/pytest -q -rs -n $(TEST_WORKERS) --dist loadfile --no-loadscope-reorder
 
 test: lint typecheck unit
 

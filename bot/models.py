@@ -9,10 +9,8 @@ from bot.errors import StartupError
 from bot.settings import Settings
 from integrations import redaction
 from integrations.errors import ConfigurationError
-from integrations.llm.anthropic_provider import AnthropicProvider
 from integrations.llm.base import LLMProvider
 from integrations.llm.gateway import Caps, Gateway
-from integrations.llm.openai_provider import OpenAIProvider
 from integrations.llm.prices import PriceTable
 from storage.ledger import Ledger
 from storage.repository import Store
@@ -41,11 +39,17 @@ def build_gateway(settings: Settings, store: Store) -> Gateway | None:
     """The gateway, or None when no provider is configured (statistical engine only)."""
     config = settings.models
     providers: dict[str, LLMProvider] = {}
+    # Each SDK is imported only when its provider is configured: together they are over a
+    # second of every `serve`/`worker` start, and most deployments configure one or none.
     if config.anthropic_api_key is not None:
+        from integrations.llm.anthropic_provider import AnthropicProvider
+
         providers["anthropic"] = AnthropicProvider(
             api_key=config.anthropic_api_key.get_secret_value(),
             base_url=config.anthropic_base_url)
     if config.openai_api_key is not None or config.openai_base_url:
+        from integrations.llm.openai_provider import OpenAIProvider
+
         key = config.openai_api_key.get_secret_value() if config.openai_api_key else "none"
         providers["openai"] = OpenAIProvider(api_key=key, base_url=config.openai_base_url)
     tiers: dict[str, list[str]] = {}

@@ -23,6 +23,23 @@ PG_URL = os.environ.get("NIGHTOWL_TEST_POSTGRES_URL",
                         "postgresql+psycopg://root@127.0.0.1:5432/test")
 
 
+# The modules that start real processes and servers, longest first (measured with
+# `--durations`). They run before the rest so that, under `pytest -n 2 --dist loadfile`
+# (`make unit`), no long module is left for one worker while the other has finished.
+SLOW_MODULES = ("test_temporal", "test_storm_sigkill", "test_restarts", "test_onboarding",
+                "test_dev_flow", "test_llm_gateway", "test_synthetic_public", "test_fuzz",
+                "test_evals", "test_api_rest", "test_prometheus_conventions", "test_outbox")
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Slow modules first; the order inside each module, and of the others, is unchanged."""
+    def rank(item: pytest.Item) -> int:
+        name = item.path.stem
+        return SLOW_MODULES.index(name) if name in SLOW_MODULES else len(SLOW_MODULES)
+
+    items.sort(key=rank)
+
+
 def require(condition: bool, reason: str) -> None:
     """Skip locally when a real part is missing; in CI a missing part is a failure."""
     if condition:
