@@ -197,3 +197,34 @@ async def test_error_lines_that_blame_a_dependency_lead_to_it(tmp_path: Path) ->
     front = next(h for h in report.hypotheses if h.service == "front"
                  and h.kind == "code_error")
     assert front.status == "refuted" and "name another service" in front.reason
+
+
+async def test_a_callee_its_callers_lines_name_is_followed_though_its_metrics_look_normal(
+        tmp_path: Path) -> None:
+    # `user` fails a share of front's requests and writes nothing of its own; its metrics
+    # barely move and neither does the alert's statistic. front's new error lines name
+    # user ten times as often as cart: user is where they point, cart is a bystander. The
+    # clients retry, so front's requests step up three minutes after the failures began:
+    # that load does not take the answer.
+    logs: list[dict[str, object]] = []
+    for k in range(330):
+        minute = FAULT + k * 0.05
+        callee = "cart" if k % 11 == 0 else "user"
+        logs.append({"ts": T0 + 60 * minute, "service": "front", "level": "error",
+                     "message": f"rpc error: code = Unavailable desc = {callee} (req {k})"})
+    requests = noisy(50, 7)
+    requests[FAULT + 3:] *= 1.8
+    metrics = {("front", "latency_ms"): noisy(100, 1), ("user", "latency_ms"): noisy(20, 2),
+               ("cart", "latency_ms"): noisy(15, 3), ("front", "requests"): requests,
+               ("front", "cpu_usage"): noisy(30, 4), ("user", "cpu_usage"): noisy(30, 5)}
+    report = await investigate(write(tmp_path / "c", metrics,
+                                     edges=[("front", "user"), ("front", "cart")], logs=logs))
+    assert [c.service for c in report.root_causes][:1] == ["user"]
+    assert not report.abstained
+    user = next(h for h in report.hypotheses if h.service == "user" and h.kind == "dependency")
+    assert user.status == "supported" and "error lines" in user.reason
+    front_logs = next(e.id for e in report.evidence if e.service == "front"
+                      and e.signal == "logs")
+    assert front_logs in report.root_causes[0].evidence
+    cart = next(c for c in report.root_causes if c.service == "cart")
+    assert cart.confidence < report.root_causes[0].confidence

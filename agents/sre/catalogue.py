@@ -8,7 +8,7 @@ builds a `Link` and is judged by the same rules (`agents.sre.rules`).
 
 from __future__ import annotations
 
-from agents.sre.candidates import Explanation, candidate_at
+from agents.sre.candidates import Candidate, Explanation, candidate_at, fallback_kind
 from agents.sre.report import Hypothesis
 from agents.sre.rules.magnitude import covers, gain
 from agents.sre.rules.timing import bulk, when
@@ -145,7 +145,8 @@ async def explore(run: Run, service: str, effect: str, effect_onset: float | Non
 
     found_below = await _dependencies(run, service, effect, effect_onset, depth=depth,
                                       parent=parent, path=path, effect_verdict=effect_verdict,
-                                      coupling=coupling, surge_above=surge_here or surge_above)
+                                      coupling=coupling, surge_above=surge_here or surge_above,
+                                      own_logs=logs)
 
     degraded = profile.degradation(DEGRADATION, run.ctx.metric)
     if degraded is not None:
@@ -208,15 +209,31 @@ async def _own_spans(run: Run, service: str, effect: str, effect_onset: float | 
 async def _dependencies(run: Run, service: str, effect: str, effect_onset: float | None, *,
                         depth: int, parent: Hypothesis, path: list[str],
                         effect_verdict: FamilyVerdict | None, coupling: float,
-                        surge_above: FamilyVerdict | None) -> list[tuple[float, float]]:
-    """Each callee's degradation as an explanation of `effect`; supported ones recurse."""
+                        surge_above: FamilyVerdict | None,
+                        own_logs: LogVerdict | None = None) -> list[tuple[float, float]]:
+    """Each callee's degradation as an explanation of `effect`; supported ones recurse.
+    `own_logs` are the caller's error logs: lines that name a callee are its view of that
+    callee failing, a lead even where the callee's own metrics show nothing."""
     found_below: list[tuple[float, float]] = []
     for callee in sorted(run.graph.get(service, ())):
+        blame = own_logs if own_logs is not None and own_logs.blame_of(callee) > 0 and \
+            own_logs.blame_share >= run.thresholds.blames else None
         verdict = (await run.tools.profile(callee)).degradation(DEGRADATION, run.ctx.metric)
         if callee in run.visited:
             # Examined on another branch: its finding still explains this caller.
             known = run.explored.get(callee)
-            if known and verdict is not None and run.judge(
+            if known and blame is not None and run.judge(
+                    kind="dependency", role="dependency", cause=blame, effect=None,
+                    effect_onset=effect_onset, effect_service=service,
+                    effect_label=effect) is None:
+                h = run.new(statement=f"{callee} (a dependency of {service}, examined "
+                                      f"above) caused {effect}, as {service}'s error lines "
+                                      f"say", kind="dependency", service=callee,
+                            depth=depth + 1, parent=parent)
+                h.evidence.append(blame.evidence_id)
+                h.status, h.score = "supported", blame.score * blame.blame_of(callee)
+                found_below.extend((o, max(s, h.score)) for o, s in known)
+            elif known and verdict is not None and run.judge(
                     kind="dependency", role="dependency", cause=verdict,
                     effect=effect_verdict, effect_onset=effect_onset,
                     effect_service=service, effect_label=effect) is None:
@@ -234,10 +251,11 @@ async def _dependencies(run: Run, service: str, effect: str, effect_onset: float
         if verdict is None:
             if await _through_traces(run, callee, service, effect, effect_onset, depth=depth,
                                      parent=h, path=path, coupling=coupling,
-                                     found_below=found_below, effect_verdict=effect_verdict):
+                                     found_below=found_below, effect_verdict=effect_verdict,
+                                     blame=blame):
                 h.status = "supported"
                 h.reason = f"no latency, error or availability metrics for {callee}; " \
-                           f"its spans changed"
+                           f"its spans, its logs or {service}'s error lines say it fails"
             else:
                 h.status = "inconclusive"
                 h.reason = f"no latency, error or availability metrics for {callee}"
@@ -249,8 +267,10 @@ async def _dependencies(run: Run, service: str, effect: str, effect_onset: float
                             effect_service=service, effect_label=effect)
         if refuted is not None and await _through_traces(
                 run, callee, service, effect, effect_onset, depth=depth, parent=h, path=path,
-                coupling=coupling, found_below=found_below, effect_verdict=effect_verdict):
-            h.status, h.reason = "supported", f"{refuted.reason}; its spans say otherwise"
+                coupling=coupling, found_below=found_below, effect_verdict=effect_verdict,
+                blame=blame):
+            h.status, h.reason = "supported", (f"{refuted.reason}; its spans, its logs or "
+                                               f"{service}'s error lines say otherwise")
         elif refuted is not None:
             h.status, h.reason = "refuted", refuted.reason
         else:
@@ -307,12 +327,20 @@ async def _through_traces(run: Run, callee: str, service: str, effect: str,
                           effect_onset: float | None, *, depth: int, parent: Hypothesis,
                           path: list[str], coupling: float,
                           found_below: list[tuple[float, float]],
-                          effect_verdict: FamilyVerdict | None) -> bool:
+                          effect_verdict: FamilyVerdict | None,
+                          blame: LogVerdict | None = None) -> bool:
     """A dependency its metrics do not show as degraded (or that exports none) whose spans
     fail or slow down, or whose logs show a new error pattern surging, before the effect:
-    traces or logs carry the link, and the walk goes on."""
-    if effect_verdict is not None and not effect_verdict.anomalous:
+    traces or logs carry the link, and the walk goes on. So do the caller's own error lines
+    when they name this callee (`blame`): then the caller is failing although its metric
+    may not show it (a share of requests erroring behind a latency alert), and the callee
+    is where its lines point, whatever the callee's own telemetry shows."""
+    if effect_verdict is not None and not effect_verdict.anomalous and blame is None:
         return False  # nothing to explain: an effect within its normal range
+    if blame is not None and run.judge(kind="dependency", role="dependency", cause=blame,
+                                       effect=None, effect_onset=effect_onset,
+                                       effect_service=service, effect_label=effect):
+        blame = None
     spans = await run.tools.span_verdict(callee, sorted(run.graph.get(callee, ())))
     cause: SpanVerdict | LogVerdict | None = None
     usable = spans is not None and (spans.failing or not _has_latency(run, callee))
@@ -327,14 +355,38 @@ async def _through_traces(run: Run, callee: str, service: str, effect: str,
                 effect_onset=effect_onset, effect_service=service,
                 effect_label=effect) is None:
             cause = logs
+        else:
+            cause = blame
     if cause is None:
         return False
     parent.evidence.append(cause.evidence_id)
+    # The caller's surge, by the share of its lines that name this callee.
+    named = blame.score * blame.blame_of(callee) if blame is not None else 0.0
+    # The callee was failing from the first sign of it, its own or its caller's lines: what
+    # explains it there must come no later.
+    onset = min((o for o in (cause.onset, blame.onset if blame else None) if o is not None),
+                default=None)
     if depth + 1 <= run.budget.max_depth:
-        what = "spans" if isinstance(cause, SpanVerdict) else "error logs"
-        below = await explore(run, callee, f"{callee} {what}", cause.onset, depth=depth + 1,
+        what = "spans" if isinstance(cause, SpanVerdict) else \
+            f"failures in {service}'s error logs" if cause is blame else "error logs"
+        label = f"{callee} {what}"
+        below = await explore(run, callee, label, onset, depth=depth + 1,
                               parent=parent, path=[*path, cause.evidence_id],
                               effect_verdict=None, coupling=coupling)
+        if not below and blame is not None and onset is not None:
+            # Nothing of its own explains it: the failure its callers' lines name is all
+            # the evidence, as a degraded leaf's is.
+            candidate = Candidate(service=callee, kind=fallback_kind("errors"),
+                                  score=max(named, cause.score if
+                                            isinstance(cause, LogVerdict) and
+                                            cause is not blame else 0.0),
+                                  onset=onset,
+                                  evidence=list(dict.fromkeys([*path, blame.evidence_id,
+                                                               cause.evidence_id])),
+                                  hypothesis_id=parent.id, depth=depth + 1, fallback=True,
+                                  coupling=coupling)
+            run.candidates.append(candidate)
+            below = [(onset, candidate.score)]
         if effect_verdict is not None:
             # Failing spans (or a new error) below a caller failing with them account for
             # it, whatever the scale of each one's numbers (a proportion's z against a

@@ -77,11 +77,12 @@ def log_template(message: str) -> str:
 _TOKENS = re.compile(r"[a-z0-9](?:[a-z0-9_.\-]*[a-z0-9])?")
 
 
-def blame(lines: list[LogLine], others: set[str]) -> tuple[tuple[str, ...], float]:
-    """Which of `others` (service names) these error lines name, most named first, and the
-    share of lines naming at least one. Names are matched as whole tokens (a host name's
-    first label too: orders.default.svc), so "user" names a service only where it stands
-    alone, not inside "username"."""
+def blame(lines: list[LogLine], others: set[str]
+          ) -> tuple[tuple[tuple[str, int], ...], float]:
+    """Which of `others` (service names) these error lines name and how many lines name
+    each, most named first, and the share of lines naming at least one. Names are matched
+    as whole tokens (a host name's first label too: orders.default.svc), so "user" names a
+    service only where it stands alone, not inside "username"."""
     if not lines or not others:
         return (), 0.0
     lowered = {name.lower(): name for name in others}
@@ -94,8 +95,7 @@ def blame(lines: list[LogLine], others: set[str]) -> tuple[tuple[str, ...], floa
         if hits:
             naming += 1
             counts.update(lowered[h] for h in hits)
-    names = tuple(name for name, _ in sorted(counts.items(), key=lambda kv: (-kv[1], kv[0])))
-    return names, naming / len(lines)
+    return tuple(sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))), naming / len(lines)
 
 
 class BudgetExhausted(Exception):
@@ -309,7 +309,8 @@ class Toolbox:
                 finding += f"; top pattern{' (new)' if top in new else ''}: \"{clip(top, 90)}\""
         callable_ = self.graph.get(service, set()) if any(self.graph.values()) \
             else self.services - {service}
-        blamed, share = blame(after, callable_)
+        named, share = blame(after, callable_)
+        blamed = tuple(name for name, _ in named)
         if blamed:
             finding += f"; {share:.0%} of the lines since name {', '.join(blamed[:3])}"
         evidence_id = self.record(
@@ -318,7 +319,8 @@ class Toolbox:
             numbers={"before": len(before), "after": len(after), "score": round(score, 2),
                      "new_patterns": len(new)})
         verdict = LogVerdict(service, score, onset, len(before), len(after), top, len(new),
-                             evidence_id, blamed=blamed, blame_share=share)
+                             evidence_id, blamed=blamed, blame_share=share,
+                             blame_counts=tuple(count for _, count in named))
         self._logs[service] = verdict
         return verdict
 

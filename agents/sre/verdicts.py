@@ -99,6 +99,14 @@ class LogVerdict:
     # that name one: a caller's view of a dependency failing, not a fault of its own.
     blamed: tuple[str, ...] = ()
     blame_share: float = 0.0
+    blame_counts: tuple[int, ...] = ()  # lines naming each of `blamed`
+
+    def blame_of(self, service: str) -> float:
+        """How much of the blame falls on `service`: the lines naming it against those
+        naming the most-named one (1.0 for that one, 0.0 when it is not named)."""
+        if service not in self.blamed or not self.blame_counts:
+            return 0.0
+        return self.blame_counts[self.blamed.index(service)] / max(self.blame_counts[0], 1)
 
 
 @dataclass(slots=True)

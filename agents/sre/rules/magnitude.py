@@ -105,7 +105,7 @@ def faint_surge(link: Link) -> str:
             f"to explain {effect.metric} at z={effect.score:.1f}")
 
 
-@rule("log_surge", family="magnitude", kinds=("code_error",))
+@rule("log_surge", family="magnitude", kinds=("code_error", "dependency"))
 def log_surge(link: Link) -> str:
     """Error logs explain a symptom only when a pattern is new or surging (a surge score of
     at least 3) and can be placed in time."""
