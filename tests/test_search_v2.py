@@ -228,3 +228,6 @@ async def test_a_callee_its_callers_lines_name_is_followed_though_its_metrics_lo
     assert front_logs in report.root_causes[0].evidence
     cart = next(c for c in report.root_causes if c.service == "cart")
     assert cart.confidence < report.root_causes[0].confidence
+    # It wrote nothing of its own: said as such, and where to look next.
+    assert "as front's error lines report" in report.root_causes[0].summary
+    assert report.next_steps[0].startswith("Look inside user: front's error lines name it")

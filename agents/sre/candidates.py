@@ -58,6 +58,9 @@ class Candidate:
     coupling: float = 1.0
     # A leaf failing in lockstep with a sibling service: probably a second view of it.
     twin_of: str | None = None
+    # Failing on its caller's word alone: the service whose error lines name it, when it
+    # showed nothing of its own (no new errors, failing spans or saturation).
+    named_by: str | None = None
     weight: float = 0.0
     confidence: float = 0.0
     basis: Basis | None = None
@@ -100,6 +103,8 @@ class Candidate:
             "code_error": "a surge of errors", "dependency": "degraded with no visible "
             "resource cause",
         }.get(self.kind, self.kind)
+        if self.named_by:
+            words = f"failing, as {self.named_by}'s error lines report,"
         where = "" if self.reachable else (
             " (downstream of the alert, through services that did not confirm it)"
             if self.connected else
@@ -332,7 +337,11 @@ def render_summary(ctx: AlertContext, ranked: list[Candidate], abstained: bool,
         chain = [by_id[e].finding for e in top.evidence if e in by_id][-3:]
         text = (f"{opening} Most likely cause: {top.describe()} "
                 f"(confidence {top.confidence:.0%}). " + " ".join(f"{c}." for c in chain))
-        steps = [NEXT_STEPS.get(top.kind, "Look at {s}.").format(s=top.service)]
+        steps = [NEXT_STEPS.get(top.kind, "Look at {s}.").format(s=top.service)
+                 if not top.named_by else
+                 f"Look inside {top.service}: {top.named_by}'s error lines name it failing, "
+                 f"and it showed nothing of its own here; read its logs and traces from "
+                 f"{hhmm(top.onset)}."]
         if len(ranked) > 1:
             steps.append(f"If that is not it, the next candidate is {ranked[1].describe()}.")
     if errors:

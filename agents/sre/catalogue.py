@@ -384,7 +384,7 @@ async def _through_traces(run: Run, callee: str, service: str, effect: str,
                                   evidence=list(dict.fromkeys([*path, blame.evidence_id,
                                                                cause.evidence_id])),
                                   hypothesis_id=parent.id, depth=depth + 1, fallback=True,
-                                  coupling=coupling)
+                                  coupling=coupling, named_by=service)
             run.candidates.append(candidate)
             below = [(onset, candidate.score)]
         if effect_verdict is not None:
