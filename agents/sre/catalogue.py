@@ -231,7 +231,7 @@ async def _dependencies(run: Run, service: str, effect: str, effect_onset: float
                                       f"say", kind="dependency", service=callee,
                             depth=depth + 1, parent=parent)
                 h.evidence.append(blame.evidence_id)
-                h.status, h.score = "supported", blame.score * blame.blame_of(callee)
+                h.status, h.score = "supported", blame.blame_score(callee)
                 found_below.extend((o, max(s, h.score)) for o, s in known)
             elif known and verdict is not None and run.judge(
                     kind="dependency", role="dependency", cause=verdict,
@@ -360,8 +360,6 @@ async def _through_traces(run: Run, callee: str, service: str, effect: str,
     if cause is None:
         return False
     parent.evidence.append(cause.evidence_id)
-    # The caller's surge, by the share of its lines that name this callee.
-    named = blame.score * blame.blame_of(callee) if blame is not None else 0.0
     # The callee was failing from the first sign of it, its own or its caller's lines: what
     # explains it there must come no later.
     onset = min((o for o in (cause.onset, blame.onset if blame else None) if o is not None),
@@ -376,11 +374,9 @@ async def _through_traces(run: Run, callee: str, service: str, effect: str,
         if not below and blame is not None and onset is not None:
             # Nothing of its own explains it: the failure its callers' lines name is all
             # the evidence, as a degraded leaf's is.
+            own = cause.score if isinstance(cause, LogVerdict) and cause is not blame else 0.0
             candidate = Candidate(service=callee, kind=fallback_kind("errors"),
-                                  score=max(named, cause.score if
-                                            isinstance(cause, LogVerdict) and
-                                            cause is not blame else 0.0),
-                                  onset=onset,
+                                  score=max(blame.blame_score(callee), own), onset=onset,
                                   evidence=list(dict.fromkeys([*path, blame.evidence_id,
                                                                cause.evidence_id])),
                                   hypothesis_id=parent.id, depth=depth + 1, fallback=True,

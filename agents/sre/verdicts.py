@@ -108,6 +108,10 @@ class LogVerdict:
             return 0.0
         return self.blame_counts[self.blamed.index(service)] / max(self.blame_counts[0], 1)
 
+    def blame_score(self, service: str) -> float:
+        """The surge of these lines, by the share of the blame that falls on `service`."""
+        return self.score * self.blame_of(service)
+
 
 @dataclass(slots=True)
 class ServiceProfile:
