@@ -274,11 +274,15 @@ def test_standing_waits_for_a_call_graph_to_judge_a_cause_off_the_path() -> None
                            charted=False)) is None
 
 
-def test_transient_refutes_a_model_proposed_blip() -> None:
+def test_transient_refutes_a_blip_whoever_proposed_it() -> None:
+    # A blip at a service whose latency stays bad does not explain it, whether the catalogue,
+    # a model or the widened search proposed it: the lasting degradation stays the lead.
     rule = BY_NAME["transient"]
     blip = verdict("db", "cpu", score=9, persistence=0.2)
-    assert rule.check(link(blip, kind="cpu", role="model")) is not None
-    assert rule.check(link(blip, kind="cpu", role="local")) is None  # the catalogue weighs it
+    for role in ("local", "dependency", "widened", "origin", "model"):
+        assert rule.check(link(blip, kind="cpu", role=role)) is not None
+    lasting = verdict("db", "cpu", score=9, persistence=0.8)
+    assert rule.check(link(lasting, kind="cpu", role="local")) is None
 
 
 # ---- the structure ------------------------------------------------------------------------

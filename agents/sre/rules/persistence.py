@@ -76,10 +76,12 @@ def standing(link: Link) -> str:
     return standing_since(link.series, link.cause, at, link.timing.lag)
 
 
-@rule("transient", family="persistence", roles=("model",))
+@rule("transient", family="persistence")
 def transient(link: Link) -> str:
     """A blip that is already over (abnormal in under 35% of its samples since its onset)
-    does not explain an incident still going on."""
+    does not explain an incident still going on, whoever proposed it. (A blip the catalogue
+    found beside a lasting degradation once stood as that service's cause, and its brevity
+    then sank the service's rank; refuted, the lasting degradation speaks for itself.)"""
     if isinstance(link.cause, FamilyVerdict) and \
             persistence(link.cause) < link.thresholds.transient:
         return "a transient blip"
