@@ -64,6 +64,18 @@ def test_late_refutes_a_cause_that_began_after_its_effect() -> None:
     assert late.check(link(verdict("db", "latency", score=9, onset=at(101)))) is None
 
 
+def test_late_holds_a_cause_to_the_alert_when_the_effect_has_no_onset() -> None:
+    # The alert's statistic never moved (no onset): its cause still began before it fired.
+    late = BY_NAME["late"]
+    after = verdict("front", "traffic", score=9, onset=at(110))
+    for role in ("local", "widened"):
+        assert late.check(link(after, kind="traffic", role=role, effect_onset=None)) is not None
+    before = verdict("front", "traffic", score=9, onset=at(102))
+    assert late.check(link(before, kind="traffic", role="local", effect_onset=None)) is None
+    logs = LogVerdict("db", 8.0, at(112), 1, 40, "boom", 1, "")
+    assert late.check(link(logs, kind="code_error", role="local", effect_onset=None))
+
+
 def test_late_gives_error_logs_the_clock_skew() -> None:
     logs = LogVerdict("db", 8.0, at(103), 1, 40, "boom", 1, "")
     assert BY_NAME["late"].check(link(logs, kind="code_error", role="local")) is None

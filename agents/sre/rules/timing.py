@@ -50,27 +50,27 @@ def late(link: Link) -> str:
 
     A dependency or a widened candidate may instead meet the bulk of the effect's rise (a
     blip just before the episode can pull the effect's onset early, smoothing joins them);
-    error logs get two more minutes for the clock skew between logs and metrics."""
+    error logs get two more minutes for the clock skew between logs and metrics. An effect
+    whose onset could not be placed was under way when the alert fired: a cause that began
+    after that is too late whatever the effect's series shows."""
     tolerance = link.timing.tolerance
     cause = link.cause
+    onset = link.effect_onset if link.effect_onset is not None else link.timing.fired_at
     if isinstance(cause, LogVerdict):
-        if precedes(cause.onset, link.effect_onset, tolerance + link.thresholds.log_skew_s):
+        if precedes(cause.onset, onset, tolerance + link.thresholds.log_skew_s):
             return ""
         return "no surge of error logs before the symptom"
+    deadline = onset
+    if link.role in ("dependency", "widened"):
+        deadline = bulk(link.series, onset, link.effect)
     if isinstance(cause, SpanVerdict):
-        deadline = link.effect_onset
-        if link.role in ("dependency", "widened"):
-            deadline = bulk(link.series, link.effect_onset, link.effect)
         if precedes(cause.onset, deadline, tolerance):
             return ""
         return f"its spans changed at {hhmm(cause.onset)}, after {link.effect_label}"
     if isinstance(cause, ChangeEvent):
-        if precedes(cause.ts, link.effect_onset, tolerance):
+        if precedes(cause.ts, onset, tolerance):
             return ""
         return f"the {cause.kind} at {hhmm(cause.ts)} came after the symptom"
-    deadline = link.effect_onset
-    if link.role in ("dependency", "widened"):
-        deadline = bulk(link.series, link.effect_onset, link.effect)
     if precedes(cause.onset, deadline, tolerance):
         return ""
     return f"anomalous, but it started at {hhmm(cause.onset)}, after {link.effect_label}"
