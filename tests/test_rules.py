@@ -291,10 +291,16 @@ def test_transient_refutes_a_blip_whoever_proposed_it() -> None:
     # a model or the widened search proposed it: the lasting degradation stays the lead.
     rule = BY_NAME["transient"]
     blip = verdict("db", "cpu", score=9, persistence=0.2)
-    for role in ("local", "dependency", "widened", "origin", "model"):
+    for role in ("local", "dependency", "widened", "model"):
         assert rule.check(link(blip, kind="cpu", role=role)) is not None
+    # Where a surge entered is the same surge seen upstream, measured as a step: not a cause
+    # of its own whose brevity matters.
+    assert rule.check(link(blip, kind="traffic", role="origin")) is None
     lasting = verdict("db", "cpu", score=9, persistence=0.8)
     assert rule.check(link(lasting, kind="cpu", role="local")) is None
+    # A ten-minute load test: the front's slowness was as brief as the surge behind it.
+    brief = verdict("front", "latency", score=9, persistence=0.2)
+    assert rule.check(link(blip, kind="traffic", role="local", effect=brief)) is None
 
 
 # ---- the structure ------------------------------------------------------------------------

@@ -76,15 +76,22 @@ def standing(link: Link) -> str:
     return standing_since(link.series, link.cause, at, link.timing.lag)
 
 
-@rule("transient", family="persistence")
+@rule("transient", family="persistence", roles=("local", "dependency", "widened", "model"))
 def transient(link: Link) -> str:
     """A blip that is already over (abnormal in under 35% of its samples since its onset)
-    does not explain an incident still going on, whoever proposed it. (A blip the catalogue
-    found beside a lasting degradation once stood as that service's cause, and its brevity
-    then sank the service's rank; refuted, the lasting degradation speaks for itself.)"""
-    if isinstance(link.cause, FamilyVerdict) and \
-            persistence(link.cause) < link.thresholds.transient:
-        return "a transient blip"
+    does not explain an incident still going on, whether the catalogue, a dependency's
+    test, the widened search or a model proposed it. (A blip found beside a lasting
+    degradation once stood as that service's cause, and its brevity then sank the service's
+    rank; refuted, the lasting degradation speaks for itself.) An effect that was as brief,
+    a ten-minute load test's slowness, may still be its work. Where a surge entered upstream
+    is the same surge measured as a step, not a cause of its own: not judged here."""
+    threshold = link.thresholds.transient
+    effect = link.effect
+    brief_effect = effect is not None and effect.anomaly is not None and \
+        effect.anomaly.anomalous and persistence(effect) < threshold
+    if isinstance(link.cause, FamilyVerdict) and persistence(link.cause) < threshold and \
+            not brief_effect:
+        return "a transient blip, over while its effect went on"
     return ""
 
 
