@@ -154,6 +154,23 @@ async def test_without_a_call_graph_the_service_that_slowed_most_is_where_it_beg
     assert report.root_causes[0].service == "callee"
 
 
+async def test_a_service_whose_loudest_signal_came_late_is_still_weighed_by_a_timely_one(
+        tmp_path: Path) -> None:
+    # No topology. The orders service slows with the front, at the fault; minutes after the
+    # alert its CPU soars (retries piling up). The CPU is the louder signal and too late to
+    # be the cause; the latency that rose in time still makes orders the lead.
+    front, orders = noisy(100, 31), noisy(40, 32, 0.01)
+    front[FAULT:] += 60
+    orders[FAULT:] += 150
+    orders_cpu = noisy(20, 33, 0.01)
+    orders_cpu[110:] = noisy(95, 34, 0.01)[110:]
+    metrics = {("front", "latency_ms"): front, ("orders", "latency_ms"): orders,
+               ("orders", "cpu_usage"): orders_cpu, ("front", "cpu_usage"): noisy(30, 35),
+               ("users", "latency_ms"): noisy(30, 36), ("users", "cpu_usage"): noisy(30, 37)}
+    report = await investigate(write(tmp_path / "c", metrics, edges=[]))
+    assert report.root_causes[0].service == "orders"
+
+
 def test_log_levels_as_shippers_spell_them(tmp_path: Path) -> None:
     from integrations.telemetry.scenario import level_name
 

@@ -99,17 +99,17 @@ async def widen(run: Run, services: list[str], effect_onset: float | None) -> No
             continue
         run.visited.add(service)
         profile = await run.tools.profile(service)
-        best = profile.best(*DEGRADATION, *RESOURCE_KINDS)
         own = _own_resource(run, profile.best(*RESOURCE_KINDS), profile.best(*DEGRADATION))
-        if own is not None and run.judge(kind=own.family, role="widened", cause=own,
-                                         effect=symptom, effect_onset=effect_onset,
-                                         effect_service=run.ctx.service,
-                                         effect_label=effect) is None:
-            best = own  # its own resource, before its own degradation: that is its cause
-        if best is not None and run.judge(kind=best.family, role="widened", cause=best,
-                                          effect=symptom, effect_onset=effect_onset,
-                                          effect_service=run.ctx.service,
-                                          effect_label=effect) is None:
+        # Its own resource, before its own degradation, is that degradation's cause; else the
+        # strongest of its signals that stands (a CPU that rose after the alert must not hide
+        # the latency that rose before it).
+        signals = sorted((profile.families[f] for f in (*DEGRADATION, *RESOURCE_KINDS)
+                          if f in profile.families), key=lambda v: -v.score)
+        best = next((v for v in ([own] if own is not None else []) + signals
+                     if run.judge(kind=v.family, role="widened", cause=v, effect=symptom,
+                                  effect_onset=effect_onset, effect_service=run.ctx.service,
+                                  effect_label=effect) is None), None)
+        if best is not None:
             evidence = run.tools.cite(best, effect=(effect, effect_onset))
             kind = best.family if best.family in RESOURCE_KINDS else fallback_kind(best.family)
             degraded = profile.best(*DEGRADATION)
