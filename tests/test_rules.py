@@ -129,7 +129,11 @@ def test_faint_surge_needs_comparable_strength_or_a_doubling() -> None:
     rule = BY_NAME["faint_surge"]
     faint = verdict("front", "throughput", score=4, baseline=100, peak=130)
     doubled = verdict("front", "throughput", score=4, baseline=100, peak=250)
+    drifting = verdict("front", "throughput", score=6, baseline=100, peak=130)  # load drift
+    loud = verdict("front", "throughput", score=12, baseline=100, peak=160)
     assert rule.check(link(faint, kind="traffic", role="local", effect=effect)) is not None
+    assert rule.check(link(drifting, kind="traffic", role="local", effect=effect)) is not None
+    assert rule.check(link(loud, kind="traffic", role="local", effect=effect)) is None
     assert rule.check(link(doubled, kind="traffic", role="local", effect=effect)) is None
 
 

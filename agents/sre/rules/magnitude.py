@@ -90,7 +90,8 @@ def faint_surge(link: Link) -> str:
     """A barely-anomalous rise in requests does not explain a violent degradation: traffic
     that drowns a service moves as far out of its normal range as the damage it does, or at
     least doubles (a saturated queue's latency has no bound). A share of a surge found
-    upstream is as faint or as strong as the surge."""
+    upstream is as faint or as strong as the surge; requests that stepped up from their own
+    level with the damage are as strong as that step (the baseline's load may differ)."""
     surge = link.upstream_surge if link.share and link.upstream_surge is not None \
         else link.cause
     effect = link.effect
@@ -98,7 +99,12 @@ def faint_surge(link: Link) -> str:
             surge.anomaly is None:
         return ""
     th = link.thresholds
-    if squash(surge.score) >= th.faint_surge * squash(effect.score) or \
+    # Measured as a step from its own level just before, where it stepped up with the damage
+    # (a load test on a baseline recorded at another load): a drift makes no such step.
+    step = link.series.step_surge(surge, link.effect_onset, link.timing.lag,
+                                  gain=th.step_gain)
+    score = max(surge.score, step.score if step is not None else 0.0)
+    if squash(score) >= th.faint_surge * squash(effect.score) or \
             gain(surge) >= th.saturating_gain:
         return ""
     return (f"requests rose only {surge.anomaly.change()} (z={surge.score:.1f}), too little "

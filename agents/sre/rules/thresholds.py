@@ -47,8 +47,9 @@ class Thresholds:
     min_traffic_share: float = 0.01
     # A dependency must be at least this share as anomalous as its caller (squashed scale).
     faint_link: float = 0.5
-    # A surge must be at least this share as anomalous as the damage (squashed scale)...
-    faint_surge: float = 0.5
+    # A surge must be at least this share as anomalous as the damage (squashed scale: against
+    # a saturated effect, a z of about 10; a day's load drift reaches 5)...
+    faint_surge: float = 0.8
     # ...unless the traffic rose by this much (1.0: doubled): a saturated queue has no bound.
     saturating_gain: float = 1.0
     # A new or surging error-log pattern counts from this surge score.
