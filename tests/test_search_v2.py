@@ -171,6 +171,24 @@ async def test_a_service_whose_loudest_signal_came_late_is_still_weighed_by_a_ti
     assert report.root_causes[0].service == "orders"
 
 
+async def test_a_quiet_alert_is_widened_even_past_a_loud_local_lead(tmp_path: Path) -> None:
+    # The front's latency never moved; its requests rose 80% (a user burst) and checkout,
+    # which it calls, saturated its CPU at the same time without slowing on average. A
+    # decisive-looking surge at the alerting service must not end the search: the
+    # statistic it would explain did not move.
+    front_requests = noisy(500, 41, 0.01)
+    front_requests[FAULT + 4:] *= 1.8  # as the alert fired
+    checkout_cpu = noisy(20, 42, 0.01)
+    checkout_cpu[FAULT:] = noisy(96, 43, 0.01)[FAULT:]
+    metrics = {("front", "latency_ms"): noisy(100, 44, 0.01),
+               ("front", "requests"): front_requests,
+               ("front", "cpu_usage"): noisy(30, 45, 0.01),
+               ("checkout", "latency_ms"): noisy(40, 46, 0.01),
+               ("checkout", "cpu_usage"): checkout_cpu}
+    report = await investigate(write(tmp_path / "c", metrics, edges=[("front", "checkout")]))
+    assert ("checkout", "cpu") in [(c.service, c.kind) for c in report.root_causes]
+
+
 def test_log_levels_as_shippers_spell_them(tmp_path: Path) -> None:
     from integrations.telemetry.scenario import level_name
 

@@ -90,8 +90,10 @@ class Investigator:
                           depth=0, parent=root, path=list(root.evidence),
                           effect_verdict=symptom)
             # With no call graph at all the walk saw one service: a "decisive" cause there
-            # (a change of its own, a resource) has had no competitor yet.
-            if not decisive(run.candidates) or not any(graph.values()):
+            # (a change of its own, a resource) has had no competitor yet. Nor has one found
+            # for an alert whose statistic never moved: what it would explain is not there.
+            if not decisive(run.candidates) or not any(graph.values()) or \
+                    not (symptom and symptom.anomalous):
                 await widen(run, services, effect_onset)
             if self.assist is not None:
                 await run.progress("asking the model for hypotheses beyond the catalogue")
