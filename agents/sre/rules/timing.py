@@ -60,7 +60,7 @@ def late(link: Link) -> str:
         if precedes(cause.onset, onset, tolerance + link.thresholds.log_skew_s):
             return ""
         return "no surge of error logs before the symptom"
-    deadline = onset
+    deadline: float | None = onset
     if link.role in ("dependency", "widened"):
         deadline = bulk(link.series, onset, link.effect)
     if isinstance(cause, SpanVerdict):
