@@ -49,7 +49,7 @@ from bot.setting_values import (
     UserGroup,
     split_paths,
 )
-from storage.models import Severity
+from storage.severity import Severity
 
 _COMMON = SettingsConfigDict(env_file=".env", env_file_encoding="utf-8", extra="ignore",
                              populate_by_name=True, env_ignore_empty=True)

@@ -14,6 +14,7 @@ from typing import Any
 from sqlalchemy import JSON, Column, Index, String, UniqueConstraint, text
 from sqlmodel import Field, SQLModel
 
+from storage.severity import Severity as Severity  # re-exported: the domain's home
 from storage.thread_events import ThreadEvent, dump_event, load_event
 
 
@@ -40,17 +41,6 @@ class Signal(enum.StrEnum):
     SATURATION = "saturation"
     THROUGHPUT = "throughput"
     OTHER = "other"
-
-
-class Severity(enum.StrEnum):
-    CRITICAL = "critical"
-    HIGH = "high"
-    WARNING = "warning"
-    INFO = "info"
-
-    @property
-    def rank(self) -> int:
-        return {"critical": 0, "high": 1, "warning": 2, "info": 3}[self.value]
 
 
 class IncidentStatus(enum.StrEnum):
