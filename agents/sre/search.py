@@ -103,8 +103,9 @@ async def widen(run: Run, services: list[str], effect_onset: float | None) -> No
         # Its own resource, before its own degradation, is that degradation's cause; else the
         # strongest of its signals that stands (a CPU that rose after the alert must not hide
         # the latency that rose before it).
-        signals = sorted((profile.families[f] for f in (*DEGRADATION, *RESOURCE_KINDS)
-                          if f in profile.families), key=lambda v: -v.score)
+        signals = sorted((v for f in (*DEGRADATION, *RESOURCE_KINDS)
+                          if (v := profile.families.get(f)) is not None and v is not own),
+                         key=lambda v: -v.score)
         best = next((v for v in ([own] if own is not None else []) + signals
                      if run.judge(kind=v.family, role="widened", cause=v, effect=symptom,
                                   effect_onset=effect_onset, effect_service=run.ctx.service,

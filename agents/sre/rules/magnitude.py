@@ -99,13 +99,14 @@ def faint_surge(link: Link) -> str:
             surge.anomaly is None:
         return ""
     th = link.thresholds
-    # Measured as a step from its own level just before, where it stepped up with the damage
-    # (a load test on a baseline recorded at another load): a drift makes no such step.
+    needed = th.faint_surge * squash(effect.score)
+    if squash(surge.score) >= needed or gain(surge) >= th.saturating_gain:
+        return ""
+    # Else measured as a step from its own level just before, where it stepped up with the
+    # damage (a load test on a baseline recorded at another load): a drift makes no step.
     step = link.series.step_surge(surge, link.effect_onset, link.timing.lag,
                                   gain=th.step_gain)
-    score = max(surge.score, step.score if step is not None else 0.0)
-    if squash(score) >= th.faint_surge * squash(effect.score) or \
-            gain(surge) >= th.saturating_gain:
+    if step is not None and squash(step.score) >= needed:
         return ""
     return (f"requests rose only {surge.anomaly.change()} (z={surge.score:.1f}), too little "
             f"to explain {effect.metric} at z={effect.score:.1f}")
