@@ -13,15 +13,18 @@ checkable:
 from __future__ import annotations
 
 import re
-from typing import Any
+import sys
+from typing import TYPE_CHECKING, Any, cast
 
 import numpy as np
 
 from agents.sre.context import AlertContext
 from agents.sre.report import Evidence, Report
 from integrations.telemetry.base import TelemetrySource
-from integrations.telemetry.prometheus import PrometheusSource
-from integrations.telemetry.scoped import ScopedSource
+
+if TYPE_CHECKING:
+    from integrations.telemetry.prometheus import PrometheusSource
+    from integrations.telemetry.scoped import ScopedSource
 
 FULL_HISTORY_S = 3600.0   # an hour before the alert: enough to trust a baseline fully
 FLOOR = 0.5               # the cap with no history at all
@@ -32,9 +35,11 @@ _THRESHOLD = re.compile(r"^(?P<expr>.+?)\s*(?P<op>>=|<=|==|!=|>|<)\s*(?:bool\s+)
 
 async def ground(report: Report, ctx: AlertContext, source: TelemetrySource, *,
                  expression: str | None = None) -> None:
-    scope = source.scope if isinstance(source, ScopedSource) else None
+    scope = cast("ScopedSource", source).scope \
+        if _is(source, "integrations.telemetry.scoped", "ScopedSource") else None
     prometheus = scope.prometheus if scope else (
-        source if isinstance(source, PrometheusSource) else None)
+        cast("PrometheusSource", source)
+        if _is(source, "integrations.telemetry.prometheus", "PrometheusSource") else None)
     expression = expression or (scope.expression if scope else None)
     if prometheus is not None:
         where = prometheus.empty.get(ctx.service)
@@ -45,6 +50,14 @@ async def ground(report: Report, ctx: AlertContext, source: TelemetrySource, *,
     if scope is not None:
         report.coverage.extend(scope.coverage)
     await _cap_confidence(report, ctx, source, prometheus)
+
+
+def _is(source: TelemetrySource, module: str, name: str) -> bool:
+    """isinstance without the import: no instance exists unless its module was loaded to
+    build it, and a scenario run should not load the Prometheus client (httpx, about a
+    tenth of a second) only to learn that it has none."""
+    loaded = sys.modules.get(module)
+    return loaded is not None and isinstance(source, getattr(loaded, name))
 
 
 def _no_series(report: Report, ctx: AlertContext, where: str, label: str) -> None:

@@ -153,6 +153,9 @@ def rolling_median(values: FloatArray, k: int = 3) -> FloatArray:
     pad = k // 2
     padded = np.pad(values, (pad, pad), mode="edge")
     windows = np.lib.stride_tricks.sliding_window_view(padded, k)
+    if not np.isnan(values).any():
+        # The same answer, several times faster: nanmedian takes a masked-array path.
+        return np.asarray(np.median(windows, axis=1), dtype=np.float64)
     with np.errstate(all="ignore"):
         import warnings
 

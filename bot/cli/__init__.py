@@ -22,9 +22,6 @@ if TYPE_CHECKING:
     from agents.sre.assist import ModelAssist
     from bot.settings import Settings
 
-if TYPE_CHECKING:
-    from agents.sre.assist import ModelAssist
-
 log = logging.getLogger("nightowl")
 
 # Commands that only read and print: routine INFO lines would bury their output.
@@ -236,6 +233,18 @@ def _port(text: str) -> int:
     return value
 
 
+class _Version(argparse.Action):
+    """--version, looked up only when asked for (reading the installed metadata costs every
+    other command a few milliseconds)."""
+
+    def __init__(self, option_strings: Sequence[str], dest: str, **kwargs: Any) -> None:
+        super().__init__(option_strings, dest, nargs=0, default=argparse.SUPPRESS, **kwargs)
+
+    def __call__(self, parser: argparse.ArgumentParser, *_: Any) -> None:
+        print(f"nightowl {_version()}")
+        parser.exit()
+
+
 def _version() -> str:
     from importlib.metadata import PackageNotFoundError, version
 
@@ -250,7 +259,7 @@ def parser(argv: Sequence[str] | None = None) -> argparse.ArgumentParser:
         prog="nightowl", description="An on-call teammate in Slack: alert intake, root-cause "
                                      "investigation, evidence. Configuration: environment "
                                      "variables or .env (see .env.example).")
-    root.add_argument("--version", action="version", version=f"nightowl {_version()}")
+    root.add_argument("--version", action=_Version, help="show the version and exit")
     root.add_argument("--log-level", default=None, type=str.upper,
                       choices=["DEBUG", "INFO", "WARNING", "ERROR"],
                       help="default: NIGHTOWL_LOG_LEVEL or INFO (WARNING for read-only commands)")
@@ -321,9 +330,26 @@ def parser(argv: Sequence[str] | None = None) -> argparse.ArgumentParser:
     return root
 
 
+def _command_word(argv: Sequence[str]) -> str | None:
+    """The subcommand named on the command line: its first word that is no option (nor the
+    value of --log-level)."""
+    words = iter(argv)
+    for word in words:
+        if word == "--log-level":
+            next(words, None)
+        elif not word.startswith("-"):
+            return word
+    return None
+
+
 def _plugins(sub: Any, argv: Sequence[str] | None) -> None:
-    """Plug-in commands. Only the one being run is imported; the others are listed by name."""
+    """Plug-in commands. Only the one being run is imported; the others are listed by name.
+    A built-in command skips the lookup: reading every installed package's entry points
+    costs each `nightowl investigate` tens of milliseconds."""
     from importlib.metadata import entry_points
+
+    if _command_word(sys.argv[1:] if argv is None else argv) in sub.choices:
+        return
 
     plugins = entry_points(group="nightowl.commands")
     names = set(sub.choices) | {entry.name for entry in plugins}
