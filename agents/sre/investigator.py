@@ -284,6 +284,9 @@ def coverage_notes(run: Run, services: list[str], source: object) -> list[str]:
         notes.append(f"{len(no_metrics)} service(s) had no usable metrics "
                      f"({', '.join(no_metrics[:4])}{', ...' if len(no_metrics) > 4 else ''}): "
                      f"judged from their logs and traces alone")
+    readings = getattr(source, "notes", None)
+    if isinstance(readings, list):
+        notes.extend(str(r) for r in readings)
     warnings = getattr(source, "warnings", None)
     if isinstance(warnings, list) and warnings:
         notes.append(f"the telemetry source reported {len(warnings)} problem(s) with its "

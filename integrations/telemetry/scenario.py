@@ -32,6 +32,7 @@ from integrations.telemetry.base import (
     TracesResult,
     Window,
 )
+from integrations.telemetry.counters import per_second
 from integrations.telemetry.errors import ScenarioError
 
 LEVELS = {"trace": 0, "debug": 1, "info": 2, "notice": 2, "warn": 3, "warning": 3, "error": 4,
@@ -88,16 +89,19 @@ class Case:
 
 
 def parse_ts(value: Any, where: str) -> float:
-    """ISO 8601 or Unix seconds → Unix seconds (UTC)."""
+    """ISO 8601 or Unix time → Unix seconds (UTC). Unix time may come in milliseconds,
+    microseconds or nanoseconds, as Jaeger, Zipkin and OpenTelemetry exports write it: a
+    number too large to be seconds (past the year 5000) is read in the unit that makes it
+    a date."""
     if isinstance(value, bool) or value is None:
         raise ScenarioError(f"{where}: not a timestamp: {value!r}")
     if isinstance(value, int | float):
         if not math.isfinite(value):
             raise ScenarioError(f"{where}: not a timestamp: {value!r}")
-        return float(value)
+        return _epoch_seconds(float(value))
     text = str(value).strip()
     try:
-        return float(text)
+        return _epoch_seconds(float(text))
     except ValueError:
         pass
     try:
@@ -107,6 +111,13 @@ def parse_ts(value: Any, where: str) -> float:
     if parsed.tzinfo is None:
         parsed = parsed.replace(tzinfo=UTC)
     return parsed.timestamp()
+
+
+def _epoch_seconds(number: float) -> float:
+    for scale in (1.0, 1e3, 1e6, 1e9):
+        if abs(number) < 1e11 * scale:
+            return number / scale
+    return number / 1e9
 
 
 def _dt(seconds: float) -> datetime:
@@ -192,6 +203,8 @@ class ScenarioSource:
         self.directory = directory
         self.case = load_case(directory)
         self.warnings: list[str] = []
+        # How the input was read where it differs from what the files hold (not problems).
+        self.notes: list[str] = []
         self._series = self._load_metrics(directory / "metrics.csv")
         self._logs = self._load_logs(directory / "logs.jsonl")
         self._spans = self._load_spans(directory / "traces.jsonl")
@@ -244,12 +257,23 @@ class ScenarioSource:
         if bad:
             self.warnings.append(f"metrics.csv: {bad} malformed row(s) skipped")
         by_service: dict[str, list[Series]] = defaultdict(list)
+        counters: list[str] = []
         for (service, metric), (times, values) in columns.items():
             t = np.asarray(times, dtype=np.float64)
             v = np.asarray(values, dtype=np.float64)
             v[~np.isfinite(v)] = np.nan
             order = np.argsort(t, kind="stable")
-            by_service[service].append(Series(service, metric, t[order], v[order]))
+            t, v = t[order], v[order]
+            rate = per_second(metric, t, v)
+            if rate is not None:
+                v = rate
+                counters.append(f"{service}/{metric}")
+            by_service[service].append(Series(service, metric, t, v))
+        if counters:
+            self.notes.append(
+                f"{len(counters)} metric series are running totals (cumulative counters, "
+                f"e.g. {', '.join(sorted(counters)[:2])}): read as per-second rates, as "
+                f"Prometheus's rate() would")
         return dict(by_service)
 
     def _load_logs(self, path: Path) -> dict[str, list[LogLine]]:

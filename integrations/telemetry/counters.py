@@ -1,0 +1,68 @@
+"""Cumulative counters in exported telemetry, read as per-second rates.
+
+Prometheus serves a counter (`container_cpu_usage_seconds_total`, `requests_total`) through
+`rate()`; a file of raw samples holds the running total instead, which climbs all window
+long. Judged as it is, every such series looks like a rising anomaly and the real fault
+drowns among them. So a series that never decreases, except where it restarts from near
+zero (a process restart resets its counters), is turned into its per-second increase, with
+Prometheus's reset rule: after a reset the increase is the new value itself.
+
+Recognised by shape, not by name alone: a series written as a rate keeps its name
+(`...-total`) in some exports, and it goes up and down like any gauge. A name that says
+counter (`_total`, `_count`, `_sum`) and a series that never falls is enough; without such a
+name, the series must also rise at nearly every sample, which no gauge does for a whole
+window.
+"""
+
+from __future__ import annotations
+
+import re
+
+import numpy as np
+import numpy.typing as npt
+
+FloatArray = npt.NDArray[np.float64]
+
+_COUNTER_NAME = re.compile(r"(?:^|[_.\-:])(?:total|count|sum)$", re.I)
+MIN_SAMPLES = 10
+CLIMBING = 0.25       # a running total rises at a quarter of its samples at least
+RESET_SHARE = 0.5     # a fall to under half the previous total is a restart, not noise
+MAX_RESETS = 0.01     # of the steps; more than that and it is a gauge that dips
+CLIMB = 10            # rises per restart, at least
+RISING = 0.9          # without a counter's name: the share of steps that must rise
+
+
+def counter_name(metric: str) -> bool:
+    return bool(_COUNTER_NAME.search(metric))
+
+
+def per_second(metric: str, t: FloatArray, v: FloatArray) -> FloatArray | None:
+    """The series' per-second increase, aligned on `t` (NaN at the first sample and where
+    a sample is missing), or None when the series is not a cumulative counter."""
+    finite = np.isfinite(v)
+    if int(finite.sum()) < MIN_SAMPLES:
+        return None
+    tf, vf = t[finite], v[finite]
+    step = np.diff(vf)
+    falls = step < 0
+    rises = step > 0
+    if rises.mean() < CLIMBING:
+        # Flat, or a rare step (a count of failures that moved twice): read as it is, the
+        # step stays visible; a gauge mistaken for a counter would lose its level.
+        return None
+    resets = falls & (vf[1:] < RESET_SHARE * vf[:-1])
+    # A restart is rare and follows a long climb; a sparse gauge (0, 1, 0, 2, 0) falls as
+    # often as it rises.
+    if (falls & ~resets).any() or resets.sum() > max(1, MAX_RESETS * step.size) or \
+            resets.sum() * CLIMB > rises.sum():
+        return None
+    if not counter_name(metric) and rises.mean() < RISING:
+        return None
+    dt = np.diff(tf)
+    increase = np.where(resets, vf[1:], step)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        rate = np.where(dt > 0, increase / dt, np.nan)
+    out = np.full(v.shape, np.nan)
+    positions = np.flatnonzero(finite)
+    out[positions[1:]] = rate
+    return out

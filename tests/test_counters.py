@@ -1,0 +1,75 @@
+"""Running totals in a scenario's metrics.csv are read as per-second rates, as Prometheus's
+rate() would serve them; every other series is read as written. Unix time is read in
+whatever unit it was written."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from integrations.telemetry.counters import per_second
+from integrations.telemetry.scenario import ScenarioSource
+from tests.test_search_v2 import FAULT, STEP, T0, N, investigate, noisy, write
+
+T = T0 + STEP * np.arange(N)
+
+
+def test_a_running_total_becomes_its_rate_and_survives_a_restart() -> None:
+    rate = noisy(5.0, 1)
+    total = 1000 + np.cumsum(rate * STEP)
+    total[60:] -= total[59] - 3.0   # the process restarted: the count starts again near 0
+    out = per_second("requests_total", T, total)
+    assert out is not None and np.isnan(out[0])
+    assert np.allclose(out[1:60], rate[1:60]) and np.allclose(out[61:], rate[61:])
+    assert out[60] == total[60] / STEP   # after a reset, the increase is the new value
+
+
+def test_gauges_and_rates_are_left_alone() -> None:
+    # A rate exported under a counter's name goes down as often as up.
+    assert per_second("container-cpu-usage-seconds-total", T, noisy(0.5, 2)) is None
+    # A sparse per-interval count falls back to 0 after every event.
+    sparse = np.zeros(N)
+    sparse[::7] = 2.0
+    assert per_second("errors_total", T, sparse) is None
+    # A count that moved twice in the window stays a visible step.
+    steps = np.zeros(N)
+    steps[50:], steps[90:] = 1.0, 2.0
+    assert per_second("errors_total", T, steps) is None
+    # A leak climbs, but not at nearly every sample over the whole window.
+    leak = noisy(100, 3, 0.01)
+    leak[FAULT:] += np.arange(N - FAULT) * 5.0
+    assert per_second("memory_usage", T, leak) is None
+    # Without a counter's name, only a series rising at nearly every sample is a total.
+    assert per_second("bytes_sent", T, np.cumsum(noisy(10, 4))) is not None
+
+
+async def test_an_investigation_over_running_totals_finds_the_cause_and_says_so(
+        tmp_path: Path) -> None:
+    front, api, hog = noisy(100, 1), noisy(40, 2), noisy(0.3, 3)
+    hog[FAULT - 2:] = noisy(1.9, 4)[FAULT - 2:]   # api's CPU seconds per second saturate
+    api[FAULT:] += 150
+    front[FAULT:] += 140
+    metrics = {("front", "latency_ms"): front, ("api", "latency_ms"): api,
+               # Every service's CPU counter climbs all window long; only api's rate moves.
+               ("api", "cpu_seconds_total"): 5e4 + np.cumsum(hog * STEP),
+               ("front", "cpu_seconds_total"): 8e4 + np.cumsum(noisy(0.4, 5) * STEP),
+               ("front", "requests_total"): 1e6 + np.cumsum(noisy(50, 6) * STEP)}
+    path = write(tmp_path / "c", metrics, edges=[("front", "api")])
+    source = ScenarioSource(path)
+    assert source.notes and "3 metric series are running totals" in source.notes[0]
+    report = await investigate(path)
+    top = report.root_causes[0]
+    assert (top.service, top.kind) == ("api", "cpu")
+    assert "running totals" in report.summary
+
+
+def test_unix_time_in_any_unit_reads_as_the_same_instant() -> None:
+    # Jaeger writes microseconds, many exporters milliseconds or nanoseconds.
+    from integrations.telemetry.scenario import parse_ts
+
+    seconds = 1_714_000_000.5
+    for scale in (1, 1_000, 1_000_000, 1_000_000_000):
+        assert parse_ts(seconds * scale, "t") == seconds
+        assert parse_ts(str(int(seconds * scale)), "t") == int(seconds * scale) / scale
+    assert parse_ts("2024-04-24T23:06:40.5Z", "t") == seconds
