@@ -34,6 +34,11 @@ class LabelledCase:
     path: Path
     truth: Truth
     group: str = ""  # e.g. the traffic regime or the fault family, for per-group figures
+    label: str = ""  # how reports name it, when not its folder's name (a nested suite's path)
+
+    @property
+    def name(self) -> str:
+        return self.label or self.path.name
 
 
 @dataclass
@@ -66,11 +71,11 @@ def load_truth(path: Path) -> Truth:
 
 
 def load_suite(path: Path, *, name: str | None = None) -> Suite:
+    """A folder of case directories, or of folders of them (one per system, say: a nested
+    case is named by its path and grouped by the folders above it), or one case."""
     if not path.is_dir():
         raise SuiteError(f"suite {path}: not a directory")
-    dirs = sorted(p for p in path.iterdir() if p.is_dir() and not p.name.startswith("."))
-    if (path / "case.json").is_file():
-        dirs = [path]  # a single case given as a suite
+    dirs = _case_dirs(path)
     if not dirs:
         raise SuiteError(f"suite {path}: holds no case directories")
     suite = Suite(name or path.name)
@@ -82,6 +87,23 @@ def load_suite(path: Path, *, name: str | None = None) -> Suite:
         if not (case_dir / "metrics.csv").is_file():
             raise SuiteError(f"case {case_dir.name}: missing {case_dir / 'metrics.csv'}")
         truth = load_truth(case_dir)
-        group = truth.kind if truth.kind != "none" else "control"
-        suite.cases.append(LabelledCase(case_dir, truth, group))
+        where = case_dir.relative_to(path) if case_dir != path else Path(case_dir.name)
+        group = str(where.parent) if where.parent != Path(".") else (
+            truth.kind if truth.kind != "none" else "control")
+        suite.cases.append(LabelledCase(case_dir, truth, group,
+                                        label=str(where) if where.parent != Path(".") else ""))
     return suite
+
+
+def _case_dirs(path: Path) -> list[Path]:
+    """Every case directory under `path`. A folder that holds no case.json anywhere below
+    it is taken for a broken case (so its error names it), not skipped in silence."""
+    if (path / "case.json").is_file():
+        return [path]  # a single case given as a suite
+    found: list[Path] = []
+    for child in sorted(p for p in path.iterdir() if p.is_dir() and not p.name.startswith(".")):
+        if (child / "case.json").is_file() or not any(child.rglob("case.json")):
+            found.append(child)
+        else:
+            found.extend(_case_dirs(child))
+    return found

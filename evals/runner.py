@@ -34,7 +34,7 @@ def run_case(case: LabelledCase, variants: tuple[Variant, ...] = (),
     outcomes: dict[str, Outcome] = {}
 
     def blank() -> Outcome:
-        return Outcome(case=case.path.name, group=case.group, truth=case.truth)
+        return Outcome(case=case.name, group=case.group, truth=case.truth)
 
     started = time.perf_counter()
     try:

@@ -211,6 +211,21 @@ def test_eval_cli_json(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> No
     assert (tmp_path / "out" / "report.html").read_text().count("<svg") >= 3
 
 
+def test_a_suite_of_folders_per_system_is_read_whole(tmp_path: Path) -> None:
+    # Another system's benchmark often ships one folder per application, then per fault.
+    suite = tmp_path / "suite"
+    generate_case(3, 0, "cpu", suite / "boutique" / "cpu" / "case-1")
+    generate_case(3, 1, "deploy", suite / "boutique" / "deploy" / "case-1")
+    generate_case(3, 2, None, suite / "sockshop" / "case-1")
+    loaded = load_suite(suite)
+    assert [(c.name, c.group) for c in loaded.cases] == [
+        ("boutique/cpu/case-1", "boutique/cpu"), ("boutique/deploy/case-1", "boutique/deploy"),
+        ("sockshop/case-1", "sockshop")]
+    (suite / "sockshop" / "case-2").mkdir()   # a case that lost its files is named, not skipped
+    with pytest.raises(SuiteError, match="case case-2"):
+        load_suite(suite)
+
+
 def test_calibration_fit_follows_strength_and_keeps_slopes_non_negative() -> None:
     from evals.calibrate import ece, fit, fit_all
 
