@@ -35,7 +35,7 @@ def register(sub: Any) -> None:
     parser.add_argument("--suite", action="append", default=[],
                         help="synthetic | wide | wide-bare | wide-entry | wide-unnamed | "
                              "wide-heldout | public-metrics | public-multi | public-code | "
-                             "public-heldout | petshop | petshop-train | "
+                             "public-counters | public-heldout | petshop | petshop-train | "
                              "petshop-crossed | petshop-injected | "
                              "security | security-detection | fix | fix-heldout | fix-novel | PATH "
                              "(repeatable; default synthetic)")
@@ -106,7 +106,7 @@ def resolve_suites(args: argparse.Namespace) -> list[Suite]:
             suites.append(generate_wide(CACHE / f"wide-heldout-n{args.wide_count}",
                                         seed=HELDOUT_SEED, count=args.wide_count,
                                         name="wide-heldout"))
-        elif name in ("public-metrics", "public-multi", "public-code"):
+        elif name in ("public-metrics", "public-multi", "public-code", "public-counters"):
             # development suites shaped like RCAEval RE1/RE2/RE3: see evals/synthetic_public
             from evals.synthetic_public import generate as generate_public
 

@@ -29,6 +29,9 @@ at or up to a minute after inject_time.
   containers are named by a prefix (`front`, `queue`). Logs carry container, message
   and a level that is often blank; traces are Jaeger spans with status codes. Faults cpu,
   mem, disk, socket, delay, loss. Topology given in half of the cases.
+- `public-counters`: `public-multi`'s incidents, with every `*-total` series written as the
+  running total a raw export holds before Prometheus's rate() (one in ten restarts from
+  zero in the window). Whether RE2's files hold totals or rates, a suite of each.
 - `public-code` (RE3: 90 cases). Code-level faults F1-F5 in one service, as we read the
   paper: F1 a wrong parameter value, F2 a missing function call, F3 a missing exception
   handler, F4 a wrong return value, F5 (our reading) a slow code path. Resources barely
@@ -56,13 +59,16 @@ import numpy as np
 from evals.cases import Suite, load_suite
 from evals.synthetic_public.cases import write_case
 
-VERSION = 1
+VERSION = 2  # 2: node series drawn in a fixed order (set order varied with the hash seed)
 HELDOUT_SEED = 2028
 LABELS = {"public-metrics": ["cpu", "mem", "disk", "delay", "loss"],
           "public-multi": ["cpu", "mem", "disk", "socket", "delay", "loss"],
           "public-code": ["f1", "f2", "f3", "f4", "f5"]}
 SHAPE = {"public-metrics": "re1", "public-multi": "re2", "public-code": "re3",
-         "public-heldout": "re2"}
+         "public-heldout": "re2", "public-counters": "re2"}
+# public-multi's incidents with every `*-total` series a running total, as raw exports hold
+# them (RE2's names come from cadvisor and istio counters).
+TOTALS = {"public-counters"}
 
 
 def plan(count: int, labels: list[str]) -> list[tuple[str | None, int]]:
@@ -81,9 +87,11 @@ def plan(count: int, labels: list[str]) -> list[tuple[str | None, int]]:
 
 def generate(out: Path, *, seed: int = 7, count: int = 42, name: str = "public-multi") -> Suite:
     shape = SHAPE[name]
-    labels = LABELS["public-multi" if name == "public-heldout" else name]
+    labels = LABELS[name if name in LABELS else "public-multi"]
+    totals = name in TOTALS
     stamp = out / ".generated"
-    wanted = json.dumps({"seed": seed, "count": count, "version": VERSION, "shape": shape})
+    wanted = json.dumps({"seed": seed, "count": count, "version": VERSION, "shape": shape,
+                         **({"totals": True} if totals else {})})
     if not (stamp.is_file() and stamp.read_text() == wanted):
         if out.exists():  # a stale case from another count or version must not linger
             shutil.rmtree(out)
@@ -92,7 +100,8 @@ def generate(out: Path, *, seed: int = 7, count: int = 42, name: str = "public-m
             rng = np.random.default_rng([seed, i, {"re1": 1, "re2": 2, "re3": 3}[shape]])
             digest = hashlib.sha1(f"{shape}-{seed}-{i}".encode()).hexdigest()[:12]
             write_case(out / f"case-{i:04d}", rng, shape=shape, label=label,
-                       system_index=system, case_id=f"pub-{digest}", index=i)
+                       system_index=system, case_id=f"pub-{digest}", index=i,
+                       totals=totals)
         stamp.write_text(wanted)
     suite = load_suite(out, name=name)
     for k, case in enumerate(suite.cases):

@@ -29,7 +29,7 @@ def _iso(seconds: float) -> str:
 
 
 def write_case(folder: Path, rng: np.random.Generator, *, shape: str, label: str | None,
-               system_index: int, case_id: str, index: int) -> None:
+               system_index: int, case_id: str, index: int, totals: bool = False) -> None:
     system = SYSTEMS[system_index]
     pre, post = WINDOWS[(shape, system.short)]
     # RCAEval ran in late 2023 / early 2024; inject_time is whole Unix seconds.
@@ -53,7 +53,7 @@ def write_case(folder: Path, rng: np.random.Generator, *, shape: str, label: str
     nodes = {s: f"k8s-worker-{int(rng.integers(1, 5))}" for s in system.services}
     series = re1_metrics(world) if shape == "re1" else re2_metrics(world, nodes)
     keep = {fault.service} if fault is not None else set()
-    _write_metrics(folder / "metrics.csv", t, series, rng, keep | {system.entry})
+    _write_metrics(folder / "metrics.csv", t, series, rng, keep | {system.entry}, totals)
 
     delay = 0 if rng.random() < 0.3 else int(rng.integers(1, 61))
     fired = inject + delay
@@ -128,17 +128,32 @@ def _control(w: World, variant: str, at: float, shape: str) -> str:
 
 
 def _write_metrics(path: Path, t: np.ndarray, series: dict[tuple[str, str], np.ndarray],
-                   rng: np.random.Generator, keep: set[str]) -> None:
+                   rng: np.random.Generator, keep: set[str], totals: bool = False) -> None:
     """Long form. Some series are missing altogether (an exporter not scraped), others
-    miss a few samples; never the ones a case's label or alert stands on."""
+    miss a few samples; never the ones a case's label or alert stands on. With `totals`,
+    every `*-total` series is written as the running total a raw export holds (before
+    Prometheus's rate()), one in ten restarting from zero somewhere in the window; its own
+    random stream, so the incidents stay those of the suite without it."""
     stamps = [str(int(x)) for x in t]
     rows = ["timestamp,service,metric,value"]
+    restarts = np.random.default_rng(int(t[0]))
     for (service, metric), values in series.items():
         if service not in keep and rng.random() < 0.06:
             continue
         gaps = rng.random(t.size) < (0.004 if rng.random() < 0.3 else 0.0)
-        text = [("" if gap or not np.isfinite(v) else f"{v:.6g}")
+        if totals and metric.endswith("total"):
+            values = _running_total(t, values, restarts)
+        text = [("" if gap or not np.isfinite(v) else f"{v:.12g}" if totals else f"{v:.6g}")
                 for v, gap in zip(values.tolist(), gaps.tolist(), strict=True)]
         prefix = f",{service},{metric},"
         rows.extend(stamp + prefix + value for stamp, value in zip(stamps, text, strict=True))
     path.write_text("\n".join(rows) + "\n")
+
+
+def _running_total(t: np.ndarray, rate: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    step = np.diff(t, prepend=t[0])
+    total = float(rng.uniform(1e3, 1e6)) + np.cumsum(np.nan_to_num(np.maximum(rate, 0)) * step)
+    if rng.random() < 0.1:  # the container restarted: its counters start again from 0
+        at = int(rng.integers(t.size // 4, t.size))
+        total[at:] -= total[at - 1]
+    return total
