@@ -77,9 +77,10 @@ def re2_metrics(w: World, nodes: dict[str, str]) -> Series:
     rng, sysm = w.rng, w.system
     out: Series = {}
     n = w.t.size
-    node_cpu = {k: np.full(n, float(rng.uniform(0.5, 2.0))) for k in sorted(set(nodes.values()))}
-    node_mem = {k: np.full(n, float(rng.uniform(6e9, 1.2e10))) for k in sorted(set(nodes.values()))}
-    node_disk = {k: np.full(n, float(rng.uniform(1e5, 1e6))) for k in sorted(set(nodes.values()))}
+    hosts = sorted(set(nodes.values()))  # a set's order changes with the hash seed
+    node_cpu = {k: np.full(n, float(rng.uniform(0.5, 2.0))) for k in hosts}
+    node_mem = {k: np.full(n, float(rng.uniform(6e9, 1.2e10))) for k in hosts}
+    node_disk = {k: np.full(n, float(rng.uniform(1e5, 1e6))) for k in hosts}
     for s in sysm.services:
         c = sysm.container_alias.get(s, s)
         cores = w.cpu[s] / 100.0

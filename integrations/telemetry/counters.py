@@ -8,10 +8,12 @@ zero (a process restart resets its counters), is turned into its per-second incr
 Prometheus's reset rule: after a reset the increase is the new value itself.
 
 Recognised by shape, not by name alone: a series written as a rate keeps its name
-(`...-total`) in some exports, and it goes up and down like any gauge. A name that says
-counter (`_total`, `_count`, `_sum`) and a series that never falls is enough; without such a
-name, the series must also rise at nearly every sample, which no gauge does for a whole
-window.
+(`...-total`) in some exports, and it goes up and down like any gauge. A running total never
+falls but at a restart, and climbs at a quarter of its samples at least; with a counter's
+name (`_total`, `_count`, `_sum`) that is enough, without one it must rise at nearly every
+sample, which no gauge does for a whole window. A count that moved only now and then is
+left as it is: its step stays visible, and a gauge mistaken for a counter would lose its
+level.
 """
 
 from __future__ import annotations
@@ -47,9 +49,7 @@ def per_second(metric: str, t: FloatArray, v: FloatArray) -> FloatArray | None:
     falls = step < 0
     rises = step > 0
     if rises.mean() < CLIMBING:
-        # Flat, or a rare step (a count of failures that moved twice): read as it is, the
-        # step stays visible; a gauge mistaken for a counter would lose its level.
-        return None
+        return None  # flat, or a count that moved now and then
     resets = falls & (vf[1:] < RESET_SHARE * vf[:-1])
     # A restart is rare and follows a long climb; a sparse gauge (0, 1, 0, 2, 0) falls as
     # often as it rises.
