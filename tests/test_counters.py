@@ -32,10 +32,15 @@ def test_gauges_and_rates_are_left_alone() -> None:
     sparse = np.zeros(N)
     sparse[::7] = 2.0
     assert per_second("errors_total", T, sparse) is None
-    # A count that moved twice in the window stays a visible step.
+    # A count that moved twice in the window: too little to tell a total from a gauge.
     steps = np.zeros(N)
     steps[50:], steps[90:] = 1.0, 2.0
     assert per_second("errors_total", T, steps) is None
+    # A count of rare failures that kept coming is a total: its rate says when they came.
+    failures = np.zeros(N)
+    failures[FAULT:] = np.arange(N - FAULT) // 3
+    rate = per_second("errors_total", T, failures)
+    assert rate is not None and np.nansum(rate[:FAULT]) == 0 and np.nansum(rate[FAULT:]) > 0
     # A leak climbs, but not at nearly every sample over the whole window.
     leak = noisy(100, 3, 0.01)
     leak[FAULT:] += np.arange(N - FAULT) * 5.0

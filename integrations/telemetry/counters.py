@@ -9,11 +9,11 @@ Prometheus's reset rule: after a reset the increase is the new value itself.
 
 Recognised by shape, not by name alone: a series written as a rate keeps its name
 (`...-total`) in some exports, and it goes up and down like any gauge. A running total never
-falls but at a restart, and climbs at a quarter of its samples at least; with a counter's
-name (`_total`, `_count`, `_sum`) that is enough, without one it must rise at nearly every
-sample, which no gauge does for a whole window. A count that moved only now and then is
-left as it is: its step stays visible, and a gauge mistaken for a counter would lose its
-level.
+falls but at a restart (rare, and after a long climb), and rises a few times at least; with
+a counter's name (`_total`, `_count`, `_sum`) that is enough, without one it must rise at
+nearly every sample, which no gauge does for a whole window. A count of rare failures is a
+counter too: as a running total its first failure would look like a lasting step, where
+its rate shows when they happened.
 """
 
 from __future__ import annotations
@@ -27,7 +27,7 @@ FloatArray = npt.NDArray[np.float64]
 
 _COUNTER_NAME = re.compile(r"(?:^|[_.\-:])(?:total|count|sum)$", re.I)
 MIN_SAMPLES = 10
-CLIMBING = 0.25       # a running total rises at a quarter of its samples at least
+MIN_RISES = 3
 RESET_SHARE = 0.5     # a fall to under half the previous total is a restart, not noise
 MAX_RESETS = 0.01     # of the steps; more than that and it is a gauge that dips
 CLIMB = 10            # rises per restart, at least
@@ -48,8 +48,8 @@ def per_second(metric: str, t: FloatArray, v: FloatArray) -> FloatArray | None:
     step = np.diff(vf)
     falls = step < 0
     rises = step > 0
-    if rises.mean() < CLIMBING:
-        return None  # flat, or a count that moved now and then
+    if rises.sum() < MIN_RISES:
+        return None  # flat, or all but: nothing a rate would show better
     resets = falls & (vf[1:] < RESET_SHARE * vf[:-1])
     # A restart is rare and follows a long climb; a sparse gauge (0, 1, 0, 2, 0) falls as
     # often as it rises.
