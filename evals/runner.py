@@ -11,7 +11,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from agents.sre.context import AlertContext
+from agents.sre.grounding import ground
 from agents.sre.investigator import Investigator
+from agents.sre.report import Report
 from evals.baselines import BASELINES
 from evals.cases import LabelledCase, Suite
 from evals.scoring import Outcome
@@ -67,7 +69,15 @@ def _nightowl(source: ScenarioSource, outcome: Outcome, load_s: float,
     try:
         t0 = time.perf_counter()
         investigator = Investigator(source, rules=variant.rules, thresholds=variant.thresholds)
-        report = asyncio.run(investigator.investigate(AlertContext.from_case(source.case)))
+        context = AlertContext.from_case(source.case)
+
+        async def run() -> Report:
+            # What `nightowl investigate DIR --json` prints: the investigation, then grounding.
+            report = await investigator.investigate(context)
+            await ground(report, context, source)
+            return report
+
+        report = asyncio.run(run())
         outcome.seconds = time.perf_counter() - t0 + load_s
         contract = report.contract()
         _validate(contract)

@@ -6,7 +6,6 @@ checkable:
 
 - the alert rule's own expression, run over the incident window, is the first evidence;
 - a service with no series at all is said so, with the selector that found nothing;
-- a verdict drawn from a short history has its confidence capped, and says why;
 - what could not be checked (no log source, no call graph) is listed.
 """
 
@@ -26,8 +25,6 @@ if TYPE_CHECKING:
     from integrations.telemetry.prometheus import PrometheusSource
     from integrations.telemetry.scoped import ScopedSource
 
-FULL_HISTORY_S = 3600.0   # an hour before the alert: enough to trust a baseline fully
-FLOOR = 0.5               # the cap with no history at all
 # A trailing threshold: `expr > 0.8`, `expr >= bool 5`, ... (the alert's condition).
 _THRESHOLD = re.compile(r"^(?P<expr>.+?)\s*(?P<op>>=|<=|==|!=|>|<)\s*(?:bool\s+)?"
                         r"(?P<value>[-+]?[0-9.]+(?:e[-+]?\d+)?)\s*$", re.S)
@@ -49,7 +46,6 @@ async def ground(report: Report, ctx: AlertContext, source: TelemetrySource, *,
             await _alert_expression(report, ctx, prometheus, expression)
     if scope is not None:
         report.coverage.extend(scope.coverage)
-    await _cap_confidence(report, ctx, source, prometheus)
 
 
 def _is(source: TelemetrySource, module: str, name: str) -> bool:
@@ -126,36 +122,6 @@ def _expression_finding(expression: str, link: str, result: list[dict[str, Any]]
     return Evidence(id="ev-alert", query=expression, link=link, finding=finding,
                     numbers={"baseline": None if not np.isfinite(baseline) else baseline,
                              "peak": None if not np.isfinite(peak) else peak})
-
-
-async def _cap_confidence(report: Report, ctx: AlertContext, source: TelemetrySource,
-                          prometheus: PrometheusSource | None) -> None:
-    first = prometheus.first_sample.get(ctx.service) if prometheus is not None else None
-    if first is None:
-        try:
-            result = await source.metrics(ctx.service, ctx.window)
-        except Exception:
-            return
-        firsts = [float(s.t[0]) for s in result.series if s.t.size]
-        if not firsts:
-            if not report.abstained:
-                report.caveats.append("no history of the alerting service itself: the "
-                                      "baseline is unknown")
-            return
-        first = min(firsts)
-    history = max(0.0, ctx.fired_at_s - first)
-    if history >= FULL_HISTORY_S:
-        return
-    cap = FLOOR + (1 - FLOOR) * history / FULL_HISTORY_S
-    capped = False
-    for cause in report.root_causes:
-        if cause.confidence > cap:
-            cause.confidence = round(cap, 2)
-            capped = True
-    if capped:
-        report.caveats.append(f"confidence capped at {cap:.0%}: only {history / 60:.0f} "
-                              f"minute{'s' if round(history / 60) != 1 else ''} of history "
-                              "before the alert")
 
 
 def _number(value: Any) -> float:

@@ -12,8 +12,10 @@ from __future__ import annotations
 import logging
 import time
 
+import numpy as np
+
 from agents.sre.assist import ModelAssist, brief
-from agents.sre.candidates import decisive, rank, render_summary
+from agents.sre.candidates import Candidate, decisive, rank, render_summary
 from agents.sre.catalogue import explore
 from agents.sre.context import AlertContext
 from agents.sre.lab import Lab
@@ -80,6 +82,7 @@ class Investigator:
         earliest = data_start + 0.35 * max(ctx.fired_at_s - data_start, 0.0)
         tools.split = max(anchor - max(2 * step, 0.04 * (ctx.fired_at_s - data_start)),
                           earliest)
+        tools.run_up = run.tolerance
 
         root = run.new(statement=f"{ctx.effect} is abnormal ({ctx.name})",
                        kind="symptom", service=ctx.service, depth=0, parent=None)
@@ -128,6 +131,8 @@ class Investigator:
             evidence={e.id: e for e in tools.evidence}, charted=any(graph.values()))
         if confidence_note:
             run.notes.append(confidence_note)
+        baseline = baseline_samples(tools, ctx.service)
+        caveat = cap_by_history(ranked, baseline, th)
         summary, next_steps = render_summary(ctx, ranked, abstained, tools.evidence, run.notes)
         report = Report(
             root_causes=[c.as_root_cause() for c in ranked[:5]],
@@ -137,7 +142,8 @@ class Investigator:
             evidence=tools.evidence,
             next_steps=next_steps,
             stats=Stats(elapsed_s=round(time.perf_counter() - started, 3), queries=tools.queries,
-                        services_seen=len(services)),
+                        services_seen=len(services), baseline_samples=baseline),
+            caveats=[caveat] if caveat else [],
             alert={"service": ctx.service, "signal": ctx.signal, "name": ctx.name,
                    "fired_at": hhmm(ctx.fired_at_s)},
             confidence_basis=ranked[0].basis.as_dict() if ranked and ranked[0].basis else {},
@@ -265,6 +271,32 @@ class Investigator:
             root.status = "inconclusive"
             root.reason = f"the alerting signal is within its normal range (z={verdict.score:.1f})"
         return verdict
+
+
+def baseline_samples(tools: Toolbox, service: str) -> int | None:
+    """How many samples of the alerting service precede the episode (its best series)."""
+    result = tools.view.metrics.get(service)
+    if result is None or not result.series:
+        return None
+    return max(int(np.sum(np.isfinite(s.v) & (s.t < tools.split))) for s in result.series)
+
+
+def cap_by_history(ranked: list[Candidate], samples: int | None, th: Thresholds) -> str | None:
+    """No answer is surer than the baseline it was judged against allows. Counted in
+    samples, not minutes: ten minutes at one sample a second is a long history, an hour at
+    five-minute resolution a short one."""
+    if samples is None:
+        return None if not ranked else ("no history of the alerting service itself: the "
+                                        "baseline it was judged against is unknown")
+    if samples >= th.history_samples or not ranked:
+        return None
+    cap = th.history_floor + (1 - th.history_floor) * samples / th.history_samples
+    if all(c.confidence <= cap for c in ranked):
+        return None
+    for candidate in ranked:
+        candidate.confidence = min(candidate.confidence, cap)
+    return (f"confidence capped at {cap:.0%}: the alerting service has only {samples} "
+            f"sample{'s' if samples != 1 else ''} before the episode to judge it against")
 
 
 def coverage_notes(run: Run, services: list[str], source: object) -> list[str]:

@@ -78,6 +78,8 @@ class Stats(BaseModel):
     llm_calls: int = 0
     llm_input_tokens: int = 0
     services_seen: int = 0
+    # The alerting service's samples before the episode began: what its baseline rests on.
+    baseline_samples: int | None = None
 
 
 class Report(BaseModel):
@@ -93,7 +95,7 @@ class Report(BaseModel):
     claims: list[Claim] = Field(default_factory=list)
     model: ModelUse | None = None
     # What could not be checked and why ("logs: not configured (LOKI_URL)"), and notes on how
-    # far the verdict can be trusted ("confidence capped: 11 minutes of history").
+    # far the verdict can be trusted ("confidence capped at 83%: only 10 samples before").
     coverage: list[str] = Field(default_factory=list)
     caveats: list[str] = Field(default_factory=list)
     # What the top cause's confidence was computed from (strength, margin over the runner-up,

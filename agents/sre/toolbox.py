@@ -122,6 +122,10 @@ class Toolbox:
         self.max_queries = max_queries
         self.queries = 0
         self.data_start = window.start_s  # the first sample actually seen (set by the caller)
+        # How long before the split a deeper cause may already be showing (set by the caller):
+        # the split sits a margin before the alert's own onset, and a fault some hops down
+        # begins earlier still. A log pattern first seen in that run-up is new, not baseline.
+        self.run_up = 0.0
         self.evidence: list[Evidence] = evidence if evidence is not None else []
         self._metrics: dict[str, MetricsResult] = self.view.metrics
         self._profiles: dict[str, ServiceProfile] = self.view.profiles
@@ -290,7 +294,8 @@ class Toolbox:
         templates = mine_templates(result.lines, self.templates.miner(service)
                                    if self.templates is not None else None)
         self._templates[service] = templates
-        old = {t for line, t in zip(result.lines, templates, strict=True) if line.ts < self.split}
+        old = {t for line, t in zip(result.lines, templates, strict=True)
+               if line.ts < self.split - self.run_up}
         counts = Counter(t for line, t in zip(result.lines, templates, strict=True)
                          if line.ts >= self.split)
         new = {t for t in counts if t not in old}

@@ -55,7 +55,6 @@ class PrometheusSource(HttpSource):
         super().__init__(base_url, service_label=service_label, client=client, timeout=timeout)
         self.scope = dict(scope or {})  # extra matchers on the alerting service's queries
         self.focus: str | None = None  # the alerting service (scope applies to it only)
-        self.first_sample: dict[str, float] = {}
         self.empty: dict[str, str] = {}  # service -> the selector that found no series
 
     # ---- which label names a service -------------------------------------------------------
@@ -143,9 +142,6 @@ class PrometheusSource(HttpSource):
         outcomes = await asyncio.gather(*(run(r) for r in plan))
         series = [o for o in outcomes if isinstance(o, Series)]
         errors = [o for o in outcomes if isinstance(o, str)]
-        firsts = [float(s.t[0]) for s in series if s.t.size]
-        if firsts:
-            self.first_sample[service] = min(firsts)
         if errors and not series:
             info.status, info.error = "error", errors[0]
         elif not series:
