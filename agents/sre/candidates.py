@@ -194,7 +194,7 @@ def rank(candidates: list[Candidate], *, symptom_anomalous: bool, th: Thresholds
         current = best.get(candidate.service)
         if current is None or candidate.weight > current.weight:
             best[candidate.service] = candidate
-    ranked = sorted(best.values(), key=lambda c: (-c.weight, c.onset or 0.0, c.service))
+    ranked = sorted(best.values(), key=lambda c: (-c.weight, -c.score, c.onset or 0.0, c.service))
     if not ranked:
         return [], True, None
     for candidate in ranked:

@@ -22,13 +22,18 @@ FloatArray = npt.NDArray[np.float64]
 FAMILY_PREFIXES: list[tuple[str, tuple[str, ...]]] = [
     ("cpu", ("cpu",)),
     ("memory", ("mem",)),
-    ("disk", ("disk",)),
+    ("disk", ("disk", "filesystem", "blkio", "iops")),
     ("network", ("net", "socket")),
     ("latency", ("latency", "lat_", "duration")),
     ("errors", ("error", "5xx")),
     ("throughput", ("request", "throughput", "qps", "lod")),
     ("availability", ("availability",)),
 ]
+
+
+# Words too short to match as a prefix ("fsm" is no filesystem): whole words only.
+# cadvisor names a container's disk traffic `container_fs_writes_bytes_total`.
+FAMILY_WORDS: list[tuple[str, frozenset[str]]] = [("disk", frozenset({"fs", "io"}))]
 
 
 def metric_family(metric: str) -> str:
@@ -41,6 +46,9 @@ def metric_family(metric: str) -> str:
     words = [w for w in re.split(r"[_\-.:/ ]+", name) if w]
     for family, prefixes in FAMILY_PREFIXES:
         if any(w.startswith(prefixes) for w in words[1:]):
+            return family
+    for family, whole in FAMILY_WORDS:
+        if whole.intersection(words):
             return family
     return "other"
 
