@@ -463,10 +463,12 @@ def plan(count: int) -> list[str | None]:
 # `unnamed`: the names a scrape of another system might give the five signals whose names
 # here carry no family the investigator knows (errors, requests, round-trip time, drops):
 # ranked as "other", their direction unknown. CPU, memory and latency keep known words.
+# Version 2 of these names: the first ones (`grpc_server_handled_failed`, `workload`,
+# `tcp_srtt_seconds`, `tcp_retransmits_rate`) became known words in round 8.
 UNNAMED = {"cpu": "container_cpu_usage_seconds_total",
            "mem": "container_memory_working_set_bytes", "lat": "latency-90",
-           "err": "grpc_server_handled_failed", "req": "workload",
-           "net": "tcp_srtt_seconds", "loss": "tcp_retransmits_rate"}
+           "err": "grpc_server_handled_non_ok", "req": "work_items",
+           "net": "sk_smoothed_roundtrip_us", "loss": "sk_resent_segments"}
 
 
 def generate(out: Path, *, seed: int = 7, count: int = 42, name: str = "wide",
@@ -479,7 +481,7 @@ def generate(out: Path, *, seed: int = 7, count: int = 42, name: str = "wide",
     stamp = out / ".generated"
     wanted = json.dumps({"seed": seed, "count": count, "version": VERSION, "bare": bare,
                          **({"entry": True} if entry else {}),
-                         **({"unnamed": True} if unnamed else {})})
+                         **({"unnamed": 2} if unnamed else {})})
     if not (stamp.is_file() and stamp.read_text() == wanted):
         for i, family in enumerate(plan(count)):
             incident = WideCase(seed, i)

@@ -1,6 +1,6 @@
 """Running totals in a scenario's metrics.csv are read as per-second rates, as Prometheus's
 rate() would serve them; every other series is read as written. Unix time is read in
-whatever unit it was written, and a container's disk series by cadvisor's names."""
+whatever unit it was written."""
 
 from __future__ import annotations
 
@@ -79,13 +79,3 @@ def test_unix_time_in_any_unit_reads_as_the_same_instant() -> None:
         assert parse_ts(str(int(seconds * scale)), "t") == int(seconds * scale) / scale
     assert parse_ts("2024-04-24T23:06:40.5Z", "t") == seconds
 
-
-def test_container_disk_series_are_read_as_disk() -> None:
-    # cadvisor's names for a container's disk traffic; "fsm" is no filesystem.
-    from integrations.telemetry.base import metric_family
-
-    for name in ("container_fs_writes_bytes_total", "container-fs-reads-bytes-total",
-                 "container_blkio_device_usage_total", "rabbitmq-diskio", "node_disk_io_time"):
-        assert metric_family(name) == "disk", name
-    assert metric_family("checkout_fsm_state") == "other"
-    assert metric_family("cpu_fsync_seconds") == "cpu"

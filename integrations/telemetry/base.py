@@ -18,35 +18,45 @@ import numpy.typing as npt
 Status = Literal["ok", "error", "empty"]
 FloatArray = npt.NDArray[np.float64]
 
-# Metric families, recognised by name as DESIGN.md lists them.
+# Metric families, recognised by name as DESIGN.md lists them, plus the names other systems'
+# exporters use (cadvisor's `container_fs_*`, RCAEval's `load` and `workload`, `tcp_*`).
 FAMILY_PREFIXES: list[tuple[str, tuple[str, ...]]] = [
     ("cpu", ("cpu",)),
     ("memory", ("mem",)),
     ("disk", ("disk", "filesystem", "blkio", "iops")),
-    ("network", ("net", "socket")),
-    ("latency", ("latency", "lat_", "duration")),
-    ("errors", ("error", "5xx")),
-    ("throughput", ("request", "throughput", "qps", "lod")),
+    ("network", ("net", "socket", "tcp", "rtt", "srtt", "retrans")),
+    ("latency", ("latency", "lat_", "duration", "elapsed")),
+    ("errors", ("error", "5xx", "fail", "exception")),
+    ("throughput", ("request", "throughput", "qps", "lod", "workload")),
     ("availability", ("availability",)),
 ]
-
-
-# Words too short to match as a prefix ("fsm" is no filesystem): whole words only.
-# cadvisor names a container's disk traffic `container_fs_writes_bytes_total`.
-FAMILY_WORDS: list[tuple[str, frozenset[str]]] = [("disk", frozenset({"fs", "io"}))]
+# Words too short to match as a prefix ("fsm" is no filesystem, "rtx" no response time).
+FAMILY_WORDS: list[tuple[str, frozenset[str]]] = [
+    ("disk", frozenset({"fs", "io"})), ("latency", frozenset({"rt"})),
+    ("throughput", frozenset({"load", "rps"}))]
+_RESPONSE_TIME = re.compile(r"resp(?:onse)?[_\-.]?times?(?:$|[_\-.])")
+# What a name opens with may be the subject, not the measure: `request_duration_seconds` is a
+# latency and `request_errors_total` errors; a later latency or error word names it then.
+_MEASURES = ("latency", "errors")
 
 
 def metric_family(metric: str) -> str:
-    """The family by the name's prefix, else by its first word that has a family's prefix
-    (so `commit_latency_ms` and `http_request_duration_seconds` are latency)."""
+    """The family by the name's prefix, else by its first later word that has a family's
+    prefix (so `commit_latency_ms` and `http_request_duration_seconds` are latency), else by
+    a whole word (`container_fs_writes_bytes_total` is disk)."""
     name = metric.strip().lower()
+    words = [w for w in re.split(r"[_\-.:/ ]+", name) if w]
+    later = [family for family, prefixes in FAMILY_PREFIXES
+             if any(w.startswith(prefixes) for w in words[1:])]
     for family, prefixes in FAMILY_PREFIXES:
         if name.startswith(prefixes):
+            if family == "throughput":
+                return next((f for f in later if f in _MEASURES), family)
             return family
-    words = [w for w in re.split(r"[_\-.:/ ]+", name) if w]
-    for family, prefixes in FAMILY_PREFIXES:
-        if any(w.startswith(prefixes) for w in words[1:]):
-            return family
+    if _RESPONSE_TIME.search(name):
+        return "latency"
+    if later:
+        return later[0]
     for family, whole in FAMILY_WORDS:
         if whole.intersection(words):
             return family
