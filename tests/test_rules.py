@@ -307,6 +307,38 @@ def test_transient_refutes_a_blip_whoever_proposed_it() -> None:
     assert rule.check(link(blip, kind="traffic", role="local", effect=brief)) is None
 
 
+# ---- direction ----------------------------------------------------------------------------
+
+def test_upstream_refutes_a_callers_symptoms_not_its_load() -> None:
+    rule = BY_NAME["upstream"]
+    errors = verdict("orders", "errors", score=40)
+    logs = LogVerdict("orders", 30.0, at(99), 0, 80, "pool exhausted", 1, "")
+    for cause, kind in ((errors, "errors"), (logs, "code_error")):
+        assert rule.check(link(cause, kind=kind, role="widened", upstream=True,
+                               effect_service="postgres")) is not None
+        assert rule.check(link(cause, kind=kind, role="widened", upstream=False)) is None
+    surge = verdict("orders", "throughput", score=40)
+    assert rule.check(link(surge, kind="traffic", role="widened", upstream=True)) is None
+
+
+async def test_an_alert_on_the_database_names_the_database(tmp_path: object) -> None:
+    """The services whose connection pools ran dry behind a slow database call it: their
+    errors are loud, began with it and would otherwise rank first off the path."""
+    from pathlib import Path
+
+    from tests.test_search_v2 import FAULT, investigate, noisy, write
+    db_lat, orders_err, front_err = noisy(5, 1), noisy(0.01, 2), noisy(0.01, 3)
+    db_lat[FAULT:] *= 8
+    orders_err[FAULT:] += 0.5
+    front_err[FAULT + 1:] += 0.3
+    report = await investigate(write(
+        Path(str(tmp_path)) / "c",
+        {("postgres", "latency_ms"): db_lat, ("postgres", "cpu_usage"): noisy(30, 4),
+         ("orders", "error_rate"): orders_err, ("front", "error_rate"): front_err},
+        edges=[("front", "orders"), ("orders", "postgres")], alert="postgres"))
+    assert report.root_causes[0].service == "postgres"
+
+
 # ---- the structure ------------------------------------------------------------------------
 
 def test_rules_are_named_once_and_documented() -> None:

@@ -79,8 +79,23 @@ class Run:
                     effect_service=effect_service, effect_label=effect_label,
                     damage_at=damage_at, upstream_surge=upstream_surge, share=share,
                     children=children, callees=callees,
-                    charted=any(self.graph.values()))
+                    charted=any(self.graph.values()),
+                    upstream=self.calls(getattr(cause, "service", ""), effect_service))
         return judge(link, self.rules)
+
+    def calls(self, caller: str, service: str) -> bool:
+        """Whether `caller` reaches `service` through the call graph (one hop or more)."""
+        if not caller or not service or caller == service:
+            return False
+        seen, frontier = {service}, [service]
+        while frontier:
+            for up in self.callers.get(frontier.pop(), ()):
+                if up == caller:
+                    return True
+                if up not in seen:
+                    seen.add(up)
+                    frontier.append(up)
+        return False
 
     def timing(self) -> Timing:
         return Timing(fired_at=self.ctx.fired_at_s, split=self.tools.split,

@@ -5,14 +5,14 @@ ones (not anomalous, too late)."""
 
 from __future__ import annotations
 
-from agents.sre.rules import load, logs, magnitude, persistence, timing, traces
+from agents.sre.rules import direction, load, logs, magnitude, persistence, timing, traces
 from agents.sre.rules.link import ROLES, Link, Refutation, Role, Rule, Timing, judge
 from agents.sre.rules.thresholds import DEFAULT, Thresholds
 
 RULES: tuple[Rule, ...] = (
     magnitude.latency_share, magnitude.faint_link, magnitude.traffic_share,
     magnitude.faint_surge, magnitude.log_surge, magnitude.nothing_to_explain,
-    logs.blames_another, traces.span_change, traces.healthy_children,
+    logs.blames_another, direction.upstream, traces.span_change, traces.healthy_children,
     load.coping, load.load_lull, load.carries,
     persistence.standing, persistence.normal,
     timing.late, timing.change_window,

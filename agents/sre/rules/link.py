@@ -60,6 +60,9 @@ class Link:
     # Whether the run knows a call graph at all (topology or traces linking services); with
     # none, how many hops lie between a widened cause and the alert is unknown.
     charted: bool = True
+    # Whether the cause's service calls the effect's, directly or through others (from the
+    # call graph): what it suffers then follows from the effect, not the reverse.
+    upstream: bool = False
 
 
 @dataclass(frozen=True, slots=True)
