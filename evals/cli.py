@@ -34,8 +34,9 @@ def register(sub: Any) -> None:
     parser.add_argument("action", nargs="*", help="'export INCIDENT_ID DIR' (optional)")
     parser.add_argument("--suite", action="append", default=[],
                         help="synthetic | wide | wide-bare | wide-entry | wide-unnamed | "
-                             "wide-heldout | public-metrics | public-multi | public-code | "
-                             "public-counters | public-heldout | petshop | petshop-train | "
+                             "wide-self | wide-heldout | public-metrics | public-multi | "
+                             "public-code | public-counters | public-heldout | petshop | "
+                             "petshop-train | "
                              "petshop-crossed | petshop-injected | "
                              "security | security-detection | fix | fix-heldout | fix-novel | PATH "
                              "(repeatable; default synthetic)")
@@ -99,6 +100,12 @@ def resolve_suites(args: argparse.Namespace) -> list[Suite]:
                 CACHE / f"wide-unnamed-seed{args.seed}-n{args.wide_count}", seed=args.seed,
                 count=args.wide_count, name="wide-unnamed", bare=True, entry=True,
                 unnamed=True))
+        elif name == "wide-self":  # wide with the alert on the faulty service's own latency
+            from evals.synthetic_wide import generate as generate_wide
+
+            suites.append(generate_wide(
+                CACHE / f"wide-self-seed{args.seed}-n{args.wide_count}", seed=args.seed,
+                count=args.wide_count, name="wide-self", self_alert=True))
         elif name == "wide-heldout":  # read once, at the end: never developed or fitted on
             from evals.synthetic_wide import HELDOUT_SEED
             from evals.synthetic_wide import generate as generate_wide

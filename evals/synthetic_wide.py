@@ -472,20 +472,31 @@ UNNAMED = {"cpu": "container_cpu_usage_seconds_total",
 
 
 def generate(out: Path, *, seed: int = 7, count: int = 42, name: str = "wide",
-             bare: bool = False, entry: bool = False, unnamed: bool = False) -> Suite:
+             bare: bool = False, entry: bool = False, unnamed: bool = False,
+             self_alert: bool = False) -> Suite:
     """`bare`: the same incidents with metrics and change events only (no topology, no logs,
     no traces), as many public RCA datasets ship them. `entry` (with `bare`): the alert is
     on the system's entry service's latency at the same time, whether or not the fault moved
     it, as a benchmark that labels faults rather than alerts would raise it; a no-fault
-    control's alert then shows nothing at all beside the loud unrelated trouble."""
+    control's alert then shows nothing at all beside the loud unrelated trouble.
+    `self_alert`: where the faulty service slowed itself, the alert is on its own latency
+    (an alert on the database that is slow, not on a caller two hops up)."""
     stamp = out / ".generated"
     wanted = json.dumps({"seed": seed, "count": count, "version": VERSION, "bare": bare,
                          **({"entry": True} if entry else {}),
-                         **({"unnamed": 2} if unnamed else {})})
+                         **({"unnamed": 2} if unnamed else {}),
+                         **({"self": True} if self_alert else {})})
     if not (stamp.is_file() and stamp.read_text() == wanted):
         for i, family in enumerate(plan(count)):
             incident = WideCase(seed, i)
             folder = incident.write(family, out / f"case-{i:04d}")
+            root = json.loads((folder / "truth.json").read_text())["root_cause"]["service"]
+            if self_alert and root in incident.own_slow:
+                spec = json.loads((folder / "case.json").read_text())
+                metric = incident.m["lat"]
+                spec["alert"].update(service=root, metric=metric, signal="latency",
+                                     name="HighLatency", summary=f"{metric} of {root} is abnormal")
+                (folder / "case.json").write_text(json.dumps(spec, indent=1))
             if bare:
                 spec = json.loads((folder / "case.json").read_text())
                 spec["topology"] = []
