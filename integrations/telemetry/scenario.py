@@ -113,6 +113,17 @@ def parse_ts(value: Any, where: str) -> float:
     return parsed.timestamp()
 
 
+def _one_per_timestamp(t: np.ndarray, v: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """A series sorted by time, with the values that share a timestamp averaged (gaps
+    ignored): a sample counted twice would weigh twice in every baseline."""
+    stamps, start = np.unique(t, return_index=True)
+    finite = np.isfinite(v)
+    sums = np.add.reduceat(np.where(finite, v, 0.0), start)
+    counts = np.add.reduceat(finite.astype(np.float64), start)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return stamps, np.where(counts > 0, sums / counts, np.nan)
+
+
 def _epoch_seconds(number: float) -> float:
     for scale in (1.0, 1e3, 1e6, 1e9):
         if abs(number) < 1e11 * scale:
@@ -258,17 +269,24 @@ class ScenarioSource:
             self.warnings.append(f"metrics.csv: {bad} malformed row(s) skipped")
         by_service: dict[str, list[Series]] = defaultdict(list)
         counters: list[str] = []
+        repeated = 0
         for (service, metric), (times, values) in columns.items():
             t = np.asarray(times, dtype=np.float64)
             v = np.asarray(values, dtype=np.float64)
             v[~np.isfinite(v)] = np.nan
             order = np.argsort(t, kind="stable")
             t, v = t[order], v[order]
+            if t.size > 1 and bool(np.any(t[1:] == t[:-1])):
+                t, v = _one_per_timestamp(t, v)
+                repeated += 1
             rate = per_second(metric, t, v)
             if rate is not None:
                 v = rate
                 counters.append(f"{service}/{metric}")
             by_service[service].append(Series(service, metric, t, v))
+        if repeated:
+            self.warnings.append(f"metrics.csv: {repeated} series repeat timestamps (duplicate "
+                                 f"rows?): the values at one instant are averaged")
         if counters:
             self.notes.append(
                 f"{len(counters)} metric series are running totals (cumulative counters, "

@@ -1,6 +1,6 @@
-"""Running totals in a scenario's metrics.csv are read as per-second rates, as Prometheus's
-rate() would serve them; every other series is read as written. Unix time is read in
-whatever unit it was written."""
+"""How a scenario's metrics.csv is read: running totals as per-second rates, as Prometheus's
+rate() would serve them (every other series as written), Unix time in whatever unit it was
+written, and one sample per timestamp."""
 
 from __future__ import annotations
 
@@ -79,3 +79,17 @@ def test_unix_time_in_any_unit_reads_as_the_same_instant() -> None:
         assert parse_ts(str(int(seconds * scale)), "t") == int(seconds * scale) / scale
     assert parse_ts("2024-04-24T23:06:40.5Z", "t") == seconds
 
+
+
+def test_a_timestamp_written_twice_is_one_sample(tmp_path: Path) -> None:
+    # Duplicate rows (an overlapping export, a join) would weigh twice in every baseline.
+    metrics = {("front", "latency_ms"): noisy(100, 1), ("api", "latency_ms"): noisy(40, 2)}
+    path = write(tmp_path / "c", metrics, edges=[("front", "api")])
+    lines = (path / "metrics.csv").read_text().splitlines()
+    (path / "metrics.csv").write_text("\n".join([lines[0]] + [x for x in lines[1:]
+                                                               for _ in (0, 1)]) + "\n")
+    source = ScenarioSource(path)
+    series = source._series["front"][0]
+    assert series.t.size == N and np.allclose(series.v, metrics[("front", "latency_ms")],
+                                              rtol=1e-5)
+    assert any("repeat timestamps" in w for w in source.warnings)
