@@ -1,10 +1,16 @@
-"""Metric families by name: DESIGN.md's words, and the names other systems' exporters use."""
+"""Metric families by name: DESIGN.md's words, and the names other systems' exporters use;
+an alert's signal read the same way."""
 
 from __future__ import annotations
+
+import json
+from pathlib import Path
 
 import pytest
 
 from integrations.telemetry.base import metric_family
+from integrations.telemetry.errors import ScenarioError
+from integrations.telemetry.scenario import load_case
 
 NAMES = {
     # What a name opens with may be its subject: the measure names it.
@@ -31,3 +37,22 @@ NAMES = {
 @pytest.mark.parametrize(("name", "family"), sorted(NAMES.items()))
 def test_family_by_name(name: str, family: str) -> None:
     assert metric_family(name) == family
+
+
+@pytest.mark.parametrize(("given", "signal"), [
+    ("latency", "latency"), ("LATENCY", "latency"), ("p99", "latency"),
+    ("p99_latency", "latency"), ("error_rate", "errors"), ("cpu", "saturation"),
+    ("availability", "availability"), ("requests_per_s", "throughput")])
+def test_an_alert_signal_may_be_named_like_a_metric(tmp_path: Path, given: str,
+                                                    signal: str) -> None:
+    (tmp_path / "case.json").write_text(json.dumps({
+        "alert": {"service": "front", "signal": given, "fired_at": 1_700_000_000}}))
+    assert load_case(tmp_path).alert.signal == signal
+
+
+def test_an_alert_signal_that_names_nothing_is_refused_with_the_choices(
+        tmp_path: Path) -> None:
+    (tmp_path / "case.json").write_text(json.dumps({
+        "alert": {"service": "front", "signal": "vibes", "fired_at": 1_700_000_000}}))
+    with pytest.raises(ScenarioError, match=r"latency, errors.*got 'vibes'"):
+        load_case(tmp_path)

@@ -31,6 +31,7 @@ from integrations.telemetry.base import (
     Span,
     TracesResult,
     Window,
+    metric_family,
 )
 from integrations.telemetry.counters import per_second
 from integrations.telemetry.errors import ScenarioError
@@ -113,6 +114,22 @@ def parse_ts(value: Any, where: str) -> float:
     return parsed.timestamp()
 
 
+_SIGNAL_OF_FAMILY = {"latency": "latency", "errors": "errors", "availability": "availability",
+                     "throughput": "throughput", "cpu": "saturation", "memory": "saturation",
+                     "disk": "saturation", "network": "saturation"}
+
+
+def _signal(text: str) -> str | None:
+    """The alert's signal: one of SIGNALS, or read off a metric-like word the way metric
+    families are (`error_rate` is errors, `p99` or `p99_latency` latency, `cpu` saturation)."""
+    word = text.strip().lower()
+    if word in SIGNALS:
+        return word
+    if re.fullmatch(r"p\d{2,3}", word):
+        return "latency"
+    return _SIGNAL_OF_FAMILY.get(metric_family(word))
+
+
 def _one_per_timestamp(t: np.ndarray, v: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """A series sorted by time, with the values that share a timestamp averaged (gaps
     ignored): a sample counted twice would weigh twice in every baseline."""
@@ -162,9 +179,11 @@ def load_case(directory: Path) -> Case:
     end = parse_ts(window["end"], f"{path}: window.end") if window.get("end") else fired + 300
     if end <= start:
         raise ScenarioError(f"{path}: window.end must be after window.start")
-    signal = str(alert.get("signal") or "other").lower()
-    if signal not in SIGNALS:
-        raise ScenarioError(f"{path}: alert.signal must be one of {', '.join(SIGNALS)}")
+    signal = _signal(str(alert.get("signal") or "other"))
+    if signal is None:
+        raise ScenarioError(f"{path}: alert.signal must be one of {', '.join(SIGNALS)}, or a "
+                            f"metric's name that says which (error_rate, p99_latency, cpu), "
+                            f"got {alert.get('signal')!r}")
     topology: list[tuple[str, str]] = []
     for index, edge in enumerate(raw.get("topology") or []):
         if not isinstance(edge, dict) or not edge.get("caller") or not edge.get("callee"):
