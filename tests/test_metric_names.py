@@ -1,5 +1,5 @@
 """Metric families by name: DESIGN.md's words, and the names other systems' exporters use;
-an alert's signal read the same way."""
+an alert's signal and a change event's kind read the same way."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import pytest
 
 from integrations.telemetry.base import metric_family
 from integrations.telemetry.errors import ScenarioError
-from integrations.telemetry.scenario import load_case
+from integrations.telemetry.scenario import event_kind, load_case
 
 NAMES = {
     # What a name opens with may be its subject: the measure names it.
@@ -56,3 +56,11 @@ def test_an_alert_signal_that_names_nothing_is_refused_with_the_choices(
         "alert": {"service": "front", "signal": "vibes", "fired_at": 1_700_000_000}}))
     with pytest.raises(ScenarioError, match=r"latency, errors.*got 'vibes'"):
         load_case(tmp_path)
+
+
+@pytest.mark.parametrize(("given", "kind"), [
+    ("deploy", "deploy"), ("Deployment", "deploy"), ("rollout", "deploy"),
+    ("ConfigMap update", "config"), ("feature_flag", "config"), ("HPA scaled", "scale"),
+    ("OOMKilled", "restart"), ("k8s", "k8s"), ("alert", "other")])
+def test_a_change_events_kind_is_read_into_the_vocabulary(given: str, kind: str) -> None:
+    assert event_kind(given) == kind

@@ -114,6 +114,26 @@ def parse_ts(value: Any, where: str) -> float:
     return parsed.timestamp()
 
 
+# A change event's kind as other tools write it, read into DESIGN.md's vocabulary (a
+# "rollout" is a deploy, a "ConfigMap" update or a feature flag a config change).
+EVENT_KINDS: tuple[tuple[str, tuple[str, ...]], ...] = (
+    ("deploy", ("deploy", "rollout", "release", "upgrade", "rollback", "canary", "image")),
+    ("config", ("config", "flag", "feature", "setting")),
+    ("scale", ("scal", "autoscal", "hpa", "replica")),
+    ("restart", ("restart", "crash", "oom", "evict", "kill")),
+    ("k8s", ("k8s", "kube", "pod", "node")),
+)
+
+
+def event_kind(text: str) -> str:
+    """deploy, config, scale, restart, k8s or other, from the kind's own words."""
+    words = [w for w in re.split(r"[^a-z0-9]+", text.strip().lower()) if w]
+    for kind, prefixes in EVENT_KINDS:
+        if any(w.startswith(prefixes) for w in words):
+            return kind
+    return "other"
+
+
 _SIGNAL_OF_FAMILY = {"latency": "latency", "errors": "errors", "availability": "availability",
                      "throughput": "throughput", "cpu": "saturation", "memory": "saturation",
                      "disk": "saturation", "network": "saturation"}
@@ -364,7 +384,7 @@ class ScenarioSource:
                 self.warnings.append(str(exc))
                 continue
             events.append(ChangeEvent(ts, str(item.get("service") or "unknown"),
-                                      str(item.get("kind") or "other").lower(),
+                                      event_kind(str(item.get("kind") or "other")),
                                       str(item.get("summary") or "")))
         events.sort(key=lambda e: e.ts)
         return events
