@@ -1,15 +1,16 @@
 """How a scenario's metrics.csv is read: running totals as per-second rates, as Prometheus's
 rate() would serve them (every other series as written), Unix time in whatever unit it was
-written, and one sample per timestamp."""
+written, one sample per timestamp, and a span's status however its exporter wrote it."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
 import numpy as np
+import pytest
 
 from integrations.telemetry.counters import per_second
-from integrations.telemetry.scenario import ScenarioSource
+from integrations.telemetry.scenario import ScenarioSource, span_status
 from tests.test_search_v2 import FAULT, STEP, T0, N, investigate, noisy, write
 
 T = T0 + STEP * np.arange(N)
@@ -93,3 +94,15 @@ def test_a_timestamp_written_twice_is_one_sample(tmp_path: Path) -> None:
     assert series.t.size == N and np.allclose(series.v, metrics[("front", "latency_ms")],
                                               rtol=1e-5)
     assert any("repeat timestamps" in w for w in source.warnings)
+
+
+@pytest.mark.parametrize(("span", "status"), [
+    ({"status": "error"}, "error"), ({"status": "ok"}, "ok"),
+    ({"status": "STATUS_CODE_ERROR"}, "error"), ({"status": "STATUS_CODE_UNSET"}, "ok"),
+    ({"status": 2}, "error"), ({"status": 1}, "ok"), ({"status": 503}, "error"),
+    ({"status": 404}, "ok"), ({"http.status_code": 502}, "error"), ({"error": True}, "error"),
+    ({}, "ok")])
+def test_a_spans_status_is_read_however_the_exporter_wrote_it(span: dict[str, object],
+                                                              status: str) -> None:
+    # DESIGN.md's ok|error, OpenTelemetry's status codes, HTTP codes, Jaeger's error tag.
+    assert span_status(span) == status

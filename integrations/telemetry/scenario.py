@@ -134,6 +134,38 @@ def event_kind(text: str) -> str:
     return "other"
 
 
+_FAILED = {"error", "err", "failed", "failure", "fail", "status_code_error", "2"}
+
+
+def span_status(item: dict[str, Any]) -> str:
+    """ok or error, however the exporter said it: `status` as DESIGN.md has it, or as
+    OpenTelemetry writes it (`STATUS_CODE_ERROR`, or its enum value 2), an HTTP status code
+    of 500 or more, or Jaeger's `error: true` tag."""
+    raw = item.get("status")
+    text = str(raw).strip().lower() if raw is not None else ""
+    if text in _FAILED or item.get("error") is True:
+        return "error"
+    for key in ("status", "status_code", "http_status", "http.status_code"):
+        value = item.get(key)
+        if isinstance(value, int | float | str) and not isinstance(value, bool):
+            try:
+                code = float(value)
+            except ValueError:
+                continue
+            if code >= 500:
+                return "error"
+    return "ok"
+
+
+def _duration_ms(item: dict[str, Any], start: float, number: int) -> float:
+    """`duration_ms`, or the span's `end` less its start where it gives an end instead."""
+    if item.get("duration_ms") is not None:
+        return float(item["duration_ms"])
+    if item.get("end") is not None:
+        return max(0.0, (parse_ts(item["end"], f"traces.jsonl:{number}") - start) * 1000.0)
+    return 0.0
+
+
 _SIGNAL_OF_FAMILY = {"latency": "latency", "errors": "errors", "availability": "availability",
                      "throughput": "throughput", "cpu": "saturation", "memory": "saturation",
                      "disk": "saturation", "network": "saturation"}
@@ -368,9 +400,9 @@ class ScenarioSource:
                     trace_id=str(item["trace_id"]), span_id=str(item["span_id"]),
                     parent_id=str(item["parent_id"]) if item.get("parent_id") else None,
                     service=str(item["service"]), operation=str(item.get("operation") or ""),
-                    start=parse_ts(item["start"], f"traces.jsonl:{number}"),
-                    duration_ms=float(item.get("duration_ms") or 0.0),
-                    status=str(item.get("status") or "ok").lower()))
+                    start=(start := parse_ts(item["start"], f"traces.jsonl:{number}")),
+                    duration_ms=_duration_ms(item, start, number),
+                    status=span_status(item)))
             except (KeyError, ValueError, TypeError, ScenarioError) as exc:
                 self.warnings.append(f"traces.jsonl:{number}: skipped ({exc})")
         return spans
