@@ -9,8 +9,9 @@ from pathlib import Path
 import pytest
 
 from integrations.telemetry.base import metric_family
+from integrations.telemetry.dialects import event_kind
 from integrations.telemetry.errors import ScenarioError
-from integrations.telemetry.scenario import event_kind, load_case
+from integrations.telemetry.scenario import load_case
 
 NAMES = {
     # What a name opens with may be its subject: the measure names it.

@@ -10,7 +10,8 @@ import numpy as np
 import pytest
 
 from integrations.telemetry.counters import per_second
-from integrations.telemetry.scenario import ScenarioSource, span_status
+from integrations.telemetry.dialects import span_status
+from integrations.telemetry.scenario import ScenarioSource
 from tests.test_search_v2 import FAULT, STEP, T0, N, investigate, noisy, write
 
 T = T0 + STEP * np.arange(N)
@@ -106,3 +107,25 @@ def test_a_spans_status_is_read_however_the_exporter_wrote_it(span: dict[str, ob
                                                               status: str) -> None:
     # DESIGN.md's ok|error, OpenTelemetry's status codes, HTTP codes, Jaeger's error tag.
     assert span_status(span) == status
+
+
+def test_other_exporters_field_names_are_read(tmp_path: Path) -> None:
+    # A log shipper's and OpenTelemetry's log fields, Jaeger's span fields (start in µs).
+    path = write(tmp_path / "c", {("front", "latency_ms"): noisy(100, 1)}, edges=[],
+                 logs=[{"@timestamp": T0 + 60, "service.name": "front", "severityText": "ERROR",
+                        "body": "payment timed out", "pod": "front-1"}],
+                 spans=[{"traceID": "t", "spanID": "a", "serviceName": "front",
+                         "operationName": "GET /", "startTime": int(T0 * 1e6),
+                         "duration_ms": 12, "status": "STATUS_CODE_ERROR"},
+                        {"traceID": "t", "spanID": "b", "parentSpanID": "a",
+                         "serviceName": "api", "operationName": "query",
+                         "startTime": int(T0 * 1e6) + 1000, "duration_ms": 5}])
+    source = ScenarioSource(path)
+    line = source._logs["front"][0]
+    assert (line.ts, line.level, line.message) == (T0 + 60, "error", "payment timed out")
+    assert line.attributes == {"pod": "front-1"}
+    root, child = source._spans
+    assert (root.service, root.operation, root.start, root.status) == (
+        "front", "GET /", T0, "error")
+    assert (child.parent_id, child.service, child.status) == ("a", "api", "ok")
+    assert not source.warnings

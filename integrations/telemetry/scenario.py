@@ -31,9 +31,15 @@ from integrations.telemetry.base import (
     Span,
     TracesResult,
     Window,
-    metric_family,
 )
 from integrations.telemetry.counters import per_second
+from integrations.telemetry.dialects import (
+    SIGNALS,
+    canonical,
+    event_kind,
+    signal_of,
+    span_status,
+)
 from integrations.telemetry.errors import ScenarioError
 
 LEVELS = {"trace": 0, "debug": 1, "info": 2, "notice": 2, "warn": 3, "warning": 3, "error": 4,
@@ -66,7 +72,6 @@ def level_name(raw: object) -> str:
 # A log line without a level is an error when its message says so.
 _ERRORISH = re.compile(r"\b(error|exception|fatal|panic|traceback|failed)\b|Error\b|Exception\b",
                        re.IGNORECASE)
-SIGNALS = ("latency", "errors", "availability", "saturation", "throughput", "other")
 
 
 @dataclass(frozen=True, slots=True)
@@ -114,47 +119,6 @@ def parse_ts(value: Any, where: str) -> float:
     return parsed.timestamp()
 
 
-# A change event's kind as other tools write it, read into DESIGN.md's vocabulary (a
-# "rollout" is a deploy, a "ConfigMap" update or a feature flag a config change).
-EVENT_KINDS: tuple[tuple[str, tuple[str, ...]], ...] = (
-    ("deploy", ("deploy", "rollout", "release", "upgrade", "rollback", "canary", "image")),
-    ("config", ("config", "flag", "feature", "setting")),
-    ("scale", ("scal", "autoscal", "hpa", "replica")),
-    ("restart", ("restart", "crash", "oom", "evict", "kill")),
-    ("k8s", ("k8s", "kube", "pod", "node")),
-)
-
-
-def event_kind(text: str) -> str:
-    """deploy, config, scale, restart, k8s or other, from the kind's own words."""
-    words = [w for w in re.split(r"[^a-z0-9]+", text.strip().lower()) if w]
-    for kind, prefixes in EVENT_KINDS:
-        if any(w.startswith(prefixes) for w in words):
-            return kind
-    return "other"
-
-
-_FAILED = {"error", "err", "failed", "failure", "fail", "status_code_error", "2"}
-
-
-def span_status(item: dict[str, Any]) -> str:
-    """ok or error, however the exporter said it: `status` as DESIGN.md has it, or as
-    OpenTelemetry writes it (`STATUS_CODE_ERROR`, or its enum value 2), an HTTP status code
-    of 500 or more, or Jaeger's `error: true` tag."""
-    raw = item.get("status")
-    text = str(raw).strip().lower() if raw is not None else ""
-    if text in _FAILED or item.get("error") is True:
-        return "error"
-    for key in ("status", "status_code", "http_status", "http.status_code"):
-        value = item.get(key)
-        if isinstance(value, int | float | str) and not isinstance(value, bool):
-            try:
-                code = float(value)
-            except ValueError:
-                continue
-            if code >= 500:
-                return "error"
-    return "ok"
 
 
 def _duration_ms(item: dict[str, Any], start: float, number: int) -> float:
@@ -164,22 +128,6 @@ def _duration_ms(item: dict[str, Any], start: float, number: int) -> float:
     if item.get("end") is not None:
         return max(0.0, (parse_ts(item["end"], f"traces.jsonl:{number}") - start) * 1000.0)
     return 0.0
-
-
-_SIGNAL_OF_FAMILY = {"latency": "latency", "errors": "errors", "availability": "availability",
-                     "throughput": "throughput", "cpu": "saturation", "memory": "saturation",
-                     "disk": "saturation", "network": "saturation"}
-
-
-def _signal(text: str) -> str | None:
-    """The alert's signal: one of SIGNALS, or read off a metric-like word the way metric
-    families are (`error_rate` is errors, `p99` or `p99_latency` latency, `cpu` saturation)."""
-    word = text.strip().lower()
-    if word in SIGNALS:
-        return word
-    if re.fullmatch(r"p\d{2,3}", word):
-        return "latency"
-    return _SIGNAL_OF_FAMILY.get(metric_family(word))
 
 
 def _one_per_timestamp(t: np.ndarray, v: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -231,7 +179,7 @@ def load_case(directory: Path) -> Case:
     end = parse_ts(window["end"], f"{path}: window.end") if window.get("end") else fired + 300
     if end <= start:
         raise ScenarioError(f"{path}: window.end must be after window.start")
-    signal = _signal(str(alert.get("signal") or "other"))
+    signal = signal_of(str(alert.get("signal") or "other"))
     if signal is None:
         raise ScenarioError(f"{path}: alert.signal must be one of {', '.join(SIGNALS)}, or a "
                             f"metric's name that says which (error_rate, p99_latency, cpu), "
@@ -368,7 +316,8 @@ class ScenarioSource:
     def _load_logs(self, path: Path) -> dict[str, list[LogLine]]:
         logs: dict[str, list[LogLine]] = defaultdict(list)
         unlevelled = 0
-        for number, item in _jsonl(path, self.warnings):
+        for number, raw_item in _jsonl(path, self.warnings):
+            item = canonical(raw_item, ("ts", "service", "message", "level"))
             try:
                 ts = parse_ts(item.get("ts"), f"logs.jsonl:{number}")
             except ScenarioError as exc:
@@ -394,7 +343,9 @@ class ScenarioSource:
 
     def _load_spans(self, path: Path) -> list[Span]:
         spans: list[Span] = []
-        for number, item in _jsonl(path, self.warnings):
+        for number, raw_item in _jsonl(path, self.warnings):
+            item = canonical(raw_item, ("trace_id", "span_id", "parent_id", "service",
+                                        "operation", "start"))
             try:
                 spans.append(Span(
                     trace_id=str(item["trace_id"]), span_id=str(item["span_id"]),
@@ -409,7 +360,8 @@ class ScenarioSource:
 
     def _load_events(self, path: Path) -> list[ChangeEvent]:
         events: list[ChangeEvent] = []
-        for number, item in _jsonl(path, self.warnings):
+        for number, raw_item in _jsonl(path, self.warnings):
+            item = canonical(raw_item, ("ts", "service"))
             try:
                 ts = parse_ts(item.get("ts"), f"events.jsonl:{number}")
             except ScenarioError as exc:

@@ -1,0 +1,100 @@
+"""Other exporters' ways of writing what a scenario directory holds (DESIGN.md, "Scenario
+directory"): their field names (Jaeger's `traceID`, OpenTelemetry's `severityText`, a log
+shipper's `@timestamp`), their span statuses, their words for a change's kind and an
+alert's signal. The scenario source reads each into the one vocabulary the investigator
+knows; what names nothing known is left for the source to refuse or warn about.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from integrations.telemetry.base import metric_family
+
+SIGNALS = ("latency", "errors", "availability", "saturation", "throughput", "other")
+
+# Other exporters' names for the fields DESIGN.md gives (Jaeger, OpenTelemetry, log
+# shippers); a line that has the canonical name keeps it.
+ALIASES: dict[str, tuple[str, ...]] = {
+    "ts": ("timestamp", "time", "@timestamp"),
+    "service": ("service.name", "serviceName", "service_name", "container", "app"),
+    "message": ("msg", "log", "body"),
+    "level": ("severityText", "severity_text", "levelname", "lvl"),
+    "trace_id": ("traceID", "traceId"),
+    "span_id": ("spanID", "spanId"),
+    "parent_id": ("parentSpanID", "parentSpanId", "parent_span_id"),
+    "operation": ("operationName", "name"),
+    "start": ("startTime", "start_time", "timestamp"),
+}
+
+
+def canonical(item: dict[str, Any], fields: tuple[str, ...]) -> dict[str, Any]:
+    """The item with each of `fields` it lacks taken from its first alias present."""
+    out = dict(item)
+    for name in fields:
+        if out.get(name) in (None, ""):
+            alias = next((a for a in ALIASES.get(name, ()) if item.get(a) not in (None, "")),
+                         None)
+            if alias is not None:
+                out[name] = out.pop(alias)
+    return out
+
+
+_FAILED = {"error", "err", "failed", "failure", "fail", "status_code_error", "2"}
+
+
+def span_status(item: dict[str, Any]) -> str:
+    """ok or error, however the exporter said it: `status` as DESIGN.md has it, or as
+    OpenTelemetry writes it (`STATUS_CODE_ERROR`, or its enum value 2), an HTTP status code
+    of 500 or more, or Jaeger's `error: true` tag."""
+    raw = item.get("status")
+    text = str(raw).strip().lower() if raw is not None else ""
+    if text in _FAILED or item.get("error") is True:
+        return "error"
+    for key in ("status", "status_code", "http_status", "http.status_code"):
+        value = item.get(key)
+        if isinstance(value, int | float | str) and not isinstance(value, bool):
+            try:
+                code = float(value)
+            except ValueError:
+                continue
+            if code >= 500:
+                return "error"
+    return "ok"
+
+
+_SIGNAL_OF_FAMILY = {"latency": "latency", "errors": "errors", "availability": "availability",
+                     "throughput": "throughput", "cpu": "saturation", "memory": "saturation",
+                     "disk": "saturation", "network": "saturation"}
+
+
+def signal_of(text: str) -> str | None:
+    """The alert's signal: one of SIGNALS, or read off a metric-like word the way metric
+    families are (`error_rate` is errors, `p99` or `p99_latency` latency, `cpu` saturation)."""
+    word = text.strip().lower()
+    if word in SIGNALS:
+        return word
+    if re.fullmatch(r"p\d{2,3}", word):
+        return "latency"
+    return _SIGNAL_OF_FAMILY.get(metric_family(word))
+
+
+# A change event's kind as other tools write it, read into DESIGN.md's vocabulary (a
+# "rollout" is a deploy, a "ConfigMap" update or a feature flag a config change).
+EVENT_KINDS: tuple[tuple[str, tuple[str, ...]], ...] = (
+    ("deploy", ("deploy", "rollout", "release", "upgrade", "rollback", "canary", "image")),
+    ("config", ("config", "flag", "feature", "setting")),
+    ("scale", ("scal", "autoscal", "hpa", "replica")),
+    ("restart", ("restart", "crash", "oom", "evict", "kill")),
+    ("k8s", ("k8s", "kube", "pod", "node")),
+)
+
+
+def event_kind(text: str) -> str:
+    """deploy, config, scale, restart, k8s or other, from the kind's own words."""
+    words = [w for w in re.split(r"[^a-z0-9]+", text.strip().lower()) if w]
+    for kind, prefixes in EVENT_KINDS:
+        if any(w.startswith(prefixes) for w in words):
+            return kind
+    return "other"
