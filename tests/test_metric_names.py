@@ -25,7 +25,8 @@ NAMES = {
     "container_blkio_device_usage_total": "disk", "rabbitmq-diskio": "disk",
     "checkout_fsm_state": "other",
     # RCAEval's load columns, transport-level network series, failures by other words.
-    "adservice_load": "throughput", "workload": "throughput", "node_load1": "other",
+    "adservice_load": "throughput", "workload": "throughput", "node_load1": "cpu",
+    "load_average": "cpu", "system_load_avg": "cpu",
     "tcp_retransmits_rate": "network", "tcp_srtt_seconds": "network",
     "grpc_server_handled_failed": "errors", "exception_count": "errors",
     # Unchanged: a resource or measure named first wins.

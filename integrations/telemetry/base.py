@@ -35,6 +35,8 @@ FAMILY_WORDS: list[tuple[str, frozenset[str]]] = [
     ("disk", frozenset({"fs", "io"})), ("latency", frozenset({"rt"})),
     ("throughput", frozenset({"load", "rps"}))]
 _RESPONSE_TIME = re.compile(r"resp(?:onse)?[_\-.]?times?(?:$|[_\-.])")
+# A host's load average is CPU demand, not request load.
+_LOAD_AVERAGE = re.compile(r"load[_\-.]?(?:avg|average|\d)|(?:^|[_\-.])load(?:1|5|15)\b")
 # What a name opens with may be the subject, not the measure: `request_duration_seconds` is a
 # latency and `request_errors_total` errors; a later latency or error word names it then.
 _MEASURES = ("latency", "errors")
@@ -55,6 +57,8 @@ def metric_family(metric: str) -> str:
             return family
     if _RESPONSE_TIME.search(name):
         return "latency"
+    if _LOAD_AVERAGE.search(name):
+        return "cpu"
     if later:
         return later[0]
     for family, whole in FAMILY_WORDS:
