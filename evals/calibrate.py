@@ -104,7 +104,7 @@ def predict(weights: Sequence[float], row: Row) -> float:
     """`weights` are the fit's (bias and slopes), then the abstained cap."""
     basis: dict[str, float] = row["basis"]  # type: ignore[assignment]
     logit = float(sum(a * b for a, b in zip(weights[:-1], features(basis), strict=True)))
-    p = 1 / (1 + math.exp(-max(min(logit, 40.0), -40.0)))
+    p = min(1 / (1 + math.exp(-max(min(logit, 40.0), -40.0))), DEFAULT.max_confidence)
     return min(p, weights[-1]) if row["abstained"] else p
 
 

@@ -165,7 +165,9 @@ def calibrate(basis: Basis, th: Thresholds = DEFAULT) -> float:
     a = (th.calibration_strength, th.calibration_margin, th.calibration_modalities,
          th.calibration_path, th.calibration_graph, th.calibration_loudest_uncharted)
     logit = th.calibration_bias + sum(w * x for w, x in zip(a, basis.features(), strict=True))
-    return 1.0 / (1.0 + math.exp(-max(min(logit, 40.0), -40.0)))
+    # Never certain: a root cause read from telemetry is an inference (a responder reading
+    # "100%" stops checking), and no development suite is right every time either.
+    return min(1.0 / (1.0 + math.exp(-max(min(logit, 40.0), -40.0))), th.max_confidence)
 
 
 def basis_of(candidate: Candidate, ranked: list[Candidate],

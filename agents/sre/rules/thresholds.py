@@ -128,6 +128,7 @@ class Thresholds:
     # cases, as `nightowl eval` scores calibration; on a no-fault control every lead is
     # wrong, and the abstention itself says so).
     abstained_confidence: float = 0.88
+    max_confidence: float = 0.99
     # A baseline of a few samples cannot tell a fault from the service's ordinary swings:
     # with n samples of the alerting service before the episode, no confidence exceeds
     # history_floor + (1 − history_floor)·n / history_samples (no cap from history_samples
