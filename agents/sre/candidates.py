@@ -196,6 +196,8 @@ def rank(candidates: list[Candidate], *, symptom_anomalous: bool, th: Thresholds
         current = best.get(candidate.service)
         if current is None or candidate.weight > current.weight:
             best[candidate.service] = candidate
+    # Equal weights (both saturated): the louder anomaly first; onsets a sample apart are
+    # noise, not an order.
     ranked = sorted(best.values(), key=lambda c: (-c.weight, -c.score, c.onset or 0.0, c.service))
     if not ranked:
         return [], True, None

@@ -119,8 +119,6 @@ def parse_ts(value: Any, where: str) -> float:
     return parsed.timestamp()
 
 
-
-
 def _duration_ms(item: dict[str, Any], start: float, number: int) -> float:
     """`duration_ms`, or the span's `end` less its start where it gives an end instead."""
     if item.get("duration_ms") is not None:

@@ -128,6 +128,8 @@ class Thresholds:
     # cases, as `nightowl eval` scores calibration; on a no-fault control every lead is
     # wrong, and the abstention itself says so).
     abstained_confidence: float = 0.88
+    # Never certain: no answer's confidence exceeds this (a responder reading 100% stops
+    # checking).
     max_confidence: float = 0.99
     # A baseline of a few samples cannot tell a fault from the service's ordinary swings:
     # with n samples of the alerting service before the episode, no confidence exceeds
