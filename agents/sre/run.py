@@ -58,6 +58,8 @@ class Run:
     catalogued: set[str] = field(default_factory=set)
     notes: list[str] = field(default_factory=list)
     on_progress: ProgressHook | None = None
+    # Every service that calls a service, directly or through others (`calls`, memoised).
+    above: dict[str, set[str]] = field(default_factory=dict)
 
     def new(self, *, statement: str, kind: str, service: str, depth: int,
             parent: Hypothesis | None) -> Hypothesis:
@@ -87,15 +89,16 @@ class Run:
         """Whether `caller` reaches `service` through the call graph (one hop or more)."""
         if not caller or not service or caller == service:
             return False
-        seen, frontier = {service}, [service]
-        while frontier:
-            for up in self.callers.get(frontier.pop(), ()):
-                if up == caller:
-                    return True
-                if up not in seen:
-                    seen.add(up)
-                    frontier.append(up)
-        return False
+        above = self.above.get(service)
+        if above is None:  # every judged link asks: walk the callers once per service
+            above, frontier = set(), [service]
+            while frontier:
+                for up in self.callers.get(frontier.pop(), ()):
+                    if up not in above:
+                        above.add(up)
+                        frontier.append(up)
+            self.above[service] = above
+        return caller in above
 
     def timing(self) -> Timing:
         return Timing(fired_at=self.ctx.fired_at_s, split=self.tools.split,

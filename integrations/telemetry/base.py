@@ -7,6 +7,7 @@ goes on. Each result names the query it ran and, where the source has a UI, a li
 
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -42,10 +43,12 @@ _LOAD_AVERAGE = re.compile(r"load[_\-.]?(?:avg|average|\d)|(?:^|[_\-.])load(?:1|
 _MEASURES = ("latency", "errors")
 
 
+@functools.lru_cache(maxsize=4096)
 def metric_family(metric: str) -> str:
     """The family by the name's prefix, else by its first later word that has a family's
     prefix (so `commit_latency_ms` and `http_request_duration_seconds` are latency), else by
-    a whole word (`container_fs_writes_bytes_total` is disk)."""
+    a whole word (`container_fs_writes_bytes_total` is disk). Memoised: every series'
+    `family` asks, and a system has a few dozen metric names."""
     name = metric.strip().lower()
     words = [w for w in re.split(r"[_\-.:/ ]+", name) if w]
     later = [family for family, prefixes in FAMILY_PREFIXES
