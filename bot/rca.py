@@ -101,7 +101,12 @@ def _abstention_lead(report: Report) -> Line:
         return Line(by_id["ev-noseries"].finding.split(": nothing")[0] + ".")
     symptom = next((h for h in report.hypotheses if h.kind == "symptom"), None)
     if symptom is not None and symptom.status != "supported" and symptom.reason:
-        return Line(f"The alerting signal: {utc_text(symptom.reason)}.")
+        text = f"The alerting signal: {utc_text(symptom.reason)}."
+        if report.root_causes and "too early" in symptom.reason:
+            # Not weak leads: a young alert. The lead so far is worth a glance.
+            top = report.root_causes[0]
+            text += f" Strongest lead so far: {top.service} — {words(top.kind)}."
+        return Line(text)
     if report.root_causes:
         # No percentage: a number beside "too weak to call" reads as a verdict. What the
         # lead rests on is said instead, in words.

@@ -187,9 +187,11 @@ def basis_of(candidate: Candidate, ranked: list[Candidate],
 
 
 def rank(candidates: list[Candidate], *, symptom_anomalous: bool, th: Thresholds = DEFAULT,
-         evidence: dict[str, Evidence] | None = None, charted: bool = True
-         ) -> tuple[list[Candidate], bool, str | None]:
-    """Best candidate per service, ranked; whether to abstain; a note on why, if abstaining."""
+         evidence: dict[str, Evidence] | None = None, charted: bool = True,
+         blip: str | None = None) -> tuple[list[Candidate], bool, str | None]:
+    """Best candidate per service, ranked; whether to abstain; a note on why, if abstaining.
+    `blip` says why the alert's own excursion is a blip, or cannot yet be told from one: the
+    candidates are leads, not an answer."""
     best: dict[str, Candidate] = {}
     for candidate in candidates:
         candidate.weight = candidate.strength(th)
@@ -216,6 +218,8 @@ def rank(candidates: list[Candidate], *, symptom_anomalous: bool, th: Thresholds
     if abstain:
         note = (f"strongest candidate {top.service} is weak "
                 f"(strength {top.weight:.2f} < {th.abstain_strength})")
+    elif blip:
+        abstain, note = True, blip
     elif not symptom_anomalous and not top.reachable and not top.quiet_pick:
         abstain, note = True, "the alerting signal itself looks normal"
     elif not symptom_anomalous and not top.reachable:
@@ -322,20 +326,28 @@ NEXT_STEPS = {
 
 
 def render_summary(ctx: AlertContext, ranked: list[Candidate], abstained: bool,
-                   evidence: list[Evidence], notes: list[str]) -> tuple[str, list[str]]:
+                   evidence: list[Evidence], notes: list[str], *, young: bool = False
+                   ) -> tuple[str, list[str]]:
+    """The summary and next steps. `young`: the alert's signal has been abnormal too briefly
+    to call (the run abstained for that, not for weak leads)."""
     by_id = {e.id: e for e in evidence}
     errors = [e for e in evidence if e.status == "error"]
     opening = (f"{ctx.service} {ctx.signal} alert \"{ctx.name}\" fired at "
                f"{hhmm(ctx.fired_at_s)} UTC.")
     if abstained or not ranked:
         checked = len({e.service for e in evidence if e.service})
-        text = (f"{opening} No confident root cause: I checked {checked} "
+        text = (f"{opening} No root cause yet: the alert is too young to call." if young
+                else f"{opening} No confident root cause: I checked {checked} "
                 f"{'service' if checked == 1 else 'services'} and {len(evidence)} "
                 f"{'signal' if len(evidence) == 1 else 'signals'} and nothing was decisive.")
-        if ranked:
+        if ranked and young:
+            text += f" The strongest lead so far: {ranked[0].describe()}."
+        elif ranked:
             text += f" The strongest lead, {ranked[0].describe()}, is too weak to call."
-        steps = ["Check whether the alert is noise (thresholds, a single spike) before "
-                 "digging further."]
+        steps = ["Re-investigate in a few minutes, once the alert has lasted long enough "
+                 "to tell a fault from a blip."] if young else \
+            ["Check whether the alert is noise (thresholds, a single spike) before "
+             "digging further."]
     else:
         top = ranked[0]
         chain = [by_id[e].finding for e in top.evidence if e in by_id][-3:]

@@ -25,7 +25,15 @@ from agents.sre.run import DEGRADATION, SYMPTOM_FAMILIES, Budget, ProgressHook, 
 from agents.sre.search import corroborate, failing_in_logs, twins, widen
 from agents.sre.stats import FAMILY_DIRECTION, ceiling_of, episode_onset
 from agents.sre.toolbox import BudgetExhausted, Toolbox
-from agents.sre.verdicts import FamilyVerdict, hhmm, kind_family, persistence
+from agents.sre.verdicts import (
+    FamilyVerdict,
+    abnormal_samples,
+    blip,
+    hhmm,
+    kind_family,
+    persistence,
+)
+from agents.sre.wording import plural
 from integrations.error_sources.templates import TemplateStore
 from integrations.redaction import clip
 from integrations.telemetry.base import TelemetrySource, Window
@@ -124,16 +132,29 @@ class Investigator:
             loud = await failing_in_logs(run) is not None
         except BudgetExhausted:
             loud = False
-        ranked, abstained, confidence_note = rank(run.candidates, symptom_anomalous=bool(
-            symptom and symptom.anomalous) or bool(
-            failing is not None and failing.anomalous and
-            persistence(failing) >= th.transient) or loud, th=th,
+        brief = symptom is not None and blip(symptom, th.blip_samples, th.blip_s)
+        # Still abnormal at its last sample: the data ends before the blip could end.
+        young = brief and symptom is not None and persistence(symptom) >= 1.0
+        symptom_anomalous = bool(symptom and symptom.anomalous and not brief) or bool(
+            failing is not None and failing.anomalous and persistence(failing) >= th.transient
+            and not blip(failing, th.blip_samples, th.blip_s)) or loud
+        blip_note = None
+        if brief and not symptom_anomalous and symptom is not None:
+            samples = plural(abnormal_samples(symptom) or 0, "sample")
+            blip_note = (f"{ctx.service}'s {ctx.signal} has been abnormal in only {samples} "
+                         f"since {hhmm(symptom.onset)}: too early to tell a lasting "
+                         "degradation from a blip" if young else
+                         f"{ctx.service}'s {ctx.signal} was abnormal in only {samples} from "
+                         f"{hhmm(symptom.onset)}: a blip, already over")
+        ranked, abstained, confidence_note = rank(
+            run.candidates, symptom_anomalous=symptom_anomalous, blip=blip_note, th=th,
             evidence={e.id: e for e in tools.evidence}, charted=any(graph.values()))
         if confidence_note:
             run.notes.append(confidence_note)
         baseline = baseline_samples(tools, ctx.service)
         caveat = cap_by_history(ranked, baseline, th)
-        summary, next_steps = render_summary(ctx, ranked, abstained, tools.evidence, run.notes)
+        summary, next_steps = render_summary(ctx, ranked, abstained, tools.evidence, run.notes,
+                                             young=young and blip_note is not None)
         report = Report(
             root_causes=[c.as_root_cause() for c in ranked[:5]],
             abstained=abstained,
@@ -265,6 +286,12 @@ class Investigator:
             root.status = "inconclusive"
             root.reason = (f"a transient blip: only {persistence(verdict):.0%} of the samples "
                            f"since {hhmm(verdict.onset)} are abnormal")
+        elif blip(verdict, self.thresholds.blip_samples, self.thresholds.blip_s):
+            root.status = "inconclusive"
+            young = persistence(verdict) >= 1.0
+            root.reason = (f"abnormal in only {plural(abnormal_samples(verdict) or 0, 'sample')}"
+                           f" since {hhmm(verdict.onset)}: " +
+                           ("too early to tell from a blip" if young else "a blip, over"))
         elif verdict.anomalous:
             root.status = "supported"
         else:

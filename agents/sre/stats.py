@@ -72,6 +72,10 @@ class Anomaly:
     p95: float | None = None
     # The score from which the run calls an excursion anomalous.
     threshold: float = ANOMALY_Z
+    # Samples from the onset on that are still beyond ONSET_Z: one or two are a blip, or an
+    # excursion too young to tell from one (the data ends just after it began).
+    abnormal: int | None = None
+    abnormal_s: float | None = None  # the same, in seconds (samples times their spacing)
 
     @property
     def anomalous(self) -> bool:
@@ -221,6 +225,7 @@ def analyze(
     onset: float | None = None
     persistence = 1.0
     since: float | None = None
+    tail = z[:0]  # no excursion, no samples of one
     if score >= anomaly_z:
         start = _walk_back(z, peak_pos, max(onset_z, onset_share * score))
         onset = float(t[start])
@@ -229,7 +234,14 @@ def analyze(
         persistence = float(np.mean(tail >= onset_z)) if tail.size else 1.0
     finite = v[region][np.isfinite(v[region])]
     return Anomaly(score, baseline.median, float(smoothed[peak_pos]), onset, n_region,
-                   persistence, since, float(np.percentile(finite, 95)), anomaly_z)
+                   persistence, since, float(np.percentile(finite, 95)), anomaly_z,
+                   *_abnormal(t, tail, onset_z) if onset is not None else (None, None))
+
+
+def _abnormal(t: FloatArray, tail: FloatArray, onset_z: float) -> tuple[int, float]:
+    count = int(np.sum(tail >= onset_z))
+    spacing = float(np.median(np.diff(t))) if t.size > 1 else 0.0
+    return count, count * spacing
 
 
 def _walk_back(z: FloatArray, start: int, floor: float) -> int:

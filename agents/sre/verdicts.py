@@ -84,6 +84,21 @@ def persistence(verdict: FamilyVerdict) -> float:
     return verdict.anomaly.persistence if verdict.anomaly is not None else 1.0
 
 
+def abnormal_samples(verdict: FamilyVerdict) -> int | None:
+    """How many samples since its onset the excursion was abnormal in (None: not counted)."""
+    return verdict.anomaly.abnormal if verdict.anomaly is not None else None
+
+
+def blip(verdict: FamilyVerdict, samples: float, seconds: float) -> bool:
+    """Abnormal in fewer than `samples` samples spanning under `seconds`: a blip, or an
+    excursion too young to tell from one (the data ends just after it began, as it does
+    when an alert is investigated the moment it fires). Both, because one sample of
+    five-minute data is five minutes of trouble, and three of one-second data are noise."""
+    a = verdict.anomaly
+    return verdict.anomalous and a is not None and a.abnormal is not None and \
+        a.abnormal < samples and (a.abnormal_s or 0.0) < seconds
+
+
 @dataclass(slots=True)
 class LogVerdict:
     service: str

@@ -102,6 +102,11 @@ class Thresholds:
     corroboration: float = 0.1
     twin_factor: float = 0.5
     persistent: float = 0.5
+    # An alert whose signal has been abnormal in fewer samples than this, spanning less
+    # than blip_s seconds, is a blip or too young to tell from one (investigated the moment
+    # it fired): the run abstains and lists its leads.
+    blip_samples: float = 3.0
+    blip_s: float = 120.0
     # ---- calibration --------------------------------------------------------------------------
     # Confidence = logistic(bias + strength·s + margin·m + modalities·(k − 1) + path·p
     # + graph·g + loudest_uncharted·l·(1 − g)), Platt scaling of the top candidate's strength

@@ -1,0 +1,101 @@
+"""An alert whose signal has been abnormal in one or two samples is a blip, or too young to
+tell from one: nightowl investigated the moment it fired, with no data after. It abstains,
+says why, and still lists its leads. Five-minute data is exempt: one sample of it is five
+minutes of trouble."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+
+from agents.sre.stats import analyze
+from agents.sre.verdicts import FamilyVerdict, blip
+from bot.cli import main as cli
+
+T0 = 1_700_000_000
+
+
+def test_analyze_counts_the_abnormal_samples_and_their_span() -> None:
+    t = T0 + 30.0 * np.arange(100)
+    v = 10 + np.random.default_rng(1).normal(0, 0.5, 100)
+    v[97:] += 20  # the last three samples
+    anomaly = analyze(t, v, split=float(t[60]), direction="up", smooth=1)
+    assert anomaly is not None and anomaly.anomalous
+    assert anomaly.abnormal == 3 and anomaly.abnormal_s == 90.0
+    quiet = analyze(t, 10 + np.zeros(100) + np.sin(np.arange(100)) * 0.1,
+                    split=float(t[60]), direction="up", smooth=1)
+    assert quiet is not None and quiet.abnormal is None
+
+
+def verdict_of(samples: int, step: float) -> FamilyVerdict:
+    t = T0 + step * np.arange(100)
+    v = 10 + np.random.default_rng(2).normal(0, 0.5, 100)
+    v[100 - samples:] += 20
+    anomaly = analyze(t, v, split=float(t[60]), direction="up", smooth=1)
+    return FamilyVerdict("api", "latency", "latency", anomaly, "ev-1")
+
+
+def test_a_blip_is_few_samples_over_a_short_span() -> None:
+    assert blip(verdict_of(1, 30.0), 3, 120)
+    assert blip(verdict_of(2, 30.0), 3, 120)
+    assert not blip(verdict_of(3, 30.0), 3, 120)     # three samples: lasting
+    assert not blip(verdict_of(1, 300.0), 3, 120)    # one five-minute sample: lasting
+    assert not blip(FamilyVerdict("api", "latency", "latency", None, ""), 3, 120)
+
+
+def write_case(path: Path, abnormal: int) -> Path:
+    """`front` calls `api`; api's CPU and both latencies jump `abnormal` samples before the
+    data ends, where the alert fires (30 s samples)."""
+    rng = np.random.default_rng(9)
+    n, step = 120, 30
+    series = {("front", "latency"): 100 + rng.normal(0, 3, n),
+              ("api", "latency"): 40 + rng.normal(0, 1.5, n),
+              ("api", "cpu"): 30 + rng.normal(0, 1, n)}
+    for key, jump in ((("api", "cpu"), 60), (("api", "latency"), 80),
+                      (("front", "latency"), 85)):
+        series[key][n - abnormal:] += jump
+    path.mkdir(parents=True)
+    (path / "metrics.csv").write_text("timestamp,service,metric,value\n" + "".join(
+        f"{T0 + i * step},{s},{m},{v:.4f}\n" for (s, m), values in series.items()
+        for i, v in enumerate(values)))
+    end = T0 + (n - 1) * step
+    (path / "case.json").write_text(json.dumps({
+        "id": "c", "window": {"start": T0, "end": end},
+        "alert": {"name": "HighLatency", "service": "front", "signal": "latency",
+                  "metric": "latency", "fired_at": end},
+        "topology": [{"caller": "front", "callee": "api"}]}))
+    return path
+
+
+def investigate(path: Path, capsys) -> dict:  # type: ignore[no-untyped-def]
+    assert cli(["investigate", str(path), "--json", "--no-model"]) == 0
+    return json.loads(capsys.readouterr().out)
+
+
+def test_an_alert_one_sample_old_is_too_early_to_call_and_keeps_its_leads(
+        tmp_path: Path, capsys) -> None:  # type: ignore[no-untyped-def]
+    report = investigate(write_case(tmp_path / "young", 1), capsys)
+    assert report["abstained"]
+    assert "too early" in report["summary"]
+    assert report["root_causes"] and report["root_causes"][0]["service"] == "api"
+
+
+def test_three_samples_of_trouble_are_an_answer(
+        tmp_path: Path, capsys) -> None:  # type: ignore[no-untyped-def]
+    report = investigate(write_case(tmp_path / "lasting", 3), capsys)
+    assert not report["abstained"]
+    assert (report["root_causes"][0]["service"], report["root_causes"][0]["kind"]) == \
+        ("api", "cpu")
+
+
+def test_the_young_alert_reads_as_young_not_as_weak_leads(
+        tmp_path: Path, capsys) -> None:  # type: ignore[no-untyped-def]
+    case = write_case(tmp_path / "young", 2)
+    report = investigate(case, capsys)
+    assert "No root cause yet" in report["summary"] and "too weak" not in report["summary"]
+    assert report["next_steps"][0].startswith("Re-investigate in a few minutes")
+    assert cli(["investigate", str(case), "--no-model"]) == 0
+    text = capsys.readouterr().out
+    assert "abnormal in only 2 samples" in text and "Strongest lead so far: api" in text
