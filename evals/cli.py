@@ -39,7 +39,8 @@ def register(sub: Any) -> None:
                              "petshop-train | "
                              "petshop-crossed | petshop-injected | "
                              "security | security-detection | fix | fix-heldout | fix-novel | PATH "
-                             "(repeatable; default synthetic)")
+                             "(repeatable; default synthetic); an investigation suite's name "
+                             "+ '-live' cuts its telemetry at each alert, as in production")
     parser.add_argument("--json", action="store_true", help="print one JSON object per suite")
     parser.add_argument("--out", type=Path, help="write results.json and report.html here")
     parser.add_argument("--jobs", type=_positive, default=1, help="worker processes")
@@ -66,6 +67,13 @@ def resolve_suites(args: argparse.Namespace) -> list[Suite]:
 
     suites = []
     for name in args.suite or ["synthetic"]:
+        if name.endswith("-live") and not Path(name).exists():
+            # Any suite as investigated the moment its alert fires: see evals/live.py.
+            from evals.live import live
+
+            base = argparse.Namespace(**{**vars(args), "suite": [name.removesuffix("-live")]})
+            suites += [live(suite, CACHE / f"{suite.name}-live") for suite in resolve_suites(base)]
+            continue
         if name == "synthetic":
             folder = CACHE / f"synthetic-seed{args.seed}-n{args.count}"
             generate_suite(folder, seed=args.seed, count=args.count)
