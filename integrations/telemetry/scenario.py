@@ -13,7 +13,7 @@ import math
 import re
 from collections import defaultdict
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -41,6 +41,7 @@ from integrations.telemetry.dialects import (
     span_status,
 )
 from integrations.telemetry.errors import ScenarioError
+from integrations.telemetry.names import Spellings
 
 LEVELS = {"trace": 0, "debug": 1, "info": 2, "notice": 2, "warn": 3, "warning": 3, "error": 4,
           "err": 4, "critical": 5, "fatal": 5, "panic": 5}
@@ -237,6 +238,27 @@ class ScenarioSource:
         self._logs = self._load_logs(directory / "logs.jsonl")
         self._spans = self._load_spans(directory / "traces.jsonl")
         self._events = self._load_events(directory / "events.jsonl")
+        self._reconcile_names()
+
+    def _reconcile_names(self) -> None:
+        """case.json and events.jsonl in the telemetry's spelling of each service name
+        (`TS_ORDER_SERVICE` for `ts-order-service`), so the alert and the topology meet the
+        series, lines and spans they name."""
+        spellings = Spellings(set(self._series) | set(self._logs)
+                              | {s.service for s in self._spans})
+        case = self.case
+        named = [case.alert.service, *(n for pair in case.topology for n in pair),
+                 *(e.service for e in self._events)]
+        renamed = {n: spellings.resolve(n) for n in named if spellings.resolve(n) != n}
+        if not renamed:
+            return
+        self.case = replace(case, alert=replace(case.alert, service=spellings.resolve(
+            case.alert.service)), topology=[(spellings.resolve(a), spellings.resolve(b))
+                                            for a, b in case.topology])
+        self._events = [replace(e, service=spellings.resolve(e.service)) for e in self._events]
+        shown = ", ".join(f"{a!r} as {b!r}" for a, b in sorted(renamed.items())[:3])
+        more = f" and {len(renamed) - 3} more" if len(renamed) > 3 else ""
+        self.notes.append(f"service names read as the telemetry spells them: {shown}{more}")
 
     # ---- loading ----------------------------------------------------------------------------
 

@@ -1,0 +1,68 @@
+"""The alert, the topology and the change events may spell a service otherwise than the
+telemetry does (`TS_ORDER_SERVICE`, `ts_order_service`, `ts-order-service`): a scenario is
+read in the telemetry's spelling, and says so."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+
+from bot.cli import main as cli
+from integrations.telemetry.names import Spellings
+from integrations.telemetry.scenario import ScenarioSource
+
+T0 = 1_700_000_000
+
+
+def test_a_name_is_matched_without_case_or_separators_and_only_when_unambiguous() -> None:
+    names = Spellings(["ts-order-service", "front-end", "cart", "Cart_"])
+    assert names.resolve("ts-order-service") == "ts-order-service"
+    assert names.resolve("TS_ORDER_SERVICE") == "ts-order-service"
+    assert names.resolve("Front End") == "front-end"
+    assert names.resolve("CART") == "CART"          # two services could be meant
+    assert names.resolve("payment") == "payment"    # none is
+    assert names.resolve("") == ""
+
+
+def write_case(path: Path) -> Path:
+    rng = np.random.default_rng(3)
+    n, step = 120, 30
+    series = {("front-end", "latency"): 100 + rng.normal(0, 3, n),
+              ("order-db", "latency"): 40 + rng.normal(0, 1.5, n),
+              ("order-db", "cpu"): 30 + rng.normal(0, 1, n)}
+    for key, jump in ((("order-db", "cpu"), 60), (("order-db", "latency"), 80),
+                      (("front-end", "latency"), 85)):
+        series[key][90:] += jump
+    path.mkdir(parents=True)
+    (path / "metrics.csv").write_text("timestamp,service,metric,value\n" + "".join(
+        f"{T0 + i * step},{s},{m},{v:.4f}\n" for (s, m), values in series.items()
+        for i, v in enumerate(values)))
+    (path / "events.jsonl").write_text(json.dumps(
+        {"ts": T0 + 60 * step, "service": "ORDER_DB", "kind": "deploy", "summary": "v2"}) + "\n")
+    (path / "case.json").write_text(json.dumps({
+        "id": "c", "window": {"start": T0, "end": T0 + (n - 1) * step},
+        "alert": {"name": "HighLatency", "service": "Front_End", "signal": "latency",
+                  "fired_at": T0 + 95 * step},
+        "topology": [{"caller": "FRONT_END", "callee": "order_db"}]}))
+    return path
+
+
+def test_the_case_is_read_in_the_telemetrys_spelling(tmp_path: Path) -> None:
+    source = ScenarioSource(write_case(tmp_path / "c"))
+    assert source.case.alert.service == "front-end"
+    assert source.case.topology == [("front-end", "order-db")]
+    assert [e.service for e in source._events] == ["order-db"]
+    assert any("'Front_End' as 'front-end'" in n for n in source.notes)
+
+
+def test_the_investigation_meets_the_series_its_alert_names(
+        tmp_path: Path, capsys) -> None:  # type: ignore[no-untyped-def]
+    assert cli(["investigate", str(write_case(tmp_path / "c")), "--json", "--no-model"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert not report["abstained"]
+    # The deploy written for ORDER_DB half an hour before is order-db's: it leads.
+    assert (report["root_causes"][0]["service"], report["root_causes"][0]["kind"]) == \
+        ("order-db", "deploy")
+    assert "telemetry spells" in report["summary"]
