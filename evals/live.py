@@ -13,7 +13,6 @@ import csv
 import json
 import shutil
 from pathlib import Path
-from typing import Any
 
 from evals.cases import Suite, load_suite
 from integrations.telemetry.dialects import canonical
@@ -27,7 +26,9 @@ TIME_FIELD = {"logs.jsonl": "ts", "events.jsonl": "ts", "traces.jsonl": "start"}
 
 def live(suite: Suite, out: Path) -> Suite:
     """`suite` cut at each case's alert, written under `out` (regenerated when stale)."""
-    stamp = json.dumps({"version": VERSION, "cases": [str(c.path) for c in suite.cases]})
+    stamp = json.dumps({"version": VERSION, "cases": [
+        [str(c.path), *(f.stat().st_mtime_ns for f in sorted(c.path.iterdir()))]
+        for c in suite.cases]})
     if (out / ".stamp").is_file() and (out / ".stamp").read_text() == stamp:
         return load_suite(out, name=f"{suite.name}-live")
     if out.exists():
@@ -54,15 +55,21 @@ def cut_at_alert(src: Path, dst: Path) -> None:
             _cut_metrics(file, dst / file.name, end)
         elif file.name in TIME_FIELD:
             field = TIME_FIELD[file.name]
-            lines = [line for line in file.read_text().splitlines() if line.strip()
-                     and _at(json.loads(line), field) <= end]
+            lines = [line for line in file.read_text().splitlines()
+                     if line.strip() and _before_line(line, field, end)]
             (dst / file.name).write_text("".join(f"{line}\n" for line in lines))
         else:
             shutil.copy(file, dst / file.name)
 
 
-def _at(item: dict[str, Any], field: str) -> float:
-    return parse_ts(canonical(item, (field,)).get(field), field)
+def _before_line(line: str, field: str, end: float) -> bool:
+    """At or before `end`; a line the scenario loader would refuse is kept for it to report."""
+    try:
+        item = json.loads(line)
+        return not isinstance(item, dict) or \
+            parse_ts(canonical(item, (field,)).get(field), field) <= end
+    except (ValueError, ScenarioError):
+        return True
 
 
 def _cut_metrics(src: Path, dst: Path, end: float) -> None:
