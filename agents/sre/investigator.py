@@ -23,7 +23,7 @@ from agents.sre.report import Hypothesis, Report, Stats
 from agents.sre.rules import DEFAULT, RULES, Rule, Thresholds
 from agents.sre.run import DEGRADATION, SYMPTOM_FAMILIES, Budget, ProgressHook, Run
 from agents.sre.search import corroborate, failing_in_logs, twins, widen
-from agents.sre.stats import FAMILY_DIRECTION, SMOOTH_S, ceiling_of, episode_onset
+from agents.sre.stats import FAMILY_DIRECTION, ceiling_of, episode_onset
 from agents.sre.toolbox import BudgetExhausted, Toolbox
 from agents.sre.verdicts import (
     FamilyVerdict,
@@ -83,8 +83,7 @@ class Investigator:
         run = Run(ctx, tools, graph, callers,
                   tolerance=max(th.tolerance_samples * step, th.tolerance_min_s),
                   lag=max(th.lag_samples * step, th.lag_min_s), thresholds=th,
-                  rules=self.rules, budget=self.budget, on_progress=on_progress,
-                  after_firing=max(th.tolerance_samples * step, SMOOTH_S))
+                  rules=self.rules, budget=self.budget, on_progress=on_progress)
         run.visited.add(ctx.service)
         # Cut the baseline before the episode began: whatever moves after this is "the change".
         anchor = symptom_onset if symptom_onset is not None else ctx.fired_at_s

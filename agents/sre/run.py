@@ -60,7 +60,6 @@ class Run:
     on_progress: ProgressHook | None = None
     # Every service that calls a service, directly or through others (`calls`, memoised).
     above: dict[str, set[str]] = field(default_factory=dict)
-    after_firing: float | None = None  # Timing.after_firing
 
     def new(self, *, statement: str, kind: str, service: str, depth: int,
             parent: Hypothesis | None) -> Hypothesis:
@@ -103,7 +102,7 @@ class Run:
 
     def timing(self) -> Timing:
         return Timing(fired_at=self.ctx.fired_at_s, split=self.tools.split,
-                      tolerance=self.tolerance, lag=self.lag, after_firing=self.after_firing)
+                      tolerance=self.tolerance, lag=self.lag)
 
     async def progress(self, current: str) -> None:
         if self.on_progress is None:

@@ -33,9 +33,6 @@ class Timing:
     split: float      # where the baseline ends and the episode begins
     tolerance: float  # how late a cause may show after its effect (s)
     lag: float        # how long a caller may take to show its callee's degradation (s)
-    # How late a cause may begin after the alert fired, where the effect has no onset of its
-    # own (s): the firing is an instant, not a smoothed onset sampled minutes apart.
-    after_firing: float | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -52,14 +52,10 @@ def late(link: Link) -> str:
     blip just before the episode can pull the effect's onset early, smoothing joins them);
     error logs get two more minutes for the clock skew between logs and metrics. An effect
     whose onset could not be placed was under way when the alert fired: a cause that began
-    after that is too late whatever the effect's series shows, give or take the smoothing
-    and one sample rather than two minutes: the firing is an instant, not an onset read off
-    a smoothed series (`Timing.after_firing`)."""
+    after that is too late whatever the effect's series shows."""
     tolerance = link.timing.tolerance
     cause = link.cause
     onset = link.effect_onset if link.effect_onset is not None else link.timing.fired_at
-    if link.effect_onset is None and link.timing.after_firing is not None:
-        tolerance = min(tolerance, link.timing.after_firing)
     if isinstance(cause, LogVerdict):
         if precedes(cause.onset, onset, tolerance + link.thresholds.log_skew_s):
             return ""
