@@ -38,6 +38,7 @@ class RcaView:
     next_step: str | None = None
     details: list[tuple[str, list[Line]]] = field(default_factory=list)
     footer: str = ""
+    young: bool = False        # abstained because the alert is too young to call
 
 
 def rca_view(report: Report) -> RcaView:
@@ -48,8 +49,9 @@ def rca_view(report: Report) -> RcaView:
     lead: Line | None
     if abstained:
         lead = _abstention_lead(report)
-        view = RcaView(headline="No confident root cause", cause=None, confidence=None,
-                       lead=lead)
+        young = report.too_early()
+        view = RcaView(headline="Too early to call" if young else "No confident root cause",
+                       cause=None, confidence=None, lead=lead, young=young)
     else:
         top = report.root_causes[0]
         chain = [by_id[e] for e in top.evidence if e in by_id]
@@ -102,7 +104,7 @@ def _abstention_lead(report: Report) -> Line:
     symptom = next((h for h in report.hypotheses if h.kind == "symptom"), None)
     if symptom is not None and symptom.status != "supported" and symptom.reason:
         text = f"The alerting signal: {utc_text(symptom.reason)}."
-        if report.root_causes and "too early" in symptom.reason:
+        if report.root_causes and report.too_early():
             # Not weak leads: a young alert. The lead so far is worth a glance.
             top = report.root_causes[0]
             text += f" Strongest lead so far: {top.service} — {words(top.kind)}."

@@ -25,7 +25,7 @@ def render(report: Report, *, links: bool = True) -> str:
     lines = [f"Alert: {alert.get('name')} on {alert.get('service')} ({alert.get('signal')})"
              + (f", fired {fired} UTC" if fired else ""), ""]
     if rca.cause is None:
-        lines.append("No confident root cause.")
+        lines.append(f"{rca.headline}.")
     else:
         lines.append(f"Likely root cause: {rca.cause} (confidence {rca.confidence:.0%})")
     if rca.lead is not None:

@@ -5,14 +5,22 @@ minutes of trouble."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 from pathlib import Path
 
 import numpy as np
 
+from agents.chat.lookups import summary_text
+from agents.sre.context import AlertContext
+from agents.sre.investigator import Investigator
+from agents.sre.report import InvestigationView
 from agents.sre.stats import analyze
 from agents.sre.verdicts import FamilyVerdict, blip
 from bot.cli import main as cli
+from bot.rca import rca_view
+from bot.slack.blocks import investigation_blocks, investigation_text
+from integrations.telemetry.scenario import ScenarioSource
 
 T0 = 1_700_000_000
 
@@ -99,3 +107,19 @@ def test_the_young_alert_reads_as_young_not_as_weak_leads(
     assert cli(["investigate", str(case), "--no-model"]) == 0
     text = capsys.readouterr().out
     assert "abnormal in only 2 samples" in text and "Strongest lead so far: api" in text
+
+
+def test_slack_and_the_chat_say_too_early_not_no_cause(tmp_path: Path) -> None:
+    source = ScenarioSource(write_case(tmp_path / "young", 1))
+    report = asyncio.run(Investigator(source).investigate(AlertContext.from_case(source.case)))
+    view = rca_view(report)
+    assert view.young and view.headline == "Too early to call"
+    assert view.lead is not None and "Strongest lead so far: api" in view.lead.text
+    shown = InvestigationView(investigation_id=1, report=report)
+    assert investigation_text(shown) == "Too early to call"  # the phone's notification
+    head = investigation_blocks(shown, incident_id=1)[0]["text"]["text"]
+    assert head.startswith("⏳ *Too early to call.*") and "api" in head
+    # Asked in the thread, the chat agent says the same.
+    said = summary_text(report)
+    assert said.startswith("*Too early to call:*") and "`api`" in said
+    assert "too weak" not in said

@@ -305,7 +305,12 @@ def summary_text(report: Report | None) -> str:
     top = report.root_causes[0] if report.root_causes else None
     behind = next((by_id[e] for e in reversed(top.evidence) if e in by_id
                    and by_id[e].status == "ok"), None) if top is not None else None
-    if report.abstained or top is None:
+    if report.too_early():
+        head = "*Too early to call:* the alert has not lasted long enough to tell a fault " \
+            "from a blip."
+        if top is not None:
+            head += f" The strongest lead so far: `{top.service}` — {words(top.kind)}."
+    elif report.abstained or top is None:
         head = "*No confident root cause.*"
         if top is not None:
             head += (f" The strongest lead, `{top.service}` — {words(top.kind)}, is too weak "

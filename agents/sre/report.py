@@ -105,6 +105,13 @@ class Report(BaseModel):
     def evidence_by_id(self) -> dict[str, Evidence]:
         return {e.id: e for e in self.evidence}
 
+    def too_early(self) -> bool:
+        """Abstained because the alert has not yet lasted long enough to call (its leads are
+        not weak, only young)."""
+        symptom = next((h for h in self.hypotheses if h.kind == "symptom"), None)
+        return self.abstained and symptom is not None and \
+            "too early" in (symptom.reason or "")
+
     def supported_services(self) -> set[str]:
         """The services a model's claim may blame: a test supported them, or they rank among
         the top causes of a run that did not abstain."""

@@ -140,7 +140,7 @@ def investigation_text(view: InvestigationView) -> str:
         return "Investigating…"
     rca = rca_view(report)
     if rca.cause is None:
-        return "No confident root cause"
+        return rca.headline
     return f"Likely root cause: {rca.cause} ({rca.confidence:.0%})"
 
 
@@ -171,7 +171,7 @@ def _report_blocks(view: InvestigationView, report: Report, incident_id: int | N
     """Phone-sized: the cause and one line of evidence, then the details."""
     rca = rca_view(report)
     if rca.cause is None:
-        head = "🤷 *No confident root cause.*"
+        head = f"{'⏳' if rca.young else '🤷'} *{rca.headline}.*"
     else:
         service, _, kind = rca.cause.partition(" — ")
         head = (f"🧭 *Likely root cause:* `{esc(service)}` — {esc(kind)} "
