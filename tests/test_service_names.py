@@ -24,6 +24,10 @@ def test_a_name_is_matched_without_case_or_separators_and_only_when_unambiguous(
     assert names.resolve("CART") == "CART"          # two services could be meant
     assert names.resolve("payment") == "payment"    # none is
     assert names.resolve("") == ""
+    other = Spellings(["订单服务", "--"])
+    assert other.resolve("订单服务") == "订单服务"
+    assert other.resolve("支付服务") == "支付服务"    # another service, not a blank match
+    assert other.resolve("__") == "__"
 
 
 def write_case(path: Path) -> Path:

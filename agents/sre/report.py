@@ -108,6 +108,8 @@ class Report(BaseModel):
     def too_early(self) -> bool:
         """Abstained because the alert has not yet lasted long enough to call (its leads are
         not weak, only young)."""
+        # The investigator's reason for such a symptom says "too early" (its test, which
+        # `Investigator._test_symptom` words).
         symptom = next((h for h in self.hypotheses if h.kind == "symptom"), None)
         return self.abstained and symptom is not None and \
             "too early" in (symptom.reason or "")

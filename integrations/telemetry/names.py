@@ -10,8 +10,8 @@ from collections.abc import Iterable
 
 
 def key(name: str) -> str:
-    """A service name without case or separators."""
-    return re.sub(r"[^0-9a-z]", "", name.casefold())
+    """A service name without case or separators (letters and digits of any script kept)."""
+    return re.sub(r"[\W_]", "", name.casefold())
 
 
 class Spellings:
@@ -23,7 +23,7 @@ class Spellings:
 
     def resolve(self, name: str) -> str:
         """`name` as the telemetry spells it, when exactly one of its services matches."""
-        if name in self.known or not name:
+        if name in self.known or not key(name):  # nothing to match on: "--", "" or "…"
             return name
         matches = self._by_key.get(key(name), set())
         return next(iter(matches)) if len(matches) == 1 else name
