@@ -21,6 +21,7 @@ from bot.cli import main as cli
 from bot.rca import rca_view
 from bot.slack.blocks import investigation_blocks, investigation_text
 from integrations.telemetry.scenario import ScenarioSource
+from tests.scenario_files import caller_and_slow_callee, write_metrics
 
 T0 = 1_700_000_000
 
@@ -56,18 +57,9 @@ def test_a_blip_is_few_samples_over_a_short_span() -> None:
 def write_case(path: Path, abnormal: int) -> Path:
     """`front` calls `api`; api's CPU and both latencies jump `abnormal` samples before the
     data ends, where the alert fires (30 s samples)."""
-    rng = np.random.default_rng(9)
     n, step = 120, 30
-    series = {("front", "latency"): 100 + rng.normal(0, 3, n),
-              ("api", "latency"): 40 + rng.normal(0, 1.5, n),
-              ("api", "cpu"): 30 + rng.normal(0, 1, n)}
-    for key, jump in ((("api", "cpu"), 60), (("api", "latency"), 80),
-                      (("front", "latency"), 85)):
-        series[key][n - abnormal:] += jump
-    path.mkdir(parents=True)
-    (path / "metrics.csv").write_text("timestamp,service,metric,value\n" + "".join(
-        f"{T0 + i * step},{s},{m},{v:.4f}\n" for (s, m), values in series.items()
-        for i, v in enumerate(values)))
+    write_metrics(path, caller_and_slow_callee("front", "api", seed=9, n=n, since=n - abnormal),
+                  t0=T0, step=step)
     end = T0 + (n - 1) * step
     (path / "case.json").write_text(json.dumps({
         "id": "c", "window": {"start": T0, "end": end},

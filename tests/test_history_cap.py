@@ -16,6 +16,7 @@ from agents.sre.rules import DEFAULT
 from bot.cli import main as cli
 from evals.cases import load_suite
 from evals.runner import run_case
+from tests.scenario_files import write_metrics
 
 
 def ranked(*confidences: float) -> list[Candidate]:
@@ -52,10 +53,7 @@ def one_second_case(path: Path) -> Path:
     series[("api", "cpu")][fault:] += 60
     series[("api", "latency")][fault + 5:] += 80
     series[("front", "latency")][fault + 6:] += 85
-    path.mkdir(parents=True)
-    (path / "metrics.csv").write_text("timestamp,service,metric,value\n" + "".join(
-        f"{t0 + i},{s},{m},{v:.4f}\n" for (s, m), values in series.items()
-        for i, v in enumerate(values)))
+    write_metrics(path, series, t0=t0, step=1)
     (path / "case.json").write_text(json.dumps({
         "id": "c", "window": {"start": t0, "end": t0 + n - 1},
         "alert": {"name": "HighLatency", "service": "front", "signal": "latency",

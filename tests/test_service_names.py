@@ -7,11 +7,10 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-import numpy as np
-
 from bot.cli import main as cli
 from integrations.telemetry.names import Spellings
 from integrations.telemetry.scenario import ScenarioSource
+from tests.scenario_files import caller_and_slow_callee, write_metrics
 
 T0 = 1_700_000_000
 
@@ -31,18 +30,9 @@ def test_a_name_is_matched_without_case_or_separators_and_only_when_unambiguous(
 
 
 def write_case(path: Path) -> Path:
-    rng = np.random.default_rng(3)
     n, step = 120, 30
-    series = {("front-end", "latency"): 100 + rng.normal(0, 3, n),
-              ("order-db", "latency"): 40 + rng.normal(0, 1.5, n),
-              ("order-db", "cpu"): 30 + rng.normal(0, 1, n)}
-    for key, jump in ((("order-db", "cpu"), 60), (("order-db", "latency"), 80),
-                      (("front-end", "latency"), 85)):
-        series[key][90:] += jump
-    path.mkdir(parents=True)
-    (path / "metrics.csv").write_text("timestamp,service,metric,value\n" + "".join(
-        f"{T0 + i * step},{s},{m},{v:.4f}\n" for (s, m), values in series.items()
-        for i, v in enumerate(values)))
+    write_metrics(path, caller_and_slow_callee("front-end", "order-db", seed=3, n=n, since=90),
+                  t0=T0, step=step)
     (path / "events.jsonl").write_text(json.dumps(
         {"ts": T0 + 60 * step, "service": "ORDER_DB", "kind": "deploy", "summary": "v2"}) + "\n")
     (path / "case.json").write_text(json.dumps({

@@ -19,7 +19,7 @@ from agents.sre.candidates import Candidate, decisive, rank, render_summary
 from agents.sre.catalogue import explore
 from agents.sre.context import AlertContext
 from agents.sre.lab import Lab
-from agents.sre.report import Hypothesis, Report, Stats
+from agents.sre.report import TOO_EARLY, Hypothesis, Report, Stats
 from agents.sre.rules import DEFAULT, RULES, Rule, Thresholds
 from agents.sre.run import DEGRADATION, SYMPTOM_FAMILIES, Budget, ProgressHook, Run
 from agents.sre.search import corroborate, failing_in_logs, twins, widen
@@ -32,6 +32,7 @@ from agents.sre.verdicts import (
     hhmm,
     kind_family,
     persistence,
+    young,
 )
 from agents.sre.wording import plural
 from integrations.error_sources.templates import TemplateStore
@@ -133,8 +134,7 @@ class Investigator:
         except BudgetExhausted:
             loud = False
         brief = symptom is not None and blip(symptom, th.blip_samples, th.blip_s)
-        # Still abnormal at its last sample: the data ends before the blip could end.
-        young = brief and symptom is not None and persistence(symptom) >= 1.0
+        too_early = brief and symptom is not None and young(symptom)
         symptom_anomalous = bool(symptom and symptom.anomalous and not brief) or bool(
             failing is not None and failing.anomalous and persistence(failing) >= th.transient
             and not blip(failing, th.blip_samples, th.blip_s)) or loud
@@ -142,8 +142,8 @@ class Investigator:
         if brief and not symptom_anomalous and symptom is not None:
             samples = plural(abnormal_samples(symptom) or 0, "sample")
             blip_note = (f"{ctx.service}'s {ctx.signal} has been abnormal in only {samples} "
-                         f"since {hhmm(symptom.onset)}: too early to tell a lasting "
-                         "degradation from a blip" if young else
+                         f"since {hhmm(symptom.onset)}: {TOO_EARLY} a lasting "
+                         "degradation from a blip" if too_early else
                          f"{ctx.service}'s {ctx.signal} was abnormal in only {samples} from "
                          f"{hhmm(symptom.onset)}: a blip, already over")
         ranked, abstained, confidence_note = rank(
@@ -154,7 +154,7 @@ class Investigator:
         baseline = baseline_samples(tools, ctx.service)
         caveat = cap_by_history(ranked, baseline, th)
         summary, next_steps = render_summary(ctx, ranked, abstained, tools.evidence, run.notes,
-                                             young=young and blip_note is not None)
+                                             young=too_early and blip_note is not None)
         report = Report(
             root_causes=[c.as_root_cause() for c in ranked[:5]],
             abstained=abstained,
@@ -288,10 +288,9 @@ class Investigator:
                            f"since {hhmm(verdict.onset)} are abnormal")
         elif blip(verdict, self.thresholds.blip_samples, self.thresholds.blip_s):
             root.status = "inconclusive"
-            young = persistence(verdict) >= 1.0
             root.reason = (f"abnormal in only {plural(abnormal_samples(verdict) or 0, 'sample')}"
                            f" since {hhmm(verdict.onset)}: " +
-                           ("too early to tell from a blip" if young else "a blip, over"))
+                           (f"{TOO_EARLY} from a blip" if young(verdict) else "a blip, over"))
         elif verdict.anomalous:
             root.status = "supported"
         else:

@@ -82,6 +82,10 @@ class Stats(BaseModel):
     baseline_samples: int | None = None
 
 
+# How the investigator words an alert too young to call (`Report.too_early` reads it back).
+TOO_EARLY = "too early to tell"
+
+
 class Report(BaseModel):
     root_causes: list[RootCause] = Field(default_factory=list)
     abstained: bool = False
@@ -107,12 +111,9 @@ class Report(BaseModel):
 
     def too_early(self) -> bool:
         """Abstained because the alert has not yet lasted long enough to call (its leads are
-        not weak, only young)."""
-        # The investigator's reason for such a symptom says "too early" (its test, which
-        # `Investigator._test_symptom` words).
+        not weak, only young): the symptom's reason says so in `TOO_EARLY`'s words."""
         symptom = next((h for h in self.hypotheses if h.kind == "symptom"), None)
-        return self.abstained and symptom is not None and \
-            "too early" in (symptom.reason or "")
+        return self.abstained and symptom is not None and TOO_EARLY in (symptom.reason or "")
 
     def supported_services(self) -> set[str]:
         """The services a model's claim may blame: a test supported them, or they rank among

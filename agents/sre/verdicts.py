@@ -99,6 +99,11 @@ def blip(verdict: FamilyVerdict, samples: float, seconds: float) -> bool:
         a.abnormal < samples and (a.abnormal_s or 0.0) < seconds
 
 
+def young(verdict: FamilyVerdict) -> bool:
+    """Still abnormal at its last sample: a blip the data ends before it could end."""
+    return persistence(verdict) >= 1.0
+
+
 @dataclass(slots=True)
 class LogVerdict:
     service: str

@@ -1,0 +1,30 @@
+"""Scenario files for hand-built incidents: one place that writes metrics.csv."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+
+def write_metrics(path: Path, series: dict[tuple[str, str], np.ndarray], *, t0: float,
+                  step: float) -> None:
+    """`series` by (service, metric), one value per `step` seconds from `t0`."""
+    path.mkdir(parents=True, exist_ok=True)
+    (path / "metrics.csv").write_text("timestamp,service,metric,value\n" + "".join(
+        f"{t0 + i * step},{s},{m},{v:.4f}\n" for (s, m), values in series.items()
+        for i, v in enumerate(values)))
+
+
+def caller_and_slow_callee(caller: str, callee: str, *, seed: int, n: int,
+                           since: int) -> dict[tuple[str, str], np.ndarray]:
+    """`caller` calls `callee`; from sample `since` the callee's CPU saturates and both
+    latencies jump."""
+    rng = np.random.default_rng(seed)
+    series = {(caller, "latency"): 100 + rng.normal(0, 3, n),
+              (callee, "latency"): 40 + rng.normal(0, 1.5, n),
+              (callee, "cpu"): 30 + rng.normal(0, 1, n)}
+    for key, jump in (((callee, "cpu"), 60), ((callee, "latency"), 80),
+                      ((caller, "latency"), 85)):
+        series[key][since:] += jump
+    return series
