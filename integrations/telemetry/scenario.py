@@ -42,6 +42,7 @@ from integrations.telemetry.dialects import (
 )
 from integrations.telemetry.errors import ScenarioError
 from integrations.telemetry.names import Spellings
+from integrations.telemetry.pods import fold_series, workloads
 
 LEVELS = {"trace": 0, "debug": 1, "info": 2, "notice": 2, "warn": 3, "warning": 3, "error": 4,
           "err": 4, "critical": 5, "fatal": 5, "panic": 5}
@@ -238,7 +239,41 @@ class ScenarioSource:
         self._logs = self._load_logs(directory / "logs.jsonl")
         self._spans = self._load_spans(directory / "traces.jsonl")
         self._events = self._load_events(directory / "events.jsonl")
+        self._fold_pods()
         self._reconcile_names()
+
+    def _fold_pods(self) -> None:
+        """Kubernetes pods under their workloads' names (`carts-7d9f8b6c5-x2kqp` as `carts`),
+        everywhere at once: the series, lines, spans and events, the alert and the topology."""
+        case = self.case
+        pods = workloads(set(self._series) | set(self._logs) | {s.service for s in self._spans}
+                         | {e.service for e in self._events} | {case.alert.service}
+                         | {n for pair in case.topology for n in pair})
+        if not pods:
+            return
+
+        def fold(name: str) -> str:
+            return pods.get(name, name)
+
+        self._series = fold_series(self._series, fold, _one_per_timestamp)
+        logs: dict[str, list[LogLine]] = defaultdict(list)
+        for service, lines in self._logs.items():
+            logs[fold(service)].extend(replace(line, service=fold(service)) for line in lines)
+        for lines in logs.values():
+            lines.sort(key=lambda line: line.ts)
+        self._logs = dict(logs)
+        self._spans = [replace(s, service=fold(s.service)) for s in self._spans]
+        self._events = [replace(e, service=fold(e.service)) for e in self._events]
+        edges = dict.fromkeys((fold(a), fold(b)) for a, b in case.topology)
+        self.case = replace(case, alert=replace(case.alert, service=fold(case.alert.service)),
+                            topology=list(edges))
+        by_workload: dict[str, list[str]] = defaultdict(list)
+        for pod, name in sorted(pods.items()):
+            by_workload[name].append(pod)
+        shown = ", ".join(f"{members[0]!r}{f' (+{len(members) - 1})' if len(members) > 1 else ''}"
+                          f" as {name!r}" for name, members in sorted(by_workload.items())[:3])
+        more = f" and {len(by_workload) - 3} more" if len(by_workload) > 3 else ""
+        self.notes.append(f"Kubernetes pods read as their workloads: {shown}{more}")
 
     def _reconcile_names(self) -> None:
         """case.json and events.jsonl in the telemetry's spelling of each service name
