@@ -35,7 +35,8 @@ def register(sub: Any) -> None:
     parser.add_argument("--suite", action="append", default=[],
                         help="synthetic | wide | wide-bare | wide-entry | wide-unnamed | "
                              "wide-self | wide-heldout | public-metrics | public-multi | "
-                             "public-code | public-counters | public-heldout | petshop | "
+                             "public-code | public-counters | public-heldout | prod | "
+                             "prod-heldout | petshop | "
                              "petshop-train | "
                              "petshop-crossed | petshop-injected | "
                              "security | security-detection | fix | fix-heldout | fix-novel | PATH "
@@ -134,6 +135,18 @@ def resolve_suites(args: argparse.Namespace) -> list[Suite]:
             suites.append(generate_public(CACHE / f"public-heldout-n{args.wide_count}",
                                           seed=HELDOUT_SEED, count=args.wide_count,
                                           name="public-heldout"))
+        elif name == "prod":  # production-shaped, written blind to the rules: evals/synthetic_prod
+            from evals.synthetic_prod import generate as generate_prod
+
+            suites.append(generate_prod(CACHE / f"prod-seed{args.seed}-n{args.wide_count}",
+                                        seed=args.seed, count=args.wide_count))
+        elif name == "prod-heldout":  # prod at a seed read once, at the end
+            from evals.synthetic_prod import HELDOUT_SEED
+            from evals.synthetic_prod import generate as generate_prod
+
+            suites.append(generate_prod(CACHE / f"prod-heldout-n{args.wide_count}",
+                                        seed=HELDOUT_SEED, count=args.wide_count,
+                                        name="prod-heldout"))
         elif name == "petshop-injected":  # a development suite: see evals/petshop_injected.py
             suites.append(generate(args.petshop, CACHE / f"petshop-injected-seed{args.seed}",
                                    seed=args.seed))
