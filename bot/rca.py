@@ -39,6 +39,7 @@ class RcaView:
     details: list[tuple[str, list[Line]]] = field(default_factory=list)
     footer: str = ""
     young: bool = False        # abstained because the alert is too young to call
+    recovered: bool = False    # abstained because the alert recovered by itself
 
 
 def rca_view(report: Report) -> RcaView:
@@ -49,9 +50,11 @@ def rca_view(report: Report) -> RcaView:
     lead: Line | None
     if abstained:
         lead = _abstention_lead(report)
-        young = report.too_early()
-        view = RcaView(headline="Too early to call" if young else "No confident root cause",
-                       cause=None, confidence=None, lead=lead, young=young)
+        young, recovered = report.too_early(), report.recovered()
+        view = RcaView(headline="Too early to call" if young else "Recovered by itself"
+                       if recovered else "No confident root cause",
+                       cause=None, confidence=None, lead=lead, young=young,
+                       recovered=recovered)
     else:
         top = report.root_causes[0]
         chain = [by_id[e] for e in top.evidence if e in by_id]
@@ -104,10 +107,11 @@ def _abstention_lead(report: Report) -> Line:
     symptom = next((h for h in report.hypotheses if h.kind == "symptom"), None)
     if symptom is not None and symptom.status != "supported" and symptom.reason:
         text = f"The alerting signal: {utc_text(symptom.reason)}."
-        if report.root_causes and report.too_early():
-            # Not weak leads: a young alert. The lead so far is worth a glance.
+        if report.root_causes and (report.too_early() or report.recovered()):
+            # Not weak leads: a young alert, or one over. The lead is worth a glance.
             top = report.root_causes[0]
-            text += f" Strongest lead so far: {top.service} — {words(top.kind)}."
+            text += (f" Strongest lead {'so far' if report.too_early() else 'while it lasted'}"
+                     f": {top.service} — {words(top.kind)}.")
         return Line(text)
     if report.root_causes:
         # No percentage: a number beside "too weak to call" reads as a verdict. What the

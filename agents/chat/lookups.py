@@ -310,6 +310,11 @@ def summary_text(report: Report | None) -> str:
             "from a blip."
         if top is not None:
             head += f" The strongest lead so far: `{top.service}` — {words(top.kind)}."
+    elif report.recovered():
+        head = "*Recovered by itself:* the alert's signal was back to normal before the " \
+            "investigation's data ended."
+        if top is not None:
+            head += f" The strongest lead while it lasted: `{top.service}` — {words(top.kind)}."
     elif report.abstained or top is None:
         head = "*No confident root cause.*"
         if top is not None:

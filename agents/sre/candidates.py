@@ -326,10 +326,11 @@ NEXT_STEPS = {
 
 
 def render_summary(ctx: AlertContext, ranked: list[Candidate], abstained: bool,
-                   evidence: list[Evidence], notes: list[str], *, young: bool = False
-                   ) -> tuple[str, list[str]]:
+                   evidence: list[Evidence], notes: list[str], *, young: bool = False,
+                   over: bool = False) -> tuple[str, list[str]]:
     """The summary and next steps. `young`: the alert's signal has been abnormal too briefly
-    to call (the run abstained for that, not for weak leads)."""
+    to call; `over`: it recovered by itself before the data ended (the run abstained for
+    that, not for weak leads)."""
     by_id = {e.id: e for e in evidence}
     errors = [e for e in evidence if e.status == "error"]
     opening = (f"{ctx.service} {ctx.signal} alert \"{ctx.name}\" fired at "
@@ -337,15 +338,20 @@ def render_summary(ctx: AlertContext, ranked: list[Candidate], abstained: bool,
     if abstained or not ranked:
         checked = len({e.service for e in evidence if e.service})
         text = (f"{opening} No root cause yet: the alert is too young to call." if young
+                else f"{opening} It recovered by itself: nothing is failing now." if over
                 else f"{opening} No confident root cause: I checked {checked} "
                 f"{'service' if checked == 1 else 'services'} and {len(evidence)} "
                 f"{'signal' if len(evidence) == 1 else 'signals'} and nothing was decisive.")
         if ranked and young:
             text += f" The strongest lead so far: {ranked[0].describe()}."
+        elif ranked and over:
+            text += f" The strongest lead while it lasted: {ranked[0].describe()}."
         elif ranked:
             text += f" The strongest lead, {ranked[0].describe()}, is too weak to call."
         steps = ["Re-investigate in a few minutes, once the alert has lasted long enough "
                  "to tell a fault from a blip."] if young else \
+            ["Nothing to mend now. If it recurs, re-investigate: the leads below are where "
+             "to start."] if over else \
             ["Check whether the alert is noise (thresholds, a single spike) before "
              "digging further."]
     else:

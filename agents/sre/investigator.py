@@ -19,7 +19,7 @@ from agents.sre.candidates import Candidate, decisive, rank, render_summary
 from agents.sre.catalogue import explore
 from agents.sre.context import AlertContext
 from agents.sre.lab import Lab
-from agents.sre.report import TOO_EARLY, Hypothesis, Report, Stats
+from agents.sre.report import RECOVERED, TOO_EARLY, Hypothesis, Report, Stats
 from agents.sre.rules import DEFAULT, RULES, Rule, Thresholds
 from agents.sre.run import DEGRADATION, SYMPTOM_FAMILIES, Budget, ProgressHook, Run
 from agents.sre.search import corroborate, failing_in_logs, twins, widen
@@ -32,6 +32,7 @@ from agents.sre.verdicts import (
     hhmm,
     kind_family,
     persistence,
+    recovered,
     young,
 )
 from agents.sre.wording import plural
@@ -135,10 +136,14 @@ class Investigator:
             loud = False
         brief = symptom is not None and blip(symptom, th.blip_samples, th.blip_s)
         too_early = brief and symptom is not None and young(symptom)
-        symptom_anomalous = bool(symptom and symptom.anomalous and not brief) or bool(
-            failing is not None and failing.anomalous and persistence(failing) >= th.transient
-            and not blip(failing, th.blip_samples, th.blip_s)) or loud
+        over = symptom is not None and recovered(symptom, th.recovered_samples, th.recovered_s)
+        symptom_anomalous = bool(symptom and symptom.anomalous and not brief and not over) or \
+            bool(failing is not None and failing.anomalous and persistence(failing) >=
+                 th.transient and not blip(failing, th.blip_samples, th.blip_s)
+                 and not recovered(failing, th.recovered_samples, th.recovered_s)) or loud
         blip_note = None
+        if over and not brief and not symptom_anomalous and symptom is not None:
+            blip_note = f"{ctx.service}'s {ctx.signal} {recovery(symptom)}"
         if brief and not symptom_anomalous and symptom is not None:
             samples = plural(abnormal_samples(symptom) or 0, "sample")
             blip_note = (f"{ctx.service}'s {ctx.signal} has been abnormal in only {samples} "
@@ -153,8 +158,10 @@ class Investigator:
             run.notes.append(confidence_note)
         baseline = baseline_samples(tools, ctx.service)
         caveat = cap_by_history(ranked, baseline, th)
-        summary, next_steps = render_summary(ctx, ranked, abstained, tools.evidence, run.notes,
-                                             young=too_early and blip_note is not None)
+        summary, next_steps = render_summary(
+            ctx, ranked, abstained, tools.evidence, run.notes,
+            young=too_early and blip_note is not None,
+            over=over and not brief and blip_note is not None)
         report = Report(
             root_causes=[c.as_root_cause() for c in ranked[:5]],
             abstained=abstained,
@@ -291,6 +298,8 @@ class Investigator:
             root.reason = (f"abnormal in only {plural(abnormal_samples(verdict) or 0, 'sample')}"
                            f" since {hhmm(verdict.onset)}: " +
                            (f"{TOO_EARLY} from a blip" if young(verdict) else "a blip, over"))
+        elif recovered(verdict, self.thresholds.recovered_samples, self.thresholds.recovered_s):
+            root.status, root.reason = "inconclusive", recovery(verdict)
         elif verdict.anomalous:
             root.status = "supported"
         else:
@@ -350,3 +359,11 @@ def coverage_notes(run: Run, services: list[str], source: object) -> list[str]:
         notes.append(f"the telemetry source reported {len(warnings)} problem(s) with its "
                      f"input, e.g. {str(warnings[0])[:140]}")
     return notes
+
+
+def recovery(verdict: FamilyVerdict) -> str:
+    """How an alert's signal that recovered by itself is told (`Report.recovered` reads
+    `RECOVERED` back from it)."""
+    back = (verdict.anomaly.recovered_s or 0.0) if verdict.anomaly is not None else 0.0
+    return (f"was abnormal from {hhmm(verdict.onset)} and has been {RECOVERED} for the last "
+            f"{max(back / 60, 1):.0f} min: over by itself")

@@ -84,6 +84,8 @@ class Stats(BaseModel):
 
 # How the investigator words an alert too young to call (`Report.too_early` reads it back).
 TOO_EARLY = "too early to tell"
+# ...and an alert whose signal recovered by itself before the data ended (`Report.recovered`).
+RECOVERED = "back to normal"
 
 
 class Report(BaseModel):
@@ -114,6 +116,12 @@ class Report(BaseModel):
         not weak, only young): the symptom's reason says so in `TOO_EARLY`'s words."""
         symptom = next((h for h in self.hypotheses if h.kind == "symptom"), None)
         return self.abstained and symptom is not None and TOO_EARLY in (symptom.reason or "")
+
+    def recovered(self) -> bool:
+        """Abstained because the alert's signal recovered by itself before the data ended:
+        the symptom's reason says so in `RECOVERED`'s words."""
+        symptom = next((h for h in self.hypotheses if h.kind == "symptom"), None)
+        return self.abstained and symptom is not None and RECOVERED in (symptom.reason or "")
 
     def supported_services(self) -> set[str]:
         """The services a model's claim may blame: a test supported them, or they rank among

@@ -76,6 +76,10 @@ class Anomaly:
     # excursion too young to tell from one (the data ends just after it began).
     abnormal: int | None = None
     abnormal_s: float | None = None  # the same, in seconds (samples times their spacing)
+    # Samples after the excursion's last abnormal one, and the seconds they span: how long
+    # it has been back to normal (0 while it is still abnormal).
+    recovered: int | None = None
+    recovered_s: float | None = None
 
     @property
     def anomalous(self) -> bool:
@@ -235,13 +239,16 @@ def analyze(
     finite = v[region][np.isfinite(v[region])]
     return Anomaly(score, baseline.median, float(smoothed[peak_pos]), onset, n_region,
                    persistence, since, float(np.percentile(finite, 95)), anomaly_z,
-                   *_abnormal(t, tail, onset_z) if onset is not None else (None, None))
+                   *_abnormal(t, tail, onset_z) if onset is not None else (None,) * 4)
 
 
-def _abnormal(t: FloatArray, tail: FloatArray, onset_z: float) -> tuple[int, float]:
-    count = int(np.sum(tail >= onset_z))
+def _abnormal(t: FloatArray, tail: FloatArray, onset_z: float) -> tuple[int, float, int, float]:
+    hits = np.flatnonzero(tail >= onset_z)
     spacing = float(np.median(np.diff(t))) if t.size > 1 else 0.0
-    return count, count * spacing
+    if not hits.size:
+        return 0, 0.0, 0, 0.0
+    last = t.size - tail.size + int(hits[-1])
+    return int(hits.size), hits.size * spacing, t.size - 1 - last, float(t[-1] - t[last])
 
 
 def _walk_back(z: FloatArray, start: int, floor: float) -> int:

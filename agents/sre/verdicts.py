@@ -99,6 +99,14 @@ def blip(verdict: FamilyVerdict, samples: float, seconds: float) -> bool:
         a.abnormal < samples and (a.abnormal_s or 0.0) < seconds
 
 
+def recovered(verdict: FamilyVerdict, samples: float, seconds: float) -> bool:
+    """Back to normal for at least `samples` samples spanning `seconds` before the data
+    ends: an episode that is over, whatever it was."""
+    a = verdict.anomaly
+    return verdict.anomalous and a is not None and a.recovered is not None and \
+        a.recovered >= samples and (a.recovered_s or 0.0) >= seconds
+
+
 def young(verdict: FamilyVerdict) -> bool:
     """Still abnormal at its last sample: a blip the data ends before it could end."""
     return persistence(verdict) >= 1.0

@@ -171,7 +171,7 @@ def _report_blocks(view: InvestigationView, report: Report, incident_id: int | N
     """Phone-sized: the cause and one line of evidence, then the details."""
     rca = rca_view(report)
     if rca.cause is None:
-        head = f"{'⏳' if rca.young else '🤷'} *{rca.headline}.*"
+        head = f"{'⏳' if rca.young else '✅' if rca.recovered else '🤷'} *{rca.headline}.*"
     else:
         service, _, kind = rca.cause.partition(" — ")
         head = (f"🧭 *Likely root cause:* `{esc(service)}` — {esc(kind)} "

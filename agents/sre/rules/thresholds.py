@@ -107,6 +107,11 @@ class Thresholds:
     # it fired): the run abstains and lists its leads.
     blip_samples: float = 3.0
     blip_s: float = 120.0
+    # An alert whose signal has been back to normal for this many samples, spanning this
+    # many seconds, by the time the data ends is over by itself: the run abstains, its
+    # leads listed (a fault keeps hurting until someone mends it).
+    recovered_samples: float = 3.0
+    recovered_s: float = 180.0
     # ---- calibration --------------------------------------------------------------------------
     # Confidence = logistic(bias + strength·s + margin·m + modalities·(k − 1) + path·p
     # + graph·g + loudest_uncharted·l·(1 − g)), Platt scaling of the top candidate's strength
