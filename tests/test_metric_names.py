@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from integrations.telemetry.base import metric_family
@@ -29,6 +30,14 @@ NAMES = {
     "load_average": "cpu", "system_load_avg": "cpu",
     "tcp_retransmits_rate": "network", "tcp_srtt_seconds": "network",
     "grpc_server_handled_failed": "errors", "exception_count": "errors",
+    # Datastores' and brokers' own load; a percentile is a latency's statistic.
+    "pg_transactions_per_second": "throughput", "redis_commands_per_second": "throughput",
+    "kafka_messages_in_per_second": "throughput", "clickhouse_queries_per_second": "throughput",
+    "mongodb_ops": "throughput", "db_tps": "throughput", "disk_ops": "disk",
+    "clickhouse_failed_queries_per_second": "errors", "db_query_duration_p95_ms": "latency",
+    "redis_command_duration_p99_ms": "latency", "message_processing_p95_ms": "latency",
+    "handler_p99": "latency", "grpc_quantile": "latency",
+    "kubelet_volume_stats_available_bytes": "disk",
     # Unchanged: a resource or measure named first wins.
     "net_rtt_ms": "network", "cpu_fsync_seconds": "cpu", "memory_rss": "memory",
     "latency_commit_ms": "latency", "availability_Average": "availability",
@@ -66,3 +75,19 @@ def test_an_alert_signal_that_names_nothing_is_refused_with_the_choices(
     ("OOMKilled", "restart"), ("k8s", "k8s"), ("alert", "other")])
 def test_a_change_events_kind_is_read_into_the_vocabulary(given: str, kind: str) -> None:
     assert event_kind(given) == kind
+
+
+def test_a_resources_headroom_is_bad_when_it_falls() -> None:
+    from agents.sre.verdicts import direction_of
+    from integrations.telemetry.base import Series
+
+    def direction(metric: str) -> str:
+        series = Series("db", metric, np.zeros(2), np.zeros(2))
+        return direction_of(series, series.family)
+
+    assert direction("kubelet_volume_stats_available_bytes") == "down"  # a volume filling up
+    assert direction("node_memory_MemFree_bytes") == "down"
+    assert direction("cpu_idle_percent") == "down"
+    assert direction("container_memory_working_set_bytes") == "up"
+    assert direction("container_fs_usage_bytes") == "up"
+    assert direction("availability_Average") == "down"  # a family of its own: unchanged

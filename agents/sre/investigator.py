@@ -23,12 +23,13 @@ from agents.sre.report import RECOVERED, TOO_EARLY, Hypothesis, Report, Stats
 from agents.sre.rules import DEFAULT, RULES, Rule, Thresholds
 from agents.sre.run import DEGRADATION, SYMPTOM_FAMILIES, Budget, ProgressHook, Run
 from agents.sre.search import corroborate, failing_in_logs, twins, widen
-from agents.sre.stats import FAMILY_DIRECTION, ceiling_of, episode_onset
+from agents.sre.stats import ceiling_of, episode_onset
 from agents.sre.toolbox import BudgetExhausted, Toolbox
 from agents.sre.verdicts import (
     FamilyVerdict,
     abnormal_samples,
     blip,
+    direction_of,
     hhmm,
     kind_family,
     persistence,
@@ -256,7 +257,7 @@ class Investigator:
             th = self.thresholds
             onset = episode_onset(series.t, series.v, at=ctx.fired_at_s,
                                   baseline_end=baseline_end,
-                                  direction=FAMILY_DIRECTION.get(series.family, "both"),
+                                  direction=direction_of(series, family),
                                   ceiling=ceiling_of(series.family, series.v),
                                   anomaly_z=th.anomaly_z, onset_z=th.onset_z,
                                   min_baseline_points=th.min_baseline_points,

@@ -11,7 +11,6 @@ import numpy as np
 
 from agents.sre.stats import (
     ANOMALY_Z,
-    FAMILY_DIRECTION,
     MIN_BASELINE_POINTS,
     ONSET_Z,
     RARE_CAP,
@@ -190,9 +189,9 @@ class SeriesView:
         x, y = x[finite], y[finite]
         if x.size < 4:
             return None
-        if FAMILY_DIRECTION.get(a.family) == "down":
+        if direction_of(a, a.family) == "down":
             x = -x
-        if FAMILY_DIRECTION.get(b.family) == "down":
+        if direction_of(b, b.family) == "down":
             y = -y
         if float(np.std(x)) == 0.0 or float(np.std(y)) == 0.0:
             return 0.0  # a constant cannot follow a change

@@ -28,9 +28,18 @@ def kind_family(metric: str, family: str) -> str:
     return family
 
 
+# A resource's headroom, not its use: bad when it falls (`kubelet_volume_stats_available_bytes`,
+# `node_memory_MemFree_bytes`, `cpu_idle`).
+_HEADROOM = re.compile(r"avail|free|idle|remaining|headroom")
+
+
 def direction_of(series: Series, family: str) -> Direction:
     # Payload sizes are bad when they grow, whatever the metric's generic family says.
-    return "up" if family == "payload" else FAMILY_DIRECTION.get(series.family, "both")
+    if family == "payload":
+        return "up"
+    if series.family in ("cpu", "memory", "disk") and _HEADROOM.search(series.metric.lower()):
+        return "down"
+    return FAMILY_DIRECTION.get(series.family, "both")
 
 
 def hhmm(seconds: float | None) -> str:

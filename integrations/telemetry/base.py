@@ -24,17 +24,20 @@ FloatArray = npt.NDArray[np.float64]
 FAMILY_PREFIXES: list[tuple[str, tuple[str, ...]]] = [
     ("cpu", ("cpu",)),
     ("memory", ("mem",)),
-    ("disk", ("disk", "filesystem", "blkio", "iops")),
+    ("disk", ("disk", "filesystem", "blkio", "iops", "volume")),
     ("network", ("net", "socket", "tcp", "rtt", "srtt", "retrans")),
     ("latency", ("latency", "lat_", "duration", "elapsed")),
     ("errors", ("error", "5xx", "fail", "exception")),
-    ("throughput", ("request", "throughput", "qps", "lod", "workload")),
+    ("throughput", ("request", "throughput", "qps", "lod", "workload", "transaction", "quer",
+                    "command", "message")),
     ("availability", ("availability",)),
 ]
+# A percentile is a latency's statistic (`message_processing_p95_ms`, `handle_p99`).
+_PERCENTILES = frozenset({"p50", "p75", "p90", "p95", "p99", "p999", "quantile", "percentile"})
 # Words too short to match as a prefix ("fsm" is no filesystem, "rtx" no response time).
 FAMILY_WORDS: list[tuple[str, frozenset[str]]] = [
-    ("disk", frozenset({"fs", "io"})), ("latency", frozenset({"rt"})),
-    ("throughput", frozenset({"load", "rps"}))]
+    ("disk", frozenset({"fs", "io"})), ("latency", frozenset({"rt", *_PERCENTILES})),
+    ("throughput", frozenset({"load", "rps", "tps", "ops"}))]
 _RESPONSE_TIME = re.compile(r"resp(?:onse)?[_\-.]?times?(?:$|[_\-.])")
 # A host's load average is CPU demand, not request load.
 _LOAD_AVERAGE = re.compile(r"load[_\-.]?(?:avg|average|\d)|(?:^|[_\-.])load(?:1|5|15)\b")
@@ -56,7 +59,8 @@ def metric_family(metric: str) -> str:
     for family, prefixes in FAMILY_PREFIXES:
         if name.startswith(prefixes):
             if family == "throughput":
-                return next((f for f in later if f in _MEASURES), family)
+                return next((f for f in later if f in _MEASURES),
+                            "latency" if _PERCENTILES.intersection(words) else family)
             return family
     if _RESPONSE_TIME.search(name):
         return "latency"
