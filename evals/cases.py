@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from evals.errors import SuiteError
@@ -107,3 +107,12 @@ def _case_dirs(path: Path) -> list[Path]:
         else:
             found.extend(_case_dirs(child))
     return found
+
+
+def by_family(suite: Suite) -> Suite:
+    """`suite` with each case grouped by the fault family its truth's notes open with
+    (`family=noisy_neighbour; ...`, as the generators write them): figures per family,
+    finer than per kind (a noisy neighbour and a slow burn are both `cpu`)."""
+    suite.cases = [replace(case, group=case.truth.notes.split(";")[0].removeprefix("family="))
+                   for case in suite.cases]
+    return suite

@@ -38,7 +38,7 @@ from typing import Any
 
 import numpy as np
 
-from evals.cases import Suite, load_suite
+from evals.cases import Suite, by_family, load_suite
 
 FAMILIES = ["noisy_neighbour", "exception", "config_deep", "network_deep", "drift",
             "loss_deep", "deploy_deep"]
@@ -519,9 +519,4 @@ def generate(out: Path, *, seed: int = 7, count: int = 42, name: str = "wide",
                 (folder / "logs.jsonl").unlink()
                 (folder / "traces.jsonl").unlink()
         stamp.write_text(wanted)
-    suite = load_suite(out, name=name)
-    for k, case in enumerate(suite.cases):
-        note = json.loads((case.path / "truth.json").read_text()).get("notes", "")
-        family = note.split(";")[0].removeprefix("family=")
-        suite.cases[k] = type(case)(case.path, case.truth, family)
-    return suite
+    return by_family(load_suite(out, name=name))

@@ -22,7 +22,7 @@ from pathlib import Path
 
 import numpy as np
 
-from evals.cases import Suite, load_suite
+from evals.cases import Suite, by_family, load_suite
 from evals.synthetic_prod.build import write_case
 from evals.synthetic_prod.faults import FAMILIES
 
@@ -65,12 +65,4 @@ def generate(out: Path, *, seed: int = 7, count: int = 42, name: str = "prod") -
                 case_id=f"inc-{digest}",
             )
         stamp.write_text(wanted)
-    suite = load_suite(out, name=name)
-    for k, case in enumerate(suite.cases):
-        suite.cases[k] = type(case)(case.path, case.truth, _family(case.path))
-    return suite
-
-
-def _family(path: Path) -> str:
-    note = str(json.loads((path / "truth.json").read_text()).get("notes", ""))
-    return note.split(";")[0].removeprefix("family=")
+    return by_family(load_suite(out, name=name))

@@ -52,11 +52,10 @@ import hashlib
 import json
 import shutil
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 
-from evals.cases import Suite, load_suite
+from evals.cases import Suite, by_family, load_suite
 from evals.synthetic_public.cases import write_case
 
 VERSION = 2  # 2: node series drawn in a fixed order (set order varied with the hash seed)
@@ -103,12 +102,4 @@ def generate(out: Path, *, seed: int = 7, count: int = 42, name: str = "public-m
                        system_index=system, case_id=f"pub-{digest}", index=i,
                        totals=totals)
         stamp.write_text(wanted)
-    suite = load_suite(out, name=name)
-    for k, case in enumerate(suite.cases):
-        suite.cases[k] = type(case)(case.path, case.truth, _family(case.path))
-    return suite
-
-
-def _family(path: Path) -> str:
-    note: Any = json.loads((path / "truth.json").read_text()).get("notes", "")
-    return str(note).split(";")[0].removeprefix("family=")
+    return by_family(load_suite(out, name=name))
