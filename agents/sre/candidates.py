@@ -257,6 +257,19 @@ def explains(below: list[tuple[float, float]], onset: float | None, score: float
                for below_onset, below_score in below)
 
 
+def _judged_at(pick: Explanation, degraded: FamilyVerdict | None, th: Thresholds
+               ) -> float | None:
+    """When a deeper cause must have begun to explain this node: its explanation's onset, or
+    for a change that ran quietly for a while before the damage began (a routine deploy ten
+    minutes or more before an unrelated fault), when the damage began. A change that hurts
+    does so within minutes; one that ran clean until a deeper failure began is a bystander."""
+    if pick.kind in ("deploy", "config") and pick.onset is not None and degraded is not None \
+            and degraded.onset is not None and \
+            degraded.onset - pick.onset > th.change_settled_s:
+        return degraded.onset
+    return pick.onset
+
+
 def fallback_kind(family: str) -> str:
     # A degraded leaf with no visible resource or change behind it: a failing dependency for
     # slowness and unavailability, a code error when it is failing requests.
@@ -281,7 +294,7 @@ def candidate_at(service: str, degraded: FamilyVerdict | None, local: list[Expla
         supporting = [e for item in local for e in item.evidence]
         # Compare like with like: the deeper cause's strength against this node's own
         # degradation (both metric z-scores), not against a log-surge or event score.
-        explained = explains(below, pick.onset,
+        explained = explains(below, _judged_at(pick, degraded, th),
                              degraded.score if degraded is not None else score, th)
         return Candidate(service=service, kind=pick.kind, score=score, onset=pick.onset,
                          evidence=list(dict.fromkeys([*path, *pick.evidence, *supporting])),

@@ -40,6 +40,9 @@ class Thresholds:
     log_skew_s: float = 120.0
     # A change (deploy, config) explains what follows it within this many seconds.
     change_lookback_s: float = 45 * 60
+    # A change whose service ran clean this long before its damage began is judged at the
+    # damage: a deeper failure that began by then explains it (a bystander's routine deploy).
+    change_settled_s: float = 300.0
     # ---- magnitude ----------------------------------------------------------------------------
     # A dependency whose latency rose by less than this share of its caller's cannot explain it.
     min_latency_share: float = 0.1
