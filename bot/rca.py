@@ -107,10 +107,11 @@ def _abstention_lead(report: Report) -> Line:
     symptom = next((h for h in report.hypotheses if h.kind == "symptom"), None)
     if symptom is not None and symptom.status != "supported" and symptom.reason:
         text = f"The alerting signal: {utc_text(symptom.reason)}."
-        if report.root_causes and (report.too_early() or report.recovered()):
+        young = report.too_early()
+        if report.root_causes and (young or report.recovered()):
             # Not weak leads: a young alert, or one over. The lead is worth a glance.
             top = report.root_causes[0]
-            text += (f" Strongest lead {'so far' if report.too_early() else 'while it lasted'}"
+            text += (f" Strongest lead {'so far' if young else 'while it lasted'}"
                      f": {top.service} — {words(top.kind)}.")
         return Line(text)
     if report.root_causes:

@@ -1,10 +1,16 @@
-"""Scenario files for hand-built incidents: one place that writes metrics.csv."""
+"""Hand-built incidents for tests: one place that writes metrics.csv, and one that reads an
+investigation back as JSON."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
+from typing import Any
 
 import numpy as np
+import pytest
+
+from bot.cli import main as cli
 
 
 def write_metrics(path: Path, series: dict[tuple[str, str], np.ndarray], *, t0: float,
@@ -28,3 +34,10 @@ def caller_and_slow_callee(caller: str, callee: str, *, seed: int, n: int,
                       ((caller, "latency"), 85)):
         series[key][since:] += jump
     return series
+
+
+def investigate_json(path: Path, capsys: pytest.CaptureFixture[str]) -> dict[str, Any]:
+    """`nightowl investigate PATH --json --no-model`, as a responder's script would read it."""
+    assert cli(["investigate", str(path), "--json", "--no-model"]) == 0
+    report: dict[str, Any] = json.loads(capsys.readouterr().out)
+    return report

@@ -21,7 +21,7 @@ from bot.cli import main as cli
 from bot.rca import rca_view
 from bot.slack.blocks import investigation_blocks, investigation_text
 from integrations.telemetry.scenario import ScenarioSource
-from tests.scenario_files import caller_and_slow_callee, write_metrics
+from tests.scenario_files import caller_and_slow_callee, investigate_json, write_metrics
 
 T0 = 1_700_000_000
 
@@ -69,14 +69,9 @@ def write_case(path: Path, abnormal: int) -> Path:
     return path
 
 
-def investigate(path: Path, capsys) -> dict:  # type: ignore[no-untyped-def]
-    assert cli(["investigate", str(path), "--json", "--no-model"]) == 0
-    return json.loads(capsys.readouterr().out)
-
-
 def test_an_alert_one_sample_old_is_too_early_to_call_and_keeps_its_leads(
         tmp_path: Path, capsys) -> None:  # type: ignore[no-untyped-def]
-    report = investigate(write_case(tmp_path / "young", 1), capsys)
+    report = investigate_json(write_case(tmp_path / "young", 1), capsys)
     assert report["abstained"]
     assert "too early" in report["summary"]
     assert report["root_causes"] and report["root_causes"][0]["service"] == "api"
@@ -84,7 +79,7 @@ def test_an_alert_one_sample_old_is_too_early_to_call_and_keeps_its_leads(
 
 def test_three_samples_of_trouble_are_an_answer(
         tmp_path: Path, capsys) -> None:  # type: ignore[no-untyped-def]
-    report = investigate(write_case(tmp_path / "lasting", 3), capsys)
+    report = investigate_json(write_case(tmp_path / "lasting", 3), capsys)
     assert not report["abstained"]
     assert (report["root_causes"][0]["service"], report["root_causes"][0]["kind"]) == \
         ("api", "cpu")
@@ -93,7 +88,7 @@ def test_three_samples_of_trouble_are_an_answer(
 def test_the_young_alert_reads_as_young_not_as_weak_leads(
         tmp_path: Path, capsys) -> None:  # type: ignore[no-untyped-def]
     case = write_case(tmp_path / "young", 2)
-    report = investigate(case, capsys)
+    report = investigate_json(case, capsys)
     assert "No root cause yet" in report["summary"] and "too weak" not in report["summary"]
     assert report["next_steps"][0].startswith("Re-investigate in a few minutes")
     assert cli(["investigate", str(case), "--no-model"]) == 0

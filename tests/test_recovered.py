@@ -17,11 +17,10 @@ from agents.sre.investigator import Investigator
 from agents.sre.report import InvestigationView
 from agents.sre.stats import analyze
 from agents.sre.verdicts import FamilyVerdict, recovered
-from bot.cli import main as cli
 from bot.rca import rca_view
 from bot.slack.blocks import investigation_blocks, investigation_text
 from integrations.telemetry.scenario import ScenarioSource
-from tests.scenario_files import caller_and_slow_callee, write_metrics
+from tests.scenario_files import caller_and_slow_callee, investigate_json, write_metrics
 
 T0 = 1_700_000_000
 N, STEP = 120, 30
@@ -56,14 +55,9 @@ def write_case(path: Path, back: int) -> Path:
     return path
 
 
-def investigate(path: Path, capsys) -> dict:  # type: ignore[no-untyped-def]
-    assert cli(["investigate", str(path), "--json", "--no-model"]) == 0
-    return json.loads(capsys.readouterr().out)
-
-
 def test_an_alert_over_for_five_minutes_abstains_and_keeps_its_lead(
         tmp_path: Path, capsys) -> None:  # type: ignore[no-untyped-def]
-    report = investigate(write_case(tmp_path / "over", 10), capsys)
+    report = investigate_json(write_case(tmp_path / "over", 10), capsys)
     assert report["abstained"]
     assert "recovered by itself" in report["summary"]
     assert "too weak" not in report["summary"]
@@ -73,7 +67,7 @@ def test_an_alert_over_for_five_minutes_abstains_and_keeps_its_lead(
 
 def test_a_lull_of_two_samples_is_not_a_recovery(
         tmp_path: Path, capsys) -> None:  # type: ignore[no-untyped-def]
-    report = investigate(write_case(tmp_path / "lull", 2), capsys)
+    report = investigate_json(write_case(tmp_path / "lull", 2), capsys)
     assert not report["abstained"]
     assert (report["root_causes"][0]["service"], report["root_causes"][0]["kind"]) == \
         ("api", "cpu")

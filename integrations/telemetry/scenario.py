@@ -12,7 +12,7 @@ import json
 import math
 import re
 from collections import defaultdict
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
@@ -208,6 +208,12 @@ def load_case(directory: Path) -> Case:
     )
 
 
+def _listed(items: list[str], most: int = 3) -> str:
+    """The first `most` items, and how many more there are."""
+    more = f" and {len(items) - most} more" if len(items) > most else ""
+    return ", ".join(items[:most]) + more
+
+
 def _jsonl(path: Path, warnings: list[str]) -> Iterator[tuple[int, dict[str, Any]]]:
     if not path.is_file():
         return
@@ -263,17 +269,13 @@ class ScenarioSource:
             lines.sort(key=lambda line: line.ts)
         self._logs = dict(logs)
         self._spans = [replace(s, service=fold(s.service)) for s in self._spans]
-        self._events = [replace(e, service=fold(e.service)) for e in self._events]
-        edges = dict.fromkeys((fold(a), fold(b)) for a, b in case.topology)
-        self.case = replace(case, alert=replace(case.alert, service=fold(case.alert.service)),
-                            topology=list(edges))
+        self._rename_case(fold)
         by_workload: dict[str, list[str]] = defaultdict(list)
         for pod, name in sorted(pods.items()):
             by_workload[name].append(pod)
-        shown = ", ".join(f"{members[0]!r}{f' (+{len(members) - 1})' if len(members) > 1 else ''}"
-                          f" as {name!r}" for name, members in sorted(by_workload.items())[:3])
-        more = f" and {len(by_workload) - 3} more" if len(by_workload) > 3 else ""
-        self.notes.append(f"Kubernetes pods read as their workloads: {shown}{more}")
+        self.notes.append("Kubernetes pods read as their workloads: " + _listed([
+            f"{members[0]!r}{f' (+{len(members) - 1})' if len(members) > 1 else ''} as {name!r}"
+            for name, members in sorted(by_workload.items())]))
 
     def _reconcile_names(self) -> None:
         """case.json and events.jsonl in the telemetry's spelling of each service name
@@ -287,13 +289,18 @@ class ScenarioSource:
         renamed = {n: spellings.resolve(n) for n in named if spellings.resolve(n) != n}
         if not renamed:
             return
-        self.case = replace(case, alert=replace(case.alert, service=spellings.resolve(
-            case.alert.service)), topology=[(spellings.resolve(a), spellings.resolve(b))
-                                            for a, b in case.topology])
-        self._events = [replace(e, service=spellings.resolve(e.service)) for e in self._events]
-        shown = ", ".join(f"{a!r} as {b!r}" for a, b in sorted(renamed.items())[:3])
-        more = f" and {len(renamed) - 3} more" if len(renamed) > 3 else ""
-        self.notes.append(f"service names read as the telemetry spells them: {shown}{more}")
+        self._rename_case(spellings.resolve)
+        self.notes.append("service names read as the telemetry spells them: " + _listed(
+            [f"{a!r} as {b!r}" for a, b in sorted(renamed.items())]))
+
+    def _rename_case(self, rename: Callable[[str], str]) -> None:
+        """The alert, the topology and the change events under `rename`'s names (edges that
+        become one are kept once)."""
+        case = self.case
+        self.case = replace(
+            case, alert=replace(case.alert, service=rename(case.alert.service)),
+            topology=list(dict.fromkeys((rename(a), rename(b)) for a, b in case.topology)))
+        self._events = [replace(e, service=rename(e.service)) for e in self._events]
 
     # ---- loading ----------------------------------------------------------------------------
 
