@@ -38,6 +38,10 @@ NAMES = {
     "redis_command_duration_p99_ms": "latency", "message_processing_p95_ms": "latency",
     "handler_p99": "latency", "grpc_quantile": "latency",
     "kubelet_volume_stats_available_bytes": "disk",
+    # Requests in a unit of time are their latency, unless the name counts them.
+    "http_server_requests_p99_seconds": "latency", "http_server_requests_seconds_max": "latency",
+    "http_server_requests_seconds_count": "throughput", "http_requests_per_second": "throughput",
+    "http_server_requests_seconds_bucket": "throughput", "requests_ms": "latency",
     # Unchanged: a resource or measure named first wins.
     "net_rtt_ms": "network", "cpu_fsync_seconds": "cpu", "memory_rss": "memory",
     "latency_commit_ms": "latency", "availability_Average": "availability",

@@ -34,6 +34,12 @@ FAMILY_PREFIXES: list[tuple[str, tuple[str, ...]]] = [
 ]
 # A percentile is a latency's statistic (`message_processing_p95_ms`, `handle_p99`).
 _PERCENTILES = frozenset({"p50", "p75", "p90", "p95", "p99", "p999", "quantile", "percentile"})
+# Requests measured in a unit of time are their latency (Micrometer's
+# `http_server_requests_seconds_max`, `http_server_requests_p99_seconds`), unless the name
+# counts them (`..._seconds_count`, a histogram's `_bucket`, `requests_per_second`).
+_TIME_UNITS = frozenset({"seconds", "second", "secs", "sec", "ms", "millis", "milliseconds",
+                         "us", "micros", "microseconds", "ns", "nanoseconds"})
+_COUNTS = frozenset({"count", "total", "bucket", "per", "rate", "rps", "qps"})
 # Words too short to match as a prefix ("fsm" is no filesystem, "rtx" no response time).
 FAMILY_WORDS: list[tuple[str, frozenset[str]]] = [
     ("disk", frozenset({"fs", "io"})), ("latency", frozenset({"rt", *_PERCENTILES})),
@@ -59,19 +65,27 @@ def metric_family(metric: str) -> str:
     for family, prefixes in FAMILY_PREFIXES:
         if name.startswith(prefixes):
             if family == "throughput":
-                return next((f for f in later if f in _MEASURES),
-                            "latency" if _PERCENTILES.intersection(words) else family)
+                return next((f for f in later if f in _MEASURES), _timed(words))
             return family
     if _RESPONSE_TIME.search(name):
         return "latency"
     if _LOAD_AVERAGE.search(name):
         return "cpu"
     if later:
-        return later[0]
+        return _timed(words) if later[0] == "throughput" else later[0]
     for family, whole in FAMILY_WORDS:
         if whole.intersection(words):
             return family
     return "other"
+
+
+def _timed(words: list[str]) -> str:
+    """A name read as requests: their latency when it carries a percentile, or a unit of
+    time and no word that counts them."""
+    if _PERCENTILES.intersection(words) or (_TIME_UNITS.intersection(words)
+                                            and not _COUNTS.intersection(words)):
+        return "latency"
+    return "throughput"
 
 
 @dataclass(slots=True)
