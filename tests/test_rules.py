@@ -216,6 +216,27 @@ def test_coping_refutes_load_already_borne_before_the_damage() -> None:
                            series=series, damage_at=at(100))) is None
 
 
+def test_coping_lets_a_climb_to_a_knee_stand() -> None:
+    # Load climbing for ten minutes reaches the service's capacity: one sample before the
+    # damage it was nearly as high, but it had only just got there. Not load it had borne.
+    climb = noisy(100, 1)
+    climb[90:] = np.linspace(100, 330, N - 90)
+    surge = verdict("front", "throughput", score=30, baseline=100, peak=330,
+                    metric="requests", onset=at(92))
+    series = view(("front", "requests", climb))
+    rule = BY_NAME["coping"]
+    assert rule.check(link(surge, kind="traffic", role="local", series=series,
+                           damage_at=at(100))) is None
+    # Borne at that level for twenty minutes before the damage: coping, as before.
+    held = noisy(100, 1)
+    held[78:] = noisy(180, 3)[78:]
+    held[100:] = noisy(190, 4)[100:]
+    assert rule.check(link(verdict("front", "throughput", score=30, baseline=100, peak=195,
+                                   metric="requests", onset=at(78)), kind="traffic",
+                           role="local", series=view(("front", "requests", held)),
+                           damage_at=at(100))) is not None
+
+
 def test_load_lull_refutes_a_surge_gone_while_the_damage_stays() -> None:
     requests, latency = noisy(100, 1), noisy(50, 2)
     requests[100:103] = 300                  # one burst of requests...

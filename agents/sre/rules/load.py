@@ -13,13 +13,15 @@ from agents.sre.verdicts import FamilyVerdict, direction_of, hhmm
 
 
 def coped_with(view: SeriesView, surge: FamilyVerdict, since: float, lag: float,
-               more: float) -> str:
+               more: float, borne_s: float = 0.0) -> str:
     """Why a surge is load the service was already coping with, or ''. Requests already out
     of their normal range (2 sigmas) `lag` before the damage, with no damage yet, must rise by
     `more` (a quarter) as the damage arrives (by one sample after `since`) to be what caused
     it. A baseline recorded at a lower load puts every request count a few of its narrow
     sigmas up, and load drifting over the day adds a few more as it goes: three more sigmas
-    is not a surge that broke the service."""
+    is not a surge that broke the service. Borne means for `borne_s` at least: load still
+    climbing, that reached the level of the damage moments before it, is a service reaching
+    its capacity (a knee), not one that had coped."""
     if surge.basis or surge.anomaly is None or surge.anomaly.peak <= surge.anomaly.baseline:
         return ""
     series = view.series_of(surge)
@@ -34,6 +36,10 @@ def coped_with(view: SeriesView, surge: FamilyVerdict, since: float, lag: float,
     arrived = v[(t >= since) & (t <= since + lag) & np.isfinite(v)]
     if arrived.size == 0 or float(np.max(arrived)) >= (1.0 + more) * coping:
         return ""
+    level = float(np.max(arrived)) / (1.0 + more)
+    below = np.flatnonzero((t < since) & np.isfinite(v) & (v < level))
+    if since - (float(t[below[-1]]) if below.size else float(t[0])) < borne_s:
+        return ""
     return (f"requests were already {coping:.3g} at {hhmm(float(t[before[-1]]))} (baseline "
             f"{surge.anomaly.baseline:.3g}) with no damage, and rose only to "
             f"{float(np.max(arrived)):.3g} as it arrived: load the service was coping with")
@@ -45,7 +51,8 @@ def coping_reason(link: Link) -> str:
         return ""  # a step measured from the level just before is a change by construction
     at = link.damage_at if link.damage_at is not None else link.timing.fired_at
     return standing_since(link.series, cause, at, link.timing.lag) or \
-        coped_with(link.series, cause, at, link.timing.lag, link.thresholds.coped_gain)
+        coped_with(link.series, cause, at, link.timing.lag, link.thresholds.coped_gain,
+                   link.thresholds.coped_s)
 
 
 @rule("coping", family="load", kinds=("traffic",), roles=("local", "origin"))

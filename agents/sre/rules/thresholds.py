@@ -65,6 +65,8 @@ class Thresholds:
     step_gain: float = 0.5
     # Load already out of range and borne without harm must rise by this much more.
     coped_gain: float = 0.25
+    # ...having been borne that high for this long before the damage (else a climb to a knee).
+    coped_s: float = 300.0
     # A caller's surge carries a callee's only when at least this share of its relative size.
     carries: float = 0.5
     # ---- traces -------------------------------------------------------------------------------
