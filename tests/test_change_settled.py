@@ -45,3 +45,20 @@ def test_a_deeper_failure_that_began_after_the_damage_explains_nothing() -> None
 
 def test_the_margin_is_a_threshold() -> None:
     assert DEFAULT.change_settled_s == 300.0
+
+
+def test_off_the_path_a_settled_change_yields_to_what_began_with_the_damage() -> None:
+    # Off the call path, the search promotes one cause whose link is unknown, the earliest
+    # first: a deploy that ran clean for seven minutes before its service degraded is
+    # judged at that degradation, and within the same sample a CPU hog that began with it
+    # goes first; a deploy that hurt at once is not settled.
+    from agents.sre.candidates import Candidate
+    from agents.sre.search import settled
+
+    routine = Candidate(service="fraud-scoring", kind="deploy", score=23.0, onset=T0,
+                        degraded_at=T0 + 420)
+    sudden = Candidate(service="fraud-scoring", kind="deploy", score=23.0, onset=T0,
+                       degraded_at=T0 + 60)
+    hog = Candidate(service="settlement-batch", kind="cpu", score=14.0, onset=T0 + 400)
+    assert settled(routine, DEFAULT) and not settled(sudden, DEFAULT)
+    assert not settled(hog, DEFAULT)

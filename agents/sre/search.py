@@ -8,6 +8,7 @@ import math
 
 from agents.sre.candidates import Candidate, explains, fallback_kind
 from agents.sre.report import Hypothesis
+from agents.sre.rules.thresholds import Thresholds
 from agents.sre.rules.timing import bulk
 from agents.sre.run import CHANGE_KINDS, DEGRADATION, RESOURCE_KINDS, Run
 from agents.sre.stats import squash, step_score
@@ -192,6 +193,12 @@ def began(c: Candidate) -> float | None:
     return c.degraded_at if c.degraded_at is not None else c.onset
 
 
+def settled(c: Candidate, th: Thresholds) -> bool:
+    """A change whose service ran clean for a while after it before degrading."""
+    return c.degraded_at is not None and c.onset is not None and \
+        c.degraded_at - c.onset > th.change_settled_s
+
+
 def precedence(run: Run) -> None:
     """No call graph at all (no topology, no traces linking services): who hurt whom can only
     be read from time. A service degraded with no cause of its own, or whose degradation
@@ -305,10 +312,12 @@ async def unknown_links(run: Run, found: list[Candidate], effect_onset: float | 
     places = {c.service: await run.tools.placement(c.service) for c in path[:5]}
     # Who went first, among those strong enough to matter: a resource or an error pattern
     # before a degradation (which is more often a victim), then the earlier onset (to the
-    # sample), then the stronger anomaly. Only the best is promoted.
+    # sample), then a change that did harm at once before one that had run clean for a
+    # while (`change_settled_s`: what began with the damage explains that better), then the
+    # stronger anomaly. Only the best is promoted.
     step = max(run.lag, 1.0)
     ranked = sorted(found, key=lambda c: (c.fallback, round((began(c) or 0.0) / step),
-                                          -c.strength(th)))
+                                          settled(c, th), -c.strength(th)))
     for candidate in ranked:
         if candidate.onset is None or candidate.onset > effect_onset + run.tolerance or \
                 candidate.persistence < th.persistent or \
