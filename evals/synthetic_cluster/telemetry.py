@@ -177,10 +177,9 @@ def traces(m: Model, story: Story, lo: int, hi: int, epoch0: int,
     skew = str(rng.choice([n for n, w in m.wl.items() if w.role in ("api", "web")]))
     skew_ms = float(rng.uniform(120, 700)) * (1 if rng.random() < 0.5 else -1)
     out: list[dict] = []
-    hexd = list("0123456789abcdef")
 
     def sid() -> str:
-        return "".join(rng.choice(hexd, 16))
+        return rng.bytes(8).hex()
 
     def build(svc: str, i: int, start: float, parent: str, tid: str, spans: list) -> tuple:
         w = m.wl[svc]
@@ -236,7 +235,7 @@ def traces(m: Model, story: Story, lo: int, hi: int, epoch0: int,
         root = str(rng.choice(roots))
         if m.wl[root].role == "cron" and not any(p.born <= i < p.died for p in m.c.of(root)):
             continue
-        tid = "".join(rng.choice(hexd, 32))
+        tid = rng.bytes(16).hex()
         spans: list[dict] = []
         start = (epoch0 + i * STEP + float(rng.uniform(0, STEP))) * 1000
         dur, _bad = build(root, i, start, "", tid, spans)
