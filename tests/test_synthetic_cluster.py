@@ -84,7 +84,8 @@ def _named(case: Path) -> set[str]:
         names.update(line.split(",", 2)[1] for line in fh)
     for file in ("logs.jsonl", "traces.jsonl", "events.jsonl"):
         if (case / file).is_file():
-            names.update(json.loads(line)["service"] for line in (case / file).open())
+            lines = (case / file).read_text().splitlines()
+            names.update(json.loads(line)["service"] for line in lines)
     return names
 
 
