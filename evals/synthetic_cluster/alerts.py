@@ -119,6 +119,13 @@ def _fire(m: Model, story: Story, rng: np.random.Generator, svc: str, signal: st
     frac = float(rng.uniform(0.85, 0.97)) if story.kind == "none" else float(
         rng.uniform(0.3, 0.6))
     thr = lo + (hi - lo) * frac
+    if story.kind != "none":  # teams set thresholds from normal, not from the coming peak
+        usual = {"latency": lo * float(rng.uniform(1.5, 3.0)),
+                 "errors": lo + float(rng.uniform(0.01, 0.05)),
+                 "availability": lo + float(rng.uniform(0.005, 0.02)),
+                 "throughput": lo * float(rng.uniform(1.2, 1.6)),
+                 "saturation": max(lo * 1.2, min(0.85, lo * 2))}[signal]
+        thr = min(thr, usual)
     start = story.onset - (25 * MIN if story.kind == "none" else 0)
     step = _first_hold(xs, thr, start, hold)
     if step is None or step > latest:

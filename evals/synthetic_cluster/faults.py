@@ -67,6 +67,8 @@ def upstream_alerts(m: Model, name: str, rng: np.random.Generator,
     pool = [entry(m), *front, *near]
     rng.shuffle(pool)
     for svc in dict.fromkeys(pool):
+        if m.wl[svc].role in ("cron", "batch"):
+            continue  # nobody pages on a batch job's latency
         for sig in signals:
             out.append((svc, sig))
     return out
@@ -123,7 +125,7 @@ def slow_query(m: Model, c: Cluster, rng: np.random.Generator, on: int) -> Story
     dbs = [n for n in served(m, ("db",)) if any(x in n for x in ("pg", "postgres", "mysql"))]
     db = str(pick(rng, dbs))
     r = ramp(c.T, on, int(rng.integers(2, 8)) * MIN)
-    m.w_lat[db] = 1 + float(rng.uniform(6, 18)) * r
+    m.w_lat[db] = 1 + float(rng.uniform(4, 12)) * r
     m.w_cpu[db] = 1 + 1.5 * r
     primary = c.of(db)[0]
     m.node_disk[primary.node] = 0.35 * r  # its reads show on the node, but it is not the node
@@ -378,7 +380,7 @@ def traffic_growth(m: Model, c: Cluster, rng: np.random.Generator, on: int) -> S
     for n in m.util0:
         m.util0[n] = min(m.util0[n], 0.4)
     m.util0[name] = float(rng.uniform(0.55, 0.62))
-    m.entry = m.entry * (1 + float(rng.uniform(0.9, 1.5)) * ramp(c.T, on, 50 * MIN, 1.2))
+    m.entry = m.entry * (1 + float(rng.uniform(0.6, 1.0)) * ramp(c.T, on, 50 * MIN, 1.2))
     s = Story("traffic_growth", "traffic", name, on, detail="campaign traffic, no headroom")
     if rng.random() < 0.5:
         s.events.append({"step": on + 35 * MIN, "service": name, "kind": "scale",

@@ -144,10 +144,12 @@ def engine(name: str) -> str:
     return ""
 
 
-def fmt(v: float) -> str:
-    if abs(v) >= 1000:
+def fmt(v: float, counter: bool = False) -> str:
+    # Counters keep their fractions (cpu seconds), or a rate from two samples is noise.
+    if abs(v) >= 1000 and not counter:
         return str(round(v))
-    return f"{v:.4f}".rstrip("0").rstrip(".") if v else "0"
+    text = f"{v:.3f}" if counter else f"{v:.4f}"
+    return text.rstrip("0").rstrip(".") if v else "0"
 
 
 class Writer:
@@ -190,8 +192,11 @@ class Writer:
             keep &= alive[idx] > 0
         keep &= ~((idx >= self.gap[0]) & (idx < self.gap[1]))
         keep &= self.rng.random(len(ts)) > 0.004  # the odd missed scrape
+        if mode == "counter" and not any(u in name for u in ("seconds", "duration", "io_time")):
+            vals = np.floor(vals)  # counts of events are whole numbers
+        counter = mode == "counter"
         for t, v in zip(ts[keep], vals[keep], strict=True):
-            self.rows.append(f"{self.epoch0 + int(t)},{svc},{name},{fmt(float(v))}\n")
+            self.rows.append(f"{self.epoch0 + int(t)},{svc},{name},{fmt(float(v), counter)}\n")
 
 
 def base_mem(m: Model, w: str) -> float:
@@ -239,8 +244,9 @@ def write_pods(wr: Writer, story: Story, rng: np.random.Generator) -> None:
             wr.emit(p.name, app["restarts"], r0 + np.searchsorted(resets, t, side="right"), a)
             if w in limited:
                 lim = max(float(np.quantile(cpu, 0.5)) * 1.6, 0.1)
-                wr.emit(p.name, app["throttle"],
-                        np.clip((cpu / lim - 0.7) / 0.3, 0, 1) * 0.4, a, resets)
+                # CFS throttling starts before the average reaches the limit (bursts do)
+                share = 1 / (1 + np.exp(-8 * (cpu / lim - 0.9)))
+                wr.emit(p.name, app["throttle"], 0.3 * share, a, resets)
             if wl.jvm and wl.role not in ("db",):
                 saw = 0.35 + 0.25 * ((t * STEP / float(rng.uniform(90, 300))) % 1)
                 heap = 1.5 * G * saw + (p.mem if p.mem is not None else 0)
@@ -250,9 +256,10 @@ def write_pods(wr: Writer, story: Story, rng: np.random.Generator) -> None:
             for (c, _b), (act, pend) in m.pool_use.items():
                 if c == w and "pool_active" in app and (wl.jvm or stack == "otel"):
                     wr.emit(p.name, app["pool_active"], act * noise, a)
-                    wr.emit(p.name, app["pool_pending"], pend, a)
+                    # waiters are bounded by the request threads that can wait
+                    wr.emit(p.name, app["pool_pending"], np.minimum(pend, 200), a)
                     break
-            if "req" in app and wl.role in ("api", "web", "gateway") and stack != "istio":
+            if "req" in app and wl.role in ("api", "web") and stack != "istio":
                 share = a / nlive
                 err = np.clip(m.err[w] - mean_perr + perr[i], 0, 1)
                 if w in story.hide_errors:  # it answers 200 while failing inside
@@ -333,7 +340,8 @@ def write_stores(wr: Writer) -> None:
                          if b == w), np.zeros(m.T))
         depth = sum((d for wk, d in getattr(m, "depth", {}).items()
                      if any(a == wk and b == w for a, b, _ in m.edges)), np.zeros(m.T))
-        wait = sum((p for (a, b), (_, p) in m.pool_use.items() if b == w), np.zeros(m.T))
+        wait = np.minimum(sum((p for (a, b), (_, p) in m.pool_use.items() if b == w),
+                              np.zeros(m.T)), 1000)  # pgbouncer's max_client_conn
         miss = rps * (1 - hit)
         vals = {"conns": conns, "reads": rps * 40 * m.util[w].clip(0.3, 3), "slow": slow,
                 "hits": rps * hit, "miss": miss,

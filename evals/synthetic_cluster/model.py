@@ -90,6 +90,8 @@ class Model:
         self.node_loss: dict[str, np.ndarray] = {}  # packet loss ratio
         self.hit: dict[str, np.ndarray] = {}  # cache hit ratio
         self.sigma = {n: float(rng.uniform(0.45, 0.8)) for n in self.wl}
+        # every service fails a little all the time (client aborts, bad input, races)
+        self.base_err = {n: float(rng.uniform(0.0002, 0.003)) for n in self.wl}
         self.util0 = {n: float(rng.uniform(0.28, 0.55)) for n in self.wl}
         self.par = {e[:2]: float(rng.uniform(0.5, 1.0)) for e in self.edges}  # fan-out overlap
         self.timeout: dict[tuple[str, str], float] = {}
@@ -262,7 +264,8 @@ class Model:
             own50 = mixture_quantile(med, share, sig, 0.5)
             own99 = mixture_quantile(med, share, sig, 0.99) * self._k(name, self.w_tail, 1.0)
             own_mean = (share * med).sum(axis=0) * math.exp(sig * sig / 2)
-            err_own = (share * perr).sum(axis=0) + self._k(name, self.w_err, 0.0)
+            err_own = (share * perr).sum(axis=0) + self._k(name, self.w_err, 0.0) + \
+                self.base_err[name] * (1 + 0.3 * np.sin(np.arange(T) / 37.0))
             err_own = err_own + np.clip(1 - 1 / np.maximum(util, 1e-9), 0, 0.9) * (util > 1)
             self.pod_share[name] = (pods, alive, plat, perr)
             self.own[name], self.own99[name] = own, own99
