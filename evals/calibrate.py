@@ -130,7 +130,8 @@ def collect(name: str, suite_name: str, seed: int, *, jobs: int, petshop: Path) 
     from evals.runner import run_suite
 
     if (suite_name, seed) in FORBIDDEN or suite_name in ("petshop", "wide-heldout",
-                                                         "public-heldout", "prod-heldout"):
+                                                         "public-heldout", "prod-heldout",
+                                                         "cluster-heldout"):
         raise SystemExit(f"{suite_name} seed {seed} is an evaluation suite: never fit on it")
     args = argparse.Namespace(suite=[suite_name], seed=seed, count=130, wide_count=42,
                               petshop=petshop)

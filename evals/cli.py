@@ -36,7 +36,7 @@ def register(sub: Any) -> None:
                         help="synthetic | wide | wide-bare | wide-entry | wide-unnamed | "
                              "wide-self | wide-heldout | public-metrics | public-multi | "
                              "public-code | public-counters | public-heldout | prod | "
-                             "prod-heldout | petshop | "
+                             "prod-heldout | cluster | cluster-heldout | petshop | "
                              "petshop-train | "
                              "petshop-crossed | petshop-injected | "
                              "security | security-detection | fix | fix-heldout | fix-novel | PATH "
@@ -147,6 +147,15 @@ def resolve_suites(args: argparse.Namespace) -> list[Suite]:
             suites.append(generate_prod(CACHE / f"prod-heldout-n{args.wide_count}",
                                         seed=HELDOUT_SEED, count=args.wide_count,
                                         name="prod-heldout"))
+        elif name in ("cluster", "cluster-heldout"):  # Kubernetes-shaped, written blind too
+            from evals.synthetic_cluster import HELDOUT_SEED
+            from evals.synthetic_cluster import generate as generate_cluster
+
+            held = name == "cluster-heldout"  # read once, at the end of a round
+            suites.append(generate_cluster(
+                CACHE / (f"cluster-heldout-n{args.wide_count}" if held
+                         else f"cluster-seed{args.seed}-n{args.wide_count}"),
+                seed=HELDOUT_SEED if held else args.seed, count=args.wide_count, name=name))
         elif name == "petshop-injected":  # a development suite: see evals/petshop_injected.py
             suites.append(generate(args.petshop, CACHE / f"petshop-injected-seed{args.seed}",
                                    seed=args.seed))
