@@ -42,6 +42,19 @@ NAMES = {
     "http_server_requests_p99_seconds": "latency", "http_server_requests_seconds_max": "latency",
     "http_server_requests_seconds_count": "throughput", "http_requests_per_second": "throughput",
     "http_server_requests_seconds_bucket": "throughput", "requests_ms": "latency",
+    # A histogram's count is how many requests it timed (failures when it counts them).
+    "http.server.request.duration.count": "throughput", "rpc.server.duration.count": "throughput",
+    "http.server.request.duration.count.5xx": "errors",
+    "rpc.server.duration.count.error": "errors", "request_duration_seconds_count": "throughput",
+    # Other exporters' words: Envoy's rq, gRPC codes, Datadog's percentiles, GC, evictions,
+    # cache misses, slow queries, blocks read.
+    "envoy_http_downstream_rq_2xx": "throughput", "envoy_cluster_upstream_rq_timeout": "errors",
+    "grpc_server_handled_total_unavailable": "errors", "grpc_server_handled_non_ok": "other",
+    "trace.http.request.duration.by.service.99p": "latency",
+    "jvm_gc_pause_seconds_sum": "memory", "jvm.gc.duration.sum": "memory",
+    "redis_evicted_keys_total": "memory", "memcached_get_misses_total": "errors",
+    "redis.keyspace.misses": "errors", "mysql_global_status_slow_queries": "latency",
+    "pg_stat_database_blks_read": "disk", "hikaricp_connections_pending": "other",
     # Unchanged: a resource or measure named first wins.
     "net_rtt_ms": "network", "cpu_fsync_seconds": "cpu", "memory_rss": "memory",
     "latency_commit_ms": "latency", "availability_Average": "availability",

@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 
 from bot.cli import main as cli
-from integrations.telemetry.pods import workload
+from integrations.telemetry.pods import workload, workloads
 from integrations.telemetry.scenario import ScenarioSource
 from tests.scenario_files import caller_and_slow_callee
 
@@ -26,6 +26,14 @@ def test_generated_pod_names_read_as_their_workloads_and_nothing_else_does() -> 
     for name in ("ts-order-service", "api-gateway", "user-db", "adservice-0", "redis-master-2",
                  "build-24567", "carts", "Carts-7d9f8b6c5-x2kqp", ""):
         assert workload(name) is None, name
+
+
+def test_a_statefulsets_pods_fold_only_where_the_set_itself_is_named() -> None:
+    # `budgets-pg` exports its database's series beside its pods: one service. Pods of a set
+    # the telemetry never names keep their ordinals, and `ads`/`ads-2` (no `-0`) stay two.
+    named = workloads(["budgets-pg", "budgets-pg-0", "budgets-pg-1", "kafka-0", "kafka-1",
+                       "ads", "ads-2", "node-db-1", "node-db-2"])
+    assert named == {"budgets-pg-0": "budgets-pg", "budgets-pg-1": "budgets-pg"}
 
 
 def write_case(path: Path) -> Path:

@@ -124,7 +124,7 @@ def modality(signal: str | None) -> str:
     """Which independent kind of telemetry a piece of evidence comes from."""
     if signal in ("logs", "traces"):
         return signal
-    return "change" if signal in ("deploy", "config") else "metrics"
+    return "change" if signal in ("deploy", "config", "restart", "k8s") else "metrics"
 
 
 @dataclass(frozen=True, slots=True)

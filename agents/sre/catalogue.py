@@ -12,7 +12,7 @@ from agents.sre.candidates import Candidate, Explanation, candidate_at, fallback
 from agents.sre.report import Hypothesis
 from agents.sre.rules.magnitude import covers, gain
 from agents.sre.rules.timing import bulk, when
-from agents.sre.run import CHANGE_KINDS, DEGRADATION, RESOURCE_KINDS, Run
+from agents.sre.run import DEGRADATION, RESOURCE_KINDS, Run, event_cause, event_name
 from agents.sre.search import traffic_origin
 from agents.sre.traces import SpanVerdict
 from agents.sre.verdicts import FamilyVerdict, LogVerdict, hhmm, persistence
@@ -105,14 +105,15 @@ async def explore(run: Run, service: str, effect: str, effect_onset: float | Non
                                  persistence(verdict)))
 
     for event in await run.tools.changes():
-        change = CHANGE_KINDS.get(event.kind)
+        change = event_cause(event)
         if change is None or event.service != service:
             continue
         if run.judge(kind=change, role="local", cause=event, effect=effect_verdict,
                      effect_onset=effect_onset, effect_service=service,
                      effect_label=effect) is not None:
             continue  # outside the window a change can explain: not even a hypothesis
-        h = run.new(statement=f"the {change} of {service} at {hhmm(event.ts)} caused {effect}",
+        h = run.new(statement=f"the {event_name(event)} of {service} at {hhmm(event.ts)} "
+                              f"caused {effect}",
                     kind=change, service=service, depth=depth, parent=parent)
         h.evidence.append(run.tools.cite_event(event, (effect, effect_onset)))
         degraded = profile.degradation(DEGRADATION, run.ctx.metric)

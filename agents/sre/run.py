@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
@@ -13,6 +14,7 @@ from agents.sre.rules.link import Cause
 from agents.sre.toolbox import Toolbox
 from agents.sre.traces import SpanVerdict
 from agents.sre.verdicts import FamilyVerdict
+from integrations.telemetry.base import ChangeEvent
 
 ProgressHook = Callable[[Progress], Awaitable[None]]
 
@@ -29,6 +31,23 @@ SYMPTOM_FAMILIES: dict[str, tuple[str, ...]] = {
 DEGRADATION = ("latency", "errors", "availability")
 RESOURCE_KINDS = ("cpu", "memory", "disk", "network_delay", "network_loss", "payload")
 CHANGE_KINDS = {"deploy": "deploy", "config": "config"}
+# The kernel killing a container for its memory (Kubernetes' `OOMKilled`), as a restart or
+# Kubernetes event says it: memory exhaustion at that service, as plain as a deploy is a change.
+_OOM_KILL = re.compile(r"\boom[ _-]?kill|\bout of memory\b", re.IGNORECASE)
+
+
+def event_cause(event: ChangeEvent) -> str | None:
+    """The cause kind an event is evidence of: its change (deploy, config), memory for an OOM
+    kill, else None (a scale-out or a routine restart explains nothing by itself)."""
+    if event.kind in CHANGE_KINDS:
+        return CHANGE_KINDS[event.kind]
+    if event.kind in ("restart", "k8s", "other") and _OOM_KILL.search(event.summary):
+        return "memory"
+    return None
+
+
+def event_name(event: ChangeEvent) -> str:
+    return "OOM kill" if event_cause(event) == "memory" else event.kind
 
 
 @dataclass(frozen=True, slots=True)

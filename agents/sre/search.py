@@ -10,7 +10,7 @@ from agents.sre.candidates import Candidate, explains, fallback_kind
 from agents.sre.report import Hypothesis
 from agents.sre.rules.thresholds import Thresholds
 from agents.sre.rules.timing import bulk
-from agents.sre.run import CHANGE_KINDS, DEGRADATION, RESOURCE_KINDS, Run
+from agents.sre.run import CHANGE_KINDS, DEGRADATION, RESOURCE_KINDS, Run, event_cause
 from agents.sre.stats import squash, step_score
 from agents.sre.verdicts import FamilyVerdict, LogVerdict, persistence
 
@@ -130,7 +130,7 @@ async def widen(run: Run, services: list[str], effect_onset: float | None) -> No
         degraded = profile.degradation(DEGRADATION, run.ctx.metric)
         if degraded is not None and degraded.anomalous:
             for event in await run.tools.changes():
-                change = CHANGE_KINDS.get(event.kind)
+                change = event_cause(event)
                 if change is None or event.service != service:
                     continue
                 label = f"{service} {degraded.family}"

@@ -30,7 +30,7 @@ def kind_family(metric: str, family: str) -> str:
 
 # A resource's headroom, not its use: bad when it falls (`kubelet_volume_stats_available_bytes`,
 # `node_memory_MemFree_bytes`, `cpu_idle`).
-_HEADROOM = re.compile(r"avail|free|idle|remaining|headroom")
+_HEADROOM = re.compile(r"avail|free|idle|remaining|headroom|usable")
 
 
 def direction_of(series: Series, family: str) -> Direction:

@@ -27,13 +27,16 @@ FAMILY_PREFIXES: list[tuple[str, tuple[str, ...]]] = [
     ("disk", ("disk", "filesystem", "blkio", "iops", "volume")),
     ("network", ("net", "socket", "tcp", "rtt", "srtt", "retrans")),
     ("latency", ("latency", "lat_", "duration", "elapsed")),
-    ("errors", ("error", "5xx", "fail", "exception")),
+    # gRPC's status codes and Envoy's upstream timeouts are failed requests too.
+    ("errors", ("error", "5xx", "fail", "exception", "timeout", "unavailable", "deadline")),
     ("throughput", ("request", "throughput", "qps", "lod", "workload", "transaction", "quer",
                     "command", "message")),
     ("availability", ("availability",)),
 ]
+_PREFIXES = dict(FAMILY_PREFIXES)
 # A percentile is a latency's statistic (`message_processing_p95_ms`, `handle_p99`).
-_PERCENTILES = frozenset({"p50", "p75", "p90", "p95", "p99", "p999", "quantile", "percentile"})
+_PERCENTILES = frozenset({"p50", "p75", "p90", "p95", "p99", "p999", "quantile", "percentile",
+                          "50p", "75p", "90p", "95p", "99p"})  # Datadog spells them so
 # Requests measured in a unit of time are their latency (Micrometer's
 # `http_server_requests_seconds_max`, `http_server_requests_p99_seconds`), unless the name
 # counts them (`..._seconds_count`, a histogram's `_bucket`, `requests_per_second`).
@@ -43,7 +46,20 @@ _COUNTS = frozenset({"count", "total", "bucket", "per", "rate", "rps", "qps"})
 # Words too short to match as a prefix ("fsm" is no filesystem, "rtx" no response time).
 FAMILY_WORDS: list[tuple[str, frozenset[str]]] = [
     ("disk", frozenset({"fs", "io"})), ("latency", frozenset({"rt", *_PERCENTILES})),
-    ("throughput", frozenset({"load", "rps", "tps", "ops"}))]
+    ("throughput", frozenset({"load", "rps", "tps", "ops", "rq"}))]  # Envoy's `rq`: requests
+# Words that say what a name measures whatever else it names, read first:
+# a JVM's garbage collection is memory pressure (`jvm_gc_pause_seconds_sum`); evictions are a
+# cache or a node out of memory; slow queries are a latency; a cache miss is a lookup that
+# failed (`redis_keyspace_misses_total`); blocks read are disk reads. (A backlog, `pending`,
+# is not read as latency: a queue's consumers fill it as often as its broker does.)
+_MEASURED_BY: list[tuple[str, frozenset[str]]] = [
+    ("memory", frozenset({"gc", "evicted", "evictions", "evict"})),
+    ("latency", frozenset({"slow"})),
+    ("errors", frozenset({"miss", "misses"})),
+    ("disk", frozenset({"blks", "blocks"}))]
+# A histogram's or a summary's count is how many requests it timed: `..._duration_count` is
+# throughput (errors when it counts failures: `rpc.server.duration.count.error`).
+_TALLIES = frozenset({"count", "bucket"})
 _RESPONSE_TIME = re.compile(r"resp(?:onse)?[_\-.]?times?(?:$|[_\-.])")
 # A host's load average is CPU demand, not request load.
 _LOAD_AVERAGE = re.compile(r"load[_\-.]?(?:avg|average|\d)|(?:^|[_\-.])load(?:1|5|15)\b")
@@ -60,8 +76,14 @@ def metric_family(metric: str) -> str:
     `family` asks, and a system has a few dozen metric names."""
     name = metric.strip().lower()
     words = [w for w in re.split(r"[_\-.:/ ]+", name) if w]
+    for family, whole in _MEASURED_BY:
+        if whole.intersection(words):
+            return family
     later = [family for family, prefixes in FAMILY_PREFIXES
              if any(w.startswith(prefixes) for w in words[1:])]
+    if _TALLIES.intersection(words) and ("latency" in later or name.startswith(
+            _PREFIXES["latency"] + _PREFIXES["throughput"])):
+        return "errors" if "errors" in later else "throughput"
     for family, prefixes in FAMILY_PREFIXES:
         if name.startswith(prefixes):
             if family == "throughput":

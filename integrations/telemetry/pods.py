@@ -4,7 +4,11 @@ Kubernetes names a Deployment's pod `<deployment>-<pod template hash>-<5 charact
 DaemonSet's `<daemonset>-<5 characters>`, drawn from an alphabet with no vowels and no 0, 1 or
 3, so that generated names never spell words (older releases hashed templates to decimal). A
 pod is ephemeral and replicated: the service a responder knows, and an answer names, is its
-workload. A StatefulSet's `db-0` keeps its name: there the ordinal is an identity.
+workload. A StatefulSet's `db-0` keeps its name (there the ordinal is an identity), except
+where the telemetry also knows the StatefulSet itself by name: `budgets-pg` exporting its
+database's series beside pods `budgets-pg-0` and `budgets-pg-1` is one service, as a
+responder names it. A set of `<name>-<n>` with no `-0` among them is not a StatefulSet's
+pods (`ads` and `ads-2` may well be two services).
 """
 
 from __future__ import annotations
@@ -30,9 +34,19 @@ def workload(name: str) -> str | None:
     return match["workload"] if match else None
 
 
+_ORDINAL = re.compile(r"(?P<workload>[a-z0-9](?:[a-z0-9.-]*[a-z0-9])?)-(?:0|[1-9]\d{0,2})")
+
+
 def workloads(names: Iterable[str]) -> dict[str, str]:
-    """pod name -> workload, for the names that read as pods."""
-    return {name: w for name in names if (w := workload(name))}
+    """pod name -> workload, for the names that read as pods: generated ones, and a
+    StatefulSet's ordinals where the set (its pod `-0` among them) is named too."""
+    names = set(names)
+    out = {name: w for name in names if (w := workload(name))}
+    for name in names:
+        match = _ORDINAL.fullmatch(name)
+        if match and match["workload"] in names and f"{match['workload']}-0" in names:
+            out[name] = match["workload"]
+    return out
 
 
 def fold_series(by_service: dict[str, list[Series]], fold: Callable[[str], str],
