@@ -19,6 +19,7 @@ from agents.sre.candidates import Candidate, decisive, rank, render_summary
 from agents.sre.catalogue import explore
 from agents.sre.context import AlertContext
 from agents.sre.lab import Lab
+from agents.sre.nodes import node_faults
 from agents.sre.report import RECOVERED, TOO_EARLY, Hypothesis, Report, Stats
 from agents.sre.rules import DEFAULT, RULES, Rule, Thresholds
 from agents.sre.run import DEGRADATION, SYMPTOM_FAMILIES, Budget, ProgressHook, Run
@@ -115,6 +116,7 @@ class Investigator:
                 await self.assist.extend(self._brief(run, services), lab)
             await corroborate(run)
             await twins(run)
+            await node_faults(run, services, effect_onset, root)
         except BudgetExhausted as exc:
             run.notes.append(str(exc))
             log.info("investigation stopped early: %s", exc)

@@ -54,7 +54,8 @@ _MASK = [
 
 
 # Attributes that say where a service runs.
-PLACEMENT_KEYS = ("node", "host", "hostname", "k8s.node.name", "node_name", "host.name")
+PLACEMENT_KEYS = ("node", "host", "hostname", "k8s.node.name", "node_name", "host.name",
+                  "kubernetes_host", "kubernetes.host")  # fluent-bit's, flattened or not
 
 
 def mine_templates(lines: list[LogLine], miner: TemplateMiner | None = None) -> list[str]:
@@ -133,6 +134,7 @@ class Toolbox:
         self._log_lines: dict[str, list[LogLine]] = {}
         self._templates: dict[str, list[str]] = {}
         self._events: list[ChangeEvent] | None = None
+        self._placements: dict[str, set[str]] = {}
         self._spans: dict[str, list[Span]] = {}
         self._span_verdicts: dict[str, SpanVerdict | None] = {}
         # Every service the telemetry knows, and the call graph (set by the investigator):
@@ -348,6 +350,24 @@ class Toolbox:
                 if isinstance(value, str) and value:
                     return value
         return None
+
+    async def placements(self, service: str) -> set[str]:
+        """Every node or host a service's lines say it ran on (its replicas, a pod
+        rescheduled), read from all its lines, not only its errors: empty when the telemetry
+        does not tell or cannot be read."""
+        if service in self._placements:
+            return self._placements[service]
+        self._spend()
+        try:
+            result = await self.source.logs(service, self.window, min_level="trace")
+            lines = result.lines if result.info.status != "error" else []
+        except Exception:
+            log.warning("log query for placement raised", exc_info=True)
+            lines = []
+        self._placements[service] = {
+            value for line in lines for key in PLACEMENT_KEYS
+            if isinstance(value := line.attributes.get(key), str) and value}
+        return self._placements[service]
 
     async def sample_logs(self, service: str, *, contains: str | None = None,
                           limit: int = 8) -> tuple[str, str]:

@@ -88,6 +88,13 @@ class Thresholds:
     unknown_link_factor: float = 0.6
     # ...or on the same node or host as a degraded service of the call path.
     shared_node_factor: float = 0.8
+    # A node's own fault (its NIC, its disk) is named when at least this many degraded
+    # services run on it.
+    node_victims: float = 2
+    # ...that began to degrade within this long after the node's trouble began.
+    node_follow_s: float = 300.0
+    # ...and no other node showed the same trouble at this share of its strength (z) or more.
+    node_alone: float = 0.5
     # Such a cause explains a path's "degraded with no visible cause" when at least this
     # strong against it (squashed scale); on a shared node, whatever its strength.
     unknown_link_explains: float = 0.5
