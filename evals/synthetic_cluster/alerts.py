@@ -9,6 +9,7 @@ step the rule would have fired, so alerts lag onsets by what the symptom needed 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -146,7 +147,7 @@ def nice(signal: str, v: float) -> str:
     return f"{100 * v:.0f}%"
 
 
-def render(a: Alert, m: Model, rng: np.random.Generator, namespace: str) -> dict:
+def render(a: Alert, m: Model, rng: np.random.Generator, namespace: str) -> dict[str, Any]:
     """The alert as its source would hand it over: name, summary wording, labels."""
     what = {"latency": "p99 latency", "errors": "error rate", "availability": "availability",
             "throughput": "request rate", "saturation": "utilisation"}[a.signal]

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -78,7 +79,7 @@ def build_case(path: Path, ident: str, system: System, family: str,
     source = card.pop("source")
     card["labels"]["alert_source"] = source
     card["fired_at"] = iso(epoch0 + alert.step * STEP)
-    case = {"id": ident, "alert": card,
+    case: dict[str, Any] = {"id": ident, "alert": card,
             "window": {"start": iso(epoch0 + lo * STEP), "end": iso(epoch0 + hi * STEP)}}
     edges = [{"caller": a, "callee": b} for a, b, _ in system.edges()]
     shape = rng.random()

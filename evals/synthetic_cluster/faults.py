@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 
@@ -37,7 +38,7 @@ class Story:
     also: list[str] = field(default_factory=list)
     alerts: list[tuple[str, str]] = field(default_factory=list)  # (workload, signal) wishes
     logs: list[LogSpec] = field(default_factory=list)
-    events: list[dict] = field(default_factory=list)  # step-stamped change events
+    events: list[dict[str, Any]] = field(default_factory=list)  # step-stamped change events
     hide_errors: set[str] = field(default_factory=set)  # errors the metrics do not see
     gc: dict[str, np.ndarray] = field(default_factory=dict)  # pod -> GC pause s per step
     detail: str = ""
@@ -74,7 +75,7 @@ def upstream_alerts(m: Model, name: str, rng: np.random.Generator,
     return out
 
 
-def pick(rng: np.random.Generator, items: list) -> object:
+def pick(rng: np.random.Generator, items: list[Any]) -> object:
     return items[int(rng.integers(0, len(items)))]
 
 

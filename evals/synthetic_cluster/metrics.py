@@ -12,6 +12,7 @@ db/jvm instrumentation), the Datadog agent and APM, and the common database expo
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 
 import numpy as np
 
@@ -168,7 +169,7 @@ class Writer:
             self.gap = (g0, g0 + int(rng.integers(12, 36)))
 
     def emit(self, svc: str, spec: Spec, arr: np.ndarray, alive: np.ndarray | None = None,
-             resets: list[int] = (), start: float = 0.0) -> None:
+             resets: Sequence[int] = (), start: float = 0.0) -> None:
         name, scale, mode, every = spec
         every = min(max(every, every * self.slow), max(every, 60))
         phase = int(self.rng.integers(0, every))

@@ -11,6 +11,7 @@ of four barely moves the median but owns the p99.
 from __future__ import annotations
 
 import math
+from typing import Any
 
 import numpy as np
 
@@ -28,7 +29,7 @@ def ncdf(x: np.ndarray) -> np.ndarray:
     t = 1.0 / (1.0 + 0.3275911 * z)
     y = 1 - (((((1.061405429 * t - 1.453152027) * t) + 1.421413741) * t - 0.284496736) * t
              + 0.254829592) * t * np.exp(-z * z)
-    return 0.5 * (1 + np.sign(x) * y)
+    return np.asarray(0.5 * (1 + np.sign(x) * y))
 
 
 def ema(x: np.ndarray, steps: float) -> np.ndarray:
@@ -50,7 +51,8 @@ def mixture_quantile(med: np.ndarray, share: np.ndarray, sigma: float, q: float)
     lo_med = np.where(share > 0, med, np.inf).min(axis=0)
     if np.all(hi_med - lo_med <= 1e-9 * max(float(med.max()), 1e-9)):
         # pods alike (or none alive): no mixing needed
-        return np.where(np.isfinite(hi_med), hi_med, med.max(axis=0)) * np.exp(z * sigma)
+        return np.asarray(np.where(np.isfinite(hi_med), hi_med, med.max(axis=0))
+                          * np.exp(z * sigma))
     lo = np.log(np.maximum(med.min(axis=0), 1e-3)) - 4 * sigma
     hi = np.log(np.maximum(med.max(axis=0), 1e-3)) + 4 * sigma
     lm = np.log(np.maximum(med, 1e-6))
@@ -59,7 +61,7 @@ def mixture_quantile(med: np.ndarray, share: np.ndarray, sigma: float, q: float)
         below = (share * ncdf((mid - lm) / sigma)).sum(axis=0)
         lo = np.where(below < q, mid, lo)
         hi = np.where(below < q, hi, mid)
-    return np.exp((lo + hi) / 2)
+    return np.asarray(np.exp((lo + hi) / 2))
 
 
 class Model:
@@ -153,7 +155,8 @@ class Model:
             self._node_pressure()
             amp = self._latency(amp)
 
-    def _traffic(self, amp: dict, baseline: bool = False) -> dict[str, np.ndarray]:
+    def _traffic(self, amp: dict[tuple[str, str], Any],
+                 baseline: bool = False) -> dict[str, np.ndarray]:
         rps = {n: np.zeros(self.T) for n in self.wl}
         publish = {n: np.zeros(self.T) for n in self.wl}
         for name in self.order:
@@ -203,7 +206,7 @@ class Model:
         self.contention = {n: np.clip((u - 0.82) / 0.18, 0, None) ** 1.5
                            for n, u in self.node_util.items()}
 
-    def pod_effects(self, name: str) -> tuple[list, np.ndarray, np.ndarray, np.ndarray]:
+    def pod_effects(self, name: str) -> tuple[list[Any], np.ndarray, np.ndarray, np.ndarray]:
         """Live pods of a workload, their alive mask, latency multiplier and added errors."""
         t = np.arange(self.T)
         pods = [p for p in self.c.of(name) if p.died > 0]
@@ -225,7 +228,7 @@ class Model:
             err[i] += np.clip(6 * loss, 0, 1)
         return pods, alive, lat, np.clip(err, 0, 1)
 
-    def _latency(self, amp: dict) -> dict[tuple[str, str], np.ndarray]:
+    def _latency(self, amp: dict[tuple[str, str], Any]) -> dict[tuple[str, str], np.ndarray]:
         T = self.T
         self.p50: dict[str, np.ndarray] = {}
         self.p99: dict[str, np.ndarray] = {}
@@ -234,7 +237,7 @@ class Model:
         self.util: dict[str, np.ndarray] = {}
         self.edge_fail: dict[tuple[str, str], np.ndarray] = {}
         self.pool_use: dict[tuple[str, str], tuple[np.ndarray, np.ndarray]] = {}
-        self.pod_share: dict[str, tuple[list, np.ndarray, np.ndarray, np.ndarray]] = {}
+        self.pod_share: dict[str, tuple[list[Any], np.ndarray, np.ndarray, np.ndarray]] = {}
         self.own: dict[str, np.ndarray] = {}
         self.own99: dict[str, np.ndarray] = {}
         new_amp: dict[tuple[str, str], np.ndarray] = {}

@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import math
 from datetime import UTC, datetime
+from typing import Any
 
 import numpy as np
 
@@ -176,14 +177,16 @@ def traces(m: Model, story: Story, lo: int, hi: int, epoch0: int,
     gw = next(n for n, w in m.wl.items() if w.role == "gateway")
     skew = str(rng.choice([n for n, w in m.wl.items() if w.role in ("api", "web")]))
     skew_ms = float(rng.uniform(120, 700)) * (1 if rng.random() < 0.5 else -1)
-    out: list[dict] = []
+    out: list[dict[str, Any]] = []
 
     def sid() -> str:
         return rng.bytes(8).hex()
 
-    def build(svc: str, i: int, start: float, parent: str, tid: str, spans: list) -> tuple:
+    def build(svc: str, i: int, start: float, parent: str, tid: str,
+              spans: list[Any]) -> tuple[Any, ...]:
         w = m.wl[svc]
-        pods, alive, plat, perr = m.pod_share.get(svc, ([], None, None, None))
+        empty = np.zeros((0, 0))  # no per-pod shares: every index below is the workload's
+        pods, alive, plat, perr = m.pod_share.get(svc, ([], empty, empty, empty))
         live = [k for k, p in enumerate(pods) if alive[k][i] > 0]
         k = live[int(rng.integers(0, len(live)))] if live else -1
         mult = float(plat[k][i]) if k >= 0 else 1.0
@@ -236,7 +239,7 @@ def traces(m: Model, story: Story, lo: int, hi: int, epoch0: int,
         if m.wl[root].role == "cron" and not any(p.born <= i < p.died for p in m.c.of(root)):
             continue
         tid = rng.bytes(16).hex()
-        spans: list[dict] = []
+        spans: list[dict[str, Any]] = []
         start = (epoch0 + i * STEP + float(rng.uniform(0, STEP))) * 1000
         dur, _bad = build(root, i, start, "", tid, spans)
         keep = any(s["status"] == "error" for s in spans) or (root == gw and dur > 1.5 * base)
@@ -281,7 +284,7 @@ def op(name: str, role: str) -> str:
 def events(m: Model, story: Story, lo: int, hi: int, epoch0: int) -> str:
     c = m.c
     ns = c.system.namespace
-    out: list[tuple[float, dict]] = []
+    out: list[tuple[float, dict[str, Any]]] = []
     for e in story.events:
         if lo <= e["step"] < hi:
             rec = {"ts": iso(epoch0 + e["step"] * STEP)}
