@@ -309,7 +309,7 @@ async def unknown_links(run: Run, found: list[Candidate], effect_onset: float | 
     # entry) may be a dependency the graph missed, so its placement cannot rule it out.
     charted = set(run.graph) | {c for callees in run.graph.values() for c in callees}
     path = [c for c in run.candidates if c.reachable and c.fallback]
-    places = {c.service: await run.tools.placement(c.service) for c in path[:5]}
+    places = {c.service: await run.tools.placements(c.service) for c in path[:5]}
     # Who went first, among those strong enough to matter: a resource or an error pattern
     # before a degradation (which is more often a victim), then the earlier onset (to the
     # sample), then a change that did harm at once before one that had run clean for a
@@ -331,14 +331,16 @@ async def unknown_links(run: Run, found: list[Candidate], effect_onset: float | 
             candidate.quiet_pick = True
         shared: set[str] = set()
         if not candidate.connected:  # downstream of the alert: connected, if unconfirmed
-            mine = await run.tools.placement(candidate.service)
-            shared = {s for s, node in places.items() if mine is not None and node == mine}
-            if mine is not None and places and not shared and \
-                    candidate.service in charted and \
-                    all(node is not None for node in places.values()):
+            mine = await run.tools.placements(candidate.service)
+            shared = {s for s, nodes in places.items() if mine & nodes}
+            if mine and places and not shared and candidate.service in charted and \
+                    all(places.values()):
                 continue  # placed elsewhere than every degraded service of the path
             candidate.unknown_link = True
-            candidate.node = mine if shared else None
+            # The node it shares with them (the first by name, when it shares several).
+            candidate.node = min(mine.intersection(*(places[s] for s in shared))
+                                 or mine & set().union(*(places[s] for s in shared))) \
+                if shared else None
         for victim in path:
             if victim.explained or (victim.onset is not None and
                                     candidate.onset > victim.onset + run.tolerance):

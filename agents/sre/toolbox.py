@@ -339,18 +339,6 @@ class Toolbox:
         """Were the service's error logs already read in this run (no query to look again)?"""
         return self._logs.get(service) is not None
 
-    async def placement(self, service: str) -> str | None:
-        """The node or host a service runs on, when its log lines say so (a `node`, `host`,
-        `hostname` or `k8s.node.name` attribute); None when the telemetry does not tell."""
-        if service not in self._logs:
-            await self.error_logs(service)
-        for line in self._log_lines.get(service, []):
-            for key in PLACEMENT_KEYS:
-                value = line.attributes.get(key)
-                if isinstance(value, str) and value:
-                    return value
-        return None
-
     async def placements(self, service: str) -> set[str]:
         """Every node or host a service's lines say it ran on (its replicas, a pod
         rescheduled), read from all its lines, not only its errors: empty when the telemetry
