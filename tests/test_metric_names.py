@@ -108,3 +108,11 @@ def test_a_resources_headroom_is_bad_when_it_falls() -> None:
     assert direction("container_memory_working_set_bytes") == "up"
     assert direction("container_fs_usage_bytes") == "up"
     assert direction("availability_Average") == "down"  # a family of its own: unchanged
+
+
+def test_network_errors_are_lost_packets() -> None:
+    from agents.sre.verdicts import kind_family
+
+    assert kind_family("node_network_receive_errs_total", "network") == "network_loss"
+    assert kind_family("system.net.packets_in.error", "network") == "network_loss"
+    assert kind_family("net_rtt_ms", "network") == "network_delay"

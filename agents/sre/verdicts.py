@@ -15,7 +15,8 @@ from agents.sre.stats import FAMILY_DIRECTION, Anomaly, Direction
 from integrations.telemetry.base import Series
 
 _PAYLOAD = re.compile(r"payload|body_size|request_size|request_bytes|message_size|msg_size")
-_LOSS = re.compile(r"loss|drop|retrans|reset")
+# Packets lost, dropped, resent, reset, or received in error (`node_network_receive_errs_total`).
+_LOSS = re.compile(r"loss|drop|retrans|reset|err")
 
 
 def kind_family(metric: str, family: str) -> str:
