@@ -1,7 +1,8 @@
 """A node's own fault (its NIC dropping packets) hurts the pods placed on it, whatever their
 workload: where the lines say where pods run and the node exports its own series, the node
 is named as the cause of the degraded services it hosts. Not when other nodes show the same
-trouble at once (the cluster's load), nor when a pod on it carries the resource itself."""
+trouble at once (the cluster's load). When a workload on it carries the node's first trouble
+(a batch job's CPU), that workload is the cause: a noisy neighbour."""
 
 from __future__ import annotations
 
@@ -18,18 +19,31 @@ STEP = 30
 N = 120
 
 
-def write_case(path: Path, *, noisy_cluster: bool = False) -> Path:
+def write_case(path: Path, *, noisy_cluster: bool = False, hog: bool = False,
+               retries: bool = False) -> Path:
     """front calls search and ads; search and ads run a pod on node-2 (and one elsewhere);
-    node-2's receive errors jump at sample 88, and search, ads and front fail from 89."""
+    node-2's receive errors jump at sample 88, and search, ads and front fail from 89.
+    `hog`: instead, a batch job on node-2 (called by nobody) burns CPU from 87, node-2's CPU
+    saturates with it. `retries`: with the NIC fault, node-2's CPU rises two samples later
+    and so does the CPU of ads's pods (retrying)."""
     rng = np.random.default_rng(11)
     series: dict[tuple[str, str], np.ndarray] = {}
     for service in ("front", "search", "ads", "billing"):
         series[(service, "error_rate")] = 0.01 + rng.normal(0, 0.002, N)
         series[(service, "latency")] = 50 + rng.normal(0, 2, N)
         series[(service, "cpu")] = 30 + rng.normal(0, 1, N)
+    series[("reindex", "cpu")] = 2 + rng.normal(0, 0.2, N)
     for node in ("node-1", "node-2", "node-3"):
         series[(node, "node_network_receive_errs_total_rate")] = 1 + rng.normal(0, 0.2, N)
-    series[("node-2", "node_network_receive_errs_total_rate")][88:] += 400
+        series[(node, "node_cpu_utilisation")] = 0.4 + rng.normal(0, 0.02, N)
+    if hog:
+        series[("reindex", "cpu")][87:] += 700
+        series[("node-2", "node_cpu_utilisation")][87:] = 1.0
+    else:
+        series[("node-2", "node_network_receive_errs_total_rate")][88:] += 400
+    if retries:
+        series[("node-2", "node_cpu_utilisation")][90:] += 0.3
+        series[("ads", "cpu")][90:] += 20
     if noisy_cluster:
         for node in ("node-1", "node-3"):
             series[(node, "node_network_receive_errs_total_rate")][88:] += 300
@@ -38,7 +52,7 @@ def write_case(path: Path, *, noisy_cluster: bool = False) -> Path:
     path.mkdir(parents=True)
     write_metrics(path, series, t0=T0, step=STEP)
     placed = {"front": ["node-1", "node-3"], "search": ["node-2", "node-3"],
-              "ads": ["node-1", "node-2"], "billing": ["node-3"]}
+              "ads": ["node-1", "node-2"], "billing": ["node-3"], "reindex": ["node-2"]}
     lines = [{"ts": T0 + i * STEP, "service": service, "level": "info",
               "message": f"handled request {i}", "node_name": node}
              for i in range(0, N, 4) for service, nodes in placed.items() for node in nodes]
@@ -70,3 +84,18 @@ def test_the_same_trouble_on_every_node_is_not_one_nodes_fault(
         tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     report = investigate_json(write_case(tmp_path / "cluster", noisy_cluster=True), capsys)
     assert report["root_causes"][0]["service"] != "node-2" or report["abstained"]
+
+
+def test_a_workload_burning_the_nodes_cpu_is_the_noisy_neighbour(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    report = investigate_json(write_case(tmp_path / "hog", hog=True), capsys)
+    top = report["root_causes"][0]
+    assert (top["service"], top["kind"]) == ("reindex", "cpu")
+    assert "node-2" in top["summary"]
+
+
+def test_what_a_pod_carries_of_the_nodes_later_trouble_does_not_make_it_the_cause(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    report = investigate_json(write_case(tmp_path / "retries", retries=True), capsys)
+    top = report["root_causes"][0]
+    assert top["service"] == "node-2" and top["kind"].startswith("network")

@@ -22,9 +22,10 @@ async def node_faults(run: Run, services: list[str], effect_onset: float | None,
     cause of the degraded services placed on it that began to degrade with it (from a
     sample before it to `Thresholds.node_follow_s` after), when there are at least
     `Thresholds.node_victims` of them and its anomaly is as strong as theirs: they are
-    explained by it, and it is corroborated by each. Not when a workload on the node shows
-    the same resource rising no later than the node does: the node only carries that pod's
-    load (a batch job's CPU, a database's disk reads), and the pod is the cause."""
+    explained by it, and it is corroborated by each. When a workload on the node shows the
+    same resource rising no later than the node does, the node only carries that workload's
+    load (a batch job's CPU, a database's disk reads): the workload is the cause, a noisy
+    neighbour of the services beside it."""
     th = run.thresholds
     limit = (effect_onset if effect_onset is not None else run.ctx.fired_at_s) + run.tolerance
     degraded: dict[str, FamilyVerdict] = {}  # each service's first degradation before it
@@ -40,59 +41,86 @@ async def node_faults(run: Run, services: list[str], effect_onset: float | None,
         for node in await run.tools.placements(service):
             if node != service:
                 hosted.setdefault(node, set()).add(service)
-    faults: dict[str, FamilyVerdict] = {}
+    # Each node's own troubles before the alert, strongest first.
+    faults: dict[str, list[FamilyVerdict]] = {}
     for node in hosted:
-        own = (await run.tools.profile(node)).best(*RESOURCE_KINDS)
-        if own is not None and own.anomalous and own.onset is not None and \
-                own.onset <= limit and persistence(own) >= th.persistent:
-            faults[node] = own
-    for node, own in sorted(faults.items()):
+        profile = await run.tools.profile(node)
+        troubles = sorted((v for f in RESOURCE_KINDS if (v := profile.families.get(f))
+                           is not None and v.anomalous and v.onset is not None and
+                           v.onset <= limit and persistence(v) >= th.persistent),
+                          key=lambda v: -v.score)
+        if troubles:
+            faults[node] = troubles
+    for node, troubles in sorted(faults.items()):
+        own = troubles[0]
         # The fault follows one node: the same trouble on other nodes at once, half as
         # strong or more, is the whole cluster's load (every node's network busier with the
         # traffic), not this node's.
-        if any(n != node and v.family == own.family and v.score >= th.node_alone * own.score
-               for n, v in faults.items()):
+        if any(n != node and v[0].family == own.family and
+               v[0].score >= th.node_alone * own.score for n, v in faults.items()):
             continue
+        # A workload on it carrying the first of its troubles (its own use of that resource
+        # rising no later than the node's) is the hog: the node only carries its load. What
+        # went wrong later is the consequence (a NIC dropping packets, then CPU spent on
+        # retries), and what a workload carries of it says nothing of the cause.
+        opening = min(troubles, key=lambda v: (v.onset or 0.0, -v.score))
+        assert opening.onset is not None
+        hog = await _carrier(run, services, node, opening.family, opening.onset)
+        if hog is not None:
+            own = opening
         assert own.onset is not None
+        strength = max(own.score, hog.score if hog is not None else 0.0)
         # Onsets a sample apart are one moment, and a node is often scraped more slowly
         # than the services on it.
         slack = max(run.lag, _step(run, own))
         victims = sorted(
             s for s in hosted[node]
             if own.onset - slack <= (degraded[s].onset or 0.0) <= own.onset + th.node_follow_s
-            and squash(own.score) >= th.explains * squash(degraded[s].score))
-        if len(victims) < th.node_victims or \
-                await _carried(run, services, node, own.family, own.onset):
+            and squash(strength) >= th.explains * squash(degraded[s].score)
+            and (hog is None or s != hog.service))  # the hog is not its own victim
+        if len(victims) < th.node_victims:
             continue
+        cause = hog or own
         await run.progress(f"{node} hosts {len(victims)} degraded services")
-        h = run.new(statement=f"a {own.family.replace('_', ' ')} fault of node {node} "
-                              f"degraded the services it hosts ({', '.join(victims)})",
-                    kind=own.family, service=node, depth=1, parent=parent)
+        what = own.family.replace('_', ' ')
+        statement = (f"{hog.service}'s {what} use on {node} degraded the services beside it "
+                     f"({', '.join(victims)})" if hog is not None else
+                     f"a {what} fault of node {node} degraded the services it hosts "
+                     f"({', '.join(victims)})")
+        h = run.new(statement=statement, kind=own.family, service=cause.service, depth=1,
+                    parent=parent)
+        if hog is not None:
+            h.evidence.append(run.tools.cite(hog, effect=(f"{node} {what}", own.onset)))
         h.evidence.append(run.tools.cite(own, effect=(run.ctx.effect, effect_onset)))
-        h.status, h.score = "supported", own.score
+        h.status, h.score = "supported", strength
         run.candidates.append(Candidate(
-            service=node, kind=own.family, score=own.score, onset=own.onset,
-            evidence=list(h.evidence), hypothesis_id=h.id, reachable=False,
-            unknown_link=True, node=node,
+            service=cause.service, kind=own.family, score=h.score,
+            onset=cause.onset, evidence=list(h.evidence), hypothesis_id=h.id,
+            reachable=False, unknown_link=True, node=node,
             corroboration=len([s for s in victims if s != run.ctx.service]),
-            persistence=persistence(own)))
+            persistence=persistence(cause)))
+        # A victim's degradation began with the node's trouble: what it showed before is its
+        # cause only when as strong (a bad deploy), not a CPU drifting up for a while.
         for candidate in run.candidates:
-            if candidate.service in victims and (candidate.onset is None or
-                                                 candidate.onset >= own.onset - slack):
+            if candidate.service in victims and (
+                    candidate.onset is None or candidate.onset >= own.onset - slack or
+                    squash(strength) >= th.explains * squash(candidate.score)):
                 candidate.explained = True
 
 
-async def _carried(run: Run, services: list[str], node: str, family: str,
-                   onset: float) -> bool:
-    """Does a workload on the node show the node's resource rising no later than the node?"""
+async def _carrier(run: Run, services: list[str], node: str, family: str,
+                   onset: float) -> FamilyVerdict | None:
+    """The workload on the node whose own use of the node's resource rose no later than the
+    node's did (the strongest, if several): the load the node carries."""
+    found: list[FamilyVerdict] = []
     for service in services:
         if service == node:
             continue
         verdict = (await run.tools.profile(service)).families.get(family)
         if verdict is not None and verdict.anomalous and verdict.onset is not None and \
                 verdict.onset <= onset + run.lag and node in await run.tools.placements(service):
-            return True
-    return False
+            found.append(verdict)
+    return max(found, key=lambda v: v.score, default=None)
 
 
 def _step(run: Run, verdict: FamilyVerdict) -> float:
