@@ -18,6 +18,7 @@ from agents.sre.assist import ModelAssist, brief
 from agents.sre.candidates import Candidate, decisive, rank, render_summary
 from agents.sre.catalogue import explore
 from agents.sre.context import AlertContext
+from agents.sre.jobs import batch_jobs
 from agents.sre.lab import Lab
 from agents.sre.nodes import node_faults
 from agents.sre.report import RECOVERED, TOO_EARLY, Hypothesis, Report, Stats
@@ -117,6 +118,7 @@ class Investigator:
             await corroborate(run)
             await twins(run)
             await node_faults(run, services, effect_onset, root)
+            await batch_jobs(run, effect_onset, root)
         except BudgetExhausted as exc:
             run.notes.append(str(exc))
             log.info("investigation stopped early: %s", exc)

@@ -95,6 +95,9 @@ class Thresholds:
     node_follow_s: float = 300.0
     # ...and no other node showed the same trouble at this share of its strength (z) or more.
     node_alone: float = 0.5
+    # A batch job's start explains a service it calls that degraded from then to this many
+    # seconds after (agents/sre/jobs.py): new work shows at once.
+    job_follow_s: float = 300.0
     # Such a cause explains a path's "degraded with no visible cause" when at least this
     # strong against it (squashed scale); on a shared node, whatever its strength.
     unknown_link_explains: float = 0.5

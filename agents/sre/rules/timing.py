@@ -76,10 +76,11 @@ def late(link: Link) -> str:
     return f"anomalous, but it started at {hhmm(cause.onset)}, after {link.effect_label}"
 
 
-@rule("change_window", family="timing", kinds=("deploy", "config", "memory"))
+@rule("change_window", family="timing", kinds=("deploy", "config", "memory", "traffic"))
 def change_window(link: Link) -> str:
-    """A change (or an OOM kill) explains what follows it within the lookback (45 minutes),
-    not older trouble and not an episode that cannot be placed in time."""
+    """A change (or an OOM kill, or a batch job's start) explains what follows it within the
+    lookback (45 minutes), not older trouble and not an episode that cannot be placed in
+    time."""
     cause = link.cause
     if not isinstance(cause, ChangeEvent):
         return ""

@@ -1,0 +1,68 @@
+"""Batch jobs as causes. A job that starts (a CronJob creating its Job, as Kubernetes reports
+it) sends new work into the system: when a service it calls saturates or slows right after
+it started, the job is the cause, however loud the service's own resource looks. Nothing in
+the service's metrics names the job; the call graph (topology or traces) and the start time
+do."""
+
+from __future__ import annotations
+
+import re
+
+from agents.sre.candidates import Candidate
+from agents.sre.report import Hypothesis
+from agents.sre.run import DEGRADATION, RESOURCE_KINDS, Run
+from agents.sre.verdicts import FamilyVerdict, hhmm, persistence
+from integrations.telemetry.base import ChangeEvent
+
+# Kubernetes' CronJob controller reports each run as "Created job <name>" (SuccessfulCreate);
+# other schedulers say a job or batch "started".
+_JOB_START = re.compile(r"\bcreated job\b|\b(?:job|batch)\b[^.]*\bstarted\b", re.IGNORECASE)
+
+
+def job_start(event: ChangeEvent) -> bool:
+    return event.kind in ("k8s", "other", "scale") and bool(_JOB_START.search(event.summary))
+
+
+async def batch_jobs(run: Run, effect_onset: float | None, parent: Hypothesis) -> None:
+    """A job started before the alert, and a service it calls that the walk reached began to
+    degrade or saturate from then to `Thresholds.job_follow_s` after: the job's load is the
+    cause (kind `traffic`) and the service's own trouble is explained by it."""
+    th = run.thresholds
+    limit = (effect_onset if effect_onset is not None else run.ctx.fired_at_s) + run.tolerance
+    for event in await run.tools.changes():
+        if not job_start(event) or event.ts > limit:
+            continue
+        loaded: list[FamilyVerdict] = []
+        for callee in sorted(run.graph.get(event.service, ())):
+            if callee not in run.catalogued:  # off the alert's path: not what it felt
+                continue
+            profile = await run.tools.profile(callee)
+            loaded += [v for f in (*RESOURCE_KINDS, *DEGRADATION)
+                       if (v := profile.families.get(f)) is not None and v.anomalous
+                       and v.onset is not None
+                       and event.ts - run.tolerance <= v.onset <= event.ts + th.job_follow_s
+                       and v.onset <= limit]
+        if not loaded:
+            continue
+        strongest = max(loaded, key=lambda v: v.score)
+        if run.judge(kind="traffic", role="local", cause=event, effect=strongest,
+                     effect_onset=strongest.onset, effect_service=strongest.service,
+                     effect_label=f"{strongest.service} {strongest.family}") is not None:
+            continue
+        hit = sorted({v.service for v in loaded})
+        h = run.new(statement=f"the {event.service} job started at {hhmm(event.ts)} loaded "
+                              f"{', '.join(hit)}, which then degraded",
+                    kind="traffic", service=event.service, depth=1, parent=parent)
+        h.evidence.append(run.tools.cite_event(event, (f"{strongest.service} "
+                                                       f"{strongest.family}", strongest.onset)))
+        h.evidence.append(run.tools.cite(strongest, effect=(run.ctx.effect, effect_onset)))
+        h.status, h.score = "supported", max(8.0, strongest.score)
+        run.candidates.append(Candidate(
+            service=event.service, kind="traffic", score=h.score, onset=event.ts,
+            evidence=list(h.evidence), hypothesis_id=h.id,
+            corroboration=len([s for s in hit if s != run.ctx.service]),
+            persistence=persistence(strongest)))
+        for candidate in run.candidates:
+            if candidate.service in hit and candidate.onset is not None and \
+                    candidate.onset >= event.ts - run.tolerance:
+                candidate.explained = True

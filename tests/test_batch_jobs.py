@@ -1,0 +1,78 @@
+"""A batch job's start (Kubernetes' CronJob controller: "Created job <name>") sends new work
+into the system: a service it calls that saturates right after is its victim, and the job
+the cause, however loud the service's own CPU is. A job that ran long before the damage, or
+that calls nothing the alert depends on, explains nothing."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from agents.sre.jobs import job_start
+from integrations.telemetry.base import ChangeEvent
+from tests.scenario_files import investigate_json, write_metrics
+
+T0 = 1_700_000_000
+STEP = 30
+N = 120
+
+
+def test_which_events_start_a_job() -> None:
+    def starts(kind: str, summary: str) -> bool:
+        return job_start(ChangeEvent(T0, "rollup", kind, summary))
+
+    assert starts("k8s", "Created job rollup-28525550")
+    assert starts("other", "batch nightly-export started by scheduler")
+    assert not starts("k8s", "Started container rollup")
+    assert not starts("k8s", "Created pod web-7d9f-abcde")
+    assert not starts("deploy", "Created job rollup-1 (a deploy event names nothing of load)")
+
+
+def write_case(path: Path, *, started_at: int, caller: str = "rollup") -> Path:
+    """api calls db; `caller` (a batch job with no telemetry of its own before it ran) calls
+    db too. The job is created at `started_at`; db's CPU saturates from sample 88 and api's
+    latency rises from 89."""
+    rng = np.random.default_rng(5)
+    series = {("api", "latency"): 80 + rng.normal(0, 3, N),
+              ("db", "latency"): 5 + rng.normal(0, 0.3, N),
+              ("db", "cpu"): 30 + rng.normal(0, 1.5, N)}
+    series[("db", "cpu")][88:] += 60
+    series[("db", "latency")][88:] += 40
+    series[("api", "latency")][89:] += 150
+    path.mkdir(parents=True)
+    write_metrics(path, series, t0=T0, step=STEP)
+    (path / "events.jsonl").write_text(json.dumps(
+        {"ts": T0 + started_at * STEP, "service": caller, "kind": "k8s",
+         "summary": f"Created job {caller}-28525550"}) + "\n")
+    (path / "case.json").write_text(json.dumps({
+        "id": "c", "window": {"start": T0, "end": T0 + (N - 1) * STEP},
+        "alert": {"name": "HighLatency", "service": "api", "signal": "latency",
+                  "fired_at": T0 + 95 * STEP},
+        "topology": [{"caller": "api", "callee": "db"},
+                     {"caller": "rollup", "callee": "db"}]}))
+    return path
+
+
+def test_the_job_that_loaded_the_saturated_database_is_the_cause(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    report = investigate_json(write_case(tmp_path / "job", started_at=86), capsys)
+    top = report["root_causes"][0]
+    assert (top["service"], top["kind"]) == ("rollup", "traffic")
+    cited = {e["id"]: e["finding"] for e in report["evidence"]}
+    assert any("Created job" in cited[i] for i in top["evidence"])
+
+
+def test_a_job_long_before_the_damage_explains_nothing(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    report = investigate_json(write_case(tmp_path / "early", started_at=40), capsys)
+    assert report["root_causes"][0]["service"] == "db"
+
+
+def test_a_job_that_calls_nothing_on_the_path_explains_nothing(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    report = investigate_json(write_case(tmp_path / "elsewhere", started_at=86,
+                                         caller="thumbnails"), capsys)
+    assert report["root_causes"][0]["service"] == "db"
