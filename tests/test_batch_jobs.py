@@ -1,7 +1,8 @@
 """A batch job's start (Kubernetes' CronJob controller: "Created job <name>") sends new work
 into the system: a service it calls that saturates right after is its victim, and the job
-the cause, however loud the service's own CPU is. A job that ran long before the damage, or
-that calls nothing the alert depends on, explains nothing."""
+the cause, however loud the service's own CPU is. A job that ran long before the damage,
+that calls nothing the alert depends on, or whose earlier run in the window was harmless (a
+schedule's routine run), explains nothing."""
 
 from __future__ import annotations
 
@@ -31,10 +32,11 @@ def test_which_events_start_a_job() -> None:
     assert not starts("deploy", "Created job rollup-1 (a deploy event names nothing of load)")
 
 
-def write_case(path: Path, *, started_at: int, caller: str = "rollup") -> Path:
+def write_case(path: Path, *, started_at: int, caller: str = "rollup",
+               ran_before: int | None = None) -> Path:
     """api calls db; `caller` (a batch job with no telemetry of its own before it ran) calls
     db too. The job is created at `started_at`; db's CPU saturates from sample 88 and api's
-    latency rises from 89."""
+    latency rises from 89. `ran_before`: the same job also ran at that sample, harmlessly."""
     rng = np.random.default_rng(5)
     series = {("api", "latency"): 80 + rng.normal(0, 3, N),
               ("db", "latency"): 5 + rng.normal(0, 0.3, N),
@@ -44,9 +46,10 @@ def write_case(path: Path, *, started_at: int, caller: str = "rollup") -> Path:
     series[("api", "latency")][89:] += 150
     path.mkdir(parents=True)
     write_metrics(path, series, t0=T0, step=STEP)
-    (path / "events.jsonl").write_text(json.dumps(
-        {"ts": T0 + started_at * STEP, "service": caller, "kind": "k8s",
-         "summary": f"Created job {caller}-28525550"}) + "\n")
+    runs = [started_at] if ran_before is None else [ran_before, started_at]
+    (path / "events.jsonl").write_text("".join(json.dumps(
+        {"ts": T0 + at * STEP, "service": caller, "kind": "k8s",
+         "summary": f"Created job {caller}-{28525550 + at}"}) + "\n" for at in runs))
     (path / "case.json").write_text(json.dumps({
         "id": "c", "window": {"start": T0, "end": T0 + (N - 1) * STEP},
         "alert": {"name": "HighLatency", "service": "api", "signal": "latency",
@@ -75,4 +78,12 @@ def test_a_job_that_calls_nothing_on_the_path_explains_nothing(
         tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     report = investigate_json(write_case(tmp_path / "elsewhere", started_at=86,
                                          caller="thumbnails"), capsys)
+    assert report["root_causes"][0]["service"] == "db"
+
+
+def test_a_scheduled_jobs_routine_run_explains_nothing(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """The same job ran an hour earlier and nothing followed: this run is routine."""
+    report = investigate_json(write_case(tmp_path / "routine", started_at=86, ran_before=30),
+                              capsys)
     assert report["root_causes"][0]["service"] == "db"

@@ -26,11 +26,18 @@ def job_start(event: ChangeEvent) -> bool:
 async def batch_jobs(run: Run, effect_onset: float | None, parent: Hypothesis) -> None:
     """A job started before the alert, and a service it calls that the walk reached began to
     degrade or saturate from then to `Thresholds.job_follow_s` after: the job's load is the
-    cause (kind `traffic`) and the service's own trouble is explained by it."""
+    cause (kind `traffic`) and the service's own trouble is explained by it. Not a job that
+    had run before in the window, harmlessly: a schedule's routine run."""
     th = run.thresholds
     limit = (effect_onset if effect_onset is not None else run.ctx.fired_at_s) + run.tolerance
-    for event in await run.tools.changes():
-        if not job_start(event) or event.ts > limit:
+    starts = [event for event in await run.tools.changes() if job_start(event)]
+    for event in starts:
+        if event.ts > limit:
+            continue
+        # A job that already ran in the window with nothing following (what it calls was
+        # normal then: that is the baseline) is on a schedule: this run is routine too.
+        if any(e.service == event.service and e.ts < event.ts - th.job_follow_s
+               for e in starts):
             continue
         loaded: list[FamilyVerdict] = []
         for callee in sorted(run.graph.get(event.service, ())):
