@@ -85,3 +85,27 @@ def test_the_answer_names_the_workload(tmp_path: Path, capsys) -> None:  # type:
     assert not report["abstained"]
     assert (report["root_causes"][0]["service"], report["root_causes"][0]["kind"]) == \
         ("orders-db", "cpu")
+
+
+def test_a_pod_started_minutes_ago_has_its_counter_read_as_a_rate_too(tmp_path: Path) -> None:
+    """A rollout replaced web's pod: the old one's CPU counter climbed all window (a rate
+    of 0.05 cores), the new one's has 6 samples, too few to be judged by its own shape. It
+    is the same metric, so it is a rate too: 0.5 cores, not its running total of hundreds."""
+    path = tmp_path / "rollout"
+    path.mkdir()
+    step, n_old, n_new = 60, 60, 6
+    rows = ["timestamp,service,metric,value"]
+    rows += [f"{T0 + i * step},web-5d8f9c7b6-q2x7z,container_cpu_usage_seconds_total,"
+             f"{1000 + 3.0 * i}" for i in range(n_old)]
+    start = T0 + (n_old + 2) * step
+    rows += [f"{start + i * step},web-7c9f8d6b5-k2p4w,container_cpu_usage_seconds_total,"
+             f"{300 + 30.0 * i}" for i in range(n_new)]
+    (path / "metrics.csv").write_text("\n".join(rows) + "\n")
+    (path / "case.json").write_text(json.dumps({
+        "id": "c", "window": {"start": T0, "end": start + n_new * step},
+        "alert": {"name": "HighCPU", "service": "web", "signal": "saturation",
+                  "fired_at": start + 3 * step}}))
+    (cpu,) = ScenarioSource(path)._series["web"]
+    rates = cpu.v[np.isfinite(cpu.v)]
+    assert np.allclose(rates[: n_old - 1], 0.05)
+    assert np.allclose(rates[-(n_new - 1):], 0.5)

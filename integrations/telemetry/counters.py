@@ -38,16 +38,21 @@ def counter_name(metric: str) -> bool:
     return bool(_COUNTER_NAME.search(metric))
 
 
-def per_second(metric: str, t: FloatArray, v: FloatArray) -> FloatArray | None:
+def per_second(metric: str, t: FloatArray, v: FloatArray, *,
+               known: bool = False) -> FloatArray | None:
     """The series' per-second increase, aligned on `t` (NaN at the first sample and where
-    a sample is missing), or None when the series is not a cumulative counter."""
+    a sample is missing), or None when the series is not a cumulative counter. `known`: the
+    same metric is a counter elsewhere (another pod of the workload), so a series too short
+    to be judged by its own shape (a pod started minutes ago) is one too if it never falls."""
     finite = np.isfinite(v)
-    if int(finite.sum()) < MIN_SAMPLES:
+    if int(finite.sum()) < (2 if known else MIN_SAMPLES):
         return None
     tf, vf = t[finite], v[finite]
     step = np.diff(vf)
     falls = step < 0
     rises = step > 0
+    if known and not falls.any() and int(finite.sum()) < MIN_SAMPLES:
+        return _rate(v, finite, tf, step)
     if rises.sum() < MIN_RISES:
         return None  # flat, or all but: nothing a rate would show better
     resets = falls & (vf[1:] < RESET_SHARE * vf[:-1])
@@ -58,8 +63,12 @@ def per_second(metric: str, t: FloatArray, v: FloatArray) -> FloatArray | None:
         return None
     if not counter_name(metric) and rises.mean() < RISING:
         return None
+    return _rate(v, finite, tf, np.where(resets, vf[1:], step))
+
+
+def _rate(v: FloatArray, finite: npt.NDArray[np.bool_], tf: FloatArray,
+          increase: FloatArray) -> FloatArray:
     dt = np.diff(tf)
-    increase = np.where(resets, vf[1:], step)
     with np.errstate(divide="ignore", invalid="ignore"):
         rate = np.where(dt > 0, increase / dt, np.nan)
     out = np.full(v.shape, np.nan)

@@ -351,6 +351,7 @@ class ScenarioSource:
         by_service: dict[str, list[Series]] = defaultdict(list)
         counters: list[str] = []
         repeated = 0
+        raw: list[tuple[str, str, np.ndarray, np.ndarray]] = []
         for (service, metric), (times, values) in columns.items():
             t = np.asarray(times, dtype=np.float64)
             v = np.asarray(values, dtype=np.float64)
@@ -360,10 +361,23 @@ class ScenarioSource:
             if t.size > 1 and bool(np.any(t[1:] == t[:-1])):
                 t, v = _one_per_timestamp(t, v)
                 repeated += 1
-            rate = per_second(metric, t, v)
-            if rate is not None:
-                v = rate
-                counters.append(f"{service}/{metric}")
+            raw.append((service, metric, t, v))
+        # A metric that is a running total in one series is one in every series: a pod
+        # started minutes ago has too few samples to be judged by its own shape, and left
+        # raw beside its predecessor's rate it would read as a leap of thousands.
+        known: set[str] = set()
+        converted: set[int] = set()
+        for pass_known in (False, True):
+            for i, (service, metric, t, v) in enumerate(raw):
+                if i in converted or (pass_known and metric not in known):
+                    continue
+                rate = per_second(metric, t, v, known=pass_known)
+                if rate is not None:
+                    raw[i] = (service, metric, t, rate)
+                    converted.add(i)
+                    known.add(metric)
+                    counters.append(f"{service}/{metric}")
+        for service, metric, t, v in raw:
             by_service[service].append(Series(service, metric, t, v))
         if repeated:
             self.warnings.append(f"metrics.csv: {repeated} series repeat timestamps (duplicate "
