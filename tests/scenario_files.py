@@ -1,5 +1,5 @@
-"""Hand-built incidents for tests: one place that writes metrics.csv, and one that reads an
-investigation back as JSON."""
+"""Hand-built incidents for tests: one place that writes metrics.csv, one that writes
+case.json, and one that reads an investigation back as JSON."""
 
 from __future__ import annotations
 
@@ -20,6 +20,18 @@ def write_metrics(path: Path, series: dict[tuple[str, str], np.ndarray], *, t0: 
     (path / "metrics.csv").write_text("timestamp,service,metric,value\n" + "".join(
         f"{t0 + i * step},{s},{m},{v:.4f}\n" for (s, m), values in series.items()
         for i, v in enumerate(values)))
+
+
+def write_case_json(path: Path, *, t0: float, step: float, samples: int, name: str,
+                    service: str, signal: str, fired_at: int,
+                    topology: tuple[tuple[str, str], ...] = ()) -> None:
+    """case.json: a window of `samples` steps from `t0`, an alert on `service`'s `signal`
+    fired at sample `fired_at`, and the call graph as (caller, callee) pairs."""
+    (path / "case.json").write_text(json.dumps({
+        "id": "c", "window": {"start": t0, "end": t0 + (samples - 1) * step},
+        "alert": {"name": name, "service": service, "signal": signal,
+                  "fired_at": t0 + fired_at * step},
+        "topology": [{"caller": a, "callee": b} for a, b in topology]}))
 
 
 def caller_and_slow_callee(caller: str, callee: str, *, seed: int, n: int,

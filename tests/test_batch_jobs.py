@@ -14,7 +14,7 @@ import pytest
 
 from agents.sre.jobs import job_start
 from integrations.telemetry.base import ChangeEvent
-from tests.scenario_files import investigate_json, write_metrics
+from tests.scenario_files import investigate_json, write_case_json, write_metrics
 
 T0 = 1_700_000_000
 STEP = 30
@@ -50,12 +50,8 @@ def write_case(path: Path, *, started_at: int, caller: str = "rollup",
     (path / "events.jsonl").write_text("".join(json.dumps(
         {"ts": T0 + at * STEP, "service": caller, "kind": "k8s",
          "summary": f"Created job {caller}-{28525550 + at}"}) + "\n" for at in runs))
-    (path / "case.json").write_text(json.dumps({
-        "id": "c", "window": {"start": T0, "end": T0 + (N - 1) * STEP},
-        "alert": {"name": "HighLatency", "service": "api", "signal": "latency",
-                  "fired_at": T0 + 95 * STEP},
-        "topology": [{"caller": "api", "callee": "db"},
-                     {"caller": "rollup", "callee": "db"}]}))
+    write_case_json(path, t0=T0, step=STEP, samples=N, name="HighLatency", service="api",
+                    signal="latency", fired_at=95, topology=(("api", "db"), ("rollup", "db")))
     return path
 
 

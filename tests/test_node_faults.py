@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from tests.scenario_files import investigate_json, write_metrics
+from tests.scenario_files import investigate_json, write_case_json, write_metrics
 
 T0 = 1_700_000_000
 STEP = 30
@@ -63,12 +63,9 @@ def write_case(path: Path, *, noisy_cluster: bool = False, hog: bool = False,
                "node_name": "node-2"}
               for i in range(89, N) for service in ("search", "ads") for k in range(6)]
     (path / "logs.jsonl").write_text("".join(json.dumps(line) + "\n" for line in lines))
-    (path / "case.json").write_text(json.dumps({
-        "id": "c", "window": {"start": T0, "end": T0 + (N - 1) * STEP},
-        "alert": {"name": "HighErrorRate", "service": "front", "signal": "errors",
-                  "fired_at": T0 + 95 * STEP},
-        "topology": [{"caller": "front", "callee": "search"},
-                     {"caller": "front", "callee": "ads"}]}))
+    write_case_json(path, t0=T0, step=STEP, samples=N, name="HighErrorRate", service="front",
+                    signal="errors", fired_at=95,
+                    topology=(("front", "search"), ("front", "ads")))
     return path
 
 

@@ -12,7 +12,7 @@ import pytest
 
 from agents.sre.run import event_cause
 from integrations.telemetry.base import ChangeEvent
-from tests.scenario_files import investigate_json, write_metrics
+from tests.scenario_files import investigate_json, write_case_json, write_metrics
 
 T0 = 1_700_000_000
 STEP = 30
@@ -46,11 +46,8 @@ def write_case(path: Path, *, killed_at: int | None) -> Path:
             {"ts": T0 + killed_at * STEP, "service": "sessions", "kind": "restart",
              "summary": "Container sessions in pod sessions-0 was OOMKilled (exit code 137)",
              "reason": "OOMKilled"}) + "\n")
-    (path / "case.json").write_text(json.dumps({
-        "id": "c", "window": {"start": T0, "end": T0 + (n - 1) * STEP},
-        "alert": {"name": "HighLatency", "service": "web", "signal": "latency",
-                  "fired_at": T0 + 96 * STEP},
-        "topology": [{"caller": "web", "callee": "sessions"}]}))
+    write_case_json(path, t0=T0, step=STEP, samples=n, name="HighLatency", service="web",
+                    signal="latency", fired_at=96, topology=(("web", "sessions"),))
     return path
 
 

@@ -337,10 +337,13 @@ async def unknown_links(run: Run, found: list[Candidate], effect_onset: float | 
                     all(places.values()):
                 continue  # placed elsewhere than every degraded service of the path
             candidate.unknown_link = True
-            # The node it shares with them (the first by name, when it shares several).
-            candidate.node = min(mine.intersection(*(places[s] for s in shared))
-                                 or mine & set().union(*(places[s] for s in shared))) \
-                if shared else None
+            if shared:
+                # The node it shares with them: one all of them run on if there is one,
+                # else any they run on (the first by name, for a stable answer).
+                theirs = [places[s] for s in shared]
+                candidate.node = min(mine.intersection(*theirs) or mine & set().union(*theirs))
+            else:
+                candidate.node = None
         for victim in path:
             if victim.explained or (victim.onset is not None and
                                     candidate.onset > victim.onset + run.tolerance):
