@@ -295,6 +295,13 @@ async def _dependencies(run: Run, service: str, effect: str, effect_onset: float
                     # metric (sampled spans and log lines cannot order them finer).
                     start = verdict.onset if verdict.onset is not None else float("inf")
                     below = [(min(o, start), max(s, effect_verdict.score)) for o, s in below]
+                if blame is not None and effect_verdict is not None and run.judge(
+                        kind="dependency", role="dependency", cause=blame, effect=None,
+                        effect_onset=effect_onset, effect_service=service,
+                        effect_label=effect) is None and \
+                        _named(run, blame, callee, service, effect_verdict, blame.onset):
+                    # ...and accounts for this caller's failure as a covering cause does.
+                    below = [(o, max(s, effect_verdict.score)) for o, s in below]
                 found_below.extend(below)
         await run.progress(f"tested {callee}")
     return found_below
@@ -384,6 +391,8 @@ async def _through_traces(run: Run, callee: str, service: str, effect: str,
                                   coupling=coupling, named_by=service)
             run.candidates.append(candidate)
             below = [(onset, candidate.score)]
+        elif blame is not None and cause is blame:
+            _named(run, blame, callee, service, effect_verdict, onset)
         if effect_verdict is not None:
             # Failing spans (or a new error) below a caller failing with them account for
             # it, whatever the scale of each one's numbers (a proportion's z against a
@@ -392,4 +401,23 @@ async def _through_traces(run: Run, callee: str, service: str, effect: str,
             start = effect_onset if effect_onset is not None else float("inf")
             below = [(min(o, start), max(s, effect_verdict.score)) for o, s in below]
         found_below.extend(below)
+    return True
+
+
+def _named(run: Run, blame: LogVerdict, callee: str, caller: str,
+           effect: FamilyVerdict | None, onset: float | None) -> bool:
+    """A callee whose own telemetry barely moved, named by most of its caller's error lines
+    ("timeout calling payment-router", "read: connection reset"): what the caller suffers is
+    its failure seen from outside (lost packets never reach its own error count), so its
+    "degraded with no visible cause" carries the caller's strength. Not a callee among
+    several the lines name alike (a caller's own deadline expiring on every call)."""
+    if effect is None or not effect.anomalous or \
+            blame.named_share(callee) < run.thresholds.blames:
+        return False
+    for candidate in run.candidates:
+        if candidate.service == callee and candidate.fallback and not candidate.explained:
+            candidate.score = max(candidate.score, effect.score)
+            candidate.named_by = candidate.named_by or caller
+            if onset is not None and (candidate.onset is None or onset < candidate.onset):
+                candidate.onset = onset  # failing from its caller's first line naming it
     return True

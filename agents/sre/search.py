@@ -348,8 +348,10 @@ async def unknown_links(run: Run, found: list[Candidate], effect_onset: float | 
             if victim.explained or (victim.onset is not None and
                                     candidate.onset > victim.onset + run.tolerance):
                 continue
-            if victim.service in shared or squash(candidate.score) >= \
-                    th.unknown_link_explains * squash(victim.score):
+            # One its callers' error lines name is where their calls fail: only a node it
+            # is known to share explains that away, not a strength with no connection.
+            if victim.service in shared or (not victim.named_by and squash(
+                    candidate.score) >= th.unknown_link_explains * squash(victim.score)):
                 victim.explained = True
         return
 

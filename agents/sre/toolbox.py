@@ -301,6 +301,14 @@ class Toolbox:
         counts = Counter(t for line, t in zip(result.lines, templates, strict=True)
                          if line.ts >= self.split)
         new = {t for t in counts if t not in old}
+        # Lines of patterns never seen before are a surge of their own: a caller's new
+        # "timeout calling payment-router" twenty times in twenty minutes is not diluted by
+        # routine lines that happened to thin out at the same time.
+        novel = sum(counts[t] for t in new)
+        if novel:
+            run_up = sum(1 for line, t in zip(result.lines, templates, strict=True)
+                         if line.ts < self.split and t in new)
+            score = max(score, poisson_surge(run_up, base_span, novel, now_span))
         top = max(counts, key=lambda t: (t in new, counts[t]), default=None)
         onset = None
         if after:

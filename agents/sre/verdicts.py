@@ -146,6 +146,12 @@ class LogVerdict:
             return 0.0
         return self.blame_counts[self.blamed.index(service)] / max(self.blame_counts[0], 1)
 
+    def named_share(self, service: str) -> float:
+        """The share of its error lines since the split that name `service`."""
+        if service not in self.blamed or not self.region_count:
+            return 0.0
+        return self.blame_counts[self.blamed.index(service)] / self.region_count
+
     def blame_score(self, service: str) -> float:
         """The surge of these lines, by the share of the blame that falls on `service`."""
         return self.score * self.blame_of(service)
