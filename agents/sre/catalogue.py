@@ -410,7 +410,8 @@ def _named(run: Run, blame: LogVerdict, callee: str, caller: str,
     ("timeout calling payment-router", "read: connection reset"): what the caller suffers is
     its failure seen from outside (lost packets never reach its own error count), so its
     "degraded with no visible cause" carries the caller's strength. Not a callee among
-    several the lines name alike (a caller's own deadline expiring on every call)."""
+    several the lines name alike (a caller's own deadline expiring on every call). Says
+    whether the lines single it out; the caller is then its to account for."""
     if effect is None or not effect.anomalous or \
             blame.named_share(callee) < run.thresholds.blames:
         return False

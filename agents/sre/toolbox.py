@@ -303,7 +303,8 @@ class Toolbox:
         new = {t for t in counts if t not in old}
         # Lines of patterns never seen before are a surge of their own: a caller's new
         # "timeout calling payment-router" twenty times in twenty minutes is not diluted by
-        # routine lines that happened to thin out at the same time.
+        # routine lines that happened to thin out at the same time. Those it wrote in the
+        # run-up just before the split are its baseline.
         novel = sum(counts[t] for t in new)
         if novel:
             run_up = sum(1 for line, t in zip(result.lines, templates, strict=True)
