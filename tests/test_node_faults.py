@@ -20,12 +20,13 @@ N = 120
 
 
 def write_case(path: Path, *, noisy_cluster: bool = False, hog: bool = False,
-               retries: bool = False) -> Path:
+               retries: bool = False, faint_first: bool = False) -> Path:
     """front calls search and ads; search and ads run a pod on node-2 (and one elsewhere);
     node-2's receive errors jump at sample 88, and search, ads and front fail from 89.
     `hog`: instead, a batch job on node-2 (called by nobody) burns CPU from 87, node-2's CPU
     saturates with it. `retries`: with the NIC fault, node-2's CPU rises two samples later
-    and so does the CPU of ads's pods (retrying)."""
+    and so does the CPU of ads's pods (retrying). `faint_first`: with the hog, node-2's
+    receive errors tick up faintly a sample before its CPU saturates (the job's traffic)."""
     rng = np.random.default_rng(11)
     series: dict[tuple[str, str], np.ndarray] = {}
     for service in ("front", "search", "ads", "billing"):
@@ -39,6 +40,8 @@ def write_case(path: Path, *, noisy_cluster: bool = False, hog: bool = False,
     if hog:
         series[("reindex", "cpu")][87:] += 700
         series[("node-2", "node_cpu_utilisation")][87:] = 1.0
+        if faint_first:
+            series[("node-2", "node_network_receive_errs_total_rate")][86:] += 2
     else:
         series[("node-2", "node_network_receive_errs_total_rate")][88:] += 400
     if retries:
@@ -89,6 +92,16 @@ def test_a_workload_burning_the_nodes_cpu_is_the_noisy_neighbour(
     top = report["root_causes"][0]
     assert (top["service"], top["kind"]) == ("reindex", "cpu")
     assert "node-2" in top["summary"]
+
+
+def test_the_workload_carrying_the_nodes_main_trouble_is_the_hog_after_a_faint_first_one(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    # A few receive errors a sample before the CPU saturates open the node's trouble; the
+    # saturation is its trouble, and reindex carries it.
+    report = investigate_json(write_case(tmp_path / "faint", hog=True, faint_first=True),
+                              capsys)
+    top = report["root_causes"][0]
+    assert (top["service"], top["kind"]) == ("reindex", "cpu"), report["summary"]
 
 
 def test_what_a_pod_carries_of_the_nodes_later_trouble_does_not_make_it_the_cause(

@@ -216,6 +216,7 @@ async def _dependencies(run: Run, service: str, effect: str, effect_onset: float
     `own_logs` are the caller's error logs: lines that name a callee are its view of that
     callee failing, a lead even where the callee's own metrics show nothing."""
     found_below: list[tuple[float, float]] = []
+    own_logs = _revealed(run, service, own_logs)
     for callee in sorted(run.graph.get(service, ())):
         blame = own_logs if own_logs is not None and own_logs.blame_of(callee) > 0 and \
             own_logs.blame_share >= run.thresholds.blames else None
@@ -305,6 +306,28 @@ async def _dependencies(run: Run, service: str, effect: str, effect_onset: float
                 found_below.extend(below)
         await run.progress(f"tested {callee}")
     return found_below
+
+
+def _revealed(run: Run, service: str, logs: LogVerdict | None) -> LogVerdict | None:
+    """Calls the topology does not list that `service`'s own error lines reveal: a service
+    named by a share of them ("call to users-pg failed", "upstream braintree-api responded
+    503") is one it calls. Topologies drawn from traces or manifests miss databases and
+    third parties; a caller's lines do not. Each such edge is added to the call graph (and
+    said in the evidence), so the callee is judged as any dependency is: the lines only
+    say where to look."""
+    if logs is None or not logs.region_count:
+        return logs
+    found = [(name, count) for name, count in logs.unlisted
+             if count / logs.region_count >= run.thresholds.revealed]
+    for name, count in found:
+        run.graph.setdefault(service, set()).add(name)
+        run.callers.setdefault(name, set()).add(service)
+        run.tools.record(query=f"call graph from {service}'s error lines", service=service,
+                         signal="logs", finding=f"{count} of {service}'s "
+                         f"{logs.region_count} error lines since {hhmm(run.tools.split)} "
+                         f"name {name}, which the topology does not list as its callee: "
+                         f"treated as one")
+    return run.tools.reblame(service) if found else logs
 
 
 def _has_latency(run: Run, service: str) -> bool:

@@ -65,9 +65,21 @@ async def node_faults(run: Run, services: list[str], effect_onset: float | None,
         # retries), and what a workload carries of it says nothing of the cause.
         opening = min(troubles, key=lambda v: (v.onset or 0.0, -v.score))
         assert opening.onset is not None
-        hog = await _carrier(run, services, node, opening.family, opening.onset)
-        if hog is not None:
-            own = opening
+        # The node's dominant trouble (the first is under `node_alone` of its strength),
+        # when it began within a sample of the first, is of the same moment (a database's
+        # disk reads, and a few retransmits of the traffic they bring a second earlier): a
+        # workload carrying it is the hog too. A lesser one is not (CPU spent on retries
+        # while the NIC drops packets).
+        moment = max(run.lag, _step(run, opening))
+        hog = None
+        for trouble in [opening] + [troubles[0]] * (
+                opening.score < th.node_alone * troubles[0].score and
+                (troubles[0].onset or 0.0) <= opening.onset + moment):
+            assert trouble.onset is not None
+            hog = await _carrier(run, services, node, trouble.family, trouble.onset)
+            if hog is not None:
+                own = trouble
+                break
         assert own.onset is not None
         strength = max(own.score, hog.score if hog is not None else 0.0)
         # Onsets a sample apart are one moment, and a node is often scraped more slowly

@@ -323,9 +323,7 @@ class Toolbox:
                        f"{hhmm(self.split)} (surge score {score:.1f})")
             if top:
                 finding += f"; top pattern{' (new)' if top in new else ''}: \"{clip(top, 90)}\""
-        callable_ = self.graph.get(service, set()) if any(self.graph.values()) \
-            else self.services - {service}
-        named, share = blame(after, callable_)
+        named, share, unlisted = self._named(service, after)
         blamed = tuple(name for name, _ in named)
         if blamed:
             finding += f"; {share:.0%} of the lines since name {', '.join(blamed[:3])}"
@@ -336,8 +334,34 @@ class Toolbox:
                      "new_patterns": len(new)})
         verdict = LogVerdict(service, score, onset, len(before), len(after), top, len(new),
                              evidence_id, blamed=blamed, blame_share=share,
-                             blame_counts=tuple(count for _, count in named))
+                             blame_counts=tuple(count for _, count in named),
+                             unlisted=unlisted)
         self._logs[service] = verdict
+        return verdict
+
+    def _named(self, service: str, after: list[LogLine]
+               ) -> tuple[tuple[tuple[str, int], ...], float, tuple[tuple[str, int], ...]]:
+        """Which of its callees `service`'s error lines since the split name (every other
+        service when there is no call graph), the share naming one, and which services the
+        call graph does not know at all they name (a database or a third party no trace
+        reached; a service the graph knows is one whose calls it knows)."""
+        if not any(self.graph.values()):
+            return (*blame(after, self.services - {service}), ())
+        named, share = blame(after, self.graph.get(service, set()))
+        charted = set(self.graph) | {c for called in self.graph.values() for c in called}
+        unlisted, _ = blame(after, self.services - charted)
+        return named, share, unlisted
+
+    def reblame(self, service: str) -> LogVerdict | None:
+        """The cached error-log verdict of `service` with its blame read again against the
+        call graph as it is now (after edges its lines revealed were added)."""
+        verdict = self._logs.get(service)
+        if verdict is None:
+            return None
+        after = [line for line in self._log_lines.get(service, []) if line.ts >= self.split]
+        named, verdict.blame_share, verdict.unlisted = self._named(service, after)
+        verdict.blamed = tuple(name for name, _ in named)
+        verdict.blame_counts = tuple(count for _, count in named)
         return verdict
 
     def cached_spans(self) -> list[Span]:

@@ -138,6 +138,9 @@ class LogVerdict:
     blamed: tuple[str, ...] = ()
     blame_share: float = 0.0
     blame_counts: tuple[int, ...] = ()  # lines naming each of `blamed`
+    # Services the call graph does not know at all that these lines name, with how many
+    # lines name each: calls the topology missed (a database, a third party).
+    unlisted: tuple[tuple[str, int], ...] = ()
 
     def blame_of(self, service: str) -> float:
         """How much of the blame falls on `service`: the lines naming it against those

@@ -60,6 +60,10 @@ class Thresholds:
     # Error lines at least this share of which name another service blame it (the writer
     # reports a dependency's failure; its own code is not where the fault is).
     blames: float = 0.5
+    # A service the call graph does not know at all, named by at least this share of a
+    # service's error lines since the split ("call to users-pg failed"), is one it calls:
+    # topologies miss what no trace reaches (a database, a third party). Above 1: off.
+    revealed: float = 0.3
     # ---- load ---------------------------------------------------------------------------------
     # A step up in requests from their own level just before counts as a surge from +50%.
     step_gain: float = 0.5

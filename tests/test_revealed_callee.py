@@ -1,0 +1,82 @@
+"""Calls the topology does not list, revealed by the caller's own error lines ("call to
+users-db failed", "upstream users-db responded 503"): topologies drawn from traces miss the
+databases and third parties no span reaches, and the lines name them. A word that happens to
+be a known service's name (users' "call to ledger failed", when the graph already knows what
+calls ledger) reveals nothing.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from tests.scenario_files import investigate_json, write_case_json, write_metrics
+
+T0 = 1_700_000_000
+STEP = 30
+N = 160
+ONSET = 130
+
+
+def write_case(path: Path, *, name: str = "users-db", listed: bool = False) -> Path:
+    """web calls users and ledger; users calls a database the topology leaves out (or lists,
+    `listed`). From ONSET the database's query time jumps and its disk reads double; users'
+    latency follows a sample later, web's errors with it. users' new error lines: statement
+    timeouts, and "call to {name} failed" in half of them."""
+    rng = np.random.default_rng(11)
+    series: dict[tuple[str, str], np.ndarray] = {}
+    for service in ("web", "users", "ledger"):
+        series[(service, "http_5xx_per_second")] = 2 + rng.normal(0, 0.3, N)
+        series[(service, "latency_p99_ms")] = 80 + rng.normal(0, 3, N)
+        series[(service, "cpu_usage_ratio")] = 0.3 + rng.normal(0, 0.01, N)
+    series[("users-db", "query_latency_p99_ms")] = 12 + rng.normal(0, 0.5, N)
+    series[("users-db", "pg_disk_read_bytes_per_second")] = 5e6 + rng.normal(0, 2e5, N)
+    series[("users-db", "query_latency_p99_ms")][ONSET:] += 6000
+    series[("users-db", "pg_disk_read_bytes_per_second")][ONSET:] += 5e6
+    series[("users", "latency_p99_ms")][ONSET + 1:] += 3000
+    series[("web", "http_5xx_per_second")][ONSET + 1:] += 20
+    write_metrics(path, series, t0=T0, step=STEP)
+
+    def line(i: int, message: str) -> dict[str, object]:
+        return {"ts": T0 + i * STEP + 3, "service": "users", "level": "error",
+                "message": message}
+
+    lines = [line(i, f"cache refresh slow req={i:05x}") for i in range(0, ONSET, 9)]
+    for i in range(ONSET + 1, N):
+        lines.append(line(i, f"canceling statement due to statement timeout req={i:05x}"))
+        lines.append(line(i, f"call to {name} failed: context deadline exceeded req={i:05x}"))
+    (path / "logs.jsonl").write_text("".join(json.dumps(x) + "\n" for x in lines))
+    edges = (("web", "users"), ("web", "ledger")) + ((("users", "users-db"),) if listed else ())
+    write_case_json(path, t0=T0, step=STEP, samples=N, name="Http5xxRatioHigh",
+                    service="web", signal="errors", fired_at=ONSET + 6, topology=edges)
+    return path
+
+
+def test_a_database_the_topology_misses_is_found_through_its_callers_lines(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    report = investigate_json(write_case(tmp_path / "revealed"), capsys)
+    top = report["root_causes"][0]
+    assert top["service"] == "users-db", report["summary"]
+    said = [e["finding"] for e in report["evidence"] if "call graph from" in e["query"]]
+    assert said and "users-db" in said[0] and "does not list" in said[0]
+
+
+def test_the_answer_is_the_one_a_listed_edge_gives(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    # The control: with the edge in the topology the same database is found the usual way.
+    report = investigate_json(write_case(tmp_path / "listed", listed=True), capsys)
+    assert report["root_causes"][0]["service"] == "users-db", report["summary"]
+    assert not [e for e in report["evidence"] if "call graph from" in e["query"]]
+
+
+def test_a_service_the_graph_knows_is_not_a_revealed_callee(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    # "call to ledger failed" from users: ledger is in the call graph (web calls it), so its
+    # calls are known and a word naming it adds no edge; users-db stays out of sight.
+    report = investigate_json(write_case(tmp_path / "known", name="ledger"), capsys)
+    assert not [e for e in report["evidence"] if "call graph from" in e["query"]]
+    assert report["root_causes"][0]["service"] != "ledger", report["summary"]
+
