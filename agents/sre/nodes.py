@@ -70,11 +70,13 @@ async def node_faults(run: Run, services: list[str], effect_onset: float | None,
         # disk reads, and a few retransmits of the traffic they bring a second earlier): a
         # workload carrying it is the hog too. A lesser one is not (CPU spent on retries
         # while the NIC drops packets).
-        moment = max(run.lag, _step(run, opening))
+        tried = [opening]
+        dominant = troubles[0]
+        if opening.score < th.node_alone * dominant.score and (dominant.onset or 0.0) <= \
+                opening.onset + max(run.lag, _step(run, opening)):
+            tried.append(dominant)
         hog = None
-        for trouble in [opening] + [troubles[0]] * (
-                opening.score < th.node_alone * troubles[0].score and
-                (troubles[0].onset or 0.0) <= opening.onset + moment):
+        for trouble in tried:
             assert trouble.onset is not None
             hog = await _carrier(run, services, node, trouble.family, trouble.onset)
             if hog is not None:

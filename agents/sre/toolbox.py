@@ -323,7 +323,7 @@ class Toolbox:
                        f"{hhmm(self.split)} (surge score {score:.1f})")
             if top:
                 finding += f"; top pattern{' (new)' if top in new else ''}: \"{clip(top, 90)}\""
-        named, share, unlisted = self._named(service, after)
+        named, share, unlisted = self._names_in(service, after)
         blamed = tuple(name for name, _ in named)
         if blamed:
             finding += f"; {share:.0%} of the lines since name {', '.join(blamed[:3])}"
@@ -339,8 +339,8 @@ class Toolbox:
         self._logs[service] = verdict
         return verdict
 
-    def _named(self, service: str, after: list[LogLine]
-               ) -> tuple[tuple[tuple[str, int], ...], float, tuple[tuple[str, int], ...]]:
+    def _names_in(self, service: str, after: list[LogLine]
+                  ) -> tuple[tuple[tuple[str, int], ...], float, tuple[tuple[str, int], ...]]:
         """Which of its callees `service`'s error lines since the split name (every other
         service when there is no call graph), the share naming one, and which services the
         call graph does not know at all they name (a database or a third party no trace
@@ -359,7 +359,7 @@ class Toolbox:
         if verdict is None:
             return None
         after = [line for line in self._log_lines.get(service, []) if line.ts >= self.split]
-        named, verdict.blame_share, verdict.unlisted = self._named(service, after)
+        named, verdict.blame_share, verdict.unlisted = self._names_in(service, after)
         verdict.blamed = tuple(name for name, _ in named)
         verdict.blame_counts = tuple(count for _, count in named)
         return verdict
