@@ -116,3 +116,18 @@ def test_network_errors_are_lost_packets() -> None:
     assert kind_family("node_network_receive_errs_total", "network") == "network_loss"
     assert kind_family("system.net.packets_in.error", "network") == "network_loss"
     assert kind_family("net_rtt_ms", "network") == "network_delay"
+
+
+@pytest.mark.parametrize(("metric", "unit", "seconds"), [
+    ("latency_p99_ms", "", 1e-3), ("istio_request_duration_milliseconds_p99", "", 1e-3),
+    ("http_server_requests_p99_seconds", "", 1.0), ("grpc_server_handling_seconds_p99", "", 1.0),
+    ("sk_smoothed_roundtrip_us", "", 1e-6), ("db.query.duration", "ms", 1e-3),
+    ("probe_duration", "s", 1.0),
+    # No unit said anywhere: not guessed from the name's other words.
+    ("pg_stat_activity_max_tx_duration", "", None), ("rpc.server.duration.p99", "", None),
+    ("envoy_http_downstream_rq_time_p99", "", None)])
+def test_seconds_per_unit_from_the_source_or_the_name(metric: str, unit: str,
+                                                      seconds: float | None) -> None:
+    from integrations.telemetry.base import seconds_per_unit
+
+    assert seconds_per_unit(metric, unit) == seconds

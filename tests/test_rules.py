@@ -103,6 +103,42 @@ def test_latency_share_refutes_a_dependency_that_added_a_sliver() -> None:
     assert rule.check(link(big, effect=effect)) is None
 
 
+def test_latency_share_compares_rises_in_seconds_across_units() -> None:
+    # A database's p99 in milliseconds under its caller's in seconds: +300 ms is most of a
+    # +0.4 s slowdown, and +30 ms under +4 s is a sliver, whatever the raw numbers say.
+    rule = BY_NAME["latency_share"]
+    caller = verdict("front", "latency", score=30, baseline=0.1, peak=0.5,
+                     metric="http_server_requests_p99_seconds")
+    db = verdict("db", "latency", score=30, baseline=20, peak=320, metric="db_query_p99_ms")
+    assert rule.check(link(db, effect=caller)) is None
+    slow = verdict("front", "latency", score=30, baseline=0.1, peak=4.1,
+                   metric="http_server_requests_p99_seconds")
+    sliver = verdict("db", "latency", score=30, baseline=20, peak=50, metric="db_query_p99_ms")
+    refuted = rule.check(link(sliver, effect=slow))
+    assert refuted is not None and "+0.03 s against +4 s" in refuted.reason
+    # Seconds against milliseconds, both said: a raw reading would call +0.3 s a sliver.
+    called = verdict("db", "latency", score=30, baseline=0.02, peak=0.32,
+                     metric="grpc_server_handling_seconds_p99")
+    front_ms = verdict("front", "latency", score=30, baseline=100, peak=500,
+                       metric="request_latency_p99_ms")
+    assert rule.check(link(called, effect=front_ms)) is None
+
+
+def test_latency_share_leaves_units_it_cannot_compare_to_the_other_rules() -> None:
+    # Envoy's `rq_time` is in milliseconds but does not say so: against a gRPC handler's
+    # seconds, +0.59 against +568 is no evidence either way.
+    rule = BY_NAME["latency_share"]
+    envoy = verdict("edge", "latency", score=30, baseline=217, peak=785,
+                    metric="envoy_http_downstream_rq_time_p99")
+    grpc = verdict("ads", "latency", score=30, baseline=0.218, peak=0.808,
+                   metric="grpc_server_handling_seconds_p99")
+    assert rule.check(link(grpc, effect=envoy)) is None
+    # Neither says: one exporter's convention, compared as recorded (as before).
+    quiet = verdict("ads", "latency", score=30, baseline=0.218, peak=0.808,
+                    metric="rpc_server_duration_p99")
+    assert rule.check(link(quiet, effect=envoy)) is not None
+
+
 def test_faint_link_refutes_a_wobble_below_a_violent_failure() -> None:
     effect = verdict("front", "errors", score=200)
     rule = BY_NAME["faint_link"]

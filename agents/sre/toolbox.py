@@ -202,6 +202,7 @@ class Toolbox:
             self._error(result.info, service, "metrics")
         elif not result.series:
             profile.status = "insufficient_data"
+        rises: dict[str, list[tuple[float, float | None]]] = {}
         for series in result.series:
             family = kind_family(series.metric, series.family)
             th = self.thresholds
@@ -218,13 +219,17 @@ class Toolbox:
                     if anomaly is not None and anomaly.anomalous else 0.0)
             own = FamilyVerdict(service, family, series.metric, anomaly, "", max_rise=rise,
                                 series=series)
+            rises.setdefault(family, []).append((rise, own.seconds_per_unit))
             profile.metrics.setdefault(series.metric, own)
-            if current is not None:
-                current.max_rise = max(current.max_rise, rise)
-                if anomaly is None or anomaly.score <= current.score:
-                    continue
-            own.max_rise = max(rise, current.max_rise if current is not None else 0.0)
+            if current is not None and (anomaly is None or anomaly.score <= current.score):
+                continue
             profile.families[family] = own
+        for family, verdict in profile.families.items():
+            # The largest rise among the family's metrics, in the verdict's own unit where
+            # both say theirs (a p50 in seconds beside a p99 in milliseconds).
+            mine = verdict.seconds_per_unit
+            verdict.max_rise = max(rise * scale / mine if scale and mine else rise
+                                   for rise, scale in rises[family])
         self._profiles[service] = profile
         return profile
 

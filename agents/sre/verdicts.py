@@ -12,7 +12,7 @@ from datetime import UTC, datetime
 
 from agents.sre.report import EvidenceStatus
 from agents.sre.stats import FAMILY_DIRECTION, Anomaly, Direction
-from integrations.telemetry.base import Series
+from integrations.telemetry.base import Series, seconds_per_unit
 
 _PAYLOAD = re.compile(r"payload|body_size|request_size|request_bytes|message_size|msg_size")
 # Packets lost, dropped, resent, reset, or received in error (`node_network_receive_errs_total`).
@@ -84,6 +84,12 @@ class FamilyVerdict:
     @property
     def onset(self) -> float | None:
         return self.anomaly.onset if self.anomaly else None
+
+    @property
+    def seconds_per_unit(self) -> float | None:
+        """Seconds in one unit of its series, where its source or its name says (None: not
+        a time, or a time of unknown unit)."""
+        return seconds_per_unit(self.metric, self.series.unit if self.series else "")
 
     @property
     def anomalous(self) -> bool:

@@ -43,6 +43,11 @@ _PERCENTILES = frozenset({"p50", "p75", "p90", "p95", "p99", "p999", "quantile",
 _TIME_UNITS = frozenset({"seconds", "second", "secs", "sec", "ms", "millis", "milliseconds",
                          "us", "micros", "microseconds", "ns", "nanoseconds"})
 _COUNTS = frozenset({"count", "total", "bucket", "per", "rate", "rps", "qps"})
+# Seconds in one unit of time, by how units are spelled in names and in sources' metadata.
+_SECONDS = {"seconds": 1.0, "second": 1.0, "secs": 1.0, "sec": 1.0, "ms": 1e-3,
+            "millis": 1e-3, "milliseconds": 1e-3, "us": 1e-6, "micros": 1e-6,
+            "microseconds": 1e-6, "ns": 1e-9, "nanoseconds": 1e-9}
+
 # Words too short to match as a prefix ("fsm" is no filesystem, "rtx" no response time).
 FAMILY_WORDS: list[tuple[str, frozenset[str]]] = [
     ("disk", frozenset({"fs", "io"})), ("latency", frozenset({"rt", *_PERCENTILES})),
@@ -99,6 +104,18 @@ def metric_family(metric: str) -> str:
         if whole.intersection(words):
             return family
     return "other"
+
+
+def seconds_per_unit(metric: str, unit: str = "") -> float | None:
+    """How many seconds one unit of a timed series is: 0.001 for `latency_p99_ms`, 1 for
+    `http_server_requests_p99_seconds`, from the unit its source gave or else the last word
+    of time in its name. None when neither says (`pg_stat_activity_max_tx_duration`,
+    `rpc.server.duration.p99`): such a series is compared with others as recorded."""
+    given = unit.strip().lower()
+    if given in _SECONDS or given == "s":
+        return _SECONDS.get(given, 1.0)
+    words = [w for w in re.split(r"[_\-.:/ ]+", metric.strip().lower()) if w]
+    return next((_SECONDS[w] for w in reversed(words) if w in _SECONDS), None)
 
 
 def _timed(words: list[str]) -> str:

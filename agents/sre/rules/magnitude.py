@@ -16,6 +16,27 @@ def gain(verdict: FamilyVerdict, reference: float | None = None) -> float:
     return max(anomaly.peak / base - 1.0, 0.0) if base > 0 else 0.0
 
 
+def rises(cause: FamilyVerdict, effect: FamilyVerdict, *, best: bool = False
+          ) -> tuple[float, float] | None:
+    """How far a cause's and an effect's latencies rose, on one scale: in seconds when both
+    series say their unit (a database's p99 in milliseconds under its caller's in seconds),
+    as recorded when neither does (one exporter's convention). None when only one says: an
+    Envoy `rq_time` (milliseconds, unsaid) against a gRPC `handling_seconds` cannot be
+    compared. `best` gives the cause the largest rise among its latency metrics."""
+    if cause.anomaly is None or effect.anomaly is None:
+        return None
+    mine = cause.anomaly.peak - cause.anomaly.baseline
+    if best:
+        mine = max(cause.max_rise, mine)
+    theirs = effect.anomaly.peak - effect.anomaly.baseline
+    scale, other = cause.seconds_per_unit, effect.seconds_per_unit
+    if scale and other:
+        return mine * scale, theirs * other
+    if (scale is None) != (other is None) and cause.metric != effect.metric:
+        return None
+    return mine, theirs
+
+
 def covers(cause: FamilyVerdict, effect: FamilyVerdict) -> bool:
     """Did a dependency's latency rise by at least as much as its caller's? Then it accounts
     for the whole of the caller's slowdown, however noisy its own baseline (z-scores compare
@@ -23,8 +44,8 @@ def covers(cause: FamilyVerdict, effect: FamilyVerdict) -> bool:
     if cause.family != "latency" or effect.family != "latency" or \
             cause.anomaly is None or effect.anomaly is None:
         return False
-    effect_delta = effect.anomaly.peak - effect.anomaly.baseline
-    return effect_delta > 0 and cause.anomaly.peak - cause.anomaly.baseline >= effect_delta
+    compared = rises(cause, effect)
+    return compared is not None and compared[1] > 0 and compared[0] >= compared[1]
 
 
 def _too_little(link: Link, detail: str) -> str:
@@ -40,13 +61,15 @@ def latency_share(link: Link) -> str:
             cause.family != "latency" or effect.family != "latency" or \
             cause.anomaly is None or effect.anomaly is None:
         return ""
-    cause_delta = cause.anomaly.peak - cause.anomaly.baseline
-    if cause.metric != effect.metric:  # unlike statistics: give the cause its best rise
-        cause_delta = max(cause.max_rise, cause_delta)
-    effect_delta = effect.anomaly.peak - effect.anomaly.baseline
+    # Unlike statistics (a p50 under a p99): give the cause its best rise.
+    compared = rises(cause, effect, best=cause.metric != effect.metric)
+    if compared is None:  # units that cannot be compared: the other rules judge it
+        return ""
+    cause_delta, effect_delta = compared
     if effect_delta <= 0 or cause_delta >= link.thresholds.min_latency_share * effect_delta:
         return ""
-    return _too_little(link, f"{cause_delta:+.3g} against {effect_delta:+.3g}")
+    unit = " s" if cause.seconds_per_unit and effect.seconds_per_unit else ""
+    return _too_little(link, f"{cause_delta:+.3g}{unit} against {effect_delta:+.3g}{unit}")
 
 
 @rule("faint_link", family="magnitude", roles=("dependency",))
