@@ -37,17 +37,15 @@ _PREFIXES = dict(FAMILY_PREFIXES)
 # A percentile is a latency's statistic (`message_processing_p95_ms`, `handle_p99`).
 _PERCENTILES = frozenset({"p50", "p75", "p90", "p95", "p99", "p999", "quantile", "percentile",
                           "50p", "75p", "90p", "95p", "99p"})  # Datadog spells them so
-# Requests measured in a unit of time are their latency (Micrometer's
-# `http_server_requests_seconds_max`, `http_server_requests_p99_seconds`), unless the name
-# counts them (`..._seconds_count`, a histogram's `_bucket`, `requests_per_second`).
-_TIME_UNITS = frozenset({"seconds", "second", "secs", "sec", "ms", "millis", "milliseconds",
-                         "us", "micros", "microseconds", "ns", "nanoseconds"})
-_COUNTS = frozenset({"count", "total", "bucket", "per", "rate", "rps", "qps"})
 # Seconds in one unit of time, by how units are spelled in names and in sources' metadata.
 _SECONDS = {"seconds": 1.0, "second": 1.0, "secs": 1.0, "sec": 1.0, "ms": 1e-3,
             "millis": 1e-3, "milliseconds": 1e-3, "us": 1e-6, "micros": 1e-6,
             "microseconds": 1e-6, "ns": 1e-9, "nanoseconds": 1e-9}
-
+# Requests measured in a unit of time are their latency (Micrometer's
+# `http_server_requests_seconds_max`, `http_server_requests_p99_seconds`), unless the name
+# counts them (`..._seconds_count`, a histogram's `_bucket`, `requests_per_second`).
+_TIME_UNITS = frozenset(_SECONDS)
+_COUNTS = frozenset({"count", "total", "bucket", "per", "rate", "rps", "qps"})
 # Words too short to match as a prefix ("fsm" is no filesystem, "rtx" no response time).
 FAMILY_WORDS: list[tuple[str, frozenset[str]]] = [
     ("disk", frozenset({"fs", "io"})), ("latency", frozenset({"rt", *_PERCENTILES})),
