@@ -2,7 +2,8 @@
 workload: where the lines say where pods run and the node exports its own series, the node
 is named as the cause of the degraded services it hosts. Not when other nodes show the same
 trouble at once (the cluster's load). When a workload on it carries the node's first trouble
-(a batch job's CPU), that workload is the cause: a noisy neighbour."""
+(a batch job's CPU), that workload is the cause: a noisy neighbour; not when that workload's
+use grew far less than the node's (a database's reads under a disk that slowed down)."""
 
 from __future__ import annotations
 
@@ -20,13 +21,18 @@ N = 120
 
 
 def write_case(path: Path, *, noisy_cluster: bool = False, hog: bool = False,
-               retries: bool = False, faint_first: bool = False) -> Path:
+               retries: bool = False, faint_first: bool = False,
+               slow_disk: bool = False, disk_hog: bool = False) -> Path:
     """front calls search and ads; search and ads run a pod on node-2 (and one elsewhere);
     node-2's receive errors jump at sample 88, and search, ads and front fail from 89.
     `hog`: instead, a batch job on node-2 (called by nobody) burns CPU from 87, node-2's CPU
     saturates with it. `retries`: with the NIC fault, node-2's CPU rises two samples later
     and so does the CPU of ads's pods (retrying). `faint_first`: with the hog, node-2's
-    receive errors tick up faintly a sample before its CPU saturates (the job's traffic)."""
+    receive errors tick up faintly a sample before its CPU saturates (the job's traffic).
+    `slow_disk`: instead, node-2's disk goes from a fifth busy to saturated at 88 (its
+    volume's credits exhausted), while search's block reads had drifted up by a third from
+    84 (more of its reads now wait). `disk_hog`: reindex's reads go from 10 to 600 blocks a
+    second from 87 and node-2's disk saturates with them."""
     rng = np.random.default_rng(11)
     series: dict[tuple[str, str], np.ndarray] = {}
     for service in ("front", "search", "ads", "billing"):
@@ -34,10 +40,19 @@ def write_case(path: Path, *, noisy_cluster: bool = False, hog: bool = False,
         series[(service, "latency")] = 50 + rng.normal(0, 2, N)
         series[(service, "cpu")] = 30 + rng.normal(0, 1, N)
     series[("reindex", "cpu")] = 2 + rng.normal(0, 0.2, N)
+    series[("reindex", "disk_reads")] = 10 + rng.normal(0, 0.5, N)
+    series[("search", "disk_reads")] = 500 + rng.normal(0, 10, N)
     for node in ("node-1", "node-2", "node-3"):
         series[(node, "node_network_receive_errs_total_rate")] = 1 + rng.normal(0, 0.2, N)
         series[(node, "node_cpu_utilisation")] = 0.4 + rng.normal(0, 0.02, N)
-    if hog:
+        series[(node, "node_disk_io_time_seconds_total_rate")] = 0.17 + rng.normal(0, 0.01, N)
+    if slow_disk or disk_hog:
+        series[("node-2", "node_disk_io_time_seconds_total_rate")][88:] = 1.0
+        if slow_disk:
+            series[("search", "disk_reads")][84:] *= 1.35
+        else:
+            series[("reindex", "disk_reads")][87:] += 590
+    elif hog:
         series[("reindex", "cpu")][87:] += 700
         series[("node-2", "node_cpu_utilisation")][87:] = 1.0
         if faint_first:
@@ -109,3 +124,19 @@ def test_what_a_pod_carries_of_the_nodes_later_trouble_does_not_make_it_the_caus
     report = investigate_json(write_case(tmp_path / "retries", retries=True), capsys)
     top = report["root_causes"][0]
     assert top["service"] == "node-2" and top["kind"].startswith("network")
+
+
+def test_a_disk_that_slowed_under_a_database_is_the_nodes_fault_not_the_databases(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    # search's reads rose before the disk saturated, but by a third while the disk went
+    # from a fifth busy to full: search did not fill it.
+    report = investigate_json(write_case(tmp_path / "slow", slow_disk=True), capsys)
+    top = report["root_causes"][0]
+    assert (top["service"], top["kind"]) == ("node-2", "disk"), report["summary"]
+
+
+def test_a_workload_whose_reads_filled_the_disk_is_the_hog(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    report = investigate_json(write_case(tmp_path / "reads", disk_hog=True), capsys)
+    top = report["root_causes"][0]
+    assert (top["service"], top["kind"]) == ("reindex", "disk"), report["summary"]

@@ -6,6 +6,8 @@ exports its own series, that is read here."""
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from agents.sre.candidates import Candidate
@@ -78,7 +80,7 @@ async def node_faults(run: Run, services: list[str], effect_onset: float | None,
         hog = None
         for trouble in tried:
             assert trouble.onset is not None
-            hog = await _carrier(run, services, node, trouble.family, trouble.onset)
+            hog = await _carrier(run, services, node, trouble)
             if hog is not None:
                 own = trouble
                 break
@@ -122,19 +124,41 @@ async def node_faults(run: Run, services: list[str], effect_onset: float | None,
                 candidate.explained = True
 
 
-async def _carrier(run: Run, services: list[str], node: str, family: str,
-                   onset: float) -> FamilyVerdict | None:
+async def _carrier(run: Run, services: list[str], node: str,
+                   trouble: FamilyVerdict) -> FamilyVerdict | None:
     """The workload on the node whose own use of the node's resource rose no later than the
-    node's did (the strongest, if several): the load the node carries."""
+    node's did (the strongest, if several): the load the node carries. A workload's use is
+    a part of the node's, so the part that drove the whole grew at least as much as the
+    whole did, relative to its own level: a database whose reads rose by half while its
+    node's disk went from a fifth busy to saturated did not fill the disk; the disk slowed
+    under it (`Thresholds.carrier_growth` allows for what a rate's noise does to it)."""
+    assert trouble.onset is not None
+    whole = growth(trouble)
     found: list[FamilyVerdict] = []
     for service in services:
         if service == node:
             continue
-        verdict = (await run.tools.profile(service)).families.get(family)
-        if verdict is not None and verdict.anomalous and verdict.onset is not None and \
-                verdict.onset <= onset + run.lag and node in await run.tools.placements(service):
+        verdict = (await run.tools.profile(service)).families.get(trouble.family)
+        if verdict is None or not verdict.anomalous or verdict.onset is None or \
+                verdict.onset > trouble.onset + run.lag:
+            continue
+        part = growth(verdict)
+        if whole is not None and part is not None and \
+                part < run.thresholds.carrier_growth * whole:
+            continue
+        if node in await run.tools.placements(service):
             found.append(verdict)
     return max(found, key=lambda v: v.score, default=None)
+
+
+def growth(verdict: FamilyVerdict) -> float | None:
+    """How far a use rose over its own baseline, relative to it (1: doubled); infinite from
+    nothing (new work); None where it fell (a headroom, not a use) or is not known."""
+    a = verdict.anomaly
+    if a is None or not (math.isfinite(a.baseline) and math.isfinite(a.peak)) or \
+            a.peak <= a.baseline:
+        return None
+    return a.peak / a.baseline - 1.0 if a.baseline > 0 else math.inf
 
 
 def _step(run: Run, verdict: FamilyVerdict) -> float:

@@ -99,6 +99,10 @@ class Thresholds:
     node_follow_s: float = 300.0
     # ...and no other node showed the same trouble at this share of its strength (z) or more.
     node_alone: float = 0.5
+    # A workload on it is the hog carrying the node's trouble only when its own use grew,
+    # relative to its level, at least this share of the node's growth (a part that drove
+    # the whole grew at least as much as the whole: agents/sre/nodes.py `_carrier`).
+    carrier_growth: float = 0.5
     # A batch job's start explains a service it calls that degraded from then to this many
     # seconds after (agents/sre/jobs.py): new work shows at once.
     job_follow_s: float = 300.0
