@@ -21,11 +21,13 @@ N = 160
 ONSET = 130
 
 
-def write_case(path: Path, *, name: str = "users-db", listed: bool = False) -> Path:
+def write_case(path: Path, *, name: str = "users-db", listed: bool = False,
+               naming: int = 1) -> Path:
     """web calls users and ledger; users calls a database the topology leaves out (or lists,
     `listed`). From ONSET the database's query time jumps and its disk reads double; users'
     latency follows a sample later, web's errors with it. users' new error lines: statement
-    timeouts, and "call to {name} failed" in half of them."""
+    timeouts, and "call to {name} failed" in half of them (in `naming` of every
+    `naming` + 1)."""
     rng = np.random.default_rng(11)
     series: dict[tuple[str, str], np.ndarray] = {}
     for service in ("web", "users", "ledger"):
@@ -47,7 +49,8 @@ def write_case(path: Path, *, name: str = "users-db", listed: bool = False) -> P
     lines = [line(i, f"cache refresh slow req={i:05x}") for i in range(0, ONSET, 9)]
     for i in range(ONSET + 1, N):
         lines.append(line(i, f"canceling statement due to statement timeout req={i:05x}"))
-        lines.append(line(i, f"call to {name} failed: context deadline exceeded req={i:05x}"))
+        lines += [line(i, f"call to {name} failed: context deadline exceeded req={i:05x}")
+                  for _ in range(naming)]
     (path / "logs.jsonl").write_text("".join(json.dumps(x) + "\n" for x in lines))
     edges = (("web", "users"), ("web", "ledger")) + ((("users", "users-db"),) if listed else ())
     write_case_json(path, t0=T0, step=STEP, samples=N, name="Http5xxRatioHigh",
@@ -80,3 +83,14 @@ def test_a_service_the_graph_knows_is_not_a_revealed_callee(
     assert not [e for e in report["evidence"] if "call graph from" in e["query"]]
     assert report["root_causes"][0]["service"] != "ledger", report["summary"]
 
+
+
+def test_lines_that_reveal_a_callee_are_judged_as_reports_of_its_failure(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    # Two of users' three new lines name users-db: once the edge is revealed they are users'
+    # view of the database failing, not a fault in users' own code, whichever was read first.
+    report = investigate_json(write_case(tmp_path / "revealed", naming=2), capsys)
+    own = [h for h in report["hypotheses"]
+           if h["kind"] == "code_error" and h["service"] == "users"]
+    assert own and own[0]["status"] == "refuted", own
+    assert "users-db" in own[0]["reason"], own[0]["reason"]

@@ -126,7 +126,9 @@ async def explore(run: Run, service: str, effect: str, effect_onset: float | Non
 
     # Every service examined gets its error logs read: a code fault may show there alone
     # (no error metric of its own, only a slowdown and its callers' failures).
-    logs = await run.tools.error_logs(service)
+    # The calls its lines reveal join the call graph first: the lines are then judged with
+    # what they say of those callees ("call to inventory-pg failed" reports inventory-pg).
+    logs = _revealed(run, service, await run.tools.error_logs(service))
     if logs is not None and (logs.baseline_count or logs.region_count):
         h = run.new(statement=f"a new or surging error in {service}'s code caused {effect}",
                     kind="code_error", service=service, depth=depth, parent=parent)
@@ -216,7 +218,6 @@ async def _dependencies(run: Run, service: str, effect: str, effect_onset: float
     `own_logs` are the caller's error logs: lines that name a callee are its view of that
     callee failing, a lead even where the callee's own metrics show nothing."""
     found_below: list[tuple[float, float]] = []
-    own_logs = _revealed(run, service, own_logs)
     for callee in sorted(run.graph.get(service, ())):
         blame = own_logs if own_logs is not None and own_logs.blame_of(callee) > 0 and \
             own_logs.blame_share >= run.thresholds.blames else None
