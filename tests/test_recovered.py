@@ -39,6 +39,20 @@ def test_analyze_measures_how_long_an_excursion_has_been_over() -> None:
     assert not recovered(verdict, 3, 300)   # a shorter time back than asked
 
 
+def test_an_excursion_ends_where_it_began_not_at_a_wobble_of_its_aftermath() -> None:
+    # A latency blip to 30 times its usual rise over the noise, then an aftermath that is
+    # noisier than the baseline (a sample now and then a few sigmas up): the episode ended
+    # with the blip, as it began, at a tenth of its peak.
+    t = T0 + 30.0 * np.arange(100)
+    v = 10 + np.random.default_rng(1).normal(0, 0.5, 100)
+    v[70:80] += 30
+    v[[84, 90, 96]] += 2.5  # z of about 5, against a peak of about 60
+    anomaly = analyze(t, v, split=float(t[60]), direction="up", smooth=1)
+    assert anomaly is not None and anomaly.anomalous
+    assert anomaly.recovered == 20 and anomaly.recovered_s == 600.0
+    assert anomaly.abnormal is not None and anomaly.abnormal >= 10  # the wobbles still count
+
+
 def write_case(path: Path, back: int) -> Path:
     """`front` calls `api`; api's CPU and both latencies jump for 12 samples (30 s each) and
     are back to normal for the last `back` samples before the data ends."""

@@ -76,8 +76,9 @@ class Anomaly:
     # excursion too young to tell from one (the data ends just after it began).
     abnormal: int | None = None
     abnormal_s: float | None = None  # the same, in seconds (samples times their spacing)
-    # Samples after the excursion's last abnormal one, and the seconds they span: how long
-    # it has been back to normal (0 while it is still abnormal).
+    # Samples after the excursion last held above the level its onset was traced back to
+    # (a tenth of its peak, or ONSET_Z), and the seconds they span: how long it has been
+    # back to normal (0 while it is still abnormal).
     recovered: int | None = None
     recovered_s: float | None = None
 
@@ -239,15 +240,21 @@ def analyze(
     finite = v[region][np.isfinite(v[region])]
     return Anomaly(score, baseline.median, float(smoothed[peak_pos]), onset, n_region,
                    persistence, since, float(np.percentile(finite, 95)), anomaly_z,
-                   *_abnormal(t, tail, onset_z) if onset is not None else (None,) * 4)
+                   *_abnormal(t, tail, onset_z, max(onset_z, onset_share * score))
+                   if onset is not None else (None,) * 4)
 
 
-def _abnormal(t: FloatArray, tail: FloatArray, onset_z: float) -> tuple[int, float, int, float]:
+def _abnormal(t: FloatArray, tail: FloatArray, onset_z: float, floor: float
+              ) -> tuple[int, float, int, float]:
+    """Samples of the excursion still beyond `onset_z`, and since when it has been back
+    below `floor`: the level its onset was traced back to (a tenth of its peak), so that an
+    episode ends where it began, not at every wobble of a noisier aftermath."""
     hits = np.flatnonzero(tail >= onset_z)
     spacing = float(np.median(np.diff(t))) if t.size > 1 else 0.0
     if not hits.size:
         return 0, 0.0, 0, 0.0
-    last = t.size - tail.size + int(hits[-1])
+    held = np.flatnonzero(tail >= floor)
+    last = t.size - tail.size + int((held if held.size else hits)[-1])
     return int(hits.size), hits.size * spacing, t.size - 1 - last, float(t[-1] - t[last])
 
 
