@@ -129,11 +129,11 @@ async def _carrier(run: Run, services: list[str], node: str,
     """The workload on the node whose own use of the node's resource rose no later than the
     node's did (the strongest, if several): the load the node carries. A workload's use is
     a part of the node's, so the part that drove the whole grew at least as much as the
-    whole did, relative to its own level: a database whose reads rose by half while its
-    node's disk went from a fifth busy to saturated did not fill the disk; the disk slowed
-    under it (`Thresholds.carrier_growth` allows for what a rate's noise does to it)."""
+    whole did, relative to its own level: a database whose reads doubled while its node's
+    disk went from a fifth busy to saturated did not fill the disk; the disk slowed under
+    it (`Thresholds.carrier_growth` allows for what a rate's noise does to it)."""
     assert trouble.onset is not None
-    whole = growth(trouble)
+    whole = _growth(trouble)
     found: list[FamilyVerdict] = []
     for service in services:
         if service == node:
@@ -142,7 +142,7 @@ async def _carrier(run: Run, services: list[str], node: str,
         if verdict is None or not verdict.anomalous or verdict.onset is None or \
                 verdict.onset > trouble.onset + run.lag:
             continue
-        part = growth(verdict)
+        part = _growth(verdict)
         if whole is not None and part is not None and \
                 part < run.thresholds.carrier_growth * whole:
             continue
@@ -151,7 +151,7 @@ async def _carrier(run: Run, services: list[str], node: str,
     return max(found, key=lambda v: v.score, default=None)
 
 
-def growth(verdict: FamilyVerdict) -> float | None:
+def _growth(verdict: FamilyVerdict) -> float | None:
     """How far a use rose over its own baseline, relative to it (1: doubled); infinite from
     nothing (new work); None where it fell (a headroom, not a use) or is not known."""
     a = verdict.anomaly
