@@ -12,7 +12,7 @@ development suites (`python -m evals.calibrate`), never on test data.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from itertools import pairwise
 
 from agents.sre.context import AlertContext
@@ -61,6 +61,11 @@ class Candidate:
     # Failing on its caller's word alone: the service whose error lines name it, when it
     # showed nothing of its own (no new errors, failing spans or saturation).
     named_by: str | None = None
+    # A failing callee with no telemetry of its own (a third-party API): reported at this
+    # caller, where the failure shows and a responder can act, the callee named right behind
+    # (`rank`). `failing_dependency` is set on the caller's entry, naming the callee.
+    reported_at: str | None = None
+    failing_dependency: str | None = None
     weight: float = 0.0
     confidence: float = 0.0
     basis: Basis | None = None
@@ -105,6 +110,9 @@ class Candidate:
         }.get(self.kind, self.kind)
         if self.named_by:
             words = f"failing, as {self.named_by}'s error lines report,"
+        if self.failing_dependency:
+            words = (f"its dependency {self.failing_dependency} failing (no telemetry of its "
+                     f"own), as its error lines report,")
         where = "" if self.reachable else (
             " (downstream of the alert, through services that did not confirm it)"
             if self.connected else
@@ -172,7 +180,9 @@ def calibrate(basis: Basis, th: Thresholds = DEFAULT) -> float:
 
 def basis_of(candidate: Candidate, ranked: list[Candidate],
              evidence: dict[str, Evidence] | None, charted: bool = True) -> Basis:
-    others = [c.weight for c in ranked if c is not candidate]
+    # A silent dependency and the caller it is reported at are one answer, not rivals.
+    pair = {candidate.reported_at, candidate.failing_dependency} - {None}
+    others = [c.weight for c in ranked if c is not candidate and c.service not in pair]
     best_other = max(others, default=0.0)
     margin = (candidate.weight - best_other) / max(candidate.weight, best_other, 1e-9)
     kinds = {modality(e.signal) for i in candidate.evidence
@@ -200,7 +210,8 @@ def rank(candidates: list[Candidate], *, symptom_anomalous: bool, th: Thresholds
             best[candidate.service] = candidate
     # Equal weights (both saturated): the louder anomaly first; onsets a sample apart are
     # noise, not an order.
-    ranked = sorted(best.values(), key=lambda c: (-c.weight, -c.score, c.onset or 0.0, c.service))
+    ranked = at_callers(sorted(best.values(),
+                               key=lambda c: (-c.weight, -c.score, c.onset or 0.0, c.service)))
     if not ranked:
         return [], True, None
     for candidate in ranked:
@@ -231,6 +242,20 @@ def rank(candidates: list[Candidate], *, symptom_anomalous: bool, th: Thresholds
     # An answer without a connection is less certain than one with a path: the calibration
     # weighs that (its `path` feature), fitted on how often such answers were right.
     return ranked, abstain, note
+
+
+def at_callers(ranked: list[Candidate]) -> list[Candidate]:
+    """A silent dependency's failure is reported at the caller whose lines name it, in its
+    place, the dependency itself right behind; the caller's own weaker entry gives way."""
+    out: list[Candidate] = []
+    for candidate in ranked:
+        caller = candidate.reported_at
+        if caller and all(c.service != caller for c in out):
+            out.append(replace(candidate, service=caller, reported_at=None, named_by=None,
+                               failing_dependency=candidate.service))
+        if all(c.service != candidate.service for c in out):
+            out.append(candidate)
+    return out
 
 
 @dataclass(slots=True)
@@ -372,11 +397,19 @@ def render_summary(ctx: AlertContext, ranked: list[Candidate], abstained: bool,
         chain = [by_id[e].finding for e in top.evidence if e in by_id][-3:]
         text = (f"{opening} Most likely cause: {top.describe()} "
                 f"(confidence {top.confidence:.0%}). " + " ".join(f"{c}." for c in chain))
-        steps = [NEXT_STEPS.get(top.kind, "Look at {s}.").format(s=top.service)
-                 if not top.named_by else
-                 f"Look inside {top.service}: {top.named_by}'s error lines name it failing, "
-                 f"and it showed nothing of its own here; read its logs and traces from "
-                 f"{hhmm(top.onset)}."]
+        if top.failing_dependency:
+            step = (f"{top.failing_dependency} is failing {top.service}'s calls and has no "
+                    f"telemetry of its own here: check its status page or provider, and have "
+                    f"{top.service} time out, retry with backoff or degrade gracefully.")
+        elif top.named_by:
+            step = (f"Look inside {top.service}: {top.named_by}'s error lines name it failing, "
+                    f"and it showed nothing of its own here; read its logs and traces from "
+                    f"{hhmm(top.onset)}.")
+        else:
+            step = NEXT_STEPS.get(top.kind, "Look at {s}.").format(s=top.service)
+        steps = [step]
+        if len(ranked) > 1 and ranked[1].service == top.failing_dependency:
+            ranked = [top, *ranked[2:]]  # the dependency is already named above
         if len(ranked) > 1:
             steps.append(f"If that is not it, the next candidate is {ranked[1].describe()}.")
     if errors:

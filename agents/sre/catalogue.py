@@ -406,13 +406,18 @@ async def _through_traces(run: Run, callee: str, service: str, effect: str,
         if not below and blame is not None and onset is not None:
             # Nothing of its own explains it: the failure its callers' lines name is all
             # the evidence, as a degraded leaf's is.
+            # A callee with no telemetry of its own (a third-party API) is a failing
+            # dependency of its caller, not a code error anyone here can read.
+            silent = await run.tools.silent(callee)
             own = cause.score if isinstance(cause, LogVerdict) and cause is not blame else 0.0
-            candidate = Candidate(service=callee, kind=fallback_kind("errors"),
+            candidate = Candidate(service=callee,
+                                  kind="dependency" if silent else fallback_kind("errors"),
                                   score=max(blame.blame_score(callee), own), onset=onset,
                                   evidence=list(dict.fromkeys([*path, blame.evidence_id,
                                                                cause.evidence_id])),
                                   hypothesis_id=parent.id, depth=depth + 1, fallback=True,
-                                  coupling=coupling, named_by=service)
+                                  coupling=coupling, named_by=service,
+                                  reported_at=service if silent else None)
             run.candidates.append(candidate)
             below = [(onset, candidate.score)]
         elif blame is not None and cause is blame:

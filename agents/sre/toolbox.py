@@ -135,7 +135,9 @@ class Toolbox:
         self._templates: dict[str, list[str]] = {}
         self._events: list[ChangeEvent] | None = None
         self._placements: dict[str, set[str]] = {}
+        self._line_counts: dict[str, int | None] = {}  # all its lines; None: unreadable
         self._spans: dict[str, list[Span]] = {}
+        self._spans_unread: set[str] = set()
         self._span_verdicts: dict[str, SpanVerdict | None] = {}
         # Every service the telemetry knows, and the call graph (set by the investigator):
         # the names an error line may blame are the writer's callees, or with no call graph
@@ -387,13 +389,27 @@ class Toolbox:
         try:
             result = await self.source.logs(service, self.window, min_level="trace")
             lines = result.lines if result.info.status != "error" else []
+            self._line_counts[service] = len(lines) if result.info.status != "error" else None
         except Exception:
             log.warning("log query for placement raised", exc_info=True)
             lines = []
+            self._line_counts[service] = None
         self._placements[service] = {
             value for line in lines for key in PLACEMENT_KEYS
             if isinstance(value := line.attributes.get(key), str) and value}
         return self._placements[service]
+
+    async def silent(self, service: str) -> bool:
+        """Whether a service has no telemetry of its own: every query for its metrics, spans
+        and log lines answered, with nothing. A third-party API is such a service, known
+        only from the topology and what its callers say of it. A query that failed is not
+        silence."""
+        if (await self.profile(service)).status != "insufficient_data":
+            return False
+        if await self.spans(service) or service in self._spans_unread:
+            return False
+        await self.placements(service)
+        return self._line_counts.get(service) == 0
 
     async def sample_logs(self, service: str, *, contains: str | None = None,
                           limit: int = 8) -> tuple[str, str]:
@@ -436,9 +452,12 @@ class Toolbox:
             log.warning("traces query for %s raised", service, exc_info=True)
             self.record(query=f"traces of {service}", status="error", service=service,
                         finding=f"traces of {service} could not be read: {exc}")
+            self._spans_unread.add(service)
             result = TracesResult(QueryInfo(f"traces of {service}", "error", str(exc)))
-        if result.info.status == "error" and result.info.error:
-            self._error(result.info, service, "traces")
+        if result.info.status == "error":
+            self._spans_unread.add(service)
+            if result.info.error:
+                self._error(result.info, service, "traces")
         self._spans[service] = [sp for sp in result.spans if sp.service == service]
         return self._spans[service]
 
