@@ -1,9 +1,11 @@
 """A node's own fault (its NIC dropping packets) hurts the pods placed on it, whatever their
 workload: where the lines say where pods run and the node exports its own series, the node
 is named as the cause of the degraded services it hosts. Not when other nodes show the same
-trouble at once (the cluster's load). When a workload on it carries the node's first trouble
-(a batch job's CPU), that workload is the cause: a noisy neighbour; not when that workload's
-use grew far less than the node's (a database's reads under a disk that slowed down)."""
+trouble at once (the cluster's load), and a trouble every node shows is not where one node's
+began. A service whose errors began with the node's is its victim, whatever drifted before.
+When a workload on it carries the node's first trouble (a batch job's CPU), that workload is
+the cause: a noisy neighbour; not when that workload's use grew far less than the node's (a
+database's reads under a disk that slowed down)."""
 
 from __future__ import annotations
 
@@ -22,7 +24,8 @@ N = 120
 
 def write_case(path: Path, *, noisy_cluster: bool = False, hog: bool = False,
                retries: bool = False, faint_first: bool = False,
-               slow_disk: bool = False, disk_hog: bool = False) -> Path:
+               slow_disk: bool = False, disk_hog: bool = False,
+               busy_disks: bool = False, drifting: bool = False) -> Path:
     """front calls search and ads; search and ads run a pod on node-2 (and one elsewhere);
     node-2's receive errors jump at sample 88, and search, ads and front fail from 89.
     `hog`: instead, a batch job on node-2 (called by nobody) burns CPU from 87, node-2's CPU
@@ -32,7 +35,10 @@ def write_case(path: Path, *, noisy_cluster: bool = False, hog: bool = False,
     `slow_disk`: instead, node-2's disk goes from a fifth busy to saturated at 88 (its
     volume's credits exhausted), while search's block reads had drifted up by a third from
     84 (more of its reads now wait). `disk_hog`: reindex's reads go from 10 to 600 blocks a
-    second from 87 and node-2's disk saturates with them."""
+    second from 87 and node-2's disk saturates with them. `busy_disks`: with the NIC fault,
+    every node's disk gets busier a sample before it (the afternoon's load), and search's
+    reads with them. `drifting`: with the NIC fault, search's latency creeps up from 76, a
+    few minutes before its errors begin with node-2's."""
     rng = np.random.default_rng(11)
     series: dict[tuple[str, str], np.ndarray] = {}
     for service in ("front", "search", "ads", "billing"):
@@ -59,6 +65,12 @@ def write_case(path: Path, *, noisy_cluster: bool = False, hog: bool = False,
             series[("node-2", "node_network_receive_errs_total_rate")][86:] += 2
     else:
         series[("node-2", "node_network_receive_errs_total_rate")][88:] += 400
+    if drifting:
+        series[("search", "latency")][76:] += np.linspace(6, 14, N - 76)
+    if busy_disks:
+        for node in ("node-1", "node-2", "node-3"):
+            series[(node, "node_disk_io_time_seconds_total_rate")][87:] += 0.1
+        series[("search", "disk_reads")][87:] *= 2.5
     if retries:
         series[("node-2", "node_cpu_utilisation")][90:] += 0.3
         series[("ads", "cpu")][90:] += 20
@@ -140,3 +152,22 @@ def test_a_workload_whose_reads_filled_the_disk_is_the_hog(
     report = investigate_json(write_case(tmp_path / "reads", disk_hog=True), capsys)
     top = report["root_causes"][0]
     assert (top["service"], top["kind"]) == ("reindex", "disk"), report["summary"]
+
+
+def test_a_trouble_every_node_shows_opens_no_nodes_fault(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    # Every disk got busier a sample before node-2's NIC began dropping packets: that is the
+    # cluster's load, not node-2's first trouble, and search's reads rising with it do not
+    # make search a hog.
+    report = investigate_json(write_case(tmp_path / "busy", busy_disks=True), capsys)
+    top = report["root_causes"][0]
+    assert top["service"] == "node-2" and top["kind"].startswith("network"), report["summary"]
+
+
+def test_a_service_that_began_failing_with_the_node_is_its_victim_whatever_it_did_before(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    # search's latency drifted up a few minutes before; its errors began with node-2's
+    # drops, and that is what the node explains.
+    report = investigate_json(write_case(tmp_path / "drift", drifting=True), capsys)
+    top = report["root_causes"][0]
+    assert top["service"] == "node-2" and top["kind"].startswith("network"), report["summary"]

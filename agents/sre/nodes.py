@@ -21,8 +21,8 @@ async def node_faults(run: Run, services: list[str], effect_onset: float | None,
                       parent: Hypothesis) -> None:
     """A node whose own resource went wrong before the alert, alone among the nodes (no other
     at `Thresholds.node_alone` of its strength or more), is the
-    cause of the degraded services placed on it that began to degrade with it (from a
-    sample before it to `Thresholds.node_follow_s` after), when there are at least
+    cause of the degraded services placed on it that began to degrade with it on some signal
+    (from a sample before it to `Thresholds.node_follow_s` after), when there are at least
     `Thresholds.node_victims` of them and its anomaly is as strong as theirs: they are
     explained by it, and it is corroborated by each. When a workload on the node shows the
     same resource rising no later than the node does, the node only carries that workload's
@@ -30,13 +30,13 @@ async def node_faults(run: Run, services: list[str], effect_onset: float | None,
     neighbour of the services beside it."""
     th = run.thresholds
     limit = (effect_onset if effect_onset is not None else run.ctx.fired_at_s) + run.tolerance
-    degraded: dict[str, FamilyVerdict] = {}  # each service's first degradation before it
+    degraded: dict[str, list[FamilyVerdict]] = {}  # each service's degradations before it
     for service in services:
         profile = await run.tools.profile(service)
-        first = [v for f in DEGRADATION if (v := profile.families.get(f)) is not None
+        bad = [v for f in DEGRADATION if (v := profile.families.get(f)) is not None
                  and v.anomalous and v.onset is not None and v.onset <= limit]
-        if first:
-            degraded[service] = min(first, key=lambda v: (v.onset, -v.score))
+        if bad:
+            degraded[service] = bad
     # Placement is read for the degraded services only: one log query each.
     hosted: dict[str, set[str]] = {}
     for service in sorted(degraded):
@@ -53,14 +53,16 @@ async def node_faults(run: Run, services: list[str], effect_onset: float | None,
                           key=lambda v: -v.score)
         if troubles:
             faults[node] = troubles
-    for node, troubles in sorted(faults.items()):
-        own = troubles[0]
+    for node, found in sorted(faults.items()):
         # The fault follows one node: the same trouble on other nodes at once, half as
         # strong or more, is the whole cluster's load (every node's network busier with the
-        # traffic), not this node's.
-        if any(n != node and v[0].family == own.family and
-               v[0].score >= th.node_alone * own.score for n, v in faults.items()):
+        # traffic, every node's CPU up with the afternoon's), not this node's.
+        troubles = [v for v in found if not any(
+            n != node and w.family == v.family and w.score >= th.node_alone * v.score
+            for n, others in faults.items() for w in others)]
+        if not troubles or troubles[0] is not found[0]:
             continue
+        own = troubles[0]
         # A workload on it carrying the first of its troubles (its own use of that resource
         # rising no later than the node's) is the hog: the node only carries its load. What
         # went wrong later is the consequence (a NIC dropping packets, then CPU spent on
@@ -89,10 +91,13 @@ async def node_faults(run: Run, services: list[str], effect_onset: float | None,
         # Onsets a sample apart are one moment, and a node is often scraped more slowly
         # than the services on it.
         slack = max(run.lag, _step(run, own))
+        # A victim degraded with the node's trouble on some signal (a service drifting
+        # slower for a while before, its errors beginning with the node's drops), and no
+        # more strongly than the trouble explains.
         victims = sorted(
             s for s in hosted[node]
-            if own.onset - slack <= (degraded[s].onset or 0.0) <= own.onset + th.node_follow_s
-            and squash(strength) >= th.explains * squash(degraded[s].score)
+            if any(own.onset - slack <= (v.onset or 0.0) <= own.onset + th.node_follow_s
+                   and squash(strength) >= th.explains * squash(v.score) for v in degraded[s])
             and (hog is None or s != hog.service))  # the hog is not its own victim
         if len(victims) < th.node_victims:
             continue
