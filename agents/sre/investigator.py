@@ -269,6 +269,16 @@ class Investigator:
             if onset is not None:
                 onsets.append(onset)
         step = sorted(steps)[len(steps) // 2] if steps else 60.0
+        if not onsets:
+            # The statistic never moved (a threshold crossed by a share of requests failing
+            # for half an hour): the service's own error lines may say when it began, a
+            # pattern it never wrote in the first fifth of the data, written since.
+            th = self.thresholds
+            began = await tools.lines_onset(
+                ctx.service, after=data_start + 0.2 * (ctx.fired_at_s - data_start),
+                until=ctx.fired_at_s, min_lines=int(th.log_onset_lines))
+            if began is not None:
+                onsets.append(began)
         return (min(onsets) if onsets else None), step, data_start
 
     # ---- the catalogue ----------------------------------------------------------------------

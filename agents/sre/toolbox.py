@@ -399,6 +399,37 @@ class Toolbox:
             if isinstance(value := line.attributes.get(key), str) and value}
         return self._placements[service]
 
+    async def lines_onset(self, service: str, *, after: float, until: float,
+                          min_lines: int) -> float | None:
+        """When a new pattern of a service's error lines began: the first line of the
+        earliest template never written before `after` that has at least `min_lines` lines
+        from then to `until` and is still written in the last quarter of that span (a fault
+        that has been failing a share of requests since, not a burst that came and went).
+        None when there is none, or the lines cannot be read."""
+        self._spend()
+        try:
+            result = await self.source.logs(service, self.window, min_level="error")
+        except Exception:
+            log.warning("log query for the episode's start raised", exc_info=True)
+            return None
+        if result.info.status == "error" or not result.lines:
+            return None
+        lines = sorted(result.lines, key=lambda line: line.ts)
+        templates = mine_templates(lines, self.templates.miner(service)
+                                   if self.templates is not None else None)
+        seen: dict[str, list[float]] = {}
+        for line, template in zip(lines, templates, strict=True):
+            seen.setdefault(template, []).append(line.ts)
+        starts = []
+        for times in seen.values():
+            first = times[0]
+            since = [t for t in times if first <= t <= until]
+            if first < after or first >= until or len(since) < min_lines:
+                continue
+            if since[-1] >= until - 0.25 * (until - first):
+                starts.append(first)
+        return min(starts, default=None)
+
     async def silent(self, service: str) -> bool:
         """Whether a service has no telemetry of its own: every query for its metrics, spans
         and log lines answered, with nothing. A third-party API is such a service, known

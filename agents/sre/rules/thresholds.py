@@ -64,6 +64,9 @@ class Thresholds:
     # service's error lines since the split ("call to users-pg failed"), is one it calls:
     # topologies miss what no trace reaches (a database, a third party). Above 1: off.
     revealed: float = 0.3
+    # An alert whose own statistic never moved is timed by its service's error lines: a
+    # pattern never written before, at least this many lines from its first to the alert.
+    log_onset_lines: float = 10
     # ---- load ---------------------------------------------------------------------------------
     # A step up in requests from their own level just before counts as a surge from +50%.
     step_gain: float = 0.5
