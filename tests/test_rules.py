@@ -233,6 +233,22 @@ def test_blame_names_services_as_whole_tokens() -> None:
     assert blame(lines("username must not be empty"), others) == ((), 0.0)
 
 
+def test_an_sql_clients_words_name_the_writers_database() -> None:
+    from agents.sre.toolbox import blame
+    from integrations.telemetry.base import LogLine
+
+    def lines(*messages: str) -> list[LogLine]:
+        return [LogLine(T0, "profile", "error", m, {}) for m in messages]
+
+    pool = lines("HikariPool-1 - Connection is not available, request timed out after 30000ms.",
+                 "canceling statement due to statement timeout",
+                 "NullPointerException at ProfileMapper.java:42")
+    callees = {"profiles-mysql", "rider-memcached"}
+    assert blame(pool, callees, store="profiles-mysql") == ((("profiles-mysql", 2),), 2 / 3)
+    # Without one SQL database to name (none, or several), they name nothing.
+    assert blame(pool, callees) == ((), 0.0)
+
+
 # ---- load ---------------------------------------------------------------------------------
 
 def test_coping_refutes_load_already_borne_before_the_damage() -> None:

@@ -76,14 +76,28 @@ def log_template(message: str) -> str:
 
 
 _TOKENS = re.compile(r"[a-z0-9](?:[a-z0-9_.\-]*[a-z0-9])?")
+# What an SQL client library says when its database is slow or saturated, without naming it:
+# a connection pool exhausted (HikariCP, SQLAlchemy, database/sql, pgx), a statement cancelled
+# by its timeout, locks. Such a line blames the writer's SQL database.
+_SQL_CLIENT = re.compile(
+    r"hikaripool|connection is not available|queuepool limit|connection pool (?:is )?"
+    r"(?:exhausted|timed? ?out)|could not (?:obtain|acquire) (?:a )?(?:jdbc |database )?"
+    r"connection|too many (?:clients|connections)|statement timeout|lock wait timeout|"
+    r"deadlock detected|mysql server has gone away|lost connection to mysql", re.IGNORECASE)
+# A service named as an SQL database (or the pooler in front of one).
+_SQL_STORE = re.compile(r"(?:^|[-_.])(?:pg|postgres(?:ql)?|mysql|mariadb|sql|db|rds|aurora|"
+                        r"pgbouncer|proxysql|cockroach(?:db)?|mssql|oracle)(?:$|[-_.\d])",
+                        re.IGNORECASE)
 
 
-def blame(lines: list[LogLine], others: set[str]
+def blame(lines: list[LogLine], others: set[str], *, store: str | None = None
           ) -> tuple[tuple[tuple[str, int], ...], float]:
     """Which of `others` (service names) these error lines name and how many lines name
     each, most named first, and the share of lines naming at least one. Names are matched
     as whole tokens (a host name's first label too: orders.default.svc), so "user" names a
-    service only where it stands alone, not inside "username"."""
+    service only where it stands alone, not inside "username". A line in an SQL client's
+    words that names none ("HikariPool-1 - Connection is not available") names `store`, the
+    writer's one SQL database, when it has one."""
     if not lines or not others:
         return (), 0.0
     lowered = {name.lower(): name for name in others}
@@ -92,10 +106,12 @@ def blame(lines: list[LogLine], others: set[str]
     for line in lines:
         tokens = set(_TOKENS.findall(line.message.lower()))
         tokens |= {t.split(".", 1)[0] for t in tokens if "." in t}
-        hits = tokens & lowered.keys()
+        hits = {lowered[h] for h in tokens & lowered.keys()}
+        if not hits and store is not None and _SQL_CLIENT.search(line.message):
+            hits = {store}
         if hits:
             naming += 1
-            counts.update(lowered[h] for h in hits)
+            counts.update(hits)
     return tuple(sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))), naming / len(lines)
 
 
@@ -354,7 +370,9 @@ class Toolbox:
         reached; a service the graph knows is one whose calls it knows)."""
         if not any(self.graph.values()):
             return (*blame(after, self.services - {service}), ())
-        named, share = blame(after, self.graph.get(service, set()))
+        callees = self.graph.get(service, set())
+        stores = [c for c in callees if _SQL_STORE.search(c)]
+        named, share = blame(after, callees, store=stores[0] if len(stores) == 1 else None)
         charted = set(self.graph) | {c for called in self.graph.values() for c in called}
         unlisted, _ = blame(after, self.services - charted)
         return named, share, unlisted
