@@ -34,7 +34,7 @@ async def node_faults(run: Run, services: list[str], effect_onset: float | None,
     for service in services:
         profile = await run.tools.profile(service)
         bad = [v for f in DEGRADATION if (v := profile.families.get(f)) is not None
-                 and v.anomalous and v.onset is not None and v.onset <= limit]
+               and v.anomalous and v.onset is not None and v.onset <= limit]
         if bad:
             degraded[service] = bad
     # Placement is read for the degraded services only: one log query each.
