@@ -59,6 +59,7 @@ def test_a_silent_dependency_is_reported_at_its_caller(
     assert "stripe-api" in report["next_steps"][0]
     # One answer under two names: the caller's confidence is not split with its dependency.
     assert causes[0]["confidence"] >= 0.5
+    assert "no telemetry of their own (stripe-api)" in report["summary"]
 
 
 def test_a_probed_dependency_is_named_itself(

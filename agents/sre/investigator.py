@@ -360,8 +360,14 @@ def coverage_notes(run: Run, services: list[str], source: object) -> list[str]:
     if spans and not any(span.parent_id for span in spans):
         notes.append("the traces carry no parent ids: they could not link services or "
                      "separate a span's own time from its children's")
+    silent = sorted(run.tools.silent_services)
+    if silent:
+        notes.append(f"{len(silent)} service(s) had no telemetry of their own "
+                      f"({', '.join(silent[:4])}{', ...' if len(silent) > 4 else ''}): known "
+                      f"only from the topology and what their callers' lines say")
     no_metrics = [s for s in sorted(set(services) | run.visited)
-                  if (p := run.tools.view.profile(s)) is not None and p.status != "ok"]
+                  if (p := run.tools.view.profile(s)) is not None and p.status != "ok"
+                  and s not in run.tools.silent_services]
     if no_metrics:
         notes.append(f"{len(no_metrics)} service(s) had no usable metrics "
                      f"({', '.join(no_metrics[:4])}{', ...' if len(no_metrics) > 4 else ''}): "

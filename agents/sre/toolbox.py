@@ -154,6 +154,7 @@ class Toolbox:
         self._line_counts: dict[str, int | None] = {}  # all its lines; None: unreadable
         self._spans: dict[str, list[Span]] = {}
         self._spans_unread: set[str] = set()
+        self.silent_services: set[str] = set()  # found to have no telemetry of their own
         self._span_verdicts: dict[str, SpanVerdict | None] = {}
         # Every service the telemetry knows, and the call graph (set by the investigator):
         # the names an error line may blame are the writer's callees, or with no call graph
@@ -458,7 +459,10 @@ class Toolbox:
         if await self.spans(service) or service in self._spans_unread:
             return False
         await self.placements(service)
-        return self._line_counts.get(service) == 0
+        if self._line_counts.get(service) != 0:
+            return False
+        self.silent_services.add(service)
+        return True
 
     async def sample_logs(self, service: str, *, contains: str | None = None,
                           limit: int = 8) -> tuple[str, str]:
