@@ -216,7 +216,7 @@ def test_blames_another_refutes_error_lines_that_name_a_dependency() -> None:
 
 
 def test_blame_names_services_as_whole_tokens() -> None:
-    from agents.sre.toolbox import blame
+    from agents.sre.log_lines import blame
     from integrations.telemetry.base import LogLine
 
     def lines(*messages: str) -> list[LogLine]:
@@ -234,7 +234,7 @@ def test_blame_names_services_as_whole_tokens() -> None:
 
 
 def test_an_sql_clients_words_name_the_writers_database() -> None:
-    from agents.sre.toolbox import blame
+    from agents.sre.log_lines import blame
     from integrations.telemetry.base import LogLine
 
     def lines(*messages: str) -> list[LogLine]:

@@ -13,8 +13,9 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
 from agents.sre.context import AlertContext
+from agents.sre.log_lines import log_template
 from agents.sre.report import Evidence, EvidenceStatus, Report
-from agents.sre.toolbox import ServiceProfile, Toolbox, hhmm, log_template
+from agents.sre.toolbox import ServiceProfile, Toolbox, hhmm
 from agents.sre.wording import evidence_text, utc_text, words
 from agents.untrusted import inert
 from integrations.redaction import clip

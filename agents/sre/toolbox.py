@@ -9,9 +9,9 @@ numbers behind it. Raw series never leave this module.
 from __future__ import annotations
 
 import logging
-import re
 from collections import Counter
 
+from agents.sre.log_lines import blame, mine_templates, sql_store
 from agents.sre.report import Evidence, EvidenceStatus
 from agents.sre.rules.thresholds import DEFAULT, Thresholds
 from agents.sre.series import SeriesView
@@ -26,7 +26,7 @@ from agents.sre.verdicts import (
     kind_family,
     relative,
 )
-from integrations.error_sources.templates import TemplateMiner, TemplateStore
+from integrations.error_sources.templates import TemplateStore
 from integrations.redaction import clip
 from integrations.telemetry.base import (
     ChangeEvent,
@@ -42,77 +42,11 @@ from integrations.telemetry.base import (
 log = logging.getLogger(__name__)
 
 __all__ = ["BudgetExhausted", "FamilyVerdict", "LogVerdict", "ServiceProfile", "Toolbox",
-           "hhmm", "kind_family", "log_template", "relative"]
-
-_MASK = [
-    (re.compile(r"\b[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\b", re.I),
-     "<uuid>"),
-    (re.compile(r"\b0x[0-9a-f]+\b|\b[0-9a-f]{12,}\b", re.I), "<hex>"),
-    (re.compile(r"\b\d+(\.\d+)?(ms|s|b|kb|mb|gb|%)?\b", re.I), "<n>"),
-    (re.compile(r"(['\"]).*?\1"), "<str>"),
-]
-
+           "hhmm", "kind_family", "relative"]
 
 # Attributes that say where a service runs.
 PLACEMENT_KEYS = ("node", "host", "hostname", "k8s.node.name", "node_name", "host.name",
                   "kubernetes_host", "kubernetes.host")  # fluent-bit's, flattened or not
-
-
-def mine_templates(lines: list[LogLine], miner: TemplateMiner | None = None) -> list[str]:
-    """Each line's template, from the one miner the error scan uses (Drain over masked
-    values): a line maps to the template its cluster ended with, so templates that merged
-    as the miner learned count as one. A persisted miner (shared with the error scan) sends
-    a line it saw in an earlier run to the same cluster again."""
-    miner = miner if miner is not None else TemplateMiner()
-    clusters = [miner.add(line.message) for line in lines]
-    return [miner.cluster(c).template[:160] for c in clusters]
-
-
-def log_template(message: str) -> str:
-    text = message
-    for pattern, replacement in _MASK:
-        text = pattern.sub(replacement, text)
-    return text[:160]
-
-
-_TOKENS = re.compile(r"[a-z0-9](?:[a-z0-9_.\-]*[a-z0-9])?")
-# What an SQL client library says when its database is slow or saturated, without naming it:
-# a connection pool exhausted (HikariCP, SQLAlchemy, database/sql, pgx), a statement cancelled
-# by its timeout, locks. Such a line blames the writer's SQL database.
-_SQL_CLIENT = re.compile(
-    r"hikaripool|connection is not available|queuepool limit|connection pool (?:is )?"
-    r"(?:exhausted|timed? ?out)|could not (?:obtain|acquire) (?:a )?(?:jdbc |database )?"
-    r"connection|too many (?:clients|connections)|statement timeout|lock wait timeout|"
-    r"deadlock detected|mysql server has gone away|lost connection to mysql", re.IGNORECASE)
-# A service named as an SQL database (or the pooler in front of one).
-_SQL_STORE = re.compile(r"(?:^|[-_.])(?:pg|postgres(?:ql)?|mysql|mariadb|sql|db|rds|aurora|"
-                        r"pgbouncer|proxysql|cockroach(?:db)?|mssql|oracle)(?:$|[-_.\d])",
-                        re.IGNORECASE)
-
-
-def blame(lines: list[LogLine], others: set[str], *, store: str | None = None
-          ) -> tuple[tuple[tuple[str, int], ...], float]:
-    """Which of `others` (service names) these error lines name and how many lines name
-    each, most named first, and the share of lines naming at least one. Names are matched
-    as whole tokens (a host name's first label too: orders.default.svc), so "user" names a
-    service only where it stands alone, not inside "username". A line in an SQL client's
-    words that names none ("HikariPool-1 - Connection is not available") names `store`, the
-    writer's one SQL database, when it has one."""
-    if not lines or not others:
-        return (), 0.0
-    lowered = {name.lower(): name for name in others}
-    counts: Counter[str] = Counter()
-    naming = 0
-    for line in lines:
-        tokens = set(_TOKENS.findall(line.message.lower()))
-        tokens |= {t.split(".", 1)[0] for t in tokens if "." in t}
-        hits = {lowered[h] for h in tokens & lowered.keys()}
-        if not hits and store is not None and _SQL_CLIENT.search(line.message):
-            hits = {store}
-        if hits:
-            naming += 1
-            counts.update(hits)
-    return tuple(sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))), naming / len(lines)
 
 
 class BudgetExhausted(Exception):
@@ -372,8 +306,7 @@ class Toolbox:
         if not any(self.graph.values()):
             return (*blame(after, self.services - {service}), ())
         callees = self.graph.get(service, set())
-        stores = [c for c in callees if _SQL_STORE.search(c)]
-        named, share = blame(after, callees, store=stores[0] if len(stores) == 1 else None)
+        named, share = blame(after, callees, store=sql_store(callees))
         charted = set(self.graph) | {c for called in self.graph.values() for c in called}
         unlisted, _ = blame(after, self.services - charted)
         return named, share, unlisted

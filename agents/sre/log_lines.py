@@ -1,0 +1,83 @@
+"""What a service's log lines say, read the same way everywhere: each line's template (the
+one miner the error scan shares), and which services the lines name (a writer reporting a
+dependency's failure, in so many words or in an SQL client's)."""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+
+from integrations.error_sources.templates import TemplateMiner
+from integrations.telemetry.base import LogLine
+
+_MASK = [
+    (re.compile(r"\b[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\b", re.I),
+     "<uuid>"),
+    (re.compile(r"\b0x[0-9a-f]+\b|\b[0-9a-f]{12,}\b", re.I), "<hex>"),
+    (re.compile(r"\b\d+(\.\d+)?(ms|s|b|kb|mb|gb|%)?\b", re.I), "<n>"),
+    (re.compile(r"(['\"]).*?\1"), "<str>"),
+]
+
+
+def mine_templates(lines: list[LogLine], miner: TemplateMiner | None = None) -> list[str]:
+    """Each line's template, from the one miner the error scan uses (Drain over masked
+    values): a line maps to the template its cluster ended with, so templates that merged
+    as the miner learned count as one. A persisted miner (shared with the error scan) sends
+    a line it saw in an earlier run to the same cluster again."""
+    miner = miner if miner is not None else TemplateMiner()
+    clusters = [miner.add(line.message) for line in lines]
+    return [miner.cluster(c).template[:160] for c in clusters]
+
+
+def log_template(message: str) -> str:
+    text = message
+    for pattern, replacement in _MASK:
+        text = pattern.sub(replacement, text)
+    return text[:160]
+
+
+_TOKENS = re.compile(r"[a-z0-9](?:[a-z0-9_.\-]*[a-z0-9])?")
+# What an SQL client library says when its database is slow or saturated, without naming it:
+# a connection pool exhausted (HikariCP, SQLAlchemy, database/sql, pgx), a statement cancelled
+# by its timeout, locks. Such a line blames the writer's SQL database.
+_SQL_CLIENT = re.compile(
+    r"hikaripool|connection is not available|queuepool limit|connection pool (?:is )?"
+    r"(?:exhausted|timed? ?out)|could not (?:obtain|acquire) (?:a )?(?:jdbc |database )?"
+    r"connection|too many (?:clients|connections)|statement timeout|lock wait timeout|"
+    r"deadlock detected|mysql server has gone away|lost connection to mysql", re.IGNORECASE)
+# A service named as an SQL database (or the pooler in front of one).
+_SQL_STORE = re.compile(r"(?:^|[-_.])(?:pg|postgres(?:ql)?|mysql|mariadb|sql|db|rds|aurora|"
+                        r"pgbouncer|proxysql|cockroach(?:db)?|mssql|oracle)(?:$|[-_.\d])",
+                        re.IGNORECASE)
+
+
+def blame(lines: list[LogLine], others: set[str], *, store: str | None = None
+          ) -> tuple[tuple[tuple[str, int], ...], float]:
+    """Which of `others` (service names) these error lines name and how many lines name
+    each, most named first, and the share of lines naming at least one. Names are matched
+    as whole tokens (a host name's first label too: orders.default.svc), so "user" names a
+    service only where it stands alone, not inside "username". A line in an SQL client's
+    words that names none ("HikariPool-1 - Connection is not available") names `store`, the
+    writer's one SQL database, when it has one."""
+    if not lines or not others:
+        return (), 0.0
+    lowered = {name.lower(): name for name in others}
+    counts: Counter[str] = Counter()
+    naming = 0
+    for line in lines:
+        tokens = set(_TOKENS.findall(line.message.lower()))
+        tokens |= {t.split(".", 1)[0] for t in tokens if "." in t}
+        hits = {lowered[h] for h in tokens & lowered.keys()}
+        if not hits and store is not None and _SQL_CLIENT.search(line.message):
+            hits = {store}
+        if hits:
+            naming += 1
+            counts.update(hits)
+    return tuple(sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))), naming / len(lines)
+
+
+def sql_store(callees: set[str]) -> str | None:
+    """The one SQL database (or pooler) among a service's callees, by its name; None when
+    there is none or several."""
+    stores = [c for c in callees if _SQL_STORE.search(c)]
+    return stores[0] if len(stores) == 1 else None
