@@ -327,6 +327,30 @@ def test_rising_refutes_traffic_that_fell() -> None:
     assert rule.check(link(rose, kind="traffic", role="local")) is None
 
 
+def test_cpu_with_load_refutes_cpu_that_followed_its_requests() -> None:
+    rule = BY_NAME["cpu_with_load"]
+    requests, cpu = noisy(100, 1), noisy(0.5, 2)
+    requests[95:], cpu[95:] = noisy(180, 3)[95:], noisy(0.9, 4)[95:]  # both 1.8x: the load
+    series = view(("api", "requests", requests), ("api", "cpu_avg", cpu))
+    busy = verdict("api", "cpu", score=40, baseline=0.5, peak=0.9, onset=at(95))
+    series.profiles["api"] = ServiceProfile("api", families={"throughput": verdict(
+        "api", "throughput", score=40, baseline=100, peak=180, metric="requests")})
+    refuted = rule.check(link(busy, kind="cpu", role="local", series=series))
+    assert refuted is not None and "per request" in refuted.reason
+    # A hog: CPU tripled while the requests stayed where they were.
+    hog = noisy(0.5, 2)
+    hog[95:] = noisy(1.5, 4)[95:]
+    series = view(("api", "requests", noisy(100, 1)), ("api", "cpu_avg", hog))
+    series.profiles["api"] = ServiceProfile("api", families={"throughput": verdict(
+        "api", "throughput", score=1, baseline=100, peak=102, metric="requests")})
+    assert rule.check(link(verdict("api", "cpu", score=60, baseline=0.5, peak=1.5,
+                                   onset=at(95)), kind="cpu", role="local",
+                           series=series)) is None
+    # No request metric to divide by: the other rules judge it.
+    assert rule.check(link(busy, kind="cpu", role="local",
+                           series=view(("api", "cpu_avg", cpu)))) is None
+
+
 # ---- persistence --------------------------------------------------------------------------
 
 def test_normal_refutes_a_cause_within_its_range() -> None:

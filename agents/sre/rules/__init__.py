@@ -13,7 +13,7 @@ RULES: tuple[Rule, ...] = (
     magnitude.latency_share, magnitude.faint_link, magnitude.traffic_share,
     magnitude.faint_surge, magnitude.log_surge, magnitude.nothing_to_explain,
     logs.blames_another, direction.upstream, traces.span_change, traces.healthy_children,
-    load.coping, load.load_lull, load.carries,
+    load.coping, load.load_lull, load.carries, load.cpu_with_load,
     persistence.standing, persistence.normal,
     timing.late, timing.change_window,
     load.rising, persistence.transient,

@@ -114,6 +114,62 @@ def carries(link: Link) -> str:
     return "the surge entered below it (or through another caller)"
 
 
+def per_request(view: SeriesView, cpu: FamilyVerdict, requests: FamilyVerdict
+                ) -> tuple[float, float] | None:
+    """How far a CPU series rose over the episode's worst stretch, and how far its CPU per
+    request did, both as ratios to the baseline's medians; None when they cannot be read."""
+    cpu_s, req_s = view.series_of(cpu), view.series_of(requests)
+    if cpu_s is None or req_s is None or cpu.anomaly is None:
+        return None
+    ok = np.isfinite(req_s.v)
+    if ok.sum() < 3:
+        return None
+    t, c = cpu_s.t, cpu_s.v
+    r = np.interp(t, req_s.t[ok], req_s.v[ok], left=np.nan, right=np.nan)
+    usable = np.isfinite(c) & np.isfinite(r) & (r > 0)
+    before = usable & (t < view.baseline_end(cpu_s))
+    z = view.z_scores(cpu_s, cpu)
+    if z is None or before.sum() < 3:
+        return None
+    region = usable & (t >= view.split) & np.isfinite(z)
+    if not region.any():
+        return None
+    peak = float(np.max(z[region]))
+    worst = region & (z >= max(view.anomaly_z, 0.5 * peak))
+    if not worst.any():
+        return None
+    c0, q0 = float(np.median(c[before])), float(np.median((c / np.where(r > 0, r, 1))[before]))
+    if c0 <= 0 or q0 <= 0:
+        return None
+    return (float(np.median(c[worst])) / c0,
+            float(np.median(c[worst] / r[worst])) / q0)
+
+
+@rule("cpu_with_load", family="load", kinds=("cpu",))
+def cpu_with_load(link: Link) -> str:
+    """CPU that rose with the service's requests, CPU per request unchanged, is the load
+    reaching it (a surge, retries, a campaign), not a fault of its CPU: every service's CPU
+    follows its traffic. A hog, a runaway loop or a neighbour spends CPU no request asked
+    for, and raises CPU per request."""
+    cpu = link.cause
+    if not isinstance(cpu, FamilyVerdict) or cpu.family != "cpu" or cpu.anomaly is None \
+            or cpu.anomaly.peak <= cpu.anomaly.baseline:
+        return ""
+    profile = link.series.profile(cpu.service)
+    requests = profile.families.get("throughput") if profile is not None else None
+    if requests is None:
+        return ""
+    rose = per_request(link.series, cpu, requests)
+    if rose is None:
+        return ""
+    cpu_gain, unit_gain = rose
+    if cpu_gain <= 1.0 or np.log(max(unit_gain, 1e-9)) > \
+            link.thresholds.per_request * np.log(cpu_gain):
+        return ""
+    return (f"its CPU rose {cpu_gain:.2g}x with its requests (CPU per request "
+            f"{unit_gain:.2g}x): the load reaching it, not its CPU")
+
+
 @rule("rising", family="load", kinds=("traffic",), roles=("local",))
 def rising(link: Link) -> str:
     """Only more requests overload a service: traffic that fell, or stayed within a baseline
@@ -128,4 +184,4 @@ def rising(link: Link) -> str:
     return f"requests fell ({cause.anomaly.change()}): less traffic does not overload"
 
 
-RULES = (coping, load_lull, carries, rising)
+RULES = (coping, load_lull, carries, cpu_with_load, rising)

@@ -76,6 +76,9 @@ class Thresholds:
     coped_s: float = 300.0
     # A caller's surge carries a callee's only when at least this share of its relative size.
     carries: float = 0.5
+    # CPU that rose with its requests is the load, not a CPU fault: refuted when its CPU per
+    # request rose by at most this share of its CPU's own rise (on a log scale).
+    per_request: float = 0.3
     # ---- traces -------------------------------------------------------------------------------
     # A span verdict needs this many of a service's spans before the split and after it...
     min_spans: float = 5
