@@ -149,6 +149,12 @@ class Investigator:
         blip_note = None
         if over and not brief and not symptom_anomalous and symptom is not None:
             blip_note = f"{ctx.service}'s {ctx.signal} {recovery(symptom)}"
+        # The alert's own statistic never moved, and the degradation beside it (its errors
+        # behind a throughput alert) is over as well: an episode that ended by itself.
+        gone = not symptom_anomalous and not brief and blip_note is None and \
+            failing is not None and recovered(failing, th.recovered_samples, th.recovered_s)
+        if gone and failing is not None:
+            blip_note = f"{ctx.service}'s {failing.metric} {recovery(failing)}"
         if brief and not symptom_anomalous and symptom is not None:
             samples = plural(abnormal_samples(symptom) or 0, "sample")
             blip_note = (f"{ctx.service}'s {ctx.signal} has been abnormal in only {samples} "
@@ -166,7 +172,7 @@ class Investigator:
         summary, next_steps = render_summary(
             ctx, ranked, abstained, tools.evidence, run.notes,
             young=too_early and blip_note is not None,
-            over=over and not brief and blip_note is not None)
+            over=(over and not brief or gone) and blip_note is not None)
         report = Report(
             root_causes=[c.as_root_cause() for c in ranked[:5]],
             abstained=abstained,

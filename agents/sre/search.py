@@ -71,9 +71,19 @@ async def failing_in_logs(run: Run) -> LogVerdict | None:
     logs = await run.tools.error_logs(run.ctx.service)
     if logs is None or not logs.new_templates or logs.onset is None or \
             logs.score < run.thresholds.log_surge or \
-            logs.onset > run.ctx.fired_at_s + run.tolerance:
+            logs.onset > run.ctx.fired_at_s + run.tolerance or lines_stopped(run, logs):
         return None
     return logs
+
+
+def lines_stopped(run: Run, logs: LogVerdict) -> bool:
+    """The surge's lines stopped well before the data ends: silent for the longer of the time
+    a metric must stay normal to have recovered and three of the surge's own gaps between
+    lines (a sparse pattern pauses without being over)."""
+    if logs.last is None:
+        return False
+    quiet = run.tools.window.end_s - logs.last
+    return quiet >= max(run.thresholds.recovered_s, 3 * logs.gap)
 
 
 async def widen(run: Run, services: list[str], effect_onset: float | None) -> None:

@@ -270,6 +270,8 @@ class Toolbox:
             score = max(score, poisson_surge(run_up, base_span, novel, now_span))
         top = max(counts, key=lambda t: (t in new, counts[t]), default=None)
         onset = None
+        surging = [ln.ts for ln, t in zip(result.lines, templates, strict=True)
+                   if ln.ts >= self.split and (t in new if new else t == top)]
         if after:
             # Where the surge started: the first line of the dominant template after the split.
             onset = next((ln.ts for ln, t in zip(result.lines, templates, strict=True)
@@ -293,7 +295,9 @@ class Toolbox:
         verdict = LogVerdict(service, score, onset, len(before), len(after), top, len(new),
                              evidence_id, blamed=blamed, blame_share=share,
                              blame_counts=tuple(count for _, count in named),
-                             unlisted=unlisted)
+                             unlisted=unlisted, last=max(surging, default=None),
+                             gap=(max(surging) - min(surging)) / (len(surging) - 1)
+                             if len(surging) > 1 else 0.0)
         self._logs[service] = verdict
         return verdict
 

@@ -147,6 +147,11 @@ class LogVerdict:
     # Services the call graph does not know at all that these lines name, with how many
     # lines name each: calls the topology missed (a database, a third party).
     unlisted: tuple[tuple[str, int], ...] = ()
+    # When the surge's lines (its new patterns, else its top one) were last written, and the
+    # mean time between them since the split: lines that stopped long before the data ends
+    # are an episode that is over.
+    last: float | None = None
+    gap: float = 0.0
 
     def blame_of(self, service: str) -> float:
         """How much of the blame falls on `service`: the lines naming it against those
