@@ -249,6 +249,25 @@ def test_an_sql_clients_words_name_the_writers_database() -> None:
     assert blame(pool, callees) == ((), 0.0)
 
 
+def test_a_failed_name_lookup_names_no_one() -> None:
+    from agents.sre.log_lines import blame
+    from integrations.telemetry.base import LogLine
+
+    def lines(*messages: str) -> list[LogLine]:
+        return [LogLine(T0, "eta", "error", m, {}) for m in messages]
+
+    # The host in a failed lookup was never reached: the writer's resolver is what failed.
+    lookups = lines("dial tcp: lookup maps.googleapis.com on 10.96.0.10:53: read udp "
+                    "10.0.1.7:41234->10.96.0.10:53: i/o timeout",
+                    "getaddrinfo EAI_AGAIN maps.googleapis.com",
+                    "java.net.UnknownHostException: maps.googleapis.com: Temporary failure "
+                    "in name resolution")
+    assert blame(lookups, {"maps.googleapis.com", "rider-memcached"}) == ((), 0.0)
+    # A host that answered, and failed, is named as before.
+    answered = lines("maps.googleapis.com: read timeout after 5000ms; circuit half-open")
+    assert blame(answered, {"maps.googleapis.com"}) == ((("maps.googleapis.com", 1),), 1.0)
+
+
 # ---- load ---------------------------------------------------------------------------------
 
 def test_coping_refutes_load_already_borne_before_the_damage() -> None:

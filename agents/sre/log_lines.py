@@ -45,6 +45,15 @@ _SQL_CLIENT = re.compile(
     r"(?:exhausted|timed? ?out)|could not (?:obtain|acquire) (?:a )?(?:jdbc |database )?"
     r"connection|too many (?:clients|connections)|statement timeout|lock wait timeout|"
     r"deadlock detected|mysql server has gone away|lost connection to mysql", re.IGNORECASE)
+# A name lookup that failed: the host it names was never reached, so the line reports the
+# writer's own resolver or network (CoreDNS, /etc/resolv.conf, a VPC's DNS), not that host
+# failing. Go's resolver, glibc's getaddrinfo, Java, Node, curl and Python say it so.
+_NAME_LOOKUP = re.compile(
+    r"lookup \S+ on \S+|no such host|eai_again|enotfound|unknownhostexception|"
+    r"temporary failure in name resolution|name or service not known|"
+    r"could not resolve host|nodename nor servname|nxdomain|servfail|"
+    r"name resolution failed|dns (?:lookup|resolution) (?:failed|timed? ?out)",
+    re.IGNORECASE)
 # A service named as an SQL database (or the pooler in front of one).
 _SQL_STORE = re.compile(r"(?:^|[-_.])(?:pg|postgres(?:ql)?|mysql|mariadb|sql|db|rds|aurora|"
                         r"pgbouncer|proxysql|cockroach(?:db)?|mssql|oracle)(?:$|[-_.\d])",
@@ -58,13 +67,16 @@ def blame(lines: list[LogLine], others: set[str], *, store: str | None = None
     as whole tokens (a host name's first label too: orders.default.svc), so "user" names a
     service only where it stands alone, not inside "username". A line in an SQL client's
     words that names none ("HikariPool-1 - Connection is not available") names `store`, the
-    writer's one SQL database, when it has one."""
+    writer's one SQL database, when it has one. A failed name lookup names no one: the host
+    in it was never reached."""
     if not lines or not others:
         return (), 0.0
     lowered = {name.lower(): name for name in others}
     counts: Counter[str] = Counter()
     naming = 0
     for line in lines:
+        if _NAME_LOOKUP.search(line.message):
+            continue  # names a host it could not look up: no one's failure but its own
         tokens = set(_TOKENS.findall(line.message.lower()))
         tokens |= {t.split(".", 1)[0] for t in tokens if "." in t}
         hits = {lowered[h] for h in tokens & lowered.keys()}
