@@ -172,7 +172,7 @@ class Investigator:
         summary, next_steps = render_summary(
             ctx, ranked, abstained, tools.evidence, run.notes,
             young=too_early and blip_note is not None,
-            over=(over and not brief or gone) and blip_note is not None)
+            over=((over and not brief) or gone) and blip_note is not None)
         report = Report(
             root_causes=[c.as_root_cause() for c in ranked[:5]],
             abstained=abstained,
