@@ -55,6 +55,9 @@ NAMES = {
     "redis_evicted_keys_total": "memory", "memcached_get_misses_total": "errors",
     "redis.keyspace.misses": "errors", "mysql_global_status_slow_queries": "latency",
     "pg_stat_database_blks_read": "disk", "hikaricp_connections_pending": "other",
+    # A backlog is not requests arriving: a pool's queue for connections, Envoy's pending.
+    "db.client.connections.pending_requests": "other", "http_requests_pending": "other",
+    "envoy_cluster_upstream_rq_pending_active": "other",
     # Unchanged: a resource or measure named first wins.
     "net_rtt_ms": "network", "cpu_fsync_seconds": "cpu", "memory_rss": "memory",
     "latency_commit_ms": "latency", "availability_Average": "availability",

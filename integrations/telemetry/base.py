@@ -53,13 +53,16 @@ FAMILY_WORDS: list[tuple[str, frozenset[str]]] = [
 # Words that say what a name measures whatever else it names, read first:
 # a JVM's garbage collection is memory pressure (`jvm_gc_pause_seconds_sum`); evictions are a
 # cache or a node out of memory; slow queries are a latency; a cache miss is a lookup that
-# failed (`redis_keyspace_misses_total`); blocks read are disk reads. (A backlog, `pending`,
-# is not read as latency: a queue's consumers fill it as often as its broker does.)
+# failed (`redis_keyspace_misses_total`); blocks read are disk reads. A backlog (`pending`,
+# `waiting`, `queued`) is neither requests arriving nor their latency, whatever it counts:
+# `db.client.connections.pending_requests` is a pool's queue for connections, zero until the
+# database behind it slows (read as traffic, it made its caller a "surge" at z=3e7).
 _MEASURED_BY: list[tuple[str, frozenset[str]]] = [
     ("memory", frozenset({"gc", "evicted", "evictions", "evict"})),
     ("latency", frozenset({"slow"})),
     ("errors", frozenset({"miss", "misses"})),
-    ("disk", frozenset({"blks", "blocks"}))]
+    ("disk", frozenset({"blks", "blocks"})),
+    ("other", frozenset({"pending", "waiting", "queued"}))]
 # A histogram's or a summary's count is how many requests it timed: `..._duration_count` is
 # throughput (errors when it counts failures: `rpc.server.duration.count.error`).
 _TALLIES = frozenset({"count", "bucket"})
