@@ -355,8 +355,10 @@ async def unknown_links(run: Run, found: list[Candidate], effect_onset: float | 
             else:
                 candidate.node = None
         for victim in path:
-            if victim.explained or (victim.onset is not None and
-                                    candidate.onset > victim.onset + run.tolerance):
+            # A change that ran clean for a while before its own service degraded is a
+            # bystander's routine deploy (`_judged_at`): it explains no one's degradation.
+            if victim.explained or settled(candidate, th) or (
+                    victim.onset is not None and candidate.onset > victim.onset + run.tolerance):
                 continue
             # One its callers' error lines name is where their calls fail: only a node it
             # is known to share explains that away, not a strength with no connection.
