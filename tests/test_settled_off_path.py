@@ -21,10 +21,10 @@ FAULT = 80   # ...half an hour before drm's network began adding 400 ms
 FIRED = 90
 
 
-def write_case(path: Path, *, deploy: int = DEPLOY) -> Path:
+def write_case(path: Path) -> Path:
     """edge calls playback, which calls drm. From FAULT drm answers 400 ms slower (its
     network: no CPU, memory or error lines of its own move), and playback and edge slow
-    down with it. edge was deployed at `deploy`."""
+    down with it. edge was deployed at DEPLOY."""
     rng = np.random.default_rng(11)
     series: dict[tuple[str, str], np.ndarray] = {}
     for service, base in (("edge", 180.0), ("playback", 150.0), ("drm", 40.0)):
@@ -35,7 +35,7 @@ def write_case(path: Path, *, deploy: int = DEPLOY) -> Path:
         series[(service, "latency_ms")][FAULT:] += 400
     write_metrics(path, series, t0=T0, step=STEP)
     (path / "events.jsonl").write_text(json.dumps({
-        "ts": T0 + deploy * STEP, "service": "edge", "kind": "deploy",
+        "ts": T0 + DEPLOY * STEP, "service": "edge", "kind": "deploy",
         "summary": "Rolled out edge v2.14.1"}) + "\n")
     write_case_json(path, t0=T0, step=STEP, samples=N, name="PlaybackSlow",
                     service="playback", signal="latency", fired_at=FIRED,
