@@ -66,6 +66,8 @@ class Candidate:
     # (`rank`). `failing_dependency` is set on the caller's entry, naming the callee.
     reported_at: str | None = None
     failing_dependency: str | None = None
+    # Its error lines say its name lookups fail: its resolver (DNS), not its code.
+    name_lookups: bool = False
     weight: float = 0.0
     confidence: float = 0.0
     basis: Basis | None = None
@@ -108,6 +110,8 @@ class Candidate:
             "code_error": "a surge of errors", "dependency": "degraded with no visible "
             "resource cause",
         }.get(self.kind, self.kind)
+        if self.name_lookups:
+            words = "its name lookups failing (DNS), as its error lines report,"
         if self.named_by:
             words = f"failing, as {self.named_by}'s error lines report,"
         if self.failing_dependency:
@@ -267,6 +271,7 @@ class Explanation:
     onset: float | None
     evidence: list[str]
     persistence: float = 1.0
+    name_lookups: bool = False  # error lines saying its name lookups fail (DNS)
 
 
 def explains(below: list[tuple[float, float]], onset: float | None, score: float,
@@ -325,6 +330,7 @@ def candidate_at(service: str, degraded: FamilyVerdict | None, local: list[Expla
                          evidence=list(dict.fromkeys([*path, *pick.evidence, *supporting])),
                          hypothesis_id=hypothesis_id, explained=explained, depth=depth,
                          persistence=max(item.persistence for item in strong),
+                         name_lookups=pick.name_lookups,
                          degraded_at=degraded.onset if degraded is not None and pick.kind
                          in ("deploy", "config") else None)
     if degraded is not None and degraded.anomalous:
@@ -401,6 +407,10 @@ def render_summary(ctx: AlertContext, ranked: list[Candidate], abstained: bool,
             step = (f"{top.failing_dependency} is failing {top.service}'s calls and has no "
                     f"telemetry of its own here: check its status page or provider, and have "
                     f"{top.service} time out, retry with backoff or degrade gracefully.")
+        elif top.name_lookups:
+            step = (f"Check name resolution from {top.service}: CoreDNS (or the resolver it "
+                    f"uses) is up and answering, its resolv.conf and search domains, and that "
+                    f"the names in its lines still resolve.")
         elif top.named_by:
             step = (f"Look inside {top.service}: {top.named_by}'s error lines name it failing, "
                     f"and it showed nothing of its own here; read its logs and traces from "

@@ -130,8 +130,11 @@ async def explore(run: Run, service: str, effect: str, effect_onset: float | Non
     # what they say of those callees ("call to inventory-pg failed" reports inventory-pg).
     logs = _revealed(run, service, await run.tools.error_logs(service))
     if logs is not None and (logs.baseline_count or logs.region_count):
-        h = run.new(statement=f"a new or surging error in {service}'s code caused {effect}",
-                    kind="code_error", service=service, depth=depth, parent=parent)
+        lookups = logs.name_lookups  # its resolver failing, not its code
+        h = run.new(statement=f"name lookups from {service} failing (DNS) caused {effect}"
+                    if lookups else f"a new or surging error in {service}'s code caused "
+                    f"{effect}", kind="network_loss" if lookups else "code_error",
+                    service=service, depth=depth, parent=parent)
         h.evidence.append(logs.evidence_id)
         h.score = logs.score
         refuted = run.judge(kind="code_error", role="local", cause=logs,
@@ -139,7 +142,8 @@ async def explore(run: Run, service: str, effect: str, effect_onset: float | Non
                             effect_service=service, effect_label=effect)
         if refuted is None:
             h.status = "supported"
-            local.append(Explanation("code_error", logs.score, logs.onset, h.evidence))
+            local.append(Explanation("network_loss" if lookups else "code_error", logs.score,
+                                     logs.onset, h.evidence, name_lookups=lookups))
         else:
             h.status, h.reason = "refuted", refuted.reason
 

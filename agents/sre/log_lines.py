@@ -60,6 +60,11 @@ _SQL_STORE = re.compile(r"(?:^|[-_.])(?:pg|postgres(?:ql)?|mysql|mariadb|sql|db|
                         re.IGNORECASE)
 
 
+def name_lookup_failure(text: str) -> bool:
+    """Whether a line (or a template) says a name lookup failed."""
+    return bool(_NAME_LOOKUP.search(text))
+
+
 def blame(lines: list[LogLine], others: set[str], *, store: str | None = None
           ) -> tuple[tuple[tuple[str, int], ...], float]:
     """Which of `others` (service names) these error lines name and how many lines name
@@ -75,7 +80,7 @@ def blame(lines: list[LogLine], others: set[str], *, store: str | None = None
     counts: Counter[str] = Counter()
     naming = 0
     for line in lines:
-        if _NAME_LOOKUP.search(line.message):
+        if name_lookup_failure(line.message):
             continue  # names a host it could not look up: no one's failure but its own
         tokens = set(_TOKENS.findall(line.message.lower()))
         tokens |= {t.split(".", 1)[0] for t in tokens if "." in t}

@@ -166,8 +166,10 @@ async def widen(run: Run, services: list[str], effect_onset: float | None) -> No
                 effect_onset=effect_onset, effect_service=run.ctx.service,
                 effect_label=effect) is None:
             added.append(Candidate(
-                service=service, kind="code_error", score=logs.score, onset=logs.onset,
-                evidence=[logs.evidence_id], reachable=False, connected=service in downstream))
+                service=service, kind="network_loss" if logs.name_lookups else "code_error",
+                score=logs.score, onset=logs.onset, evidence=[logs.evidence_id],
+                reachable=False, connected=service in downstream,
+                name_lookups=logs.name_lookups))
             run.candidates.append(added[-1])
     if not any(run.graph.values()):
         await inherited(run)

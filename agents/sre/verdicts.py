@@ -10,6 +10,7 @@ import re
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
+from agents.sre.log_lines import name_lookup_failure
 from agents.sre.report import EvidenceStatus
 from agents.sre.stats import FAMILY_DIRECTION, Anomaly, Direction
 from integrations.telemetry.base import Series, seconds_per_unit
@@ -152,6 +153,12 @@ class LogVerdict:
     # are an episode that is over.
     last: float | None = None
     gap: float = 0.0
+
+    @property
+    def name_lookups(self) -> bool:
+        """Its top pattern says a name lookup failed: the writer's resolver (DNS) is failing,
+        not its code, nor the host it could not look up."""
+        return self.top_template is not None and name_lookup_failure(self.top_template)
 
     def blame_of(self, service: str) -> float:
         """How much of the blame falls on `service`: the lines naming it against those
