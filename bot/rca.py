@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from agents.sre.report import Report
-from agents.sre.wording import amount, evidence_text, plural, utc_text, words
+from agents.sre.wording import amount, cause_words, evidence_text, plural, utc_text, words
 
 __all__ = ["MAX_CHAIN", "Line", "RcaView", "amount", "evidence_text", "plural", "rca_view",
            "utc_text", "words"]
@@ -61,7 +61,7 @@ def rca_view(report: Report) -> RcaView:
         strongest = next((e for e in reversed(chain) if e.status == "ok"), None)
         lead = Line(evidence_text(strongest), strongest.link) if strongest else None
         view = RcaView(headline="Likely root cause",
-                       cause=f"{top.service} — {words(top.kind)}",
+                       cause=f"{top.service} — {cause_words(top)}",
                        confidence=top.confidence, lead=lead)
         alert = by_id.get("ev-alert")
         lines = ([Line(evidence_text(alert), alert.link, alert.status)] if alert else [])
@@ -72,7 +72,7 @@ def rca_view(report: Report) -> RcaView:
     others = report.root_causes[1:1 + MAX_OTHERS]  # the first is the cause, or the lead
     if others:
         details.append(("Other candidates", [
-            Line(f"{c.service} — {words(c.kind)}"
+            Line(f"{c.service} — {cause_words(c)}"
                  + ("" if abstained else f" ({c.confidence:.0%})")) for c in others]))
     if abstained:
         # The alert's own expression first: what fired, over the incident window.
@@ -112,7 +112,7 @@ def _abstention_lead(report: Report) -> Line:
             # Not weak leads: a young alert, or one over. The lead is worth a glance.
             top = report.root_causes[0]
             text += (f" Strongest lead {'so far' if young else 'while it lasted'}"
-                     f": {top.service} — {words(top.kind)}.")
+                     f": {top.service} — {cause_words(top)}.")
         return Line(text)
     if report.root_causes:
         # No percentage: a number beside "too weak to call" reads as a verdict. What the
@@ -120,7 +120,7 @@ def _abstention_lead(report: Report) -> Line:
         top = report.root_causes[0]
         behind = next((by_id[e] for e in reversed(top.evidence) if e in by_id
                        and by_id[e].status == "ok"), None)
-        text = f"The strongest lead, {top.service} — {words(top.kind)}, is too weak to call"
+        text = f"The strongest lead, {top.service} — {cause_words(top)}, is too weak to call"
         if behind is None:
             return Line(text + ".")
         return Line(f"{text}: {evidence_text(behind)}.", behind.link)

@@ -5,12 +5,19 @@ lookups fail (DNS), and asks to check name resolution from it."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 from pathlib import Path
 
 import numpy as np
 import pytest
 
+from agents.chat.lookups import summary_text
+from agents.sre.context import AlertContext
+from agents.sre.investigator import Investigator
+from agents.sre.report import InvestigationView
+from bot.slack.blocks import investigation_blocks
+from integrations.telemetry.scenario import ScenarioSource
 from tests.scenario_files import investigate_json, write_case_json, write_metrics
 
 T0 = 1_700_000_000
@@ -52,3 +59,12 @@ def test_failed_lookups_name_the_service_and_its_resolver(
     assert "name lookups failing (DNS)" in top["summary"]
     assert report["next_steps"][0].startswith("Check name resolution from eta")
     assert all(c["service"] != "maps.googleapis.com" for c in report["root_causes"][:1])
+
+
+def test_slack_and_the_chat_name_the_lookups_not_packet_loss(tmp_path: Path) -> None:
+    source = ScenarioSource(write_case(tmp_path / "dns"))
+    report = asyncio.run(Investigator(source).investigate(AlertContext.from_case(source.case)))
+    head = investigation_blocks(InvestigationView(investigation_id=1, report=report),
+                                incident_id=1)[0]["text"]["text"]
+    assert "`eta` — failed name lookups (DNS)" in head and "packet loss" not in head
+    assert "`eta` — failed name lookups (DNS)" in summary_text(report)

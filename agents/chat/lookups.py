@@ -16,7 +16,7 @@ from agents.sre.context import AlertContext
 from agents.sre.log_lines import log_template
 from agents.sre.report import Evidence, EvidenceStatus, Report
 from agents.sre.toolbox import ServiceProfile, Toolbox, hhmm
-from agents.sre.wording import evidence_text, utc_text, words
+from agents.sre.wording import cause_words, evidence_text, utc_text
 from agents.untrusted import inert
 from integrations.redaction import clip
 from integrations.telemetry.base import EventsResult, QueryInfo, TelemetrySource, Window
@@ -310,19 +310,19 @@ def summary_text(report: Report | None) -> str:
         head = "*Too early to call:* the alert has not lasted long enough to tell a fault " \
             "from a blip."
         if top is not None:
-            head += f" The strongest lead so far: `{top.service}` — {words(top.kind)}."
+            head += f" The strongest lead so far: `{top.service}` — {cause_words(top)}."
     elif report.recovered():
         head = "*Recovered by itself:* the alert's signal was back to normal before the " \
             "investigation's data ended."
         if top is not None:
-            head += f" The strongest lead while it lasted: `{top.service}` — {words(top.kind)}."
+            head += f" The strongest lead while it lasted: `{top.service}` — {cause_words(top)}."
     elif report.abstained or top is None:
         head = "*No confident root cause.*"
         if top is not None:
-            head += (f" The strongest lead, `{top.service}` — {words(top.kind)}, is too weak "
+            head += (f" The strongest lead, `{top.service}` — {cause_words(top)}, is too weak "
                      "to call.")
     else:
-        head = (f"*Likely root cause:* `{top.service}` — {words(top.kind)} "
+        head = (f"*Likely root cause:* `{top.service}` — {cause_words(top)} "
                 f"({top.confidence:.0%})")
     lines = [head]
     if behind is not None:

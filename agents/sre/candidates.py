@@ -99,7 +99,8 @@ class Candidate:
     def as_root_cause(self) -> RootCause:
         return RootCause(service=self.service, kind=self.kind,
                          confidence=round(self.confidence, 3), summary=self.describe(),
-                         evidence=self.evidence)
+                         evidence=self.evidence,
+                         what="failed name lookups (DNS)" if self.name_lookups else "")
 
     def describe(self) -> str:
         words = {

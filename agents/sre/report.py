@@ -50,6 +50,9 @@ class RootCause(BaseModel):
     confidence: float
     summary: str
     evidence: list[str] = Field(default_factory=list)
+    # How a person names the cause where its kind's words would mislead (failed name
+    # lookups are kind `network_loss`, not "packet loss"); empty: the kind says it.
+    what: str = ""
 
 
 class Claim(BaseModel):

@@ -12,7 +12,7 @@ from __future__ import annotations
 import math
 import re
 
-from agents.sre.report import Evidence
+from agents.sre.report import Evidence, RootCause
 from integrations.telemetry.promql import metric_words
 
 _Z = re.compile(r"\s*\(z=-?[0-9.]+\)|,?\s*(?:at\s+)?z=-?[0-9.]+")
@@ -54,6 +54,11 @@ def words(kind: str) -> str:
             "code_error": "a code error", "dependency": "a failing dependency",
             "payload": "oversized payloads", "latency": "latency", "errors": "errors",
             "none": "no fault"}.get(kind, kind.replace("_", " "))
+
+
+def cause_words(cause: RootCause) -> str:
+    """A root cause's kind in words, or what names it better where the kind would mislead."""
+    return cause.what or words(cause.kind)
 
 
 def amount(value: float | str | None, unit: str | None) -> str:
