@@ -31,6 +31,7 @@ from integrations.redaction import clip
 from integrations.telemetry.base import (
     ChangeEvent,
     LogLine,
+    LogsResult,
     MetricsResult,
     QueryInfo,
     Span,
@@ -83,6 +84,7 @@ class Toolbox:
         self._logs: dict[str, LogVerdict | None] = {}
         self._log_lines: dict[str, list[LogLine]] = {}
         self._templates: dict[str, list[str]] = {}
+        self._error_reads: dict[str, LogsResult] = {}
         self._events: list[ChangeEvent] | None = None
         self._placements: dict[str, set[str]] = {}
         self._line_counts: dict[str, int | None] = {}  # all its lines; None: unreadable
@@ -229,12 +231,28 @@ class Toolbox:
 
     # ---- logs -------------------------------------------------------------------------------
 
+    async def _read_errors(self, service: str) -> LogsResult:
+        """A service's error-level lines over the window, read and mined into templates
+        once per run: the episode's start and the surge are both read from them, and a
+        persisted miner must not see the same lines twice. Raises as the source does."""
+        if service not in self._error_reads:
+            self._spend()
+            result = await self.source.logs(service, self.window, min_level="error")
+            self._error_reads[service] = result
+            if result.info.status != "error":
+                self._log_lines[service] = result.lines
+                self._templates[service] = mine_templates(
+                    result.lines, self.templates.miner(service)
+                    if self.templates is not None else None)
+        return self._error_reads[service]
+
     async def error_logs(self, service: str) -> LogVerdict | None:
         if service in self._logs:
             return self._logs[service]
-        self._spend()
         try:
-            result = await self.source.logs(service, self.window, min_level="error")
+            result = await self._read_errors(service)
+        except BudgetExhausted:
+            raise
         except Exception as exc:
             log.warning("logs query for %s raised", service, exc_info=True)
             self._logs[service] = None
@@ -245,15 +263,12 @@ class Toolbox:
             self._error(result.info, service, "error logs")
             self._logs[service] = None
             return None
-        self._log_lines[service] = result.lines
         before = [line for line in result.lines if line.ts < self.split]
         after = [line for line in result.lines if line.ts >= self.split]
         base_span = max(self.split - max(self.window.start_s, self.data_start), 1.0)
         now_span = max(self.window.end_s - self.split, 1.0)
         score = poisson_surge(len(before), base_span, len(after), now_span)
-        templates = mine_templates(result.lines, self.templates.miner(service)
-                                   if self.templates is not None else None)
-        self._templates[service] = templates
+        templates = self._templates[service]
         old = {t for line, t in zip(result.lines, templates, strict=True)
                if line.ts < self.split - self.run_up}
         counts = Counter(t for line, t in zip(result.lines, templates, strict=True)
@@ -362,19 +377,18 @@ class Toolbox:
         from then to `until` and is still written in the last quarter of that span (a fault
         that has been failing a share of requests since, not a burst that came and went).
         None when there is none, or the lines cannot be read."""
-        self._spend()
         try:
-            result = await self.source.logs(service, self.window, min_level="error")
+            result = await self._read_errors(service)
+        except BudgetExhausted:
+            raise
         except Exception:
             log.warning("log query for the episode's start raised", exc_info=True)
             return None
         if result.info.status == "error" or not result.lines:
             return None
-        lines = sorted(result.lines, key=lambda line: line.ts)
-        templates = mine_templates(lines, self.templates.miner(service)
-                                   if self.templates is not None else None)
         seen: dict[str, list[float]] = {}
-        for line, template in zip(lines, templates, strict=True):
+        for line, template in sorted(zip(result.lines, self._templates[service], strict=True),
+                                     key=lambda pair: pair[0].ts):
             seen.setdefault(template, []).append(line.ts)
         starts = []
         for times in seen.values():
