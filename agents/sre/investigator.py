@@ -108,9 +108,11 @@ class Investigator:
             # With no call graph at all the walk saw one service: a "decisive" cause there
             # (a change of its own, a resource) has had no competitor yet. Nor has one found
             # for an alert whose statistic never moved: what it would explain is not there.
-            if not decisive(run.candidates) or not any(graph.values()) or \
-                    not (symptom and symptom.anomalous):
-                await widen(run, services, effect_onset)
+            # Past a decisive cause, the search still looks beyond the path (a noisy
+            # neighbour throttles its victim's CPU: the victim looks decisive), and what it
+            # finds competes with the path's answer but explains none of it away.
+            await widen(run, services, effect_onset, beyond_decisive=decisive(
+                run.candidates) and any(graph.values()) and bool(symptom and symptom.anomalous))
             if self.assist is not None:
                 await run.progress("asking the model for hypotheses beyond the catalogue")
                 lab = Lab(run, services, effect_onset, root)

@@ -86,12 +86,18 @@ def lines_stopped(run: Run, logs: LogVerdict) -> bool:
     return quiet >= max(run.thresholds.recovered_s, 3 * logs.gap)
 
 
-async def widen(run: Run, services: list[str], effect_onset: float | None) -> None:
-    """Nothing decisive on the call path: look at every other service, with a penalty.
+async def widen(run: Run, services: list[str], effect_onset: float | None, *,
+                beyond_decisive: bool = False) -> None:
+    """Look at every service the walk did not, with a penalty for where it sits.
 
-    A service downstream of the alert that degraded with it, as strongly, explains the
-    alerting service better than "degraded with no visible cause" does, even when a noisy
-    service between them could not confirm the link."""
+    With nothing decisive on the call path, a service downstream of the alert that degraded
+    with it, as strongly, explains the alerting service better than "degraded with no
+    visible cause" does, even when a noisy service between them could not confirm the
+    link. `beyond_decisive`: the walk found a decisive cause, which may be a victim (a
+    noisy neighbour's: its CPU throttled, its latency up). What is found then competes with
+    it and explains nothing away; and the alert's callers are left out, known to reach it
+    only through the requests they send (which the traffic rules judge): a caller's own
+    deploy or CPU, off the path, is not a cause of its callee's trouble."""
     await run.progress("widening the search beyond the call graph")
     downstream, frontier = set(), [run.ctx.service]
     while frontier:
@@ -102,11 +108,18 @@ async def widen(run: Run, services: list[str], effect_onset: float | None) -> No
     symptom = (await run.tools.profile(run.ctx.service)).degradation(DEGRADATION,
                                                                       run.ctx.metric)
     effect = run.ctx.effect
+    upstream, frontier = set(), [run.ctx.service]
+    while frontier:
+        for caller in run.callers.get(frontier.pop(), ()):
+            if caller not in upstream:
+                upstream.add(caller)
+                frontier.append(caller)
     added: list[Candidate] = []
     for service in services:
         # A callee refuted as a dependency (its latency did not move) had its catalogue
         # left unread: its own resources may still be what hurt a service beside it.
-        if service in run.catalogued or service == run.ctx.service:
+        if service in run.catalogued or service == run.ctx.service or \
+                (beyond_decisive and service in upstream):
             continue
         run.visited.add(service)
         profile = await run.tools.profile(service)
@@ -178,21 +191,22 @@ async def widen(run: Run, services: list[str], effect_onset: float | None) -> No
         # The alert's own statistic may not have moved while the service degraded on a
         # sibling signal (errors behind a latency alert): its onset is then the effect's.
         await unknown_links(run, added, effect_onset if effect_onset is not None
-                            else symptom.onset)
+                            else symptom.onset, explain=not beyond_decisive)
     elif (loud := await failing_in_logs(run)) is not None:
         await unknown_links(run, added, effect_onset if effect_onset is not None
-                            else loud.onset)
+                            else loud.onset, explain=not beyond_decisive)
     elif symptom is None or not symptom.anomalous:
         # The alerting service looks normal on every degradation signal (an alert raised on
         # a fixed threshold, or on an entry service that barely felt a fault elsewhere):
         # a plain ranking of every service's own anomaly is then all the evidence there is.
         # Only a very strong, lasting anomaly that began before the alert is reported; a
         # blip at the alert (anomalous, not lasting) still abstains.
-        await unknown_links(run, added, run.ctx.fired_at_s, quiet=True)
+        await unknown_links(run, added, run.ctx.fired_at_s, quiet=True,
+                            explain=not beyond_decisive)
     if not any(run.graph.values()):
         precedence(run)
     below = [(c.onset, c.score) for c in run.candidates if c.connected and c.onset is not None]
-    for candidate in run.candidates:
+    for candidate in run.candidates if not beyond_decisive else ():
         if candidate.service == run.ctx.service and candidate.fallback and explains(
                 below, bulk(run.tools.view, candidate.onset, symptom), candidate.score,
                 run.thresholds):
@@ -305,7 +319,7 @@ async def _clean_step(run: Run, candidate: Candidate) -> bool:
 
 
 async def unknown_links(run: Run, found: list[Candidate], effect_onset: float | None, *,
-                        quiet: bool = False) -> None:
+                        quiet: bool = False, explain: bool = True) -> None:
     """Causes off the call graph: a service whose anomaly began before the alert's and lasts
     (a noisy neighbour, a hog the topology does not connect to the alert) is a cause whose
     connection is unknown, weighed below a path but not dropped. A resource qualifies; a
@@ -356,7 +370,7 @@ async def unknown_links(run: Run, found: list[Candidate], effect_onset: float | 
                 candidate.node = min(mine.intersection(*theirs) or mine & set().union(*theirs))
             else:
                 candidate.node = None
-        for victim in path:
+        for victim in path if explain else ():
             # A change that ran clean for a while before its own service degraded is a
             # bystander's routine deploy (`_judged_at`): it explains no one's degradation.
             if victim.explained or settled(candidate, th) or (
