@@ -60,3 +60,20 @@ def test_the_investigation_meets_the_series_its_alert_names(
     assert (report["root_causes"][0]["service"], report["root_causes"][0]["kind"]) == \
         ("order-db", "deploy")
     assert "telemetry spells" in report["summary"]
+
+
+def test_an_address_a_pod_or_a_decoration_names_the_service_when_unambiguous() -> None:
+    names = Spellings(["cart", "payments-api", "order-service", "webserver", "web",
+                       "users", "users-svc", "10.0.0.7"])
+    assert names.resolve("cart.shop.svc.cluster.local") == "cart"
+    assert names.resolve("shop/cart") == "cart"
+    assert names.resolve("cart-7d9f8b6c5-x2kqp") == "cart"     # one of its pods
+    assert names.resolve("payments-api-svc") == "payments-api"
+    assert names.resolve("Payments_API_Service") == "payments-api"
+    assert names.resolve("order") == "order-service"            # the decoration the other way
+    assert names.resolve("webserver") == "webserver"            # a word, not a decoration
+    assert names.resolve("web-server") == "webserver"          # its spelling, first
+    assert names.resolve("web-app") == "web"
+    assert names.resolve("users-service") == "users-service"    # users or users-svc: either
+    assert names.resolve("10.0.0.8") == "10.0.0.8"              # an address, not a name
+    assert names.resolve("shop/checkout") == "shop/checkout"    # no such service
