@@ -351,6 +351,16 @@ async def unknown_links(run: Run, found: list[Candidate], effect_onset: float | 
             continue
         if candidate.fallback and not isolated:
             continue
+        # A host's network counters (retransmits, drops) rise whenever any pod on it loses
+        # packets. Outside a call graph that charts the services (a host is in none), and
+        # with nothing saying where the path's services run, such a rise that began with a
+        # path service failing for no visible reason of its own is as much a view of that
+        # failure as its cause: it is not promoted over it.
+        if candidate.kind in ("network_loss", "network_delay") and charted and \
+                candidate.service not in charted and not any(places.values()) and any(
+                    v.onset is not None and abs(v.onset - candidate.onset) <= run.tolerance
+                    for v in path):
+            continue
         if quiet:
             if not await _clean_step(run, candidate):
                 continue
