@@ -86,5 +86,8 @@ def test_a_named_callee_explains_the_caller_that_names_it_in_turn(
 def test_callees_named_alike_are_not_singled_out(
         tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     report = investigate_json(write_case(tmp_path / "diffuse", diffuse=True), capsys)
-    assert report["root_causes"][0]["service"] not in ("router", "ledger", "risk"), \
-        report["summary"]
+    # None of them is called the cause: the run abstains (api failing with node-x's
+    # retransmits at the same moment, and nothing saying what runs there, is no answer
+    # either), or names another.
+    assert report["abstained"] or report["root_causes"][0]["service"] not in (
+        "router", "ledger", "risk"), report["summary"]
