@@ -72,10 +72,14 @@ class Candidate:
     confidence: float = 0.0
     basis: Basis | None = None
 
+    def anomaly(self, th: Thresholds = DEFAULT) -> float:
+        """Its anomaly alone, before any discount for where it sits. Logarithmic in z: a
+        500-sigma move outranks a 10-sigma one without either saturating, and noise (z of 3
+        to 5) stays well below a real fault."""
+        return min(1.0, math.log1p(max(self.score, 0.0)) / math.log1p(th.strong_z))
+
     def strength(self, th: Thresholds = DEFAULT) -> float:
-        # Logarithmic in z: a 500-sigma move outranks a 10-sigma one without either
-        # saturating, and noise (z of 3 to 5) stays well below a real fault.
-        value = min(1.0, math.log1p(max(self.score, 0.0)) / math.log1p(th.strong_z))
+        value = self.anomaly(th)
         if self.explained:
             value *= th.explained_factor
         if not self.reachable:

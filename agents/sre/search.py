@@ -4,8 +4,6 @@ service when the call path found nothing decisive, and the weights of what was f
 
 from __future__ import annotations
 
-import math
-
 from agents.sre.candidates import Candidate, explains, fallback_kind
 from agents.sre.report import Hypothesis
 from agents.sre.rules.thresholds import Thresholds
@@ -308,9 +306,7 @@ async def _clean_step(run: Run, candidate: Candidate) -> bool:
     of no known family) of its own, strong against its own baseline, whose series steps
     cleanly to a new level as BARO scores it (a slow leak all window long does not)."""
     th = run.thresholds
-    # Its own anomaly before any discount for where it sits (the path, the graph).
-    raw = min(1.0, math.log1p(max(candidate.score, 0.0)) / math.log1p(th.strong_z))
-    if candidate.fallback or raw < th.quiet_alert_strength:
+    if candidate.fallback or candidate.anomaly(th) < th.quiet_alert_strength:
         return False
     verdict = (await run.tools.profile(candidate.service)).families.get(candidate.kind)
     if verdict is None or verdict.series is None:
@@ -334,7 +330,7 @@ async def unknown_links(run: Run, found: list[Candidate], effect_onset: float | 
     # Services the call graph knows at all: one it never mentions (not traced, no topology
     # entry) may be a dependency the graph missed, so its placement cannot rule it out.
     charted = set(run.graph) | {c for callees in run.graph.values() for c in callees}
-    path = [c for c in run.candidates if c.reachable and c.fallback]
+    path = [c for c in run.candidates if (c.reachable or c.connected) and c.fallback]
     places = {c.service: await run.tools.placements(c.service) for c in path[:5]}
     # Who went first, among those strong enough to matter: a resource or an error pattern
     # before a degradation (which is more often a victim), then the earlier onset (to the
@@ -388,8 +384,8 @@ async def unknown_links(run: Run, found: list[Candidate], effect_onset: float | 
                 continue
             # One its callers' error lines name is where their calls fail: only a node it
             # is known to share explains that away, not a strength with no connection.
-            if victim.service in shared or (not victim.named_by and squash(
-                    candidate.score) >= th.unknown_link_explains * squash(victim.score)):
+            if victim.service in shared or (not victim.named_by and candidate.anomaly(th)
+                                            >= th.unknown_link_explains * victim.anomaly(th)):
                 victim.explained = True
         return
 

@@ -113,10 +113,13 @@ class Thresholds:
     # seconds after (agents/sre/jobs.py): new work shows at once.
     job_follow_s: float = 300.0
     # Such a cause explains a path's "degraded with no visible cause" when at least this
-    # strong against it (squashed scale); on a shared node, whatever its strength.
-    unknown_link_explains: float = 0.5
+    # strong against it (anomalies on the logarithmic scale of `Candidate.anomaly`: z=6 is
+    # 0.42, z=100 and beyond 1); on a shared node, whatever its strength. Swept on prod and
+    # cluster in round 19 (0.45, 0.5): 0.5 lost a prod case; at 0.4 a z of 6 (0.42) would
+    # explain any victim, however strong.
+    unknown_link_explains: float = 0.45
     # When the alerting service looks normal on every degradation signal, a cause off the
-    # call graph is reported only when this strong before any discount (squashed scale;
+    # call graph is reported only when this strong before any discount (`Candidate.anomaly`;
     # 0.6 is a z of about 15)...
     quiet_alert_strength: float = 0.6
     # ...and its series steps to a new level by this many interquartile ranges of what came
