@@ -24,7 +24,7 @@ from agents.sre.nodes import node_faults
 from agents.sre.report import RECOVERED, TOO_EARLY, Hypothesis, Report, Stats
 from agents.sre.rules import DEFAULT, RULES, Rule, Thresholds
 from agents.sre.run import DEGRADATION, SYMPTOM_FAMILIES, Budget, ProgressHook, Run
-from agents.sre.search import corroborate, failing_in_logs, twins, widen
+from agents.sre.search import bystanders, corroborate, failing_in_logs, twins, widen
 from agents.sre.stats import ceiling_of, episode_onset
 from agents.sre.toolbox import BudgetExhausted, Toolbox
 from agents.sre.verdicts import (
@@ -117,6 +117,7 @@ class Investigator:
                 await run.progress("asking the model for hypotheses beyond the catalogue")
                 lab = Lab(run, services, effect_onset, root)
                 await self.assist.extend(self._brief(run, services), lab)
+            bystanders(run)
             await corroborate(run)
             await twins(run)
             await node_faults(run, services, effect_onset, root)

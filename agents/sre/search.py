@@ -390,6 +390,28 @@ async def unknown_links(run: Run, found: list[Candidate], effect_onset: float | 
         return
 
 
+def bystanders(run: Run) -> None:
+    """A change that ran clean for a while before its service degraded (`settled`), when
+    another service's trouble, as strong and with a connection to the alert, had begun by
+    the time that degradation did, is a bystander's routine deploy: what began by then
+    explains its service's trouble better, in another branch of the call graph as in a
+    deeper one (`_judged_at`). Only when that degradation began inside the episode (after
+    the split): one read before it was read against a baseline that already held trouble,
+    and when it began is not known well enough to call the change clean before it."""
+    th = run.thresholds
+    for change in run.candidates:
+        if change.explained or not settled(change, th) or change.degraded_at is None or \
+                change.degraded_at < run.tools.split:
+            continue
+        if any(other.service != change.service and not other.explained
+               and (other.reachable or other.connected or other.unknown_link)
+               and not settled(other, th) and other.onset is not None
+               and (began(other) or other.onset) <= change.degraded_at + run.tolerance
+               and other.anomaly(th) >= th.explains * change.anomaly(th)
+               for other in run.candidates):
+            change.explained = True
+
+
 async def corroborate(run: Run) -> None:
     """Count, for each candidate, the other degraded services it would also explain. A
     failing service shows in every caller, even those the alert never named; a second view
