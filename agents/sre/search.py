@@ -97,21 +97,11 @@ async def widen(run: Run, services: list[str], effect_onset: float | None, *,
     only through the requests they send (which the traffic rules judge): a caller's own
     deploy or CPU, off the path, is not a cause of its callee's trouble."""
     await run.progress("widening the search beyond the call graph")
-    downstream, frontier = set(), [run.ctx.service]
-    while frontier:
-        for callee in run.graph.get(frontier.pop(), ()):
-            if callee not in downstream:
-                downstream.add(callee)
-                frontier.append(callee)
+    downstream = _reached(run.graph, run.ctx.service)
+    upstream = _reached(run.callers, run.ctx.service)
     symptom = (await run.tools.profile(run.ctx.service)).degradation(DEGRADATION,
                                                                       run.ctx.metric)
     effect = run.ctx.effect
-    upstream, frontier = set(), [run.ctx.service]
-    while frontier:
-        for caller in run.callers.get(frontier.pop(), ()):
-            if caller not in upstream:
-                upstream.add(caller)
-                frontier.append(caller)
     added: list[Candidate] = []
     for service in services:
         # A callee refuted as a dependency (its latency did not move) had its catalogue
@@ -209,6 +199,19 @@ async def widen(run: Run, services: list[str], effect_onset: float | None, *,
                 below, bulk(run.tools.view, candidate.onset, symptom), candidate.score,
                 run.thresholds):
             candidate.explained = True
+
+
+def _reached(edges: dict[str, set[str]], start: str) -> set[str]:
+    """Every service reached from `start` along `edges` (callees or callers), directly or
+    through others."""
+    seen: set[str] = set()
+    frontier = [start]
+    while frontier:
+        for neighbour in edges.get(frontier.pop(), ()):
+            if neighbour not in seen:
+                seen.add(neighbour)
+                frontier.append(neighbour)
+    return seen
 
 
 def began(c: Candidate) -> float | None:
@@ -321,8 +324,9 @@ async def unknown_links(run: Run, found: list[Candidate], effect_onset: float | 
     connection is unknown, weighed below a path but not dropped. A resource qualifies; a
     degradation only when the alerting service has no known call graph at all. When the
     telemetry places it on the same node as a degraded service of the path, that is the
-    connection; on different nodes, it is not promoted. Either way it explains away the
-    path's "degraded with no visible cause" that it preceded."""
+    connection; on different nodes, it is not promoted. Either way, unless `explain` is
+    off, it explains away the "degraded with no visible cause" it preceded, on the path or
+    downstream of the alert through services that did not confirm it."""
     th = run.thresholds
     if effect_onset is None:
         return
