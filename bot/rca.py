@@ -63,6 +63,8 @@ def rca_view(report: Report) -> RcaView:
         view = RcaView(headline="Likely root cause",
                        cause=f"{top.service} — {cause_words(top)}",
                        confidence=top.confidence, lead=lead)
+        if top.where:  # off the confirmed path: said beside the answer, not under Details
+            caveats.insert(0, f"{top.service}: {top.where}")
         alert = by_id.get("ev-alert")
         lines = ([Line(evidence_text(alert), alert.link, alert.status)] if alert else [])
         lines += [Line(evidence_text(e), e.link, e.status) for e in chain[:MAX_CHAIN]

@@ -187,3 +187,29 @@ def test_reasons_name_metrics_in_words_and_leave_service_names_alone() -> None:
     assert said == ("it moved, but by too little to explain search errors "
                     "(p99 latency against error rate) at 10:02 UTC")
     assert utc_text("order_service called payment_db") == "order_service called payment_db"
+
+
+def test_a_cause_off_the_confirmed_path_says_so_beside_the_answer() -> None:
+    """A noisy neighbour the call graph does not connect to the alert: how (or whether) it
+    reaches the alert is said right under the answer, in Slack and on the console alike, not
+    only in the JSON summary."""
+    report = Report(
+        abstained=False,
+        evidence=[Evidence(id="ev-1", query="rate(container_cpu_usage_seconds_total[2m])",
+                           link="http://p/cpu", finding="cpu of billing-batch 0.02 → 11",
+                           service="billing-batch", label="CPU", unit="cores",
+                           numbers={"baseline": 0.02, "peak": 11.0, "onset": "15:34"})],
+        root_causes=[RootCause(
+            service="billing-batch", kind="cpu", confidence=0.84, summary="", evidence=["ev-1"],
+            where="began before the alert; connection unknown (not on the alert's call path)")])
+    view = rca_view(report)
+    assert view.caveats[0] == ("billing-batch: began before the alert; connection unknown "
+                               "(not on the alert's call path)")
+    blocks = investigation_blocks(InvestigationView(investigation_id=1, report=report),
+                                  incident_id=1)
+    divider = next(i for i, b in enumerate(blocks) if b["type"] == "divider")
+    assert "connection unknown" in _text(blocks[:divider])
+    assert "connection unknown" in render(report)
+    # On the confirmed path there is nothing to say.
+    report.root_causes[0].where = ""
+    assert not rca_view(report).caveats

@@ -104,7 +104,22 @@ class Candidate:
         return RootCause(service=self.service, kind=self.kind,
                          confidence=round(self.confidence, 3), summary=self.describe(),
                          evidence=self.evidence,
-                         what="failed name lookups (DNS)" if self.name_lookups else "")
+                         what="failed name lookups (DNS)" if self.name_lookups else "",
+                         where=self.where())
+
+    def where(self) -> str:
+        """How it reaches the alert when not along the call path the walk confirmed, in
+        words; empty on that path."""
+        if self.reachable:
+            return ""
+        if self.connected:
+            return "downstream of the alert, through services that did not confirm it"
+        if self.node:
+            return (f"shares {self.node} with a degraded service; how it reaches the alert is "
+                    "not in the telemetry")
+        if self.unknown_link:
+            return "began before the alert; connection unknown (not on the alert's call path)"
+        return "not on the alert's call path"
 
     def describe(self) -> str:
         words = {
@@ -122,13 +137,7 @@ class Candidate:
         if self.failing_dependency:
             words = (f"its dependency {self.failing_dependency} failing (no telemetry of its "
                      f"own), as its error lines report,")
-        where = "" if self.reachable else (
-            " (downstream of the alert, through services that did not confirm it)"
-            if self.connected else
-            f" (shares {self.node} with a degraded service; how it reaches the alert is "
-            f"not in the telemetry)" if self.node else
-            " (began before the alert; connection unknown: not on the alert's call path)"
-            if self.unknown_link else " (not on the alert's call path)")
+        where = f" — {self.where()}" if self.where() else ""
         if self.twin_of:
             where += f" (fails in lockstep with {self.twin_of}: probably a view of it)"
         return f"{self.service}: {words} from {hhmm(self.onset)}{where}"

@@ -53,6 +53,9 @@ class RootCause(BaseModel):
     # How a person names the cause where its kind's words would mislead (failed name
     # lookups are kind `network_loss`, not "packet loss"); empty: the kind says it.
     what: str = ""
+    # How it reaches the alert when not along the call path the walk confirmed ("began
+    # before the alert; connection unknown: ..."); empty on that path.
+    where: str = ""
 
 
 class Claim(BaseModel):
