@@ -48,6 +48,18 @@ def caller_and_slow_callee(caller: str, callee: str, *, seed: int, n: int,
     return series
 
 
+def steady(bases: dict[str, float], *, n: int, rng: np.random.Generator
+           ) -> dict[tuple[str, str], np.ndarray]:
+    """Services at rest: each one's latency (ms, around its base, 3% noise), requests and
+    CPU share, drawn in that order, service by service."""
+    series: dict[tuple[str, str], np.ndarray] = {}
+    for service, base in bases.items():
+        series[(service, "latency_ms")] = base + rng.normal(0, base * 0.03, n)
+        series[(service, "requests")] = 300 + rng.normal(0, 6, n)
+        series[(service, "cpu")] = 0.4 + rng.normal(0, 0.02, n)
+    return series
+
+
 def investigate_json(path: Path, capsys: pytest.CaptureFixture[str]) -> dict[str, Any]:
     """`nightowl investigate PATH --json --no-model`, as a responder's script would read it."""
     assert cli(["investigate", str(path), "--json", "--no-model"]) == 0

@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from tests.scenario_files import investigate_json, write_case_json, write_metrics
+from tests.scenario_files import investigate_json, steady, write_case_json, write_metrics
 
 T0 = 1_700_000_000
 STEP = 30
@@ -27,11 +27,7 @@ def write_case(path: Path, *, hog_from: int) -> Path:
     latency rise a little, and checkout slows with it. `ledger-export`, in no topology, burns eight
     cores from `hog_from`. The entry proxy, checkout's caller, was deployed just before."""
     rng = np.random.default_rng(5)
-    series: dict[tuple[str, str], np.ndarray] = {}
-    for service, base in (("edge", 120.0), ("checkout", 100.0), ("payments", 40.0)):
-        series[(service, "latency_ms")] = base + rng.normal(0, base * 0.03, N)
-        series[(service, "requests")] = 300 + rng.normal(0, 6, N)
-        series[(service, "cpu")] = 0.4 + rng.normal(0, 0.02, N)
+    series = steady({"edge": 120.0, "checkout": 100.0, "payments": 40.0}, n=N, rng=rng)
     series[("ledger-export", "cpu")] = 0.2 + rng.normal(0, 0.02, N)
     series[("ledger-export", "cpu")][hog_from:] += 8.0
     series[("payments", "cpu")][FAULT:] += 0.1

@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from tests.scenario_files import investigate_json, write_case_json, write_metrics
+from tests.scenario_files import investigate_json, steady, write_case_json, write_metrics
 
 T0 = 1_700_000_000
 STEP = 30
@@ -25,11 +25,8 @@ def write_case(path: Path, *, deployed: int) -> Path:
     400 ms (nothing of its own shows why), fraud and api slow with it, and router a sample
     later (api's deadline presses its calls). router was deployed at `deployed`."""
     rng = np.random.default_rng(7)
-    series: dict[tuple[str, str], np.ndarray] = {}
-    for service, base in (("api", 200.0), ("router", 60.0), ("fraud", 120.0), ("store", 30.0)):
-        series[(service, "latency_ms")] = base + rng.normal(0, base * 0.03, N)
-        series[(service, "requests")] = 300 + rng.normal(0, 6, N)
-        series[(service, "cpu")] = 0.4 + rng.normal(0, 0.02, N)
+    series = steady({"api": 200.0, "router": 60.0, "fraud": 120.0, "store": 30.0}, n=N,
+                    rng=rng)
     for service, extra in (("store", 400.0), ("fraud", 410.0), ("api", 420.0)):
         series[(service, "latency_ms")][FAULT:] += extra
     series[("router", "latency_ms")][FAULT + 1:] += 300

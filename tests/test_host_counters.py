@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from tests.scenario_files import investigate_json, write_case_json, write_metrics
+from tests.scenario_files import investigate_json, steady, write_case_json, write_metrics
 
 T0 = 1_700_000_000
 STEP = 30
@@ -25,12 +25,9 @@ def write_case(path: Path, *, host_from: int) -> Path:
     packets dropped: nothing of its own shows why), and api with it. Host `node-b`, in no
     topology and named by no line, retransmits ten times more from `host_from`."""
     rng = np.random.default_rng(3)
-    series: dict[tuple[str, str], np.ndarray] = {}
-    for service, base in (("api", 120.0), ("ledger", 40.0)):
-        series[(service, "latency_ms")] = base + rng.normal(0, base * 0.03, N)
+    series = steady({"api": 120.0, "ledger": 40.0}, n=N, rng=rng)
+    for service in ("api", "ledger"):
         series[(service, "errors")] = 0.5 + np.abs(rng.normal(0, 0.2, N))
-        series[(service, "requests")] = 300 + rng.normal(0, 6, N)
-        series[(service, "cpu")] = 0.4 + rng.normal(0, 0.02, N)
     series[("node-b", "node_netstat_tcp_retrans_segs_per_second")] = 20 + rng.normal(0, 1, N)
     series[("node-b", "node_netstat_tcp_retrans_segs_per_second")][host_from:] += 200
     for service, extra in (("ledger", 30.0), ("api", 32.0)):
