@@ -137,7 +137,8 @@ class Candidate:
         if self.failing_dependency:
             words = (f"its dependency {self.failing_dependency} failing (no telemetry of its "
                      f"own), as its error lines report,")
-        where = f" — {self.where()}" if self.where() else ""
+        place = self.where()
+        where = f" — {place}" if place else ""
         if self.twin_of:
             where += f" (fails in lockstep with {self.twin_of}: probably a view of it)"
         return f"{self.service}: {words} from {hhmm(self.onset)}{where}"
