@@ -13,7 +13,7 @@ from agents.sre.report import Hypothesis
 from agents.sre.rules.magnitude import covers, gain
 from agents.sre.rules.timing import bulk, when
 from agents.sre.run import DEGRADATION, RESOURCE_KINDS, Run, event_cause, event_name
-from agents.sre.search import traffic_origin
+from agents.sre.search import settled, traffic_origin
 from agents.sre.traces import SpanVerdict
 from agents.sre.verdicts import FamilyVerdict, LogVerdict, hhmm, persistence
 
@@ -70,7 +70,7 @@ async def explore(run: Run, service: str, effect: str, effect_onset: float | Non
     run.catalogued.add(service)
     profile = await run.tools.profile(service)
     local: list[Explanation] = []
-    traffic_from_upstream = False
+    traffic_from_upstream: float | None = None  # when a surge from upstream arrived here
     surge_here: FamilyVerdict | None = None
     view = run.tools.view
 
@@ -99,7 +99,8 @@ async def explore(run: Run, service: str, effect: str, effect_onset: float | Non
             surge_here = surge_above if share else verdict
             origin = await traffic_origin(run, service, verdict, depth, h, damage_at)
             if origin != service:
-                traffic_from_upstream = True
+                traffic_from_upstream = verdict.onset if verdict.onset is not None \
+                    else damage_at
                 continue
         local.append(Explanation(kind, verdict.score, verdict.onset, h.evidence,
                                  persistence(verdict)))
@@ -165,8 +166,15 @@ async def explore(run: Run, service: str, effect: str, effect_onset: float | Non
     result = list(found_below)
     if candidate is not None:
         candidate.coupling = coupling
-        # Saturation that rode in on a surge from upstream is the surge's doing.
-        candidate.explained = candidate.explained or traffic_from_upstream
+        # Saturation that rode in on a surge from upstream is the surge's doing; a deploy or
+        # a config change that did harm at once, before the surge arrived, is not (its
+        # failures draw the callers' retries: the surge is its doing). One that ran clean
+        # until the surge came is a bystander's, as anywhere else (`settled`).
+        candidate.explained = candidate.explained or (
+            traffic_from_upstream is not None and not (
+                candidate.kind in ("deploy", "config") and candidate.onset is not None
+                and candidate.onset < traffic_from_upstream - run.tolerance
+                and not settled(candidate, run.thresholds)))
         run.candidates.append(candidate)
         result.append((candidate.onset if candidate.onset is not None else float("inf"),
                        candidate.score))
