@@ -91,8 +91,10 @@ class Investigator:
                   rules=self.rules, budget=self.budget, on_progress=on_progress)
         run.visited.add(ctx.service)
         # Cut the baseline before the episode began: whatever moves after this is "the change".
+        # No earlier than the reference part of the data (the first fifth), which a fault
+        # that began long before its alert still leaves clean.
         anchor = symptom_onset if symptom_onset is not None else ctx.fired_at_s
-        earliest = data_start + 0.35 * max(ctx.fired_at_s - data_start, 0.0)
+        earliest = data_start + th.split_floor_share * max(ctx.fired_at_s - data_start, 0.0)
         tools.split = max(anchor - max(2 * step, 0.04 * (ctx.fired_at_s - data_start)),
                           earliest)
         tools.run_up = run.tolerance
@@ -281,10 +283,12 @@ class Investigator:
         if not onsets:
             # The statistic never moved (a threshold crossed by a share of requests failing
             # for half an hour): the service's own error lines may say when it began, a
-            # pattern it never wrote in the first fifth of the data, written since.
+            # pattern it never wrote in the reference part of the data (the first fifth),
+            # written since.
             th = self.thresholds
             began = await tools.lines_onset(
-                ctx.service, after=data_start + 0.2 * (ctx.fired_at_s - data_start),
+                ctx.service, after=data_start + th.split_floor_share * (
+                    ctx.fired_at_s - data_start),
                 until=ctx.fired_at_s, min_lines=int(th.log_onset_lines))
             if began is not None:
                 onsets.append(began)

@@ -28,6 +28,10 @@ class Thresholds:
     min_baseline_points: float = stats.MIN_BASELINE_POINTS
     min_region_points: float = stats.MIN_REGION_POINTS
     rare_cap: float = stats.RARE_CAP
+    # The reference part of the data: the baseline is cut no earlier than this share of the
+    # way from the data's start to the alert (it needs room, whatever the symptom's onset
+    # says), and a log pattern first written after it is new. Swept at 0.1, 0.2 and 0.35.
+    split_floor_share: float = 0.2
     # ---- timing -------------------------------------------------------------------------------
     # A cause may show up this many samples after its effect (both smoothed, sampled apart)...
     tolerance_samples: float = 1.5
