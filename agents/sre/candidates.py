@@ -305,10 +305,12 @@ def explains(below: list[tuple[float, float]], onset: float | None, score: float
 def _judged_at(pick: Explanation, degraded: FamilyVerdict | None, th: Thresholds
                ) -> float | None:
     """When a deeper cause must have begun to explain this node: its explanation's onset, or
-    for a change that ran quietly for a while before the damage began (a routine deploy ten
-    minutes or more before an unrelated fault), when the damage began. A change that hurts
-    does so within minutes; one that ran clean until a deeper failure began is a bystander."""
-    if pick.kind in ("deploy", "config") and pick.onset is not None and degraded is not None \
+    when the explanation ran quietly for a while before the damage began (a routine deploy
+    ten minutes or more before an unrelated fault, a CPU a little busier for twenty), when
+    the damage began. A change or a busier resource that hurts does so within minutes; one
+    that ran clean until a deeper failure began is a bystander. Not memory: a leak fills for
+    a long while before it hurts."""
+    if pick.kind != "memory" and pick.onset is not None and degraded is not None \
             and degraded.onset is not None and \
             degraded.onset - pick.onset > th.change_settled_s:
         return degraded.onset
