@@ -308,10 +308,10 @@ def _judged_at(pick: Explanation, degraded: FamilyVerdict | None, th: Thresholds
     when the explanation ran quietly for a while before the damage began (a routine deploy
     ten minutes or more before an unrelated fault, a CPU a little busier for twenty), when
     the damage began. A change or a busier resource that hurts does so within minutes; one
-    that ran clean until a deeper failure began is a bystander. Not memory: a leak fills for
-    a long while before it hurts."""
-    if pick.kind != "memory" and pick.onset is not None and degraded is not None \
-            and degraded.onset is not None and \
+    that ran clean until a deeper failure began is a bystander. Not what accumulates: a leak
+    fills, and a load grows, for a long while before it outgrows what it fills."""
+    if pick.kind not in ("memory", "traffic") and pick.onset is not None and \
+            degraded is not None and degraded.onset is not None and \
             degraded.onset - pick.onset > th.change_settled_s:
         return degraded.onset
     return pick.onset
