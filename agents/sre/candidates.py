@@ -258,8 +258,9 @@ def rank(candidates: list[Candidate], *, symptom_anomalous: bool, th: Thresholds
     if abstain:
         for candidate in ranked:
             candidate.confidence = min(candidate.confidence, th.abstained_confidence)
-    # An answer without a connection is less certain than one with a path: the calibration
-    # weighs that (its `path` feature), fitted on how often such answers were right.
+    # An answer without a connection weighs less (`off_path_factor`), which narrows its
+    # margin and so its confidence; the calibration's `path` feature, fitted on how often
+    # such answers were right, adds nothing to that on the pooled suites (its slope is 0).
     return ranked, abstain, note
 
 
