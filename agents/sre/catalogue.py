@@ -12,7 +12,14 @@ from agents.sre.candidates import Candidate, Explanation, candidate_at, fallback
 from agents.sre.report import Hypothesis
 from agents.sre.rules.magnitude import covers, gain
 from agents.sre.rules.timing import bulk, when
-from agents.sre.run import DEGRADATION, RESOURCE_KINDS, Run, event_cause, event_name
+from agents.sre.run import (
+    CHANGE_KINDS,
+    DEGRADATION,
+    RESOURCE_KINDS,
+    Run,
+    event_cause,
+    event_name,
+)
 from agents.sre.search import settled, traffic_origin
 from agents.sre.traces import SpanVerdict
 from agents.sre.verdicts import FamilyVerdict, LogVerdict, hhmm, persistence
@@ -169,10 +176,10 @@ async def explore(run: Run, service: str, effect: str, effect_onset: float | Non
         # Saturation that rode in on a surge from upstream is the surge's doing; a deploy or
         # a config change that did harm at once, before the surge arrived, is not (its
         # failures draw the callers' retries: the surge is its doing). One that ran clean
-        # until the surge came is a bystander's, as anywhere else (`settled`).
+        # until the surge came is a bystander, as anywhere else (`settled`).
         candidate.explained = candidate.explained or (
             traffic_from_upstream is not None and not (
-                candidate.kind in ("deploy", "config") and candidate.onset is not None
+                candidate.kind in CHANGE_KINDS.values() and candidate.onset is not None
                 and candidate.onset < traffic_from_upstream - run.tolerance
                 and not settled(candidate, run.thresholds)))
         run.candidates.append(candidate)
