@@ -102,6 +102,13 @@ async def widen(run: Run, services: list[str], effect_onset: float | None, *,
     symptom = (await run.tools.profile(run.ctx.service)).degradation(DEGRADATION,
                                                                       run.ctx.metric)
     effect = run.ctx.effect
+    loud = None if symptom is not None and symptom.anomalous else await failing_in_logs(run)
+    # The alerting service looks normal on every degradation signal and its own lines say
+    # nothing: when the episode began is unknown (`unknown_links` below, `quiet`).
+    quiet = (symptom is None or not symptom.anomalous) and loud is None
+    th = run.thresholds
+    reference = run.tools.data_start + th.split_floor_share * max(
+        run.ctx.fired_at_s - run.tools.data_start, 0.0)
     added: list[Candidate] = []
     for service in services:
         # A callee refuted as a dependency (its latency did not move) had its catalogue
@@ -162,6 +169,13 @@ async def widen(run: Run, services: list[str], effect_onset: float | None, *,
         # A service seen in its logs alone (or whose metrics say nothing): a new error
         # pattern that surged before the alert is a code fault somewhere off the path.
         logs = await run.tools.error_logs(service)
+        if quiet and (logs is None or not logs.new_templates):
+            # Behind a quiet alert, a pattern first written anywhere after the reference
+            # part of the data is new: the split, a margin before the alert, may fall long
+            # after a fault that has been failing a share of requests since.
+            logs = await run.tools.new_pattern(service, after=reference,
+                                               until=run.ctx.fired_at_s,
+                                               min_lines=int(th.log_onset_lines))
         if logs is not None and logs.new_templates and run.judge(
                 kind="code_error", role="widened", cause=logs, effect=symptom,
                 effect_onset=effect_onset, effect_service=run.ctx.service,
@@ -180,7 +194,7 @@ async def widen(run: Run, services: list[str], effect_onset: float | None, *,
         # sibling signal (errors behind a latency alert): its onset is then the effect's.
         await unknown_links(run, added, effect_onset if effect_onset is not None
                             else symptom.onset, explain=not beyond_decisive)
-    elif (loud := await failing_in_logs(run)) is not None:
+    elif loud is not None:
         await unknown_links(run, added, effect_onset if effect_onset is not None
                             else loud.onset, explain=not beyond_decisive)
     elif symptom is None or not symptom.anomalous:

@@ -377,28 +377,67 @@ class Toolbox:
         from then to `until` and is still written in the last quarter of that span (a fault
         that has been failing a share of requests since, not a burst that came and went).
         None when there is none, or the lines cannot be read."""
+        found = await self._new_patterns(service, after=after, until=until,
+                                         min_lines=min_lines)
+        return min((lines[0].ts for lines in found.values()), default=None)
+
+    async def new_pattern(self, service: str, *, after: float, until: float,
+                          min_lines: int) -> LogVerdict | None:
+        """Those new patterns (`lines_onset`) as one surge, recorded as evidence: behind an
+        alert whose own statistic never moved, when the episode began is unknown, and a
+        pattern a service began writing anywhere after the reference part of the data is
+        as new as one written after the split. Their blame is read as `error_logs` reads it
+        (lines naming the callee that fails are a caller's view, not its own fault)."""
+        found = await self._new_patterns(service, after=after, until=until,
+                                         min_lines=min_lines)
+        if not found:
+            return None
+        lines = sorted((line for group in found.values() for line in group),
+                       key=lambda line: line.ts)
+        top = max(found, key=lambda template: len(found[template]))
+        reference = max(after - max(self.window.start_s, self.data_start), 1.0)
+        score = poisson_surge(0, reference, len(lines), max(until - lines[0].ts, 1.0))
+        named, share, unlisted = self._names_in(service, lines)
+        evidence_id = self.record(
+            query=f"error logs of {service}", service=service, signal="logs",
+            finding=f"error logs of {service}: {len(found)} pattern(s) never written before "
+                    f"{hhmm(after)}, {len(lines)} lines from {hhmm(lines[0].ts)} to "
+                    f"{hhmm(until)} (surge score {score:.1f}); top pattern (new): "
+                    f"\"{clip(top, 90)}\"",
+            numbers={"before": 0, "after": len(lines), "score": round(score, 2),
+                     "new_patterns": len(found)})
+        return LogVerdict(service, score, lines[0].ts, 0, len(lines), top, len(found),
+                          evidence_id, blamed=tuple(name for name, _ in named),
+                          blame_share=share, blame_counts=tuple(count for _, count in named),
+                          unlisted=unlisted, last=lines[-1].ts,
+                          gap=(lines[-1].ts - lines[0].ts) / max(len(lines) - 1, 1))
+
+    async def _new_patterns(self, service: str, *, after: float, until: float,
+                            min_lines: int) -> dict[str, list[LogLine]]:
+        """Each template first written after `after` and still written late (as
+        `lines_onset` says), with its lines up to `until`."""
         try:
             result = await self._read_errors(service)
         except BudgetExhausted:
             raise
         except Exception:
-            log.warning("log query for the episode's start raised", exc_info=True)
-            return None
+            log.warning("log query for new patterns raised", exc_info=True)
+            return {}
         if result.info.status == "error" or not result.lines:
-            return None
-        seen: dict[str, list[float]] = {}
+            return {}
+        seen: dict[str, list[LogLine]] = {}
         for line, template in sorted(zip(result.lines, self._templates[service], strict=True),
                                      key=lambda pair: pair[0].ts):
-            seen.setdefault(template, []).append(line.ts)
-        starts = []
-        for times in seen.values():
-            first = times[0]
-            since = [t for t in times if first <= t <= until]
+            seen.setdefault(template, []).append(line)
+        found = {}
+        for template, lines in seen.items():
+            first = lines[0].ts
+            since = [line for line in lines if first <= line.ts <= until]
             if first < after or first >= until or len(since) < min_lines:
                 continue
-            if since[-1] >= until - 0.25 * (until - first):
-                starts.append(first)
-        return min(starts, default=None)
+            if since[-1].ts >= until - 0.25 * (until - first):
+                found[template] = since
+        return found
 
     async def silent(self, service: str) -> bool:
         """Whether a service has no telemetry of its own: every query for its metrics, spans
