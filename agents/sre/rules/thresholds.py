@@ -176,8 +176,9 @@ class Thresholds:
     # When the investigation abstains, no lead's confidence exceeds how often the strongest
     # lead of an abstention on a real fault was the cause anyway (fitted alongside, on fault
     # cases, as `nightowl eval` scores calibration; on a no-fault control every lead is
-    # wrong, and the abstention itself says so).
-    abstained_confidence: float = 0.80
+    # wrong, and the abstention itself says so). Refitted in round 21 (0.80 -> 0.84), when a
+    # quiet alert's abstention began to carry the new error pattern it found as its lead.
+    abstained_confidence: float = 0.84
     # Never certain: no answer's confidence exceeds this (a responder reading 100% stops
     # checking).
     max_confidence: float = 0.99
