@@ -11,11 +11,12 @@ from __future__ import annotations
 import logging
 from collections import Counter
 
+from agents.sre.error_share import errors_per_request
 from agents.sre.log_lines import blame, mine_templates, sql_store
 from agents.sre.report import Evidence, EvidenceStatus
 from agents.sre.rules.thresholds import DEFAULT, Thresholds
 from agents.sre.series import SeriesView
-from agents.sre.stats import analyze, ceiling_of, poisson_surge
+from agents.sre.stats import Anomaly, Direction, analyze, ceiling_of, poisson_surge
 from agents.sre.traces import SpanVerdict, judge_spans
 from agents.sre.verdicts import (
     FamilyVerdict,
@@ -34,6 +35,7 @@ from integrations.telemetry.base import (
     LogsResult,
     MetricsResult,
     QueryInfo,
+    Series,
     Span,
     TelemetrySource,
     TracesResult,
@@ -160,15 +162,7 @@ class Toolbox:
         rises: dict[str, list[tuple[float, float | None]]] = {}
         for series in result.series:
             family = kind_family(series.metric, series.family)
-            th = self.thresholds
-            anomaly = analyze(series.t, series.v, split=self.split,
-                              direction=direction_of(series, family),
-                              baseline_end=self.view.baseline_end(series),
-                              ceiling=ceiling_of(series.family, series.v),
-                              anomaly_z=th.anomaly_z, onset_z=th.onset_z,
-                              onset_share=th.onset_share,
-                              min_baseline_points=th.min_baseline_points,
-                              min_region_points=th.min_region_points, rare_cap=th.rare_cap)
+            anomaly = self._analyze(series, direction_of(series, family))
             current = profile.families.get(family)
             rise = (anomaly.peak - anomaly.baseline
                     if anomaly is not None and anomaly.anomalous else 0.0)
@@ -185,8 +179,19 @@ class Toolbox:
             mine = verdict.seconds_per_unit
             verdict.max_rise = max(rise * scale / mine if scale and mine else rise
                                    for rise, scale in rises[family])
+        errors_per_request(profile, self._analyze)
         self._profiles[service] = profile
         return profile
+
+    def _analyze(self, series: Series, direction: Direction) -> Anomaly | None:
+        """One series against its baseline, with this run's split and thresholds."""
+        th = self.thresholds
+        return analyze(series.t, series.v, split=self.split, direction=direction,
+                       baseline_end=self.view.baseline_end(series),
+                       ceiling=ceiling_of(series.family, series.v),
+                       anomaly_z=th.anomaly_z, onset_z=th.onset_z, onset_share=th.onset_share,
+                       min_baseline_points=th.min_baseline_points,
+                       min_region_points=th.min_region_points, rare_cap=th.rare_cap)
 
     def cite(self, verdict: FamilyVerdict, *, info: QueryInfo | None = None,
              effect: tuple[str, float | None] | None = None) -> str:
