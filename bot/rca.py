@@ -40,6 +40,7 @@ class RcaView:
     footer: str = ""
     young: bool = False        # abstained because the alert is too young to call
     recovered: bool = False    # abstained because the alert recovered by itself
+    demand: bool = False       # abstained because more requests did no harm
 
 
 def rca_view(report: Report) -> RcaView:
@@ -50,11 +51,12 @@ def rca_view(report: Report) -> RcaView:
     lead: Line | None
     if abstained:
         lead = _abstention_lead(report)
-        young, recovered = report.too_early(), report.recovered()
+        young, recovered, demand = report.too_early(), report.recovered(), report.demand()
         view = RcaView(headline="Too early to call" if young else "Recovered by itself"
-                       if recovered else "No confident root cause",
+                       if recovered else "More requests, no harm" if demand
+                       else "No confident root cause",
                        cause=None, confidence=None, lead=lead, young=young,
-                       recovered=recovered)
+                       recovered=recovered, demand=demand)
     else:
         top = report.root_causes[0]
         chain = [by_id[e] for e in top.evidence if e in by_id]
@@ -109,11 +111,12 @@ def _abstention_lead(report: Report) -> Line:
     symptom = next((h for h in report.hypotheses if h.kind == "symptom"), None)
     if symptom is not None and symptom.status != "supported" and symptom.reason:
         text = f"The alerting signal: {utc_text(symptom.reason)}."
-        young = report.too_early()
-        if report.root_causes and (young or report.recovered()):
-            # Not weak leads: a young alert, or one over. The lead is worth a glance.
+        young, demand = report.too_early(), report.demand()
+        if report.root_causes and (young or demand or report.recovered()):
+            # Not weak leads: a young alert, one over, or load taken. Worth a glance.
             top = report.root_causes[0]
-            text += (f" Strongest lead {'so far' if young else 'while it lasted'}"
+            text += (f" {'What moved most with the load' if demand else 'Strongest lead'}"
+                     f"{' so far' if young else '' if demand else ' while it lasted'}"
                      f": {top.service} — {cause_words(top)}.")
         return Line(text)
     if report.root_causes:

@@ -316,6 +316,11 @@ def summary_text(report: Report | None) -> str:
             "investigation's data ended."
         if top is not None:
             head += f" The strongest lead while it lasted: `{top.service}` — {cause_words(top)}."
+    elif report.demand():
+        head = "*More requests, no harm:* the alert was on a rise in requests that the " \
+            "service took without slowing or failing more."
+        if top is not None:
+            head += f" What moved most with the load: `{top.service}` — {cause_words(top)}."
     elif report.abstained or top is None:
         head = "*No confident root cause.*"
         if top is not None:

@@ -389,10 +389,10 @@ NEXT_STEPS = {
 
 def render_summary(ctx: AlertContext, ranked: list[Candidate], abstained: bool,
                    evidence: list[Evidence], notes: list[str], *, young: bool = False,
-                   over: bool = False) -> tuple[str, list[str]]:
+                   over: bool = False, demand: bool = False) -> tuple[str, list[str]]:
     """The summary and next steps. `young`: the alert's signal has been abnormal too briefly
-    to call; `over`: it recovered by itself before the data ended (the run abstained for
-    that, not for weak leads)."""
+    to call; `over`: it recovered by itself before the data ended; `demand`: more requests
+    that did no harm (the run abstained for that, not for weak leads)."""
     by_id = {e.id: e for e in evidence}
     errors = [e for e in evidence if e.status == "error"]
     opening = (f"{ctx.service} {ctx.signal} alert \"{ctx.name}\" fired at "
@@ -401,6 +401,8 @@ def render_summary(ctx: AlertContext, ranked: list[Candidate], abstained: bool,
         checked = len({e.service for e in evidence if e.service})
         text = (f"{opening} No root cause yet: the alert is too young to call." if young
                 else f"{opening} It recovered by itself: nothing is failing now." if over
+                else f"{opening} More requests, no harm: {ctx.service} took them with its "
+                f"latency and its share of failed requests normal." if demand
                 else f"{opening} No confident root cause: I checked {checked} "
                 f"{'service' if checked == 1 else 'services'} and {len(evidence)} "
                 f"{'signal' if len(evidence) == 1 else 'signals'} and nothing was decisive.")
@@ -408,12 +410,17 @@ def render_summary(ctx: AlertContext, ranked: list[Candidate], abstained: bool,
             text += f" The strongest lead so far: {ranked[0].describe()}."
         elif ranked and over:
             text += f" The strongest lead while it lasted: {ranked[0].describe()}."
+        elif ranked and demand and (ranked[0].service, ranked[0].kind) != (ctx.service,
+                                                                             "traffic"):
+            text += f" What moved most with them: {ranked[0].describe()}."
         elif ranked:
             text += f" The strongest lead, {ranked[0].describe()}, is too weak to call."
         steps = ["Re-investigate in a few minutes, once the alert has lasted long enough "
                  "to tell a fault from a blip."] if young else \
             ["Nothing to mend now. If it recurs, re-investigate: the leads below are where "
              "to start."] if over else \
+            ["Nothing is failing. If the load keeps growing, check headroom (replicas, "
+             "autoscaling limits, rate limits) before it starts to hurt."] if demand else \
             ["Check whether the alert is noise (thresholds, a single spike) before "
              "digging further."]
     else:

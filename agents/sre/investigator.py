@@ -21,7 +21,7 @@ from agents.sre.context import AlertContext
 from agents.sre.jobs import batch_jobs
 from agents.sre.lab import Lab
 from agents.sre.nodes import node_faults
-from agents.sre.report import RECOVERED, TOO_EARLY, Hypothesis, Report, Stats
+from agents.sre.report import DEMAND, RECOVERED, TOO_EARLY, Hypothesis, Report, Stats
 from agents.sre.rules import DEFAULT, RULES, Rule, Thresholds
 from agents.sre.run import DEGRADATION, SYMPTOM_FAMILIES, Budget, ProgressHook, Run
 from agents.sre.search import bystanders, corroborate, failing_in_logs, twins, widen
@@ -167,6 +167,19 @@ class Investigator:
                          "degradation from a blip" if too_early else
                          f"{ctx.service}'s {ctx.signal} was abnormal in only {samples} from "
                          f"{hhmm(symptom.onset)}: a blip, already over")
+        # An alert on more requests (a crawler, a campaign) asks whether they did harm: a rise
+        # the service took with its latency and its share of failed requests normal is
+        # demand, not a fault, and what the search found are leads.
+        demand = ctx.signal == "throughput" and blip_note is None and not loud and \
+                symptom is not None and symptom.anomalous and symptom.anomaly is not None and \
+                symptom.anomaly.peak > symptom.anomaly.baseline and \
+                (failing is None or not failing.anomalous)
+        if demand and symptom is not None and symptom.anomaly is not None:
+            symptom_anomalous = False
+            blip_note = (f"{ctx.service}'s requests rose {symptom.anomaly.change()} from "
+                         f"{hhmm(symptom.onset)} and nothing degraded with them (its latency "
+                         f"and its share of failed requests normal): {DEMAND}")
+            root.status, root.reason = "inconclusive", blip_note
         ranked, abstained, confidence_note = rank(
             run.candidates, symptom_anomalous=symptom_anomalous, blip=blip_note, th=th,
             evidence={e.id: e for e in tools.evidence}, charted=any(graph.values()))
@@ -177,7 +190,7 @@ class Investigator:
         summary, next_steps = render_summary(
             ctx, ranked, abstained, tools.evidence, run.notes,
             young=too_early and blip_note is not None,
-            over=((over and not brief) or gone) and blip_note is not None)
+            over=((over and not brief) or gone) and blip_note is not None, demand=demand)
         report = Report(
             root_causes=[c.as_root_cause() for c in ranked[:5]],
             abstained=abstained,

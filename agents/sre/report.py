@@ -92,6 +92,8 @@ class Stats(BaseModel):
 TOO_EARLY = "too early to tell"
 # ...and an alert whose signal recovered by itself before the data ended (`Report.recovered`).
 RECOVERED = "back to normal"
+# ...and a throughput alert whose rise did no harm: more requests, taken (`Report.demand`).
+DEMAND = "demand, not a fault"
 
 
 class Report(BaseModel):
@@ -128,6 +130,12 @@ class Report(BaseModel):
         the symptom's reason says so in `RECOVERED`'s words."""
         symptom = next((h for h in self.hypotheses if h.kind == "symptom"), None)
         return self.abstained and symptom is not None and RECOVERED in (symptom.reason or "")
+
+    def demand(self) -> bool:
+        """Abstained because the alert was on more requests, which did no harm: the
+        symptom's reason says so in `DEMAND`'s words."""
+        symptom = next((h for h in self.hypotheses if h.kind == "symptom"), None)
+        return self.abstained and symptom is not None and DEMAND in (symptom.reason or "")
 
     def supported_services(self) -> set[str]:
         """The services a model's claim may blame: a test supported them, or they rank among

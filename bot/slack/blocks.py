@@ -171,7 +171,8 @@ def _report_blocks(view: InvestigationView, report: Report, incident_id: int | N
     """Phone-sized: the cause and one line of evidence, then the details."""
     rca = rca_view(report)
     if rca.cause is None:
-        head = f"{'⏳' if rca.young else '✅' if rca.recovered else '🤷'} *{rca.headline}.*"
+        head = (f"{'⏳' if rca.young else '✅' if rca.recovered or rca.demand else '🤷'} "
+                f"*{rca.headline}.*")
     else:
         service, _, kind = rca.cause.partition(" — ")
         head = (f"🧭 *Likely root cause:* `{esc(service)}` — {esc(kind)} "
