@@ -25,7 +25,7 @@ N = 120
 def write_case(path: Path, *, noisy_cluster: bool = False, hog: bool = False,
                retries: bool = False, faint_first: bool = False,
                slow_disk: bool = False, disk_hog: bool = False,
-               busy_disks: bool = False, drifting: bool = False) -> Path:
+               busy_disks: bool = False, drifting: bool = False, reads_late: int = 0) -> Path:
     """front calls search and ads; search and ads run a pod on node-2 (and one elsewhere);
     node-2's receive errors jump at sample 88, and search, ads and front fail from 89.
     `hog`: instead, a batch job on node-2 (called by nobody) burns CPU from 87, node-2's CPU
@@ -38,7 +38,9 @@ def write_case(path: Path, *, noisy_cluster: bool = False, hog: bool = False,
     second from 87 and node-2's disk saturates with them. `busy_disks`: with the NIC fault,
     every node's disk gets busier a sample before it (the afternoon's load), and search's
     reads with them. `drifting`: with the NIC fault, search's latency creeps up from 76, a
-    few minutes before its errors begin with node-2's."""
+    few minutes before its errors begin with node-2's. `reads_late`: with `disk_hog`,
+    reindex's reads are first seen that many samples after node-2's disk saturated (scraped
+    and smoothed apart from the node's series)."""
     rng = np.random.default_rng(11)
     series: dict[tuple[str, str], np.ndarray] = {}
     for service in ("front", "search", "ads", "billing"):
@@ -57,7 +59,7 @@ def write_case(path: Path, *, noisy_cluster: bool = False, hog: bool = False,
         if slow_disk:
             series[("search", "disk_reads")][84:] *= 1.35
         else:
-            series[("reindex", "disk_reads")][87:] += 590
+            series[("reindex", "disk_reads")][88 + reads_late if reads_late else 87:] += 590
     elif hog:
         series[("reindex", "cpu")][87:] += 700
         series[("node-2", "node_cpu_utilisation")][87:] = 1.0
@@ -150,6 +152,17 @@ def test_a_disk_that_slowed_under_a_database_is_the_nodes_fault_not_the_database
 def test_a_workload_whose_reads_filled_the_disk_is_the_hog(
         tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     report = investigate_json(write_case(tmp_path / "reads", disk_hog=True), capsys)
+    top = report["root_causes"][0]
+    assert (top["service"], top["kind"]) == ("reindex", "disk"), report["summary"]
+
+
+def test_a_workload_whose_reads_show_two_minutes_after_the_disk_is_still_the_hog(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    # Two onsets read from smoothed series, each up to a sample off, sampled apart: four
+    # thirty-second samples late (a database's reads ramping up under a node whose quieter
+    # series crossed first) is still the same moment.
+    report = investigate_json(write_case(tmp_path / "late", disk_hog=True, reads_late=4),
+                              capsys)
     top = report["root_causes"][0]
     assert (top["service"], top["kind"]) == ("reindex", "disk"), report["summary"]
 

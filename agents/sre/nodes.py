@@ -132,7 +132,10 @@ async def node_faults(run: Run, services: list[str], effect_onset: float | None,
 async def _carrier(run: Run, services: list[str], node: str,
                    trouble: FamilyVerdict) -> FamilyVerdict | None:
     """The workload on the node whose own use of the node's resource rose no later than the
-    node's did (the strongest, if several): the load the node carries. A workload's use is
+    node's did (the strongest, if several): the load the node carries. "No later" within two
+    tolerances: each onset is read from a smoothed series and may be a sample off, and the
+    two are scraped apart (a database's reads ramping up were first seen two minutes after
+    its node's quieter disk series crossed, and the node took the blame). A workload's use is
     a part of the node's, so the part that drove the whole grew at least as much as the
     whole did, relative to its own level: a database whose reads doubled while its node's
     disk went from a fifth busy to saturated did not fill the disk; the disk slowed under
@@ -145,7 +148,7 @@ async def _carrier(run: Run, services: list[str], node: str,
             continue
         verdict = (await run.tools.profile(service)).families.get(trouble.family)
         if verdict is None or not verdict.anomalous or verdict.onset is None or \
-                verdict.onset > trouble.onset + run.lag:
+                verdict.onset > trouble.onset + 2 * run.tolerance:
             continue
         part = _growth(verdict)
         if whole is not None and part is not None and \
