@@ -77,13 +77,14 @@ async def test_a_noisy_neighbour_off_the_call_path_is_named_with_its_doubt(
     top = report.root_causes[0]
     assert (top.service, top.kind) == ("batch-report", "cpu")
     assert "connection unknown" in top.summary
-    # Less certain than the same anomaly found on the call path: the off-path discount on
-    # its strength carries through the calibration.
+    # Never surer than the same anomaly found on the call path. (Fitted on the pooled
+    # suites, strength and path weigh nothing the margin over the runner-up does not say:
+    # the off-path discount on its strength shows through that margin, not on its own.)
     basis = report.confidence_basis
     assert basis["on_path"] == 0.0
     on_path = calibrate(Basis(basis["strength"] / DEFAULT.unknown_link_factor, basis["margin"],
                               int(basis["modalities"]), True))
-    assert top.confidence < on_path
+    assert top.confidence <= round(on_path, 3)
 
 
 async def test_a_control_with_loud_unrelated_noise_still_abstains(tmp_path: Path) -> None:
