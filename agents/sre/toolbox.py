@@ -403,8 +403,9 @@ class Toolbox:
         reference = max(after - max(self.window.start_s, self.data_start), 1.0)
         score = poisson_surge(0, reference, len(lines), max(until - lines[0].ts, 1.0))
         named, share, unlisted = self._names_in(service, lines)
+        info = self._error_reads[service].info  # read by `_new_patterns`
         evidence_id = self.record(
-            query=f"error logs of {service}", service=service, signal="logs",
+            query=info.query, service=service, signal="logs", link=info.link,
             finding=f"error logs of {service}: {len(found)} pattern(s) never written before "
                     f"{hhmm(after)}, {len(lines)} lines from {hhmm(lines[0].ts)} to "
                     f"{hhmm(until)} (surge score {score:.1f}); top pattern (new): "
