@@ -98,3 +98,22 @@ def sql_store(callees: set[str]) -> str | None:
     there is none or several."""
     stores = [c for c in callees if _SQL_STORE.search(c)]
     return stores[0] if len(stores) == 1 else None
+
+
+def new_patterns(lines: list[LogLine], templates: list[str], *, after: float, until: float,
+                 min_lines: int) -> dict[str, list[LogLine]]:
+    """Each template first written after `after` with at least `min_lines` lines from then
+    to `until`, still written in the last quarter of that span (a fault failing a share of
+    requests since, not a burst that came and went), with those lines."""
+    seen: dict[str, list[LogLine]] = {}
+    for line, template in sorted(zip(lines, templates, strict=True), key=lambda p: p[0].ts):
+        seen.setdefault(template, []).append(line)
+    found = {}
+    for template, written in seen.items():
+        first = written[0].ts
+        since = [line for line in written if first <= line.ts <= until]
+        if first < after or first >= until or len(since) < min_lines:
+            continue
+        if since[-1].ts >= until - 0.25 * (until - first):
+            found[template] = since
+    return found

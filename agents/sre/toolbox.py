@@ -12,7 +12,7 @@ import logging
 from collections import Counter
 
 from agents.sre.error_share import errors_per_request
-from agents.sre.log_lines import blame, mine_templates, sql_store
+from agents.sre.log_lines import blame, mine_templates, new_patterns, sql_store
 from agents.sre.report import Evidence, EvidenceStatus
 from agents.sre.rules.thresholds import DEFAULT, Thresholds
 from agents.sre.series import SeriesView
@@ -420,8 +420,7 @@ class Toolbox:
 
     async def _new_patterns(self, service: str, *, after: float, until: float,
                             min_lines: int) -> dict[str, list[LogLine]]:
-        """Each template first written after `after` and still written late (as
-        `lines_onset` says), with its lines up to `until`."""
+        """`log_lines.new_patterns` of the service's error lines ({} when unreadable)."""
         try:
             result = await self._read_errors(service)
         except BudgetExhausted:
@@ -429,21 +428,10 @@ class Toolbox:
         except Exception:
             log.warning("log query for new patterns raised", exc_info=True)
             return {}
-        if result.info.status == "error" or not result.lines:
+        if result.info.status == "error":
             return {}
-        seen: dict[str, list[LogLine]] = {}
-        for line, template in sorted(zip(result.lines, self._templates[service], strict=True),
-                                     key=lambda pair: pair[0].ts):
-            seen.setdefault(template, []).append(line)
-        found = {}
-        for template, lines in seen.items():
-            first = lines[0].ts
-            since = [line for line in lines if first <= line.ts <= until]
-            if first < after or first >= until or len(since) < min_lines:
-                continue
-            if since[-1].ts >= until - 0.25 * (until - first):
-                found[template] = since
-        return found
+        return new_patterns(result.lines, self._templates[service], after=after, until=until,
+                            min_lines=min_lines)
 
     async def silent(self, service: str) -> bool:
         """Whether a service has no telemetry of its own: every query for its metrics, spans
