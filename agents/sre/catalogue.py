@@ -20,7 +20,7 @@ from agents.sre.run import (
     event_cause,
     event_name,
 )
-from agents.sre.search import settled, traffic_origin
+from agents.sre.search import missed_by, settled, traffic_origin
 from agents.sre.traces import SpanVerdict
 from agents.sre.verdicts import FamilyVerdict, LogVerdict, hhmm, persistence
 
@@ -105,6 +105,8 @@ async def explore(run: Run, service: str, effect: str, effect_onset: float | Non
         if kind == "traffic":
             surge_here = surge_above if share else verdict
             origin = await traffic_origin(run, service, verdict, depth, h, damage_at)
+            if origin == service and not share:
+                origin = await missed_by(run, service, verdict, depth, h) or service
             if origin != service:
                 traffic_from_upstream = verdict.onset if verdict.onset is not None \
                     else damage_at

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from agents.sre.candidates import Candidate, explains, fallback_kind
 from agents.sre.report import Hypothesis
+from agents.sre.rules.magnitude import gain
 from agents.sre.rules.thresholds import Thresholds
 from agents.sre.rules.timing import bulk
 from agents.sre.run import CHANGE_KINDS, DEGRADATION, RESOURCE_KINDS, Run, event_cause
@@ -59,6 +60,46 @@ async def traffic_origin(run: Run, service: str, verdict: FamilyVerdict, depth: 
         run.candidates.append(passed_on)
         current, current_onset, current_verdict = caller, v.onset, v
     return current
+
+
+async def missed_by(run: Run, service: str, surge: FamilyVerdict, depth: int,
+                    parent: Hypothesis) -> str | None:
+    """A surge that entered at `service` with no caller sending more: the cache its callers
+    read through before it, when that cache's misses rose with it (a cache flushed, evicting
+    or restarted sends every read it no longer answers to the store behind it: a stampede).
+    Returns the cache's name, with a candidate for it, or None."""
+    if surge.onset is None:
+        return None
+    found: tuple[str, str, FamilyVerdict] | None = None
+    for caller in sorted(run.callers.get(service, ())):
+        for sibling in sorted(run.graph.get(caller, set()) - {service}):
+            profile = await run.tools.profile(sibling)
+            for v in profile.metrics.values():
+                if not _misses(v.metric) or not v.anomalous or v.anomaly is None or \
+                        v.anomaly.peak <= v.anomaly.baseline or v.onset is None or \
+                        v.onset > surge.onset + run.tolerance or \
+                        gain(v) < run.thresholds.carries * gain(surge):
+                    continue  # misses that merely rose with the reads carry no surge
+                if found is None or v.score > found[2].score:
+                    found = (caller, sibling, v)
+    if found is None:
+        return None
+    caller, cache, v = found
+    h = run.new(statement=f"misses at {cache} sent {caller}'s reads on to {service}",
+                kind="traffic", service=cache, depth=depth, parent=parent)
+    h.evidence.append(run.tools.cite(v, effect=(f"{service} traffic", surge.onset)))
+    h.status, h.score = "supported", v.score
+    memory = (await run.tools.profile(cache)).families.get("memory")
+    kind = "memory" if memory is not None and memory.anomalous else "dependency"
+    run.candidates.append(Candidate(service=cache, kind=kind, score=v.score, onset=v.onset,
+                                    evidence=list(h.evidence), hypothesis_id=h.id,
+                                    depth=depth))
+    return cache
+
+
+def _misses(metric: str) -> bool:
+    words = metric.lower().replace(".", "_").replace("-", "_").split("_")
+    return "miss" in words or "misses" in words
 
 
 async def failing_in_logs(run: Run) -> LogVerdict | None:

@@ -1,0 +1,58 @@
+"""A cache that stops answering sends every read it missed to the store behind it: the
+database's requests surge with no caller sending more, and its CPU and latency follow. The
+surge entered at the cache (its misses), not at the database that took it."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from tests.scenario_files import investigate_json, write_case_json, write_metrics
+
+T0 = 1_700_000_000
+STEP = 30
+N = 120
+AT = 90
+TOPOLOGY = (("web", "api"), ("api", "cache"), ("api", "db"))
+
+
+def write_case(path: Path, *, misses_after: float) -> Path:
+    rng = np.random.default_rng(5)
+    after = np.arange(N) >= AT
+    series = {
+        ("web", "latency_ms"): 120 + rng.normal(0, 3, N) + 300 * after,
+        ("web", "requests"): 900 + rng.normal(0, 10, N),
+        ("api", "latency_ms"): 60 + rng.normal(0, 2, N) + 280 * after,
+        ("api", "requests"): 900 + rng.normal(0, 10, N),
+        ("cache", "latency_ms"): 1.2 + rng.normal(0, 0.05, N),
+        ("cache", "requests"): 900 + rng.normal(0, 10, N),
+        ("cache", "cache_misses"): 90 * np.where(after, misses_after, 1.0)
+        + rng.normal(0, 3, N),
+        # The database took the reads the cache no longer answered: three times its load.
+        ("db", "requests"): 100 * np.where(after, 3.0, 1.0) + rng.normal(0, 3, N),
+        ("db", "latency_ms"): 8 + rng.normal(0, 0.3, N) + 250 * after,
+        ("db", "cpu"): 0.3 + rng.normal(0, 0.01, N) + 0.6 * after,
+    }
+    write_metrics(path, series, t0=T0, step=STEP)
+    write_case_json(path, t0=T0, step=STEP, samples=N, name="HighLatency", service="web",
+                    signal="latency", fired_at=AT + 6, topology=TOPOLOGY)
+    return path
+
+
+def test_a_database_swamped_by_cache_misses_points_at_the_cache(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    report = investigate_json(write_case(tmp_path / "case", misses_after=10.0), capsys)
+    assert report["root_causes"][0]["service"] == "cache", report["root_causes"]
+    statements = [h["statement"] for h in report["hypotheses"] if h["status"] == "supported"]
+    assert "misses at cache sent api's reads on to db" in statements
+
+
+def test_misses_that_barely_rose_do_not_carry_the_surge(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    # The misses rose a fifth while the database's requests tripled: the reads came from
+    # elsewhere, whatever the cache did.
+    report = investigate_json(write_case(tmp_path / "case", misses_after=1.2), capsys)
+    assert report["root_causes"][0]["service"] == "db", report["root_causes"]
+    assert not [h for h in report["hypotheses"] if h["statement"].startswith("misses at")]
