@@ -144,6 +144,13 @@ class Investigator:
             loud = await failing_in_logs(run) is not None
         except BudgetExhausted:
             loud = False
+        # Lines are no more current than the counters beside them: failures the service's
+        # own metrics show over since the alert (back to normal for minutes) are over,
+        # whatever lines still trickle in about them. (Metrics back to normal before the alert
+        # fired do not read what it fired on.)
+        loud = loud and not (failing is not None and
+                             recovered(failing, th.recovered_samples, th.recovered_s) and
+                             ended_after(tools, failing, ctx.fired_at_s - run.tolerance))
         brief = symptom is not None and blip(symptom, th.blip_samples, th.blip_s)
         too_early = brief and symptom is not None and young(symptom)
         over = symptom is not None and recovered(symptom, th.recovered_samples, th.recovered_s)
@@ -347,6 +354,15 @@ class Investigator:
             root.status = "inconclusive"
             root.reason = f"the alerting signal is within its normal range (z={verdict.score:.1f})"
         return verdict
+
+
+def ended_after(tools: Toolbox, verdict: FamilyVerdict, moment: float) -> bool:
+    """Whether a recovered verdict's episode ended after `moment` (its series' last sample
+    less the time it has been back to normal)."""
+    series = tools.view.series_of(verdict)
+    back = verdict.anomaly.recovered_s if verdict.anomaly is not None else None
+    return series is not None and series.t.size > 0 and back is not None and \
+        float(series.t[-1]) - back >= moment
 
 
 def baseline_samples(tools: Toolbox, service: str) -> int | None:
