@@ -118,6 +118,9 @@ def _abstention_lead(report: Report) -> Line:
             text += (f" {'What moved most with the load' if demand else 'Strongest lead'}"
                      f"{' so far' if young else '' if demand else ' while it lasted'}"
                      f": {top.service} — {cause_words(top)}.")
+        elif report.root_causes:  # weak leads, named (the rest are under "Other candidates")
+            top = report.root_causes[0]
+            text += f" Strongest lead, too weak to call: {top.service} — {cause_words(top)}."
         return Line(text)
     if report.root_causes:
         # No percentage: a number beside "too weak to call" reads as a verdict. What the

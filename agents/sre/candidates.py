@@ -44,6 +44,8 @@ class Candidate:
     # began before the alert which the search ranked first (`search.unknown_links`).
     quiet_pick: bool = False
     fallback: bool = False
+    # Listed because nothing stood out anywhere: a lead by how much it moved, never an answer.
+    residual: bool = False
     # When the service's own degradation began, where it differs from the cause's onset (a
     # change found off the path: the deploy is at `onset`, the damage it did from here).
     degraded_at: float | None = None
@@ -104,14 +106,24 @@ class Candidate:
         return RootCause(service=self.service, kind=self.kind,
                          confidence=round(self.confidence, 3), summary=self.describe(),
                          evidence=self.evidence,
-                         what="failed name lookups (DNS)" if self.name_lookups else "",
+                         what=self.what(),
                          where=self.where())
+
+    def what(self) -> str:
+        """What names it better than its kind, where the kind would mislead ('' if none)."""
+        if self.residual:  # a lead by how far it moved: no fault of that kind was found
+            moved = {"dependency": "latency", "code_error": "errors", "traffic": "requests",
+                     "cpu": "CPU"}.get(self.kind, self.kind.replace("_", " "))
+            return f"its {moved} moved a little; nothing stood out"
+        return "failed name lookups (DNS)" if self.name_lookups else ""
 
     def where(self) -> str:
         """How it reaches the alert when not along the call path the walk confirmed, in
         words; empty on that path."""
         if self.reachable:
             return ""
+        if self.residual:
+            return "connection to the alert unknown"
         if self.connected:
             return "downstream of the alert, through services that did not confirm it"
         if self.node:
@@ -122,6 +134,8 @@ class Candidate:
         return "not on the alert's call path"
 
     def describe(self) -> str:
+        if self.residual:
+            return f"{self.service}: {self.what()}"
         words = {
             "cpu": "CPU saturated", "memory": "memory pressure", "disk": "disk saturated",
             "network_delay": "network delay", "network_loss": "packet loss",
@@ -245,7 +259,10 @@ def rank(candidates: list[Candidate], *, symptom_anomalous: bool, th: Thresholds
     # A cause off the path that passed the search's own bar (strong against its own
     # baseline, before the alert, lasting) is reported with its doubt, not withheld.
     abstain = top.weight < th.abstain_strength and not (top.unknown_link and symptom_anomalous)
-    if abstain:
+    if top.residual:
+        abstain, note = True, ("nothing stood out: the services whose signals moved most are "
+                               "listed as leads")
+    elif abstain:
         note = (f"strongest candidate {top.service} is weak "
                 f"(strength {top.weight:.2f} < {th.abstain_strength})")
     elif blip:
@@ -257,7 +274,8 @@ def rank(candidates: list[Candidate], *, symptom_anomalous: bool, th: Thresholds
                 "began before the alert is reported, its connection to the alert unknown")
     if abstain:
         for candidate in ranked:
-            candidate.confidence = min(candidate.confidence, th.abstained_confidence)
+            candidate.confidence = min(candidate.confidence, th.residual_confidence
+                                       if candidate.residual else th.abstained_confidence)
     # An answer without a connection weighs less (`off_path_factor`), which narrows its
     # margin and so its confidence; the calibration's `path` feature, fitted on how often
     # such answers were right, adds nothing to that on the pooled suites (its slope is 0).

@@ -24,7 +24,14 @@ from agents.sre.nodes import node_faults
 from agents.sre.report import DEMAND, RECOVERED, TOO_EARLY, Hypothesis, Report, Stats
 from agents.sre.rules import DEFAULT, RULES, Rule, Thresholds
 from agents.sre.run import DEGRADATION, SYMPTOM_FAMILIES, Budget, ProgressHook, Run
-from agents.sre.search import bystanders, corroborate, failing_in_logs, twins, widen
+from agents.sre.search import (
+    bystanders,
+    corroborate,
+    failing_in_logs,
+    residual_leads,
+    twins,
+    widen,
+)
 from agents.sre.stats import ceiling_of, episode_onset
 from agents.sre.toolbox import BudgetExhausted, Toolbox
 from agents.sre.verdicts import (
@@ -124,6 +131,8 @@ class Investigator:
             await twins(run)
             await node_faults(run, services, effect_onset, root)
             await batch_jobs(run, effect_onset, root)
+            if not run.candidates:
+                await residual_leads(run, services)
         except BudgetExhausted as exc:
             run.notes.append(str(exc))
             log.info("investigation stopped early: %s", exc)

@@ -102,6 +102,29 @@ def _misses(metric: str) -> bool:
     return "miss" in words or "misses" in words
 
 
+async def residual_leads(run: Run, services: list[str]) -> None:
+    """Nothing stood out anywhere (no hypothesis survived, nothing off the path passed the
+    search's bar): the services whose signals moved most since the split, up or down as
+    each family reads, are listed as leads, loudest first, for the run to abstain with. An
+    empty answer tells a responder nothing; where to look first still does."""
+    for service in services:
+        if service == run.ctx.service:  # where the alert fired: the symptom, not a lead
+            continue
+        profile = await run.tools.profile(service)
+        moved = [v for f in (*DEGRADATION, *RESOURCE_KINDS, "throughput")
+                 if (v := profile.families.get(f)) is not None and v.anomaly is not None
+                 and v.score > 0]
+        if not moved:
+            continue
+        best = max(moved, key=lambda v: v.score)
+        kind = best.family if best.family in RESOURCE_KINDS else \
+            "traffic" if best.family == "throughput" else fallback_kind(best.family)
+        run.candidates.append(Candidate(
+            service=service, kind=kind, score=best.score, onset=best.onset,
+            evidence=[run.tools.cite(best)], reachable=False, fallback=True, residual=True,
+            persistence=persistence(best)))
+
+
 async def failing_in_logs(run: Run) -> LogVerdict | None:
     """The alerting service's own error logs, when they say it is failing although its alert
     statistic looks normal: a new pattern surging no later than the alert (an error-only

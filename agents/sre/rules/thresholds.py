@@ -182,6 +182,10 @@ class Thresholds:
     # wrong, and the abstention itself says so). Refitted in round 21 (0.80 -> 0.84), when a
     # quiet alert's abstention began to carry the new error pattern it found as its lead.
     abstained_confidence: float = 0.84
+    # Leads listed only because nothing stood out anywhere (`search.residual_leads`): how
+    # often the first was the cause on the development suites' faults, (right + 1) /
+    # (listed + 2): two of five in round 22 (a faint network delay, a slow heap leak).
+    residual_confidence: float = 0.43
     # Never certain: no answer's confidence exceeds this (a responder reading 100% stops
     # checking).
     max_confidence: float = 0.99
