@@ -308,6 +308,28 @@ def test_coping_lets_a_climb_to_a_knee_stand() -> None:
                            damage_at=at(100))) is not None
 
 
+def test_coping_lets_load_that_just_climbed_to_a_new_high_stand() -> None:
+    # Load that climbed for three minutes to a level the service had never carried, and
+    # held it as the damage arrived: already abnormal one sample before and no worse after,
+    # yet never borne at that level. A knee, not a condition the service had lived with.
+    def ramp(start: int, top: int) -> np.ndarray:
+        values = noisy(100, 1)
+        values[start:top] = np.linspace(100, 150, top - start)
+        values[top:] = noisy(150, 2)[top:]
+        return values
+
+    surge = verdict("front", "throughput", score=25, baseline=100, peak=152,
+                    metric="requests", onset=at(97))
+    rule = BY_NAME["coping"]
+    assert rule.check(link(surge, kind="traffic", role="local",
+                           series=view(("front", "requests", ramp(96, 99))),
+                           damage_at=at(100))) is None
+    # The same level reached twenty minutes before the damage and held: standing load.
+    assert rule.check(link(surge, kind="traffic", role="local",
+                           series=view(("front", "requests", ramp(60, 63))),
+                           damage_at=at(100))) is not None
+
+
 def test_load_lull_refutes_a_surge_gone_while_the_damage_stays() -> None:
     requests, latency = noisy(100, 1), noisy(50, 2)
     requests[100:103] = 300                  # one burst of requests...
@@ -399,7 +421,7 @@ def test_standing_waits_for_a_call_graph_to_judge_a_cause_off_the_path() -> None
     errors = noisy(0.01, 4)
     errors[96:] = 0.2                        # four samples before the alert's service
     series = view(("db", "errors_avg", errors))
-    early = verdict("db", "errors", score=200, baseline=0.01, peak=0.2, onset=at(96))
+    early = verdict("db", "errors", score=200, baseline=0.01, peak=0.2, onset=at(97))
     rule = BY_NAME["standing"]
     assert rule.check(link(early, kind="errors", role="widened", series=series)) is not None
     assert rule.check(link(early, kind="errors", role="widened", series=series,

@@ -50,9 +50,28 @@ def coping_reason(link: Link) -> str:
     if not isinstance(cause, FamilyVerdict) or cause.basis:
         return ""  # a step measured from the level just before is a change by construction
     at = link.damage_at if link.damage_at is not None else link.timing.fired_at
-    return standing_since(link.series, cause, at, link.timing.lag) or \
+    standing = standing_since(link.series, cause, at, link.timing.lag)
+    if standing and climbing(link.series, cause, at, link.timing.lag, link.thresholds.coped_s):
+        standing = ""  # (coped_with makes the same exception for a climb to a knee)
+    return standing or \
         coped_with(link.series, cause, at, link.timing.lag, link.thresholds.coped_gain,
                    link.thresholds.coped_s)
+
+
+def climbing(view: SeriesView, surge: FamilyVerdict, since: float, lag: float,
+             borne_s: float) -> bool:
+    """Load still climbing into the damage: as it arrived the requests stood higher than
+    they had ever been until `borne_s` before it. Abnormal for a while without damage, yet
+    never borne at this level: a service reaching its capacity (a knee), not one that had
+    been living with it."""
+    series = view.series_of(surge)
+    if series is None:
+        return False
+    t, v = series.t, series.v
+    ok = np.isfinite(v)
+    arrived = v[ok & (t >= since - lag) & (t <= since + lag)]
+    before = v[ok & (t < since - borne_s)]
+    return arrived.size > 0 and before.size > 0 and float(np.max(arrived)) > float(np.max(before))
 
 
 @rule("coping", family="load", kinds=("traffic",), roles=("local", "origin"))
