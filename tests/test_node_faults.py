@@ -25,7 +25,8 @@ N = 120
 def write_case(path: Path, *, noisy_cluster: bool = False, hog: bool = False,
                retries: bool = False, faint_first: bool = False,
                slow_disk: bool = False, disk_hog: bool = False,
-               busy_disks: bool = False, drifting: bool = False, reads_late: int = 0) -> Path:
+               busy_disks: bool = False, drifting: bool = False, reads_late: int = 0,
+               blind_caller: bool = False) -> Path:
     """front calls search and ads; search and ads run a pod on node-2 (and one elsewhere);
     node-2's receive errors jump at sample 88, and search, ads and front fail from 89.
     `hog`: instead, a batch job on node-2 (called by nobody) burns CPU from 87, node-2's CPU
@@ -40,10 +41,12 @@ def write_case(path: Path, *, noisy_cluster: bool = False, hog: bool = False,
     reads with them. `drifting`: with the NIC fault, search's latency creeps up from 76, a
     few minutes before its errors begin with node-2's. `reads_late`: with `disk_hog`,
     reindex's reads are first seen that many samples after node-2's disk saturated (scraped
-    and smoothed apart from the node's series)."""
+    and smoothed apart from the node's series). `blind_caller`: front also calls ledger (on
+    node-1), which calls search where the topology does not say so: from 89 it fails harder
+    than anyone, its new error lines naming search."""
     rng = np.random.default_rng(11)
     series: dict[tuple[str, str], np.ndarray] = {}
-    for service in ("front", "search", "ads", "billing"):
+    for service in ("front", "search", "ads", "billing", "ledger"):
         series[(service, "error_rate")] = 0.01 + rng.normal(0, 0.002, N)
         series[(service, "latency")] = 50 + rng.normal(0, 2, N)
         series[(service, "cpu")] = 30 + rng.normal(0, 1, N)
@@ -81,10 +84,13 @@ def write_case(path: Path, *, noisy_cluster: bool = False, hog: bool = False,
             series[(node, "node_network_receive_errs_total_rate")][88:] += 300
     for service in ("search", "ads", "front"):
         series[(service, "error_rate")][89:] += 0.3
+    if blind_caller:
+        series[("ledger", "error_rate")][89:] += 0.6
     path.mkdir(parents=True)
     write_metrics(path, series, t0=T0, step=STEP)
     placed = {"front": ["node-1", "node-3"], "search": ["node-2", "node-3"],
-              "ads": ["node-1", "node-2"], "billing": ["node-3"], "reindex": ["node-2"]}
+              "ads": ["node-1", "node-2"], "billing": ["node-3"], "reindex": ["node-2"],
+              "ledger": ["node-1"]}
     lines = [{"ts": T0 + i * STEP, "service": service, "level": "info",
               "message": f"handled request {i}", "node_name": node}
              for i in range(0, N, 4) for service, nodes in placed.items() for node in nodes]
@@ -94,10 +100,15 @@ def write_case(path: Path, *, noisy_cluster: bool = False, hog: bool = False,
                "message": f"connection reset by peer while reading response {i}-{k}",
                "node_name": "node-2"}
               for i in range(89, N) for service in ("search", "ads") for k in range(6)]
+    if blind_caller:
+        lines += [{"ts": T0 + i * STEP + k, "service": "ledger", "level": "error",
+                   "message": f"upstream search returned 503 for entry {i}-{k}",
+                   "node_name": "node-1"} for i in range(89, N) for k in range(8)]
     (path / "logs.jsonl").write_text("".join(json.dumps(line) + "\n" for line in lines))
     write_case_json(path, t0=T0, step=STEP, samples=N, name="HighErrorRate", service="front",
                     signal="errors", fired_at=95,
-                    topology=(("front", "search"), ("front", "ads")))
+                    topology=(("front", "search"), ("front", "ads"))
+                    + ((("front", "ledger"),) if blind_caller else ()))
     return path
 
 
@@ -182,5 +193,14 @@ def test_a_service_that_began_failing_with_the_node_is_its_victim_whatever_it_di
     # search's latency drifted up a few minutes before; its errors began with node-2's
     # drops, and that is what the node explains.
     report = investigate_json(write_case(tmp_path / "drift", drifting=True), capsys)
+    top = report["root_causes"][0]
+    assert top["service"] == "node-2" and top["kind"].startswith("network"), report["summary"]
+
+
+def test_a_caller_elsewhere_failing_on_calls_to_the_nodes_victims_is_the_nodes_doing(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    # ledger runs on node-1 and fails harder than anyone from the node's moment on; its lines
+    # name search, a victim on node-2, though the topology lists no such call.
+    report = investigate_json(write_case(tmp_path / "blind", blind_caller=True), capsys)
     top = report["root_causes"][0]
     assert top["service"] == "node-2" and top["kind"].startswith("network"), report["summary"]

@@ -24,7 +24,9 @@ async def node_faults(run: Run, services: list[str], effect_onset: float | None,
     cause of the degraded services placed on it that began to degrade with it on some signal
     (from a sample before it to `Thresholds.node_follow_s` after), when there are at least
     `Thresholds.node_victims` of them and its anomaly is as strong as theirs: they are
-    explained by it, and it is corroborated by each. When a workload on the node shows the
+    explained by it, and it is corroborated by each. So is a service placed elsewhere that
+    failed from then on, on its calls to a victim (as the graph or its own error lines say).
+    When a workload on the node shows the
     same resource rising no later than the node does, the node only carries that workload's
     load (a batch job's CPU, a database's disk reads): the workload is the cause, a noisy
     neighbour of the services beside it."""
@@ -114,18 +116,31 @@ async def node_faults(run: Run, services: list[str], effect_onset: float | None,
             h.evidence.append(run.tools.cite(hog, effect=(f"{node} {what}", own.onset)))
         h.evidence.append(run.tools.cite(own, effect=(run.ctx.effect, effect_onset)))
         h.status, h.score = "supported", strength
-        run.candidates.append(Candidate(
+        named = Candidate(
             service=cause.service, kind=own.family, score=h.score,
             onset=cause.onset, evidence=list(h.evidence), hypothesis_id=h.id,
             reachable=False, unknown_link=True, node=node,
             corroboration=len([s for s in victims if s != run.ctx.service]),
-            persistence=persistence(cause)))
+            persistence=persistence(cause))
+        run.candidates.append(named)
         # A victim's degradation began with the node's trouble: what it showed before is its
-        # cause only when as strong (a bad deploy), not a CPU drifting up for a while.
+        # cause only when as strong (a bad deploy), not a CPU drifting up for a while. A
+        # service placed elsewhere that calls a victim, and began to fail no earlier than the
+        # node, fails on those calls: the node's doing too. Calls the graph may not list:
+        # its error lines naming a victim say so as well.
+        callers = {c for v in victims for c in run.callers.get(v, ())}
         for candidate in run.candidates:
-            if candidate.service in victims and (
-                    candidate.onset is None or candidate.onset >= own.onset - slack or
-                    squash(strength) >= th.explains * squash(candidate.score)):
+            if await run.tools.error_logs(candidate.service) is not None and \
+                    run.tools.naming(candidate.service, set(victims)) >= th.blames:
+                callers.add(candidate.service)
+        callers -= set(victims)
+        for candidate in run.candidates:
+            victim = candidate.service in victims and (
+                candidate.onset is None or candidate.onset >= own.onset - slack or
+                squash(strength) >= th.explains * squash(candidate.score))
+            caller = candidate.service in callers and candidate.onset is not None and \
+                candidate.onset >= own.onset - slack
+            if candidate is not named and (victim or caller):
                 candidate.explained = True
 
 

@@ -335,6 +335,12 @@ class Toolbox:
         unlisted, _ = blame(after, self.services - charted)
         return named, share, unlisted
 
+    def naming(self, service: str, names: set[str]) -> float:
+        """The share of `service`'s error lines since the split (as read) naming one of
+        `names`, whether or not the call graph lists them as its callees."""
+        return blame([x for x in self._log_lines.get(service, []) if x.ts >= self.split],
+                     names)[1]
+
     def reblame(self, service: str) -> LogVerdict | None:
         """The cached error-log verdict of `service` with its blame read again against the
         call graph as it is now (after edges its lines revealed were added)."""
