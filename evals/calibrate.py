@@ -100,8 +100,9 @@ def _irls(x: np.ndarray, y: np.ndarray, *, l2: float, steps: int) -> np.ndarray:
 
 def fit_abstained(rows: Sequence[Row]) -> float:
     """How often the strongest lead of an abstention was the cause anyway (fault cases
-    only), with a uniform prior: (right + 1) / (abstained + 2)."""
-    abstained = [r for r in rows if r["abstained"]]
+    only), with a uniform prior: (right + 1) / (abstained + 2). Leads listed only because
+    nothing stood out have their own cap (`residual_confidence`) and are left out."""
+    abstained = [r for r in rows if r["abstained"] and not _residual(r)]
     return (sum(bool(r["correct"]) for r in abstained) + 1) / (len(abstained) + 2)
 
 
@@ -110,7 +111,14 @@ def predict(weights: Sequence[float], row: Row) -> float:
     basis: dict[str, float] = row["basis"]  # type: ignore[assignment]
     logit = float(sum(a * b for a, b in zip(weights[:-1], features(basis), strict=True)))
     p = min(1 / (1 + math.exp(-max(min(logit, 40.0), -40.0))), DEFAULT.max_confidence)
+    if _residual(row):
+        return min(p, DEFAULT.residual_confidence)
     return min(p, weights[-1]) if row["abstained"] else p
+
+
+def _residual(row: Row) -> bool:
+    basis: dict[str, float] = row["basis"]  # type: ignore[assignment]
+    return bool(basis.get("residual"))
 
 
 def ece(weights: Sequence[float], rows: Sequence[Row]) -> float:

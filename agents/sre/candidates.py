@@ -185,6 +185,9 @@ class Basis:
     # Whether it is also the most anomalous candidate before any discount (path, time,
     # explanation): two rankings, by reasoning and by magnitude, agree.
     loudest: bool = True
+    # A lead listed only because nothing stood out (`residual_confidence` caps it, not the
+    # curve): the calibration's fit leaves it out.
+    residual: bool = False
 
     def features(self) -> tuple[float, float, float, float, float, float]:
         # Without a call graph, whether the order read from time agrees with the plain
@@ -196,7 +199,8 @@ class Basis:
     def as_dict(self) -> dict[str, float]:
         return {"strength": round(self.strength, 4), "margin": round(self.margin, 4),
                 "modalities": float(self.modalities), "on_path": float(self.on_path),
-                "charted": float(self.charted), "loudest": float(self.loudest)}
+                "charted": float(self.charted), "loudest": float(self.loudest),
+                "residual": float(self.residual)}
 
 
 def calibrate(basis: Basis, th: Thresholds = DEFAULT) -> float:
@@ -226,7 +230,8 @@ def basis_of(candidate: Candidate, ranked: list[Candidate],
     # did not place it, so its confidence is read as a graph-less run's.
     return Basis(strength=candidate.weight, margin=margin, modalities=max(len(kinds), 1),
                  on_path=candidate.reachable or candidate.connected or bool(candidate.node),
-                 charted=charted and not candidate.quiet_pick, loudest=loudest)
+                 charted=charted and not candidate.quiet_pick, loudest=loudest,
+                 residual=candidate.residual)
 
 
 def rank(candidates: list[Candidate], *, symptom_anomalous: bool, th: Thresholds = DEFAULT,
