@@ -26,10 +26,9 @@ async def node_faults(run: Run, services: list[str], effect_onset: float | None,
     `Thresholds.node_victims` of them and its anomaly is as strong as theirs: they are
     explained by it, and it is corroborated by each. So is a service placed elsewhere that
     failed from then on, on its calls to a victim (as the graph or its own error lines say).
-    When a workload on the node shows the
-    same resource rising no later than the node does, the node only carries that workload's
-    load (a batch job's CPU, a database's disk reads): the workload is the cause, a noisy
-    neighbour of the services beside it."""
+    When a workload on the node shows the same resource rising no later than the node does,
+    the node only carries that workload's load (a batch job's CPU, a database's disk reads):
+    the workload is the cause, a noisy neighbour of the services beside it."""
     th = run.thresholds
     limit = (effect_onset if effect_onset is not None else run.ctx.fired_at_s) + run.tolerance
     degraded: dict[str, list[FamilyVerdict]] = {}  # each service's degradations before it
