@@ -343,8 +343,9 @@ def _judged_at(pick: Explanation, degraded: FamilyVerdict | None, th: Thresholds
 
 def fallback_kind(family: str) -> str:
     # A degraded leaf with no visible resource or change behind it: a failing dependency for
-    # slowness and unavailability, a code error when it is failing requests.
-    return "code_error" if family == "errors" else "dependency"
+    # slowness and unavailability, a code error when it is failing requests (and requests
+    # that moved, where a lead is read off them, are traffic).
+    return {"errors": "code_error", "throughput": "traffic"}.get(family, "dependency")
 
 
 def candidate_at(service: str, degraded: FamilyVerdict | None, local: list[Explanation],

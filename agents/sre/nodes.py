@@ -128,10 +128,10 @@ async def node_faults(run: Run, services: list[str], effect_onset: float | None,
         # node, fails on those calls: the node's doing too. Calls the graph may not list:
         # its error lines naming a victim say so as well.
         callers = {c for v in victims for c in run.callers.get(v, ())}
-        for candidate in run.candidates:
-            if await run.tools.error_logs(candidate.service) is not None and \
-                    run.tools.naming(candidate.service, set(victims)) >= th.blames:
-                callers.add(candidate.service)
+        for service in {c.service for c in run.candidates} - callers:  # each read once
+            if await run.tools.error_logs(service) is not None and \
+                    run.tools.naming(service, set(victims)) >= th.blames:
+                callers.add(service)
         callers -= set(victims)
         for candidate in run.candidates:
             victim = candidate.service in victims and (

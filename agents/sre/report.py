@@ -122,20 +122,21 @@ class Report(BaseModel):
     def too_early(self) -> bool:
         """Abstained because the alert has not yet lasted long enough to call (its leads are
         not weak, only young): the symptom's reason says so in `TOO_EARLY`'s words."""
-        symptom = next((h for h in self.hypotheses if h.kind == "symptom"), None)
-        return self.abstained and symptom is not None and TOO_EARLY in (symptom.reason or "")
+        return self._abstained_for(TOO_EARLY)
 
     def recovered(self) -> bool:
         """Abstained because the alert's signal recovered by itself before the data ended:
         the symptom's reason says so in `RECOVERED`'s words."""
-        symptom = next((h for h in self.hypotheses if h.kind == "symptom"), None)
-        return self.abstained and symptom is not None and RECOVERED in (symptom.reason or "")
+        return self._abstained_for(RECOVERED)
 
     def demand(self) -> bool:
         """Abstained because the alert was on more requests, which did no harm: the
         symptom's reason says so in `DEMAND`'s words."""
+        return self._abstained_for(DEMAND)
+
+    def _abstained_for(self, words: str) -> bool:
         symptom = next((h for h in self.hypotheses if h.kind == "symptom"), None)
-        return self.abstained and symptom is not None and DEMAND in (symptom.reason or "")
+        return self.abstained and symptom is not None and words in (symptom.reason or "")
 
     def supported_services(self) -> set[str]:
         """The services a model's claim may blame: a test supported them, or they rank among

@@ -117,8 +117,7 @@ async def residual_leads(run: Run, services: list[str]) -> None:
         if not moved:
             continue
         best = max(moved, key=lambda v: v.score)
-        kind = best.family if best.family in RESOURCE_KINDS else \
-            "traffic" if best.family == "throughput" else fallback_kind(best.family)
+        kind = best.family if best.family in RESOURCE_KINDS else fallback_kind(best.family)
         run.candidates.append(Candidate(
             service=service, kind=kind, score=best.score, onset=best.onset,
             evidence=[run.tools.cite(best)], reachable=False, fallback=True, residual=True,
