@@ -1,5 +1,5 @@
 """Hand-built incidents for tests: one place that writes metrics.csv, one that writes
-case.json, and one that reads an investigation back as JSON."""
+logs.jsonl, one that writes case.json, and one that reads an investigation back as JSON."""
 
 from __future__ import annotations
 
@@ -20,6 +20,12 @@ def write_metrics(path: Path, series: dict[tuple[str, str], np.ndarray], *, t0: 
     (path / "metrics.csv").write_text("timestamp,service,metric,value\n" + "".join(
         f"{t0 + i * step},{s},{m},{v:.4f}\n" for (s, m), values in series.items()
         for i, v in enumerate(values)))
+
+
+def write_logs(path: Path, lines: list[dict[str, Any]]) -> None:
+    """logs.jsonl: the lines in time order, one JSON object each."""
+    (path / "logs.jsonl").write_text("".join(json.dumps(x) + "\n" for x in
+                                             sorted(lines, key=lambda x: x["ts"])))
 
 
 def write_case_json(path: Path, *, t0: float, step: float, samples: int, name: str,

@@ -7,13 +7,12 @@ the data began time nothing: with only those, the alert is still noise.
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import numpy as np
 import pytest
 
-from tests.scenario_files import investigate_json, write_case_json, write_metrics
+from tests.scenario_files import investigate_json, write_case_json, write_logs, write_metrics
 
 T0 = 1_700_000_000
 STEP = 30
@@ -47,8 +46,7 @@ def write_case(path: Path, *, fault: bool = True) -> Path:
                   for i in range(ONSET, N, 2)]
         lines += [line(i, 3, "cart", f"IllegalStateException: ledger entry {i:06x} has no "
                                      "owner (500)") for i in range(ONSET, N, 2)]
-    (path / "logs.jsonl").write_text("".join(json.dumps(x) + "\n" for x in
-                                             sorted(lines, key=lambda x: x["ts"])))
+    write_logs(path, lines)
     write_case_json(path, t0=T0, step=STEP, samples=N, name="HighErrorRate", service="front",
                     signal="errors", fired_at=FIRED,
                     topology=(("front", "cart"), ("front", "users")))

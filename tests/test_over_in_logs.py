@@ -7,13 +7,12 @@ show the failures over since the alert (lines trickle in after the counters sett
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import numpy as np
 import pytest
 
-from tests.scenario_files import investigate_json, write_case_json, write_metrics
+from tests.scenario_files import investigate_json, write_case_json, write_logs, write_metrics
 
 T0 = 1_700_000_000
 STEP = 30
@@ -45,8 +44,7 @@ def write_case(path: Path, *, until: int, lines_until: int | None = None,
              for i in range(since, lines_until or until)]
     lines += [line(i, 1, "api", f"IllegalStateException: ledger entry {i:06x} has no owner")
               for i in range(since, lines_until or until)]
-    (path / "logs.jsonl").write_text("".join(json.dumps(x) + "\n" for x in
-                                             sorted(lines, key=lambda x: x["ts"])))
+    write_logs(path, lines)
     write_case_json(path, t0=T0, step=STEP, samples=N, name="HighRequestRate",
                     service="front", signal="throughput", fired_at=FIRED,
                     topology=(("front", "api"),))
