@@ -27,6 +27,18 @@ def test_a_running_total_becomes_its_rate_and_survives_a_restart() -> None:
     assert out[60] == total[60] / STEP   # after a reset, the increase is the new value
 
 
+@pytest.mark.parametrize("name", ["istio_requests_total_2xx", "istio_requests_total_5xx",
+                                  "rpc.server.duration.count.error", "http_requests_total_404"])
+def test_a_total_with_its_outcome_folded_into_the_name_is_a_total(name: str) -> None:
+    # A quiet service's requests do not move in one scrape interval in six: the total
+    # stands still there, as no rate and no gauge does for a whole window.
+    rate = noisy(0.5, 5, 0.2).clip(0)
+    rate[::6] = 0.0
+    total = 1.2e6 + np.cumsum(rate * STEP)
+    out = per_second(name, T, total)
+    assert out is not None and np.allclose(out[1:], rate[1:])
+
+
 def test_gauges_and_rates_are_left_alone() -> None:
     # A rate exported under a counter's name goes down as often as up.
     assert per_second("container-cpu-usage-seconds-total", T, noisy(0.5, 2)) is None

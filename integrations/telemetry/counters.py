@@ -25,7 +25,12 @@ import numpy.typing as npt
 
 FloatArray = npt.NDArray[np.float64]
 
-_COUNTER_NAME = re.compile(r"(?:^|[_.\-:])(?:total|count|sum)$", re.I)
+# A counter's name ends in `_total`, `_count` or `_sum`, or in one of them and the outcome it
+# counts, where an export folds a label into the name (Istio's `istio_requests_total_5xx`,
+# `rpc.server.duration.count.error`): those climb by nothing in a quiet scrape interval, so
+# their shape alone (rising at nearly every sample) would leave them running totals.
+_COUNTER_NAME = re.compile(r"(?:^|[_.\-:])(?:total|count|sum)(?:[_.\-:](?:[1-5]xx|\d{3}|ok|"
+                           r"success|errors?|fail(?:ed|ures?)?))?$", re.I)
 MIN_SAMPLES = 10
 MIN_RISES = 3
 RESET_SHARE = 0.5     # a fall to under half the previous total is a restart, not noise
