@@ -26,7 +26,8 @@ def write_case(path: Path, *, noisy_cluster: bool = False, hog: bool = False,
                retries: bool = False, faint_first: bool = False,
                slow_disk: bool = False, disk_hog: bool = False,
                busy_disks: bool = False, drifting: bool = False, reads_late: int = 0,
-               blind_caller: bool = False) -> Path:
+               blind_caller: bool = False, roomy: bool = False,
+               louder_elsewhere: bool = False) -> Path:
     """front calls search and ads; search and ads run a pod on node-2 (and one elsewhere);
     node-2's receive errors jump at sample 88, and search, ads and front fail from 89.
     `hog`: instead, a batch job on node-2 (called by nobody) burns CPU from 87, node-2's CPU
@@ -43,7 +44,10 @@ def write_case(path: Path, *, noisy_cluster: bool = False, hog: bool = False,
     reindex's reads are first seen that many samples after node-2's disk saturated (scraped
     and smoothed apart from the node's series). `blind_caller`: front also calls ledger (on
     node-1), which calls search where the topology does not say so: from 89 it fails harder
-    than anyone, its new error lines naming search."""
+    than anyone, its new error lines naming search. `roomy`: with `hog`, node-2's CPU only
+    goes from 40% to 60% busy (the job's cores were spare). `louder_elsewhere`: with the
+    NIC fault, node-1 and node-3 always drop more (about 50 a second, noisily) and drop 60
+    more from 88, while node-2's quiet NIC only reaches 21."""
     rng = np.random.default_rng(11)
     series: dict[tuple[str, str], np.ndarray] = {}
     for service in ("front", "search", "ads", "billing", "ledger"):
@@ -65,9 +69,14 @@ def write_case(path: Path, *, noisy_cluster: bool = False, hog: bool = False,
             series[("reindex", "disk_reads")][88 + reads_late if reads_late else 87:] += 590
     elif hog:
         series[("reindex", "cpu")][87:] += 700
-        series[("node-2", "node_cpu_utilisation")][87:] = 1.0
+        series[("node-2", "node_cpu_utilisation")][87:] = 0.6 if roomy else 1.0
         if faint_first:
             series[("node-2", "node_network_receive_errs_total_rate")][86:] += 2
+    elif louder_elsewhere:
+        for node in ("node-1", "node-3"):
+            series[(node, "node_network_receive_errs_total_rate")] = 50 + rng.normal(0, 10, N)
+            series[(node, "node_network_receive_errs_total_rate")][88:] += 60
+        series[("node-2", "node_network_receive_errs_total_rate")][88:] += 20
     else:
         series[("node-2", "node_network_receive_errs_total_rate")][88:] += 400
     if drifting:
@@ -134,6 +143,17 @@ def test_a_workload_burning_the_nodes_cpu_is_the_noisy_neighbour(
     assert "node-2" in top["summary"]
 
 
+def test_a_node_with_room_to_spare_slowed_nothing_placed_on_it(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    # The job's CPU rose as before, but its node went from 40% to 60% busy: nothing on it
+    # queued behind the job, and neither the node nor the job is named for what failed.
+    report = investigate_json(write_case(tmp_path / "roomy", hog=True, roomy=True), capsys)
+    named = [(c["service"], c["summary"]) for c in report["root_causes"]]
+    assert all("shares node-2" not in summary for _, summary in named), named
+    assert not any(service == "node-2" and not report["abstained"]
+                   for service, _ in named[:1]), report["summary"]
+
+
 def test_the_workload_carrying_the_nodes_main_trouble_is_the_hog_after_a_faint_first_one(
         tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     # A few receive errors a sample before the CPU saturates open the node's trouble; the
@@ -176,6 +196,14 @@ def test_a_workload_whose_reads_show_two_minutes_after_the_disk_is_still_the_hog
                               capsys)
     top = report["root_causes"][0]
     assert (top["service"], top["kind"]) == ("reindex", "disk"), report["summary"]
+
+
+def test_a_quiet_node_whose_drops_stood_out_of_its_own_noise_alone_is_not_singled_out(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    # node-2's drops stand furthest out of its own (quiet) noise, but the busier nodes beside
+    # it drop more, before and during: nothing singles node-2 out.
+    report = investigate_json(write_case(tmp_path / "louder", louder_elsewhere=True), capsys)
+    assert all(c["service"] != "node-2" for c in report["root_causes"][:1]), report["summary"]
 
 
 def test_a_trouble_every_node_shows_opens_no_nodes_fault(

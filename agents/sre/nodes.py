@@ -7,6 +7,7 @@ exports its own series, that is read here."""
 from __future__ import annotations
 
 import math
+import re
 
 import numpy as np
 
@@ -19,8 +20,9 @@ from agents.sre.verdicts import FamilyVerdict, persistence
 
 async def node_faults(run: Run, services: list[str], effect_onset: float | None,
                       parent: Hypothesis) -> None:
-    """A node whose own resource went wrong before the alert, alone among the nodes (no other
-    at `Thresholds.node_alone` of its strength or more), is the
+    """A node whose own resource went wrong before the alert (a utilisation nearer full than
+    `Thresholds.node_headroom`), alone among the nodes (no other at `Thresholds.node_alone` of
+    its strength or more, and none dropping as many packets), is the
     cause of the degraded services placed on it that began to degrade with it on some signal
     (from a sample before it to `Thresholds.node_follow_s` after), when there are at least
     `Thresholds.node_victims` of them and its anomaly is as strong as theirs: they are
@@ -44,24 +46,37 @@ async def node_faults(run: Run, services: list[str], effect_onset: float | None,
         for node in await run.tools.placements(service):
             if node != service:
                 hosted.setdefault(node, set()).add(service)
-    # Each node's own troubles before the alert, strongest first.
+    # Each node's own troubles before the alert, strongest first; a utilisation that stayed
+    # well short of full is no trouble to what runs beside it (`_room_to_spare`).
     faults: dict[str, list[FamilyVerdict]] = {}
     for node in hosted:
         profile = await run.tools.profile(node)
         troubles = sorted((v for f in RESOURCE_KINDS if (v := profile.families.get(f))
                            is not None and v.anomalous and v.onset is not None and
-                           v.onset <= limit and persistence(v) >= th.persistent),
+                           v.onset <= limit and persistence(v) >= th.persistent
+                           and not _room_to_spare(run, v)),
                           key=lambda v: -v.score)
         if troubles:
             faults[node] = troubles
+    # Every placed node's verdicts by family, anomalous or not: a node that always drops
+    # more packets than this one's worst is no less troubled for being used to it.
+    levels: dict[str, list[tuple[str, FamilyVerdict]]] = {}
+    for node in hosted:
+        for family, v in (await run.tools.profile(node)).families.items():
+            levels.setdefault(family, []).append((node, v))
     for node, found in sorted(faults.items()):
         # The fault follows one node: the same trouble on other nodes at once, half as
         # strong or more, is the whole cluster's load (every node's network busier with the
         # traffic, every node's CPU up with the afternoon's), not this node's.
-        troubles = [v for v in found if not any(
+        # Nor are packets dropped no more often than on another node: a quiet node's drops
+        # standing further out of its own noise while a busier one drops more (every node's
+        # drops up with the traffic) single out neither.
+        singled = [v for v in found if not any(
+            n != node and _as_high(w, v) for n, w in levels.get(v.family, ()))]
+        troubles = [v for v in singled if not any(
             n != node and w.family == v.family and w.score >= th.node_alone * v.score
             for n, others in faults.items() for w in others)]
-        if not troubles or troubles[0] is not found[0]:
+        if not troubles or troubles[0] is not singled[0]:
             continue
         own = troubles[0]
         # A workload on it carrying the first of its troubles (its own use of that resource
@@ -171,6 +186,43 @@ async def _carrier(run: Run, services: list[str], node: str,
         if node in await run.tools.placements(service):
             found.append(verdict)
     return max(found, key=lambda v: v.score, default=None)
+
+
+# A share of a resource's capacity in use: CPU or disk utilisation (`node_cpu_utilisation`,
+# `system.io.util`), or a disk's busy seconds per second (`node_disk_io_time_seconds_total`
+# read as a rate; its `_weighted` sibling is a queue length, unbounded).
+_UTILISATION = re.compile(r"utili[sz]|(?:^|[_.])util(?:$|[_.])|io_time(?!_weighted)")
+
+
+def _room_to_spare(run: Run, verdict: FamilyVerdict) -> bool:
+    """Whether a node's trouble is a utilisation that never came near full: a disk half
+    busy or a CPU at 47% slows nothing placed on it, however far it rose from its usual
+    level (a batch job warming a node with cores to spare; a database's heavier reads
+    showing on its node's disk). Full is 1 for a share, 100 for a percentage: a series that
+    never exceeded 1 is read as a share, one that never exceeded 100 as a percentage, and
+    anything else says nothing."""
+    a = verdict.anomaly
+    series = run.tools.view.series_of(verdict)
+    if a is None or series is None or not _UTILISATION.search(verdict.metric.lower()):
+        return False
+    values = series.v[np.isfinite(series.v)]
+    if values.size == 0:
+        return False
+    top = float(values.max())
+    full = 1.0 if top <= 1.0 else 100.0 if top <= 100.0 else None
+    return full is not None and a.peak < run.thresholds.node_headroom * full
+
+
+def _as_high(other: FamilyVerdict, verdict: FamilyVerdict) -> bool:
+    """Whether another node counted at least as many of the same network troubles (packets
+    dropped, errors, retransmits) during the episode: its sustained peak, or its baseline (a
+    node that always drops more). Not a utilisation's: a node gone from half busy to full is
+    in trouble however busy the others always are."""
+    a, b = other.anomaly, verdict.anomaly
+    if other.metric != verdict.metric or not verdict.family.startswith("network") or \
+            a is None or b is None or b.peak <= b.baseline:
+        return False
+    return max(a.peak, a.baseline) >= b.peak
 
 
 def _growth(verdict: FamilyVerdict) -> float | None:

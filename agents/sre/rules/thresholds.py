@@ -113,6 +113,10 @@ class Thresholds:
     # relative to its level, at least this share of the node's growth (a part that drove
     # the whole grew at least as much as the whole: agents/sre/nodes.py `_carrier`).
     carrier_growth: float = 0.5
+    # A node whose utilisation (a share of its capacity: CPU, disk busy time) peaked under
+    # this share of full has room to spare: its neighbours do not queue behind it. Swept on
+    # `cluster` seeds 5-37 in round 23 (0.6, 0.7, 0.8, 0.9: 226, 229, 227, 227 at 1).
+    node_headroom: float = 0.7
     # A batch job's start explains a service it calls that degraded from then to this many
     # seconds after (agents/sre/jobs.py): new work shows at once.
     job_follow_s: float = 300.0
