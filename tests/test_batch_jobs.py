@@ -2,7 +2,10 @@
 into the system: a service it calls that saturates right after is its victim, and the job
 the cause, however loud the service's own CPU is. A job that ran long before the damage,
 that calls nothing the alert depends on, or whose earlier run in the window was harmless (a
-schedule's routine run), explains nothing."""
+schedule's routine run), explains nothing. A service it calls that has no latency or error
+series of its own (a connection pooler: its CPU and its waiting clients) is still what the
+alert's path came to, and a caller on that path whose own CPU saturated after the job
+started is the job's doing too."""
 
 from __future__ import annotations
 
@@ -53,6 +56,37 @@ def write_case(path: Path, *, started_at: int, caller: str = "rollup",
     write_case_json(path, t0=T0, step=STEP, samples=N, name="HighLatency", service="api",
                     signal="latency", fired_at=95, topology=(("api", "db"), ("rollup", "db")))
     return path
+
+
+def write_pooler_case(path: Path) -> Path:
+    """api calls pool, a connection pooler with no latency or error series (its CPU and its
+    waiting clients only); the rollup job, created at sample 86, calls pool too. pool's CPU
+    saturates from 88; api's latency rises from 89 and its own CPU, loudly, with it."""
+    rng = np.random.default_rng(7)
+    series = {("api", "latency"): 80 + rng.normal(0, 3, N),
+              ("api", "cpu"): 30 + rng.normal(0, 1.5, N),
+              ("pool", "cpu"): 10 + rng.normal(0, 0.5, N),
+              ("pool", "pool_waiting_clients"): 0.5 + rng.normal(0, 0.1, N)}
+    series[("pool", "cpu")][88:] += 30
+    series[("pool", "pool_waiting_clients")][88:] += 20
+    series[("api", "latency")][89:] += 150
+    series[("api", "cpu")][89:] += 120
+    path.mkdir(parents=True)
+    write_metrics(path, series, t0=T0, step=STEP)
+    (path / "events.jsonl").write_text(json.dumps(
+        {"ts": T0 + 86 * STEP, "service": "rollup", "kind": "k8s",
+         "summary": "Created job rollup-28525636"}) + "\n")
+    write_case_json(path, t0=T0, step=STEP, samples=N, name="HighLatency", service="api",
+                    signal="latency", fired_at=95, topology=(("api", "pool"),
+                                                             ("rollup", "pool")))
+    return path
+
+
+def test_a_job_loading_a_pooler_with_no_latency_series_is_the_cause(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    report = investigate_json(write_pooler_case(tmp_path / "pooler"), capsys)
+    top = report["root_causes"][0]
+    assert (top["service"], top["kind"]) == ("rollup", "traffic"), report["summary"]
 
 
 def test_the_job_that_loaded_the_saturated_database_is_the_cause(

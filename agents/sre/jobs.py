@@ -26,11 +26,15 @@ def job_start(event: ChangeEvent) -> bool:
 async def batch_jobs(run: Run, effect_onset: float | None, parent: Hypothesis) -> None:
     """A job started before the alert, and a service it calls that the walk reached began to
     degrade or saturate from then to `Thresholds.job_follow_s` after: the job's load is the
-    cause (kind `traffic`) and the service's own trouble is explained by it. Not a job that
-    had run before in the window, harmlessly: a schedule's routine run."""
+    cause (kind `traffic`) and the service's own trouble is explained by it, and so is the
+    trouble of its callers that began after the job started. Not a job that had run before
+    in the window, harmlessly: a schedule's routine run."""
     th = run.thresholds
     limit = (effect_onset if effect_onset is not None else run.ctx.fired_at_s) + run.tolerance
     starts = [event for event in await run.tools.changes() if job_start(event)]
+    # The walk's reach: what it explored, and the dependencies it came to whether or not
+    # they had a series to explore (a connection pooler with only its waiters and its CPU).
+    reached = run.catalogued | {h.service for h in run.hypotheses if h.kind == "dependency"}
     for event in starts:
         if event.ts > limit:
             continue
@@ -41,7 +45,7 @@ async def batch_jobs(run: Run, effect_onset: float | None, parent: Hypothesis) -
             continue
         loaded: list[FamilyVerdict] = []
         for callee in sorted(run.graph.get(event.service, ())):
-            if callee not in run.catalogued:  # off the alert's path: not what it felt
+            if callee not in reached:  # off the alert's path: not what it felt
                 continue
             profile = await run.tools.profile(callee)
             loaded += [v for f in (*RESOURCE_KINDS, *DEGRADATION)
@@ -69,7 +73,11 @@ async def batch_jobs(run: Run, effect_onset: float | None, parent: Hypothesis) -
             evidence=list(h.evidence), hypothesis_id=h.id,
             corroboration=len([s for s in hit if s != run.ctx.service]),
             persistence=persistence(strongest)))
+        # What it loaded degraded from then on, and so did whatever calls it: a caller's
+        # trouble that began after the job started is the job's doing too.
+        affected = set(hit) | {c for s in hit for c in run.callers.get(s, ())}
+        affected.discard(event.service)
         for candidate in run.candidates:
-            if candidate.service in hit and candidate.onset is not None and \
+            if candidate.service in affected and candidate.onset is not None and \
                     candidate.onset >= event.ts - run.tolerance:
                 candidate.explained = True
