@@ -16,7 +16,7 @@ from storage.ledger import Ledger
 from storage.repository import Store
 
 DEFAULT_TIERS = {
-    "anthropic": {"planner": "claude-opus-4-5", "worker": "claude-sonnet-4-6",
+    "anthropic": {"planner": "claude-opus-4-7", "worker": "claude-sonnet-4-6",
                   "summarizer": "claude-haiku-4-5"},
     "openai": {"planner": "gpt-5.1", "worker": "gpt-5-mini", "summarizer": "gpt-5-nano"},
 }
