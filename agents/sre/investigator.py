@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import logging
 import time
+from dataclasses import replace
+from datetime import UTC, datetime
 
 import numpy as np
 
@@ -87,6 +89,7 @@ class Investigator:
             for callee in callees:
                 callers.setdefault(callee, set()).add(caller)
 
+        ctx, alert_notes = await self._alert_in_data(tools, ctx)
         symptom_onset, step, data_start = await self._symptom_onset(tools, ctx)
         tools.data_start = data_start
         # A cause may show up to one sample after its effect (both are smoothed, and sampled
@@ -97,6 +100,7 @@ class Investigator:
                   lag=max(th.lag_samples * step, th.lag_min_s), thresholds=th,
                   rules=self.rules, budget=self.budget, on_progress=on_progress)
         run.visited.add(ctx.service)
+        run.notes.extend(alert_notes)
         # Cut the baseline before the episode began: whatever moves after this is "the change".
         # No earlier than the reference part of the data (the first fifth), which a fault
         # that began long before its alert still leaves clean.
@@ -279,6 +283,35 @@ class Investigator:
             graph.setdefault(caller, set()).update(callees)
         return graph
 
+    async def _alert_in_data(self, tools: Toolbox, ctx: AlertContext
+                             ) -> tuple[AlertContext, list[str]]:
+        """The alert as the data can judge it, and what to say where it cannot: a metric the
+        alerting service does not report is set aside (its series of the alert's kind are
+        read instead, as when an alert names none), and an alert that fired outside the
+        service's data is said to have, with its date (a day's difference reads as nothing
+        in a clock time)."""
+        series = [s for s in (await tools.fetch_metrics(ctx.service)).series if s.t.size]
+        notes: list[str] = []
+        if ctx.metric and series and not any(ctx.metric.lower() in s.metric.lower()
+                                             for s in series):
+            notes.append(f"the alert names the metric '{clip(ctx.metric, 80)}', which "
+                         f"{ctx.service} does not report: its {ctx.signal} series were read "
+                         f"instead")
+            ctx = replace(ctx, metric=None)
+        if series:
+            first = min(float(s.t[0]) for s in series)
+            last = max(float(s.t[-1]) for s in series)
+            step = max(float(np.median(np.diff(s.t))) if s.t.size > 1 else 0.0 for s in series)
+            when = _instant(ctx.fired_at_s)
+            if ctx.fired_at_s < first:
+                notes.append(f"the alert fired at {when}, before {ctx.service}'s first sample "
+                             f"({_instant(first)}): nothing before it to judge it against")
+            elif ctx.fired_at_s > last + max(5 * step, 300.0):
+                notes.append(f"the alert fired at {when}, {(ctx.fired_at_s - last) / 60:.0f} "
+                             f"min after {ctx.service}'s last sample ({_instant(last)}): what "
+                             f"happened as it fired is not in the data")
+        return ctx, notes
+
     async def _symptom_onset(self, tools: Toolbox, ctx: AlertContext
                              ) -> tuple[float | None, float, float]:
         """When the alerting signal's episode began, the data's sampling step, and where the
@@ -398,6 +431,10 @@ def cap_by_history(ranked: list[Candidate], samples: int | None, th: Thresholds)
         candidate.confidence = min(candidate.confidence, cap)
     return (f"confidence capped at {cap:.0%}: the alerting service has only {samples} "
             f"sample{'s' if samples != 1 else ''} before the episode to judge it against")
+
+
+def _instant(seconds: float) -> str:
+    return datetime.fromtimestamp(seconds, tz=UTC).strftime("%Y-%m-%d %H:%M UTC")
 
 
 def coverage_notes(run: Run, services: list[str], source: object) -> list[str]:
