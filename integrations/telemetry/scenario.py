@@ -44,33 +44,13 @@ from integrations.telemetry.errors import ScenarioError
 from integrations.telemetry.names import Spellings
 from integrations.telemetry.pods import fold_series, workloads
 
-LEVELS = {"trace": 0, "debug": 1, "info": 2, "notice": 2, "warn": 3, "warning": 3, "error": 4,
-          "err": 4, "critical": 5, "fatal": 5, "panic": 5}
-# Other spellings shippers use, mapped onto those names: java.util.logging's SEVERE, syslog's
-# keywords, glog's and logcat's single letters.
-_SPELLINGS = {"severe": "error", "crit": "critical", "alert": "critical", "emerg": "critical",
-              "emergency": "critical", "fine": "debug", "finer": "trace", "finest": "trace",
-              "config": "info", "information": "info", "informational": "info", "dbg": "debug",
-              "wrn": "warning", "eror": "error", "e": "error", "w": "warning", "i": "info",
-              "d": "debug", "f": "fatal", "c": "critical", "v": "trace", "t": "trace"}
-# Numeric levels: pino and bunyan count up in tens (30 info, 50 error), syslog counts down
-# from 0 (emergency) to 7 (debug).
-_PINO = ((60, "fatal"), (50, "error"), (40, "warning"), (30, "info"), (20, "debug"), (0, "trace"))
-_SYSLOG = ("critical", "critical", "critical", "error", "warning", "notice", "info", "debug")
+# How one field is read lives in scenario_fields; evals and tests import LEVELS, level_name
+# and parse_ts from here, as they did before it moved.
+from integrations.telemetry.scenario_fields import LEVELS as LEVELS
+from integrations.telemetry.scenario_fields import level_name as level_name
+from integrations.telemetry.scenario_fields import parse_ts as parse_ts
+from integrations.telemetry.scenario_fields import span_duration_ms
 
-
-def level_name(raw: object) -> str:
-    """A log line's level as one of LEVELS' names, or '' when it has none we can read."""
-    if isinstance(raw, bool) or raw is None:
-        return ""
-    if isinstance(raw, int | float) or (isinstance(raw, str) and raw.strip().isdigit()):
-        number = int(float(raw))
-        if number >= 10:
-            return next(name for floor, name in _PINO if number >= floor)
-        return _SYSLOG[number] if 0 <= number < len(_SYSLOG) else ""
-    text = str(raw).strip().lower()
-    text = _SPELLINGS.get(text, text)
-    return text if text in LEVELS else ""
 # A log line without a level is an error when its message says so.
 _ERRORISH = re.compile(r"\b(error|exception|fatal|panic|traceback|failed)\b|Error\b|Exception\b",
                        re.IGNORECASE)
@@ -96,40 +76,6 @@ class Case:
     topology: list[tuple[str, str]]
 
 
-def parse_ts(value: Any, where: str) -> float:
-    """ISO 8601 or Unix time → Unix seconds (UTC). Unix time may come in milliseconds,
-    microseconds or nanoseconds, as Jaeger, Zipkin and OpenTelemetry exports write it: a
-    number too large to be seconds (past the year 5000) is read in the unit that makes it
-    a date."""
-    if isinstance(value, bool) or value is None:
-        raise ScenarioError(f"{where}: not a timestamp: {value!r}")
-    if isinstance(value, int | float):
-        if not math.isfinite(value):
-            raise ScenarioError(f"{where}: not a timestamp: {value!r}")
-        return _epoch_seconds(float(value))
-    text = str(value).strip()
-    try:
-        return _epoch_seconds(float(text))
-    except ValueError:
-        pass
-    try:
-        parsed = datetime.fromisoformat(text.replace("Z", "+00:00"))
-    except ValueError as exc:
-        raise ScenarioError(f"{where}: not an ISO 8601 or Unix timestamp: {value!r}") from exc
-    if parsed.tzinfo is None:
-        parsed = parsed.replace(tzinfo=UTC)
-    return parsed.timestamp()
-
-
-def _duration_ms(item: dict[str, Any], start: float, number: int) -> float:
-    """`duration_ms`, or the span's `end` less its start where it gives an end instead."""
-    if item.get("duration_ms") is not None:
-        return float(item["duration_ms"])
-    if item.get("end") is not None:
-        return max(0.0, (parse_ts(item["end"], f"traces.jsonl:{number}") - start) * 1000.0)
-    return 0.0
-
-
 def _one_per_timestamp(t: np.ndarray, v: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """A series sorted by time, with the values that share a timestamp averaged (gaps
     ignored): a sample counted twice would weigh twice in every baseline."""
@@ -139,13 +85,6 @@ def _one_per_timestamp(t: np.ndarray, v: np.ndarray) -> tuple[np.ndarray, np.nda
     counts = np.add.reduceat(finite.astype(np.float64), start)
     with np.errstate(invalid="ignore", divide="ignore"):
         return stamps, np.where(counts > 0, sums / counts, np.nan)
-
-
-def _epoch_seconds(number: float) -> float:
-    for scale in (1.0, 1e3, 1e6, 1e9):
-        if abs(number) < 1e11 * scale:
-            return number / scale
-    return number / 1e9
 
 
 def _dt(seconds: float) -> datetime:
@@ -428,7 +367,7 @@ class ScenarioSource:
                     parent_id=str(item["parent_id"]) if item.get("parent_id") else None,
                     service=str(item["service"]), operation=str(item.get("operation") or ""),
                     start=(start := parse_ts(item["start"], f"traces.jsonl:{number}")),
-                    duration_ms=_duration_ms(item, start, number),
+                    duration_ms=span_duration_ms(item, start, number),
                     status=span_status(item)))
             except (KeyError, ValueError, TypeError, ScenarioError) as exc:
                 self.warnings.append(f"traces.jsonl:{number}: skipped ({exc})")

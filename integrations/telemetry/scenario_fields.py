@@ -1,0 +1,82 @@
+"""How single fields of a scenario directory's files are read (DESIGN.md, "Scenario
+directory"): a timestamp, a log line's level, a span's duration. The loader in scenario.py owns
+the files, the line numbers and the warnings; these only say what one value means, or that it
+means nothing.
+"""
+
+from __future__ import annotations
+
+import math
+from datetime import UTC, datetime
+from typing import Any
+
+from integrations.telemetry.errors import ScenarioError
+
+LEVELS = {"trace": 0, "debug": 1, "info": 2, "notice": 2, "warn": 3, "warning": 3, "error": 4,
+          "err": 4, "critical": 5, "fatal": 5, "panic": 5}
+# Other spellings shippers use, mapped onto those names: java.util.logging's SEVERE, syslog's
+# keywords, glog's and logcat's single letters.
+_SPELLINGS = {"severe": "error", "crit": "critical", "alert": "critical", "emerg": "critical",
+              "emergency": "critical", "fine": "debug", "finer": "trace", "finest": "trace",
+              "config": "info", "information": "info", "informational": "info", "dbg": "debug",
+              "wrn": "warning", "eror": "error", "e": "error", "w": "warning", "i": "info",
+              "d": "debug", "f": "fatal", "c": "critical", "v": "trace", "t": "trace"}
+# Numeric levels: pino and bunyan count up in tens (30 info, 50 error), syslog counts down
+# from 0 (emergency) to 7 (debug).
+_PINO = ((60, "fatal"), (50, "error"), (40, "warning"), (30, "info"), (20, "debug"), (0, "trace"))
+_SYSLOG = ("critical", "critical", "critical", "error", "warning", "notice", "info", "debug")
+
+
+def level_name(raw: object) -> str:
+    """A log line's level as one of LEVELS' names, or '' when it has none we can read."""
+    if isinstance(raw, bool) or raw is None:
+        return ""
+    if isinstance(raw, int | float) or (isinstance(raw, str) and raw.strip().isdigit()):
+        number = int(float(raw))
+        if number >= 10:
+            return next(name for floor, name in _PINO if number >= floor)
+        return _SYSLOG[number] if 0 <= number < len(_SYSLOG) else ""
+    text = str(raw).strip().lower()
+    text = _SPELLINGS.get(text, text)
+    return text if text in LEVELS else ""
+
+
+def parse_ts(value: Any, where: str) -> float:
+    """ISO 8601 or Unix time → Unix seconds (UTC). Unix time may come in milliseconds,
+    microseconds or nanoseconds, as Jaeger, Zipkin and OpenTelemetry exports write it: a
+    number too large to be seconds (past the year 5000) is read in the unit that makes it
+    a date."""
+    if isinstance(value, bool) or value is None:
+        raise ScenarioError(f"{where}: not a timestamp: {value!r}")
+    if isinstance(value, int | float):
+        if not math.isfinite(value):
+            raise ScenarioError(f"{where}: not a timestamp: {value!r}")
+        return _epoch_seconds(float(value))
+    text = str(value).strip()
+    try:
+        return _epoch_seconds(float(text))
+    except ValueError:
+        pass
+    try:
+        parsed = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError as exc:
+        raise ScenarioError(f"{where}: not an ISO 8601 or Unix timestamp: {value!r}") from exc
+    if parsed.tzinfo is None:
+        parsed = parsed.replace(tzinfo=UTC)
+    return parsed.timestamp()
+
+
+def span_duration_ms(item: dict[str, Any], start: float, number: int) -> float:
+    """A span's `duration_ms`, or its `end` less its start where it gives an end instead."""
+    if item.get("duration_ms") is not None:
+        return float(item["duration_ms"])
+    if item.get("end") is not None:
+        return max(0.0, (parse_ts(item["end"], f"traces.jsonl:{number}") - start) * 1000.0)
+    return 0.0
+
+
+def _epoch_seconds(number: float) -> float:
+    for scale in (1.0, 1e3, 1e6, 1e9):
+        if abs(number) < 1e11 * scale:
+            return number / scale
+    return number / 1e9
