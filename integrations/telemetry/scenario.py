@@ -49,7 +49,7 @@ from integrations.telemetry.pods import fold_series, workloads
 from integrations.telemetry.scenario_fields import LEVELS as LEVELS
 from integrations.telemetry.scenario_fields import level_name as level_name
 from integrations.telemetry.scenario_fields import parse_ts as parse_ts
-from integrations.telemetry.scenario_fields import span_duration_ms
+from integrations.telemetry.scenario_fields import shown, span_duration_ms
 
 # A log line without a level is an error when its message says so.
 _ERRORISH = re.compile(r"\b(error|exception|fatal|panic|traceback|failed)\b|Error\b|Exception\b",
@@ -91,6 +91,17 @@ def _dt(seconds: float) -> datetime:
     return datetime.fromtimestamp(seconds, tz=UTC)
 
 
+def _case_ts(value: Any, where: str) -> float:
+    """parse_ts for case.json's instants, which become datetimes: one too far off for a
+    datetime (1e300) is refused as a timestamp, like any other that names no instant."""
+    seconds = parse_ts(value, where)
+    try:
+        _dt(seconds)
+    except (OverflowError, OSError, ValueError) as exc:
+        raise ScenarioError(f"{where}: not a timestamp: {shown(value)} (out of range)") from exc
+    return seconds
+
+
 def load_case(directory: Path) -> Case:
     path = directory / "case.json"
     if not directory.is_dir():
@@ -109,13 +120,13 @@ def load_case(directory: Path) -> Case:
     for key in ("service", "fired_at"):
         if not alert.get(key):
             raise ScenarioError(f"{path}: missing 'alert.{key}'")
-    fired = parse_ts(alert["fired_at"], f"{path}: alert.fired_at")
+    fired = _case_ts(alert["fired_at"], f"{path}: alert.fired_at")
     window = raw.get("window") or {}
     if not isinstance(window, dict):
         raise ScenarioError(f"{path}: 'window' must be an object with start and end")
-    start = parse_ts(window["start"], f"{path}: window.start") if window.get("start") else (
+    start = _case_ts(window["start"], f"{path}: window.start") if window.get("start") else (
         fired - 3600)
-    end = parse_ts(window["end"], f"{path}: window.end") if window.get("end") else fired + 300
+    end = _case_ts(window["end"], f"{path}: window.end") if window.get("end") else fired + 300
     if end <= start:
         raise ScenarioError(f"{path}: window.end must be after window.start")
     signal = signal_of(str(alert.get("signal") or "other"))
@@ -369,7 +380,8 @@ class ScenarioSource:
                     start=(start := parse_ts(item["start"], f"traces.jsonl:{number}")),
                     duration_ms=span_duration_ms(item, start, number),
                     status=span_status(item)))
-            except (KeyError, ValueError, TypeError, ScenarioError) as exc:
+            # OverflowError: a duration_ms too large for a float (10**400).
+            except (KeyError, ValueError, TypeError, OverflowError, ScenarioError) as exc:
                 self.warnings.append(f"traces.jsonl:{number}: skipped ({exc})")
         return spans
 

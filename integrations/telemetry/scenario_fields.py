@@ -32,7 +32,12 @@ def level_name(raw: object) -> str:
     if isinstance(raw, bool) or raw is None:
         return ""
     if isinstance(raw, int | float) or (isinstance(raw, str) and raw.strip().isdigit()):
-        number = int(float(raw))
+        # NaN (a converter's json.dumps of a missing level), 1e400 (read by json as inf) and
+        # integers past a float's range name no level: read as a line without one.
+        value = _finite(raw)
+        if value is None:
+            return ""
+        number = int(value)
         if number >= 10:
             return next(name for floor, name in _PINO if number >= floor)
         return _SYSLOG[number] if 0 <= number < len(_SYSLOG) else ""
@@ -47,20 +52,27 @@ def parse_ts(value: Any, where: str) -> float:
     number too large to be seconds (past the year 5000) is read in the unit that makes it
     a date."""
     if isinstance(value, bool) or value is None:
-        raise ScenarioError(f"{where}: not a timestamp: {value!r}")
+        raise ScenarioError(f"{where}: not a timestamp: {shown(value)}")
     if isinstance(value, int | float):
-        if not math.isfinite(value):
-            raise ScenarioError(f"{where}: not a timestamp: {value!r}")
-        return _epoch_seconds(float(value))
+        number = _finite(value)
+        if number is None:
+            raise ScenarioError(f"{where}: not a timestamp: {shown(value)}")
+        return _epoch_seconds(number)
     text = str(value).strip()
     try:
-        return _epoch_seconds(float(text))
+        number = float(text)
     except ValueError:
         pass
+    else:
+        # float() reads "nan" and "inf" too, and a string of 400 digits as inf: no instant.
+        if not math.isfinite(number):
+            raise ScenarioError(f"{where}: not a timestamp: {shown(value)}")
+        return _epoch_seconds(number)
     try:
         parsed = datetime.fromisoformat(text.replace("Z", "+00:00"))
     except ValueError as exc:
-        raise ScenarioError(f"{where}: not an ISO 8601 or Unix timestamp: {value!r}") from exc
+        raise ScenarioError(
+            f"{where}: not an ISO 8601 or Unix timestamp: {shown(value)}") from exc
     if parsed.tzinfo is None:
         parsed = parsed.replace(tzinfo=UTC)
     return parsed.timestamp()
@@ -73,6 +85,21 @@ def span_duration_ms(item: dict[str, Any], start: float, number: int) -> float:
     if item.get("end") is not None:
         return max(0.0, (parse_ts(item["end"], f"traces.jsonl:{number}") - start) * 1000.0)
     return 0.0
+
+
+def shown(value: object) -> str:
+    """A value quoted in a warning, clipped: 10**400 would print 400 digits per line."""
+    text = repr(value)
+    return text if len(text) <= 40 else text[:36] + "...."
+
+
+def _finite(value: int | float | str) -> float | None:
+    """The value as a finite float, or None (NaN, infinite, or an int past a float's range)."""
+    try:
+        number = float(value)
+    except (OverflowError, ValueError):
+        return None
+    return number if math.isfinite(number) else None
 
 
 def _epoch_seconds(number: float) -> float:

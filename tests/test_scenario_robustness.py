@@ -1,0 +1,116 @@
+"""A scenario directory written badly, as a fuzzing pass wrote it: each case is either read
+(with a warning or a note that counts what was skipped or reinterpreted) or refused with a
+ScenarioError naming the file and field (`nightowl investigate` exits 2), never a traceback
+and never a service invented from a value that names none."""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+
+from bot.cli import main as cli
+from integrations.telemetry.errors import ScenarioError
+from integrations.telemetry.scenario import ScenarioSource, level_name, load_case, parse_ts
+from tests.scenario_files import write_case_json, write_metrics
+
+T0, STEP, N = 1_714_000_000.0, 60.0, 30
+
+
+def short(value: object) -> str:
+    """A parameter's test id: 10**400 in full would be 400 digits."""
+    return repr(value)[:12]
+
+
+def scenario(path: Path, *, logs: list[str] | None = None, spans: list[str] | None = None,
+             events: list[str] | None = None) -> Path:
+    """front calls api, both steady; the jsonl files hold the given lines as written (raw
+    text, so that a test can write what json.dumps would not: 1e400, NaN, 10**400)."""
+    rng = np.random.default_rng(1)
+    write_metrics(path, {("front", "latency_ms"): 100 + rng.normal(0, 3, N),
+                         ("api", "latency_ms"): 40 + rng.normal(0, 1, N)}, t0=T0, step=STEP)
+    write_case_json(path, t0=T0, step=STEP, samples=N, name="HighLatency", service="front",
+                    signal="latency", fired_at=N - 5, topology=(("front", "api"),))
+    for name, lines in (("logs", logs), ("traces", spans), ("events", events)):
+        if lines is not None:
+            (path / f"{name}.jsonl").write_text("".join(line + "\n" for line in lines))
+    return path
+
+
+def line(**fields: Any) -> str:
+    return json.dumps(fields)
+
+
+def edit_case(path: Path, **alert: Any) -> None:
+    """case.json with the alert's fields and the window's (`window_start`, `window_end`)
+    replaced by the values given."""
+    case = json.loads((path / "case.json").read_text())
+    for key, value in alert.items():
+        if key.startswith("window_"):
+            case["window"][key.removeprefix("window_")] = value
+        else:
+            case["alert"][key] = value
+    (path / "case.json").write_text(json.dumps(case))
+
+
+# ---- A1-A3: values no float holds -------------------------------------------------------
+
+
+@pytest.mark.parametrize("raw", [math.nan, math.inf, -math.inf, 10**400, "9" * 400], ids=short)
+def test_a_level_no_float_holds_is_no_level(raw: object) -> None:
+    assert level_name(raw) == ""
+
+
+def test_lines_with_such_levels_are_read_as_lines_without_one(tmp_path: Path) -> None:
+    first = line(ts=T0 + 60, service="front", level="@", message="db failed").replace(
+        '"@"', "1e400")   # json reads 1e400 as inf
+    source = ScenarioSource(scenario(tmp_path / "c", logs=[
+        first, line(ts=T0 + 61, service="front", level=math.nan, message="served"),
+        line(ts=T0 + 62, service="front", level=10**400, message="served")]))
+    assert [x.level for x in source._logs["front"]] == ["error", "info", "info"]
+    assert any(w.startswith("logs.jsonl: 3 lines have no level we can read")
+               for w in source.warnings)
+
+
+@pytest.mark.parametrize("value", ["nan", "NaN", "inf", "-Infinity", math.nan, 10**400,
+                                   "1" * 400], ids=short)
+def test_a_timestamp_that_is_no_number_is_refused(value: object) -> None:
+    with pytest.raises(ScenarioError, match="where: not a timestamp"):
+        parse_ts(value, "where")
+
+
+@pytest.mark.parametrize(("field", "value"), [
+    ("fired_at", "nan"), ("fired_at", "NaN"), ("fired_at", "inf"), ("window_start", "nan"),
+    ("window_end", "inf"), ("fired_at", 1e300), ("window_end", 10**400)], ids=short)
+def test_case_json_instants_that_name_no_instant_are_a_clear_error(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str], field: str, value: object) -> None:
+    path = scenario(tmp_path / "c")
+    edit_case(path, **{field: value})
+    name = field.replace("_", ".") if field.startswith("window") else f"alert.{field}"
+    with pytest.raises(ScenarioError, match=f"case.json: {name}: not a timestamp"):
+        load_case(path)
+    assert cli(["investigate", str(path), "--json", "--no-model"]) == 2
+    assert f"{name}: not a timestamp" in capsys.readouterr().err
+
+
+def test_integers_past_a_floats_range_are_skipped_as_unreadable_times(tmp_path: Path) -> None:
+    huge = 10**400
+    source = ScenarioSource(scenario(
+        tmp_path / "c",
+        logs=[line(ts=huge, service="front", level="error", message="x"),
+              line(ts=T0 + 60, service="front", level="error", message="kept")],
+        spans=[line(trace_id="t", span_id="a", service="front", start=huge, duration_ms=3),
+               line(trace_id="t", span_id="b", service="front", start=T0, duration_ms=huge),
+               line(trace_id="t", span_id="c", service="front", start=T0, duration_ms=3)],
+        events=[line(ts=huge, service="api", kind="deploy"),
+                line(ts=T0 + 30, service="api", kind="deploy")]))
+    assert [x.message for x in source._logs["front"]] == ["kept"]
+    assert [s.span_id for s in source._spans] == ["c"]
+    assert [e.ts for e in source._events] == [T0 + 30]
+    for where in ("logs.jsonl:1", "traces.jsonl:1", "traces.jsonl:2", "events.jsonl:1"):
+        assert any(w.startswith(where) for w in source.warnings), (where, source.warnings)
+    assert all(len(w) < 200 for w in source.warnings)   # not 400 digits a line
