@@ -5,6 +5,7 @@ and never a service invented from a value that names none."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import math
 from pathlib import Path
@@ -114,3 +115,35 @@ def test_integers_past_a_floats_range_are_skipped_as_unreadable_times(tmp_path: 
     for where in ("logs.jsonl:1", "traces.jsonl:1", "traces.jsonl:2", "events.jsonl:1"):
         assert any(w.startswith(where) for w in source.warnings), (where, source.warnings)
     assert all(len(w) < 200 for w in source.warnings)   # not 400 digits a line
+
+
+# ---- B4: a service that names none --------------------------------------------------------
+
+
+def test_spans_lines_and_events_that_name_no_service_are_skipped_and_counted(
+        tmp_path: Path) -> None:
+    def span(span_id: str, service: object) -> str:
+        return line(trace_id="t", span_id=span_id, service=service, start=T0, duration_ms=5)
+
+    otel = {"name": "api", "namespace": "prod"}   # an OpenTelemetry resource, as exported
+    source = ScenarioSource(scenario(
+        tmp_path / "c",
+        spans=[span("a", "front"), span("b", otel), span("c", ""), span("d", None),
+               span("e", ["front"]), span("f", True), line(trace_id="t", span_id="g",
+                                                           start=T0, duration_ms=5)],
+        logs=[line(ts=T0 + 60, service="front", level="error", message="kept"),
+              line(ts=T0 + 61, level="error", message="whose?"),
+              line(ts=T0 + 62, service="", level="error", message="whose?"),
+              line(ts=T0 + 63, service=None, level="error", message="whose?")],
+        events=[line(ts=T0 + 30, service=otel, kind="deploy"),
+                line(ts=T0 + 31, service=None, kind="deploy"),
+                line(ts=T0 + 32, kind="config")]))
+    assert [(s.span_id, s.service) for s in source._spans] == [("a", "front"), ("b", "api")]
+    assert set(source._logs) == {"front"}
+    assert [(e.service, e.kind) for e in source._events] == [("api", "deploy")]
+    for file, what in (("traces.jsonl", "5 span(s)"), ("logs.jsonl", "3 line(s)"),
+                       ("events.jsonl", "2 event(s)")):
+        assert f"{file}: {what} name no service we can read" in " ".join(source.warnings)
+    window = source.case.window
+    assert not {"", "None", "unknown"} & set(asyncio.run(source.services(window)))
+

@@ -44,12 +44,12 @@ from integrations.telemetry.errors import ScenarioError
 from integrations.telemetry.names import Spellings
 from integrations.telemetry.pods import fold_series, workloads
 
-# How one field is read lives in scenario_fields; evals and tests import LEVELS, level_name
-# and parse_ts from here, as they did before it moved.
+# How one field is read lives in scenario_fields; LEVELS, level_name and parse_ts are
+# re-exported (`as`) because evals and tests import them from here.
 from integrations.telemetry.scenario_fields import LEVELS as LEVELS
 from integrations.telemetry.scenario_fields import level_name as level_name
 from integrations.telemetry.scenario_fields import parse_ts as parse_ts
-from integrations.telemetry.scenario_fields import shown, span_duration_ms
+from integrations.telemetry.scenario_fields import service_name, shown, span_duration_ms
 
 # A log line without a level is an error when its message says so.
 _ERRORISH = re.compile(r"\b(error|exception|fatal|panic|traceback|failed)\b|Error\b|Exception\b",
@@ -162,6 +162,13 @@ def _listed(items: list[str], most: int = 3) -> str:
     """The first `most` items, and how many more there are."""
     more = f" and {len(items) - most} more" if len(items) > most else ""
     return ", ".join(items[:most]) + more
+
+
+def _nameless(file: str, count: int, what: str) -> str:
+    """The warning for lines that name no service: skipped, as DESIGN.md gives no default
+    and any name made up for them would stand as a service of its own."""
+    return (f"{file}: {count} {what} name no service we can read (missing, empty or not a "
+            f"name): skipped")
 
 
 def _jsonl(path: Path, warnings: list[str]) -> Iterator[tuple[int, dict[str, Any]]]:
@@ -341,7 +348,7 @@ class ScenarioSource:
 
     def _load_logs(self, path: Path) -> dict[str, list[LogLine]]:
         logs: dict[str, list[LogLine]] = defaultdict(list)
-        unlevelled = 0
+        unlevelled = nameless = 0
         for number, raw_item in _jsonl(path, self.warnings):
             item = canonical(raw_item, ("ts", "service", "message", "level"))
             try:
@@ -349,7 +356,10 @@ class ScenarioSource:
             except ScenarioError as exc:
                 self.warnings.append(str(exc))
                 continue
-            service = str(item.get("service") or "unknown")
+            service = service_name(item.get("service"))
+            if service is None:
+                nameless += 1
+                continue
             attributes = {k: v for k, v in item.items()
                           if k not in ("ts", "service", "level", "severity", "message")}
             message = str(item.get("message") or "")
@@ -363,30 +373,40 @@ class ScenarioSource:
             self.warnings.append(f"logs.jsonl: {unlevelled} lines have no level we can read; "
                                  f"read as error when the message says so (error, "
                                  f"exception, fatal, traceback), else as info")
+        if nameless:
+            self.warnings.append(_nameless("logs.jsonl", nameless, "line(s)"))
         for lines in logs.values():
             lines.sort(key=lambda line: line.ts)
         return dict(logs)
 
     def _load_spans(self, path: Path) -> list[Span]:
         spans: list[Span] = []
+        nameless = 0
         for number, raw_item in _jsonl(path, self.warnings):
             item = canonical(raw_item, ("trace_id", "span_id", "parent_id", "service",
                                         "operation", "start"))
+            service = service_name(item.get("service"))
+            if service is None:
+                nameless += 1
+                continue
             try:
                 spans.append(Span(
                     trace_id=str(item["trace_id"]), span_id=str(item["span_id"]),
                     parent_id=str(item["parent_id"]) if item.get("parent_id") else None,
-                    service=str(item["service"]), operation=str(item.get("operation") or ""),
+                    service=service, operation=str(item.get("operation") or ""),
                     start=(start := parse_ts(item["start"], f"traces.jsonl:{number}")),
                     duration_ms=span_duration_ms(item, start, number),
                     status=span_status(item)))
             # OverflowError: a duration_ms too large for a float (10**400).
             except (KeyError, ValueError, TypeError, OverflowError, ScenarioError) as exc:
                 self.warnings.append(f"traces.jsonl:{number}: skipped ({exc})")
+        if nameless:
+            self.warnings.append(_nameless("traces.jsonl", nameless, "span(s)"))
         return spans
 
     def _load_events(self, path: Path) -> list[ChangeEvent]:
         events: list[ChangeEvent] = []
+        nameless = 0
         for number, raw_item in _jsonl(path, self.warnings):
             item = canonical(raw_item, ("ts", "service"))
             try:
@@ -394,9 +414,14 @@ class ScenarioSource:
             except ScenarioError as exc:
                 self.warnings.append(str(exc))
                 continue
-            events.append(ChangeEvent(ts, str(item.get("service") or "unknown"),
-                                      event_kind(str(item.get("kind") or "other")),
+            service = service_name(item.get("service"))
+            if service is None:
+                nameless += 1
+                continue
+            events.append(ChangeEvent(ts, service, event_kind(str(item.get("kind") or "other")),
                                       str(item.get("summary") or "")))
+        if nameless:
+            self.warnings.append(_nameless("events.jsonl", nameless, "event(s)"))
         events.sort(key=lambda e: e.ts)
         return events
 

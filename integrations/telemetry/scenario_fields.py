@@ -78,6 +78,22 @@ def parse_ts(value: Any, where: str) -> float:
     return parsed.timestamp()
 
 
+def service_name(raw: object) -> str | None:
+    """The service a log line, span or event belongs to, or None when the value names none
+    (missing, empty, null, a list, a bool): read as a service it would be one nobody runs,
+    called "None" or "". OpenTelemetry-style exports write the service as a resource object
+    ({"name": "carts", "namespace": "prod"}): its name. An integer id reads as its digits."""
+    if isinstance(raw, dict):
+        raw = raw.get("name") if raw.get("name") not in (None, "") else raw.get("service.name")
+    if isinstance(raw, bool):
+        return None
+    if isinstance(raw, int):
+        return str(raw)
+    if isinstance(raw, str):
+        return raw.strip() or None
+    return None
+
+
 def span_duration_ms(item: dict[str, Any], start: float, number: int) -> float:
     """A span's `duration_ms`, or its `end` less its start where it gives an end instead."""
     if item.get("duration_ms") is not None:
