@@ -147,3 +147,49 @@ def test_spans_lines_and_events_that_name_no_service_are_skipped_and_counted(
     window = source.case.window
     assert not {"", "None", "unknown"} & set(asyncio.run(source.services(window)))
 
+
+# ---- B6, C7: metric values that are no measurement -----------------------------------------
+
+
+def with_values(path: Path, values: dict[int, str]) -> Path:
+    """metrics.csv with front's latency at the given sample indices written as given."""
+    lines = (path / "metrics.csv").read_text().splitlines()
+    front = [i for i, row in enumerate(lines) if ",front," in row]
+    for index, cell in values.items():
+        ts, service, metric, _ = lines[front[index]].split(",")
+        lines[front[index]] = ",".join([ts, service, metric, cell])
+    (path / "metrics.csv").write_text("\n".join(lines) + "\n")
+    return path
+
+
+def test_values_that_are_no_numbers_are_gaps_and_counted(tmp_path: Path) -> None:
+    path = with_values(scenario(tmp_path / "c"), {
+        1: "12ms", 2: '"1,234.00"', 3: "true", 4: "N/A", 5: "-", 6: "NaN", 7: ""})
+    source = ScenarioSource(path)
+    values = source._series["front"][0].v
+    assert np.isnan(values[1:8]).all() and np.isfinite(values[[0, *range(8, N)]]).all()
+    # An empty cell or NaN is a gap as written: no warning. The other five are counted.
+    assert source.warnings == ["metrics.csv: 5 value(s) could not be read as numbers, e.g. "
+                               "'12ms': read as gaps"]
+
+
+def test_values_too_large_to_compute_with_are_gaps_and_counted(tmp_path: Path) -> None:
+    path = with_values(scenario(tmp_path / "c"), {
+        1: "1.7976931348623157e308", 2: "-1e300", 3: "inf", 4: "-Infinity", 5: "1e299"})
+    source = ScenarioSource(path)
+    values = source._series["front"][0].v
+    assert np.isnan(values[1:5]).all() and values[5] == 1e299
+    assert len(source.warnings) == 1
+    assert source.warnings[0].startswith(
+        "metrics.csv: 4 value(s) infinite or too large to compute with (1e300 or more, e.g. "
+        "'1.7976931348623157e308'")
+
+
+def test_a_no_data_sentinel_puts_no_infinity_in_the_report(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    # MaxFloat64 all along the alerting series: its statistics overflowed into the output.
+    path = with_values(scenario(tmp_path / "c"), {i: "1.7976931348623157e308" for i in range(N)})
+    assert cli(["investigate", str(path), "--json", "--no-model"]) == 0
+    out = capsys.readouterr().out
+    json.loads(out, parse_constant=lambda word: pytest.fail(f"{word} in the JSON output"))
+

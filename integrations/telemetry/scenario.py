@@ -47,9 +47,15 @@ from integrations.telemetry.pods import fold_series, workloads
 # How one field is read lives in scenario_fields; LEVELS, level_name and parse_ts are
 # re-exported (`as`) because evals and tests import them from here.
 from integrations.telemetry.scenario_fields import LEVELS as LEVELS
+from integrations.telemetry.scenario_fields import (
+    TOO_LARGE,
+    Tally,
+    service_name,
+    shown,
+    span_duration_ms,
+)
 from integrations.telemetry.scenario_fields import level_name as level_name
 from integrations.telemetry.scenario_fields import parse_ts as parse_ts
-from integrations.telemetry.scenario_fields import service_name, shown, span_duration_ms
 
 # A log line without a level is an error when its message says so.
 _ERRORISH = re.compile(r"\b(error|exception|fatal|panic|traceback|failed)\b|Error\b|Exception\b",
@@ -268,6 +274,7 @@ class ScenarioSource:
             lambda: ([], []))
         iso_cache: dict[str, float] = {}
         bad = 0
+        unreadable, overflowed = Tally(), Tally()
         with path.open(encoding="utf-8", errors="replace", newline="") as handle:
             reader = csv.reader(handle)
             header = next(reader, None)
@@ -296,15 +303,30 @@ class ScenarioSource:
                         bad += 1
                         continue
                     iso_cache[raw_ts] = ts
+                cell = row[iv].strip()
                 try:
-                    value = float(row[iv]) if row[iv].strip() else math.nan
-                except ValueError:
+                    value = float(cell) if cell else math.nan
+                except ValueError:  # 12ms, 1,234.00, true, N/A: a gap, but not a silent one
                     value = math.nan
+                    unreadable.add(cell)
+                # An empty cell or NaN is a gap as written (pandas and our own generators write
+                # NaN for a missing sample) and compares false here; inf and 1e308 are not.
+                if abs(value) >= TOO_LARGE:
+                    value = math.nan
+                    overflowed.add(cell)
                 times, values = columns[(row[isv], row[im])]
                 times.append(ts)
                 values.append(value)
         if bad:
             self.warnings.append(f"metrics.csv: {bad} malformed row(s) skipped")
+        if unreadable.count:
+            self.warnings.append(f"metrics.csv: {unreadable.count} value(s) could not be read "
+                                 f"as numbers, e.g. {shown(unreadable.example)}: read as gaps")
+        if overflowed.count:
+            self.warnings.append(
+                f"metrics.csv: {overflowed.count} value(s) infinite or too large to compute "
+                f"with (1e300 or more, e.g. {shown(overflowed.example)}, a 'no data' "
+                f"sentinel?): read as gaps")
         by_service: dict[str, list[Series]] = defaultdict(list)
         counters: list[str] = []
         repeated = 0

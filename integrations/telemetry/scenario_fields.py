@@ -7,6 +7,7 @@ means nothing.
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
@@ -25,6 +26,24 @@ _SPELLINGS = {"severe": "error", "crit": "critical", "alert": "critical", "emerg
 # from 0 (emergency) to 7 (debug).
 _PINO = ((60, "fatal"), (50, "error"), (40, "warning"), (30, "info"), (20, "debug"), (0, "trace"))
 _SYSLOG = ("critical", "critical", "critical", "error", "warning", "notice", "info", "debug")
+
+
+# A metric value this large is no measurement: Go's math.MaxFloat64 (1.797e308) is a common
+# "no data" sentinel, and a series holding one overflows its statistics (sums, squares,
+# differences) to inf and NaN, which then reach the report.
+TOO_LARGE = 1e300
+
+
+@dataclass(slots=True)
+class Tally:
+    """How many values of one kind a file held, and the first of them, for its warning."""
+
+    count: int = 0
+    example: str = ""
+
+    def add(self, value: str) -> None:
+        self.count += 1
+        self.example = self.example or value
 
 
 def level_name(raw: object) -> str:
