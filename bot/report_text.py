@@ -4,7 +4,9 @@ Slack thread (bot/rca.py), then the hypothesis tree for those who want all of it
 from __future__ import annotations
 
 import json
+import math
 import sys
+from typing import Any
 
 from agents.sre.report import Hypothesis, Report
 from bot.rca import Line, rca_view, utc_text
@@ -54,10 +56,24 @@ def render(report: Report, *, links: bool = True) -> str:
 def print_report(report: Report, *, as_json: bool) -> None:
     """What `nightowl investigate` prints, offline or live: the JSON contract, or the text."""
     if as_json:
-        json.dump(report.contract(), sys.stdout, indent=2)
+        # allow_nan=False: after finite() none is left, and none may be, as json would write
+        # NaN or Infinity, which strict readers (jq, JSON.parse) refuse.
+        json.dump(finite(report.contract()), sys.stdout, indent=2, allow_nan=False)
         sys.stdout.write("\n")
     else:
         print(render(report))
+
+
+def finite(value: Any) -> Any:
+    """The value with every NaN and infinity in it as None (null): a statistic that overflowed
+    on input no reader caught says nothing, and must not make the output unreadable."""
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, dict):
+        return {key: finite(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [finite(item) for item in value]
+    return value
 
 
 def _tree(h: Hypothesis, by_id: dict[str, Hypothesis], lines: list[str], depth: int) -> None:

@@ -193,3 +193,16 @@ def test_a_no_data_sentinel_puts_no_infinity_in_the_report(
     out = capsys.readouterr().out
     json.loads(out, parse_constant=lambda word: pytest.fail(f"{word} in the JSON output"))
 
+
+def test_the_json_report_is_strict_json_whatever_a_statistic_did(
+        capsys: pytest.CaptureFixture[str]) -> None:
+    from agents.sre.report import Evidence, Report
+    from bot.report_text import print_report
+
+    report = Report(summary="s", evidence=[Evidence(
+        id="ev-1", query="q", finding="f",
+        numbers={"z": math.nan, "peak": math.inf, "low": -math.inf, "base": 1.5})])
+    print_report(report, as_json=True)
+    out = json.loads(capsys.readouterr().out,
+                     parse_constant=lambda word: pytest.fail(f"{word} in the JSON output"))
+    assert out["evidence"][0]["numbers"] == {"z": None, "peak": None, "low": None, "base": 1.5}
