@@ -206,3 +206,19 @@ def test_the_json_report_is_strict_json_whatever_a_statistic_did(
     out = json.loads(capsys.readouterr().out,
                      parse_constant=lambda word: pytest.fail(f"{word} in the JSON output"))
     assert out["evidence"][0]["numbers"] == {"z": None, "peak": None, "low": None, "base": 1.5}
+
+
+# ---- C8: ", " separators ------------------------------------------------------------------
+
+
+def test_rows_written_with_spaces_after_commas_name_the_same_series(tmp_path: Path) -> None:
+    path = scenario(tmp_path / "c")
+    lines = (path / "metrics.csv").read_text().splitlines()
+    spaced = [", ".join(row.split(",")) for row in lines[1:]]
+    (path / "metrics.csv").write_text("\n".join([lines[0], *spaced, "1714000000, , latency_ms, 3",
+                                                "1714000000, front, , 3"]) + "\n")
+    source = ScenarioSource(path)
+    assert sorted(source._series) == ["api", "front"]
+    assert [s.metric for s in source._series["front"]] == ["latency_ms"]
+    assert source._series["front"][0].v.size == N
+    assert source.warnings == ["metrics.csv: 2 malformed row(s) skipped"]

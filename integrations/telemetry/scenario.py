@@ -314,7 +314,13 @@ class ScenarioSource:
                 if abs(value) >= TOO_LARGE:
                     value = math.nan
                     overflowed.add(cell)
-                times, values = columns[(row[isv], row[im])]
+                # Strip: rows written with ", " would read " carts" as a service of its own.
+                # A row of no service or no metric names no series: malformed.
+                service, metric = row[isv].strip(), row[im].strip()
+                if not service or not metric:
+                    bad += 1
+                    continue
+                times, values = columns[(service, metric)]
                 times.append(ts)
                 values.append(value)
         if bad:
