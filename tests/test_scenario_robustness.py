@@ -222,3 +222,17 @@ def test_rows_written_with_spaces_after_commas_name_the_same_series(tmp_path: Pa
     assert [s.metric for s in source._series["front"]] == ["latency_ms"]
     assert source._series["front"][0].v.size == N
     assert source.warnings == ["metrics.csv: 2 malformed row(s) skipped"]
+
+
+# ---- D1: a byte order mark ----------------------------------------------------------------
+
+
+def test_files_that_start_with_a_byte_order_mark_are_read(tmp_path: Path) -> None:
+    path = scenario(tmp_path / "c", logs=[line(ts=T0 + 60, service="front", level="error",
+                                               message="db failed")])
+    for name in ("case.json", "metrics.csv", "logs.jsonl"):
+        (path / name).write_text("\ufeff" + (path / name).read_text(), encoding="utf-8")
+    source = ScenarioSource(path)
+    assert source.case.alert.service == "front" and sorted(source._series) == ["api", "front"]
+    assert [x.message for x in source._logs["front"]] == ["db failed"]
+    assert source.warnings == []

@@ -115,7 +115,8 @@ def load_case(directory: Path) -> Case:
     if not path.is_file():
         raise ScenarioError(f"{path}: missing (every scenario needs case.json)")
     try:
-        raw = json.loads(path.read_text(encoding="utf-8"))
+        # utf-8-sig: Windows tools (Notepad, Excel, PowerShell) start a UTF-8 file with a BOM.
+        raw = json.loads(path.read_text(encoding="utf-8-sig"))
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
         raise ScenarioError(f"{path}: not valid JSON ({exc})") from exc
     if not isinstance(raw, dict):
@@ -180,7 +181,7 @@ def _nameless(file: str, count: int, what: str) -> str:
 def _jsonl(path: Path, warnings: list[str]) -> Iterator[tuple[int, dict[str, Any]]]:
     if not path.is_file():
         return
-    with path.open(encoding="utf-8", errors="replace") as handle:
+    with path.open(encoding="utf-8-sig", errors="replace") as handle:  # a BOM, as case.json
         for number, line in enumerate(handle, 1):
             if not line.strip():
                 continue
@@ -275,7 +276,8 @@ class ScenarioSource:
         iso_cache: dict[str, float] = {}
         bad = 0
         unreadable, overflowed = Tally(), Tally()
-        with path.open(encoding="utf-8", errors="replace", newline="") as handle:
+        # utf-8-sig: a BOM (Excel's "CSV UTF-8") would be read into the first column's name.
+        with path.open(encoding="utf-8-sig", errors="replace", newline="") as handle:
             reader = csv.reader(handle)
             header = next(reader, None)
             if header is None:
