@@ -236,3 +236,21 @@ def test_files_that_start_with_a_byte_order_mark_are_read(tmp_path: Path) -> Non
     assert source.case.alert.service == "front" and sorted(source._series) == ["api", "front"]
     assert [x.message for x in source._logs["front"]] == ["db failed"]
     assert source.warnings == []
+
+
+# ---- D2: the timestamp column's other names ------------------------------------------------
+
+
+@pytest.mark.parametrize("name", ["time", "ts", "Timestamp_ms"])
+def test_the_timestamp_column_may_be_headed_as_other_exports_head_it(
+        tmp_path: Path, name: str) -> None:
+    path = scenario(tmp_path / "c")
+    lines = (path / "metrics.csv").read_text().splitlines()
+    rows = [row.split(",") for row in lines[1:]]
+    if name.endswith("_ms"):
+        rows = [[str(int(float(ts) * 1000)), *rest] for ts, *rest in rows]
+    (path / "metrics.csv").write_text("\n".join(
+        [f"{name},service,metric,value", *(",".join(row) for row in rows)]) + "\n")
+    source = ScenarioSource(path)
+    assert source.warnings == []
+    assert source._series["front"][0].t[0] == T0 and source._series["front"][0].t.size == N

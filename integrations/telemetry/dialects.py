@@ -29,6 +29,21 @@ ALIASES: dict[str, tuple[str, ...]] = {
 }
 
 
+# metrics.csv's columns as other exports head them: the timestamp as the JSONL readers
+# accept it (`time`, `ts`), or named for its unit (parse_ts reads a Unix time's unit off its
+# size). A header with the canonical name keeps it.
+COLUMN_ALIASES: dict[str, tuple[str, ...]] = {"timestamp": ("time", "ts", "timestamp_ms")}
+
+
+def column(header: list[str], name: str) -> int:
+    """Where `name`'s column is in a header (its names stripped and lower-cased), under its
+    own name or the first of its aliases present; ValueError when under neither."""
+    for candidate in (name, *COLUMN_ALIASES.get(name, ())):
+        if candidate in header:
+            return header.index(candidate)
+    raise ValueError(f"no {name} column")
+
+
 def canonical(item: dict[str, Any], fields: tuple[str, ...]) -> dict[str, Any]:
     """The item with each of `fields` it lacks taken from its first alias present."""
     out = dict(item)

@@ -36,6 +36,7 @@ from integrations.telemetry.counters import per_second
 from integrations.telemetry.dialects import (
     SIGNALS,
     canonical,
+    column,
     event_kind,
     signal_of,
     span_status,
@@ -285,8 +286,8 @@ class ScenarioSource:
                     f"{path}: empty (expected header timestamp,service,metric,value)")
             names = [h.strip().lower() for h in header]
             try:
-                it, isv, im, iv = (names.index(n) for n in ("timestamp", "service", "metric",
-                                                            "value"))
+                it, isv, im, iv = (column(names, n) for n in ("timestamp", "service", "metric",
+                                                              "value"))
             except ValueError as exc:
                 raise ScenarioError(
                     f"{path}: header must be timestamp,service,metric,value, got {header}"
