@@ -254,3 +254,29 @@ def test_the_timestamp_column_may_be_headed_as_other_exports_head_it(
     source = ScenarioSource(path)
     assert source.warnings == []
     assert source._series["front"][0].t[0] == T0 and source._series["front"][0].t.size == N
+
+
+# ---- D3: SQL's and BigQuery's way of writing a time ------------------------------------------
+
+
+@pytest.mark.parametrize("text", ["2024-06-22 17:32:37 UTC", "2024-06-22 17:32:37",
+                                  "2024-06-22T17:32:37 utc", "2024-06-22 17:32:37.000000 UTC"])
+def test_times_as_sql_and_bigquery_write_them_are_utc(text: str) -> None:
+    assert parse_ts(text, "t") == parse_ts("2024-06-22T17:32:37Z", "t")
+
+
+def test_a_scenario_written_by_bigquery_is_read(tmp_path: Path) -> None:
+    from datetime import UTC, datetime
+
+    def bq(seconds: float) -> str:
+        return datetime.fromtimestamp(seconds, UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
+
+    path = scenario(tmp_path / "c")
+    lines = (path / "metrics.csv").read_text().splitlines()
+    rows = [row.split(",", 1) for row in lines[1:]]
+    (path / "metrics.csv").write_text("\n".join(
+        [lines[0], *(f"{bq(float(ts))},{rest}" for ts, rest in rows)]) + "\n")
+    edit_case(path, fired_at=bq(T0 + (N - 5) * STEP))
+    source = ScenarioSource(path)
+    assert source.warnings == [] and source._series["front"][0].t.size == N
+    assert source.case.alert.fired_at.timestamp() == T0 + (N - 5) * STEP

@@ -87,6 +87,10 @@ def parse_ts(value: Any, where: str) -> float:
         if not math.isfinite(number):
             raise ScenarioError(f"{where}: not a timestamp: {shown(value)}")
         return _epoch_seconds(number)
+    if text[-3:].upper() == "UTC":
+        # BigQuery writes "2024-06-22 17:32:37 UTC": fromisoformat takes the space (as in
+        # SQL's "2024-06-22 17:32:37") but not the zone's name; without it the time is UTC.
+        text = text[:-3].rstrip()
     try:
         parsed = datetime.fromisoformat(text.replace("Z", "+00:00"))
     except ValueError as exc:
