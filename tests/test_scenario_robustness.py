@@ -280,3 +280,40 @@ def test_a_scenario_written_by_bigquery_is_read(tmp_path: Path) -> None:
     source = ScenarioSource(path)
     assert source.warnings == [] and source._series["front"][0].t.size == N
     assert source.case.alert.fired_at.timestamp() == T0 + (N - 5) * STEP
+
+
+# ---- D4: the topology as other converters write it ------------------------------------------
+
+
+def with_topology(path: Path, topology: object) -> Path:
+    case = json.loads((path / "case.json").read_text())
+    case["topology"] = topology
+    (path / "case.json").write_text(json.dumps(case))
+    return path
+
+
+@pytest.mark.parametrize("topology", [
+    [{"caller": "front", "callee": "api"}, {"caller": "front", "callee": "db"},
+     {"caller": "api", "callee": "db"}],
+    [["front", "api"], ["front", "db"], ["api", "db"]],
+    {"front": ["api", "db"], "api": ["db"]},
+    {"front": ["api", "db"], "api": "db"}], ids=["objects", "pairs", "adjacency", "one-callee"])
+def test_a_topology_of_pairs_or_an_adjacency_map_is_the_same_edges(
+        tmp_path: Path, topology: object) -> None:
+    source = ScenarioSource(with_topology(scenario(tmp_path / "c"), topology))
+    assert sorted(source.case.topology) == [("api", "db"), ("front", "api"), ("front", "db")]
+    assert asyncio.run(source.topology(source.case.window)) == {"front": {"api", "db"},
+                                                                "api": {"db"}}
+
+
+@pytest.mark.parametrize(("topology", "says"), [
+    (5, "topology must be a list of edges or a map"),
+    ("front->api", "topology must be a list of edges or a map"),
+    ([["front"]], r"topology\[0\] needs 'caller' and 'callee'"),
+    ([{"caller": "front"}], r"topology\[0\] needs 'caller' and 'callee'"),
+    ({"front": [1]}, r"topology\['front'\] must list its callees"),
+    ({"front": None}, r"topology\['front'\] must list its callees")])
+def test_a_topology_in_no_shape_we_know_is_a_clear_error(
+        tmp_path: Path, topology: object, says: str) -> None:
+    with pytest.raises(ScenarioError, match=says):
+        load_case(with_topology(scenario(tmp_path / "c"), topology))

@@ -54,6 +54,7 @@ from integrations.telemetry.scenario_fields import (
     service_name,
     shown,
     span_duration_ms,
+    topology_edges,
 )
 from integrations.telemetry.scenario_fields import level_name as level_name
 from integrations.telemetry.scenario_fields import parse_ts as parse_ts
@@ -142,11 +143,7 @@ def load_case(directory: Path) -> Case:
         raise ScenarioError(f"{path}: alert.signal must be one of {', '.join(SIGNALS)}, or a "
                             f"metric's name that says which (error_rate, p99_latency, cpu), "
                             f"got {alert.get('signal')!r}")
-    topology: list[tuple[str, str]] = []
-    for index, edge in enumerate(raw.get("topology") or []):
-        if not isinstance(edge, dict) or not edge.get("caller") or not edge.get("callee"):
-            raise ScenarioError(f"{path}: topology[{index}] needs 'caller' and 'callee'")
-        topology.append((str(edge["caller"]), str(edge["callee"])))
+    topology = topology_edges(raw.get("topology") or [], str(path))
     raw_labels = alert.get("labels")
     labels: dict[str, Any] = raw_labels if isinstance(raw_labels, dict) else {}
     return Case(

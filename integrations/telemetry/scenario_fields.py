@@ -1,7 +1,7 @@
 """How single fields of a scenario directory's files are read (DESIGN.md, "Scenario
-directory"): a timestamp, a log line's level, a span's duration. The loader in scenario.py owns
-the files, the line numbers and the warnings; these only say what one value means, or that it
-means nothing.
+directory"): a timestamp, a log line's level, a service's name, a span's duration, a metric
+value too large to be one, the topology. The loader in scenario.py owns the files, the line
+numbers and the warnings; these only say what one value means, or that it means nothing.
 """
 
 from __future__ import annotations
@@ -115,6 +115,37 @@ def service_name(raw: object) -> str | None:
     if isinstance(raw, str):
         return raw.strip() or None
     return None
+
+
+def topology_edges(raw: object, where: str) -> list[tuple[str, str]]:
+    """case.json's `topology` as (caller, callee) edges. DESIGN.md writes a list of
+    {"caller", "callee"} objects; other converters write [caller, callee] pairs, or an
+    adjacency map {caller: [callee, ...]}: the same edges, read the same. Anything else is
+    refused naming the entry, since a call graph read wrong misleads every step after."""
+    if isinstance(raw, dict):
+        edges = []
+        for caller, callees in raw.items():
+            listed = [callees] if isinstance(callees, str) else callees
+            if not caller or not isinstance(listed, list) or not all(
+                    isinstance(callee, str) and callee for callee in listed):
+                raise ScenarioError(f"{where}: topology[{caller!r}] must list its callees' "
+                                    f"names")
+            edges += [(str(caller), callee) for callee in listed]
+        return edges
+    if not isinstance(raw, list):
+        raise ScenarioError(f"{where}: topology must be a list of edges or a map of callers "
+                            f"to their callees, got {shown(raw)}")
+    edges = []
+    for index, edge in enumerate(raw):
+        if isinstance(edge, dict) and edge.get("caller") and edge.get("callee"):
+            edges.append((str(edge["caller"]), str(edge["callee"])))
+        elif isinstance(edge, list) and len(edge) == 2 and all(
+                isinstance(name, str) and name for name in edge):
+            edges.append((edge[0], edge[1]))
+        else:
+            raise ScenarioError(f"{where}: topology[{index}] needs 'caller' and 'callee' (or "
+                                f"is a [caller, callee] pair)")
+    return edges
 
 
 def span_duration_ms(item: dict[str, Any], start: float, number: int) -> float:
