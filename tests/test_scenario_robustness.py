@@ -317,3 +317,27 @@ def test_a_topology_in_no_shape_we_know_is_a_clear_error(
         tmp_path: Path, topology: object, says: str) -> None:
     with pytest.raises(ScenarioError, match=says):
         load_case(with_topology(scenario(tmp_path / "c"), topology))
+
+
+# ---- C9: Jaeger's and Zipkin's span durations -----------------------------------------------
+
+
+def test_a_duration_in_jaegers_microseconds_is_read_and_one_in_no_known_unit_is_said(
+        tmp_path: Path) -> None:
+    micro = int(T0 * 1e6)
+    source = ScenarioSource(scenario(tmp_path / "c", spans=[
+        # Jaeger's JSON: startTime and duration in microseconds.
+        line(traceID="t", spanID="a", serviceName="front", operationName="GET /",
+             startTime=micro, duration=12_500),
+        # Zipkin's: timestamp and duration in microseconds.
+        line(trace_id="t", span_id="b", parent_id="a", service="api", timestamp=micro + 500,
+             duration=3_000),
+        line(trace_id="t", span_id="c", service="api", start=micro, duration=9, duration_ms=4),
+        # An ISO 8601 start says nothing of the duration's unit.
+        line(trace_id="t", span_id="d", service="api", start="2024-04-24T23:06:40Z",
+             duration=7_000)]))
+    assert [(s.span_id, s.duration_ms) for s in source._spans] == [
+        ("a", 12.5), ("b", 3.0), ("c", 4.0), ("d", 0.0)]
+    assert source.warnings == [
+        "traces.jsonl: 1 span(s) give a `duration` in no unit we can tell (no duration_ms, and "
+        "a start not in Jaeger's or Zipkin's microseconds): read as 0 ms"]

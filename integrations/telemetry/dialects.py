@@ -1,8 +1,9 @@
 """Other exporters' ways of writing what a scenario directory holds (DESIGN.md, "Scenario
 directory"): their field names (Jaeger's `traceID`, OpenTelemetry's `severityText`, a log
-shipper's `@timestamp`), their span statuses, their words for a change's kind and an
-alert's signal. The scenario source reads each into the one vocabulary the investigator
-knows; what names nothing known is left for the source to refuse or warn about.
+shipper's `@timestamp`, a metrics export's `time` column), Jaeger's and Zipkin's span
+durations, their span statuses, their words for a change's kind and an alert's signal. The
+scenario source reads each into the one vocabulary the investigator knows; what names nothing
+known is left for the source to refuse or warn about.
 """
 
 from __future__ import annotations
@@ -54,6 +55,20 @@ def canonical(item: dict[str, Any], fields: tuple[str, ...]) -> dict[str, Any]:
             if alias is not None:
                 out[name] = out.pop(alias)
     return out
+
+
+# Jaeger's JSON and Zipkin's write a span's `duration` with no unit in its name, in the unit
+# they write its start in (`startTime`, `timestamp`): microseconds since the epoch.
+_MICROSECONDS = 1e6
+
+
+def duration_ms(item: dict[str, Any], start_unit: float | None) -> float | None:
+    """A span's `duration` in milliseconds, where it gives no `duration_ms`: read as Jaeger and
+    Zipkin write it when its start is, like theirs, in microseconds (`start_unit`: how many of
+    the start's units make a second, None for ISO 8601). None when its unit cannot be told."""
+    if start_unit != _MICROSECONDS:
+        return None
+    return float(item["duration"]) / 1000.0
 
 
 _FAILED = {"error", "err", "failed", "failure", "fail", "status_code_error", "2"}

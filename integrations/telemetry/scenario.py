@@ -409,7 +409,7 @@ class ScenarioSource:
 
     def _load_spans(self, path: Path) -> list[Span]:
         spans: list[Span] = []
-        nameless = 0
+        nameless = unitless = 0
         for number, raw_item in _jsonl(path, self.warnings):
             item = canonical(raw_item, ("trace_id", "span_id", "parent_id", "service",
                                         "operation", "start"))
@@ -423,13 +423,22 @@ class ScenarioSource:
                     parent_id=str(item["parent_id"]) if item.get("parent_id") else None,
                     service=service, operation=str(item.get("operation") or ""),
                     start=(start := parse_ts(item["start"], f"traces.jsonl:{number}")),
-                    duration_ms=span_duration_ms(item, start, number),
+                    duration_ms=0.0 if (duration := span_duration_ms(item, start, number))
+                    is None else duration,
                     status=span_status(item)))
             # OverflowError: a duration_ms too large for a float (10**400).
             except (KeyError, ValueError, TypeError, OverflowError, ScenarioError) as exc:
                 self.warnings.append(f"traces.jsonl:{number}: skipped ({exc})")
+                continue
+            unitless += duration is None
         if nameless:
             self.warnings.append(_nameless("traces.jsonl", nameless, "span(s)"))
+        if unitless:
+            # Kept, as their status and timing still count; their self-time reads as 0.
+            self.warnings.append(
+                f"traces.jsonl: {unitless} span(s) give a `duration` in no unit we can tell "
+                f"(no duration_ms, and a start not in Jaeger's or Zipkin's microseconds): "
+                f"read as 0 ms")
         return spans
 
     def _load_events(self, path: Path) -> list[ChangeEvent]:

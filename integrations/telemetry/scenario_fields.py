@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from integrations.telemetry.dialects import duration_ms
 from integrations.telemetry.errors import ScenarioError
 
 LEVELS = {"trace": 0, "debug": 1, "info": 2, "notice": 2, "warn": 3, "warning": 3, "error": 4,
@@ -148,12 +149,16 @@ def topology_edges(raw: object, where: str) -> list[tuple[str, str]]:
     return edges
 
 
-def span_duration_ms(item: dict[str, Any], start: float, number: int) -> float:
-    """A span's `duration_ms`, or its `end` less its start where it gives an end instead."""
+def span_duration_ms(item: dict[str, Any], start: float, number: int) -> float | None:
+    """A span's `duration_ms`; or its `end` less its start where it gives an end instead; or
+    its `duration` as Jaeger and Zipkin write it (dialects.duration_ms); 0 when it gives none.
+    None when it gives a `duration` whose unit cannot be told, for the loader to say so."""
     if item.get("duration_ms") is not None:
         return float(item["duration_ms"])
     if item.get("end") is not None:
         return max(0.0, (parse_ts(item["end"], f"traces.jsonl:{number}") - start) * 1000.0)
+    if item.get("duration") is not None:
+        return duration_ms(item, _unit(item.get("start")))
     return 0.0
 
 
@@ -172,8 +177,21 @@ def _finite(value: int | float | str) -> float | None:
     return number if math.isfinite(number) else None
 
 
-def _epoch_seconds(number: float) -> float:
+def _unit(raw: object) -> float | None:
+    """How many of a Unix time's units make a second (1, 1e3, 1e6, 1e9), as parse_ts reads
+    it; None for ISO 8601 or anything but a number."""
+    if isinstance(raw, bool) or not isinstance(raw, int | float | str):
+        return None
+    number = _finite(raw)
+    return None if number is None else _scale(number)
+
+
+def _scale(number: float) -> float:
     for scale in (1.0, 1e3, 1e6, 1e9):
         if abs(number) < 1e11 * scale:
-            return number / scale
-    return number / 1e9
+            return scale
+    return 1e9
+
+
+def _epoch_seconds(number: float) -> float:
+    return number / _scale(number)
