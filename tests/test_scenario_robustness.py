@@ -341,3 +341,42 @@ def test_a_duration_in_jaegers_microseconds_is_read_and_one_in_no_known_unit_is_
     assert source.warnings == [
         "traces.jsonl: 1 span(s) give a `duration` in no unit we can tell (no duration_ms, and "
         "a start not in Jaeger's or Zipkin's microseconds): read as 0 ms"]
+
+
+# ---- C10: broken parent links ---------------------------------------------------------------
+
+
+def test_zero_and_self_parents_are_roots_and_missing_parents_are_counted(
+        tmp_path: Path) -> None:
+    from agents.sre.traces import self_times
+
+    def span(span_id: str, parent: object, service: str = "api") -> str:
+        return line(trace_id="t", span_id=span_id, parent_id=parent, service=service,
+                    start=T0, duration_ms=10)
+
+    source = ScenarioSource(scenario(tmp_path / "c", spans=[
+        span("a", "0000000000000000", "front"), span("b", "a"), span("c", "c"),
+        span("d", "deadbeef"), span("e", "0")]))
+    assert [(s.span_id, s.parent_id) for s in source._spans] == [
+        ("a", None), ("b", "a"), ("c", None), ("d", "deadbeef"), ("e", None)]
+    # A span its own parent had its own time taken off itself.
+    assert self_times(source._spans, source._spans)["c" + "t"] == 10
+    assert source.notes == ["traces.jsonl: 1 of 5 spans name a parent that is not in the "
+                            "file (as where traces are sampled, or cut at the window's "
+                            "edge): they link to no caller"]
+    assert source.warnings == []
+
+
+def test_a_cycle_of_parents_reads_and_investigates(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    spans = [line(trace_id=f"t{i}", span_id=span_id, parent_id=parent, service=service,
+                  start=T0 + i * STEP, duration_ms=10)
+             for i in range(N) for span_id, parent, service in (("a", "b", "front"),
+                                                                ("b", "a", "api"))]
+    path = scenario(tmp_path / "c", spans=spans)
+    source = ScenarioSource(path)
+    assert asyncio.run(source.topology(source.case.window)) == {"front": {"api"},
+                                                                "api": {"front"}}
+    assert cli(["investigate", str(path), "--json", "--no-model"]) == 0
+    assert json.loads(capsys.readouterr().out)["summary"]
+

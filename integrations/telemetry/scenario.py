@@ -51,6 +51,7 @@ from integrations.telemetry.scenario_fields import LEVELS as LEVELS
 from integrations.telemetry.scenario_fields import (
     TOO_LARGE,
     Tally,
+    parent_of,
     service_name,
     shown,
     span_duration_ms,
@@ -418,19 +419,20 @@ class ScenarioSource:
                 nameless += 1
                 continue
             try:
-                spans.append(Span(
-                    trace_id=str(item["trace_id"]), span_id=str(item["span_id"]),
-                    parent_id=str(item["parent_id"]) if item.get("parent_id") else None,
-                    service=service, operation=str(item.get("operation") or ""),
-                    start=(start := parse_ts(item["start"], f"traces.jsonl:{number}")),
-                    duration_ms=0.0 if (duration := span_duration_ms(item, start, number))
-                    is None else duration,
-                    status=span_status(item)))
+                span_id = str(item["span_id"])
+                start = parse_ts(item["start"], f"traces.jsonl:{number}")
+                duration = span_duration_ms(item, start, number)
+                span = Span(trace_id=str(item["trace_id"]), span_id=span_id,
+                            parent_id=parent_of(item.get("parent_id"), span_id),
+                            service=service, operation=str(item.get("operation") or ""),
+                            start=start, duration_ms=0.0 if duration is None else duration,
+                            status=span_status(item))
             # OverflowError: a duration_ms too large for a float (10**400).
             except (KeyError, ValueError, TypeError, OverflowError, ScenarioError) as exc:
                 self.warnings.append(f"traces.jsonl:{number}: skipped ({exc})")
                 continue
             unitless += duration is None
+            spans.append(span)
         if nameless:
             self.warnings.append(_nameless("traces.jsonl", nameless, "span(s)"))
         if unitless:
@@ -439,6 +441,14 @@ class ScenarioSource:
                 f"traces.jsonl: {unitless} span(s) give a `duration` in no unit we can tell "
                 f"(no duration_ms, and a start not in Jaeger's or Zipkin's microseconds): "
                 f"read as 0 ms")
+        # Nothing walks parent chains (each span looks one hop up), so a cycle of parents
+        # cannot loop; a parent missing from the file only links its child to no caller.
+        ids = {(s.trace_id, s.span_id) for s in spans}
+        orphans = sum(1 for s in spans if s.parent_id and (s.trace_id, s.parent_id) not in ids)
+        if orphans:
+            self.notes.append(f"traces.jsonl: {orphans} of {len(spans)} spans name a parent "
+                              f"that is not in the file (as where traces are sampled, or cut "
+                              f"at the window's edge): they link to no caller")
         return spans
 
     def _load_events(self, path: Path) -> list[ChangeEvent]:

@@ -1,7 +1,8 @@
 """How single fields of a scenario directory's files are read (DESIGN.md, "Scenario
-directory"): a timestamp, a log line's level, a service's name, a span's duration, a metric
-value too large to be one, the topology. The loader in scenario.py owns the files, the line
-numbers and the warnings; these only say what one value means, or that it means nothing.
+directory"): a timestamp, a log line's level, a service's name, a span's parent and duration,
+a metric value too large to be one, the topology. The loader in scenario.py owns the files,
+the line numbers and the warnings; these only say what one value means, or that it means
+nothing.
 """
 
 from __future__ import annotations
@@ -147,6 +148,16 @@ def topology_edges(raw: object, where: str) -> list[tuple[str, str]]:
             raise ScenarioError(f"{where}: topology[{index}] needs 'caller' and 'callee' (or "
                                 f"is a [caller, callee] pair)")
     return edges
+
+
+def parent_of(raw: object, span_id: str) -> str | None:
+    """A span's parent id, or None for a root: no parent id; an all-zero one, as OpenTelemetry,
+    Zipkin and Jaeger exports write a root's (no span has that id); or the span's own id (no
+    span calls itself, and as its own child its time would be taken off its own self-time)."""
+    if not raw:
+        return None
+    text = str(raw)
+    return None if not text.strip("0") or text == span_id else text
 
 
 def span_duration_ms(item: dict[str, Any], start: float, number: int) -> float | None:
