@@ -380,3 +380,20 @@ def test_a_cycle_of_parents_reads_and_investigates(
     assert cli(["investigate", str(path), "--json", "--no-model"]) == 0
     assert json.loads(capsys.readouterr().out)["summary"]
 
+
+# ---- C11: negative durations ----------------------------------------------------------------
+
+
+def test_spans_with_negative_or_non_finite_durations_are_skipped_and_counted(
+        tmp_path: Path) -> None:
+    def span(span_id: str, **timing: Any) -> str:
+        return line(trace_id="t", span_id=span_id, service="api", start=T0, **timing)
+
+    source = ScenarioSource(scenario(tmp_path / "c", spans=[
+        span("a", duration_ms=0), span("b", duration_ms=-5), span("c", duration_ms=-0.4),
+        span("d", duration_ms=math.nan), span("e", end=T0 - 1), span("f", end=T0 + 0.25),
+        span("g", duration_ms=-1e9)]))
+    assert [(s.span_id, s.duration_ms) for s in source._spans] == [("a", 0.0), ("f", 250.0)]
+    assert source.warnings == ["traces.jsonl: 5 span(s) with a negative or non-finite "
+                               "duration skipped (clock skew between hosts, or a corrupt "
+                               "record)"]

@@ -410,7 +410,7 @@ class ScenarioSource:
 
     def _load_spans(self, path: Path) -> list[Span]:
         spans: list[Span] = []
-        nameless = unitless = 0
+        nameless = unitless = unusable = 0
         for number, raw_item in _jsonl(path, self.warnings):
             item = canonical(raw_item, ("trace_id", "span_id", "parent_id", "service",
                                         "operation", "start"))
@@ -431,7 +431,13 @@ class ScenarioSource:
             except (KeyError, ValueError, TypeError, OverflowError, ScenarioError) as exc:
                 self.warnings.append(f"traces.jsonl:{number}: skipped ({exc})")
                 continue
-            unitless += duration is None
+            if duration is None:
+                unitless += 1
+            elif not 0.0 <= duration < math.inf:
+                # Clock skew between hosts, or a corrupt record: a negative duration would
+                # add to its parent's self-time, and NaN or inf spoil every median taken.
+                unusable += 1
+                continue
             spans.append(span)
         if nameless:
             self.warnings.append(_nameless("traces.jsonl", nameless, "span(s)"))
@@ -441,6 +447,10 @@ class ScenarioSource:
                 f"traces.jsonl: {unitless} span(s) give a `duration` in no unit we can tell "
                 f"(no duration_ms, and a start not in Jaeger's or Zipkin's microseconds): "
                 f"read as 0 ms")
+        if unusable:
+            self.warnings.append(f"traces.jsonl: {unusable} span(s) with a negative or "
+                                 f"non-finite duration skipped (clock skew between hosts, or "
+                                 f"a corrupt record)")
         # Nothing walks parent chains (each span looks one hop up), so a cycle of parents
         # cannot loop; a parent missing from the file only links its child to no caller.
         ids = {(s.trace_id, s.span_id) for s in spans}

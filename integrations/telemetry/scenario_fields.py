@@ -167,7 +167,7 @@ def span_duration_ms(item: dict[str, Any], start: float, number: int) -> float |
     if item.get("duration_ms") is not None:
         return float(item["duration_ms"])
     if item.get("end") is not None:
-        return max(0.0, (parse_ts(item["end"], f"traces.jsonl:{number}") - start) * 1000.0)
+        return (parse_ts(item["end"], f"traces.jsonl:{number}") - start) * 1000.0
     if item.get("duration") is not None:
         return duration_ms(item, _unit(item.get("start")))
     return 0.0
