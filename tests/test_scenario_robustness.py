@@ -397,3 +397,10 @@ def test_spans_with_negative_or_non_finite_durations_are_skipped_and_counted(
     assert source.warnings == ["traces.jsonl: 5 span(s) with a negative or non-finite "
                                "duration skipped (clock skew between hosts, or a corrupt "
                                "record)"]
+
+
+def test_a_malformed_row_is_not_also_counted_as_an_unreadable_value(tmp_path: Path) -> None:
+    path = scenario(tmp_path / "c")
+    with (path / "metrics.csv").open("a") as csv:
+        csv.write("1714000000,,latency_ms,12ms\n")
+    assert ScenarioSource(path).warnings == ["metrics.csv: 1 malformed row(s) skipped"]

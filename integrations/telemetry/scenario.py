@@ -295,6 +295,12 @@ class ScenarioSource:
                 if len(row) < width:
                     bad += 1
                     continue
+                # Strip: rows written with ", " would read " carts" as a service of its own.
+                # A row of no service or no metric names no series: malformed.
+                service, metric = row[isv].strip(), row[im].strip()
+                if not service or not metric:
+                    bad += 1
+                    continue
                 raw_ts = row[it]
                 ts = iso_cache.get(raw_ts)
                 if ts is None:
@@ -315,12 +321,6 @@ class ScenarioSource:
                 if abs(value) >= TOO_LARGE:
                     value = math.nan
                     overflowed.add(cell)
-                # Strip: rows written with ", " would read " carts" as a service of its own.
-                # A row of no service or no metric names no series: malformed.
-                service, metric = row[isv].strip(), row[im].strip()
-                if not service or not metric:
-                    bad += 1
-                    continue
                 times, values = columns[(service, metric)]
                 times.append(ts)
                 values.append(value)
