@@ -89,9 +89,10 @@ class Investigator:
             for callee in callees:
                 callers.setdefault(callee, set()).add(caller)
 
-        ctx, alert_notes = await self._alert_in_data(tools, ctx)
+        ctx, alert_notes = await self._alert_metric(tools, ctx)
         symptom_onset, step, data_start = await self._symptom_onset(tools, ctx)
         tools.data_start = data_start
+        alert_notes += await self._alert_outside_data(tools, ctx, step)
         # A cause may show up to one sample after its effect (both are smoothed, and sampled
         # apart), never two: at five-minute resolution, ten minutes late is after the fact.
         th = self.thresholds
@@ -283,34 +284,38 @@ class Investigator:
             graph.setdefault(caller, set()).update(callees)
         return graph
 
-    async def _alert_in_data(self, tools: Toolbox, ctx: AlertContext
-                             ) -> tuple[AlertContext, list[str]]:
-        """The alert as the data can judge it, and what to say where it cannot: a metric the
-        alerting service does not report is set aside (its series of the alert's kind are
-        read instead, as when an alert names none), and an alert that fired outside the
-        service's data is said to have, with its date (a day's difference reads as nothing
-        in a clock time)."""
+    async def _alert_metric(self, tools: Toolbox, ctx: AlertContext
+                            ) -> tuple[AlertContext, list[str]]:
+        """A metric the alert names that the alerting service does not report is set aside,
+        and said to be: its series of the alert's kind are read instead, as when an alert
+        names none."""
+        series = (await tools.fetch_metrics(ctx.service)).series
+        if not ctx.metric or not series or any(ctx.metric.lower() in s.metric.lower()
+                                                for s in series):
+            return ctx, []
+        note = (f"the alert names the metric '{clip(ctx.metric, 80)}', which {ctx.service} "
+                f"does not report: its {ctx.signal} series were read instead")
+        return replace(ctx, metric=None), [note]
+
+    async def _alert_outside_data(self, tools: Toolbox, ctx: AlertContext,
+                                  step: float) -> list[str]:
+        """An alert that fired before the alerting service's first sample or long after its
+        last (`step`: the data's sampling step), said with its date: a day's difference
+        reads as nothing in a clock time."""
         series = [s for s in (await tools.fetch_metrics(ctx.service)).series if s.t.size]
-        notes: list[str] = []
-        if ctx.metric and series and not any(ctx.metric.lower() in s.metric.lower()
-                                             for s in series):
-            notes.append(f"the alert names the metric '{clip(ctx.metric, 80)}', which "
-                         f"{ctx.service} does not report: its {ctx.signal} series were read "
-                         f"instead")
-            ctx = replace(ctx, metric=None)
-        if series:
-            first = min(float(s.t[0]) for s in series)
-            last = max(float(s.t[-1]) for s in series)
-            step = max(float(np.median(np.diff(s.t))) if s.t.size > 1 else 0.0 for s in series)
-            when = _instant(ctx.fired_at_s)
-            if ctx.fired_at_s < first:
-                notes.append(f"the alert fired at {when}, before {ctx.service}'s first sample "
-                             f"({_instant(first)}): nothing before it to judge it against")
-            elif ctx.fired_at_s > last + max(5 * step, 300.0):
-                notes.append(f"the alert fired at {when}, {(ctx.fired_at_s - last) / 60:.0f} "
-                             f"min after {ctx.service}'s last sample ({_instant(last)}): what "
-                             f"happened as it fired is not in the data")
-        return ctx, notes
+        if not series:
+            return []
+        first = min(float(s.t[0]) for s in series)
+        last = max(float(s.t[-1]) for s in series)
+        when = _instant(ctx.fired_at_s)
+        if ctx.fired_at_s < first:
+            return [f"the alert fired at {when}, before {ctx.service}'s first sample "
+                    f"({_instant(first)}): nothing before it to judge it against"]
+        if ctx.fired_at_s > last + max(5 * step, 300.0):
+            return [f"the alert fired at {when}, {(ctx.fired_at_s - last) / 60:.0f} min after "
+                    f"{ctx.service}'s last sample ({_instant(last)}): what happened as it "
+                    f"fired is not in the data"]
+        return []
 
     async def _symptom_onset(self, tools: Toolbox, ctx: AlertContext
                              ) -> tuple[float | None, float, float]:

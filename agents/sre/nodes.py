@@ -47,10 +47,15 @@ async def node_faults(run: Run, services: list[str], effect_onset: float | None,
             if node != service:
                 hosted.setdefault(node, set()).add(service)
     # Each node's own troubles before the alert, strongest first; a utilisation that stayed
-    # well short of full is no trouble to what runs beside it (`_room_to_spare`).
+    # well short of full is no trouble to what runs beside it (`_room_to_spare`). And every
+    # placed node's verdicts by family, anomalous or not (`levels`): a node that always drops
+    # more packets than this one's worst is no less troubled for being used to it.
     faults: dict[str, list[FamilyVerdict]] = {}
+    levels: dict[str, list[tuple[str, FamilyVerdict]]] = {}
     for node in hosted:
         profile = await run.tools.profile(node)
+        for family, v in profile.families.items():
+            levels.setdefault(family, []).append((node, v))
         troubles = sorted((v for f in RESOURCE_KINDS if (v := profile.families.get(f))
                            is not None and v.anomalous and v.onset is not None and
                            v.onset <= limit and persistence(v) >= th.persistent
@@ -58,12 +63,6 @@ async def node_faults(run: Run, services: list[str], effect_onset: float | None,
                           key=lambda v: -v.score)
         if troubles:
             faults[node] = troubles
-    # Every placed node's verdicts by family, anomalous or not: a node that always drops
-    # more packets than this one's worst is no less troubled for being used to it.
-    levels: dict[str, list[tuple[str, FamilyVerdict]]] = {}
-    for node in hosted:
-        for family, v in (await run.tools.profile(node)).families.items():
-            levels.setdefault(family, []).append((node, v))
     for node, found in sorted(faults.items()):
         # The fault follows one node: the same trouble on other nodes at once, half as
         # strong or more, is the whole cluster's load (every node's network busier with the

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from integrations.redaction import clip
 from integrations.telemetry.dialects import duration_ms
 from integrations.telemetry.errors import ScenarioError
 
@@ -174,9 +175,9 @@ def span_duration_ms(item: dict[str, Any], start: float, number: int) -> float |
 
 
 def shown(value: object) -> str:
-    """A value quoted in a warning, clipped: 10**400 would print 400 digits per line."""
-    text = repr(value)
-    return text if len(text) <= 40 else text[:36] + "...."
+    """A value quoted in a warning, clipped (10**400 would print 400 digits per line) and
+    masked, as every text the project quotes is."""
+    return clip(repr(value), 40)
 
 
 def _finite(value: int | float | str) -> float | None:
