@@ -12,6 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
+from agents.sre.error_share import is_share
 from agents.sre.toolbox import Toolbox
 from integrations.telemetry.base import Window
 from integrations.telemetry.scenario import ScenarioSource
@@ -34,6 +35,9 @@ def write_case(path: Path) -> Path:
         ("broken", "http_requests_total"): 500 + rng.normal(0, 5, N),
         ("broken", "http_requests_5xx"): 5 * np.where(np.arange(N) >= SURGE, 10.0, 1.0)
         + rng.normal(0, 0.3, N),
+        # `otel`: OpenTelemetry's names, where "duration" holds "ratio": still a count.
+        ("otel", "http.server.request.duration.count"): 500 * load + rng.normal(0, 5, N),
+        ("otel", "http.server.request.duration.count.5xx"): 5 * load + rng.normal(0, 0.3, N),
         # `ratio`: an error rate already, judged as it is.
         ("ratio", "http_requests_total"): 500 * load + rng.normal(0, 5, N),
         ("ratio", "http_error_rate"): 0.01 * np.where(np.arange(N) >= SURGE, 3.0, 1.0)
@@ -53,7 +57,7 @@ def profiles(path: Path) -> dict[str, object]:
 
     async def read() -> dict[str, object]:
         return {s: (await tools.profile(s)).families["errors"] for s in ("busy", "broken",
-                                                                          "ratio")}
+                                                                          "ratio", "otel")}
     return asyncio.run(read())
 
 
@@ -62,6 +66,19 @@ def test_failures_that_rose_with_the_load_are_the_same_error_rate(tmp_path: Path
     busy = errors["busy"]
     assert not busy.anomalous, busy  # type: ignore[attr-defined]
     assert busy.metric == "http_requests_5xx per request"  # type: ignore[attr-defined]
+
+
+def test_a_count_named_after_its_duration_histogram_is_still_a_count(tmp_path: Path) -> None:
+    otel = profiles(write_case(tmp_path / "case"))["otel"]
+    assert not otel.anomalous, otel  # type: ignore[attr-defined]
+    assert otel.metric.endswith("per request")  # type: ignore[attr-defined]
+
+
+def test_a_share_is_told_by_a_word_of_its_name() -> None:
+    assert all(is_share(m) for m in ("error_rate", "errorRate", "http_5xx_ratio", "ErrorPct"))
+    assert not any(is_share(m) for m in ("http.server.request.duration.count.5xx",
+                                         "rpc.server.duration.count.error",
+                                         "http_5xx_per_second", "generated_errors_total"))
 
 
 def test_a_share_of_failures_that_rose_is_a_degradation(tmp_path: Path) -> None:

@@ -18,8 +18,16 @@ from agents.sre.stats import Anomaly, Direction
 from agents.sre.verdicts import FamilyVerdict, ServiceProfile
 from integrations.telemetry.base import Series
 
-# Error metrics that are already a share of requests (a rate, a ratio, a percentage).
-_SHARE = re.compile(r"rate|ratio|percent|share|pct")
+# Error metrics that are already a share of requests (a rate, a ratio, a percentage), told
+# by a word of their name: as a substring, "ratio" is also in "duration", and OpenTelemetry's
+# failure counters are `http.server.request.duration.count.5xx`.
+_SHARE = frozenset({"rate", "ratio", "percent", "percentage", "pct", "share", "fraction"})
+
+
+def is_share(metric: str) -> bool:
+    """Whether an error metric's name says it is already a share of requests."""
+    words = re.split(r"[^a-z0-9]+", re.sub(r"([a-z0-9])([A-Z])", r"\1_\2", metric).lower())
+    return not _SHARE.isdisjoint(words)
 
 
 def errors_per_request(profile: ServiceProfile,
@@ -29,7 +37,7 @@ def errors_per_request(profile: ServiceProfile,
     errors, load = profile.families.get("errors"), profile.families.get("throughput")
     if errors is None or load is None or errors.anomaly is None or \
             not errors.anomaly.anomalous or errors.series is None or load.series is None \
-            or _SHARE.search(errors.metric.lower()) or errors.series.unit == "share":
+            or is_share(errors.metric) or errors.series.unit == "share":
         return
     failed, requests = errors.series, load.series
     known = np.isfinite(requests.v)
