@@ -58,6 +58,13 @@ NAMES = {
     # A backlog is not requests arriving: a pool's queue for connections, Envoy's pending.
     "db.client.connections.pending_requests": "other", "http_requests_pending": "other",
     "envoy_cluster_upstream_rq_pending_active": "other",
+    # A word that only opens with a family's prefix, a load that is no load average, blocks
+    # found in memory, Datadog's JMX percentiles.
+    "envoy_cluster_membership_healthy": "other", "envoy_cluster_membership_total": "other",
+    "netdata_disk_qops_operations_average": "disk",
+    "netdata_system_cpu_percentage_average": "cpu",
+    "system.load.norm.1": "cpu", "file_upload_avg_duration_seconds": "latency",
+    "pg_stat_database_blks_hit": "other", "kafka.request.produce.time.99percentile": "latency",
     # Unchanged: a resource or measure named first wins.
     "net_rtt_ms": "network", "cpu_fsync_seconds": "cpu", "memory_rss": "memory",
     "latency_commit_ms": "latency", "availability_Average": "availability",
@@ -111,6 +118,10 @@ def test_a_resources_headroom_is_bad_when_it_falls() -> None:
     assert direction("container_memory_working_set_bytes") == "up"
     assert direction("container_fs_usage_bytes") == "up"
     assert direction("availability_Average") == "down"  # a family of its own: unchanged
+    # Memory freed by the runtime is no headroom: these count deallocations.
+    assert direction("go_memstats_frees_total") == "up"
+    assert direction("go_gc_heap_frees_bytes_total") == "up"
+    assert direction("node_memory_SwapFree_bytes") == "down"
 
 
 def test_network_errors_are_lost_packets() -> None:
@@ -119,6 +130,16 @@ def test_network_errors_are_lost_packets() -> None:
     assert kind_family("node_network_receive_errs_total", "network") == "network_loss"
     assert kind_family("system.net.packets_in.error", "network") == "network_loss"
     assert kind_family("net_rtt_ms", "network") == "network_delay"
+
+
+def test_a_payload_is_told_by_its_words_whatever_separates_them() -> None:
+    from agents.sre.verdicts import kind_family
+
+    # OpenTelemetry writes a request's body size with dots: a payload, not traffic.
+    for name in ("http.server.request.body.size", "rpc.server.request.size",
+                 "http_server_request_body_size_bytes", "istio_request_bytes_sum"):
+        assert kind_family(name, metric_family(name)) == "payload"
+    assert kind_family("http.server.request.duration", "latency") == "latency"
 
 
 @pytest.mark.parametrize(("metric", "unit", "seconds"), [

@@ -21,9 +21,10 @@ _LOSS = re.compile(r"loss|drop|retrans|reset|err")
 
 
 def kind_family(metric: str, family: str) -> str:
-    """The catalogue's view of a metric: payload and network flavours are told apart by name."""
+    """The catalogue's view of a metric: payload and network flavours are told apart by name
+    (OpenTelemetry's `http.server.request.body.size` read as `http_server_request_body_size`)."""
     name = metric.lower()
-    if _PAYLOAD.search(name):
+    if _PAYLOAD.search(re.sub(r"[.\-:/ ]", "_", name)):
         return "payload"
     if family == "network":
         return "network_loss" if _LOSS.search(name) else "network_delay"
@@ -31,8 +32,9 @@ def kind_family(metric: str, family: str) -> str:
 
 
 # A resource's headroom, not its use: bad when it falls (`kubelet_volume_stats_available_bytes`,
-# `node_memory_MemFree_bytes`, `cpu_idle`).
-_HEADROOM = re.compile(r"avail|free|idle|remaining|headroom|usable")
+# `node_memory_MemFree_bytes`, `cpu_idle`). Memory freed is no headroom: Go's
+# `go_memstats_frees_total` and `go_gc_heap_frees_bytes_total` count deallocations.
+_HEADROOM = re.compile(r"avail|free(?![sd](?![a-z]))|idle|remaining|headroom|usable")
 
 
 def direction_of(series: Series, family: str) -> Direction:

@@ -36,7 +36,10 @@ FAMILY_PREFIXES: list[tuple[str, tuple[str, ...]]] = [
 _PREFIXES = dict(FAMILY_PREFIXES)
 # A percentile is a latency's statistic (`message_processing_p95_ms`, `handle_p99`).
 _PERCENTILES = frozenset({"p50", "p75", "p90", "p95", "p99", "p999", "quantile", "percentile",
-                          "50p", "75p", "90p", "95p", "99p"})  # Datadog spells them so
+                          "50p", "75p", "90p", "95p", "99p",  # Datadog spells them so,
+                          # and its JMX integrations so (`kafka.request.produce.time.99percentile`)
+                          "50percentile", "75percentile", "90percentile", "95percentile",
+                          "99percentile"})
 # Seconds in one unit of time, by how units are spelled in names and in sources' metadata.
 _SECONDS = {"seconds": 1.0, "second": 1.0, "secs": 1.0, "sec": 1.0, "ms": 1e-3,
             "millis": 1e-3, "milliseconds": 1e-3, "us": 1e-6, "micros": 1e-6,
@@ -46,6 +49,10 @@ _SECONDS = {"seconds": 1.0, "second": 1.0, "secs": 1.0, "sec": 1.0, "ms": 1e-3,
 # counts them (`..._seconds_count`, a histogram's `_bucket`, `requests_per_second`).
 _TIME_UNITS = frozenset(_SECONDS)
 _COUNTS = frozenset({"count", "total", "bucket", "per", "rate", "rps", "qps"})
+# Words that open with a family's prefix and name something else: Envoy's
+# `envoy_cluster_membership_healthy` (hosts up, not memory), Netdata's exporter namespace
+# (`netdata_disk_qops_operations_average` is disk, not network).
+_NOT_PREFIXED = ("member", "netdata")
 # Words too short to match as a prefix ("fsm" is no filesystem, "rtx" no response time).
 FAMILY_WORDS: list[tuple[str, frozenset[str]]] = [
     ("disk", frozenset({"fs", "io"})), ("latency", frozenset({"rt", *_PERCENTILES})),
@@ -53,7 +60,8 @@ FAMILY_WORDS: list[tuple[str, frozenset[str]]] = [
 # Words that say what a name measures whatever else it names, read first:
 # a JVM's garbage collection is memory pressure (`jvm_gc_pause_seconds_sum`); evictions are a
 # cache or a node out of memory; slow queries are a latency; a cache miss is a lookup that
-# failed (`redis_keyspace_misses_total`); blocks read are disk reads. A backlog (`pending`,
+# failed (`redis_keyspace_misses_total`); blocks read are disk reads (blocks hit were found
+# in memory: `pg_stat_database_blks_hit` is no disk). A backlog (`pending`,
 # `waiting`, `queued`) is neither requests arriving nor their latency, whatever it counts:
 # `db.client.connections.pending_requests` is a pool's queue for connections, zero until the
 # database behind it slows (read as traffic, it made its caller a "surge" at z=3e7).
@@ -66,9 +74,12 @@ _MEASURED_BY: list[tuple[str, frozenset[str]]] = [
 # A histogram's or a summary's count is how many requests it timed: `..._duration_count` is
 # throughput (errors when it counts failures: `rpc.server.duration.count.error`).
 _TALLIES = frozenset({"count", "bucket"})
+_HITS = frozenset({"hit", "hits"})
 _RESPONSE_TIME = re.compile(r"resp(?:onse)?[_\-.]?times?(?:$|[_\-.])")
-# A host's load average is CPU demand, not request load.
-_LOAD_AVERAGE = re.compile(r"load[_\-.]?(?:avg|average|\d)|(?:^|[_\-.])load(?:1|5|15)\b")
+# A host's load average (per core too: Datadog's and Metricbeat's `system.load.norm.1`) is CPU
+# demand, not request load; "upload", "download", "payload" and "workload" hold no load average.
+_LOAD_AVERAGE = re.compile(r"(?<!up)(?<!down)(?<!pay)(?<!work)load[_\-.]?(?:avg|average|norm|\d)"
+                           r"|(?:^|[_\-.])load(?:1|5|15)\b")
 # What a name opens with may be the subject, not the measure: `request_duration_seconds` is a
 # latency and `request_errors_total` errors; a later latency or error word names it then.
 _MEASURES = ("latency", "errors")
@@ -83,15 +94,16 @@ def metric_family(metric: str) -> str:
     name = metric.strip().lower()
     words = [w for w in re.split(r"[_\-.:/ ]+", name) if w]
     for family, whole in _MEASURED_BY:
-        if whole.intersection(words):
+        if whole.intersection(words) and not (family == "disk" and _HITS.intersection(words)):
             return family
     later = [family for family, prefixes in FAMILY_PREFIXES
-             if any(w.startswith(prefixes) for w in words[1:])]
+             if any(w.startswith(prefixes) and not w.startswith(_NOT_PREFIXED)
+                    for w in words[1:])]
     if _TALLIES.intersection(words) and ("latency" in later or name.startswith(
             _PREFIXES["latency"] + _PREFIXES["throughput"])):
         return "errors" if "errors" in later else "throughput"
     for family, prefixes in FAMILY_PREFIXES:
-        if name.startswith(prefixes):
+        if name.startswith(prefixes) and not name.startswith(_NOT_PREFIXED):
             if family == "throughput":
                 return next((f for f in later if f in _MEASURES), _timed(words))
             return family
