@@ -232,3 +232,15 @@ def test_a_caller_elsewhere_failing_on_calls_to_the_nodes_victims_is_the_nodes_d
     report = investigate_json(write_case(tmp_path / "blind", blind_caller=True), capsys)
     top = report["root_causes"][0]
     assert top["service"] == "node-2" and top["kind"].startswith("network"), report["summary"]
+
+
+def test_a_utilisation_is_told_by_its_words_whatever_separates_them() -> None:
+    from agents.sre.nodes import _UTILISATION
+
+    for name in ("node_cpu_utilisation", "system.io.util", "disk_io_util",
+                 "node_disk_io_time_seconds_total", "node-disk-io-time-seconds-total",
+                 "instance:disk_util:ratio", "disk-io-util"):
+        assert _UTILISATION.search(name), name
+    for name in ("node_disk_io_time_weighted_seconds_total",
+                 "node-disk-io-time-weighted-seconds-total", "utility_calls", "node_disk_io_now"):
+        assert not _UTILISATION.search(name), name

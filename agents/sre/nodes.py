@@ -189,8 +189,10 @@ async def _carrier(run: Run, services: list[str], node: str,
 
 # A share of a resource's capacity in use: CPU or disk utilisation (`node_cpu_utilisation`,
 # `system.io.util`), or a disk's busy seconds per second (`node_disk_io_time_seconds_total`
-# read as a rate; its `_weighted` sibling is a queue length, unbounded).
-_UTILISATION = re.compile(r"utili[sz]|(?:^|[_.])util(?:$|[_.])|io_time(?!_weighted)")
+# read as a rate; its `_weighted` sibling is a queue length, unbounded), whatever separates the
+# words (`node-disk-io-time-seconds-total`, a recording rule's `instance:disk_util:ratio`).
+_UTILISATION = re.compile(r"utili[sz]|(?:^|[_.:\-])util(?:$|[_.:\-])"
+                          r"|io[_.\-]time(?![_.\-]weighted)")
 
 
 def _room_to_spare(run: Run, verdict: FamilyVerdict) -> bool:
