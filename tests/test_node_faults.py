@@ -244,3 +244,45 @@ def test_a_utilisation_is_told_by_its_words_whatever_separates_them() -> None:
     for name in ("node_disk_io_time_weighted_seconds_total",
                  "node-disk-io-time-weighted-seconds-total", "utility_calls", "node_disk_io_now"):
         assert not _UTILISATION.search(name), name
+
+
+def write_quiet_case(path: Path, *, node_busy: float) -> Path:
+    """front's latency alert fires on an ordinary wobble (nothing below it moved); reindex,
+    a batch job the topology does not know, runs on node-2 beside search from sample 70, its
+    CPU twenty times its idle level; node-2 goes from 30% busy to `node_busy`."""
+    rng = np.random.default_rng(5)
+    series: dict[tuple[str, str], np.ndarray] = {}
+    for service in ("front", "search"):
+        series[(service, "latency")] = 50 + rng.normal(0, 2, N)
+        series[(service, "cpu")] = 30 + rng.normal(0, 1, N)
+    series[("front", "latency")][90:] += 9  # past the alert's threshold, and nothing else
+    series[("reindex", "cpu")] = 2 + rng.normal(0, 0.2, N)
+    series[("reindex", "cpu")][70:] += 40
+    for node in ("node-1", "node-2"):
+        series[(node, "node_cpu_utilisation")] = 0.3 + rng.normal(0, 0.01, N)
+    series[("node-2", "node_cpu_utilisation")][70:] = node_busy + rng.normal(0, 0.01, N - 70)
+    write_metrics(path, series, t0=T0, step=STEP)
+    placed = {"front": "node-1", "search": "node-2", "reindex": "node-2"}
+    (path / "logs.jsonl").write_text("".join(
+        json.dumps({"ts": T0 + i * STEP, "service": s, "level": "info",
+                    "message": f"handled request {i}", "node_name": node}) + "\n"
+        for i in range(0, N, 4) for s, node in placed.items()))
+    write_case_json(path, t0=T0, step=STEP, samples=N, name="HighLatency", service="front",
+                    signal="latency", fired_at=95, topology=(("front", "search"),))
+    return path
+
+
+def test_a_job_busy_on_a_node_with_room_to_spare_is_no_unknown_cause(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    # The job's CPU rose long before the alert, far out of its own noise, but its node kept
+    # most of its cores idle: it took nothing from anyone, so it is no cause off the path.
+    report = investigate_json(write_quiet_case(tmp_path / "roomy", node_busy=0.45), capsys)
+    named = [c["service"] for c in report["root_causes"]]
+    assert report["abstained"] or named[:1] != ["reindex"], report["summary"]
+
+
+def test_a_job_that_filled_the_node_beside_the_path_is_still_named(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    report = investigate_json(write_quiet_case(tmp_path / "full", node_busy=0.97), capsys)
+    assert not report["abstained"], report["summary"]
+    assert report["root_causes"][0]["service"] == "reindex", report["summary"]

@@ -47,7 +47,7 @@ async def node_faults(run: Run, services: list[str], effect_onset: float | None,
             if node != service:
                 hosted.setdefault(node, set()).add(service)
     # Each node's own troubles before the alert, strongest first; a utilisation that stayed
-    # well short of full is no trouble to what runs beside it (`_room_to_spare`). And every
+    # well short of full is no trouble to what runs beside it (`room_to_spare`). And every
     # placed node's verdicts by family, anomalous or not (`levels`): a node that always drops
     # more packets than this one's worst is no less troubled for being used to it.
     faults: dict[str, list[FamilyVerdict]] = {}
@@ -59,7 +59,7 @@ async def node_faults(run: Run, services: list[str], effect_onset: float | None,
         troubles = sorted((v for f in RESOURCE_KINDS if (v := profile.families.get(f))
                            is not None and v.anomalous and v.onset is not None and
                            v.onset <= limit and persistence(v) >= th.persistent
-                           and not _room_to_spare(run, v)),
+                           and not room_to_spare(run, v)),
                           key=lambda v: -v.score)
         if troubles:
             faults[node] = troubles
@@ -195,7 +195,7 @@ _UTILISATION = re.compile(r"utili[sz]|(?:^|[_.:\-])util(?:$|[_.:\-])"
                           r"|io[_.\-]time(?![_.\-]weighted)")
 
 
-def _room_to_spare(run: Run, verdict: FamilyVerdict) -> bool:
+def room_to_spare(run: Run, verdict: FamilyVerdict) -> bool:
     """Whether a node's trouble is a utilisation that never came near full: a disk half
     busy or a CPU at 47% slows nothing placed on it, however far it rose from its usual
     level (a batch job warming a node with cores to spare; a database's heavier reads

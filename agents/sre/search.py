@@ -5,6 +5,7 @@ service when the call path found nothing decisive, and the weights of what was f
 from __future__ import annotations
 
 from agents.sre.candidates import Candidate, explains, fallback_kind
+from agents.sre.nodes import room_to_spare
 from agents.sre.report import Hypothesis
 from agents.sre.rules.magnitude import gain
 from agents.sre.rules.thresholds import Thresholds
@@ -428,6 +429,12 @@ async def unknown_links(run: Run, found: list[Candidate], effect_onset: float | 
             continue
         if candidate.fallback and not isolated:
             continue
+        # A service off the call graph hurts others only through what it shares with them:
+        # CPU or disk used on nodes that all kept room to spare of it harmed no one there
+        # (a batch job busy on a node with idle cores).
+        if not candidate.connected and candidate.kind in ("cpu", "disk") and \
+                await _room_beside(run, candidate):
+            continue
         # A host's network counters (retransmits, drops) rise whenever any pod on it loses
         # packets. Outside a call graph that charts the services (a host is in none), and
         # with nothing saying where the path's services run, such a rise that began with a
@@ -469,6 +476,23 @@ async def unknown_links(run: Run, found: list[Candidate], effect_onset: float | 
                                             >= th.unknown_link_explains * victim.anomaly(th)):
                 victim.explained = True
         return
+
+
+async def _room_beside(run: Run, candidate: Candidate) -> bool:
+    """Whether the resource the candidate used kept room to spare (`nodes.room_to_spare`)
+    wherever it was used: on itself, a node whose own utilisation stayed short of full, or
+    on every node the telemetry places it on; False when that is not known."""
+    own = (await run.tools.profile(candidate.service)).families.get(candidate.kind)
+    if own is not None and room_to_spare(run, own):
+        return True
+    nodes = await run.tools.placements(candidate.service)
+    if not nodes:
+        return False
+    for node in nodes:
+        verdict = (await run.tools.profile(node)).families.get(candidate.kind)
+        if verdict is None or not room_to_spare(run, verdict):
+            return False
+    return True
 
 
 def bystanders(run: Run) -> None:
