@@ -1,8 +1,9 @@
 """Calls the topology does not list, revealed by the caller's own error lines ("call to
 users-db failed", "upstream users-db responded 503"): topologies drawn from traces miss the
-databases and third parties no span reaches, and the lines name them. A word that happens to
-be a known service's name (users' "call to ledger failed", when the graph already knows what
-calls ledger) reveals nothing.
+databases and third parties no span reaches, and the lines name them. A service the graph
+lists under another caller only is revealed too where a line addresses it as a call's target
+(a pooler the topology lists under a batch job, which the API's lines say it calls as well);
+a service the lines merely mention ("failed to convert currency") is not.
 """
 
 from __future__ import annotations
@@ -22,12 +23,13 @@ ONSET = 130
 
 
 def write_case(path: Path, *, name: str = "users-db", listed: bool = False,
-               naming: int = 1) -> Path:
+               naming: int = 1, elsewhere: bool = False,
+               wording: str = "call to {name} failed: context deadline exceeded") -> Path:
     """web calls users and ledger; users calls a database the topology leaves out (or lists,
     `listed`). From ONSET the database's query time jumps and its disk reads double; users'
     latency follows a sample later, web's errors with it. users' new error lines: statement
-    timeouts, and "call to {name} failed" in half of them (in `naming` of every
-    `naming` + 1)."""
+    timeouts, and "call to {name} failed" (`wording`) in half of them (in `naming` of every
+    `naming` + 1). `elsewhere`: the topology lists the database under ledger only."""
     rng = np.random.default_rng(11)
     series: dict[tuple[str, str], np.ndarray] = {}
     for service in ("web", "users", "ledger"):
@@ -49,10 +51,10 @@ def write_case(path: Path, *, name: str = "users-db", listed: bool = False,
     lines = [line(i, f"cache refresh slow req={i:05x}") for i in range(0, ONSET, 9)]
     for i in range(ONSET + 1, N):
         lines.append(line(i, f"canceling statement due to statement timeout req={i:05x}"))
-        lines += [line(i, f"call to {name} failed: context deadline exceeded req={i:05x}")
-                  for _ in range(naming)]
+        lines += [line(i, wording.format(name=name) + f" req={i:05x}") for _ in range(naming)]
     (path / "logs.jsonl").write_text("".join(json.dumps(x) + "\n" for x in lines))
-    edges = (("web", "users"), ("web", "ledger")) + ((("users", "users-db"),) if listed else ())
+    edges = (("web", "users"), ("web", "ledger")) + ((("users", "users-db"),) if listed else ()) \
+        + ((("ledger", "users-db"),) if elsewhere else ())
     write_case_json(path, t0=T0, step=STEP, samples=N, name="Http5xxRatioHigh",
                     service="web", signal="errors", fired_at=ONSET + 6, topology=edges)
     return path
@@ -75,13 +77,29 @@ def test_the_answer_is_the_one_a_listed_edge_gives(
     assert not [e for e in report["evidence"] if "call graph from" in e["query"]]
 
 
-def test_a_service_the_graph_knows_is_not_a_revealed_callee(
+def test_a_healthy_service_a_line_calls_is_judged_and_cleared(
         tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    # "call to ledger failed" from users: ledger is in the call graph (web calls it), so its
-    # calls are known and a word naming it adds no edge; users-db stays out of sight.
+    # "call to ledger failed" from users: the edge is taken, and ledger, whose own signals
+    # never moved, is judged as any dependency is and not named.
     report = investigate_json(write_case(tmp_path / "known", name="ledger"), capsys)
-    assert not [e for e in report["evidence"] if "call graph from" in e["query"]]
     assert report["root_causes"][0]["service"] != "ledger", report["summary"]
+
+
+def test_a_database_listed_under_another_caller_is_revealed_by_a_call_to_it(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    report = investigate_json(write_case(tmp_path / "elsewhere", elsewhere=True), capsys)
+    assert report["root_causes"][0]["service"] == "users-db", report["summary"]
+    said = [e["finding"] for e in report["evidence"] if "call graph from" in e["query"]]
+    assert said and "users-db" in said[0], said
+
+
+def test_a_database_the_lines_only_mention_is_not_revealed(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    # users' lines speak of the database ("stale rows read back from users-db") but call
+    # no one by it: listed under ledger, it is no callee of users.
+    report = investigate_json(write_case(tmp_path / "mention", elsewhere=True,
+                                         wording="stale rows read back from {name}"), capsys)
+    assert not [e for e in report["evidence"] if "call graph from" in e["query"]]
 
 
 

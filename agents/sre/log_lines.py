@@ -93,6 +93,32 @@ def blame(lines: list[LogLine], others: set[str], *, store: str | None = None
     return tuple(sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))), naming / len(lines)
 
 
+# A name a line addresses as the target of a call: after a call's verb ("call to", "calling",
+# "request to", "upstream", "connecting to", "timeout calling"), in a URL, or with a port.
+_CALL_BEFORE = (r"(?:\b(?:call(?:ing|s)?|request(?:s|ing)?|connect(?:ing|ion)?|upstream|"
+                r"dial(?:ing)?|query(?:ing)?|publish(?:ing)?)\s+(?:(?:to|on|for)\s+)?|"
+                r"\b[a-z][a-z0-9+]*://)")
+
+
+def called(lines: list[LogLine], others: set[str]) -> tuple[tuple[str, int], ...]:
+    """Which of `others` these lines address as the target of a call ("call to ledger
+    failed", "upstream pgbouncer responded 503", "GET http://users:8080/..."), with how many
+    lines do, most first: a service named otherwise ("failed to convert currency") is not
+    one the writer calls."""
+    if not lines or not others:
+        return ()
+    patterns = {name: re.compile(rf"(?:{_CALL_BEFORE}{re.escape(name.lower())}(?![a-z0-9_\-])"
+                                 rf"|(?<![a-z0-9_\-.]){re.escape(name.lower())}:\d{{2,5}}\b)")
+                for name in others}
+    counts: Counter[str] = Counter()
+    for line in lines:
+        text = line.message.lower()
+        if name_lookup_failure(text):
+            continue
+        counts.update(name for name, pattern in patterns.items() if pattern.search(text))
+    return tuple(sorted(counts.items(), key=lambda kv: (-kv[1], kv[0])))
+
+
 def sql_store(callees: set[str]) -> str | None:
     """The one SQL database (or pooler) among a service's callees, by its name; None when
     there is none or several."""
