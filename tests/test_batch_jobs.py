@@ -5,7 +5,8 @@ that calls nothing the alert depends on, or whose earlier run in the window was 
 schedule's routine run), explains nothing. A service it calls that has no latency or error
 series of its own (a connection pooler: its CPU and its waiting clients) is still what the
 alert's path came to, and a caller on that path whose own CPU saturated after the job
-started is the job's doing too."""
+started is the job's doing too, as is what the pooler passed the job's queries on to. What
+a job calls, where no topology lists it, its own error lines say."""
 
 from __future__ import annotations
 
@@ -58,10 +59,13 @@ def write_case(path: Path, *, started_at: int, caller: str = "rollup",
     return path
 
 
-def write_pooler_case(path: Path) -> Path:
+def write_pooler_case(path: Path, *, uncharted: bool = False) -> Path:
     """api calls pool, a connection pooler with no latency or error series (its CPU and its
     waiting clients only); the rollup job, created at sample 86, calls pool too. pool's CPU
-    saturates from 88; api's latency rises from 89 and its own CPU, loudly, with it."""
+    saturates from 88; api's latency rises from 89 and its own CPU, loudly, with it.
+    `uncharted`: the topology leaves the job out (its pods are in no service map) and says
+    pool passes queries on to pg, whose disk reads soar from 88; the job's own error lines
+    say what it calls ("call to pool failed")."""
     rng = np.random.default_rng(7)
     series = {("api", "latency"): 80 + rng.normal(0, 3, N),
               ("api", "cpu"): 30 + rng.normal(0, 1.5, N),
@@ -71,20 +75,39 @@ def write_pooler_case(path: Path) -> Path:
     series[("pool", "pool_waiting_clients")][88:] += 20
     series[("api", "latency")][89:] += 150
     series[("api", "cpu")][89:] += 120
+    if uncharted:
+        series[("pg", "disk_reads")] = 400 + rng.normal(0, 20, N)
+        series[("pg", "disk_reads")][88:] += 20000
     path.mkdir(parents=True)
     write_metrics(path, series, t0=T0, step=STEP)
     (path / "events.jsonl").write_text(json.dumps(
         {"ts": T0 + 86 * STEP, "service": "rollup", "kind": "k8s",
          "summary": "Created job rollup-28525636"}) + "\n")
+    if uncharted:
+        (path / "logs.jsonl").write_text("".join(json.dumps(
+            {"ts": T0 + i * STEP + 5, "service": "rollup", "level": "error",
+             "message": f"call to pool failed: context deadline exceeded batch={i}"}) + "\n"
+            for i in range(89, N)))
     write_case_json(path, t0=T0, step=STEP, samples=N, name="HighLatency", service="api",
-                    signal="latency", fired_at=95, topology=(("api", "pool"),
-                                                             ("rollup", "pool")))
+                    signal="latency", fired_at=95,
+                    topology=(("api", "pool"), ("pool", "pg")) if uncharted
+                    else (("api", "pool"), ("rollup", "pool")))
     return path
 
 
 def test_a_job_loading_a_pooler_with_no_latency_series_is_the_cause(
         tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     report = investigate_json(write_pooler_case(tmp_path / "pooler"), capsys)
+    top = report["root_causes"][0]
+    assert (top["service"], top["kind"]) == ("rollup", "traffic"), report["summary"]
+
+
+def test_a_job_the_topology_leaves_out_is_found_by_what_its_lines_call(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    # The job's lines name the pooler it calls; the database behind the pooler, whose reads
+    # soared with the job's queries, is the job's doing too, not a cause of its own.
+    report = investigate_json(write_pooler_case(tmp_path / "uncharted", uncharted=True),
+                              capsys)
     top = report["root_causes"][0]
     assert (top["service"], top["kind"]) == ("rollup", "traffic"), report["summary"]
 

@@ -138,7 +138,7 @@ async def explore(run: Run, service: str, effect: str, effect_onset: float | Non
     # (no error metric of its own, only a slowdown and its callers' failures).
     # The calls its lines reveal join the call graph first: the lines are then judged with
     # what they say of those callees ("call to inventory-pg failed" reports inventory-pg).
-    logs = _revealed(run, service, await run.tools.error_logs(service))
+    logs = revealed(run, service, await run.tools.error_logs(service))
     if logs is not None and (logs.baseline_count or logs.region_count):
         lookups = logs.name_lookups  # its resolver failing, not its code
         h = run.new(statement=f"name lookups from {service} failing (DNS) caused {effect}"
@@ -330,7 +330,7 @@ async def _dependencies(run: Run, service: str, effect: str, effect_onset: float
     return found_below
 
 
-def _revealed(run: Run, service: str, logs: LogVerdict | None) -> LogVerdict | None:
+def revealed(run: Run, service: str, logs: LogVerdict | None) -> LogVerdict | None:
     """Calls the topology does not list that `service`'s own error lines reveal: a service
     named by a share of them ("call to users-pg failed", "upstream braintree-api responded
     503") is one it calls. Topologies drawn from traces or manifests miss databases and

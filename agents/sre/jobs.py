@@ -9,6 +9,7 @@ from __future__ import annotations
 import re
 
 from agents.sre.candidates import Candidate
+from agents.sre.catalogue import revealed
 from agents.sre.report import Hypothesis
 from agents.sre.run import DEGRADATION, RESOURCE_KINDS, Run
 from agents.sre.verdicts import FamilyVerdict, hhmm, persistence
@@ -43,6 +44,9 @@ async def batch_jobs(run: Run, effect_onset: float | None, parent: Hypothesis) -
         if any(e.service == event.service and e.ts < event.ts - th.job_follow_s
                for e in starts):
             continue
+        # What the job calls: the call graph's, and the calls its own lines reveal (a job's
+        # pods are rarely in a topology, and its client spans reach no one that traces).
+        revealed(run, event.service, await run.tools.error_logs(event.service))
         loaded: list[FamilyVerdict] = []
         for callee in sorted(run.graph.get(event.service, ())):
             if callee not in reached:  # off the alert's path: not what it felt
@@ -73,9 +77,16 @@ async def batch_jobs(run: Run, effect_onset: float | None, parent: Hypothesis) -
             evidence=list(h.evidence), hypothesis_id=h.id,
             corroboration=len([s for s in hit if s != run.ctx.service]),
             persistence=persistence(strongest)))
-        # What it loaded degraded from then on, and so did whatever calls it: a caller's
-        # trouble that began after the job started is the job's doing too.
-        affected = set(hit) | {c for s in hit for c in run.callers.get(s, ())}
+        # What it loaded degraded from then on, and so did whatever calls it and whatever it
+        # passes the job's work on to (a pooler's database): trouble that began after the
+        # job started is the job's doing too.
+        below, frontier = set(hit), list(hit)
+        while frontier:
+            for callee in run.graph.get(frontier.pop(), ()):
+                if callee not in below:
+                    below.add(callee)
+                    frontier.append(callee)
+        affected = below | {c for s in hit for c in run.callers.get(s, ())}
         affected.discard(event.service)
         for candidate in run.candidates:
             if candidate.service in affected and candidate.onset is not None and \
