@@ -12,6 +12,7 @@ from agents.sre.candidates import Candidate
 from agents.sre.catalogue import revealed
 from agents.sre.report import Hypothesis
 from agents.sre.run import DEGRADATION, RESOURCE_KINDS, Run
+from agents.sre.search import reached_from
 from agents.sre.verdicts import FamilyVerdict, hhmm, persistence
 from integrations.telemetry.base import ChangeEvent
 
@@ -80,12 +81,7 @@ async def batch_jobs(run: Run, effect_onset: float | None, parent: Hypothesis) -
         # What it loaded degraded from then on, and so did whatever calls it and whatever it
         # passes the job's work on to (a pooler's database): trouble that began after the
         # job started is the job's doing too.
-        below, frontier = set(hit), list(hit)
-        while frontier:
-            for callee in run.graph.get(frontier.pop(), ()):
-                if callee not in below:
-                    below.add(callee)
-                    frontier.append(callee)
+        below = set(hit).union(*(reached_from(run.graph, s) for s in hit))
         affected = below | {c for s in hit for c in run.callers.get(s, ())}
         affected.discard(event.service)
         for candidate in run.candidates:

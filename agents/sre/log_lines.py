@@ -119,6 +119,25 @@ def called(lines: list[LogLine], others: set[str]) -> tuple[tuple[str, int], ...
     return tuple(sorted(counts.items(), key=lambda kv: (-kv[1], kv[0])))
 
 
+def names_in(lines: list[LogLine], service: str, graph: dict[str, set[str]],
+             services: set[str]) -> tuple[tuple[tuple[str, int], ...], float,
+                                          tuple[tuple[str, int], ...]]:
+    """Which of its callees `service`'s error lines name (every other service when there is
+    no call graph), the share naming one, and the calls the graph missed that they reveal:
+    services it does not know at all (a database no trace reached) named anyhow, and others
+    it knows (a pooler listed under another client only) addressed as a call's target,
+    unless they call this service."""
+    if not any(graph.values()):
+        return (*blame(lines, services - {service}), ())
+    callees = graph.get(service, set())
+    named, share = blame(lines, callees, store=sql_store(callees))
+    charted = set(graph) | {c for listed in graph.values() for c in listed}
+    unknown, _ = blame(lines, services - charted)
+    callers = {caller for caller, listed in graph.items() if service in listed}
+    elsewhere = called(lines, charted - callees - callers - {service})
+    return named, share, unknown + elsewhere
+
+
 def sql_store(callees: set[str]) -> str | None:
     """The one SQL database (or pooler) among a service's callees, by its name; None when
     there is none or several."""

@@ -161,8 +161,8 @@ async def widen(run: Run, services: list[str], effect_onset: float | None, *,
     only through the requests they send (which the traffic rules judge): a caller's own
     deploy or CPU, off the path, is not a cause of its callee's trouble."""
     await run.progress("widening the search beyond the call graph")
-    downstream = _reached(run.graph, run.ctx.service)
-    upstream = _reached(run.callers, run.ctx.service)
+    downstream = reached_from(run.graph, run.ctx.service)
+    upstream = reached_from(run.callers, run.ctx.service)
     symptom = (await run.tools.profile(run.ctx.service)).degradation(DEGRADATION,
                                                                       run.ctx.metric)
     effect = run.ctx.effect
@@ -279,7 +279,7 @@ async def widen(run: Run, services: list[str], effect_onset: float | None, *,
             candidate.explained = True
 
 
-def _reached(edges: dict[str, set[str]], start: str) -> set[str]:
+def reached_from(edges: dict[str, set[str]], start: str) -> set[str]:
     """Every service reached from `start` along `edges` (callees or callers), directly or
     through others."""
     seen: set[str] = set()

@@ -12,7 +12,7 @@ import logging
 from collections import Counter
 
 from agents.sre.error_share import errors_per_request
-from agents.sre.log_lines import blame, called, mine_templates, new_patterns, sql_store
+from agents.sre.log_lines import blame, mine_templates, names_in, new_patterns
 from agents.sre.report import Evidence, EvidenceStatus
 from agents.sre.rules.thresholds import DEFAULT, Thresholds
 from agents.sre.series import SeriesView
@@ -323,20 +323,7 @@ class Toolbox:
 
     def _names_in(self, service: str, after: list[LogLine]
                   ) -> tuple[tuple[tuple[str, int], ...], float, tuple[tuple[str, int], ...]]:
-        """Which of its callees `service`'s error lines since the split name (every other
-        service when there is no call graph), the share naming one, and the calls the graph
-        missed that they reveal: services it does not know at all (a database no trace
-        reached) named anyhow, and others it knows (a pooler listed under another client
-        only) addressed as a call's target, unless they call this service."""
-        if not any(self.graph.values()):
-            return (*blame(after, self.services - {service}), ())
-        callees = self.graph.get(service, set())
-        named, share = blame(after, callees, store=sql_store(callees))
-        charted = set(self.graph) | {c for listed in self.graph.values() for c in listed}
-        unknown, _ = blame(after, self.services - charted)
-        callers = {caller for caller, listed in self.graph.items() if service in listed}
-        elsewhere = called(after, charted - callees - callers - {service})
-        return named, share, unknown + elsewhere
+        return names_in(after, service, self.graph, self.services)
 
     def naming(self, service: str, names: set[str]) -> float:
         """The share of `service`'s error lines since the split (as read) naming one of
