@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from integrations.telemetry.base import metric_family
+from integrations.telemetry.base import metric_family, name_words, seconds_per_unit
 from integrations.telemetry.dialects import event_kind
 from integrations.telemetry.errors import ScenarioError
 from integrations.telemetry.scenario import load_case
@@ -72,6 +72,36 @@ NAMES = {
 }
 
 
+# Cloud providers' names say their words by case alone (CloudWatch, Azure Monitor), or in
+# the plural (Google Cloud's `request_latencies`).
+VENDOR_NAMES = {
+    "CPUUtilization": "cpu", "EngineCPUUtilization": "cpu", "FreeableMemory": "memory",
+    "SwapUsage": "memory", "ReadIOPS": "disk", "DiskQueueDepth": "disk",
+    "ReadLatency": "latency", "SuccessfulRequestLatency": "latency",
+    "TargetResponseTime": "latency", "P99Latency": "latency",
+    "run.googleapis.com/request_latencies": "latency",
+    "loadbalancing.googleapis.com/https/total_latencies": "latency",
+    "HTTPCode_Target_5XX_Count": "errors", "5XXError": "errors", "Http5xx": "errors",
+    "SystemErrors": "errors", "TargetConnectionErrorCount": "errors", "CacheMisses": "errors",
+    "RequestCount": "throughput", "requestCount": "throughput", "Invocations": "throughput",
+    "HealthyHostCount": "other", "Http2xx": "other",
+}
+
+
+@pytest.mark.parametrize(("name", "family"), sorted(VENDOR_NAMES.items()))
+def test_family_of_a_name_spelled_by_case(name: str, family: str) -> None:
+    assert metric_family(name) == family
+
+
+def test_a_names_words_split_by_separators_and_by_case() -> None:
+    assert name_words("HTTPCode_Target_5XX_Count") == ["http", "code", "target", "5xx", "count"]
+    assert name_words("node_memory_MemAvailable_bytes") == ["node", "memory", "mem",
+                                                            "available", "bytes"]
+    assert name_words("instance:node_cpu_utilisation:rate5m") == [
+        "instance", "node", "cpu", "utilisation", "rate5m"]
+    assert name_words("latencyMs") == ["latency", "ms"] and seconds_per_unit("latencyMs") == 1e-3
+
+
 @pytest.mark.parametrize(("name", "family"), sorted(NAMES.items()))
 def test_family_by_name(name: str, family: str) -> None:
     assert metric_family(name) == family
@@ -80,7 +110,8 @@ def test_family_by_name(name: str, family: str) -> None:
 @pytest.mark.parametrize(("given", "signal"), [
     ("latency", "latency"), ("LATENCY", "latency"), ("p99", "latency"),
     ("p99_latency", "latency"), ("error_rate", "errors"), ("cpu", "saturation"),
-    ("availability", "availability"), ("requests_per_s", "throughput")])
+    ("availability", "availability"), ("requests_per_s", "throughput"),
+    ("ReadLatency", "latency"), ("CPUUtilization", "saturation")])
 def test_an_alert_signal_may_be_named_like_a_metric(tmp_path: Path, given: str,
                                                     signal: str) -> None:
     (tmp_path / "case.json").write_text(json.dumps({

@@ -124,6 +124,11 @@ def test_vocabulary_helpers() -> None:
     assert severity_of("P1") == Severity.CRITICAL and severity_of("sev3") == Severity.WARNING
     assert severity_of("bogus") == Severity.WARNING
     assert signal_of(None, "KafkaConsumerLag") == Signal.SATURATION
+    # Alert names read as words: a feature flag is no lag, a downstream service no outage.
+    assert signal_of(None, "FeatureFlagEvaluationsHigh") == Signal.OTHER
+    assert signal_of(None, "DownstreamCallsHigh") == Signal.OTHER
+    assert signal_of(None, "InstanceDown") == Signal.AVAILABILITY
+    assert signal_of(None, "HTTPCode_Target_5XX_Count above 10") == Signal.ERRORS
     assert signal_of("availability", "whatever") == Signal.AVAILABILITY
     assert parse_time(1795382400000, "t") == parse_time(1795382400, "t")
     assert parse_time("2026-11-22T21:00:00+01:00", "t").hour == 20

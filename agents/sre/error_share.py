@@ -9,14 +9,13 @@ share that fail; a share that did not rise is no degradation, whatever the count
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable
 
 import numpy as np
 
 from agents.sre.stats import Anomaly, Direction
 from agents.sre.verdicts import FamilyVerdict, ServiceProfile
-from integrations.telemetry.base import Series
+from integrations.telemetry.base import Series, name_words
 
 # Error metrics that are already a share of requests (a rate, a ratio, a percentage), told
 # by a word of their name: as a substring, "ratio" is also in "duration", and OpenTelemetry's
@@ -26,8 +25,7 @@ _SHARE = frozenset({"rate", "ratio", "percent", "percentage", "pct", "share", "f
 
 def is_share(metric: str) -> bool:
     """Whether an error metric's name says it is already a share of requests."""
-    words = re.split(r"[^a-z0-9]+", re.sub(r"([a-z0-9])([A-Z])", r"\1_\2", metric).lower())
-    return not _SHARE.isdisjoint(words)
+    return not _SHARE.isdisjoint(name_words(metric))
 
 
 def errors_per_request(profile: ServiceProfile,

@@ -16,6 +16,7 @@ from typing import Any, Protocol
 
 from integrations.errors import PayloadError
 from integrations.redaction import clip
+from integrations.telemetry.base import name_words
 from storage.models import Alert, AlertStatus, Severity, Signal
 
 JSONObject = dict[str, Any]
@@ -160,8 +161,11 @@ def severity_of(*candidates: Any, default: Severity = Severity.WARNING) -> Sever
 _SIGNAL_PATTERNS: list[tuple[Signal, re.Pattern[str]]] = [
     (Signal.LATENCY, re.compile(r"latenc|slow|duration|p9[059]|response.?time|timeout")),
     (Signal.ERRORS, re.compile(r"error|5xx|exception|fail|crash|panic|\berr")),
-    (Signal.AVAILABILITY, re.compile(r"down|unavailab|availab|unreachab|health|\bup\b|probe")),
-    (Signal.SATURATION, re.compile(r"cpu|memory|\bmem|disk|oom|saturat|throttl|pool|lag|queue")),
+    # Read by whole words where a fragment names something else: "down" ends a word
+    # (`InstanceDown`, "shutdown", not "downstream"), "lag" begins one (`ConsumerLag`, not
+    # "feature flag").
+    (Signal.AVAILABILITY, re.compile(r"down\b|unavailab|availab|unreachab|health|\bup\b|probe")),
+    (Signal.SATURATION, re.compile(r"cpu|memory|\bmem|disk|oom|saturat|throttl|pool|\blag|queue")),
     (Signal.THROUGHPUT, re.compile(r"traffic|throughput|rps|qps|request.?rate|requests")),
 ]
 
@@ -172,7 +176,8 @@ def signal_of(explicit: Any, *texts: str) -> Signal:
             return Signal(explicit.strip().lower())
         except ValueError:
             pass
-    haystack = " ".join(texts).lower()
+    # Alert names are often one CamelCase word (`KafkaConsumerLagHigh`): read as words.
+    haystack = " ".join(" ".join(name_words(text)) for text in texts)
     for signal, pattern in _SIGNAL_PATTERNS:
         if pattern.search(haystack):
             return signal

@@ -23,14 +23,14 @@ FloatArray = npt.NDArray[np.float64]
 # exporters use (cadvisor's `container_fs_*`, RCAEval's `load` and `workload`, `tcp_*`).
 FAMILY_PREFIXES: list[tuple[str, tuple[str, ...]]] = [
     ("cpu", ("cpu",)),
-    ("memory", ("mem",)),
+    ("memory", ("mem", "swap")),
     ("disk", ("disk", "filesystem", "blkio", "iops", "volume")),
     ("network", ("net", "socket", "tcp", "rtt", "srtt", "retrans")),
-    ("latency", ("latency", "lat_", "duration", "elapsed")),
+    ("latency", ("latenc", "lat_", "duration", "elapsed")),  # latency, GCP's `latencies`
     # gRPC's status codes and Envoy's upstream timeouts are failed requests too.
     ("errors", ("error", "5xx", "fail", "exception", "timeout", "unavailable", "deadline")),
     ("throughput", ("request", "throughput", "qps", "lod", "workload", "transaction", "quer",
-                    "command", "message")),
+                    "command", "message", "invocation")),  # a function's (Lambda's) calls
     ("availability", ("availability",)),
 ]
 _PREFIXES = dict(FAMILY_PREFIXES)
@@ -85,14 +85,30 @@ _LOAD_AVERAGE = re.compile(r"(?<!up)(?<!down)(?<!pay)(?<!work)load[_\-.]?(?:avg|
 _MEASURES = ("latency", "errors")
 
 
+# Where one word of a name ends and the next begins when the name says it by case alone:
+# CloudWatch's `CPUUtilization`, `ReadLatency`, `HTTPCode_Target_5XX_Count`, Azure's `Http5xx`,
+# OpenTelemetry's camelCase attributes (`requestCount`). A lower case letter or a digit then a
+# capital (a status class `5XX` stays whole), an acronym then a capitalised word, and a status
+# class after its protocol's name.
+_CASE_BOUNDARY = re.compile(r"(?<=[a-z])(?=[A-Z])|(?<=[0-9])(?=[A-Z])(?!XX)"
+                            r"|(?<=[A-Z])(?=[A-Z][a-z])|(?<=[A-Za-z])(?=[1-5][xX]{2}(?![A-Za-z]))")
+
+
+def name_words(metric: str) -> list[str]:
+    """A metric's name as its lower-case words, by separators and by case: every reader of a
+    name's words (its family, its unit, whether it is a share) splits it so."""
+    return [w for w in re.split(r"[^a-z0-9]+", _CASE_BOUNDARY.sub("_", metric.strip()).lower())
+            if w]
+
+
 @functools.lru_cache(maxsize=4096)
 def metric_family(metric: str) -> str:
     """The family by the name's prefix, else by its first later word that has a family's
     prefix (so `commit_latency_ms` and `http_request_duration_seconds` are latency), else by
     a whole word (`container_fs_writes_bytes_total` is disk). Memoised: every series'
     `family` asks, and a system has a few dozen metric names."""
-    name = metric.strip().lower()
-    words = [w for w in re.split(r"[_\-.:/ ]+", name) if w]
+    words = name_words(metric)
+    name = "_".join(words)
     for family, whole in _MEASURED_BY:
         if whole.intersection(words) and not (family == "disk" and _HITS.intersection(words)):
             return family
@@ -127,8 +143,7 @@ def seconds_per_unit(metric: str, unit: str = "") -> float | None:
     given = unit.strip().lower()
     if given in _SECONDS or given == "s":
         return _SECONDS.get(given, 1.0)
-    words = [w for w in re.split(r"[_\-.:/ ]+", metric.strip().lower()) if w]
-    return next((_SECONDS[w] for w in reversed(words) if w in _SECONDS), None)
+    return next((_SECONDS[w] for w in reversed(name_words(metric)) if w in _SECONDS), None)
 
 
 def _timed(words: list[str]) -> str:

@@ -107,7 +107,7 @@ def signal_of(text: str) -> str | None:
         return word
     if re.fullmatch(r"p\d{2,3}", word):
         return "latency"
-    return _SIGNAL_OF_FAMILY.get(metric_family(word))
+    return _SIGNAL_OF_FAMILY.get(metric_family(text.strip()))  # its case marks words
 
 
 # A change event's kind as other tools write it, read into DESIGN.md's vocabulary (a
