@@ -427,7 +427,10 @@ async def unknown_links(run: Run, found: list[Candidate], effect_onset: float | 
                 candidate.persistence < th.persistent or \
                 candidate.strength(th) / th.off_path_factor < th.abstain_strength:
             continue
-        if candidate.fallback and not isolated:
+        # A change whose service ran clean for a while before degrading is judged at that
+        # degradation (`settled`): off the path it is that degradation, and is promoted only
+        # where a degradation is, when the alert has no call graph below it.
+        if (candidate.fallback or settled(candidate, th)) and not isolated:
             continue
         # A service off the call graph hurts others only through what it shares with them:
         # CPU or disk used on nodes that all kept room to spare of it harmed no one there
