@@ -61,6 +61,7 @@ NAMES = {
     # A word that only opens with a family's prefix, a load that is no load average, blocks
     # found in memory, Datadog's JMX percentiles.
     "envoy_cluster_membership_healthy": "other", "envoy_cluster_membership_total": "other",
+    "rabbitmq_queue_messages_ready": "other",  # a backlog waiting for a consumer
     "netdata_disk_qops_operations_average": "disk",
     "netdata_system_cpu_percentage_average": "cpu",
     "system.load.norm.1": "cpu", "file_upload_avg_duration_seconds": "latency",

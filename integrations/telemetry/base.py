@@ -62,7 +62,8 @@ FAMILY_WORDS: list[tuple[str, frozenset[str]]] = [
 # cache or a node out of memory; slow queries are a latency; a cache miss is a lookup that
 # failed (`redis_keyspace_misses_total`); blocks read are disk reads (blocks hit were found
 # in memory: `pg_stat_database_blks_hit` is no disk). A backlog (`pending`,
-# `waiting`, `queued`) is neither requests arriving nor their latency, whatever it counts:
+# `waiting`, `queued`, RabbitMQ's messages `ready` for a consumer) is neither requests
+# arriving nor their latency, whatever it counts:
 # `db.client.connections.pending_requests` is a pool's queue for connections, zero until the
 # database behind it slows (read as traffic, it made its caller a "surge" at z=3e7).
 _MEASURED_BY: list[tuple[str, frozenset[str]]] = [
@@ -70,7 +71,7 @@ _MEASURED_BY: list[tuple[str, frozenset[str]]] = [
     ("latency", frozenset({"slow"})),
     ("errors", frozenset({"miss", "misses"})),
     ("disk", frozenset({"blks", "blocks"})),
-    ("other", frozenset({"pending", "waiting", "queued"}))]
+    ("other", frozenset({"pending", "waiting", "queued", "ready"}))]
 # A histogram's or a summary's count is how many requests it timed: `..._duration_count` is
 # throughput (errors when it counts failures: `rpc.server.duration.count.error`).
 _TALLIES = frozenset({"count", "bucket"})
