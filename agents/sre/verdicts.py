@@ -148,7 +148,7 @@ class LogVerdict:
     blame_share: float = 0.0
     blame_counts: tuple[int, ...] = ()  # lines naming each of `blamed`
     # Calls the topology missed that these lines reveal (a database, a third party, a pooler
-    # listed under another client only), with how many lines name each (`Toolbox._names_in`).
+    # listed under another client only), with how many lines name each (`log_lines.names_in`).
     unlisted: tuple[tuple[str, int], ...] = ()
     # When the surge's lines (its new patterns, else its top one) were last written, and the
     # mean time between them since the split: lines that stopped long before the data ends
