@@ -8,10 +8,15 @@ import json
 import re
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from evals.cases import KINDS
 from evals.synthetic_cluster import HELDOUT_SEED, generate, plan
+from evals.synthetic_cluster.build import SPAN
+from evals.synthetic_cluster.cluster import Cluster
+from evals.synthetic_cluster.model import Model
+from evals.synthetic_cluster.systems import SYSTEMS, System
 from integrations.telemetry.scenario import ScenarioSource
 
 COUNT = 8
@@ -143,3 +148,22 @@ def test_plan_mix_at_full_size() -> None:
     faults = {k: v for k, v in counts.items() if not k.startswith("control")}
     assert len(faults) == 14 and set(faults.values()) <= {2, 3}
     assert plan(42, HELDOUT_SEED) != plan(42, 7)
+
+
+@pytest.mark.parametrize("system", SYSTEMS, ids=lambda s: s.name)
+def test_every_system_is_healthy_before_any_fault(system: System) -> None:
+    """With no fault and no noise, at the afternoon peak, no node runs hot enough to slow
+    its pods and the entry fails no more than its everyday share: a case's baseline is an
+    ordinary day. (Nodes drawn at 8 or 16 cores alone once ran one system's PDF renderers
+    at five times their cores, and every request failed before any fault began.)"""
+    for seed in range(3):
+        rng = np.random.default_rng(seed)
+        cluster = Cluster(system, SPAN, rng)
+        model = Model(cluster, rng, 13.0)  # the window's middle falls in the afternoon
+        model.run()
+        peak = slice(60, 200)
+        hottest = max(float(u[peak].max()) for u in model.node_util.values())
+        assert hottest < 0.82, f"{system.name} seed {seed}: a node at {hottest:.0%} of its cores"
+        gateway = next(n for n, w in model.wl.items() if w.role == "gateway")
+        worst = float(model.err[gateway][peak].max())
+        assert worst < 0.05, f"{system.name} seed {seed}: {gateway} fails {worst:.0%} of requests"

@@ -6,7 +6,9 @@ What is modelled
   ride-booking platform (AKS, Datadog), and a search/ads backend on bare-metal kubeadm
   (Envoy edge, Prometheus half-migrated to OpenTelemetry). 25-34 workloads each with
   databases, caches, a queue, a gateway, CronJobs, a limitless batch job, CoreDNS and the
-  third parties they call; 5-8 nodes.
+  third parties they call; 5-8 nodes, each sized so that its pods' normal peak CPU fits in
+  70% of its cores (version 2: before, one system's nodes ran at up to five times their
+  cores and it failed every request before any fault began).
 - Pods: Deployments named `name-<rs hash 10>-<5>`, StatefulSets `name-0`, Job pods
   `cronjob-<minute>-<5>`; rollouts replace pod names mid-window; evictions and restarts
   reset counters. Metrics are per pod (cadvisor/kubelet), per workload where the source
@@ -55,7 +57,7 @@ from evals.synthetic_cluster.faults import FAMILIES
 from evals.synthetic_cluster.noise import CONTROLS
 from evals.synthetic_cluster.systems import SYSTEMS
 
-VERSION = 1
+VERSION = 2
 HELDOUT_SEED = 2030
 
 

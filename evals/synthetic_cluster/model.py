@@ -114,6 +114,7 @@ class Model:
                 self.hit[w.name] = np.full(T, float(rng.uniform(0.9, 0.97)))
         self.order = self._order()
         self.cap: dict[str, float] = {}
+        self._size_nodes()
 
     # -- graph -----------------------------------------------------------------------------
     def consumes(self, caller: str, callee: str) -> bool:
@@ -141,6 +142,31 @@ class Model:
 
     def _k(self, name: str, table: dict[str, np.ndarray], default: float) -> np.ndarray:
         return table.get(name, np.full(self.T, default))
+
+    def _size_nodes(self, headroom: float = 0.7) -> None:
+        """Grow a node (doubling, as instance sizes go) until its pods' normal peak CPU fits
+        within `headroom` of its cores, as capacity planning or a cluster autoscaler would.
+        Drawn at 8 or 16 cores alone, a node holding a SaaS system's PDF renderers ran at up
+        to five times its cores on an ordinary afternoon: every pod on it slowed, pools
+        filled, retries multiplied, and the whole system failed every request before any
+        fault began. Sized before the story, so that a hog or a batch job is drawn against
+        the node it will run on."""
+        rps = self._traffic({}, baseline=True)
+        t = np.arange(self.T)
+        demand = {n: np.zeros(self.T) for n in self.c.nodes}
+        for p in self.c.pods:
+            w = self.wl[p.workload]
+            if p.died <= 0:
+                continue
+            live = np.maximum(self.c.live_count(p.workload), 1)
+            per_request = w.base_ms / 1000 * (0.6 if w.role not in ("db", "cache") else 0.8)
+            busy = 0.0 if w.role in ("cron", "batch") else rps[p.workload] / live * per_request
+            demand[p.node] += (0.05 + busy) * p.alive(t)
+        for n in self.c.nodes:
+            need = float(np.quantile(demand[n], 0.98)) / headroom
+            while self.c.node_cores[n] < need:
+                self.c.node_cores[n] *= 2
+            self.c.node_mem[n] = self.c.node_cores[n] * 4 * 2**30
 
     # -- the passes --------------------------------------------------------------------------
     def run(self) -> None:
