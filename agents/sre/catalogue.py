@@ -79,6 +79,7 @@ async def explore(run: Run, service: str, effect: str, effect_onset: float | Non
     local: list[Explanation] = []
     traffic_from_upstream: float | None = None  # when a surge from upstream arrived here
     surge_here: FamilyVerdict | None = None
+    saturated: list[tuple[FamilyVerdict, Hypothesis]] = []  # its resources found supported
     view = run.tools.view
 
     damage_at = when(view, effect_onset, run.ctx.fired_at_s, effect_verdict)
@@ -102,6 +103,8 @@ async def explore(run: Run, service: str, effect: str, effect_onset: float | Non
             h.status, h.reason = "refuted", refuted.reason
             continue
         h.status = "supported"
+        if kind != "traffic":
+            saturated.append((verdict, h))
         if kind == "traffic":
             surge_here = surge_above if share else verdict
             origin = await traffic_origin(run, service, verdict, depth, h, damage_at)
@@ -113,6 +116,15 @@ async def explore(run: Run, service: str, effect: str, effect_onset: float | Non
                 continue
         local.append(Explanation(kind, verdict.score, verdict.onset, h.evidence,
                                  persistence(verdict)))
+    if saturated and "throughput" not in profile.families:
+        # A store that exports no request rate (a database's exporter, an APM without its
+        # spans): its saturation stands in for its load, and what missed_by asks of a surge
+        # holds of it too. Its callers sent no more requests, yet a cache they read first
+        # missed more, from no later: the reads it stopped answering are that load.
+        first, h = min(saturated, key=lambda p: p[0].onset if p[0].onset is not None
+                       else float("inf"))
+        if await missed_by(run, service, first, depth, h, steady_callers=True) is not None:
+            traffic_from_upstream = first.onset if first.onset is not None else damage_at
 
     for event in await run.tools.changes():
         change = event_cause(event)

@@ -64,22 +64,29 @@ async def traffic_origin(run: Run, service: str, verdict: FamilyVerdict, depth: 
 
 
 async def missed_by(run: Run, service: str, surge: FamilyVerdict, depth: int,
-                    parent: Hypothesis) -> str | None:
+                    parent: Hypothesis, *, steady_callers: bool = False) -> str | None:
     """A surge that entered at `service` with no caller sending more: the cache its callers
     read through before it, when that cache's misses rose with it (a cache flushed, evicting
     or restarted sends every read it no longer answers to the store behind it: a stampede).
+    `steady_callers`: `surge` is a saturation standing in for a load the service does not
+    export, so that no caller sent more is checked here: the misses must outgrow the
+    caller's own requests (its retries may follow the failures, at a fraction of the rise).
     Returns the cache's name, with a candidate for it, or None."""
     if surge.onset is None:
         return None
     found: tuple[str, str, FamilyVerdict] | None = None
     for caller in sorted(run.callers.get(service, ())):
+        asked = (await run.tools.profile(caller)).families.get("throughput") \
+            if steady_callers else None
+        more = gain(asked) if asked is not None and asked.anomalous else 0.0
         for sibling in sorted(run.graph.get(caller, set()) - {service}):
             profile = await run.tools.profile(sibling)
             for v in profile.metrics.values():
                 if not _misses(v.metric) or not v.anomalous or v.anomaly is None or \
                         v.anomaly.peak <= v.anomaly.baseline or v.onset is None or \
                         v.onset > surge.onset + run.tolerance or \
-                        gain(v) < run.thresholds.carries * gain(surge):
+                        gain(v) < run.thresholds.carries * gain(surge) or \
+                        more >= run.thresholds.carries * gain(v):
                     continue  # misses that merely rose with the reads carry no surge
                 if found is None or v.score > found[2].score:
                     found = (caller, sibling, v)
