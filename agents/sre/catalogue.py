@@ -105,7 +105,7 @@ async def explore(run: Run, service: str, effect: str, effect_onset: float | Non
         h.status = "supported"
         if kind != "traffic":
             saturated.append((verdict, h))
-        if kind == "traffic":
+        else:
             surge_here = surge_above if share else verdict
             origin = await traffic_origin(run, service, verdict, depth, h, damage_at)
             if origin == service and not share:
@@ -117,10 +117,10 @@ async def explore(run: Run, service: str, effect: str, effect_onset: float | Non
         local.append(Explanation(kind, verdict.score, verdict.onset, h.evidence,
                                  persistence(verdict)))
     if saturated and "throughput" not in profile.families:
-        # A store that exports no request rate (a database's exporter, an APM without its
-        # spans): its saturation stands in for its load, and what missed_by asks of a surge
-        # holds of it too. Its callers sent no more requests, yet a cache they read first
-        # missed more, from no later: the reads it stopped answering are that load.
+        # A store that exports no request rate (a MySQL or pgbouncer exporter's CPU, latency
+        # and slow queries): its saturation stands in for its load, and what missed_by asks
+        # of a surge holds of it too. Its callers sent no more requests, yet a cache they
+        # read first missed more, from no later: the reads it stopped answering are that load.
         first, h = min(saturated, key=lambda p: p[0].onset if p[0].onset is not None
                        else float("inf"))
         if await missed_by(run, service, first, depth, h, steady_callers=True) is not None:
