@@ -89,7 +89,9 @@ def test_a_change_must_fall_in_the_window_before_the_symptom() -> None:
     old = ChangeEvent(at(40), "db", "deploy", "v1")
     assert window.check(link(recent, kind="deploy", role="local")) is None
     assert window.check(link(old, kind="deploy", role="local")) is not None
-    assert window.check(link(recent, kind="deploy", role="local", effect_onset=None)) is not None
+    # The alert's statistic never moved (no onset): the lookback runs back from the alert.
+    assert window.check(link(recent, kind="deploy", role="local", effect_onset=None)) is None
+    assert window.check(link(old, kind="deploy", role="local", effect_onset=None)) is not None
 
 
 # ---- magnitude ----------------------------------------------------------------------------

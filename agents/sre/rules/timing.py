@@ -79,14 +79,13 @@ def late(link: Link) -> str:
 @rule("change_window", family="timing", kinds=("deploy", "config", "memory", "traffic"))
 def change_window(link: Link) -> str:
     """A change (or an OOM kill, or a batch job's start) explains what follows it within the
-    lookback (45 minutes), not older trouble and not an episode that cannot be placed in
-    time."""
+    lookback (45 minutes), not older trouble. An effect whose onset could not be placed was
+    under way when the alert fired (as `late` holds it): the lookback runs back from then."""
     cause = link.cause
     if not isinstance(cause, ChangeEvent):
         return ""
-    if link.effect_onset is None:
-        return "the symptom's onset is unknown, so no change can be placed before it"
-    if cause.ts < link.effect_onset - link.thresholds.change_lookback_s:
+    onset = link.effect_onset if link.effect_onset is not None else link.timing.fired_at
+    if cause.ts < onset - link.thresholds.change_lookback_s:
         return f"the {cause.kind} at {hhmm(cause.ts)} is too long before the symptom"
     return ""
 
