@@ -90,7 +90,7 @@ class Investigator:
                 callers.setdefault(callee, set()).add(caller)
 
         ctx, alert_notes = await self._alert_metric(tools, ctx)
-        symptom_onset, step, data_start = await self._symptom_onset(tools, ctx)
+        symptom_onset, step, data_start, from_lines = await self._symptom_onset(tools, ctx)
         tools.data_start = data_start
         alert_notes += await self._alert_outside_data(tools, ctx, step)
         # A cause may show up to one sample after its effect (both are smoothed, and sampled
@@ -115,7 +115,7 @@ class Investigator:
                        kind="symptom", service=ctx.service, depth=0, parent=None)
         try:
             symptom = await self._test_symptom(run, root)
-            effect_onset = symptom.onset if symptom and symptom.anomalous else symptom_onset
+            effect_onset = effect_onset_of(symptom, symptom_onset, from_lines=from_lines)
             await explore(run, ctx.service, ctx.effect, effect_onset,
                           depth=0, parent=root, path=list(root.evidence),
                           effect_verdict=symptom)
@@ -318,9 +318,11 @@ class Investigator:
         return []
 
     async def _symptom_onset(self, tools: Toolbox, ctx: AlertContext
-                             ) -> tuple[float | None, float, float]:
-        """When the alerting signal's episode began, the data's sampling step, and where the
-        data actually starts (a window may reach back further than the telemetry)."""
+                             ) -> tuple[float | None, float, float, bool]:
+        """When the alerting signal's episode began, the data's sampling step, where the
+        data actually starts (a window may reach back further than the telemetry), and
+        whether the onset was read from the service's own error lines (the statistic had no
+        episode)."""
         result = await tools.fetch_metrics(ctx.service)
         families = SYMPTOM_FAMILIES.get(ctx.signal, SYMPTOM_FAMILIES["other"])
         onsets: list[float] = []
@@ -358,8 +360,8 @@ class Investigator:
                     ctx.fired_at_s - data_start),
                 until=ctx.fired_at_s, min_lines=int(th.log_onset_lines))
             if began is not None:
-                onsets.append(began)
-        return (min(onsets) if onsets else None), step, data_start
+                return began, step, data_start, True
+        return (min(onsets) if onsets else None), step, data_start, False
 
     # ---- the catalogue ----------------------------------------------------------------------
 
@@ -401,6 +403,21 @@ class Investigator:
             root.status = "inconclusive"
             root.reason = f"the alerting signal is within its normal range (z={verdict.score:.1f})"
         return verdict
+
+
+def effect_onset_of(symptom: FamilyVerdict | None, traced: float | None, *,
+                    from_lines: bool = False) -> float | None:
+    """When the alert's effect began, for every cause to be timed against: the symptom's
+    onset when its statistic is abnormal. Judged and found within its normal range (a
+    threshold crossed by a drift, z=2.4), its statistic places nothing: an episode traced on
+    that same series is noise, and the effect is held to the moment the alert fired (None),
+    as `late` and `change_window` hold an effect that could not be placed. Otherwise the
+    episode `traced` on the alert's series, or the service's own new error lines."""
+    if symptom is not None and symptom.anomalous:
+        return symptom.onset
+    if symptom is not None and symptom.anomaly is not None and not from_lines:
+        return None
+    return traced
 
 
 def ended_after(tools: Toolbox, verdict: FamilyVerdict, moment: float) -> bool:
