@@ -167,3 +167,23 @@ def test_every_system_is_healthy_before_any_fault(system: System) -> None:
         gateway = next(n for n, w in model.wl.items() if w.role == "gateway")
         worst = float(model.err[gateway][peak].max())
         assert worst < 0.05, f"{system.name} seed {seed}: {gateway} fails {worst:.0%} of requests"
+
+
+def test_the_background_batch_job_leaves_its_node_room() -> None:
+    """The noise's batch job takes a share of the cores its node leaves idle at its normal
+    peak: busy, on a node with room to spare, so that it harms no one beside it."""
+    from evals.synthetic_cluster.faults import Story
+    from evals.synthetic_cluster.noise import background
+
+    busy = 0
+    for seed in range(8):
+        rng = np.random.default_rng(seed)
+        cluster = Cluster(SYSTEMS[seed % len(SYSTEMS)], SPAN, rng)
+        model = Model(cluster, rng, 13.0)
+        background(model, cluster, rng, Story("control_diurnal_flap", "none", "", 100))
+        for pod in cluster.pods:
+            if pod.cpu is not None:
+                busy += 1
+                idle = cluster.node_cores[pod.node] * (1.0 - model.node_peak[pod.node])
+                assert float(np.max(pod.cpu)) <= 0.4 * idle + 1e-9
+    assert busy  # the draws above do start a batch job

@@ -8,7 +8,9 @@ What is modelled
   databases, caches, a queue, a gateway, CronJobs, a limitless batch job, CoreDNS and the
   third parties they call; 5-8 nodes, each sized so that its pods' normal peak CPU fits in
   70% of its cores (version 2: before, one system's nodes ran at up to five times their
-  cores and it failed every request before any fault began).
+  cores and it failed every request before any fault began), and a batch job of the
+  background noise takes a share of the cores its node leaves idle (version 3: a share of
+  all its cores, which on a node sized this way was no longer room to spare).
 - Pods: Deployments named `name-<rs hash 10>-<5>`, StatefulSets `name-0`, Job pods
   `cronjob-<minute>-<5>`; rollouts replace pod names mid-window; evictions and restarts
   reset counters. Metrics are per pod (cadvisor/kubelet), per workload where the source
@@ -57,7 +59,7 @@ from evals.synthetic_cluster.faults import FAMILIES
 from evals.synthetic_cluster.noise import CONTROLS
 from evals.synthetic_cluster.systems import SYSTEMS
 
-VERSION = 2
+VERSION = 3
 HELDOUT_SEED = 2030
 
 

@@ -162,11 +162,14 @@ class Model:
             per_request = w.base_ms / 1000 * (0.6 if w.role not in ("db", "cache") else 0.8)
             busy = 0.0 if w.role in ("cron", "batch") else rps[p.workload] / live * per_request
             demand[p.node] += (0.05 + busy) * p.alive(t)
+        # Each node's normal peak as a share of its cores, for noise that must leave it room.
+        self.node_peak: dict[str, float] = {}
         for n in self.c.nodes:
-            need = float(np.quantile(demand[n], 0.98)) / headroom
-            while self.c.node_cores[n] < need:
+            peak = float(np.quantile(demand[n], 0.98))
+            while self.c.node_cores[n] < peak / headroom:
                 self.c.node_cores[n] *= 2
             self.c.node_mem[n] = self.c.node_cores[n] * 4 * 2**30
+            self.node_peak[n] = peak / self.c.node_cores[n]
 
     # -- the passes --------------------------------------------------------------------------
     def run(self) -> None:

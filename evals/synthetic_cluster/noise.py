@@ -59,7 +59,9 @@ def background(m: Model, c: Cluster, rng: np.random.Generator, story: Story) -> 
     if batch and story.family != "noisy_neighbour" and rng.random() < 0.6:
         pod = c.of(batch[0])[0]  # a batch job busy on a node with room to spare
         start = int(rng.integers(0, c.T // 2))
-        pod.cpu = c.node_cores[pod.node] * float(rng.uniform(0.2, 0.4)) * \
+        # A share of the cores its node leaves idle at its normal peak: room to spare.
+        spare = c.node_cores[pod.node] * max(0.0, 1.0 - m.node_peak.get(pod.node, 0.0))
+        pod.cpu = spare * float(rng.uniform(0.2, 0.4)) * \
             (ramp(c.T, start, MIN) - ramp(c.T, start + int(rng.integers(20, 60)) * MIN, MIN))
     if rng.random() < 0.5:  # one restart nobody cares about
         stateless = [p for p in c.pods if p.workload in pool and p.died >= c.T]
