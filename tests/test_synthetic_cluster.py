@@ -15,7 +15,9 @@ from evals.cases import KINDS
 from evals.synthetic_cluster import HELDOUT_SEED, generate, plan
 from evals.synthetic_cluster.build import SPAN
 from evals.synthetic_cluster.cluster import Cluster
+from evals.synthetic_cluster.faults import Story
 from evals.synthetic_cluster.model import Model
+from evals.synthetic_cluster.noise import background
 from evals.synthetic_cluster.systems import SYSTEMS, System
 from integrations.telemetry.scenario import ScenarioSource
 
@@ -172,9 +174,6 @@ def test_every_system_is_healthy_before_any_fault(system: System) -> None:
 def test_the_background_batch_job_leaves_its_node_room() -> None:
     """The noise's batch job takes a share of the cores its node leaves idle at its normal
     peak: busy, on a node with room to spare, so that it harms no one beside it."""
-    from evals.synthetic_cluster.faults import Story
-    from evals.synthetic_cluster.noise import background
-
     busy = 0
     for seed in range(8):
         rng = np.random.default_rng(seed)

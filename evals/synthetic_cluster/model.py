@@ -16,6 +16,7 @@ from typing import Any
 import numpy as np
 
 from evals.synthetic_cluster.cluster import STEP, Cluster
+from evals.synthetic_cluster.systems import Workload
 
 Z99 = 2.326
 # tail probability -> normal quantile, for the share of a caller's requests a callee sees
@@ -62,6 +63,11 @@ def mixture_quantile(med: np.ndarray, share: np.ndarray, sigma: float, q: float)
         lo = np.where(below < q, mid, lo)
         hi = np.where(below < q, hi, mid)
     return np.asarray(np.exp((lo + hi) / 2))
+
+
+def cpu_per_request(w: Workload) -> float:
+    """Cores a request costs a workload: its own service time, a datastore's mostly CPU."""
+    return w.base_ms / 1000 * (0.6 if w.role not in ("db", "cache") else 0.8)
 
 
 class Model:
@@ -159,8 +165,8 @@ class Model:
             if p.died <= 0:
                 continue
             live = np.maximum(self.c.live_count(p.workload), 1)
-            per_request = w.base_ms / 1000 * (0.6 if w.role not in ("db", "cache") else 0.8)
-            busy = 0.0 if w.role in ("cron", "batch") else rps[p.workload] / live * per_request
+            busy = 0.0 if w.role in ("cron", "batch") else \
+                rps[p.workload] / live * cpu_per_request(w)
             demand[p.node] += (0.05 + busy) * p.alive(t)
         # Each node's normal peak as a share of its cores, for noise that must leave it room.
         self.node_peak: dict[str, float] = {}
@@ -340,8 +346,7 @@ class Model:
             p99 += worst99 + 0.3 * (mean - own_mean)
             self.p50[name], self.p99[name], self.mean[name] = p50, np.maximum(p99, p50), mean
             self.err[name] = np.clip(1 - ok, 0, 1)
-            cpu_req = w.base_ms / 1000 * (0.6 if w.role not in ("db", "cache") else 0.8)
-            self.pod_cpu[name] = 0.05 + self.rps[name] / nlive * cpu_req * \
+            self.pod_cpu[name] = 0.05 + self.rps[name] / nlive * cpu_per_request(w) * \
                 self._k(name, self.w_cpu, 1.0)
         # damp the retry feedback so the passes settle instead of oscillating
         return {key: 0.5 * v + 0.5 * amp.get(key, 0.0) for key, v in new_amp.items()}
